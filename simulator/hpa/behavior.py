@@ -129,7 +129,10 @@ class Behavior:
 
     def to_spec(self) -> dict[str, Any]:
         """The defaulted behavior as a manifest mapping (what ``kubectl get -o yaml`` shows)."""
-        return {"scaleUp": _rules_to_spec(self.scale_up), "scaleDown": _rules_to_spec(self.scale_down)}
+        return {
+            "scaleUp": _rules_to_spec(self.scale_up),
+            "scaleDown": _rules_to_spec(self.scale_down),
+        }
 
 
 def _rules_to_spec(rules: ScalingRules) -> dict[str, Any]:
@@ -174,7 +177,9 @@ def _merge_rules(spec: Any, defaults: ScalingRules, path: str) -> ScalingRules:
     )
     window = defaults.stabilization_window_s
     if spec.get("stabilizationWindowSeconds") is not None:
-        window = _int_field(spec["stabilizationWindowSeconds"], f"{path}.stabilizationWindowSeconds")
+        window = _int_field(
+            spec["stabilizationWindowSeconds"], f"{path}.stabilizationWindowSeconds"
+        )
         if window < 0:
             raise ValueError(
                 f"{path}.stabilizationWindowSeconds: must be greater than or equal to zero, "
@@ -184,7 +189,8 @@ def _merge_rules(spec: Any, defaults: ScalingRules, path: str) -> ScalingRules:
     if spec.get("selectPolicy") is not None:
         if spec["selectPolicy"] not in _SELECT_POLICIES:
             raise ValueError(
-                f"{path}.selectPolicy: must be one of Max, Min, Disabled, got {spec['selectPolicy']!r}"
+                f"{path}.selectPolicy: must be one of Max, Min, Disabled, "
+                f"got {spec['selectPolicy']!r}"
             )
         select = cast(SelectPolicy, spec["selectPolicy"])
     policies = defaults.policies
@@ -197,7 +203,10 @@ def _merge_rules(spec: Any, defaults: ScalingRules, path: str) -> ScalingRules:
         except ValueError as exc:
             raise ValueError(f"{path}.tolerance: {exc}") from None
         if tolerance < 0:
-            raise ValueError(f"{path}.tolerance: must be greater than or equal to zero, got {spec['tolerance']!r}")
+            raise ValueError(
+                f"{path}.tolerance: must be greater than or equal to zero, "
+                f"got {spec['tolerance']!r}"
+            )
     return ScalingRules(window, select, policies, tolerance)
 
 

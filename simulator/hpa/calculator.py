@@ -37,9 +37,13 @@ class PodGroups:
     ignored: frozenset[str]
 
 
-def _is_unready_cpu_pod(pod: PodInfo, sample: MetricSample, now: float,
-                        cpu_initialization_period_s: float,
-                        initial_readiness_delay_s: float) -> bool:
+def _is_unready_cpu_pod(
+    pod: PodInfo,
+    sample: MetricSample,
+    now: float,
+    cpu_initialization_period_s: float,
+    initial_readiness_delay_s: float,
+) -> bool:
     """Readiness and start-up timing rules that apply to CPU only (``HPA.md`` §3.2 step 4)."""
     if pod.ready is None or pod.start_time is None:
         return True
@@ -236,8 +240,9 @@ def resource_replicas(
         pods, metrics, resource, now, cpu_initialization_period_s, initial_readiness_delay_s
     )
     if target_average_value_milli is not None:
-        return _plain_replicas(current_replicas, groups, values, target_average_value_milli,
-                               tolerances)
+        return _plain_replicas(
+            current_replicas, groups, values, target_average_value_milli, tolerances
+        )
     assert target_utilization is not None
     if target_utilization <= 0:
         raise ValueError(f"target_utilization must be > 0, got {target_utilization}")
@@ -246,7 +251,12 @@ def resource_replicas(
     fallback_percent = max(100, target_utilization)
     missing_fill = {name: requests[name] * fallback_percent // 100 for name in groups.missing}
     replicas, decided_ratio, path = _decide(
-        current_replicas, groups, values, ratio, tolerances, missing_fill,
+        current_replicas,
+        groups,
+        values,
+        ratio,
+        tolerances,
+        missing_fill,
         RatioFn(requests, target_utilization),
     )
     return _result(replicas, utilization, raw_average, decided_ratio, path, groups)
@@ -264,8 +274,7 @@ def pods_metric_replicas(
     """Replica proposal for a custom ``Pods`` metric with an AverageValue target
     (``GetMetricReplicas``): no readiness timing rules, no requests needed."""
     groups, values = _grouped_samples(pods, metrics, "", now, 0.0, 0.0)
-    return _plain_replicas(current_replicas, groups, values, target_average_value_milli,
-                           tolerances)
+    return _plain_replicas(current_replicas, groups, values, target_average_value_milli, tolerances)
 
 
 def _plain_replicas(
@@ -281,14 +290,25 @@ def _plain_replicas(
     ratio, average = _usage_ratio(values, target_milli)
     missing_fill = dict.fromkeys(groups.missing, target_milli)
     replicas, decided_ratio, path = _decide(
-        current_replicas, groups, values, ratio, tolerances, missing_fill,
+        current_replicas,
+        groups,
+        values,
+        ratio,
+        tolerances,
+        missing_fill,
         RatioFn(None, target_milli),
     )
     return _result(replicas, None, average, decided_ratio, path, groups)
 
 
-def _result(replicas: int, utilization: int | None, raw_average: int, ratio: float, path: str,
-            groups: PodGroups) -> ReplicaResult:
+def _result(
+    replicas: int,
+    utilization: int | None,
+    raw_average: int,
+    ratio: float,
+    path: str,
+    groups: PodGroups,
+) -> ReplicaResult:
     return ReplicaResult(
         replicas=replicas,
         utilization=utilization,

@@ -41,15 +41,17 @@ _INT32_MAX = 2**31 - 1
 
 @dataclass(frozen=True)
 class HpaHistory:
-    """What the controller remembers about one HPA between syncs.
+    """What the controller remembers about one HPA between syncs, kept as upstream keeps it.
 
-    ``recommendations`` are ``(time, proposed replicas)``; entries that no stabilization
-    window can count again are dropped. Scale events are ``(time, replicas changed)``
-    lists kept exactly as upstream keeps them (``storeScaleEvent``): a new event
-    overwrites the first entry of its direction older than that direction's longest
-    policy period, otherwise it is appended. The list order therefore matters, and is
-    what keeps the lists bounded. Where the other direction's policies cannot count an
-    outdated entry either, such entries are dropped instead (same decisions).
+    ``recommendations`` are ``(time, proposed replicas)``; scale events are
+    ``(time, replicas changed)`` per direction. Lists follow upstream exactly
+    (``stabilizeRecommendation*``, ``storeScaleEvent``): a new entry replaces the *last*
+    entry that no window (for events: no policy period of its direction) counts any
+    more, otherwise it is appended. So with regular syncs each list holds one entry per
+    sync inside the longest window or period; entries older than that are replaced
+    (dropped) one per sync. The list order matters: the rate limits of one direction
+    count the other direction's events too, so which stale entry is replaced can change
+    a later decision.
     """
 
     recommendations: tuple[Event, ...] = ()
@@ -162,18 +164,36 @@ def scale_down_limit(current: int, rules: ScalingRules, history: HpaHistory, now
     return result
 
 
+def _replace_last_or_append(
+    entries: tuple[Event, ...], stale: Sequence[bool], entry: Event
+) -> tuple[Event, ...]:
+    """Upstream's storage rule: overwrite the last stale entry in place, else append."""
+    for index in range(len(entries) - 1, -1, -1):
+        if stale[index]:
+            return (*entries[:index], entry, *entries[index + 1 :])
+    return (*entries, entry)
+
+
 def _stabilize_legacy(
     desired: int, history: HpaHistory, now: float, window_s: float
 ) -> tuple[int, HpaHistory]:
     """``stabilizeRecommendation``: max over the window (inclusive edge), both directions."""
     cutoff = now - window_s
-    kept = tuple(rec for rec in history.recommendations if not rec[0] < cutoff)
-    stabilized = max([desired, *(value for _, value in kept)])
-    return stabilized, replace(history, recommendations=(*kept, (now, desired)))
+    old = [time < cutoff for time, _ in history.recommendations]
+    counted = [
+        value for (_, value), is_old in zip(history.recommendations, old, strict=True) if not is_old
+    ]
+    stabilized = max([desired, *counted])
+    recommendations = _replace_last_or_append(history.recommendations, old, (now, desired))
+    return stabilized, replace(history, recommendations=recommendations)
 
 
 def _stabilize_with_behavior(
-    current: int, desired: int, behavior: Behavior, history: HpaHistory, now: float,
+    current: int,
+    desired: int,
+    behavior: Behavior,
+    history: HpaHistory,
+    now: float,
     down_window_s: float,
 ) -> tuple[int, str, HpaHistory]:
     """``stabilizeRecommendationWithBehaviors``: clamp current between the windows' bounds."""
@@ -188,24 +208,20 @@ def _stabilize_with_behavior(
         if time > down_cutoff:
             down_rec = max(down_rec, value)
     stabilized = min(max(current, up_rec), down_rec)
-    oldest_useful = now - max(up_window_s, down_window_s)
-    kept = tuple(rec for rec in history.recommendations if rec[0] > oldest_useful)
+    old = [time < up_cutoff and time < down_cutoff for time, _ in history.recommendations]
+    recommendations = _replace_last_or_append(history.recommendations, old, (now, desired))
     reason = "ScaleUpStabilized" if desired >= current else "ScaleDownStabilized"
-    return stabilized, reason, replace(history, recommendations=(*kept, (now, desired)))
+    return stabilized, reason, replace(history, recommendations=recommendations)
 
 
 def _store_event(
-    events: tuple[Event, ...], change: int, now: float, own_longest_s: int, other_longest_s: int
+    events: tuple[Event, ...], change: int, now: float, longest_period_s: int
 ) -> tuple[Event, ...]:
-    """``storeScaleEvent`` for one direction: overwrite the first outdated entry or append."""
-    cutoff = now - own_longest_s
-    if other_longest_s <= own_longest_s:
-        # No policy of either direction can count an outdated entry: order is irrelevant.
-        return (*(event for event in events if not event[0] < cutoff), (now, change))
-    for index, (time, _) in enumerate(events):
-        if time < cutoff:
-            return (*events[:index], (now, change), *events[index + 1 :])
-    return (*events, (now, change))
+    """``storeScaleEvent`` for one direction: events strictly older than the direction's
+    longest policy period are outdated; the last outdated one is overwritten."""
+    cutoff = now - longest_period_s
+    outdated = [time < cutoff for time, _ in events]
+    return _replace_last_or_append(events, outdated, (now, change))
 
 
 def _record_scale_event(
@@ -213,17 +229,23 @@ def _record_scale_event(
 ) -> HpaHistory:
     if behavior is None or new == current:
         return history
-    up_longest = behavior.scale_up.longest_period_s
-    down_longest = behavior.scale_down.longest_period_s
     if new > current:
-        events = _store_event(history.scale_up_events, new - current, now, up_longest, down_longest)
+        events = _store_event(
+            history.scale_up_events, new - current, now, behavior.scale_up.longest_period_s
+        )
         return replace(history, scale_up_events=events)
-    events = _store_event(history.scale_down_events, current - new, now, down_longest, up_longest)
+    events = _store_event(
+        history.scale_down_events, current - new, now, behavior.scale_down.longest_period_s
+    )
     return replace(history, scale_down_events=events)
 
 
 def _limit_legacy(
-    current: int, desired: int, min_replicas: int, max_replicas: int, factor: float,
+    current: int,
+    desired: int,
+    min_replicas: int,
+    max_replicas: int,
+    factor: float,
     minimum: float,
 ) -> tuple[int, str]:
     """``convertDesiredReplicasWithRules``."""
@@ -240,8 +262,13 @@ def _limit_legacy(
 
 
 def _limit_with_behavior(
-    current: int, desired: int, min_replicas: int, max_replicas: int, behavior: Behavior,
-    history: HpaHistory, now: float,
+    current: int,
+    desired: int,
+    min_replicas: int,
+    max_replicas: int,
+    behavior: Behavior,
+    history: HpaHistory,
+    now: float,
 ) -> tuple[int, str]:
     """``convertDesiredReplicasWithBehaviorRate``."""
     if desired > current:
@@ -292,13 +319,21 @@ def normalize_replicas(
             "ScaleDownStabilized" if stabilized != desired_replicas else "ReadyForNewScale"
         )
         replicas, limit_reason = _limit_legacy(
-            current_replicas, stabilized, min_replicas, max_replicas,
-            scale_up_limit_factor, scale_up_limit_minimum,
+            current_replicas,
+            stabilized,
+            min_replicas,
+            max_replicas,
+            scale_up_limit_factor,
+            scale_up_limit_minimum,
         )
     else:
         down_window = behavior.scale_down.stabilization_window_s
         stabilized, stabilization_reason, history = _stabilize_with_behavior(
-            current_replicas, desired_replicas, behavior, history, now,
+            current_replicas,
+            desired_replicas,
+            behavior,
+            history,
+            now,
             downscale_stabilization_s if down_window is None else float(down_window),
         )
         if stabilized == desired_replicas:
@@ -313,8 +348,9 @@ def normalize_replicas(
         reason, message = stabilization_reason, _STABILIZATION_MESSAGES[stabilization_reason]
     else:
         reason, message = "DesiredWithinRange", _LIMIT_MESSAGES["DesiredWithinRange"]
-    return Normalized(replicas, reason, history, stabilized, stabilization_reason,
-                      limit_reason, message)
+    return Normalized(
+        replicas, reason, history, stabilized, stabilization_reason, limit_reason, message
+    )
 
 
 def reconcile(
@@ -343,28 +379,63 @@ def reconcile(
     if not history.recommendations:
         history = replace(history, recommendations=((now, current_replicas),))
     if current_replicas == 0 and min_replicas != 0:
-        return Decision(0, "ScalingDisabled", history,
-                        message="scaling is disabled since the replica count of the target is zero")
+        return Decision(
+            0,
+            "ScalingDisabled",
+            history,
+            message="scaling is disabled since the replica count of the target is zero",
+        )
     if current_replicas > max_replicas:
         history = _record_scale_event(behavior, history, current_replicas, max_replicas, now)
-        return Decision(max_replicas, "TooManyReplicas", history,
-                        message="Current number of replicas above Spec.MaxReplicas")
+        return Decision(
+            max_replicas,
+            "TooManyReplicas",
+            history,
+            message="Current number of replicas above Spec.MaxReplicas",
+        )
     if current_replicas < min_replicas:
         history = _record_scale_event(behavior, history, current_replicas, min_replicas, now)
-        return Decision(min_replicas, "TooFewReplicas", history,
-                        message="Current number of replicas below Spec.MinReplicas")
+        return Decision(
+            min_replicas,
+            "TooFewReplicas",
+            history,
+            message="Current number of replicas below Spec.MinReplicas",
+        )
     valid = [p for p in proposals if not isinstance(p, MetricsError)]
     errors = tuple(str(p) for p in proposals if isinstance(p, MetricsError))
     metric_replicas = max(valid, default=0)
-    if not proposals or len(errors) == len(proposals) or (errors and metric_replicas < current_replicas):
-        return Decision(current_replicas, "FailedGetMetrics", history, None, None,
-                        message="; ".join(errors) or "no metrics", errors=errors)
+    if (
+        not proposals
+        or len(errors) == len(proposals)
+        or (errors and metric_replicas < current_replicas)
+    ):
+        return Decision(
+            current_replicas,
+            "FailedGetMetrics",
+            history,
+            None,
+            None,
+            message="; ".join(errors) or "no metrics",
+            errors=errors,
+        )
     normalized = normalize_replicas(
-        current_replicas, metric_replicas,
-        min_replicas=min_replicas, max_replicas=max_replicas, behavior=behavior,
-        history=history, now=now, downscale_stabilization_s=downscale_stabilization_s,
+        current_replicas,
+        metric_replicas,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        behavior=behavior,
+        history=history,
+        now=now,
+        downscale_stabilization_s=downscale_stabilization_s,
         scale_up_limit_factor=scale_up_limit_factor,
         scale_up_limit_minimum=scale_up_limit_minimum,
     )
-    return Decision(normalized.replicas, normalized.reason, normalized.history,
-                    metric_replicas, normalized.stabilized, normalized.message, errors)
+    return Decision(
+        normalized.replicas,
+        normalized.reason,
+        normalized.history,
+        metric_replicas,
+        normalized.stabilized,
+        normalized.message,
+        errors,
+    )

@@ -7,9 +7,10 @@ assumption: a deployment is **homogeneous**, so every pod has the same request a
 calculator only needs counts (ready pods with samples, unready pods, pods missing
 samples) and the summed usage of the ready pods.
 
-Histories are fixed-capacity arrays. Recommendations use any free slot (order does not
-matter to them); scale events keep upstream's list order (overwrite the first outdated
-entry, otherwise append), so they are exact in every case. A history too small for a run
+Histories are fixed-capacity arrays. Recommendations use any free slot (no window can
+count a stale one again, so their order does not matter); scale events keep upstream's
+list order (overwrite the last outdated entry, otherwise append), which does matter:
+one direction's rate limits count the other direction's events. A history too small for a run
 raises ``ValueError`` instead of silently forgetting; :meth:`BatchHistory.empty` sizes
 them from the windows, policy periods and the sync period.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -111,7 +113,9 @@ def resource_replicas_batch(
     if (target_utilization is None) == (target_average_value_milli is None):
         raise ValueError("give exactly one of target_utilization and target_average_value_milli")
     utilization_target = target_utilization is not None
-    target = _as_int(target_utilization if utilization_target else target_average_value_milli, n)
+    chosen = target_utilization if target_utilization is not None else target_average_value_milli
+    assert chosen is not None
+    target = _as_int(chosen, n)
     pods_listed = rdy + unr + mis
     ok = (rdy > 0) & (pods_listed > 0)
     if utilization_target:
@@ -134,10 +138,7 @@ def resource_replicas_batch(
     # Conservative path: fill missing pods (down: fallback, up: 0) and, on a scale-up
     # with unready pods, the unready pods with 0; recompute over the filled entries.
     fill_missing = ratio != 1.0
-    if utilization_target:
-        per_missing = request * np.maximum(100, target) // 100
-    else:
-        per_missing = target
+    per_missing = request * np.maximum(100, target) // 100 if utilization_target else target
     filled_usage = usage + np.where(ratio < 1.0, mis * per_missing, 0)
     entries = rdy + np.where(fill_missing, mis, 0) + np.where(with_unready, unr, 0)
     safe_entries = np.maximum(entries, 1)
@@ -148,7 +149,9 @@ def resource_replicas_batch(
         new_ratio = (filled_usage // safe_entries).astype(np.float64) / target
     flip = ((ratio < 1.0) & (new_ratio > 1.0)) | ((ratio > 1.0) & (new_ratio < 1.0))
     new_replicas = np.ceil(new_ratio * entries).astype(np.int64)
-    against = ((new_ratio < 1.0) & (new_replicas > cur)) | ((new_ratio > 1.0) & (new_replicas < cur))
+    against = ((new_ratio < 1.0) & (new_replicas > cur)) | (
+        (new_ratio > 1.0) & (new_replicas < cur)
+    )
     slow_replicas = np.where(within(new_ratio) | flip | against, cur, new_replicas)
     replicas = np.where(fast, fast_replicas, slow_replicas)
     return BatchReplicas(
@@ -252,9 +255,7 @@ class BatchHistory:
     down_len: IntArray
 
     @classmethod
-    def empty(
-        cls, n: int, *, recommendation_slots: int, event_slots: int
-    ) -> BatchHistory:
+    def empty(cls, n: int, *, recommendation_slots: int, event_slots: int) -> BatchHistory:
         """Empty histories. Size ``recommendation_slots`` as ``ceil(longest window /
         sync period) + 2`` and ``event_slots`` as ``ceil(longest period / sync period) + 2``
         (see :func:`slots_for`)."""
@@ -273,8 +274,9 @@ class BatchHistory:
     def for_behavior(cls, params: BatchBehavior, *, sync_period_s: float) -> BatchHistory:
         """Empty histories large enough for ``params`` synced every ``sync_period_s``."""
         up_longest, down_longest = params.longest_period_s()
-        window = float(max(np.max(params.up_window_s, initial=0.0),
-                           np.max(params.down_window_s, initial=0.0)))
+        window = float(
+            max(np.max(params.up_window_s, initial=0.0), np.max(params.down_window_s, initial=0.0))
+        )
         period = float(max(np.max(up_longest, initial=0), np.max(down_longest, initial=0)))
         return cls.empty(
             params.size,
@@ -292,11 +294,20 @@ def slots_for(span_s: float, sync_period_s: float) -> int:
 
 def _first_true(mask: BoolArray) -> tuple[BoolArray, IntArray]:
     """Per row: whether any entry is True, and the index of the first True."""
-    return mask.any(axis=1), mask.argmax(axis=1)
+    return np.asarray(mask.any(axis=1), dtype=np.bool_), mask.argmax(axis=1).astype(np.int64)
+
+
+def _last_true(mask: BoolArray) -> tuple[BoolArray, IntArray]:
+    """Per row: whether any entry is True, and the index of the last True."""
+    last = mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)
+    return np.asarray(mask.any(axis=1), dtype=np.bool_), last.astype(np.int64)
 
 
 def _store_recommendations(
-    history: BatchHistory, rows: BoolArray, desired: IntArray, now: float,
+    history: BatchHistory,
+    rows: BoolArray,
+    desired: IntArray,
+    now: float,
     never_counted: BoolArray,
 ) -> BatchHistory:
     free = np.isnan(history.rec_time) | never_counted
@@ -311,17 +322,25 @@ def _store_recommendations(
     return replace(history, rec_time=rec_time, rec_value=rec_value)
 
 
-def _changed_within(times: FloatArray, changes: IntArray, length: IntArray,
-                    periods: IntArray, now: float) -> IntArray:
+def _changed_within(
+    times: FloatArray, changes: IntArray, length: IntArray, periods: IntArray, now: float
+) -> IntArray:
     """Sum of changes strictly newer than now − period, per (row, policy)."""
     slots = np.arange(times.shape[1])
     valid = slots[None, :] < length[:, None]
     recent = valid[:, None, :] & (times[:, None, :] > now - periods[:, :, None])
-    return np.sum(np.where(recent, changes[:, None, :], 0), axis=2)
+    summed: IntArray = np.sum(np.where(recent, changes[:, None, :], 0), axis=2)
+    return summed
 
 
-def _policy_limits(current: IntArray, policies: IntArray, select: IntArray,
-                   history: BatchHistory, now: float, up: bool) -> IntArray:
+def _policy_limits(
+    current: IntArray,
+    policies: IntArray,
+    select: IntArray,
+    history: BatchHistory,
+    now: float,
+    up: bool,
+) -> IntArray:
     kind, value, period = policies[:, :, 0], policies[:, :, 1], policies[:, :, 2]
     added = _changed_within(history.up_time, history.up_change, history.up_len, period, now)
     deleted = _changed_within(history.down_time, history.down_change, history.down_len, period, now)
@@ -329,11 +348,13 @@ def _policy_limits(current: IntArray, policies: IntArray, select: IntArray,
     startf = start.astype(np.float64)
     valuef = value.astype(np.float64)
     if up:
-        proposed = np.where(kind == _PODS, start + value,
-                            np.ceil(startf * (1 + valuef / 100)).astype(np.int64))
+        proposed = np.where(
+            kind == _PODS, start + value, np.ceil(startf * (1 + valuef / 100)).astype(np.int64)
+        )
     else:
-        proposed = np.where(kind == _PODS, start - value,
-                            np.trunc(startf * (1 - valuef / 100)).astype(np.int64))
+        proposed = np.where(
+            kind == _PODS, start - value, np.trunc(startf * (1 - valuef / 100)).astype(np.int64)
+        )
     present = kind != _NO_POLICY
     lo = np.min(np.where(present, proposed, np.iinfo(np.int32).max), axis=1)
     hi = np.max(np.where(present, proposed, np.iinfo(np.int32).min), axis=1)
@@ -342,15 +363,21 @@ def _policy_limits(current: IntArray, policies: IntArray, select: IntArray,
     return np.where(select == 2, current, np.where(select == 1, smallest_change, largest_change))
 
 
-def _store_events(history: BatchHistory, rows: BoolArray, change: IntArray, now: float,
-                  longest: IntArray, up: bool) -> BatchHistory:
+def _store_events(
+    history: BatchHistory,
+    rows: BoolArray,
+    change: IntArray,
+    now: float,
+    longest: IntArray,
+    up: bool,
+) -> BatchHistory:
     times = history.up_time if up else history.down_time
     changes = history.up_change if up else history.down_change
     length = history.up_len if up else history.down_len
     slots = np.arange(times.shape[1])
     outdated = (slots[None, :] < length[:, None]) & (times < now - longest[:, None])
-    has_old, first_old = _first_true(outdated)
-    slot = np.where(has_old, first_old, length)
+    has_old, last_old = _last_true(outdated)
+    slot = np.where(has_old, last_old, length)
     if np.any(rows & (slot >= times.shape[1])):
         raise ValueError("scale event history is full: size it with BatchHistory.for_behavior")
     idx = np.nonzero(rows)[0]
@@ -363,14 +390,17 @@ def _store_events(history: BatchHistory, rows: BoolArray, change: IntArray, now:
     return replace(history, down_time=times, down_change=changes, down_len=new_length)
 
 
-def _record_events(history: BatchHistory, params: BatchBehavior, current: IntArray,
-                   new: IntArray, now: float) -> BatchHistory:
+def _record_events(
+    history: BatchHistory, params: BatchBehavior, current: IntArray, new: IntArray, now: float
+) -> BatchHistory:
     up_longest, down_longest = params.longest_period_s()
     behavior_rows = ~params.legacy
-    history = _store_events(history, behavior_rows & (new > current), new - current, now,
-                            up_longest, up=True)
-    return _store_events(history, behavior_rows & (new < current), current - new, now,
-                         down_longest, up=False)
+    history = _store_events(
+        history, behavior_rows & (new > current), new - current, now, up_longest, up=True
+    )
+    return _store_events(
+        history, behavior_rows & (new < current), current - new, now, down_longest, up=False
+    )
 
 
 @dataclass(frozen=True)
@@ -402,14 +432,18 @@ def normalize_batch(
     t = np.where(valid, history.rec_time, -np.inf)
     # Legacy: max over recommendations not older than the window (inclusive edge).
     legacy_counted = valid & ~(t < now - params.down_window_s[:, None])
-    legacy_stab = np.maximum(want, np.max(np.where(legacy_counted, history.rec_value, want[:, None]),
-                                          axis=1))
+    legacy_stab = np.maximum(
+        want, np.max(np.where(legacy_counted, history.rec_value, want[:, None]), axis=1)
+    )
     # Behavior: clamp current between the scale-up window's min and scale-down window's max.
     up_counted = valid & (t > now - params.up_window_s[:, None])
     down_counted = valid & (t > now - params.down_window_s[:, None])
-    up_rec = np.minimum(want, np.min(np.where(up_counted, history.rec_value, want[:, None]), axis=1))
-    down_rec = np.maximum(want, np.max(np.where(down_counted, history.rec_value, want[:, None]),
-                                       axis=1))
+    up_rec = np.minimum(
+        want, np.min(np.where(up_counted, history.rec_value, want[:, None]), axis=1)
+    )
+    down_rec = np.maximum(
+        want, np.max(np.where(down_counted, history.rec_value, want[:, None]), axis=1)
+    )
     behavior_stab = np.minimum(np.maximum(cur, up_rec), down_rec)
     stabilized = np.where(legacy, legacy_stab, behavior_stab)
     oldest_useful = now - np.maximum(params.up_window_s, params.down_window_s)
@@ -421,38 +455,52 @@ def normalize_batch(
     history = _store_recommendations(history, np.ones(n, dtype=np.bool_), want, now, never_counted)
 
     # Legacy limits: min, and min(max, max(factor × current, minimum)).
-    cap = np.trunc(np.maximum(params.scale_up_limit_factor * cur.astype(np.float64),
-                              params.scale_up_limit_minimum)).astype(np.int64)
+    cap = np.trunc(
+        np.maximum(
+            params.scale_up_limit_factor * cur.astype(np.float64), params.scale_up_limit_minimum
+        )
+    ).astype(np.int64)
     legacy_upper = np.where(hi_bound > cap, cap, hi_bound)
     legacy_upper_reason = np.where(hi_bound > cap, _R["ScaleUpLimit"], _R["TooManyReplicas"])
-    legacy_replicas = np.where(stabilized < lo_bound, lo_bound,
-                               np.where(stabilized > legacy_upper, legacy_upper, stabilized))
-    legacy_reason = np.where(stabilized < lo_bound, _R["TooFewReplicas"],
-                             np.where(stabilized > legacy_upper, legacy_upper_reason,
-                                      _R["DesiredWithinRange"]))
+    legacy_replicas = np.where(
+        stabilized < lo_bound,
+        lo_bound,
+        np.where(stabilized > legacy_upper, legacy_upper, stabilized),
+    )
+    legacy_reason = np.where(
+        stabilized < lo_bound,
+        _R["TooFewReplicas"],
+        np.where(stabilized > legacy_upper, legacy_upper_reason, _R["DesiredWithinRange"]),
+    )
     # Behavior limits: the policies' rate limits, then min/max in the scaling direction.
-    up_limit = np.maximum(_policy_limits(cur, params.up_policies, params.up_select, history,
-                                         now, up=True), cur)
+    up_limit = np.maximum(
+        _policy_limits(cur, params.up_policies, params.up_select, history, now, up=True), cur
+    )
     up_allowed = np.where(hi_bound > up_limit, up_limit, hi_bound)
     up_reason = np.where(hi_bound > up_limit, _R["ScaleUpLimit"], _R["TooManyReplicas"])
-    down_limit = np.minimum(_policy_limits(cur, params.down_policies, params.down_select,
-                                           history, now, up=False), cur)
+    down_limit = np.minimum(
+        _policy_limits(cur, params.down_policies, params.down_select, history, now, up=False), cur
+    )
     down_allowed = np.where(lo_bound < down_limit, down_limit, lo_bound)
     down_reason = np.where(lo_bound < down_limit, _R["ScaleDownLimit"], _R["TooFewReplicas"])
     going_up = (stabilized > cur) & (stabilized > up_allowed)
     going_down = (stabilized < cur) & (stabilized < down_allowed)
-    behavior_replicas = np.where(going_up, up_allowed, np.where(going_down, down_allowed,
-                                                                stabilized))
-    behavior_reason = np.where(going_up, up_reason, np.where(going_down, down_reason,
-                                                             _R["DesiredWithinRange"]))
+    behavior_replicas = np.where(
+        going_up, up_allowed, np.where(going_down, down_allowed, stabilized)
+    )
+    behavior_reason = np.where(
+        going_up, up_reason, np.where(going_down, down_reason, _R["DesiredWithinRange"])
+    )
     replicas = np.where(legacy, legacy_replicas, behavior_replicas)
     limit_reason = np.where(legacy, legacy_reason, behavior_reason)
     stabilization_reason = np.where(
         legacy | (want < cur), _R["ScaleDownStabilized"], _R["ScaleUpStabilized"]
     )
-    reason = np.where(replicas != stabilized, limit_reason,
-                      np.where(stabilized != want, stabilization_reason,
-                               _R["DesiredWithinRange"]))
+    reason = np.where(
+        replicas != stabilized,
+        limit_reason,
+        np.where(stabilized != want, stabilization_reason, _R["DesiredWithinRange"]),
+    )
     history = _record_events(history, params, cur, replicas, now)
     return BatchNormalized(replicas, reason, stabilized, history)
 
@@ -487,29 +535,43 @@ def reconcile_batch(
     ok = np.asarray(proposal_ok, dtype=np.bool_).reshape(n, -1)
     unseeded = np.all(np.isnan(history.rec_time), axis=1)
     if np.any(unseeded):
-        history = _store_recommendations(history, unseeded, cur, now,
-                                         np.zeros_like(history.rec_time, dtype=np.bool_))
+        history = _store_recommendations(
+            history, unseeded, cur, now, np.zeros_like(history.rec_time, dtype=np.bool_)
+        )
     metric = np.max(np.where(ok, props, 0), axis=1, initial=0)
     errors = ~ok
     failed = np.all(errors, axis=1) | (np.any(errors, axis=1) & (metric < cur))
     disabled = (cur == 0) & (lo_bound != 0)
     above, below = cur > hi_bound, cur < lo_bound
     normal = ~disabled & ~above & ~below & ~failed
-    normalized = normalize_batch(cur, metric, min_replicas=lo_bound, max_replicas=hi_bound,
-                                 params=params, history=history, now=now)
+    normalized = normalize_batch(
+        cur,
+        metric,
+        min_replicas=lo_bound,
+        max_replicas=hi_bound,
+        params=params,
+        history=history,
+        now=now,
+    )
     # Only rows that reached normalization keep its history changes.
     history = _select_history(normal, normalized.history, history)
     corrected = np.where(above, hi_bound, lo_bound)
     corrected_rows = ~disabled & (above | below)
-    corrections = _record_events(history, params, cur, np.where(corrected_rows, corrected, cur),
-                                 now)
+    corrections = _record_events(
+        history, params, cur, np.where(corrected_rows, corrected, cur), now
+    )
     history = _select_history(corrected_rows, corrections, history)
-    replicas = np.select([disabled, above, below, failed], [cur, hi_bound, lo_bound, cur],
-                         normalized.replicas)
+    replicas = np.select(
+        [disabled, above, below, failed], [cur, hi_bound, lo_bound, cur], normalized.replicas
+    )
     reason = np.select(
         [disabled, above, below, failed],
-        [_R["ScalingDisabled"], _R["TooManyReplicas"], _R["TooFewReplicas"],
-         _R["FailedGetMetrics"]],
+        [
+            _R["ScalingDisabled"],
+            _R["TooManyReplicas"],
+            _R["TooFewReplicas"],
+            _R["FailedGetMetrics"],
+        ],
         normalized.reason,
     )
     return BatchDecision(replicas, reason, metric, history)
@@ -517,11 +579,13 @@ def reconcile_batch(
 
 def _select_history(rows: BoolArray, new: BatchHistory, old: BatchHistory) -> BatchHistory:
     """Row-wise choice between two histories of the same shape."""
+
     def pick(a: npt.NDArray[np.generic], b: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
         mask = rows.reshape((-1,) + (1,) * (a.ndim - 1))
         return np.where(mask, a, b)
 
-    return BatchHistory(**{
+    picked: dict[str, Any] = {
         name: pick(getattr(new, name), getattr(old, name))
         for name in BatchHistory.__dataclass_fields__
-    })
+    }
+    return BatchHistory(**picked)

@@ -1,0 +1,465 @@
+"""Kubernetes manifests in: ``autoscaling/v2`` HPAs and ``apps/v1`` Deployments → typed objects.
+
+Parsed once at the edge with pydantic; nothing from the Kubernetes client is used, and no
+manifest dict travels further in. Every error names the file, the document (1-based, in a
+multi-document file or a ``kind: List``), the field path and the bad value::
+
+    web-hpa.yaml: document 2: spec.metrics[0].resource.target.averageUtilization: \
+must be greater than zero, got -5
+
+Accepted HPA versions: ``autoscaling/v2``; ``autoscaling/v2beta2`` (removed in Kubernetes
+1.26, same schema: read with a warning); ``autoscaling/v1`` (converted:
+``targetCPUUtilizationPercentage`` becomes a CPU Utilization metric). ``autoscaling/v2beta1``
+has another schema and was removed in 1.25: rejected with the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from simulator.hpa.behavior import Behavior
+from simulator.units import parse_quantity
+
+__all__ = [
+    "ContainerSpec",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "ManifestError",
+    "MetricSpec",
+    "MetricTarget",
+    "load_deployments",
+    "load_hpas",
+]
+
+
+class ManifestError(ValueError):
+    """A manifest is not what it should be; the message names file, document, field, value."""
+
+
+def _milli(value: Any) -> int:
+    """A quantity as integer milli-units, rounded up (``Quantity.MilliValue``)."""
+    import math
+
+    if value is None:
+        raise ValueError("a quantity is required")
+    return math.ceil(parse_quantity(value) * 1000)
+
+
+MilliQuantity = Annotated[int, BeforeValidator(_milli)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+    )
+
+
+class _Open(_Model):
+    model_config = ConfigDict(extra="allow")
+
+
+class ObjectMeta(_Open):
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class CrossVersionObjectReference(_Model):
+    api_version: str | None = None
+    kind: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class MetricTarget(_Model):
+    """``type`` Utilization (``average_utilization`` percent), AverageValue or Value (milli)."""
+
+    type: Literal["Utilization", "AverageValue", "Value"]
+    average_utilization: int | None = Field(default=None, gt=0)
+    average_value: MilliQuantity | None = None
+    value: MilliQuantity | None = None
+
+    @field_validator("average_value", "value")
+    @classmethod
+    def _non_negative(cls, quantity: int | None) -> int | None:
+        if quantity is not None and quantity < 0:
+            raise ValueError("must not be negative")
+        return quantity
+
+
+class _ResourceSource(_Model):
+    name: str = Field(min_length=1)
+    target: MetricTarget
+
+
+class _ContainerResourceSource(_ResourceSource):
+    container: str = Field(min_length=1)
+
+
+class _MetricIdentifier(_Model):
+    name: str = Field(min_length=1)
+    selector: dict[str, Any] | None = None
+
+
+class _PodsSource(_Model):
+    metric: _MetricIdentifier
+    target: MetricTarget
+
+
+class _ObjectSource(_Model):
+    described_object: CrossVersionObjectReference
+    metric: _MetricIdentifier
+    target: MetricTarget
+
+
+class _ExternalSource(_Model):
+    metric: _MetricIdentifier
+    target: MetricTarget
+
+
+class MetricSpec(_Model):
+    """One entry of ``spec.metrics``."""
+
+    type: Literal["Resource", "ContainerResource", "Pods", "Object", "External"]
+    resource: _ResourceSource | None = None
+    container_resource: _ContainerResourceSource | None = None
+    pods: _PodsSource | None = None
+    object: _ObjectSource | None = None
+    external: _ExternalSource | None = None
+
+    @property
+    def source(self) -> _ResourceSource | _PodsSource | _ObjectSource | _ExternalSource:
+        key = self.type[0].lower() + self.type[1:]
+        source = getattr(self, key)
+        assert source is not None
+        return source  # type: ignore[no-any-return]
+
+    @property
+    def target(self) -> MetricTarget:
+        return self.source.target
+
+    @property
+    def resource_name(self) -> str | None:
+        """``cpu``/``memory`` for Resource and ContainerResource metrics, else ``None``."""
+        source = self.source
+        return source.name if isinstance(source, _ResourceSource) else None
+
+    @property
+    def metric_name(self) -> str:
+        source = self.source
+        return source.name if isinstance(source, _ResourceSource) else source.metric.name
+
+
+def _default_metrics() -> tuple[MetricSpec, ...]:
+    """API defaulting: no metrics means CPU Utilization at 80 %."""
+    return (
+        MetricSpec(
+            type="Resource",
+            resource=_ResourceSource(
+                name="cpu", target=MetricTarget(type="Utilization", average_utilization=80)
+            ),
+        ),
+    )
+
+
+class HpaSpec(_Model):
+    scale_target_ref: CrossVersionObjectReference
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(gt=0)
+    metrics: tuple[MetricSpec, ...] = Field(default_factory=_default_metrics)
+    behavior: dict[str, Any] | None = None
+
+
+class HorizontalPodAutoscaler(_Open):
+    """An HPA manifest after API defaulting (``min_replicas`` 1, CPU 80 % when no metrics).
+
+    ``behavior`` is the defaulted :class:`~simulator.hpa.Behavior` (``None``: legacy path);
+    ``metrics_defaulted`` says the manifest had no metrics.
+    """
+
+    api_version: str
+    kind: Literal["HorizontalPodAutoscaler"]
+    metadata: ObjectMeta
+    spec: HpaSpec
+    source: str = ""
+    metrics_defaulted: bool = False
+
+    @property
+    def behavior(self) -> Behavior | None:
+        return Behavior.from_spec(self.spec.behavior)
+
+
+class ResourceRequirements(_Model):
+    requests: dict[str, MilliQuantity] = Field(default_factory=dict)
+    limits: dict[str, MilliQuantity] = Field(default_factory=dict)
+    claims: list[dict[str, Any]] | None = None
+
+
+class Probe(_Open):
+    initial_delay_seconds: int = Field(default=0, ge=0)
+    period_seconds: int = Field(default=10, ge=1)
+    success_threshold: int = Field(default=1, ge=1)
+    failure_threshold: int = Field(default=3, ge=1)
+
+
+class ContainerSpec(_Open):
+    name: str = Field(min_length=1)
+    image: str | None = None
+    resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    readiness_probe: Probe | None = None
+    restart_policy: str | None = None
+
+
+class PodSpec(_Open):
+    containers: tuple[ContainerSpec, ...] = Field(min_length=1)
+    init_containers: tuple[ContainerSpec, ...] = ()
+
+
+class PodTemplate(_Open):
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: PodSpec
+
+
+class DeploymentSpec(_Open):
+    replicas: int | None = Field(default=None, ge=0)
+    selector: dict[str, Any] | None = None
+    template: PodTemplate
+
+
+class Deployment(_Open):
+    """An ``apps/v1`` Deployment: what the HPA maths needs from it."""
+
+    api_version: str
+    kind: Literal["Deployment"]
+    metadata: ObjectMeta
+    spec: DeploymentSpec
+    source: str = ""
+
+    def pod_request_milli(self, resource: str) -> int | None:
+        """Summed request per pod of ``resource`` over app containers and sidecars
+        (restartable init containers), or ``None`` if any of them sets none — as the HPA
+        computes it (``calculatePodRequestsFromContainers``)."""
+        pod = self.spec.template.spec
+        containers = [
+            *pod.containers,
+            *(c for c in pod.init_containers if c.restart_policy == "Always"),
+        ]
+        total = 0
+        for container in containers:
+            request = container.resources.requests.get(resource)
+            if request is None:
+                return None
+            total += request
+        return total
+
+    def containers_without_request(self, resource: str) -> list[str]:
+        pod = self.spec.template.spec
+        containers = [
+            *pod.containers,
+            *(c for c in pod.init_containers if c.restart_policy == "Always"),
+        ]
+        return [c.name for c in containers if resource not in c.resources.requests]
+
+
+@dataclass(frozen=True)
+class _Document:
+    where: str
+    body: Mapping[str, Any]
+
+
+def _documents(path: Path) -> Iterator[_Document]:
+    """Every object in a YAML file: its documents, and the items of ``kind: List``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read: {exc}") from None
+    try:
+        loaded = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ManifestError(f"{path}: not valid YAML{where}: {problem}") from None
+    for index, body in enumerate(loaded, start=1):
+        where = f"{path}: document {index}"
+        if body is None:
+            continue
+        if not isinstance(body, Mapping):
+            raise ManifestError(f"{where}: expected a Kubernetes object (a mapping), got {body!r}")
+        if body.get("kind") == "List" and isinstance(body.get("items"), list):
+            for item_index, item in enumerate(body["items"]):
+                if not isinstance(item, Mapping):
+                    raise ManifestError(f"{where}: items[{item_index}]: expected a mapping")
+                yield _Document(f"{where}: items[{item_index}]", item)
+        else:
+            yield _Document(where, body)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "literal[")):
+            out += f".{part}" if out else str(part)
+    return out or "(document)"
+
+
+def _validation_message(where: str, error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    field = _format_loc(tuple(first["loc"]))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        return f"{where}: {field}: required field is missing"
+    return f"{where}: {field}: {message}, got {first.get('input')!r}"
+
+
+_REMOVED_HPA_VERSIONS = {
+    "autoscaling/v2beta1": (
+        "autoscaling/v2beta1 was removed in Kubernetes 1.25 and has another schema: "
+        "change apiVersion to autoscaling/v2 and write each metric target as "
+        "'target: {type: Utilization, averageUtilization: N}' (was targetAverageUtilization)"
+    ),
+}
+DEPRECATED_HPA_VERSIONS = {
+    "autoscaling/v2beta2": (
+        "apiVersion autoscaling/v2beta2 was removed in Kubernetes 1.26: change it to "
+        "autoscaling/v2 (the spec is the same)"
+    ),
+}
+
+
+def _v1_to_v2(spec: Mapping[str, Any]) -> dict[str, Any]:
+    converted = {k: v for k, v in spec.items() if k != "targetCPUUtilizationPercentage"}
+    target = spec.get("targetCPUUtilizationPercentage")
+    if target is not None:
+        converted["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": target},
+                },
+            }
+        ]
+    return converted
+
+
+def _parse_hpa(doc: _Document) -> HorizontalPodAutoscaler:
+    body = dict(doc.body)
+    version = body.get("apiVersion")
+    if version in _REMOVED_HPA_VERSIONS:
+        raise ManifestError(f"{doc.where}: apiVersion: {_REMOVED_HPA_VERSIONS[version]}")
+    if version == "autoscaling/v1" and isinstance(body.get("spec"), Mapping):
+        body["spec"] = _v1_to_v2(body["spec"])
+    elif version not in ("autoscaling/v2", *DEPRECATED_HPA_VERSIONS):
+        raise ManifestError(
+            f"{doc.where}: apiVersion: expected autoscaling/v2 for a HorizontalPodAutoscaler, "
+            f"got {version!r}"
+        )
+    body.pop("status", None)
+    spec = body.get("spec")
+    defaulted = isinstance(spec, Mapping) and not spec.get("metrics")
+    if defaulted and isinstance(spec, Mapping):
+        body["spec"] = {k: v for k, v in spec.items() if k != "metrics"}
+    try:
+        hpa = HorizontalPodAutoscaler.model_validate(
+            {**body, "source": doc.where, "metricsDefaulted": defaulted}
+        )
+    except ValidationError as exc:
+        raise ManifestError(_validation_message(doc.where, exc)) from None
+    _check_targets(hpa, doc.where)
+    try:
+        hpa.behavior  # noqa: B018 - validate behavior once, here at the edge
+    except ValueError as exc:
+        raise ManifestError(f"{doc.where}: spec.behavior.{exc}") from None
+    return hpa
+
+
+def _check_targets(hpa: HorizontalPodAutoscaler, where: str) -> None:
+    """Each metric has its source and the value its target type needs."""
+    for index, metric in enumerate(hpa.spec.metrics):
+        key = metric.type[0].lower() + metric.type[1:]
+        path = f"spec.metrics[{index}]"
+        if getattr(metric, key) is None:
+            raise ManifestError(f"{where}: {path}.{key}: required for type {metric.type}")
+        target = metric.target
+        needed = {
+            "Utilization": "averageUtilization",
+            "AverageValue": "averageValue",
+            "Value": "value",
+        }[target.type]
+        if (
+            getattr(
+                target,
+                {
+                    "averageUtilization": "average_utilization",
+                    "averageValue": "average_value",
+                    "value": "value",
+                }[needed],
+            )
+            is None
+        ):
+            raise ManifestError(
+                f"{where}: {path}.{key}.target.{needed}: required for target type {target.type}"
+            )
+        if target.type == "Utilization" and metric.type not in ("Resource", "ContainerResource"):
+            raise ManifestError(
+                f"{where}: {path}.{key}.target.type: Utilization is only valid for Resource "
+                f"and ContainerResource metrics, got it on a {metric.type} metric"
+            )
+
+
+def load_hpas(path: str | Path) -> list[HorizontalPodAutoscaler]:
+    """Every HorizontalPodAutoscaler in a YAML file (other kinds are skipped).
+
+    Raises :class:`ManifestError` naming file, document, field and value; and when the
+    file holds no HPA at all.
+    """
+    path = Path(path)
+    hpas = []
+    kinds = []
+    for doc in _documents(path):
+        kind = doc.body.get("kind")
+        kinds.append(str(kind))
+        if kind == "HorizontalPodAutoscaler":
+            hpas.append(_parse_hpa(doc))
+        elif kind is None:
+            raise ManifestError(f"{doc.where}: kind: required field is missing")
+    if not hpas:
+        found = ", ".join(kinds) if kinds else "no objects"
+        raise ManifestError(f"{path}: no HorizontalPodAutoscaler found (found: {found})")
+    return hpas
+
+
+def load_deployments(path: str | Path) -> list[Deployment]:
+    """Every ``apps/v1`` Deployment in a YAML file (other kinds are skipped)."""
+    path = Path(path)
+    deployments = []
+    kinds = []
+    for doc in _documents(path):
+        kind = doc.body.get("kind")
+        kinds.append(str(kind))
+        if kind != "Deployment":
+            continue
+        if doc.body.get("apiVersion") != "apps/v1":
+            raise ManifestError(
+                f"{doc.where}: apiVersion: expected apps/v1 for a Deployment, "
+                f"got {doc.body.get('apiVersion')!r}"
+            )
+        try:
+            deployments.append(Deployment.model_validate({**doc.body, "source": doc.where}))
+        except ValidationError as exc:
+            raise ManifestError(_validation_message(doc.where, exc)) from None
+    if not deployments:
+        found = ", ".join(kinds) if kinds else "no objects"
+        raise ManifestError(f"{path}: no Deployment found (found: {found})")
+    return deployments
