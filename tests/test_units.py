@@ -145,7 +145,7 @@ def test_duration_round_trip_fractions(seconds: int, fraction: float) -> None:
     st.sampled_from(["", "m", "k", "M", "Ki", "Mi", "Gi", "n", "u"]),
 )
 def test_quantity_suffix_scales(number: int, suffix: str) -> None:
-    factors = {
+    factors: dict[str, Fraction | int] = {
         "": 1,
         "m": Fraction(1, 1000),
         "k": 1000,

@@ -180,7 +180,8 @@ def test_memory_ignores_readiness() -> None:
         cpu_initialization_period_s=300,
         initial_readiness_delay_s=30,
     )
-    assert groups.ready_count == 1 and not groups.unready
+    assert groups.ready_count == 1
+    assert not groups.unready
 
 
 def test_classification_order_missing_before_readiness() -> None:
@@ -252,13 +253,18 @@ def normalize(
     desired: int,
     behavior: hpa.Behavior | None,
     history: hpa.HpaHistory,
-    **kwargs: object,
+    min_replicas: int = 1,
+    max_replicas: int = 100,
 ) -> hpa.Normalized:
-    options: dict[str, object] = {"min_replicas": 1, "max_replicas": 100}
-    options.update(kwargs)
     return hpa.normalize_replicas(
-        current, desired, behavior=behavior, history=history, now=NOW, **options
-    )  # type: ignore[arg-type]
+        current,
+        desired,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        behavior=behavior,
+        history=history,
+        now=NOW,
+    )
 
 
 def test_legacy_stabilization_is_inclusive_and_raises_scale_ups_too() -> None:
@@ -383,9 +389,11 @@ def test_first_scale_down_waits_one_window_after_start() -> None:
     # it for the inclusive 300 s window, so it first scales down at t = 315; with a
     # behavior the window edge is strict, so it scales down at t = 300.
     legacy = dict(run_constant_proposal(None, 2, 10, 25))
-    assert legacy[300.0] == 10 and legacy[315.0] == 2
+    assert legacy[300.0] == 10
+    assert legacy[315.0] == 2
     with_behavior = dict(run_constant_proposal(behavior(), 2, 10, 25))
-    assert with_behavior[285.0] == 10 and with_behavior[300.0] == 2
+    assert with_behavior[285.0] == 10
+    assert with_behavior[300.0] == 2
 
 
 def test_reconcile_corrections_and_failures() -> None:
