@@ -1,8 +1,8 @@
 """Exact ``autoscaling/v2`` HorizontalPodAutoscaler maths, as pure functions.
 
 Re-expressed from the upstream controller (``pkg/controller/podautoscaler`` in
-kubernetes/kubernetes; see ``docs/hpa-semantics.md``). No wall clock: every function
-takes ``now`` in float seconds. The scalar functions decide for one HPA; the
+kubernetes/kubernetes; each module names the upstream functions it follows). No wall
+clock: every function takes ``now`` in float seconds. The scalar functions decide for one HPA; the
 ``*_batch`` functions make the same decisions for many homogeneous deployments at
 once with NumPy.
 

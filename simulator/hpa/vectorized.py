@@ -554,13 +554,13 @@ def reconcile_batch(
         now=now,
     )
     # Only rows that reached normalization keep its history changes.
-    history = _select_history(normal, normalized.history, history)
-    corrected = np.where(above, hi_bound, lo_bound)
-    corrected_rows = ~disabled & (above | below)
-    corrections = _record_events(
-        history, params, cur, np.where(corrected_rows, corrected, cur), now
+    history = (
+        normalized.history if normal.all() else _select_history(normal, normalized.history, history)
     )
-    history = _select_history(corrected_rows, corrections, history)
+    corrected_rows = ~disabled & (above | below)
+    if corrected_rows.any():
+        corrected = np.where(corrected_rows, np.where(above, hi_bound, lo_bound), cur)
+        history = _record_events(history, params, cur, corrected, now)
     replicas = np.select(
         [disabled, above, below, failed], [cur, hi_bound, lo_bound, cur], normalized.replicas
     )
