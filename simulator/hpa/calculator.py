@@ -14,7 +14,7 @@ Re-expressed from ``pkg/controller/podautoscaler/replica_calculator.go`` and
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from simulator.hpa.types import MetricSample, MetricsError, PodInfo, ReplicaResult, Tolerances
@@ -172,7 +172,7 @@ def _decide(
     ratio: float,
     tolerances: Tolerances,
     missing_fill_on_scale_down: Mapping[str, int],
-    recompute: RatioFn,
+    recompute: Callable[[Mapping[str, int]], float],
 ) -> tuple[int, float, str]:
     """Fast path, or the conservative path with filled-in pods (``HPA.md`` §3.5–3.6)."""
     scale_up_with_unready = bool(groups.unready) and ratio > 1.0
@@ -198,19 +198,6 @@ def _decide(
     ):
         return current_replicas, new_ratio, "conservative-against-ratio"
     return new_replicas, new_ratio, "conservative"
-
-
-class RatioFn:
-    """Recomputes a usage ratio over a (filled-in) sample map."""
-
-    def __init__(self, requests: Mapping[str, int] | None, target: int) -> None:
-        self._requests = requests
-        self._target = target
-
-    def __call__(self, values: Mapping[str, int]) -> float:
-        if self._requests is None:
-            return _usage_ratio(values, self._target)[0]
-        return _utilization_ratio(values, self._requests, self._target)[0]
 
 
 def resource_replicas(
@@ -257,7 +244,7 @@ def resource_replicas(
         ratio,
         tolerances,
         missing_fill,
-        RatioFn(requests, target_utilization),
+        lambda filled: _utilization_ratio(filled, requests, target_utilization)[0],
     )
     return _result(replicas, utilization, raw_average, decided_ratio, path, groups)
 
@@ -296,7 +283,7 @@ def _plain_replicas(
         ratio,
         tolerances,
         missing_fill,
-        RatioFn(None, target_milli),
+        lambda filled: _usage_ratio(filled, target_milli)[0],
     )
     return _result(replicas, None, average, decided_ratio, path, groups)
 

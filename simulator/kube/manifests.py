@@ -418,48 +418,42 @@ def _check_targets(hpa: HorizontalPodAutoscaler, where: str) -> None:
             )
 
 
+def _objects_of_kind(path: Path, kind: str) -> Iterator[_Document]:
+    """The documents of ``kind`` in a file; an error naming what was found if none."""
+    found: list[str] = []
+    for doc in _documents(path):
+        doc_kind = doc.body.get("kind")
+        if doc_kind is None:
+            raise ManifestError(f"{doc.where}: kind: required field is missing")
+        found.append(str(doc_kind))
+        if doc_kind == kind:
+            yield doc
+    if kind not in found:
+        listed = ", ".join(found) if found else "no objects"
+        raise ManifestError(f"{path}: no {kind} found (found: {listed})")
+
+
 def load_hpas(path: str | Path) -> list[HorizontalPodAutoscaler]:
     """Every HorizontalPodAutoscaler in a YAML file (other kinds are skipped).
 
     Raises :class:`ManifestError` naming file, document, field and value; and when the
     file holds no HPA at all.
     """
-    path = Path(path)
-    hpas = []
-    kinds = []
-    for doc in _documents(path):
-        kind = doc.body.get("kind")
-        kinds.append(str(kind))
-        if kind == "HorizontalPodAutoscaler":
-            hpas.append(_parse_hpa(doc))
-        elif kind is None:
-            raise ManifestError(f"{doc.where}: kind: required field is missing")
-    if not hpas:
-        found = ", ".join(kinds) if kinds else "no objects"
-        raise ManifestError(f"{path}: no HorizontalPodAutoscaler found (found: {found})")
-    return hpas
+    return [_parse_hpa(doc) for doc in _objects_of_kind(Path(path), "HorizontalPodAutoscaler")]
+
+
+def _parse_deployment(doc: _Document) -> Deployment:
+    if doc.body.get("apiVersion") != "apps/v1":
+        raise ManifestError(
+            f"{doc.where}: apiVersion: expected apps/v1 for a Deployment, "
+            f"got {doc.body.get('apiVersion')!r}"
+        )
+    try:
+        return Deployment.model_validate({**doc.body, "source": doc.where})
+    except ValidationError as exc:
+        raise ManifestError(_validation_message(doc.where, exc)) from None
 
 
 def load_deployments(path: str | Path) -> list[Deployment]:
     """Every ``apps/v1`` Deployment in a YAML file (other kinds are skipped)."""
-    path = Path(path)
-    deployments = []
-    kinds = []
-    for doc in _documents(path):
-        kind = doc.body.get("kind")
-        kinds.append(str(kind))
-        if kind != "Deployment":
-            continue
-        if doc.body.get("apiVersion") != "apps/v1":
-            raise ManifestError(
-                f"{doc.where}: apiVersion: expected apps/v1 for a Deployment, "
-                f"got {doc.body.get('apiVersion')!r}"
-            )
-        try:
-            deployments.append(Deployment.model_validate({**doc.body, "source": doc.where}))
-        except ValidationError as exc:
-            raise ManifestError(_validation_message(doc.where, exc)) from None
-    if not deployments:
-        found = ", ".join(kinds) if kinds else "no objects"
-        raise ManifestError(f"{path}: no Deployment found (found: {found})")
-    return deployments
+    return [_parse_deployment(doc) for doc in _objects_of_kind(Path(path), "Deployment")]
