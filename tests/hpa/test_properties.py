@@ -78,6 +78,41 @@ BEHAVIOR_SPECS = st.fixed_dictionaries(
 )
 BEHAVIORS: st.SearchStrategy[hpa.Behavior] = BEHAVIOR_SPECS.map(behavior_from)
 MAYBE_BEHAVIORS: st.SearchStrategy[hpa.Behavior | None] = st.one_of(st.none(), BEHAVIORS)
+
+
+def lopsided_rules(short: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """Rules whose periods are all short (loose limits) or all long (tight limits)."""
+    period = st.integers(10, 45) if short else st.integers(120, 900)
+    value = st.integers(5, 50) if short else st.integers(1, 3)
+    return st.fixed_dictionaries(
+        {
+            "stabilizationWindowSeconds": st.sampled_from([0, 0, 15, 30]),
+            "selectPolicy": st.sampled_from(["Max", "Min"]),
+            "policies": st.lists(
+                st.builds(
+                    lambda v, p: {"type": "Pods", "value": v, "periodSeconds": p}, value, period
+                ),
+                min_size=1,
+                max_size=2,
+            ),
+        }
+    )
+
+
+# One direction keeps its events much longer than the other, so the other direction's
+# list reuses stale slots this one still counts: which stale entry is overwritten shows.
+LOPSIDED: st.SearchStrategy[hpa.Behavior] = st.one_of(
+    st.builds(
+        lambda up, down: {"scaleUp": up, "scaleDown": down},
+        lopsided_rules(short=True),
+        lopsided_rules(short=False),
+    ),
+    st.builds(
+        lambda up, down: {"scaleUp": up, "scaleDown": down},
+        lopsided_rules(short=False),
+        lopsided_rules(short=True),
+    ),
+).map(behavior_from)
 STEPS = st.one_of(
     st.sampled_from([15.0, 15.0, 30.0, 45.0, 60.0, 150.0]),
     st.integers(1, 400).map(float),
@@ -118,8 +153,9 @@ def scenarios(
     value: st.SearchStrategy[Proposal] = st.integers(0, max_r + 15)
     if errors:
         value = st.one_of(value, value, value, st.just(ERR))
-    proposals = draw(st.lists(st.lists(value, min_size=1, max_size=3).map(tuple),
-                              min_size=n, max_size=n))  # fmt: skip
+    proposals = draw(
+        st.lists(st.lists(value, min_size=1, max_size=3).map(tuple), min_size=n, max_size=n)
+    )
     return Scenario(behavior, min_r, max_r, initial, tuple(times), tuple(proposals), draw(FLAGS))
 
 
@@ -138,9 +174,15 @@ def run(sc: Scenario) -> list[Step]:
     out: list[Step] = []
     for now, proposals in zip(sc.times, sc.proposals, strict=True):
         decision = hpa.reconcile(
-            current, proposals, min_replicas=sc.min_replicas, max_replicas=sc.max_replicas,
-            behavior=sc.behavior, history=history, now=now, downscale_stabilization_s=sc.flag,
-        )  # fmt: skip
+            current,
+            proposals,
+            min_replicas=sc.min_replicas,
+            max_replicas=sc.max_replicas,
+            behavior=sc.behavior,
+            history=history,
+            now=now,
+            downscale_stabilization_s=sc.flag,
+        )
         normalized = (
             sc.min_replicas <= current <= sc.max_replicas and decision.reason != "FailedGetMetrics"
         )
@@ -186,10 +228,14 @@ def true_start(initial: int, steps: Sequence[Step], now: float, period_s: int) -
 
 @st.composite
 def histories(draw: st.DrawFn, now: float, max_value: int) -> hpa.HpaHistory:
-    ages = st.one_of(st.integers(0, 1000).map(float), st.floats(0.0, 1000.0),
-                     st.sampled_from([0.0, 15.0, 60.0, 120.0, 300.0, 600.0]))  # fmt: skip
-    recs = draw(st.lists(st.tuples(ages.map(lambda a: now - a), st.integers(0, max_value)),
-                         max_size=8))  # fmt: skip
+    ages = st.one_of(
+        st.integers(0, 1000).map(float),
+        st.floats(0.0, 1000.0),
+        st.sampled_from([0.0, 15.0, 60.0, 120.0, 300.0, 600.0]),
+    )
+    recs = draw(
+        st.lists(st.tuples(ages.map(lambda a: now - a), st.integers(0, max_value)), max_size=8)
+    )
     ups = draw(st.lists(st.tuples(ages.map(lambda a: now - a), st.integers(1, 10)), max_size=5))
     downs = draw(st.lists(st.tuples(ages.map(lambda a: now - a), st.integers(1, 10)), max_size=5))
     return hpa.HpaHistory(tuple(recs), tuple(ups), tuple(downs))
@@ -206,9 +252,15 @@ def test_normalize_stays_within_min_max(
     desired = data.draw(st.integers(0, 3 * max_r + 10))
     history = data.draw(histories(NOW, 3 * max_r))
     out = hpa.normalize_replicas(
-        current, desired, min_replicas=min_r, max_replicas=max_r, behavior=behavior,
-        history=history, now=NOW, downscale_stabilization_s=flag,
-    )  # fmt: skip
+        current,
+        desired,
+        min_replicas=min_r,
+        max_replicas=max_r,
+        behavior=behavior,
+        history=history,
+        now=NOW,
+        downscale_stabilization_s=flag,
+    )
     assert min_r <= out.replicas <= max_r
 
 
@@ -223,9 +275,14 @@ def test_reconcile_stays_within_or_corrects_to_min_max(
     proposals = data.draw(st.lists(st.one_of(st.integers(0, 3 * max_r), st.just(ERR)), max_size=3))
     history = data.draw(st.one_of(st.just(hpa.HpaHistory()), histories(NOW, 3 * max_r)))
     out = hpa.reconcile(
-        current, proposals, min_replicas=min_r, max_replicas=max_r, behavior=behavior,
-        history=history, now=NOW,
-    )  # fmt: skip
+        current,
+        proposals,
+        min_replicas=min_r,
+        max_replicas=max_r,
+        behavior=behavior,
+        history=history,
+        now=NOW,
+    )
     if current == 0 and min_r != 0:
         assert (out.replicas, out.reason) == (0, "ScalingDisabled")
     elif current > max_r:
@@ -262,14 +319,27 @@ def ready_pods(
         if kind == "old":  # long past the CPU initialization period, Ready
             pod = hpa.PodInfo(name, start_time=now - 1000, request_milli=request)
         elif kind == "started-and-ready":  # inside it, Ready with a full window since
-            pod = hpa.PodInfo(name, start_time=now - 100, ready_transition_time=now - 90,
-                              request_milli=request)  # fmt: skip
+            pod = hpa.PodInfo(
+                name, start_time=now - 100, ready_transition_time=now - 90, request_milli=request
+            )
         else:  # after it, not Ready now but was Ready long after start
-            pod = hpa.PodInfo(name, ready=False, start_time=now - 1000,
-                              ready_transition_time=now - 500, request_milli=request)  # fmt: skip
+            pod = hpa.PodInfo(
+                name,
+                ready=False,
+                start_time=now - 1000,
+                ready_transition_time=now - 500,
+                request_milli=request,
+            )
         pods.append(pod)
         metrics[name] = hpa.MetricSample(draw(st.integers(0, 3 * request)), now - 5, 30.0)
     return pods, metrics
+
+
+def in_band_targets(value: int, lo: float, hi: float) -> list[int]:
+    """Targets ``t`` with ``lo <= value / t <= hi`` in float64 (at most 50 of them)."""
+    first = max(1, int(value / hi) - 1)
+    last = int(value / max(lo, 1e-9)) + 2
+    return [t for t in range(first, last) if lo <= value / t <= hi][:50]
 
 
 TOLERANCES = st.builds(
@@ -289,23 +359,29 @@ def test_usage_ratio_inside_tolerance_changes_nothing(
     request = sum(p.request_milli or 0 for p in pods)
     utilization = usage * 100 // request
     average = usage // len(pods)
-    # targets whose ratio lands inside the band (plus the edges, found by search)
+    # targets whose ratio lands inside the band, edges included
     lo, hi = 1.0 - tolerances.scale_down, 1.0 + tolerances.scale_up
-    util_targets = [t for t in range(max(1, int(utilization / hi) - 1), int(utilization / max(lo, 1e-9)) + 2)
-                    if lo <= utilization / t <= hi][:50]  # fmt: skip
+    util_targets = in_band_targets(utilization, lo, hi)
     if util_targets:
         target = data.draw(st.sampled_from(util_targets))
-        out = hpa.resource_replicas(current, pods, metrics, target_utilization=target,
-                                    tolerances=tolerances, now=NOW)  # fmt: skip
+        out = hpa.resource_replicas(
+            current, pods, metrics, target_utilization=target, tolerances=tolerances, now=NOW
+        )
         assert out.replicas == current
         assert out.path == "within-tolerance"
-    value_targets = [t for t in range(max(1, int(average / hi) - 1), int(average / max(lo, 1e-9)) + 2)
-                     if lo <= average / t <= hi][:50]  # fmt: skip
+    value_targets = in_band_targets(average, lo, hi)
     if value_targets:
         target = data.draw(st.sampled_from(value_targets))
         for resource in ("cpu", "memory"):
-            out = hpa.resource_replicas(current, pods, metrics, target_average_value_milli=target,
-                                        tolerances=tolerances, now=NOW, resource=resource)  # fmt: skip
+            out = hpa.resource_replicas(
+                current,
+                pods,
+                metrics,
+                target_average_value_milli=target,
+                tolerances=tolerances,
+                now=NOW,
+                resource=resource,
+            )
             assert out.replicas == current
 
 
@@ -400,8 +476,14 @@ def upstream_store(events: list[UpstreamEvent], change: int, now: float, longest
         events[last] = UpstreamEvent(now, change)
 
 
-def upstream_limit(current: int, rules: hpa.ScalingRules, up: bool, ups: list[UpstreamEvent],
-                   downs: list[UpstreamEvent], now: float) -> int:  # fmt: skip
+def upstream_limit(
+    current: int,
+    rules: hpa.ScalingRules,
+    up: bool,
+    ups: list[UpstreamEvent],
+    downs: list[UpstreamEvent],
+    now: float,
+) -> int:
     if rules.select_policy == "Disabled":
         return current
 
@@ -413,8 +495,8 @@ def upstream_limit(current: int, rules: hpa.ScalingRules, up: bool, ups: list[Up
     return rules_limit(rules, up, start)
 
 
-@settings(max_examples=250, deadline=None)
-@given(sc=scenarios(behaviors=BEHAVIORS))
+@settings(max_examples=300, deadline=None)
+@given(sc=st.one_of(scenarios(behaviors=BEHAVIORS), scenarios(behaviors=LOPSIDED, max_syncs=40)))
 def test_scale_limits_match_upstream_event_lists(sc: Scenario) -> None:
     """The limits every sync sees equal those computed from a reference model of upstream's
     ``storeScaleEvent`` lists (``horizontal.go``), fed with the same size changes."""
@@ -491,27 +573,37 @@ def test_stabilization_holds_back_against_recent_recommendations(
         st.sampled_from(edges).map(lambda e: max(e - 1.0, 0.0)),
         st.floats(0.0, 1000.0),
     )
-    recs = data.draw(st.lists(st.tuples(ages.map(lambda a: NOW - a), st.integers(0, 2 * max_r)),
-                              max_size=6))  # fmt: skip
+    recs = data.draw(
+        st.lists(st.tuples(ages.map(lambda a: NOW - a), st.integers(0, 2 * max_r)), max_size=6)
+    )
     events = data.draw(histories(NOW, 2 * max_r))
     history = hpa.HpaHistory(tuple(recs), events.scale_up_events, events.scale_down_events)
     out = hpa.normalize_replicas(
-        current, desired, min_replicas=min_r, max_replicas=max_r, behavior=behavior,
-        history=history, now=NOW, downscale_stabilization_s=flag,
-    )  # fmt: skip
+        current,
+        desired,
+        min_replicas=min_r,
+        max_replicas=max_r,
+        behavior=behavior,
+        history=history,
+        now=NOW,
+        downscale_stabilization_s=flag,
+    )
     if behavior is None:
         # legacy: inclusive edge, and it holds in both directions (max over the window)
         held = [r for t, r in recs if t >= NOW - down_window]
         if any(r >= current for r in held):
             assert out.replicas >= current
-        if held and max(held) >= desired:
-            assert out.stabilized == max(held)
+        assert out.stabilized == max([desired, *held])
     else:
         if any(r >= current for t, r in recs if t > NOW - down_window):
             assert out.replicas >= current
         if any(r <= current for t, r in recs if t > NOW - up_window):
             assert out.replicas <= current
-        # the stabilized value lies between current and the proposal
+        # HPA.md §8.1: clamp current between the up window's min and the down window's max
+        up_rec = min([desired, *(r for t, r in recs if t > NOW - up_window)])
+        down_rec = max([desired, *(r for t, r in recs if t > NOW - down_window)])
+        assert out.stabilized == min(max(current, up_rec), down_rec)
+        # so it lies between current and the proposal
         assert min(current, desired) <= out.stabilized <= max(current, desired)
 
 
@@ -539,9 +631,16 @@ def test_legacy_cap_with_other_factors(data: st.DataObject, factor: float, minim
     desired = data.draw(st.integers(0, 3 * max_r))
     history = data.draw(histories(NOW, 3 * max_r))
     out = hpa.normalize_replicas(
-        current, desired, min_replicas=min_r, max_replicas=max_r, behavior=None,
-        history=history, now=NOW, scale_up_limit_factor=factor, scale_up_limit_minimum=minimum,
-    )  # fmt: skip
+        current,
+        desired,
+        min_replicas=min_r,
+        max_replicas=max_r,
+        behavior=None,
+        history=history,
+        now=NOW,
+        scale_up_limit_factor=factor,
+        scale_up_limit_minimum=minimum,
+    )
     assert out.replicas <= max(int(max(factor * current, minimum)), current)
 
 
@@ -559,10 +658,12 @@ def test_same_inputs_same_outputs(sc: Scenario) -> None:
 def test_calculator_is_deterministic(data: st.DataObject, tolerances: hpa.Tolerances) -> None:
     pods, metrics = data.draw(ready_pods(NOW))
     target = data.draw(st.integers(1, 200))
-    first = hpa.resource_replicas(3, pods, metrics, target_utilization=target,
-                                  tolerances=tolerances, now=NOW)  # fmt: skip
-    again = hpa.resource_replicas(3, list(pods), dict(metrics), target_utilization=target,
-                                  tolerances=tolerances, now=NOW)  # fmt: skip
+    first = hpa.resource_replicas(
+        3, pods, metrics, target_utilization=target, tolerances=tolerances, now=NOW
+    )
+    again = hpa.resource_replicas(
+        3, list(pods), dict(metrics), target_utilization=target, tolerances=tolerances, now=NOW
+    )
     assert first == again
 
 
@@ -570,8 +671,11 @@ def test_calculator_is_deterministic(data: st.DataObject, tolerances: hpa.Tolera
 
 
 def one_policy(direction: str, kind: str, value: int, period: int = 60) -> hpa.Behavior:
-    rules = {"selectPolicy": "Max", "stabilizationWindowSeconds": 0,
-             "policies": [{"type": kind, "value": value, "periodSeconds": period}]}  # fmt: skip
+    rules = {
+        "selectPolicy": "Max",
+        "stabilizationWindowSeconds": 0,
+        "policies": [{"type": kind, "value": value, "periodSeconds": period}],
+    }
     return behavior_from({direction: rules})
 
 
@@ -589,8 +693,15 @@ def one_policy(direction: str, kind: str, value: int, period: int = 60) -> hpa.B
 def test_percent_scale_up_rounds_up_in_float64(start: int, percent: int, limit: int) -> None:
     behavior = one_policy("scaleUp", "Percent", percent)
     assert hpa.scale_up_limit(start, behavior.scale_up, hpa.HpaHistory(), NOW) == limit
-    out = hpa.normalize_replicas(start, 1000, min_replicas=0, max_replicas=500,
-                                 behavior=behavior, history=hpa.HpaHistory(), now=NOW)  # fmt: skip
+    out = hpa.normalize_replicas(
+        start,
+        1000,
+        min_replicas=0,
+        max_replicas=500,
+        behavior=behavior,
+        history=hpa.HpaHistory(),
+        now=NOW,
+    )
     assert out.replicas == max(limit, start)
 
 
@@ -623,19 +734,39 @@ def test_store_scale_event_overwrites_the_last_outdated_entry() -> None:
     start 2, limit 1 → 1 replica. Overwriting the t=0 event instead keeps [+1 @45, +1 @15],
     start 6, limit 5.
     """
-    behavior = behavior_from({
-        "scaleUp": {"stabilizationWindowSeconds": 0,
-                    "policies": [{"type": "Pods", "value": 100, "periodSeconds": 15}]},
-        "scaleDown": {"stabilizationWindowSeconds": 0,
-                      "policies": [{"type": "Pods", "value": 1, "periodSeconds": 600}]},
-    })  # fmt: skip
+    behavior = behavior_from(
+        {
+            "scaleUp": {
+                "stabilizationWindowSeconds": 0,
+                "policies": [{"type": "Pods", "value": 100, "periodSeconds": 15}],
+            },
+            "scaleDown": {
+                "stabilizationWindowSeconds": 0,
+                "policies": [{"type": "Pods", "value": 1, "periodSeconds": 600}],
+            },
+        }
+    )
     current, history = 1, hpa.HpaHistory()
     for t, proposal, expected in [(0, 6, 6), (15, 7, 7), (30, 7, 7), (45, 8, 8)]:
-        d = hpa.reconcile(current, [proposal], min_replicas=1, max_replicas=100,
-                          behavior=behavior, history=history, now=NOW + t)  # fmt: skip
+        d = hpa.reconcile(
+            current,
+            [proposal],
+            min_replicas=1,
+            max_replicas=100,
+            behavior=behavior,
+            history=history,
+            now=NOW + t,
+        )
         assert d.replicas == expected
         current, history = d.replicas, d.history
     assert hpa.scale_down_limit(current, behavior.scale_down, history, NOW + 60) == 1
-    d = hpa.reconcile(current, [1], min_replicas=1, max_replicas=100, behavior=behavior,
-                      history=history, now=NOW + 60)  # fmt: skip
+    d = hpa.reconcile(
+        current,
+        [1],
+        min_replicas=1,
+        max_replicas=100,
+        behavior=behavior,
+        history=history,
+        now=NOW + 60,
+    )
     assert d.replicas == 1
