@@ -22,10 +22,6 @@ __all__ = ["console_main", "main"]
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with the project's exit code for bad usage (2, as argparse already uses)."""
-
-
 def _duration(text: str) -> float:
     try:
         return parse_duration_s(text)
@@ -44,7 +40,7 @@ def _tolerance(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = argparse.ArgumentParser(
         prog="capsim",
         description="Capacity and autoscaling simulator: Kubernetes HPA (exact autoscaling/v2 "
         "semantics) and VM autoscaling groups.",

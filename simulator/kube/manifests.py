@@ -15,6 +15,7 @@ has another schema and was removed in 1.25: rejected with the fix.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,6 @@ class ManifestError(ValueError):
 
 def _milli(value: Any) -> int:
     """A quantity as integer milli-units, rounded up (``Quantity.MilliValue``)."""
-    import math
-
     if value is None:
         raise ValueError("a quantity is required")
     return math.ceil(parse_quantity(value) * 1000)
