@@ -8,9 +8,21 @@ once with NumPy.
 
 Modules: :mod:`.types` (plain data), :mod:`.calculator` (one metric's proposal),
 :mod:`.behavior` (``spec.behavior`` with API defaulting), :mod:`.normalize`
-(stabilization, rate limits, one controller sync), :mod:`.vectorized` (batches).
+(stabilization, rate limits, one controller sync), :mod:`.batch_calculator` and
+:mod:`.batch_normalize` (the same decisions for many deployments at once).
 """
 
+from simulator.hpa.batch_calculator import BatchReplicas, resource_replicas_batch
+from simulator.hpa.batch_normalize import (
+    REASONS,
+    BatchBehavior,
+    BatchDecision,
+    BatchHistory,
+    BatchNormalized,
+    normalize_batch,
+    reconcile_batch,
+    slots_for,
+)
 from simulator.hpa.behavior import (
     MAX_PERIOD_S,
     MAX_STABILIZATION_WINDOW_S,
@@ -34,18 +46,6 @@ from simulator.hpa.normalize import (
     scale_up_limit,
 )
 from simulator.hpa.types import MetricSample, MetricsError, PodInfo, ReplicaResult, Tolerances
-from simulator.hpa.vectorized import (
-    REASONS,
-    BatchBehavior,
-    BatchDecision,
-    BatchHistory,
-    BatchNormalized,
-    BatchReplicas,
-    normalize_batch,
-    reconcile_batch,
-    resource_replicas_batch,
-    slots_for,
-)
 
 __all__ = [
     "MAX_PERIOD_S",

@@ -1,0 +1,20 @@
+"""Array conventions shared by the batched HPA functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def as_int(values: npt.ArrayLike, n: int) -> IntArray:
+    """A scalar or array as a fresh int64 array of shape ``(n,)``."""
+    return np.broadcast_to(np.asarray(values, dtype=np.int64), (n,)).copy()
+
+
+def as_float(values: npt.ArrayLike, n: int) -> FloatArray:
+    """A scalar or array as a fresh float64 array of shape ``(n,)``."""
+    return np.broadcast_to(np.asarray(values, dtype=np.float64), (n,)).copy()

@@ -1,0 +1,114 @@
+"""One metric's replica proposal for many homogeneous deployments at once (NumPy).
+
+The decisions are those of :func:`simulator.hpa.resource_replicas`, decision for decision
+(a hypothesis test holds them equal), under one modelling assumption: a deployment is
+**homogeneous**, so every pod has the same request and the calculator only needs counts
+(ready pods with samples, unready pods, pods missing samples) and the summed usage of
+the ready pods. Row ``i`` is one deployment (a configuration in a sweep, or a service in
+the engine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.hpa._arrays import BoolArray, FloatArray, IntArray
+from simulator.hpa._arrays import as_float as _as_float
+from simulator.hpa._arrays import as_int as _as_int
+
+__all__ = ["BatchReplicas", "resource_replicas_batch"]
+
+
+@dataclass(frozen=True)
+class BatchReplicas:
+    """Per-row proposals of one metric: replicas, status utilization and average, and
+    ``ok`` (False where the scalar calculator raises :class:`~simulator.hpa.MetricsError`)."""
+
+    replicas: IntArray
+    utilization: IntArray
+    raw_average_milli: IntArray
+    ratio: FloatArray
+    ok: BoolArray
+
+
+def resource_replicas_batch(
+    current: npt.ArrayLike,
+    ready: npt.ArrayLike,
+    unready: npt.ArrayLike,
+    missing: npt.ArrayLike,
+    usage_milli: npt.ArrayLike,
+    request_milli: npt.ArrayLike,
+    *,
+    target_utilization: npt.ArrayLike | None = None,
+    target_average_value_milli: npt.ArrayLike | None = None,
+    tolerance_up: npt.ArrayLike = 0.1,
+    tolerance_down: npt.ArrayLike = 0.1,
+) -> BatchReplicas:
+    """``resource_replicas`` for homogeneous deployments.
+
+    ``ready`` counts ready pods with samples, ``unready`` the unready ones (Pending,
+    or CPU pods inside the start-up rules), ``missing`` running pods without samples;
+    ``usage_milli`` is the summed usage of the ready pods and ``request_milli`` the
+    request of one pod. Exactly one target (Utilization percent or AverageValue milli).
+    Deleted/failed pods are left out by the caller (they do not change the maths of a
+    homogeneous deployment).
+    """
+    cur = np.asarray(current, dtype=np.int64)
+    n = cur.shape[0]
+    rdy, unr, mis = _as_int(ready, n), _as_int(unready, n), _as_int(missing, n)
+    usage, request = _as_int(usage_milli, n), _as_int(request_milli, n)
+    tol_up, tol_down = _as_float(tolerance_up, n), _as_float(tolerance_down, n)
+    if (target_utilization is None) == (target_average_value_milli is None):
+        raise ValueError("give exactly one of target_utilization and target_average_value_milli")
+    utilization_target = target_utilization is not None
+    chosen = target_utilization if target_utilization is not None else target_average_value_milli
+    assert chosen is not None
+    target = _as_int(chosen, n)
+    pods_listed = rdy + unr + mis
+    ok = (rdy > 0) & (pods_listed > 0)
+    if utilization_target:
+        ok &= request > 0
+    safe_ready = np.maximum(rdy, 1)
+    if utilization_target:
+        utilization = (usage * 100) // np.maximum(safe_ready * request, 1)
+        ratio = utilization.astype(np.float64) / target
+    else:
+        utilization = np.zeros(n, dtype=np.int64)
+        ratio = (usage // safe_ready).astype(np.float64) / target
+    raw_average = usage // safe_ready
+
+    def within(r: FloatArray) -> BoolArray:
+        return ((1.0 - tol_down) <= r) & (r <= (1.0 + tol_up))
+
+    with_unready = (unr > 0) & (ratio > 1.0)
+    fast = ~with_unready & (mis == 0)
+    fast_replicas = np.where(within(ratio), cur, np.ceil(ratio * rdy).astype(np.int64))
+    # Conservative path: fill missing pods (down: fallback, up: 0) and, on a scale-up
+    # with unready pods, the unready pods with 0; recompute over the filled entries.
+    fill_missing = ratio != 1.0
+    per_missing = request * np.maximum(100, target) // 100 if utilization_target else target
+    filled_usage = usage + np.where(ratio < 1.0, mis * per_missing, 0)
+    entries = rdy + np.where(fill_missing, mis, 0) + np.where(with_unready, unr, 0)
+    safe_entries = np.maximum(entries, 1)
+    if utilization_target:
+        new_util = (filled_usage * 100) // np.maximum(safe_entries * request, 1)
+        new_ratio = new_util.astype(np.float64) / target
+    else:
+        new_ratio = (filled_usage // safe_entries).astype(np.float64) / target
+    flip = ((ratio < 1.0) & (new_ratio > 1.0)) | ((ratio > 1.0) & (new_ratio < 1.0))
+    new_replicas = np.ceil(new_ratio * entries).astype(np.int64)
+    against = ((new_ratio < 1.0) & (new_replicas > cur)) | (
+        (new_ratio > 1.0) & (new_replicas < cur)
+    )
+    slow_replicas = np.where(within(new_ratio) | flip | against, cur, new_replicas)
+    replicas = np.where(fast, fast_replicas, slow_replicas)
+    return BatchReplicas(
+        replicas=np.where(ok, replicas, cur),
+        utilization=utilization,
+        raw_average_milli=raw_average,
+        ratio=np.where(fast, ratio, new_ratio),
+        ok=ok,
+    )
