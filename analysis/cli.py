@@ -7,6 +7,7 @@ message names file, document, field and value; never a traceback).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 from collections.abc import Sequence
@@ -39,12 +40,20 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("capsim")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a tree
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="capsim",
         description="Capacity and autoscaling simulator: Kubernetes HPA (exact autoscaling/v2 "
         "semantics) and VM autoscaling groups.",
     )
+    parser.add_argument("--version", action="version", version=f"capsim {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     hpa = commands.add_parser("hpa", help="work with HorizontalPodAutoscaler manifests")
     hpa_commands = hpa.add_subparsers(dest="hpa_command", required=True, metavar="COMMAND")

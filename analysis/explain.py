@@ -169,6 +169,14 @@ def _tolerance_line(behavior: Behavior | None, settings: ControllerSettings) -> 
     )
 
 
+def _cpu_startup_line(settings: ControllerSettings) -> str:
+    return (
+        f"New pods (cpu): for {_seconds(settings.cpu_initialization_period_s)} after start a "
+        "pod's CPU counts only once it is Ready and a full metric window has passed since; "
+        "pods not counted yet add 0 usage on a scale-up and are left out of a scale-down."
+    )
+
+
 def _find_deployment(
     hpa: HorizontalPodAutoscaler, deployments: Sequence[Deployment]
 ) -> Deployment | None:
@@ -311,6 +319,8 @@ def explain_hpa(
         lines.append("Metrics (the HPA follows whichever asks for the most replicas):")
         lines.extend(f"  - {line}" for line in metric_lines)
     lines.append(_tolerance_line(behavior, settings))
+    if any(m.resource_name == "cpu" for m in spec.metrics):
+        lines.append(_cpu_startup_line(settings))
     if behavior is None:
         lines.append(
             "No spec.behavior: the legacy path. "
