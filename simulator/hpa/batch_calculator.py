@@ -54,7 +54,9 @@ def resource_replicas_batch(
     ``usage_milli`` is the summed usage of the ready pods and ``request_milli`` the
     request of one pod. Exactly one target (Utilization percent or AverageValue milli).
     Deleted/failed pods are left out by the caller (they do not change the maths of a
-    homogeneous deployment).
+    homogeneous deployment). A custom ``Pods`` metric (``pods_metric_replicas``) is the
+    AverageValue form with pods counted as for a non-CPU resource (only Pending pods
+    are unready).
     """
     cur = np.asarray(current, dtype=np.int64)
     n = cur.shape[0]
