@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+from hpa_strategies import LOPSIDED, MAYBE_BEHAVIORS
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -328,38 +329,6 @@ def test_resource_replicas_batch_equals_scalar_bulk(seed: int) -> None:
 
 # --- behaviors ------------------------------------------------------------------------------
 
-PERIODS = st.one_of(st.sampled_from([15, 30, 45, 60, 90, 120, 300, 600]), st.integers(1, 900))
-WINDOWS = st.one_of(st.sampled_from([0, 15, 30, 60, 120, 300]), st.integers(0, 900))
-
-
-def policy_specs(up: bool) -> st.SearchStrategy[dict[str, Any]]:
-    percent = st.integers(1, 400) if up else st.one_of(st.integers(1, 100), st.integers(101, 150))
-    kinds = st.one_of(
-        st.tuples(st.just("Pods"), st.integers(1, 12)),
-        st.tuples(st.just("Percent"), percent),
-    )
-    return st.builds(
-        lambda kv, period: {"type": kv[0], "value": kv[1], "periodSeconds": period}, kinds, PERIODS
-    )
-
-
-def rules_specs(up: bool) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {},
-        optional={
-            "stabilizationWindowSeconds": WINDOWS,
-            "selectPolicy": st.sampled_from(["Max", "Min", "Disabled"]),
-            "policies": st.lists(policy_specs(up), min_size=1, max_size=3),
-        },
-    )
-
-
-MAYBE_BEHAVIORS: st.SearchStrategy[hpa.Behavior | None] = st.one_of(
-    st.none(),
-    st.fixed_dictionaries(
-        {}, optional={"scaleUp": rules_specs(up=True), "scaleDown": rules_specs(up=False)}
-    ).map(hpa.Behavior.from_spec),
-)
 STEPS = st.one_of(
     st.sampled_from([15.0, 15.0, 15.0, 30.0, 45.0, 60.0, 150.0]),
     st.sampled_from([15.0, 30.0]),
@@ -389,40 +358,7 @@ class Fleet:
         object.__setattr__(self, "sync_period_s", min(steps, default=15.0))
 
 
-def lopsided_rules(short: bool) -> st.SearchStrategy[dict[str, Any]]:
-    """Rules whose periods are all short (loose limits) or all long (tight limits)."""
-    period = st.integers(10, 45) if short else st.integers(120, 900)
-    value = st.integers(5, 50) if short else st.integers(1, 3)
-    return st.fixed_dictionaries(
-        {
-            "stabilizationWindowSeconds": st.sampled_from([0, 0, 15, 30]),
-            "selectPolicy": st.sampled_from(["Max", "Min"]),
-            "policies": st.lists(
-                st.builds(
-                    lambda v, p: {"type": "Pods", "value": v, "periodSeconds": p}, value, period
-                ),
-                min_size=1,
-                max_size=2,
-            ),
-        }
-    )
-
-
-# One direction keeps its events much longer than the other: the other direction's list
-# then reuses stale slots that this direction still counts, so which stale entry
-# upstream overwrites (the last one) shows in later limits.
-LOPSIDED_BEHAVIORS: st.SearchStrategy[hpa.Behavior | None] = st.one_of(
-    st.builds(
-        lambda up, down: {"scaleUp": up, "scaleDown": down},
-        lopsided_rules(short=True),
-        lopsided_rules(short=False),
-    ),
-    st.builds(
-        lambda up, down: {"scaleUp": up, "scaleDown": down},
-        lopsided_rules(short=False),
-        lopsided_rules(short=True),
-    ),
-).map(hpa.Behavior.from_spec)
+LOPSIDED_BEHAVIORS: st.SearchStrategy[hpa.Behavior | None] = LOPSIDED
 
 
 @st.composite
