@@ -240,7 +240,7 @@ def test_kind_list_and_multi_document(capsys: pytest.CaptureFixture[str], tmp_pa
         (MINIMAL + "  metrics:\n  - type: Pods\n", "spec.metrics[0].pods: required for type Pods"),
         (
             MINIMAL + "  targetCPUUtilizationPercentage: 50\n",
-            "spec.targetCPUUtilizationPercentage: Extra inputs are not permitted",
+            "spec.targetCPUUtilizationPercentage: unknown field",
         ),
         (
             MINIMAL

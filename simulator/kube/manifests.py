@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from simulator.hpa.behavior import Behavior
 from simulator.units import parse_quantity
+from simulator.validation import validation_message as _validation_message
 
 __all__ = [
     "ContainerSpec",
@@ -300,25 +301,6 @@ def _documents(path: Path) -> Iterator[_Document]:
                 yield _Document(f"{where}: items[{item_index}]", item)
         else:
             yield _Document(where, body)
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not str(part).startswith(("function-", "literal[")):
-            out += f".{part}" if out else str(part)
-    return out or "(document)"
-
-
-def _validation_message(where: str, error: ValidationError) -> str:
-    first = error.errors(include_url=False)[0]
-    field = _format_loc(tuple(first["loc"]))
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
-        return f"{where}: {field}: required field is missing"
-    return f"{where}: {field}: {message}, got {first.get('input')!r}"
 
 
 _REMOVED_HPA_VERSIONS = {
