@@ -33,6 +33,7 @@ __all__ = [
     "ContainerSpec",
     "Deployment",
     "HorizontalPodAutoscaler",
+    "HpaTemplate",
     "ManifestError",
     "MetricSpec",
     "MetricTarget",
@@ -168,12 +169,25 @@ def _default_metrics() -> tuple[MetricSpec, ...]:
     )
 
 
-class HpaSpec(_Model):
-    scale_target_ref: CrossVersionObjectReference
+class HpaTemplate(_Model):
+    """The scaling part of an HPA ``spec`` (no ``scaleTargetRef``), after API defaulting.
+
+    Scenarios embed it inline, camelCase exactly as in a manifest.
+    """
+
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(gt=0)
     metrics: tuple[MetricSpec, ...] = Field(default_factory=_default_metrics)
     behavior: dict[str, Any] | None = None
+
+    @property
+    def parsed_behavior(self) -> Behavior | None:
+        """The defaulted :class:`~simulator.hpa.Behavior` (``None``: legacy path)."""
+        return Behavior.from_spec(self.behavior)
+
+
+class HpaSpec(HpaTemplate):
+    scale_target_ref: CrossVersionObjectReference
 
 
 class HorizontalPodAutoscaler(_Open):
@@ -192,7 +206,7 @@ class HorizontalPodAutoscaler(_Open):
 
     @property
     def behavior(self) -> Behavior | None:
-        return Behavior.from_spec(self.spec.behavior)
+        return self.spec.parsed_behavior
 
 
 class ResourceRequirements(_Model):
@@ -357,7 +371,7 @@ def _parse_hpa(doc: _Document) -> HorizontalPodAutoscaler:
         )
     except ValidationError as exc:
         raise ManifestError(_validation_message(doc.where, exc)) from None
-    _check_targets(hpa, doc.where)
+    check_metric_targets(hpa.spec, doc.where)
     try:
         hpa.behavior  # noqa: B018 - validate behavior once, here at the edge
     except ValueError as exc:
@@ -365,11 +379,11 @@ def _parse_hpa(doc: _Document) -> HorizontalPodAutoscaler:
     return hpa
 
 
-def _check_targets(hpa: HorizontalPodAutoscaler, where: str) -> None:
+def check_metric_targets(template: HpaTemplate, where: str, prefix: str = "spec") -> None:
     """Each metric has its source and the value its target type needs."""
-    for index, metric in enumerate(hpa.spec.metrics):
+    for index, metric in enumerate(template.metrics):
         key = metric.type[0].lower() + metric.type[1:]
-        path = f"spec.metrics[{index}]"
+        path = f"{prefix}.metrics[{index}]"
         if getattr(metric, key) is None:
             raise ManifestError(f"{where}: {path}.{key}: required for type {metric.type}")
         target = metric.target
