@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from simulator.units import parse_duration_s
+from simulator.units import Seconds
 
 __all__ = [
     "Constant",
@@ -33,9 +33,6 @@ __all__ = [
     "ShiftedExponential",
     "Uniform",
 ]
-
-Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
-"""A duration field: ``90s``, ``15m``, ``1h30m`` or plain seconds."""
 
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 

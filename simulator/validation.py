@@ -1,42 +1,64 @@
 """One way to report a validation error: ``FILE: [document N: ]field.path: message, got VALUE``.
 
-Used by every loader at the edge (manifests, scenarios), so users see the same shape of
-message everywhere.
+Used by every loader at the edge (manifests, scenarios, load specs), so users see the
+same shape of message everywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
 __all__ = ["format_loc", "validation_message"]
 
+_MISSING = object()
 
-def format_loc(loc: tuple[int | str, ...], skip: Collection[str] = ()) -> str:
+
+def _is_union_tag(node: Any, part: str, skip: Collection[str]) -> bool:
+    """A tagged union puts the tag in the error path: ``kind: vm`` shows up as ``vm``."""
+    if isinstance(node, Mapping):
+        return part not in node and part in {str(v) for v in node.values() if isinstance(v, str)}
+    return part in skip
+
+
+def format_loc(loc: Sequence[int | str], data: Any = _MISSING, skip: Collection[str] = ()) -> str:
     """``('spec', 'metrics', 0, 'target')`` → ``spec.metrics[0].target``.
 
-    Parts in ``skip`` (the tags of tagged unions, which pydantic puts in the path) and
-    pydantic's internal parts (``function-…``, ``literal[…]``) are left out.
+    Union tags are left out of the path. With the validated ``data`` they are found
+    exactly: a part that is not a key of the mapping reached so far but one of its values
+    (``kind: vm``). Without data, or below a scalar, the names in ``skip`` are left out.
+    pydantic's internal parts (``function-…``, ``literal[…]``) are always left out.
     """
     out = ""
+    node = data
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in skip or str(part).startswith(("function-", "literal[")):
+            node = node[part] if isinstance(node, Sequence) and part < len(node) else _MISSING
             continue
-        else:
-            out += f".{part}" if out else str(part)
+        if str(part).startswith(("function-", "literal[")):
+            continue
+        if _is_union_tag(node, part, skip):
+            continue
+        out += f".{part}" if out else str(part)
+        node = node.get(part, _MISSING) if isinstance(node, Mapping) else _MISSING
     return out or "(document)"
 
 
-def validation_message(where: str, error: ValidationError, skip: Collection[str] = ()) -> str:
+def validation_message(
+    where: str, error: ValidationError, data: Any = _MISSING, skip: Collection[str] = ()
+) -> str:
     """The first error of ``error`` as one line naming ``where``, the field and the value."""
     first = error.errors(include_url=False)[0]
-    field = format_loc(tuple(first["loc"]), skip)
+    field = format_loc(tuple(first["loc"]), data, skip)
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "missing":
         return f"{where}: {field}: required field is missing"
     if first["type"] == "extra_forbidden":
         return f"{where}: {field}: unknown field"
-    return f"{where}: {field}: {message}, got {first.get('input')!r}"
+    shown = repr(first.get("input"))
+    if shown in message or (first["type"] == "value_error" and len(shown) > 80):
+        return f"{where}: {field}: {message}"
+    return f"{where}: {field}: {message}, got {shown}"

@@ -370,7 +370,7 @@ def _parse_hpa(doc: _Document) -> HorizontalPodAutoscaler:
             {**body, "source": doc.where, "metricsDefaulted": defaulted}
         )
     except ValidationError as exc:
-        raise ManifestError(_validation_message(doc.where, exc)) from None
+        raise ManifestError(_validation_message(doc.where, exc, body)) from None
     check_metric_targets(hpa.spec, doc.where)
     try:
         hpa.behavior  # noqa: B018 - validate behavior once, here at the edge
@@ -446,7 +446,7 @@ def _parse_deployment(doc: _Document) -> Deployment:
     try:
         return Deployment.model_validate({**doc.body, "source": doc.where})
     except ValidationError as exc:
-        raise ManifestError(_validation_message(doc.where, exc)) from None
+        raise ManifestError(_validation_message(doc.where, exc, doc.body)) from None
 
 
 def load_deployments(path: str | Path) -> list[Deployment]:
