@@ -486,10 +486,14 @@ def _check_hpa_manifests(scenario: Scenario, where: str) -> None:
 def _check_loads(scenario: Scenario, where: str) -> None:
     for index, workload in enumerate(scenario.workloads):
         if isinstance(workload, ServiceWorkload):
+            field = f"workloads[{index}].load"
             try:
-                check_load(workload.load, base_dir=scenario.base_dir)
+                check_load(workload.load, base_dir=scenario.base_dir, where=field)
             except WorkloadError as exc:
-                raise ScenarioError(f"{where}: workloads[{index}].load: {exc}") from None
+                message = str(exc)
+                if not message.startswith(field):
+                    message = f"{field}: {message}"
+                raise ScenarioError(f"{where}: {message}") from None
 
 
 def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:

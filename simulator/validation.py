@@ -58,7 +58,9 @@ def validation_message(
         return f"{where}: {field}: required field is missing"
     if first["type"] == "extra_forbidden":
         return f"{where}: {field}: unknown field"
-    shown = repr(first.get("input"))
-    if shown in message or (first["type"] == "value_error" and len(shown) > 80):
-        return f"{where}: {field}: {message}"
-    return f"{where}: {field}: {message}, got {shown}"
+    prefix = where if field == "(document)" else f"{where}: {field}"
+    value = first.get("input")
+    shown = repr(value)
+    if shown in message or isinstance(value, Mapping | list | tuple):
+        return f"{prefix}: {message}"
+    return f"{prefix}: {message}, got {shown}"

@@ -165,7 +165,7 @@ def test_check_load_checks_without_generating(tmp_path: Path) -> None:
     noisy_cpu = {"type": "sum", "parts": [{"type": "constant", "rate": 1}, {**vm, "poisson": True}]}
     with pytest.raises(WorkloadError, match=r"^parts\[1\]: poisson: only for request rates"):
         check_load(parse_load_spec(noisy_cpu), base_dir=TRACES)
-    with pytest.raises(WorkloadError, match=r"nope\.csv: file not found$"):
+    with pytest.raises(WorkloadError, match=r"^path: file not found: nope\.csv$"):
         check_load(parse_load_spec(trace("nope.csv")), base_dir=tmp_path)
 
 
@@ -382,7 +382,7 @@ HEADER = "timestamp,requests_per_s\n"
 @pytest.mark.parametrize(
     ("csv", "fields", "message"),
     [
-        (None, {"path": "nope.csv"}, r"nope\.csv: file not found"),
+        (None, {"path": "nope.csv"}, r"path: file not found: nope\.csv"),
         (
             HEADER + "0,1\n60,2\n",
             {"column": "cpu_cores"},

@@ -268,6 +268,9 @@ def read_trace(spec: TraceLoad, *, base_dir: Path, where: str = "load") -> Trace
     Raises :class:`WorkloadError` naming the file, field or column, and the bad value.
     """
     path = Path(spec.path) if Path(spec.path).is_absolute() else base_dir / spec.path
+    if not path.is_file():
+        field = f"{where}.path" if where else "path"
+        raise WorkloadError(f"{field}: file not found: {spec.path}")
     table = _table(path)
     step = _step_s(table, path)
     column, values = _column_values(table, path, spec.column)
