@@ -24,6 +24,7 @@ autoscaler scan 10 s and scale-down after 10 min, VM boot ~35 s, node ready ~60 
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,7 +38,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator.distributions import Distribution
+from simulator.distributions import Distribution, LogNormal
 from simulator.kube.manifests import HpaTemplate, ManifestError, check_metric_targets, load_hpas
 from simulator.units import Bytes, Millicores, PositiveSeconds, Seconds
 from simulator.validation import validation_message
@@ -67,8 +68,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-def _reference_delay(median: str, p99: str) -> Any:
-    return {"distribution": "lognormal", "median": median, "p99": p99}
+def _reference_delay(median: str, p99: str) -> LogNormal:
+    """A default delay (REFERENCE.md §2), validated like one written in YAML."""
+    return LogNormal.model_validate({"distribution": "lognormal", "median": median, "p99": p99})
 
 
 # --- workloads -------------------------------------------------------------------------
@@ -191,7 +193,7 @@ class NodePool(_Model):
             raise ValueError("reserved resources leave nothing allocatable on this node")
         return self
 
-    @property
+    @functools.cached_property
     def reservation(self) -> ReservedResources:
         if self.reserved == "gke":
             return gke_reserved(self.vcpu_millicores, self.memory_bytes)

@@ -247,8 +247,13 @@ def step(
     arrival_rate: npt.ArrayLike,
     ready: npt.ArrayLike,
     dt_s: float,
+    *,
+    quantiles: bool = True,
 ) -> tuple[ServiceState, TickOutput]:
     """Advance every service by one tick of ``dt_s`` seconds (model: module docstring).
+
+    With ``quantiles=False`` the p95/p99 latencies are left NaN (the law in
+    ``TickOutput.latency`` is complete; callers that pool many ticks evaluate it later).
 
     ``arrival_rate`` (requests/s, ≥ 0) is the tick's mean offered load and ``ready`` the
     number of ready replicas (integer ≥ 0), both held over the tick.
@@ -274,6 +279,7 @@ def step(
     mean_backlog = _mean_clipped_linear(b0, b0 + (lam - capacity) * dt_s, limit)
     fixed_wait = np.where(has, mean_backlog / np.where(has, capacity, 1.0), np.nan)
     law = ResponseTimeDistribution(fixed_wait, wait_probability, wait_rate, mu)
+    nan = np.full(lam.shape, np.nan)
 
     served_per_replica = served_rate * per_replica
     in_system = (
@@ -288,8 +294,8 @@ def step(
         capacity_rate=capacity,
         backlog=backlog,
         latency_mean_ms=1000.0 * response_time_mean_s(law),
-        latency_p95_ms=1000.0 * response_time_quantile_s(law, 0.95),
-        latency_p99_ms=1000.0 * response_time_quantile_s(law, 0.99),
+        latency_p95_ms=1000.0 * response_time_quantile_s(law, 0.95) if quantiles else nan,
+        latency_p99_ms=1000.0 * response_time_quantile_s(law, 0.99) if quantiles else nan,
         utilization=np.where(has, np.minimum(served_rate / np.where(has, capacity, 1.0), 1.0), 0),
         cpu_used_cores_per_replica=np.where(has, np.minimum(cpu, params.cpu_limit_cores), 0.0),
         memory_used_mib_per_replica=np.where(

@@ -123,6 +123,12 @@ def _breaching(
     return sum(1 for value in recent if value is not None and value < below)
 
 
+def _proportional(counted_instances: int, datapoint: float, target_pct: float) -> int:
+    """``ceil(counted × metric / target)``, the ratio rounded to 1e-9 first: a metric that
+    is exactly 100 % up to float noise must not add an instance."""
+    return math.ceil(round(counted_instances * datapoint / target_pct, 9))
+
+
 def _clamp(policy: TargetTracking, desired: int) -> int:
     return min(max(desired, policy.min_instances), policy.max_instances)
 
@@ -167,7 +173,7 @@ def evaluate(
             "desired capacity outside the group's bounds",
         )
     if high and datapoint is not None:
-        proposal = math.ceil(counted_instances * datapoint / policy.target_pct)
+        proposal = _proportional(counted_instances, datapoint, policy.target_pct)
         wanted = max(desired, proposal)
         new = _clamp(policy, wanted)
         if new > desired:
@@ -191,7 +197,7 @@ def evaluate(
                 f"would scale out to {wanted} but max is {policy.max_instances}",
             )
     if low and datapoint is not None and not policy.disable_scale_in:
-        proposal = math.ceil(counted_instances * datapoint / policy.target_pct)
+        proposal = _proportional(counted_instances, datapoint, policy.target_pct)
         new = _clamp(policy, min(desired, proposal))
         if new < desired:
             if warming_instances > 0:

@@ -313,3 +313,15 @@ def test_hpa_manifest_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
 def test_bundled_scenarios_load(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.platforms
+
+
+def test_default_delays_are_distributions(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, BASE))
+    k8s_platform = scenario.platforms["k8s"]
+    assert isinstance(k8s_platform, KubernetesPlatform)
+    pod = k8s_platform.workloads["web"].pod
+    assert pod.container_start.mean_s == pytest.approx(2.0, rel=0.2)
+    assert k8s_platform.node_pools[0].provision.mean_s > 60.0
+    vm_platform = scenario.platforms["vm"]
+    assert isinstance(vm_platform, VmPlatform)
+    assert vm_platform.instance.boot.mean_s > 35.0

@@ -173,3 +173,18 @@ def test_invariants(cpus: list[float | None], low: int, high: int, start: int) -
             assert desired < before
         if decision.reason in ("NoAlarm", "ScaleInCooldown", "ScaleInWarmup"):
             assert desired == before
+
+
+def test_float_noise_in_an_exact_ratio_adds_nothing() -> None:
+    # 4 × 100.00000000000001 / 50 is 8.000000000000002 in floats: still 8 instances.
+    memory = GroupMemory(datapoints=(100.0, 100.0))
+    decision = evaluate(
+        POLICY,
+        memory,
+        now=180.0,
+        datapoint=100.00000000000001,
+        desired=8,
+        counted_instances=4,
+        warming_instances=4,
+    )
+    assert (decision.desired, decision.reason) == (8, "NoAlarm")

@@ -1,0 +1,243 @@
+"""The discrete-event engine: a scenario and a seed → a :class:`~simulator.result.RunResult`.
+
+Each platform of the scenario runs in its own SimPy environment against the same load,
+so platforms never influence each other.
+
+* **Lifecycles are events.** A pod is scheduled, pulls its image, starts and becomes
+  Ready. A node is requested and becomes ready. A VM boots and enters service.
+* **Periodic work runs in a fixed order at equal times.** The order is: the load tick
+  (every service stepped at once with NumPy), then the metrics scrape, then the
+  autoscalers (the HPA sync, or VM alarms), then the cluster autoscaler. So what a
+  controller sees at time ``t`` includes the tick that starts at ``t``.
+
+**Randomness.** One seed per run. Streams are spawned with ``numpy.random.SeedSequence``:
+one per workload for its load noise (shared by every platform, so all platforms see
+identical load), and one per platform for its delays. Same scenario and seed give
+identical results.
+
+**Warm start.** Runs start warm. Every autoscaled workload starts at the size its
+autoscaler would settle at for the first tick's load, clamped to its bounds. Its pods
+or VMs are already running and ready, and the nodes they need are ready. Fixed-size
+workloads start at their size.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from simulator.recorder import EVENT_COLUMNS, PlatformRecorder
+from simulator.result import Recording, RunResult
+from simulator.scenario import (
+    BatchWorkload,
+    KubernetesPlatform,
+    Scenario,
+    ScenarioError,
+    ServiceWorkload,
+    VmPlatform,
+)
+from simulator.service import ServiceParams
+from simulator.workload import build_load, default_tick_s
+from simulator.workload.specs import REQUESTS_PER_S
+
+__all__ = ["Inputs", "Periodic", "prepare_inputs", "run"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every platform shares: the time grid and each service's arrival rate per tick."""
+
+    scenario: Scenario
+    seed: int
+    tick_s: float
+    n_ticks: int
+    record_every_s: float
+    arrival_rates: dict[str, FloatArray]  # workload name → requests/s per tick
+    platform_seeds: dict[str, np.random.SeedSequence]
+
+
+def _tick_s(scenario: Scenario) -> float:
+    if scenario.tick_s is not None:
+        return scenario.tick_s
+    ticks = [
+        default_tick_s(w.load, base_dir=scenario.base_dir)
+        for w in scenario.workloads
+        if isinstance(w, ServiceWorkload)
+    ]
+    return min(ticks, default=1.0)
+
+
+def _whole_multiple(value: float, unit: float, what: str, where: str) -> int:
+    count = round(value / unit)
+    if count < 1 or not math.isclose(count * unit, value, rel_tol=1e-9, abs_tol=1e-9):
+        raise ScenarioError(
+            f"{where}: {what} ({value:g} s) must be a whole number of ticks ({unit:g} s)"
+        )
+    return count
+
+
+def _arrival_rate(
+    workload: ServiceWorkload, values: FloatArray, unit: str, where: str
+) -> FloatArray:
+    """Requests/s per tick; a CPU-demand trace (``cpu_cores``) drives the service by its
+    CPU: rate = cores / CPU seconds per request."""
+    if unit == REQUESTS_PER_S:
+        return values
+    if unit == "cpu_cores":
+        return values * 1000.0 / workload.cpu_ms_per_request
+    raise ScenarioError(
+        f"{where}: load unit {unit!r} cannot drive a service (use {REQUESTS_PER_S} or cpu_cores)"
+    )
+
+
+def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
+    """Build the time grid, the load of every service and the seed streams."""
+    seed = scenario.seed if seed is None else seed
+    where = str(scenario.base_dir / f"{scenario.name}")
+    tick = _tick_s(scenario)
+    n_ticks = _whole_multiple(scenario.duration_s, tick, "duration", where)
+    every = scenario.record_every_s or tick * max(1, round(60.0 / tick))
+    _whole_multiple(every, tick, "record_every", where)
+    root = np.random.SeedSequence(seed)
+    load_root, platform_root = root.spawn(2)
+    load_seeds = load_root.spawn(len(scenario.workloads))
+    rates: dict[str, FloatArray] = {}
+    for index, workload in enumerate(scenario.workloads):
+        if not isinstance(workload, ServiceWorkload):
+            continue
+        series = build_load(
+            workload.load,
+            duration_s=scenario.duration_s,
+            tick_s=tick,
+            rng=np.random.default_rng(load_seeds[index]),
+            base_dir=scenario.base_dir,
+            where=f"workloads[{index}].load",
+        )
+        rates[workload.name] = _arrival_rate(
+            workload,
+            np.asarray(series.values, dtype=float),
+            series.unit,
+            f"{where}: workloads[{index}].load",
+        )
+    platform_seeds = dict(
+        zip(scenario.platforms, platform_root.spawn(len(scenario.platforms)), strict=True)
+    )
+    return Inputs(scenario, seed, tick, n_ticks, every, rates, platform_seeds)
+
+
+class Periodic:
+    """Times of periodic jobs in order, exact (``k × period``, no accumulated drift).
+
+    Yields ``(time, names due)`` for every time before ``end_s``; names come in the order
+    the periods were given, which is the order the engine runs them at equal times.
+    """
+
+    def __init__(self, periods: Sequence[tuple[str, float]], end_s: float) -> None:
+        self._periods = list(periods)
+        self._end_s = end_s
+
+    def __iter__(self) -> Iterator[tuple[float, list[str]]]:
+        counts = [0] * len(self._periods)
+        while True:
+            times = [k * period for k, (_, period) in zip(counts, self._periods, strict=True)]
+            now = min(times)
+            if now >= self._end_s - 1e-9:
+                return
+            due = [i for i, t in enumerate(times) if math.isclose(t, now, abs_tol=1e-9)]
+            for i in due:
+                counts[i] += 1
+            yield now, [self._periods[i][0] for i in due]
+
+
+def service_params(
+    workloads: Sequence[ServiceWorkload], cpu_limit_cores: Sequence[float]
+) -> ServiceParams:
+    """The service model's constants for ``workloads`` with per-replica CPU limits."""
+    return ServiceParams.of(
+        cpu_ms_per_request=[w.cpu_ms_per_request for w in workloads],
+        concurrency=[w.concurrency for w in workloads],
+        cpu_limit_cores=list(cpu_limit_cores),
+        timeout_s=[w.timeout_s for w in workloads],
+        idle_cpu_cores=[w.idle_cpu_millicores / 1000.0 for w in workloads],
+        memory_mib=[w.memory_mib for w in workloads],
+        memory_mib_per_request=[w.memory_mib_per_request for w in workloads],
+    )
+
+
+def _check_supported(scenario: Scenario) -> None:
+    for index, workload in enumerate(scenario.workloads):
+        if isinstance(workload, BatchWorkload):
+            raise ScenarioError(
+                f"{scenario.base_dir / scenario.name}: workloads[{index}] ({workload.name}): "
+                "batch workloads are not simulated yet; remove it to run the services"
+            )
+
+
+def _frame(columns: dict[str, list[object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(columns)
+    for name in (
+        "replicas_desired",
+        "replicas_ready",
+        "replicas_total",
+        "nodes",
+        "jobs_queued",
+        "jobs_running",
+    ):
+        if name in frame:
+            frame[name] = frame[name].astype("int64")
+    return frame
+
+
+def run(scenario: Scenario, seed: int | None = None, progress: bool = False) -> RunResult:
+    """Simulate every platform of ``scenario`` and return the result (see module docs)."""
+    from simulator.platform_kubernetes import KubernetesSim
+    from simulator.platform_vm import VmSim
+
+    _check_supported(scenario)
+    inputs = prepare_inputs(scenario, seed)
+    recorders: list[PlatformRecorder] = []
+    for name, platform in scenario.platforms.items():
+        if progress:
+            print(f"capsim: simulating platform {name} …", file=sys.stderr)
+        rng = np.random.default_rng(inputs.platform_seeds[name])
+        if isinstance(platform, KubernetesPlatform):
+            recorders.append(KubernetesSim(name, platform, inputs, rng).run())
+        else:
+            assert isinstance(platform, VmPlatform)
+            recorders.append(VmSim(name, platform, inputs, rng).run())
+    columns: dict[str, list[object]] = {}
+    for recorder in recorders:
+        for key, values in recorder.columns.items():
+            columns.setdefault(key, []).extend(values)
+    events = pd.DataFrame([e for r in recorders for e in r.events], columns=list(EVENT_COLUMNS))
+    latency = {key: value for r in recorders for key, value in r.latency_components().items()}
+    recording = Recording(
+        scenario_name=scenario.name,
+        seed=inputs.seed,
+        duration_s=scenario.duration_s,
+        tick_s=inputs.tick_s,
+        record_every_s=inputs.record_every_s,
+        timeseries=_frame(columns),
+        events=events,
+        latency=latency,
+        slo={
+            w.name: ((w.slo.p95_latency_ms, w.slo.max_error_rate) if w.slo else (None, None))
+            for w in scenario.workloads
+            if isinstance(w, ServiceWorkload)
+        },
+        platform_kinds={name: p.kind for name, p in scenario.platforms.items()},
+        workload_kinds={w.name: w.kind for w in scenario.workloads},
+        jobs=pd.DataFrame(
+            columns=["platform", "workload", "job", "submit_s", "start_s", "end_s", "workers"]
+        ),
+        scenario=scenario.model_dump(mode="json", by_alias=False, exclude={"base_dir"}),
+    )
+    return RunResult.from_recording(recording)

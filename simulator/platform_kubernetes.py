@@ -1,0 +1,597 @@
+"""A Kubernetes platform: node pools, pods, metrics-server, HPAs and the cluster autoscaler.
+
+Modelling notes (defaults in ``REFERENCE.md`` §2):
+
+**Pods.**
+
+* *Start.* A new pod is scheduled at once if it fits (:func:`simulator.cluster.choose_node`),
+  otherwise it stays Pending. On its node it pulls its image (``image_size /
+  pull_bandwidth``; skipped on nodes that already pulled it), starts its container, and
+  becomes Ready after the readiness delay.
+* *Traffic and CPU.* Only Ready pods receive traffic. A replica's CPU is capped at its
+  limit, or at its request when no limit is set (a conservative choice).
+* *Scale-down* removes pods as a ReplicaSet does: unscheduled first, then not running,
+  then not Ready, then the newest.
+
+**Metrics.** metrics-server scrapes every ``metric_resolution_s``. A pod's CPU sample is
+the mean over that window of the CPU its replicas used. Its memory sample is the current
+use. A pod has no sample until its container has run for one window (``missing`` to the
+HPA). The HPA sees each pod as upstream does:
+
+* ``startTime`` is when the pod was scheduled;
+* its Ready condition turns true at readiness;
+* the CPU initialization period and the initial readiness delay apply.
+
+**HPA.** Every ``sync_period_s``, all HPAs of the platform are evaluated in one call to
+the exact batched maths of :mod:`simulator.hpa`: first the replica calculator over
+counts, then :func:`~simulator.hpa.reconcile_batch`. The counts are ready pods with
+samples, unready pods and missing pods, plus the summed usage. Supported metrics:
+``Resource`` cpu and memory, with Utilization or AverageValue targets.
+
+**Cluster autoscaler.** Every ``scan_interval_s``:
+
+* *Scale-up.* Pending pods are packed onto nodes being provisioned, then onto new nodes
+  (:func:`simulator.cluster.plan_scale_up`), ready after the pool's provisioning delay.
+* *Scale-down.* A node unneeded for ``scale_down_unneeded_s``, and not within
+  ``scale_down_delay_after_add_s`` of a scale-up, is removed. Empty nodes go all at
+  once; otherwise one node per scan. Its pods are recreated and scheduled elsewhere.
+
+Nodes bill per second from request to removal, with a 60 s minimum.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from simulator import hpa
+from simulator.cluster import (
+    Node,
+    PodRequest,
+    PoolLimits,
+    choose_node,
+    plan_scale_up,
+    scale_down_candidates,
+)
+from simulator.engine import Inputs
+from simulator.kube.manifests import HpaTemplate, load_hpas
+from simulator.platform_common import PlatformSim
+from simulator.recorder import Levels
+from simulator.scenario import KubernetesPlatform, KubernetesWorkload, ScenarioError
+
+__all__ = ["KubernetesSim"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+BILLING_MINIMUM_S = 60.0
+LONG_AGO_S = -86_400.0
+
+
+@dataclass
+class Pod:
+    """One pod's lifecycle times (``None`` until reached)."""
+
+    id: int
+    workload: int
+    created_s: float
+    node: Node | None = None
+    bound_s: float | None = None
+    running_s: float | None = None
+    ready_s: float | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class HpaRow:
+    """One metric of one HPA, as the batched calculator needs it."""
+
+    service: int  # index among the platform's services
+    hpa: int  # index among the HPAs
+    resource: str  # "cpu" | "memory"
+    utilization: bool
+    target: int  # percent, or milli-units per pod
+    request_milli: int
+
+
+def _template(config: KubernetesWorkload, base_dir: Any, name: str, where: str) -> HpaTemplate:
+    if config.hpa is not None:
+        return config.hpa
+    assert config.hpa_manifest is not None
+    found = load_hpas(base_dir / config.hpa_manifest)
+    matching = [h for h in found if h.spec.scale_target_ref.name == name] or found
+    return matching[0].spec
+
+
+class KubernetesSim(PlatformSim):
+    """One Kubernetes platform over the whole run (see the module docstring)."""
+
+    def __init__(
+        self, name: str, platform: KubernetesPlatform, inputs: Inputs, rng: np.random.Generator
+    ) -> None:
+        self.platform = platform
+        self.configs = [platform.workloads[w.name] for w in inputs.scenario.workloads]
+        limits = [
+            (c.pod.cpu_limit_millicores or c.pod.cpu_request_millicores) / 1000.0
+            for c, w in zip(self.configs, inputs.scenario.workloads, strict=True)
+            if w.kind == "service"
+        ]
+        super().__init__(name, inputs, rng, limits)
+        self.requests = [
+            PodRequest(c.pod.cpu_request_millicores, c.pod.memory_request_bytes, c.pod.gpu)
+            for c in self.configs
+        ]
+        self.pods: list[list[Pod]] = [[] for _ in self.workloads]
+        self.pending: list[Pod] = []
+        self.nodes: list[Node] = []
+        self.all_nodes: list[tuple[Node, float]] = []  # every node ever, with its price
+        self._removed: dict[int, float] = {}
+        self._next_id = 0
+        self._last_scale_up_s = -math.inf
+        self._last_scrape_s: float | None = None
+        self._scrape_integral = np.zeros(len(self.services))
+        self._cpu_sample_m = np.zeros(len(self.services), dtype=np.int64)
+        self._memory_sample_milli = np.zeros(len(self.services), dtype=np.int64)
+        self._setup_hpas()
+
+    # --- configuration ---------------------------------------------------------------
+
+    def _setup_hpas(self) -> None:
+        scenario = self.inputs.scenario
+        metrics = self.platform.metrics
+        self.desired = np.zeros(len(self.workloads), dtype=np.int64)
+        self.hpa_services: list[int] = []
+        behaviors: list[hpa.Behavior | None] = []
+        self.rows: list[HpaRow] = []
+        mins: list[int] = []
+        maxs: list[int] = []
+        tol_up: list[float] = []
+        tol_down: list[float] = []
+        for s, w in enumerate(self.services):
+            workload, config = self.workloads[w], self.configs[w]
+            if config.hpa is None and config.hpa_manifest is None:
+                self.desired[w] = config.replicas if config.replicas is not None else 1
+                continue
+            where = (
+                f"{scenario.base_dir / scenario.name}: platforms.{self.name}.workloads."
+                f"{workload.name}"
+            )
+            template = _template(config, scenario.base_dir, workload.name, where)
+            behavior = template.parsed_behavior
+            index = len(self.hpa_services)
+            self.hpa_services.append(s)
+            behaviors.append(behavior)
+            mins.append(template.min_replicas)
+            maxs.append(template.max_replicas)
+            up = behavior.scale_up.tolerance if behavior else None
+            down = behavior.scale_down.tolerance if behavior else None
+            tol_up.append(metrics.tolerance if up is None else up)
+            tol_down.append(metrics.tolerance if down is None else down)
+            for m, metric in enumerate(template.metrics):
+                resource = metric.resource_name
+                if metric.type != "Resource" or resource not in ("cpu", "memory"):
+                    raise ScenarioError(
+                        f"{where}.hpa.metrics[{m}]: only Resource cpu and memory metrics are "
+                        f"simulated, got {metric.type} {metric.metric_name}"
+                    )
+                target = metric.target
+                request = (
+                    config.pod.cpu_request_millicores
+                    if resource == "cpu"
+                    else config.pod.memory_request_bytes * 1000
+                )
+                if target.type == "Utilization":
+                    assert target.average_utilization is not None
+                    self.rows.append(
+                        HpaRow(s, index, resource, True, target.average_utilization, request)
+                    )
+                elif target.type == "AverageValue":
+                    assert target.average_value is not None
+                    value = target.average_value
+                    self.rows.append(HpaRow(s, index, resource, False, value, request))
+                else:
+                    raise ScenarioError(
+                        f"{where}.hpa.metrics[{m}]: a Resource metric needs a "
+                        "Utilization or AverageValue target"
+                    )
+        self.hpa_min = np.array(mins, dtype=np.int64)
+        self.hpa_max = np.array(maxs, dtype=np.int64)
+        self.tol_up = np.array(tol_up)
+        self.tol_down = np.array(tol_down)
+        self.hpa_params = hpa.BatchBehavior.from_behaviors(
+            behaviors, downscale_stabilization_s=metrics.downscale_stabilization_s
+        )
+        self.hpa_history = hpa.BatchHistory.for_behavior(
+            self.hpa_params, sync_period_s=metrics.sync_period_s
+        )
+        self._held: list[tuple[str, int] | None] = [None] * len(self.hpa_services)
+        self.metrics_per_hpa = max(
+            (sum(1 for r in self.rows if r.hpa == h) for h in range(len(self.hpa_services))),
+            default=1,
+        )
+
+    def periods(self) -> list[tuple[str, float]]:
+        metrics = self.platform.metrics
+        jobs = [("scrape", metrics.metric_resolution_s), ("sync", metrics.sync_period_s)]
+        if self.platform.cluster_autoscaler.enabled:
+            jobs.append(("autoscale", self.platform.cluster_autoscaler.scan_interval_s))
+        return jobs
+
+    def handle(self, job: str, now: float) -> None:
+        if job == "scrape":
+            self._scrape(now)
+        elif job == "sync":
+            self._sync(now)
+        else:
+            self._cluster_autoscale(now)
+
+    # --- state ----------------------------------------------------------------------
+
+    def ready_replicas(self) -> IntArray:
+        return np.array(
+            [sum(1 for p in self.pods[w] if p.ready_s is not None) for w in self.services],
+            dtype=np.int64,
+        )
+
+    def cpu_requested_cores(self) -> npt.NDArray[np.float64]:
+        return np.array(
+            [
+                sum(1 for p in self.pods[w] if p.node is not None) * self.requests[w].cpu_m / 1000.0
+                for w in self.services
+            ]
+        )
+
+    def cost_usd(self, now: float) -> float:
+        total = 0.0
+        for node, price in self.all_nodes:
+            end = min(now, self._removed.get(node.id, now))
+            total += price * max(end - node.requested_s, BILLING_MINIMUM_S) / 3600.0
+        return total
+
+    def levels(self, now: float) -> Levels:
+        ready = np.zeros(len(self.workloads), dtype=np.int64)
+        ready[self.services] = self.ready_replicas()
+        total = np.array([len(pods) for pods in self.pods], dtype=np.int64)
+        return Levels(self.desired.copy(), ready, total, len(self.nodes), self.cost_usd(now))
+
+    # --- warm start ------------------------------------------------------------------
+
+    def _initial_replicas(self) -> None:
+        """Each HPA starts at what its metrics would ask for the first tick's load."""
+        for h, s in enumerate(self.hpa_services):
+            w = self.services[s]
+            workload = self.workloads[w]
+            assert workload.kind == "service"
+            demand_cores = self.rates[0, s] * workload.cpu_ms_per_request / 1000.0
+            needed = 1
+            for row in (r for r in self.rows if r.hpa == h and r.resource == "cpu"):
+                per_pod_m = (
+                    row.request_milli * row.target / 100.0 if row.utilization else row.target
+                )
+                needed = max(needed, math.ceil(demand_cores * 1000.0 / per_pod_m))
+            self.desired[w] = min(max(needed, int(self.hpa_min[h])), int(self.hpa_max[h]))
+
+    def setup(self) -> None:
+        self._initial_replicas()
+        for pool in self.platform.node_pools:
+            for _ in range(pool.min_nodes):
+                self._add_node(pool.name, 0.0, ready_s=0.0)
+        for w, count in enumerate(self.desired):
+            for _ in range(int(count)):
+                pod = self._new_pod(w, LONG_AGO_S)
+                node = choose_node(self.nodes, self.requests[w], self.platform.scheduler)
+                if node is None:
+                    node = self._warm_node_for(self.requests[w])
+                if node is None:
+                    self.pending.append(pod)
+                    continue
+                node.add(pod.id, self.requests[w])
+                pod.node, pod.bound_s = node, LONG_AGO_S
+                pod.running_s = pod.ready_s = LONG_AGO_S
+                node.images.add(self.workloads[w].name)
+
+    def _warm_node_for(self, request: PodRequest) -> Node | None:
+        for pool in self.platform.node_pools:
+            count = sum(1 for n in self.nodes if n.pool == pool.name)
+            if (
+                count < pool.max_nodes
+                and request.cpu_m <= pool.allocatable_cpu_millicores
+                and request.memory_b <= pool.allocatable_memory_bytes
+            ):
+                return self._add_node(pool.name, 0.0, ready_s=0.0)
+        return None
+
+    # --- nodes -----------------------------------------------------------------------
+
+    def _add_node(self, pool_name: str, now: float, ready_s: float | None) -> Node:
+        pool = next(p for p in self.platform.node_pools if p.name == pool_name)
+        node = Node(
+            self._next_id,
+            pool.name,
+            pool.allocatable_cpu_millicores,
+            pool.allocatable_memory_bytes,
+            pool.gpu,
+            now,
+            ready_s,
+        )
+        self._next_id += 1
+        self.nodes.append(node)
+        self.all_nodes.append((node, pool.price_per_hour))
+        return node
+
+    def _provision(self, pool_name: str, now: float) -> None:
+        pool = next(p for p in self.platform.node_pools if p.name == pool_name)
+        node = self._add_node(pool_name, now, ready_s=None)
+        delay = float(pool.provision.sample(self.rng, 1)[0])
+        self.recorder.event(now, "*", "node_requested", reason=pool_name, detail=f"node {node.id}")
+        self.env.process(self._node_ready(node, delay))
+
+    def _node_ready(self, node: Node, delay: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(delay)
+        if node.id in self._removed:
+            return
+        node.ready_s = self.env.now
+        self.recorder.event(self.env.now, "*", "node_ready", detail=f"node {node.id}")
+        self._schedule_pending()
+
+    def _remove_node(self, node: Node, now: float) -> None:
+        self.nodes.remove(node)
+        self._removed[node.id] = now
+        self.recorder.event(now, "*", "node_removed", reason="ScaleDown", detail=f"node {node.id}")
+        for w, pods in enumerate(self.pods):
+            for pod in [p for p in pods if p.node is node]:
+                self._delete_pod(pod, now, reason="NodeRemoved")
+                self._create_pod(w, now)
+
+    # --- pods ------------------------------------------------------------------------
+
+    def _new_pod(self, w: int, now: float) -> Pod:
+        pod = Pod(self._next_id, w, now)
+        self._next_id += 1
+        self.pods[w].append(pod)
+        return pod
+
+    def _create_pod(self, w: int, now: float) -> None:
+        pod = self._new_pod(w, now)
+        self.pending.append(pod)
+        self._schedule_pending()
+
+    def _schedule_pending(self) -> None:
+        now = self.env.now
+        for pod in list(self.pending):
+            request = self.requests[pod.workload]
+            node = choose_node(self.nodes, request, self.platform.scheduler)
+            if node is None:
+                continue
+            node.add(pod.id, request)
+            pod.node, pod.bound_s = node, now
+            self.pending.remove(pod)
+            self.env.process(self._start(pod, node))
+
+    def _start(self, pod: Pod, node: Node) -> Generator[simpy.Event, Any, None]:
+        template = self.configs[pod.workload].pod
+        image = self.workloads[pod.workload].name
+        pull = 0.0
+        if image not in node.images and template.image_size_bytes > 0:
+            pull = template.image_size_bytes / template.pull_bandwidth_bytes_per_s
+        start = float(template.container_start.sample(self.rng, 1)[0])
+        yield self.env.timeout(pull + start)
+        if pod.deleted:
+            return
+        node.images.add(image)
+        pod.running_s = self.env.now
+        yield self.env.timeout(float(template.readiness_delay.sample(self.rng, 1)[0]))
+        if pod.deleted:
+            return
+        pod.ready_s = self.env.now
+
+    def _delete_pod(self, pod: Pod, now: float, reason: str) -> None:
+        pod.deleted = True
+        if pod.node is not None:
+            pod.node.remove(pod.id, self.requests[pod.workload])
+        else:
+            self.pending.remove(pod)
+        self.pods[pod.workload].remove(pod)
+
+    def _scale_to(self, w: int, replicas: int, now: float) -> None:
+        pods = self.pods[w]
+        if replicas > len(pods):
+            for _ in range(replicas - len(pods)):
+                self._create_pod(w, now)
+            return
+        # ReplicaSet order: unscheduled, not running, not Ready, then the newest.
+        ranked = sorted(
+            pods,
+            key=lambda p: (
+                p.node is not None,
+                p.running_s is not None,
+                p.ready_s is not None,
+                -p.created_s,
+                -p.id,
+            ),
+        )
+        for pod in ranked[: len(pods) - replicas]:
+            self._delete_pod(pod, now, reason="ScaleDown")
+        self._schedule_pending()
+
+    # --- metrics and the HPA -----------------------------------------------------------
+
+    def _scrape(self, now: float) -> None:
+        integral = self.cpu_integral_at(now)
+        last = self._last_scrape_s
+        if last is not None and now > last:
+            cpu_cores = (integral - self._scrape_integral) / (now - last)
+        else:
+            cpu_cores = self.cpu_rate
+        self._cpu_sample_m = np.rint(cpu_cores * 1000.0).astype(np.int64)
+        self._memory_sample_milli = np.rint(self.memory_mib * 2**20 * 1000.0).astype(np.int64)
+        self._scrape_integral = integral
+        self._last_scrape_s = now
+
+    def _classify(self, w: int, resource: str, now: float) -> tuple[int, int, int]:
+        """(ready with samples, unready, missing) pods of workload ``w`` for ``resource``."""
+        metrics = self.platform.metrics
+        scrape = self._last_scrape_s
+        window = metrics.metric_resolution_s
+        ready = unready = missing = 0
+        for pod in self.pods[w]:
+            if pod.running_s is None:
+                unready += 1  # Pending: not yet running
+                continue
+            if scrape is None or pod.running_s + window > scrape:
+                missing += 1  # no sample until the container has run one window
+                continue
+            if resource == "cpu" and self._cpu_unready(pod, scrape, window, now):
+                unready += 1
+                continue
+            ready += 1
+        return ready, unready, missing
+
+    def _cpu_unready(self, pod: Pod, sample_s: float, window: float, now: float) -> bool:
+        metrics = self.platform.metrics
+        start = pod.bound_s if pod.bound_s is not None else pod.created_s
+        is_ready = pod.ready_s is not None
+        transition = pod.ready_s if pod.ready_s is not None else start
+        if start + metrics.cpu_initialization_period_s > now:
+            return (not is_ready) or sample_s < transition + window
+        return (not is_ready) and start + metrics.initial_readiness_delay_s > transition
+
+    def _sync(self, now: float) -> None:
+        if not self.hpa_services:
+            return
+        n_hpa = len(self.hpa_services)
+        proposals = np.zeros((n_hpa, self.metrics_per_hpa), dtype=np.int64)
+        ok = np.ones((n_hpa, self.metrics_per_hpa), dtype=np.bool_)
+        current = np.array(
+            [self.desired[self.services[s]] for s in self.hpa_services], dtype=np.int64
+        )
+        slot = [0] * n_hpa
+        for utilization in (True, False):
+            rows = [r for r in self.rows if r.utilization is utilization]
+            if not rows:
+                continue
+            counts = np.array(
+                [self._classify(self.services[r.service], r.resource, now) for r in rows],
+                dtype=np.int64,
+            ).reshape(-1, 3)
+            sample = np.array(
+                [
+                    self._cpu_sample_m[r.service]
+                    if r.resource == "cpu"
+                    else self._memory_sample_milli[r.service]
+                    for r in rows
+                ],
+                dtype=np.int64,
+            )
+            hpa_of = np.array([r.hpa for r in rows])
+            targets = np.array([r.target for r in rows], dtype=np.int64)
+            result = hpa.resource_replicas_batch(
+                current[hpa_of],
+                counts[:, 0],
+                counts[:, 1],
+                counts[:, 2],
+                counts[:, 0] * sample,
+                [r.request_milli for r in rows],
+                target_utilization=targets if utilization else None,
+                target_average_value_milli=None if utilization else targets,
+                tolerance_up=self.tol_up[hpa_of],
+                tolerance_down=self.tol_down[hpa_of],
+            )
+            for i, row in enumerate(rows):
+                proposals[row.hpa, slot[row.hpa]] = result.replicas[i]
+                ok[row.hpa, slot[row.hpa]] = bool(result.ok[i])
+                slot[row.hpa] += 1
+        decision = hpa.reconcile_batch(
+            current,
+            proposals,
+            ok,
+            min_replicas=self.hpa_min,
+            max_replicas=self.hpa_max,
+            params=self.hpa_params,
+            history=self.hpa_history,
+            now=now,
+        )
+        self.hpa_history = decision.history
+        for h, s in enumerate(self.hpa_services):
+            w = self.services[s]
+            new, old = int(decision.replicas[h]), int(current[h])
+            reason = hpa.REASONS[int(decision.reason[h])]
+            proposal = int(decision.metric_replicas[h])
+            name = self.workloads[w].name
+            detail = f"metrics propose {proposal}"
+            if new != old:
+                self.recorder.event(now, name, "scale", old, new, reason, detail)
+                self.desired[w] = new
+                self._scale_to(w, new, now)
+                self._held[h] = None
+            elif proposal != old and reason != "DesiredWithinRange":
+                # Held back (stabilization, rate limit, bounds): logged when it starts or
+                # changes, not at every sync while it lasts.
+                if self._held[h] != (reason, proposal):
+                    self.recorder.event(now, name, "hpa_hold", old, new, reason, detail)
+                self._held[h] = (reason, proposal)
+            else:
+                self._held[h] = None
+
+    # --- cluster autoscaler ------------------------------------------------------------
+
+    def _cluster_autoscale(self, now: float) -> None:
+        pools = [
+            PoolLimits(
+                p.name,
+                p.allocatable_cpu_millicores,
+                p.allocatable_memory_bytes,
+                p.gpu,
+                p.max_nodes,
+                p.min_nodes,
+            )
+            for p in self.platform.node_pools
+        ]
+        if self.pending:
+            counts: dict[str, int] = {}
+            for node in self.nodes:
+                counts[node.pool] = counts.get(node.pool, 0) + 1
+            provisioning = [n for n in self.nodes if not n.ready]
+            wanted = plan_scale_up(
+                [self.requests[p.workload] for p in self.pending], provisioning, pools, counts
+            )
+            for pool_name, count in wanted.items():
+                for _ in range(count):
+                    self._provision(pool_name, now)
+                self._last_scale_up_s = now
+        self._scale_down(now, pools)
+
+    def _scale_down(self, now: float, pools: list[PoolLimits]) -> None:
+        ca = self.platform.cluster_autoscaler
+        requests_of = {
+            p.id: self.requests[p.workload]
+            for pods in self.pods
+            for p in pods
+            if p.node is not None
+        }
+        candidates = {n.id for n in scale_down_candidates(self.nodes, requests_of)}
+        for node in self.nodes:
+            if node.id not in candidates:
+                node.unneeded_since_s = None
+            elif node.unneeded_since_s is None:
+                node.unneeded_since_s = now
+        if now - self._last_scale_up_s < ca.scale_down_delay_after_add_s:
+            return
+        minimum = {p.name: p.min_nodes for p in pools}
+        removed_busy = False
+        for node in sorted(self.nodes, key=lambda n: (len(n.pods), -n.id)):
+            since = node.unneeded_since_s
+            if since is None or now - since < ca.scale_down_unneeded_s:
+                continue
+            if sum(1 for n in self.nodes if n.pool == node.pool) <= minimum[node.pool]:
+                continue
+            if node.pods and removed_busy:
+                continue
+            removed_busy = removed_busy or bool(node.pods)
+            self._remove_node(node, now)
