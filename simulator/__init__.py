@@ -1,13 +1,19 @@
-"""capsim's engine side: scenarios, load, the exact HPA maths, queueing and scaling models.
+"""capsim's engine side: scenarios, load, the exact HPA maths, queueing and scaling models,
+and the discrete-event engine.
 
-Python API (the engine itself arrives with ``simulator.run``)::
+Python API::
 
     import simulator
     scenario = simulator.load_scenario("scenarios/nasa-web.yaml")  # raises ScenarioError
+    result = simulator.run(scenario, seed=None, progress=False)    # -> RunResult
+    result.save("reports/nasa-web")                                 # atomic
+    again = simulator.RunResult.load("reports/nasa-web")
 
 Importing ``simulator`` never imports the Kubernetes client, Dask or matplotlib.
 """
 
+from simulator.engine import run
+from simulator.result import RunResult
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario"]
+__all__ = ["RunResult", "Scenario", "ScenarioError", "load_scenario", "run"]
