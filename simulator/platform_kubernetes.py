@@ -71,6 +71,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 BILLING_MINIMUM_S = 60.0
+SCALAR_HPAS = 8  # up to this many HPAs per platform sync one at a time (less overhead)
 LONG_AGO_S = -86_400.0
 
 
@@ -130,8 +131,11 @@ class KubernetesSim(PlatformSim):
         self.pods: list[list[Pod]] = [[] for _ in self.workloads]
         self.pending: list[Pod] = []
         self.nodes: list[Node] = []
-        self.all_nodes: list[tuple[Node, float]] = []  # every node ever, with its price
         self._removed: dict[int, float] = {}
+        self._price = {pool.name: pool.price_per_hour for pool in platform.node_pools}
+        self._closed_cost_usd = 0.0  # nodes already removed
+        self._version = 0  # bumped whenever pods or nodes change (scale-down cache key)
+        self._candidates: tuple[int, set[int]] = (-1, set())
         self._next_id = 0
         self._last_scale_up_s = -math.inf
         self._last_scrape_s: float | None = None
@@ -211,6 +215,9 @@ class KubernetesSim(PlatformSim):
             self.hpa_params, sync_period_s=metrics.sync_period_s
         )
         self._held: list[tuple[str, int] | None] = [None] * len(self.hpa_services)
+        self.hpa_behaviors = behaviors
+        self.rows_of = [[r for r in self.rows if r.hpa == h] for h in range(len(self.hpa_services))]
+        self.scalar_histories = [hpa.HpaHistory() for _ in self.hpa_services]
         self.metrics_per_hpa = max(
             (sum(1 for r in self.rows if r.hpa == h) for h in range(len(self.hpa_services))),
             default=1,
@@ -248,11 +255,12 @@ class KubernetesSim(PlatformSim):
         )
 
     def cost_usd(self, now: float) -> float:
-        total = 0.0
-        for node, price in self.all_nodes:
-            end = min(now, self._removed.get(node.id, now))
-            total += price * max(end - node.requested_s, BILLING_MINIMUM_S) / 3600.0
-        return total
+        """Node cost so far: removed nodes (closed) plus the live ones up to ``now``."""
+        live = sum(
+            self._price[node.pool] * max(now - node.requested_s, BILLING_MINIMUM_S)
+            for node in self.nodes
+        )
+        return self._closed_cost_usd + live / 3600.0
 
     def levels(self, now: float) -> Levels:
         ready = np.zeros(len(self.workloads), dtype=np.int64)
@@ -322,7 +330,7 @@ class KubernetesSim(PlatformSim):
         )
         self._next_id += 1
         self.nodes.append(node)
-        self.all_nodes.append((node, pool.price_per_hour))
+        self._version += 1
         return node
 
     def _provision(self, pool_name: str, now: float) -> None:
@@ -337,12 +345,16 @@ class KubernetesSim(PlatformSim):
         if node.id in self._removed:
             return
         node.ready_s = self.env.now
+        self._version += 1
         self.recorder.event(self.env.now, "*", "node_ready", detail=f"node {node.id}")
         self._schedule_pending()
 
     def _remove_node(self, node: Node, now: float) -> None:
         self.nodes.remove(node)
         self._removed[node.id] = now
+        billed = max(now - node.requested_s, BILLING_MINIMUM_S)
+        self._closed_cost_usd += self._price[node.pool] * billed / 3600.0
+        self._version += 1
         self.recorder.event(now, "*", "node_removed", reason="ScaleDown", detail=f"node {node.id}")
         for w, pods in enumerate(self.pods):
             for pod in [p for p in pods if p.node is node]:
@@ -371,6 +383,7 @@ class KubernetesSim(PlatformSim):
                 continue
             node.add(pod.id, request)
             pod.node, pod.bound_s = node, now
+            self._version += 1
             self.pending.remove(pod)
             self.env.process(self._start(pod, node))
 
@@ -393,6 +406,7 @@ class KubernetesSim(PlatformSim):
 
     def _delete_pod(self, pod: Pod, now: float, reason: str) -> None:
         pod.deleted = True
+        self._version += 1
         if pod.node is not None:
             pod.node.remove(pod.id, self.requests[pod.workload])
         else:
@@ -463,8 +477,69 @@ class KubernetesSim(PlatformSim):
         return (not is_ready) and start + metrics.initial_readiness_delay_s > transition
 
     def _sync(self, now: float) -> None:
+        """One HPA controller sync for every HPA of the platform.
+
+        Up to ``SCALAR_HPAS`` HPAs go through the scalar :func:`~simulator.hpa.reconcile`
+        (less overhead per call); more go through the batched form in one NumPy call. Both
+        make the same decisions (hypothesis-tested in ``tests/hpa``).
+        """
         if not self.hpa_services:
             return
+        if len(self.hpa_services) <= SCALAR_HPAS:
+            decisions = self._decide_scalar(now)
+        else:
+            decisions = self._decide_batch(now)
+        self._apply(decisions, now)
+
+    def _decide_scalar(self, now: float) -> list[tuple[int, int, str, int]]:
+        """(current, new, reason, metric proposal) per HPA, one HPA at a time."""
+        metrics = self.platform.metrics
+        out = []
+        for h, s in enumerate(self.hpa_services):
+            w = self.services[s]
+            current = int(self.desired[w])
+            proposals: list[int | hpa.MetricsError] = []
+            for row in self.rows_of[h]:
+                ready, unready, missing = self._classify(w, row.resource, now)
+                sample = (
+                    self._cpu_sample_m[s] if row.resource == "cpu" else self._memory_sample_milli[s]
+                )
+                replicas, ok = hpa.resource_replicas_counts(
+                    current,
+                    ready,
+                    unready,
+                    missing,
+                    ready * int(sample),
+                    row.request_milli,
+                    target_utilization=row.target if row.utilization else None,
+                    target_average_value_milli=None if row.utilization else row.target,
+                    tolerance_up=float(self.tol_up[h]),
+                    tolerance_down=float(self.tol_down[h]),
+                )
+                proposals.append(
+                    replicas
+                    if ok
+                    else hpa.MetricsError(
+                        f"no usable {row.resource} metrics (pods might be unready)"
+                    )
+                )
+            decision = hpa.reconcile(
+                current,
+                proposals,
+                min_replicas=int(self.hpa_min[h]),
+                max_replicas=int(self.hpa_max[h]),
+                behavior=self.hpa_behaviors[h],
+                history=self.scalar_histories[h],
+                now=now,
+                downscale_stabilization_s=metrics.downscale_stabilization_s,
+            )
+            self.scalar_histories[h] = decision.history
+            proposal = decision.metric_replicas if decision.metric_replicas is not None else current
+            out.append((current, decision.replicas, decision.reason, proposal))
+        return out
+
+    def _decide_batch(self, now: float) -> list[tuple[int, int, str, int]]:
+        """(current, new, reason, metric proposal) per HPA, all HPAs in one NumPy call."""
         n_hpa = len(self.hpa_services)
         proposals = np.zeros((n_hpa, self.metrics_per_hpa), dtype=np.int64)
         ok = np.ones((n_hpa, self.metrics_per_hpa), dtype=np.bool_)
@@ -518,11 +593,20 @@ class KubernetesSim(PlatformSim):
             now=now,
         )
         self.hpa_history = decision.history
-        for h, s in enumerate(self.hpa_services):
-            w = self.services[s]
-            new, old = int(decision.replicas[h]), int(current[h])
-            reason = hpa.REASONS[int(decision.reason[h])]
-            proposal = int(decision.metric_replicas[h])
+        return [
+            (
+                int(current[h]),
+                int(decision.replicas[h]),
+                hpa.REASONS[int(decision.reason[h])],
+                int(decision.metric_replicas[h]),
+            )
+            for h in range(n_hpa)
+        ]
+
+    def _apply(self, decisions: list[tuple[int, int, str, int]], now: float) -> None:
+        """Scale the workloads and log what each HPA decided."""
+        for h, (old, new, reason, proposal) in enumerate(decisions):
+            w = self.services[self.hpa_services[h]]
             name = self.workloads[w].name
             detail = f"metrics propose {proposal}"
             if new != old:
@@ -569,13 +653,15 @@ class KubernetesSim(PlatformSim):
 
     def _scale_down(self, now: float, pools: list[PoolLimits]) -> None:
         ca = self.platform.cluster_autoscaler
-        requests_of = {
-            p.id: self.requests[p.workload]
-            for pods in self.pods
-            for p in pods
-            if p.node is not None
-        }
-        candidates = {n.id for n in scale_down_candidates(self.nodes, requests_of)}
+        if self._candidates[0] != self._version:
+            # Which nodes could go depends only on what is placed where: recomputed only
+            # after pods or nodes changed.
+            requests_of = {
+                p.id: self.requests[p.workload] for pods in self.pods for p in pods if p.node
+            }
+            found = {n.id for n in scale_down_candidates(self.nodes, requests_of)}
+            self._candidates = (self._version, found)
+        candidates = self._candidates[1]
         for node in self.nodes:
             if node.id not in candidates:
                 node.unneeded_since_s = None

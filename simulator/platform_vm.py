@@ -64,7 +64,7 @@ class VmSim(PlatformSim):
         ]
         super().__init__(name, inputs, rng, limits)
         self.vms: list[list[Vm]] = [[] for _ in self.workloads]
-        self.all_vms: list[Vm] = []
+        self._closed_cost_usd = 0.0  # VMs already terminated
         self.desired = np.zeros(len(self.workloads), dtype=np.int64)
         self.policies: dict[int, TargetTracking] = {}
         self.memory: dict[int, GroupMemory] = {}
@@ -104,13 +104,10 @@ class VmSim(PlatformSim):
         return np.array([len(self._in_service(w)) * vcpu for w in self.services])
 
     def cost_usd(self, now: float) -> float:
-        price = self.platform.instance.price_per_hour
+        """VM cost so far: terminated VMs (closed) plus the live ones up to ``now``."""
         minimum = self.platform.billing_minimum_s
-        total = 0.0
-        for vm in self.all_vms:
-            end = now if vm.terminated_s is None else min(now, vm.terminated_s)
-            total += price * max(end - vm.requested_s, minimum) / 3600.0
-        return total
+        live = sum(max(now - vm.requested_s, minimum) for vms in self.vms for vm in vms)
+        return self._closed_cost_usd + self.platform.instance.price_per_hour * live / 3600.0
 
     def levels(self, now: float) -> Levels:
         ready = np.zeros(len(self.workloads), dtype=np.int64)
@@ -128,7 +125,6 @@ class VmSim(PlatformSim):
         vm = Vm(self._next_id, now)
         self._next_id += 1
         self.vms[w].append(vm)
-        self.all_vms.append(vm)
         if booted:
             vm.in_service_s = now - self.policies[w].warmup_s if w in self.policies else now
             return
@@ -152,6 +148,8 @@ class VmSim(PlatformSim):
         for vm in ranked[:count]:
             vm.terminated_s = now
             self.vms[w].remove(vm)
+            billed = max(now - vm.requested_s, self.platform.billing_minimum_s)
+            self._closed_cost_usd += self.platform.instance.price_per_hour * billed / 3600.0
             self.recorder.event(now, self.workloads[w].name, "vm_terminated", detail=f"vm {vm.id}")
 
     def _set_desired(self, w: int, desired: int, now: float) -> None:

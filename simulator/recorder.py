@@ -54,6 +54,9 @@ class Levels:
     jobs_running: npt.NDArray[np.int64] | None = None
 
 
+_SUMS = ("arrived", "served", "dropped", "cpu_used", "memory_used", "cpu_requested", "cpu_capacity")
+
+
 @dataclass
 class PlatformRecorder:
     """Accumulates one platform's run; ``services`` are the workloads with a load."""
@@ -67,29 +70,21 @@ class PlatformRecorder:
     events: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        n = len(self.workloads)
         shape = (self.n_ticks, len(self.services))
         self._served = np.zeros(shape)
         self._fixed = np.zeros(shape)
         self._wait_p = np.zeros(shape)
         self._wait_rate = np.ones(shape)
         self._service_rate = np.ones(shape)
-        self._sums = {
-            name: np.zeros(n)
-            for name in (
-                "arrived",
-                "served",
-                "dropped",
-                "cpu_used",
-                "cpu_requested",
-                "cpu_capacity",
-                "memory_used",
-            )
-        }
-        self._backlog = np.zeros(n)
+        self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
+        self._extra_requested = np.zeros(len(self.workloads))  # workloads without a load
+        self._backlog = np.zeros(len(self.services))
         self._first_tick = 0
         self._ticks_in_interval = 0
         self._intervals: list[tuple[int, int]] = []  # ticks [first, last) of each row
+        self._row_sums: list[FloatArray] = []  # (len(_SUMS), workloads) means per row
+        self._row_backlog: list[FloatArray] = []
+        self._row_levels: list[tuple[float, Levels]] = []
 
     def tick(
         self,
@@ -101,76 +96,95 @@ class PlatformRecorder:
         cpu_capacity_cores: FloatArray,
     ) -> None:
         """Add tick ``index`` of the services (arrays over ``services``)."""
-        dt = self.tick_s
-        s = self.services
-        sums = self._sums
-        sums["arrived"][s] += arrival_rate * dt
-        sums["served"][s] += out.served_rate * dt
-        sums["dropped"][s] += out.dropped_rate * dt
-        sums["cpu_used"][s] += out.cpu_used_cores_per_replica * ready * dt
-        sums["memory_used"][s] += out.memory_used_mib_per_replica * 2**20 * ready * dt
-        sums["cpu_requested"][s] += cpu_requested_cores * dt
-        sums["cpu_capacity"][s] += cpu_capacity_cores * dt
-        self._backlog[s] = out.backlog
-        self._served[index] = out.served_rate * dt
-        law = out.latency
-        self._fixed[index] = np.nan_to_num(law.fixed_wait_s)
-        self._wait_p[index] = np.nan_to_num(law.wait_probability)
-        self._wait_rate[index] = np.nan_to_num(law.wait_rate_per_s, nan=1.0)
-        self._service_rate[index] = np.nan_to_num(law.service_rate_per_s, nan=1.0)
+        acc = self._acc
+        acc[0] += arrival_rate
+        acc[1] += out.served_rate
+        acc[2] += out.dropped_rate
+        acc[3] += out.cpu_used_cores_per_replica * ready
+        acc[4] += out.memory_used_mib_per_replica * ready
+        acc[5] += cpu_requested_cores
+        acc[6] += cpu_capacity_cores
+        self._backlog = out.backlog
+        self._served[index] = out.served_rate * self.tick_s
+        law = out.latency  # NaN where nothing was served: masked by weight 0 later
+        self._fixed[index] = law.fixed_wait_s
+        self._wait_p[index] = law.wait_probability
+        self._wait_rate[index] = law.wait_rate_per_s
+        self._service_rate[index] = law.service_rate_per_s
         self._ticks_in_interval += 1
 
     def add_requested(self, workload: int, cpu_requested_cores: float) -> None:
         """Requested CPU of a workload without a load (batch), for one tick."""
-        self._sums["cpu_requested"][workload] += cpu_requested_cores * self.tick_s
+        self._extra_requested[workload] += cpu_requested_cores
 
     def row(self, time_s: float, next_tick: int, levels: Levels) -> None:
         """Close the interval ending at ``time_s`` (ticks before ``next_tick``)."""
-        n = len(self.workloads)
-        span = self._ticks_in_interval * self.tick_s
+        ticks = self._ticks_in_interval
+        means = np.zeros((len(_SUMS), len(self.workloads)))
+        backlog = np.zeros(len(self.workloads))
+        if ticks:
+            means[:, self.services] = self._acc / ticks
+            means[5] += self._extra_requested / ticks
+            backlog[self.services] = self._backlog
+        means[4] *= 2**20  # MiB → bytes
+        self._row_sums.append(means)
+        self._row_backlog.append(backlog)
+        self._row_levels.append((time_s, levels))
         self._intervals.append((self._first_tick, next_tick))
-        nan = np.full(n, np.nan)
-        sums = self._sums
-        per_s = 1.0 / span if span > 0 else 0.0
-        used, capacity = sums["cpu_used"] * per_s, sums["cpu_capacity"] * per_s
-        zeros = np.zeros(n, dtype=np.int64)
-        values: dict[str, Any] = {
-            "time_s": np.full(n, time_s),
-            "platform": [self.platform] * n,
-            "workload": list(self.workloads),
-            "arrival_rate": sums["arrived"] * per_s,
-            "served_rate": sums["served"] * per_s,
-            "dropped_rate": sums["dropped"] * per_s,
-            "backlog": self._backlog.copy(),
-            "latency_mean_ms": nan,
-            "latency_p95_ms": nan,
-            "latency_p99_ms": nan,
-            "replicas_desired": levels.replicas_desired,
-            "replicas_ready": levels.replicas_ready,
-            "replicas_total": levels.replicas_total,
-            "cpu_used_cores": used,
-            "cpu_requested_cores": sums["cpu_requested"] * per_s,
-            "cpu_capacity_cores": capacity,
-            "utilization_pct": np.where(
-                capacity > 0, 100.0 * used / np.where(capacity > 0, capacity, 1.0), 0.0
-            ),
-            "memory_used_bytes": sums["memory_used"] * per_s,
-            "nodes": np.broadcast_to(levels.nodes, (n,)),
-            "cost_usd": np.full(n, levels.cost_usd),
-            "jobs_queued": zeros if levels.jobs_queued is None else levels.jobs_queued,
-            "jobs_running": zeros if levels.jobs_running is None else levels.jobs_running,
-        }
-        for name, column in values.items():
-            self.columns.setdefault(name, []).extend(np.asarray(column).tolist())
-        for array in sums.values():
-            array[:] = 0.0
+        self._acc[:] = 0.0
+        self._extra_requested[:] = 0.0
         self._first_tick = next_tick
         self._ticks_in_interval = 0
 
     def finalize(self) -> None:
-        """Fill the latency columns of every row at once (request-weighted, exact)."""
-        if not self.services or not self._intervals:
-            return
+        """Build every column at once (latency request-weighted and exact)."""
+        n, rows = len(self.workloads), len(self._row_levels)
+        sums = np.stack(self._row_sums) if rows else np.zeros((0, len(_SUMS), n))
+        used, capacity = sums[:, 3], sums[:, 6]
+        levels = [level for _, level in self._row_levels]
+
+        def level(name: str, default: int = 0) -> FloatArray:
+            return np.array(
+                [
+                    np.broadcast_to(default if getattr(x, name) is None else getattr(x, name), (n,))
+                    for x in levels
+                ]
+            )
+
+        mean, p95, p99 = self._latency_columns()
+        columns: dict[str, Any] = {
+            "time_s": np.repeat([t for t, _ in self._row_levels], n),
+            "platform": [self.platform] * (rows * n),
+            "workload": list(self.workloads) * rows,
+            "arrival_rate": sums[:, 0],
+            "served_rate": sums[:, 1],
+            "dropped_rate": sums[:, 2],
+            "backlog": np.array(self._row_backlog),
+            "latency_mean_ms": mean,
+            "latency_p95_ms": p95,
+            "latency_p99_ms": p99,
+            "replicas_desired": level("replicas_desired"),
+            "replicas_ready": level("replicas_ready"),
+            "replicas_total": level("replicas_total"),
+            "cpu_used_cores": used,
+            "cpu_requested_cores": sums[:, 5],
+            "cpu_capacity_cores": capacity,
+            "utilization_pct": np.where(
+                capacity > 0, 100.0 * used / np.where(capacity > 0, capacity, 1.0), 0.0
+            ),
+            "memory_used_bytes": sums[:, 4],
+            "nodes": level("nodes"),
+            "cost_usd": np.repeat([x.cost_usd for x in levels], n),
+            "jobs_queued": level("jobs_queued"),
+            "jobs_running": level("jobs_running"),
+        }
+        self.columns = {
+            name: (np.asarray(value).ravel().tolist() if not isinstance(value, list) else value)
+            for name, value in columns.items()
+        }
+
+    def _latency_columns(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Request-weighted mean, p95, p99 (ms) of every row, pooled over its ticks."""
         n, k = len(self.workloads), len(self.services)
         mean = np.full((len(self._intervals), n), np.nan)
         p95 = np.full_like(mean, np.nan)
@@ -179,7 +193,7 @@ class PlatformRecorder:
         for row, (first, last) in enumerate(self._intervals):
             by_length.setdefault(last - first, []).append(row)
         for length, rows in by_length.items():
-            if length == 0:
+            if length == 0 or k == 0:
                 continue
             for chunk in _chunks(rows, max(1, _CHUNK_COMPONENTS // (length * k))):
                 starts = np.array([self._intervals[r][0] for r in chunk])
@@ -197,9 +211,7 @@ class PlatformRecorder:
                 mean[cells] = 1000.0 * means
                 p95[cells] = 1000.0 * quantiles[0].reshape(len(chunk), k)
                 p99[cells] = 1000.0 * quantiles[1].reshape(len(chunk), k)
-        self.columns["latency_mean_ms"] = mean.ravel().tolist()
-        self.columns["latency_p95_ms"] = p95.ravel().tolist()
-        self.columns["latency_p99_ms"] = p99.ravel().tolist()
+        return mean, p95, p99
 
     def event(
         self,

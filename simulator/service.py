@@ -48,6 +48,7 @@ memory limit is modelled. Both are 0 where no replica is ready.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -143,6 +144,21 @@ class ServiceParams:
         """Number of services."""
         return int(self.cpu_ms_per_request.shape[0])
 
+    @functools.cached_property
+    def mu_per_s(self) -> FloatArray:
+        """``μ``: requests/s of one server, at ``min(1, cpu_limit / c)`` cores."""
+        speed_cores = np.minimum(1.0, self.cpu_limit_cores / self.concurrency)
+        mu: FloatArray = speed_cores / (self.cpu_ms_per_request / 1000.0)
+        mu.setflags(write=False)
+        return mu
+
+    @functools.cached_property
+    def replica_capacity_per_s(self) -> FloatArray:
+        """``c μ``: most requests/s one replica serves."""
+        capacity: FloatArray = self.concurrency * self.mu_per_s
+        capacity.setflags(write=False)
+        return capacity
+
 
 @dataclass(frozen=True)
 class ServiceState:
@@ -190,13 +206,12 @@ class TickOutput:
 
 def service_rate_per_s(params: ServiceParams) -> FloatArray:
     """``μ``: requests/s of one server (one concurrency slot) of one replica."""
-    speed_cores = np.minimum(1.0, params.cpu_limit_cores / params.concurrency)
-    return speed_cores / (params.cpu_ms_per_request / 1000.0)
+    return params.mu_per_s
 
 
 def replica_capacity_per_s(params: ServiceParams) -> FloatArray:
     """``c μ``: most requests/s one replica serves."""
-    return params.concurrency * service_rate_per_s(params)
+    return params.replica_capacity_per_s
 
 
 def _mean_clipped_linear(x0: FloatArray, x1: FloatArray, upper: FloatArray) -> FloatArray:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from fractions import Fraction
 from typing import Any
 
@@ -526,7 +527,7 @@ def test_vectorized_equals_one_by_one(
     p, backlog, load, ready, dt = case
     _, together = svc.step(p, svc.ServiceState(backlog), load, ready, dt)
     for i in range(p.n):
-        one = svc.ServiceParams(*(v[i : i + 1] for v in vars(p).values()))
+        one = svc.ServiceParams(*(getattr(p, f.name)[i : i + 1] for f in fields(p)))
         _, alone = svc.step(
             one, svc.ServiceState(backlog[i : i + 1]), load[i : i + 1], ready[i : i + 1], dt
         )

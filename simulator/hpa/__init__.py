@@ -12,7 +12,11 @@ Modules: :mod:`.types` (plain data), :mod:`.calculator` (one metric's proposal),
 :mod:`.batch_normalize` (the same decisions for many deployments at once).
 """
 
-from simulator.hpa.batch_calculator import BatchReplicas, resource_replicas_batch
+from simulator.hpa.batch_calculator import (
+    BatchReplicas,
+    resource_replicas_batch,
+    resource_replicas_counts,
+)
 from simulator.hpa.batch_normalize import (
     REASONS,
     BatchBehavior,
@@ -76,6 +80,7 @@ __all__ = [
     "reconcile_batch",
     "resource_replicas",
     "resource_replicas_batch",
+    "resource_replicas_counts",
     "scale_down_limit",
     "scale_up_limit",
     "slots_for",

@@ -10,6 +10,7 @@ the engine).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from simulator.hpa._arrays import BoolArray, FloatArray, IntArray
 from simulator.hpa._arrays import as_float as _as_float
 from simulator.hpa._arrays import as_int as _as_int
 
-__all__ = ["BatchReplicas", "resource_replicas_batch"]
+__all__ = ["BatchReplicas", "resource_replicas_batch", "resource_replicas_counts"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,55 @@ def resource_replicas_batch(
         ratio=np.where(fast, ratio, new_ratio),
         ok=ok,
     )
+
+
+def resource_replicas_counts(
+    current: int,
+    ready: int,
+    unready: int,
+    missing: int,
+    usage_milli: int,
+    request_milli: int,
+    *,
+    target_utilization: int | None = None,
+    target_average_value_milli: int | None = None,
+    tolerance_up: float = 0.1,
+    tolerance_down: float = 0.1,
+) -> tuple[int, bool]:
+    """One row of :func:`resource_replicas_batch` in plain Python: ``(replicas, ok)``.
+
+    The same decisions, with the same float64 operations in the same order, without
+    NumPy's per-call overhead. It is for engines that sync a handful of HPAs; a hypothesis
+    test holds it equal to the batch form.
+    """
+    if (target_utilization is None) == (target_average_value_milli is None):
+        raise ValueError("give exactly one of target_utilization and target_average_value_milli")
+    utilization_target = target_utilization is not None
+    target = target_utilization if target_utilization is not None else target_average_value_milli
+    assert target is not None
+    if ready <= 0 or (utilization_target and request_milli <= 0):
+        return current, False
+
+    def within(r: float) -> bool:
+        return (1.0 - tolerance_down) <= r <= (1.0 + tolerance_up)
+
+    if utilization_target:
+        ratio = ((usage_milli * 100) // (ready * request_milli)) / target
+    else:
+        ratio = (usage_milli // ready) / target
+    if not (unready > 0 and ratio > 1.0) and missing == 0:
+        return (current if within(ratio) else math.ceil(ratio * ready)), True
+    with_unready = unready > 0 and ratio > 1.0
+    per_missing = request_milli * max(100, target) // 100 if utilization_target else target
+    filled = usage_milli + (missing * per_missing if ratio < 1.0 else 0)
+    entries = ready + (missing if ratio != 1.0 else 0) + (unready if with_unready else 0)
+    if utilization_target:
+        new_ratio = ((filled * 100) // (entries * request_milli)) / target
+    else:
+        new_ratio = (filled // entries) / target
+    if within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current, True
+    replicas = math.ceil(new_ratio * entries)
+    if (new_ratio < 1.0 and replicas > current) or (new_ratio > 1.0 and replicas < current):
+        return current, True
+    return replicas, True

@@ -401,3 +401,22 @@ def test_batch_workloads_are_refused_clearly(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ScenarioError, match=r"workloads\[1\] \(train\): batch workloads are not"):
         run(simulator.load_scenario(path))
+
+
+def test_scalar_and_batched_hpa_paths_run_identically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator import platform_kubernetes
+
+    data = noisy_day()
+    data["platforms"]["k8s"]["workloads"]["web"]["hpa"]["behavior"] = {
+        "scaleDown": {
+            "stabilizationWindowSeconds": 120,
+            "policies": [{"type": "Percent", "value": 20, "periodSeconds": 60}],
+        }
+    }
+    scalar = run_mapping(tmp_path, data)
+    monkeypatch.setattr(platform_kubernetes, "SCALAR_HPAS", 0)
+    batched = run_mapping(tmp_path, data)
+    pd.testing.assert_frame_equal(scalar.timeseries, batched.timeseries)
+    pd.testing.assert_frame_equal(scalar.events, batched.events)
