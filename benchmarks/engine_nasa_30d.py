@@ -94,11 +94,12 @@ def main() -> None:
         start = time.perf_counter()
         result = simulator.run(scenario(platform))
         seconds = time.perf_counter() - start
-        web = result.summary["platforms"][platform]["workloads"]["web"]
+        totals = result.summary["platforms"][platform]
+        web = totals["workloads"]["web"]
         print(
             f"{platform:<11} {seconds:6.1f} s wall  {DURATION_S / seconds:>10,.0f} sim-s/s  "
             f"(goal 200,000)  replicas max {web['replicas_max']}, "
-            f"p95 {web['latency_p95_ms']:.0f} ms, cost ${result.summary['platforms'][platform]['cost_usd']:.2f}"
+            f"p95 {web['latency_p95_ms']:.0f} ms, cost ${totals['cost_usd']:.2f}"
         )
 
 
