@@ -129,6 +129,10 @@ class KubernetesSim(PlatformSim):
             for c in self.configs
         ]
         self.pods: list[list[Pod]] = [[] for _ in self.workloads]
+        # Counters kept with every bind, readiness and deletion (no per-tick pod scans).
+        self._ready = np.zeros(len(self.workloads), dtype=np.int64)
+        self._bound = np.zeros(len(self.workloads), dtype=np.int64)
+        self._request_cores = np.array([r.cpu_m / 1000.0 for r in self.requests])
         self.pending: list[Pod] = []
         self.nodes: list[Node] = []
         self._removed: dict[int, float] = {}
@@ -241,18 +245,13 @@ class KubernetesSim(PlatformSim):
     # --- state ----------------------------------------------------------------------
 
     def ready_replicas(self) -> IntArray:
-        return np.array(
-            [sum(1 for p in self.pods[w] if p.ready_s is not None) for w in self.services],
-            dtype=np.int64,
-        )
+        return self._ready[self.services].copy()
 
     def cpu_requested_cores(self) -> npt.NDArray[np.float64]:
-        return np.array(
-            [
-                sum(1 for p in self.pods[w] if p.node is not None) * self.requests[w].cpu_m / 1000.0
-                for w in self.services
-            ]
+        cores: npt.NDArray[np.float64] = (
+            self._bound[self.services] * self._request_cores[self.services]
         )
+        return cores
 
     def cost_usd(self, now: float) -> float:
         """Node cost so far: removed nodes (closed) plus the live ones up to ``now``."""
@@ -302,6 +301,8 @@ class KubernetesSim(PlatformSim):
                 node.add(pod.id, self.requests[w])
                 pod.node, pod.bound_s = node, LONG_AGO_S
                 pod.running_s = pod.ready_s = LONG_AGO_S
+                self._bound[w] += 1
+                self._ready[w] += 1
                 node.images.add(self.workloads[w].name)
 
     def _warm_node_for(self, request: PodRequest) -> Node | None:
@@ -383,6 +384,7 @@ class KubernetesSim(PlatformSim):
                 continue
             node.add(pod.id, request)
             pod.node, pod.bound_s = node, now
+            self._bound[pod.workload] += 1
             self._version += 1
             self.pending.remove(pod)
             self.env.process(self._start(pod, node))
@@ -403,14 +405,18 @@ class KubernetesSim(PlatformSim):
         if pod.deleted:
             return
         pod.ready_s = self.env.now
+        self._ready[pod.workload] += 1
 
     def _delete_pod(self, pod: Pod, now: float, reason: str) -> None:
         pod.deleted = True
         self._version += 1
         if pod.node is not None:
             pod.node.remove(pod.id, self.requests[pod.workload])
+            self._bound[pod.workload] -= 1
         else:
             self.pending.remove(pod)
+        if pod.ready_s is not None:
+            self._ready[pod.workload] -= 1
         self.pods[pod.workload].remove(pod)
 
     def _scale_to(self, w: int, replicas: int, now: float) -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator.engine import run
-from simulator.scenario import ScenarioError
+from simulator.scenario import KubernetesPlatform, ScenarioError
 
 
 def mmc_reference(lam: float, mu: float, c: int) -> tuple[float, float]:
@@ -420,3 +420,31 @@ def test_scalar_and_batched_hpa_paths_run_identically(
     batched = run_mapping(tmp_path, data)
     pd.testing.assert_frame_equal(scalar.timeseries, batched.timeseries)
     pd.testing.assert_frame_equal(scalar.events, batched.events)
+
+
+def test_pod_counters_match_the_pods(tmp_path: Path) -> None:
+    """The engine's running counts of ready and scheduled pods never drift from the pods."""
+    from simulator.engine import prepare_inputs
+    from simulator.platform_kubernetes import KubernetesSim
+
+    data = noisy_day()
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    scenario = simulator.load_scenario(path)
+    platform = scenario.platforms["k8s"]
+    assert isinstance(platform, KubernetesPlatform)
+    sim = KubernetesSim("k8s", platform, prepare_inputs(scenario), np.random.default_rng(0))
+    checked = 0
+    original = sim._tick
+
+    def checking_tick(now: float) -> None:
+        nonlocal checked
+        for w, pods in enumerate(sim.pods):
+            assert sim._ready[w] == sum(1 for p in pods if p.ready_s is not None)
+            assert sim._bound[w] == sum(1 for p in pods if p.node is not None)
+        checked += 1
+        original(now)
+
+    sim._tick = checking_tick  # type: ignore[method-assign]
+    sim.run()
+    assert checked == 2 * 3600 // 5
