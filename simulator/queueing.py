@@ -250,22 +250,31 @@ def pooled_row_quantiles_s(
         hi = np.max(np.where(keep, each, -np.inf), axis=1)
         rows = total > 0
         lo, hi = np.where(rows, lo, 0.0), np.where(rows, hi, 0.0)
-        t = 0.5 * (lo + hi)
+        # Start from the share-weighted component quantile: exact when the ticks agree,
+        # close when they are alike (the usual case within a record interval).
+        t = np.clip(np.sum(share * np.where(keep, each, 0.0), axis=1), lo, hi)
+        active = np.flatnonzero(rows)
         for _ in range(_MAX_ITER):
-            shifted = t[:, None] - fixed
-            tail, density = _tail_and_density(np.maximum(shifted, 0.0), c_wait, theta, mu)
-            before = shifted < 0
-            gap = np.sum(share * np.where(before, 1.0, tail), axis=1) - (1.0 - q)
-            slope = np.sum(share * np.where(before, 0.0, density), axis=1)
-            lo = np.where(gap > 0, t, lo)
-            hi = np.where(gap <= 0, t, hi)
-            newton = t + gap / np.maximum(slope, 1e-300)
-            inside = (newton > lo) & (newton < hi)
-            nxt = np.where(inside, newton, 0.5 * (lo + hi))
-            done = np.abs(nxt - t) <= tolerance * np.maximum(np.abs(t), 1e-300)
-            t = nxt
-            if done.all():
+            if active.size == 0:
                 break
+            ta = t[active]
+            shifted = ta[:, None] - fixed[active]
+            tail, density = _tail_and_density(
+                np.maximum(shifted, 0.0), c_wait[active], theta[active], mu[active]
+            )
+            before = shifted < 0
+            part = share[active]
+            gap = np.sum(part * np.where(before, 1.0, tail), axis=1) - (1.0 - q)
+            slope = np.sum(part * np.where(before, 0.0, density), axis=1)
+            la = np.where(gap > 0, ta, lo[active])
+            ha = np.where(gap <= 0, ta, hi[active])
+            newton = ta + gap / np.maximum(slope, 1e-300)
+            at_root = np.abs(gap) <= 1e-15
+            nxt = np.where((newton >= la) & (newton <= ha), newton, 0.5 * (la + ha))
+            nxt = np.where(at_root, ta, nxt)
+            lo[active], hi[active], t[active] = la, ha, nxt
+            converged = at_root | (np.abs(nxt - ta) <= tolerance * np.maximum(np.abs(ta), 1e-300))
+            active = active[~converged]
         out[index] = np.where(rows, t, np.nan)
     return out
 
