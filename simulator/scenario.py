@@ -29,7 +29,6 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,7 +40,7 @@ from pydantic import (
 from simulator.distributions import Distribution, LogNormal
 from simulator.kube.manifests import HpaTemplate, ManifestError, check_metric_targets, load_hpas
 from simulator.units import Bytes, Millicores, PositiveSeconds, Seconds
-from simulator.validation import validation_message
+from simulator.validation import load_yaml, validation_message
 from simulator.workload import LoadSpec, WorkloadError, check_load
 
 __all__ = [
@@ -515,16 +514,5 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file. Raises :class:`ScenarioError`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ScenarioError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    data = load_yaml(path, ScenarioError)
     return parse_scenario(data, where=str(path), base_dir=path.parent)

@@ -7,11 +7,13 @@ same shape of message everywhere.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
-__all__ = ["format_loc", "validation_message"]
+__all__ = ["format_loc", "load_yaml", "validation_message"]
 
 _MISSING = object()
 
@@ -64,3 +66,21 @@ def validation_message(
     if shown in message or isinstance(value, Mapping | list | tuple):
         return f"{prefix}: {message}"
     return f"{prefix}: {message}, got {shown}"
+
+
+def load_yaml(path: Path, error: type[ValueError], *, all_documents: bool = False) -> Any:
+    """Read a YAML file at the edge; problems raise ``error`` naming the file (and the line
+    and column of a syntax error). ``all_documents`` returns every document as a list."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {exc}") from None
+    try:
+        return list(yaml.safe_load_all(text)) if all_documents else yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{path}: not valid YAML{at}: {problem}") from None

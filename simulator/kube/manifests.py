@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from simulator.hpa.behavior import Behavior
 from simulator.units import parse_quantity
+from simulator.validation import load_yaml
 from simulator.validation import validation_message as _validation_message
 
 __all__ = [
@@ -289,19 +289,7 @@ class _Document:
 
 def _documents(path: Path) -> Iterator[_Document]:
     """Every object in a YAML file: its documents, and the items of ``kind: List``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read: {exc}") from None
-    try:
-        loaded = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ManifestError(f"{path}: not valid YAML{where}: {problem}") from None
+    loaded = load_yaml(path, ManifestError, all_documents=True)
     for index, body in enumerate(loaded, start=1):
         where = f"{path}: document {index}"
         if body is None:
