@@ -101,7 +101,7 @@ class HpaRow:
     request_milli: int
 
 
-def _template(config: KubernetesWorkload, base_dir: Any, name: str, where: str) -> HpaTemplate:
+def _template(config: KubernetesWorkload, base_dir: Any, name: str) -> HpaTemplate:
     if config.hpa is not None:
         return config.hpa
     assert config.hpa_manifest is not None
@@ -170,7 +170,7 @@ class KubernetesSim(PlatformSim):
                 f"{scenario.base_dir / scenario.name}: platforms.{self.name}.workloads."
                 f"{workload.name}"
             )
-            template = _template(config, scenario.base_dir, workload.name, where)
+            template = _template(config, scenario.base_dir, workload.name)
             behavior = template.parsed_behavior
             index = len(self.hpa_services)
             self.hpa_services.append(s)
@@ -359,7 +359,7 @@ class KubernetesSim(PlatformSim):
         self.recorder.event(now, "*", "node_removed", reason="ScaleDown", detail=f"node {node.id}")
         for w, pods in enumerate(self.pods):
             for pod in [p for p in pods if p.node is node]:
-                self._delete_pod(pod, now, reason="NodeRemoved")
+                self._delete_pod(pod)
                 self._create_pod(w, now)
 
     # --- pods ------------------------------------------------------------------------
@@ -407,7 +407,7 @@ class KubernetesSim(PlatformSim):
         pod.ready_s = self.env.now
         self._ready[pod.workload] += 1
 
-    def _delete_pod(self, pod: Pod, now: float, reason: str) -> None:
+    def _delete_pod(self, pod: Pod) -> None:
         pod.deleted = True
         self._version += 1
         if pod.node is not None:
@@ -437,7 +437,7 @@ class KubernetesSim(PlatformSim):
             ),
         )
         for pod in ranked[: len(pods) - replicas]:
-            self._delete_pod(pod, now, reason="ScaleDown")
+            self._delete_pod(pod)
         self._schedule_pending()
 
     # --- metrics and the HPA -----------------------------------------------------------

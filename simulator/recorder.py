@@ -77,7 +77,6 @@ class PlatformRecorder:
         self._wait_rate = np.ones(shape)
         self._service_rate = np.ones(shape)
         self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
-        self._extra_requested = np.zeros(len(self.workloads))  # workloads without a load
         self._backlog = np.zeros(len(self.services))
         self._first_tick = 0
         self._ticks_in_interval = 0
@@ -113,10 +112,6 @@ class PlatformRecorder:
         self._service_rate[index] = law.service_rate_per_s
         self._ticks_in_interval += 1
 
-    def add_requested(self, workload: int, cpu_requested_cores: float) -> None:
-        """Requested CPU of a workload without a load (batch), for one tick."""
-        self._extra_requested[workload] += cpu_requested_cores
-
     def row(self, time_s: float, next_tick: int, levels: Levels) -> None:
         """Close the interval ending at ``time_s`` (ticks before ``next_tick``)."""
         ticks = self._ticks_in_interval
@@ -124,7 +119,6 @@ class PlatformRecorder:
         backlog = np.zeros(len(self.workloads))
         if ticks:
             means[:, self.services] = self._acc / ticks
-            means[5] += self._extra_requested / ticks
             backlog[self.services] = self._backlog
         means[4] *= 2**20  # MiB → bytes
         self._row_sums.append(means)
@@ -132,7 +126,6 @@ class PlatformRecorder:
         self._row_levels.append((time_s, levels))
         self._intervals.append((self._first_tick, next_tick))
         self._acc[:] = 0.0
-        self._extra_requested[:] = 0.0
         self._first_tick = next_tick
         self._ticks_in_interval = 0
 
