@@ -10,8 +10,10 @@ decisions here read them and return what to do:
     placing it, averaged over CPU and memory;
   - ``most_allocated`` prefers the fullest node (bin packing);
   - ties go to the oldest node.
+* **Gang placement** (:func:`place_all`) places a job's pods all together or not at all,
+  as a coscheduling plugin does.
 * **Scale-up** (:func:`plan_scale_up`) follows the cluster autoscaler:
-  - pending pods first go on nodes already being provisioned;
+  - pending pods first go where existing nodes (ready or being provisioned) have room;
   - the rest are packed first-fit-decreasing onto new nodes of the first pool they fit;
   - no pool grows past ``max_nodes``.
 * **Scale-down** (:func:`scale_down_candidates`): a ready node is *unneeded* when the
@@ -33,6 +35,7 @@ __all__ = [
     "PoolLimits",
     "choose_node",
     "fits",
+    "place_all",
     "plan_scale_up",
     "scale_down_candidates",
 ]
@@ -132,19 +135,42 @@ def choose_node(nodes: Iterable[Node], request: PodRequest, strategy: Strategy) 
     return best
 
 
+def place_all(
+    nodes: Sequence[Node], requests: Sequence[tuple[int, PodRequest]], strategy: Strategy
+) -> list[Node] | None:
+    """Gang placement: every ``(pod id, request)`` on a ready node, or none of them.
+
+    Pods are placed one after another as the scheduler would (:func:`choose_node`), each
+    seeing the ones before. On success the nodes hold the pods and the chosen node of
+    each is returned in order; if any pod fits nowhere the nodes are left unchanged and
+    the result is ``None``.
+    """
+    chosen: list[Node] = []
+    for pod_id, request in requests:
+        node = choose_node(nodes, request, strategy)
+        if node is None:
+            for (placed_id, placed_request), placed in zip(requests, chosen, strict=False):
+                placed.remove(placed_id, placed_request)
+            return None
+        node.add(pod_id, request)
+        chosen.append(node)
+    return chosen
+
+
 def plan_scale_up(
     pending: Sequence[PodRequest],
-    provisioning: Sequence[Node],
+    existing: Sequence[Node],
     pools: Sequence[PoolLimits],
     nodes_per_pool: dict[str, int],
 ) -> dict[str, int]:
     """How many new nodes of each pool the pending pods need (first-fit decreasing).
 
-    ``provisioning`` nodes take pods first (their capacity is on its way);
+    ``existing`` nodes take pods first, in their free room (ready nodes: the autoscaler's
+    filter-out-schedulable pass; provisioning nodes: capacity on its way);
     ``nodes_per_pool`` counts existing nodes (ready or provisioning) against
     ``max_nodes``. A pod that fits no pool shape is left pending.
     """
-    free = [list(node.free()) for node in provisioning]
+    free = [list(node.free()) for node in existing]
     new_nodes: list[tuple[str, list[int]]] = []
     wanted: dict[str, int] = {}
     order = sorted(pending, key=lambda r: (r.cpu_m, r.memory_b, r.gpu), reverse=True)

@@ -4,16 +4,17 @@ Each platform of the scenario runs in its own SimPy environment against the same
 so platforms never influence each other.
 
 * **Lifecycles are events.** A pod is scheduled, pulls its image, starts and becomes
-  Ready. A node is requested and becomes ready. A VM boots and enters service.
+  Ready. A node is requested and becomes ready. A VM boots and enters service. A batch
+  job is submitted, placed, runs and ends (:mod:`simulator.platform_common`).
 * **Periodic work runs in a fixed order at equal times.** The order is: the load tick
   (every service stepped at once with NumPy), then the metrics scrape, then the
   autoscalers (the HPA sync, or VM alarms), then the cluster autoscaler. So what a
   controller sees at time ``t`` includes the tick that starts at ``t``.
 
 **Randomness.** One seed per run. Streams are spawned with ``numpy.random.SeedSequence``:
-one per workload for its load noise (shared by every platform, so all platforms see
-identical load), and one per platform for its delays. Same scenario and seed give
-identical results.
+one per workload for its load noise or its batch jobs (shared by every platform, so all
+platforms see identical load and identical jobs), and one per platform for its delays.
+Same scenario and seed give identical results.
 
 **Warm start.** Runs start warm. Every autoscaled workload starts at the size its
 autoscaler would settle at for the first tick's load, clamped to its bounds. Its pods
@@ -32,8 +33,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from simulator.batch import JobSpec, draw_jobs
 from simulator.recorder import EVENT_COLUMNS, PlatformRecorder
-from simulator.result import Recording, RunResult
+from simulator.result import JOB_COLUMNS, Recording, RunResult
 from simulator.scenario import (
     BatchWorkload,
     KubernetesPlatform,
@@ -61,6 +63,7 @@ class Inputs:
     n_ticks: int
     record_every_s: float
     arrival_rates: dict[str, FloatArray]  # workload name → requests/s per tick
+    jobs: dict[str, list[JobSpec]]  # batch workload name → its jobs
     platform_seeds: dict[str, np.random.SeedSequence]
 
 
@@ -110,8 +113,11 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
     load_root, platform_root = root.spawn(2)
     load_seeds = load_root.spawn(len(scenario.workloads))
     rates: dict[str, FloatArray] = {}
+    jobs: dict[str, list[JobSpec]] = {}
     for index, workload in enumerate(scenario.workloads):
-        if not isinstance(workload, ServiceWorkload):
+        if isinstance(workload, BatchWorkload):
+            rng = np.random.default_rng(load_seeds[index])
+            jobs[workload.name] = draw_jobs(workload, scenario.duration_s, rng)
             continue
         series = build_load(
             workload.load,
@@ -130,7 +136,7 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
     platform_seeds = dict(
         zip(scenario.platforms, platform_root.spawn(len(scenario.platforms)), strict=True)
     )
-    return Inputs(scenario, seed, tick, n_ticks, every, rates, platform_seeds)
+    return Inputs(scenario, seed, tick, n_ticks, every, rates, jobs, platform_seeds)
 
 
 class Periodic:
@@ -172,15 +178,6 @@ def service_params(
     )
 
 
-def _check_supported(scenario: Scenario) -> None:
-    for index, workload in enumerate(scenario.workloads):
-        if isinstance(workload, BatchWorkload):
-            raise ScenarioError(
-                f"{scenario.base_dir / scenario.name}: workloads[{index}] ({workload.name}): "
-                "batch workloads are not simulated yet; remove it to run the services"
-            )
-
-
 def _frame(columns: dict[str, list[object]]) -> pd.DataFrame:
     frame = pd.DataFrame(columns)
     for name in (
@@ -198,21 +195,25 @@ def _frame(columns: dict[str, list[object]]) -> pd.DataFrame:
 
 def run(scenario: Scenario, seed: int | None = None, progress: bool = False) -> RunResult:
     """Simulate every platform of ``scenario`` and return the result (see module docs)."""
+    from simulator.platform_common import PlatformSim
     from simulator.platform_kubernetes import KubernetesSim
     from simulator.platform_vm import VmSim
 
-    _check_supported(scenario)
     inputs = prepare_inputs(scenario, seed)
     recorders: list[PlatformRecorder] = []
+    job_rows: list[tuple[object, ...]] = []
     for name, platform in scenario.platforms.items():
         if progress:
             print(f"capsim: simulating platform {name} …", file=sys.stderr)
         rng = np.random.default_rng(inputs.platform_seeds[name])
+        sim: PlatformSim
         if isinstance(platform, KubernetesPlatform):
-            recorders.append(KubernetesSim(name, platform, inputs, rng).run())
+            sim = KubernetesSim(name, platform, inputs, rng)
         else:
             assert isinstance(platform, VmPlatform)
-            recorders.append(VmSim(name, platform, inputs, rng).run())
+            sim = VmSim(name, platform, inputs, rng)
+        recorders.append(sim.run())
+        job_rows.extend(sim.job_rows())
     columns: dict[str, list[object]] = {}
     for recorder in recorders:
         for key, values in recorder.columns.items():
@@ -235,9 +236,7 @@ def run(scenario: Scenario, seed: int | None = None, progress: bool = False) -> 
         },
         platform_kinds={name: p.kind for name, p in scenario.platforms.items()},
         workload_kinds={w.name: w.kind for w in scenario.workloads},
-        jobs=pd.DataFrame(
-            columns=["platform", "workload", "job", "submit_s", "start_s", "end_s", "workers"]
-        ),
+        jobs=pd.DataFrame(job_rows, columns=list(JOB_COLUMNS)),
         scenario=scenario.model_dump(mode="json", by_alias=False, exclude={"base_dir"}),
     )
     return RunResult.from_recording(recording)

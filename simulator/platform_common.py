@@ -1,30 +1,63 @@
-"""What every simulated platform shares: the SimPy loop, the load tick, the CPU integral.
+"""What every simulated platform shares: the SimPy loop, the load tick, the CPU integral,
+and the life of batch jobs.
 
 A platform subclass says how many replicas of each service are ready, what they request
 and may use, which periodic controllers it runs, and the levels it reports at each record
 instant. This base steps the service model for all services at once per tick and keeps,
 per service, the integral of CPU used per replica, so that metrics can report the mean
 over any window, as metrics-server and CloudWatch do.
+
+**Batch jobs.** This base submits every job at its time (:mod:`simulator.batch`) and
+hands it to the platform (:meth:`PlatformSim.submit`), which places its workers (pods on
+shared nodes, or one VM each) and calls :meth:`PlatformSim.work` for each worker once it
+is running. ``work`` holds gang workers at a barrier until all are running, computes, and
+records the job's start (first worker computing; for a gang, all of them) and end (last
+worker done). A job's *wait* is start − submit, so it includes queueing, scheduling,
+image pulls, container start and VM boot.
+
+Batch resources are levels that change at events; their time integrals give exact
+interval means for the time series: CPU used (a computing worker uses its ``cpu``,
+capped at what its pod or VM allows), memory used, CPU requested (pods bound, or VMs'
+vCPUs) and CPU capacity (the CPU a placed worker may use).
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import simpy
 
+from simulator.batch import JobSpec, queue_key
 from simulator.engine import Inputs, Periodic, service_params
-from simulator.recorder import Levels, PlatformRecorder
-from simulator.scenario import ServiceWorkload
+from simulator.recorder import BATCH_LEVELS, Levels, PlatformRecorder
+from simulator.scenario import BatchWorkload, ServiceWorkload
 from simulator.service import ServiceState, TickOutput, step
 
-__all__ = ["PlatformSim"]
+__all__ = ["JobRun", "PlatformSim"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass
+class JobRun:
+    """One submitted job on one platform: its progress and times (``None`` until reached)."""
+
+    spec: JobSpec
+    workload: int  # index among the scenario's workloads
+    key: tuple[int, float, int, int]  # queue order
+    placed: int = 0  # workers given a pod or a VM
+    running: int = 0  # workers ready to compute (gang: waiting at the barrier)
+    done: int = 0
+    start_s: float | None = None
+    end_s: float | None = None
+    barrier: simpy.Event | None = None
 
 
 class PlatformSim:
@@ -57,6 +90,7 @@ class PlatformSim:
         self.memory_mib = np.zeros(n)  # per replica during the current tick
         self.tick_start_s = 0.0
         self.last: TickOutput | None = None
+        self._setup_batch()
 
     # --- what a platform provides ---------------------------------------------------
 
@@ -80,6 +114,156 @@ class PlatformSim:
     def setup(self) -> None:
         """Create the warm initial state at time 0."""
         raise NotImplementedError
+
+    def submit(self, run: JobRun, now: float) -> None:
+        """Take a newly submitted job (queue it, or start its workers)."""
+        raise NotImplementedError
+
+    # --- batch jobs --------------------------------------------------------------------
+
+    def _setup_batch(self) -> None:
+        n = len(self.workloads)
+        self.batch = [i for i, w in enumerate(self.workloads) if isinstance(w, BatchWorkload)]
+        self.job_runs: list[JobRun] = []
+        self.queue: list[JobRun] = []  # submitted, not all workers placed; in queue order
+        self._batch_level = np.zeros((len(BATCH_LEVELS), n))
+        self._batch_integral = np.zeros((len(BATCH_LEVELS), n))
+        self._batch_since_s = 0.0
+        self._row_integral = np.zeros((len(BATCH_LEVELS), n))
+        self._row_start_s = 0.0
+        self._workers = np.zeros((3, n), dtype=np.int64)  # wanted, placed, computing
+        self._jobs = np.zeros((2, n), dtype=np.int64)  # queued (not started), running
+
+    def _submissions(self) -> Generator[simpy.Event, Any, None]:
+        order = {w.name: i for i, w in enumerate(self.workloads)}
+        specs = sorted(
+            (spec for jobs in self.inputs.jobs.values() for spec in jobs),
+            key=lambda j: (j.submit_s, order[j.workload], j.index),
+        )
+        for spec in specs:
+            if spec.submit_s > self.env.now:
+                yield self.env.timeout(spec.submit_s - self.env.now)
+            w = order[spec.workload]
+            run = JobRun(spec, w, queue_key(spec, w))
+            self.job_runs.append(run)
+            self._workers[0, w] += spec.workers
+            self._jobs[0, w] += 1
+            now = self.env.now
+            self.recorder.event(now, spec.workload, "job_submitted", detail=self._job_detail(run))
+            self.submit(run, now)
+
+    @staticmethod
+    def _job_detail(run: JobRun) -> str:
+        spec = run.spec
+        return f"{spec.name}: {spec.workers} worker(s)" + (" (gang)" if spec.gang else "")
+
+    def enqueue(self, run: JobRun) -> None:
+        bisect.insort(self.queue, run, key=lambda r: r.key)
+
+    def batch_change(
+        self,
+        w: int,
+        *,
+        cpu_used: float = 0.0,
+        memory_mib: float = 0.0,
+        cpu_requested: float = 0.0,
+        cpu_capacity: float = 0.0,
+    ) -> None:
+        """Change the batch levels of workload ``w`` now (cores, MiB), integrating first."""
+        now = self.env.now
+        self._batch_integral += self._batch_level * (now - self._batch_since_s)
+        self._batch_since_s = now
+        level = self._batch_level[:, w]
+        level += (cpu_used, memory_mib, cpu_requested, cpu_capacity)
+
+    def worker_placed(self, run: JobRun, cpu_requested: float, cpu_capacity: float) -> None:
+        run.placed += 1
+        self._workers[1, run.workload] += 1
+        self.batch_change(run.workload, cpu_requested=cpu_requested, cpu_capacity=cpu_capacity)
+
+    def worker_removed(self, run: JobRun, cpu_requested: float, cpu_capacity: float) -> None:
+        self._workers[1, run.workload] -= 1
+        self.batch_change(run.workload, cpu_requested=-cpu_requested, cpu_capacity=-cpu_capacity)
+
+    def work(
+        self, run: JobRun, worker: int, cpu_cap_cores: float
+    ) -> Generator[simpy.Event, Any, None]:
+        """One running worker: (gang) wait for the others, compute, finish the job."""
+        spec, w = run.spec, run.workload
+        workload = self.workloads[w]
+        assert isinstance(workload, BatchWorkload)
+        run.running += 1
+        if spec.gang and run.running < spec.workers:
+            if run.barrier is None:
+                run.barrier = self.env.event()
+            yield run.barrier
+        elif spec.gang and run.barrier is not None:
+            run.barrier.succeed()
+        now = self.env.now
+        if run.start_s is None:
+            run.start_s = now
+            self._jobs[:, w] += (-1, 1)
+            self.recorder.event(now, spec.workload, "job_start", detail=self._job_detail(run))
+        cpu = min(workload.cpu_millicores / 1000.0, cpu_cap_cores)
+        memory = workload.memory_bytes / 2**20
+        self._workers[2, w] += 1
+        self.batch_change(w, cpu_used=cpu, memory_mib=memory)
+        yield self.env.timeout(spec.work_s[worker])
+        self._workers[2, w] -= 1
+        self._workers[0, w] -= 1
+        self.batch_change(w, cpu_used=-cpu, memory_mib=-memory)
+        run.done += 1
+        if run.done == spec.workers:
+            run.end_s = self.env.now
+            self._jobs[1, w] -= 1
+            self.recorder.event(
+                self.env.now, spec.workload, "job_end", detail=self._job_detail(run)
+            )
+
+    def with_batch(self, levels: Levels) -> Levels:
+        """``levels`` with the batch workloads' columns: desired = workers of unfinished
+        jobs, total = workers placed, ready = workers computing; jobs queued and running."""
+        if not self.batch:
+            return levels
+        columns = {}
+        for name, row in (("replicas_desired", 0), ("replicas_total", 1), ("replicas_ready", 2)):
+            values = getattr(levels, name).copy()
+            values[self.batch] = self._workers[row, self.batch]
+            columns[name] = values
+        return dataclasses.replace(
+            levels, **columns, jobs_queued=self._jobs[0].copy(), jobs_running=self._jobs[1].copy()
+        )
+
+    def job_rows(self) -> list[tuple[object, ...]]:
+        """One row per submitted job: platform, workload, job, submit_s, start_s, end_s,
+        workers (NaN times not reached)."""
+        nan = float("nan")
+        return [
+            (
+                self.name,
+                run.spec.workload,
+                run.spec.name,
+                run.spec.submit_s,
+                nan if run.start_s is None else run.start_s,
+                nan if run.end_s is None else run.end_s,
+                run.spec.workers,
+            )
+            for run in self.job_runs
+        ]
+
+    def _batch_means(self, now: float) -> FloatArray:
+        """Mean batch levels (cpu used, memory MiB, cpu requested, capacity) since the last
+        record row."""
+        integral = self._batch_integral + self._batch_level * (now - self._batch_since_s)
+        span = now - self._row_start_s
+        means: FloatArray = (integral - self._row_integral) / span if span > 0 else integral * 0
+        self._row_integral = integral
+        self._row_start_s = now
+        return means
+
+    def _record(self, now: float, next_tick: int) -> None:
+        batch = self._batch_means(now) if self.batch else None
+        self.recorder.row(now, next_tick, self.levels(now), batch)
 
     # --- shared machinery ------------------------------------------------------------
 
@@ -111,7 +295,7 @@ class PlatformSim:
             for job in due:
                 if job == "record":
                     if now > 0:
-                        self.recorder.row(now, round(now / inputs.tick_s), self.levels(now))
+                        self._record(now, round(now / inputs.tick_s))
                 elif job == "tick":
                     self._tick(now)
                 else:
@@ -121,8 +305,10 @@ class PlatformSim:
         """Simulate the whole duration; the recorder holds the result."""
         self.setup()
         self.env.process(self._loop())
+        if self.batch:
+            self.env.process(self._submissions())
         end = self.inputs.scenario.duration_s
         self.env.run(until=end)
-        self.recorder.row(end, self.inputs.n_ticks, self.levels(end))
+        self._record(end, self.inputs.n_ticks)
         self.recorder.finalize()
         return self.recorder

@@ -30,11 +30,21 @@ samples, unready pods and missing pods, plus the summed usage. Supported metrics
 
 **Cluster autoscaler.** Every ``scan_interval_s``:
 
-* *Scale-up.* Pending pods are packed onto nodes being provisioned, then onto new nodes
+* *Scale-up.* Pending pods are packed onto the room left on existing nodes (ready or
+  being provisioned), then onto new nodes
   (:func:`simulator.cluster.plan_scale_up`), ready after the pool's provisioning delay.
 * *Scale-down.* A node unneeded for ``scale_down_unneeded_s``, and not within
   ``scale_down_delay_after_add_s`` of a scale-up, is removed. Empty nodes go all at
   once; otherwise one node per scan. Its pods are recreated and scheduled elsewhere.
+
+**Batch jobs.** A job's workers are pods (the workload's ``pod``, or one requesting the
+worker's cpu, memory and gpu). Queued jobs are placed in queue order whenever pods or
+nodes change: a gang job only when all its pods fit at once
+(:func:`simulator.cluster.place_all`), other jobs pod by pod; a job that does not fit
+does not block smaller ones behind it. Unplaced workers are pending pods to the cluster
+autoscaler. A placed worker pulls its image and starts its container, then computes; its
+pod is deleted when it is done. Nodes running batch pods are never scaled down (their
+work cannot move, as with ``safe-to-evict: false``).
 
 Nodes bill per second from request to removal, with a 60 s minimum.
 """
@@ -56,14 +66,21 @@ from simulator.cluster import (
     PodRequest,
     PoolLimits,
     choose_node,
+    place_all,
     plan_scale_up,
     scale_down_candidates,
 )
 from simulator.engine import Inputs
 from simulator.kube.manifests import HpaTemplate, load_hpas
-from simulator.platform_common import PlatformSim
+from simulator.platform_common import JobRun, PlatformSim
 from simulator.recorder import Levels
-from simulator.scenario import KubernetesPlatform, KubernetesWorkload, ScenarioError
+from simulator.scenario import (
+    KubernetesPlatform,
+    KubernetesWorkload,
+    PodTemplate,
+    ScenarioError,
+    pod_template,
+)
 
 __all__ = ["KubernetesSim"]
 
@@ -118,15 +135,21 @@ class KubernetesSim(PlatformSim):
     ) -> None:
         self.platform = platform
         self.configs = [platform.workloads[w.name] for w in inputs.scenario.workloads]
+        self.templates: list[PodTemplate] = [
+            pod_template(w, c) for w, c in zip(inputs.scenario.workloads, self.configs, strict=True)
+        ]
+        self.limit_cores = [
+            (t.cpu_limit_millicores or t.cpu_request_millicores) / 1000.0 for t in self.templates
+        ]
         limits = [
-            (c.pod.cpu_limit_millicores or c.pod.cpu_request_millicores) / 1000.0
-            for c, w in zip(self.configs, inputs.scenario.workloads, strict=True)
+            limit
+            for limit, w in zip(self.limit_cores, inputs.scenario.workloads, strict=True)
             if w.kind == "service"
         ]
         super().__init__(name, inputs, rng, limits)
         self.requests = [
-            PodRequest(c.pod.cpu_request_millicores, c.pod.memory_request_bytes, c.pod.gpu)
-            for c in self.configs
+            PodRequest(t.cpu_request_millicores, t.memory_request_bytes, t.gpu)
+            for t in self.templates
         ]
         self.pods: list[list[Pod]] = [[] for _ in self.workloads]
         # Counters kept with every bind, readiness and deletion (no per-tick pod scans).
@@ -189,10 +212,11 @@ class KubernetesSim(PlatformSim):
                         f"simulated, got {metric.type} {metric.metric_name}"
                     )
                 target = metric.target
+                pod = self.templates[w]
                 request = (
-                    config.pod.cpu_request_millicores
+                    pod.cpu_request_millicores
                     if resource == "cpu"
-                    else config.pod.memory_request_bytes * 1000
+                    else pod.memory_request_bytes * 1000
                 )
                 if target.type == "Utilization":
                     assert target.average_utilization is not None
@@ -265,7 +289,8 @@ class KubernetesSim(PlatformSim):
         ready = np.zeros(len(self.workloads), dtype=np.int64)
         ready[self.services] = self.ready_replicas()
         total = np.array([len(pods) for pods in self.pods], dtype=np.int64)
-        return Levels(self.desired.copy(), ready, total, len(self.nodes), self.cost_usd(now))
+        levels = Levels(self.desired.copy(), ready, total, len(self.nodes), self.cost_usd(now))
+        return self.with_batch(levels)
 
     # --- warm start ------------------------------------------------------------------
 
@@ -377,6 +402,11 @@ class KubernetesSim(PlatformSim):
 
     def _schedule_pending(self) -> None:
         now = self.env.now
+        self._schedule_service_pods(now)
+        if self.queue:
+            self._place_jobs(now)
+
+    def _schedule_service_pods(self, now: float) -> None:
         for pod in list(self.pending):
             request = self.requests[pod.workload]
             node = choose_node(self.nodes, request, self.platform.scheduler)
@@ -389,18 +419,24 @@ class KubernetesSim(PlatformSim):
             self.pending.remove(pod)
             self.env.process(self._start(pod, node))
 
-    def _start(self, pod: Pod, node: Node) -> Generator[simpy.Event, Any, None]:
-        template = self.configs[pod.workload].pod
+    def _container_up(self, pod: Pod, node: Node) -> Generator[simpy.Event, Any, None]:
+        """Pull the image (unless the node has it) and start the container."""
+        template = self.templates[pod.workload]
         image = self.workloads[pod.workload].name
         pull = 0.0
         if image not in node.images and template.image_size_bytes > 0:
             pull = template.image_size_bytes / template.pull_bandwidth_bytes_per_s
         start = float(template.container_start.sample(self.rng, 1)[0])
         yield self.env.timeout(pull + start)
+        if not pod.deleted:
+            node.images.add(image)
+            pod.running_s = self.env.now
+
+    def _start(self, pod: Pod, node: Node) -> Generator[simpy.Event, Any, None]:
+        template = self.templates[pod.workload]
+        yield from self._container_up(pod, node)
         if pod.deleted:
             return
-        node.images.add(image)
-        pod.running_s = self.env.now
         yield self.env.timeout(float(template.readiness_delay.sample(self.rng, 1)[0]))
         if pod.deleted:
             return
@@ -439,6 +475,64 @@ class KubernetesSim(PlatformSim):
         for pod in ranked[: len(pods) - replicas]:
             self._delete_pod(pod)
         self._schedule_pending()
+
+    # --- batch jobs -------------------------------------------------------------------
+
+    def submit(self, run: JobRun, now: float) -> None:
+        self.enqueue(run)
+        self._place_jobs(now)
+
+    def _place_jobs(self, now: float) -> None:
+        """Place queued jobs in queue order (gang: all workers or none)."""
+        for run in list(self.queue):
+            w, spec = run.workload, run.spec
+            request = self.requests[w]
+            if spec.gang:
+                ids = range(self._next_id, self._next_id + spec.workers)
+                nodes = place_all(self.nodes, [(i, request) for i in ids], self.platform.scheduler)
+                if nodes is None:
+                    continue
+                placed = [(self._new_pod(w, now), node) for node in nodes]
+            else:
+                placed = []
+                while run.placed + len(placed) < spec.workers:
+                    node = choose_node(self.nodes, request, self.platform.scheduler)
+                    if node is None:
+                        break
+                    pod = self._new_pod(w, now)
+                    node.add(pod.id, request)
+                    placed.append((pod, node))
+            for pod, node in placed:
+                self._bind_worker(run, pod, node, now)
+            if run.placed == spec.workers:
+                self.queue.remove(run)
+
+    def _bind_worker(self, run: JobRun, pod: Pod, node: Node, now: float) -> None:
+        """``pod`` (already added to ``node``) is bound: it starts, then computes."""
+        pod.node, pod.bound_s = node, now
+        self._bound[pod.workload] += 1
+        self._version += 1
+        worker = run.placed
+        limit = self.limit_cores[run.workload]
+        self.worker_placed(run, self._request_cores[run.workload], limit)
+        self.env.process(self._run_worker(run, worker, pod, node))
+
+    def _run_worker(
+        self, run: JobRun, worker: int, pod: Pod, node: Node
+    ) -> Generator[simpy.Event, Any, None]:
+        yield from self._container_up(pod, node)
+        limit = self.limit_cores[run.workload]
+        yield from self.work(run, worker, limit)
+        self._delete_pod(pod)
+        self.worker_removed(run, self._request_cores[run.workload], limit)
+        self._schedule_pending()
+
+    def _pending_requests(self) -> list[PodRequest]:
+        """What the cluster autoscaler sees pending: service pods and unplaced workers."""
+        requests = [self.requests[p.workload] for p in self.pending]
+        for run in self.queue:
+            requests.extend([self.requests[run.workload]] * (run.spec.workers - run.placed))
+        return requests
 
     # --- metrics and the HPA -----------------------------------------------------------
 
@@ -643,14 +737,14 @@ class KubernetesSim(PlatformSim):
             )
             for p in self.platform.node_pools
         ]
-        if self.pending:
+        pending = self._pending_requests() if self.pending or self.queue else []
+        if pending:
             counts: dict[str, int] = {}
             for node in self.nodes:
                 counts[node.pool] = counts.get(node.pool, 0) + 1
-            provisioning = [n for n in self.nodes if not n.ready]
-            wanted = plan_scale_up(
-                [self.requests[p.workload] for p in self.pending], provisioning, pools, counts
-            )
+            # Room on every node counts, ready or provisioning: the autoscaler's
+            # filter-out-schedulable pass (a gang's workers may partly fit already).
+            wanted = plan_scale_up(pending, self.nodes, pools, counts)
             for pool_name, count in wanted.items():
                 for _ in range(count):
                     self._provision(pool_name, now)
@@ -666,6 +760,7 @@ class KubernetesSim(PlatformSim):
                 p.id: self.requests[p.workload] for pods in self.pods for p in pods if p.node
             }
             found = {n.id for n in scale_down_candidates(self.nodes, requests_of)}
+            found -= {p.node.id for w in self.batch for p in self.pods[w] if p.node is not None}
             self._candidates = (self._version, found)
         candidates = self._candidates[1]
         for node in self.nodes:

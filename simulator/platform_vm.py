@@ -14,6 +14,10 @@ Modelling notes:
 * **Scale-in** terminates booting VMs first, then the newest in service.
 * **Billing** is per second from request to termination, boot included, with the
   platform's minimum (60 s by default).
+* **Batch jobs** need no queue: each worker gets its own VM (the workload's
+  ``instance``, else the platform's) requested at submission. It computes once booted
+  (a gang job once all its VMs are) and its VM is terminated when it is done. A worker
+  may use its ``cpu`` up to the CPU the VM leaves to the application.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ import numpy.typing as npt
 import simpy
 
 from simulator.engine import Inputs
-from simulator.platform_common import PlatformSim
+from simulator.platform_common import JobRun, PlatformSim
 from simulator.recorder import Levels
-from simulator.scenario import ServiceWorkload, VmPlatform
+from simulator.scenario import ServiceWorkload, VmInstance, VmPlatform
 from simulator.vmscaling import GroupMemory, TargetTracking, evaluate
 
 __all__ = ["VmSim"]
@@ -54,12 +58,16 @@ class VmSim(PlatformSim):
         self, name: str, platform: VmPlatform, inputs: Inputs, rng: np.random.Generator
     ) -> None:
         self.platform = platform
-        instance = platform.instance
         self.configs = [platform.workloads[w.name] for w in inputs.scenario.workloads]
+        self.instances: list[VmInstance] = [
+            platform.instance_for(w.name) for w in inputs.scenario.workloads
+        ]
         self.per_vm = [c.per_vm for c in self.configs]
         limits = [
             instance.app_cpu_millicores / c.per_vm / 1000.0
-            for c, w in zip(self.configs, inputs.scenario.workloads, strict=True)
+            for instance, c, w in zip(
+                self.instances, self.configs, inputs.scenario.workloads, strict=True
+            )
             if isinstance(w, ServiceWorkload)
         ]
         super().__init__(name, inputs, rng, limits)
@@ -100,14 +108,22 @@ class VmSim(PlatformSim):
         )
 
     def cpu_requested_cores(self) -> FloatArray:
-        vcpu = self.platform.instance.vcpu_millicores / 1000.0
-        return np.array([len(self._in_service(w)) * vcpu for w in self.services])
+        return np.array(
+            [
+                len(self._in_service(w)) * self.instances[w].vcpu_millicores / 1000.0
+                for w in self.services
+            ]
+        )
 
     def cost_usd(self, now: float) -> float:
         """VM cost so far: terminated VMs (closed) plus the live ones up to ``now``."""
         minimum = self.platform.billing_minimum_s
-        live = sum(max(now - vm.requested_s, minimum) for vms in self.vms for vm in vms)
-        return self._closed_cost_usd + self.platform.instance.price_per_hour * live / 3600.0
+        live = sum(
+            self.instances[w].price_per_hour * max(now - vm.requested_s, minimum)
+            for w, vms in enumerate(self.vms)
+            for vm in vms
+        )
+        return self._closed_cost_usd + live / 3600.0
 
     def levels(self, now: float) -> Levels:
         ready = np.zeros(len(self.workloads), dtype=np.int64)
@@ -117,23 +133,29 @@ class VmSim(PlatformSim):
         )
         desired = self.desired * np.array(self.per_vm, dtype=np.int64)
         nodes = np.array([len(v) for v in self.vms], dtype=np.int64)
-        return Levels(desired, ready, total, nodes, self.cost_usd(now))
+        return self.with_batch(Levels(desired, ready, total, nodes, self.cost_usd(now)))
 
     # --- lifecycle -------------------------------------------------------------------
 
     def _launch(self, w: int, now: float, booted: bool = False) -> None:
+        if booted:
+            vm = Vm(self._next_id, now)
+            self._next_id += 1
+            self.vms[w].append(vm)
+            vm.in_service_s = now - self.policies[w].warmup_s if w in self.policies else now
+            return
+        vm = self._request(w, now)
+        self.env.process(self._boot(w, vm))
+
+    def _request(self, w: int, now: float) -> Vm:
         vm = Vm(self._next_id, now)
         self._next_id += 1
         self.vms[w].append(vm)
-        if booted:
-            vm.in_service_s = now - self.policies[w].warmup_s if w in self.policies else now
-            return
-        boot = float(self.platform.instance.boot.sample(self.rng, 1)[0])
         self.recorder.event(now, self.workloads[w].name, "vm_requested", detail=f"vm {vm.id}")
-        self.env.process(self._boot(w, vm, boot))
+        return vm
 
-    def _boot(self, w: int, vm: Vm, boot_s: float) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(boot_s)
+    def _boot(self, w: int, vm: Vm) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(float(self.instances[w].boot.sample(self.rng, 1)[0]))
         if vm.terminated_s is not None:
             return
         vm.in_service_s = self.env.now
@@ -146,11 +168,34 @@ class VmSim(PlatformSim):
             self.vms[w], key=lambda vm: (vm.in_service_s is not None, -vm.requested_s, -vm.id)
         )
         for vm in ranked[:count]:
-            vm.terminated_s = now
-            self.vms[w].remove(vm)
-            billed = max(now - vm.requested_s, self.platform.billing_minimum_s)
-            self._closed_cost_usd += self.platform.instance.price_per_hour * billed / 3600.0
-            self.recorder.event(now, self.workloads[w].name, "vm_terminated", detail=f"vm {vm.id}")
+            self._terminate_vm(w, vm, now)
+
+    def _terminate_vm(self, w: int, vm: Vm, now: float) -> None:
+        vm.terminated_s = now
+        self.vms[w].remove(vm)
+        billed = max(now - vm.requested_s, self.platform.billing_minimum_s)
+        self._closed_cost_usd += self.instances[w].price_per_hour * billed / 3600.0
+        self.recorder.event(now, self.workloads[w].name, "vm_terminated", detail=f"vm {vm.id}")
+
+    # --- batch jobs ----------------------------------------------------------------------
+
+    def submit(self, run: JobRun, now: float) -> None:
+        for worker in range(run.spec.workers):
+            self.env.process(self._run_worker(run, worker, self._request(run.workload, now)))
+
+    def _run_worker(self, run: JobRun, worker: int, vm: Vm) -> Generator[simpy.Event, Any, None]:
+        """One worker on its own VM: boot, compute, terminate."""
+        w = run.workload
+        instance = self.instances[w]
+        vcpu = instance.vcpu_millicores / 1000.0
+        app_cores = instance.app_cpu_millicores / 1000.0
+        self.worker_placed(run, 0.0, 0.0)
+        yield from self._boot(w, vm)
+        # In service: its vCPUs count as requested, as for a service's VMs.
+        self.batch_change(w, cpu_requested=vcpu, cpu_capacity=app_cores)
+        yield from self.work(run, worker, app_cores)
+        self._terminate_vm(w, vm, self.env.now)
+        self.worker_removed(run, vcpu, app_cores)
 
     def _set_desired(self, w: int, desired: int, now: float) -> None:
         current = len(self.vms[w])
@@ -164,8 +209,8 @@ class VmSim(PlatformSim):
     # --- warm start ------------------------------------------------------------------
 
     def setup(self) -> None:
-        instance = self.platform.instance
         for s, w in enumerate(self.services):
+            instance = self.instances[w]
             config = self.configs[w]
             if config.instances is not None:
                 count = config.instances
@@ -203,7 +248,7 @@ class VmSim(PlatformSim):
             self._evaluate(w, policy, used, now)
 
     def _evaluate(self, w: int, policy: TargetTracking, cores_per_app: float, now: float) -> None:
-        instance = self.platform.instance
+        instance = self.instances[w]
         vms = self.vms[w]
         in_service = [vm for vm in vms if vm.in_service_s is not None]
         warmed = [

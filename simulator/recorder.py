@@ -32,7 +32,7 @@ from simulator.queueing import (
 from simulator.result import LatencyComponents
 from simulator.service import TickOutput
 
-__all__ = ["EVENT_COLUMNS", "Levels", "PlatformRecorder"]
+__all__ = ["BATCH_LEVELS", "EVENT_COLUMNS", "Levels", "PlatformRecorder"]
 
 _CHUNK_COMPONENTS = 2_000_000  # latency components evaluated at once in finalize()
 
@@ -55,6 +55,8 @@ class Levels:
 
 
 _SUMS = ("arrived", "served", "dropped", "cpu_used", "memory_used", "cpu_requested", "cpu_capacity")
+# Batch workloads report interval means of these (cores, MiB), the last rows of _SUMS.
+BATCH_LEVELS = _SUMS[3:]
 
 
 @dataclass
@@ -112,11 +114,19 @@ class PlatformRecorder:
         self._service_rate[index] = law.service_rate_per_s
         self._ticks_in_interval += 1
 
-    def row(self, time_s: float, next_tick: int, levels: Levels) -> None:
-        """Close the interval ending at ``time_s`` (ticks before ``next_tick``)."""
+    def row(
+        self, time_s: float, next_tick: int, levels: Levels, batch_means: FloatArray | None = None
+    ) -> None:
+        """Close the interval ending at ``time_s`` (ticks before ``next_tick``).
+
+        ``batch_means`` (``BATCH_LEVELS`` × workloads) are the interval means of the
+        workloads that are not services; their other sums stay zero.
+        """
         ticks = self._ticks_in_interval
         means = np.zeros((len(_SUMS), len(self.workloads)))
         backlog = np.zeros(len(self.workloads))
+        if batch_means is not None:
+            means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
         if ticks:
             means[:, self.services] = self._acc / ticks
             backlog[self.services] = self._backlog

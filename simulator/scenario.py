@@ -53,6 +53,7 @@ __all__ = [
     "ServiceWorkload",
     "VmPlatform",
     "load_scenario",
+    "pod_template",
 ]
 
 
@@ -258,9 +259,14 @@ class PodTemplate(_Model):
 
 class KubernetesWorkload(_Model):
     """How one workload runs on a Kubernetes platform: its pod, and (services) its scaling:
-    an inline HPA spec, an HPA manifest path, or fixed replicas."""
+    an inline HPA spec, an HPA manifest path, or fixed replicas.
 
-    pod: PodTemplate
+    A service needs ``pod``. For a batch workload it is optional: without it each worker
+    is a pod requesting exactly the worker's cpu, memory and gpu, with default start-up
+    delays (see :func:`pod_template`).
+    """
+
+    pod: PodTemplate | None = None
     hpa: HpaTemplate | None = None
     hpa_manifest: Path | None = None
     replicas: int | None = Field(default=None, ge=0)
@@ -287,6 +293,23 @@ class KubernetesPlatform(_Model):
     cluster_autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler)
     metrics: MetricsPipeline = Field(default_factory=MetricsPipeline)
     workloads: dict[str, KubernetesWorkload]
+
+
+def pod_template(
+    workload: ServiceWorkload | BatchWorkload, config: KubernetesWorkload
+) -> PodTemplate:
+    """The pod a workload runs as; a batch worker without ``pod`` requests what it needs."""
+    if config.pod is not None:
+        return config.pod
+    if not isinstance(workload, BatchWorkload):
+        raise ValueError(f"service {workload.name} has no pod template")
+    return PodTemplate.model_validate(
+        {
+            "cpu_request": f"{workload.cpu_millicores}m",
+            "memory_request": workload.memory_bytes,
+            "gpu": workload.gpu,
+        }
+    )
 
 
 # --- VMs -------------------------------------------------------------------------------
@@ -350,8 +373,15 @@ class VmAutoscaling(_Model):
 
 
 class VmWorkload(_Model):
-    """How one workload runs on VMs: autoscaling or fixed instances; app instances per VM."""
+    """How one workload runs on VMs.
 
+    A service has ``autoscaling`` or fixed ``instances``, and ``per_vm`` app instances per
+    VM. A batch workload gets one VM per worker, booted for its job; neither field
+    applies. ``instance`` overrides the platform's VM type for this workload (to size
+    batch workers' VMs, for example).
+    """
+
+    instance: VmInstance | None = None
     autoscaling: VmAutoscaling | None = None
     instances: int | None = Field(default=None, ge=0)
     per_vm: int = Field(default=1, ge=1)
@@ -368,6 +398,10 @@ class VmPlatform(_Model):
     instance: VmInstance
     billing_minimum_s: Seconds = Field(default=60.0, alias="billing_minimum")
     workloads: dict[str, VmWorkload]
+
+    def instance_for(self, workload: str) -> VmInstance:
+        """The VM type ``workload`` runs on: its own override, else the platform's."""
+        return self.workloads[workload].instance or self.instance
 
 
 Platform = Annotated[KubernetesPlatform | VmPlatform, Field(discriminator="kind")]
@@ -432,30 +466,100 @@ _UNION_TAGS = frozenset(
 )
 
 
-def _check_fits(scenario: Scenario, where: str) -> None:
-    """Every pod fits on some node pool (else it would be Pending forever)."""
+def _check_modes(scenario: Scenario, where: str) -> None:
+    """Each platform configures each workload in a way that fits its kind."""
     for platform_name, platform in scenario.platforms.items():
-        if not isinstance(platform, KubernetesPlatform):
-            continue
         for workload_name, config in platform.workloads.items():
-            pod = config.pod
-            fits = any(
-                pool.allocatable_cpu_millicores >= pod.cpu_request_millicores
-                and pool.allocatable_memory_bytes >= pod.memory_request_bytes
-                and pool.gpu >= pod.gpu
-                for pool in platform.node_pools
+            field = f"{where}: platforms.{platform_name}.workloads.{workload_name}"
+            workload = scenario.workload(workload_name)
+            problem = _mode_problem(workload, config)
+            if problem:
+                raise ScenarioError(f"{field}: {problem}")
+
+
+def _mode_problem(
+    workload: ServiceWorkload | BatchWorkload, config: KubernetesWorkload | VmWorkload
+) -> str | None:
+    batch = isinstance(workload, BatchWorkload)
+    if isinstance(config, KubernetesWorkload):
+        if not batch and config.pod is None:
+            return "a service needs a pod (cpu_request, memory_request, …)"
+        scaling = [n for n in ("hpa", "hpa_manifest", "replicas") if getattr(config, n) is not None]
+        if batch and scaling:
+            return f"{scaling[0]} does not apply to a batch workload (one pod per worker)"
+        return None
+    if batch:
+        if config.autoscaling is not None or config.instances is not None or config.per_vm != 1:
+            return (
+                "autoscaling, instances and per_vm do not apply to a batch workload "
+                "(one VM per worker)"
             )
-            if not fits:
+        return None
+    if config.autoscaling is None and config.instances is None:
+        return "a service needs autoscaling or instances"
+    return None
+
+
+def _workers_per_node(cpu_m: int, memory_b: int, gpu: int, request: PodTemplate) -> int:
+    """How many pods with ``request`` fit on an empty node of the given allocatable size."""
+    counts = [cpu_m // max(request.cpu_request_millicores, 1)]
+    if request.memory_request_bytes:
+        counts.append(memory_b // request.memory_request_bytes)
+    if request.gpu:
+        counts.append(gpu // request.gpu)
+    return min(counts)
+
+
+def _check_fits(scenario: Scenario, where: str) -> None:
+    """Every pod fits on some node pool, and every gang job on the pools at their maximum
+    size; every batch worker fits its VM (else it would wait forever)."""
+    for platform_name, platform in scenario.platforms.items():
+        for workload_name, config in platform.workloads.items():
+            workload = scenario.workload(workload_name)
+            field = f"{where}: platforms.{platform_name}.workloads.{workload_name}"
+            if isinstance(platform, VmPlatform):
+                if isinstance(workload, BatchWorkload):
+                    _check_worker_fits_vm(workload, platform.instance_for(workload_name), field)
+                continue
+            assert isinstance(config, KubernetesWorkload)
+            pod = pod_template(workload, config)
+            room = [
+                _workers_per_node(
+                    p.allocatable_cpu_millicores, p.allocatable_memory_bytes, p.gpu, pod
+                )
+                for p in platform.node_pools
+            ]
+            if not any(room):
                 raise ScenarioError(
-                    f"{where}: platforms.{platform_name}.workloads.{workload_name}.pod: "
-                    "requests fit on no node pool (allocatable per node: "
+                    f"{field}.pod: requests fit on no node pool (allocatable per node: "
                     + ", ".join(
                         f"{p.name}: {p.allocatable_cpu_millicores}m cpu, "
-                        f"{p.allocatable_memory_bytes} bytes"
+                        f"{p.allocatable_memory_bytes} bytes, {p.gpu} gpu"
                         for p in platform.node_pools
                     )
                     + ")"
                 )
+            most = sum(r * p.max_nodes for r, p in zip(room, platform.node_pools, strict=True))
+            if isinstance(workload, BatchWorkload) and workload.gang and workload.workers > most:
+                raise ScenarioError(
+                    f"{field}: a gang job of {workload.workers} workers can never start: "
+                    f"the node pools hold at most {most} of its pods at max_nodes"
+                )
+
+
+def _check_worker_fits_vm(workload: BatchWorkload, instance: VmInstance, field: str) -> None:
+    app_memory = instance.memory_bytes - instance.guest_os_memory_bytes
+    if (
+        workload.cpu_millicores > instance.app_cpu_millicores
+        or workload.memory_bytes > app_memory
+        or workload.gpu > instance.gpu
+    ):
+        raise ScenarioError(
+            f"{field}: a worker ({workload.cpu_millicores}m cpu, {workload.memory_bytes} "
+            f"bytes, {workload.gpu} gpu) does not fit the VM {instance.name} "
+            f"({instance.app_cpu_millicores:g}m cpu, {app_memory} bytes, {instance.gpu} gpu "
+            "left for the application); give the workload an instance that fits"
+        )
 
 
 def _check_hpa_manifests(scenario: Scenario, where: str) -> None:
@@ -506,6 +610,7 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
     except ValidationError as exc:
         raise ScenarioError(validation_message(where, exc, data, _UNION_TAGS)) from None
     _check_loads(scenario, where)
+    _check_modes(scenario, where)
     _check_hpa_manifests(scenario, where)
     _check_fits(scenario, where)
     return scenario

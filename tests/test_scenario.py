@@ -85,7 +85,7 @@ BASE: dict[str, Any] = {
             "instance": {"vcpu": 2, "memory": "4Gi", "price_per_hour": 0.096},
             "workloads": {
                 "web": {"autoscaling": {"target_pct": 50, "min": 2, "max": 20}},
-                "train": {"instances": 0},
+                "train": {"instance": {"vcpu": 4, "memory": "16Gi", "price_per_hour": 0.19}},
             },
         },
     },
@@ -112,6 +112,7 @@ def test_valid_scenario_has_units_in_attributes(tmp_path: Path) -> None:
     pool = k8s.node_pools[0]
     assert pool.vcpu_millicores == 4000
     pod = k8s.workloads["web"].pod
+    assert pod is not None
     assert (pod.cpu_request_millicores, pod.cpu_limit_millicores) == (500, 1000)
     hpa = k8s.workloads["web"].hpa
     assert hpa is not None
@@ -320,6 +321,7 @@ def test_default_delays_are_distributions(tmp_path: Path) -> None:
     k8s_platform = scenario.platforms["k8s"]
     assert isinstance(k8s_platform, KubernetesPlatform)
     pod = k8s_platform.workloads["web"].pod
+    assert pod is not None
     assert pod.container_start.mean_s == pytest.approx(2.0, rel=0.2)
     assert k8s_platform.node_pools[0].provision.mean_s > 60.0
     vm_platform = scenario.platforms["vm"]

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.engine import run
-from simulator.scenario import KubernetesPlatform, ScenarioError
+from simulator.scenario import KubernetesPlatform
 
 
 def mmc_reference(lam: float, mu: float, c: int) -> tuple[float, float]:
@@ -377,30 +376,6 @@ def test_every_bundled_trace_runs(
     result = run_mapping(tmp_path, data)
     check_invariants(result, data)
     assert result.summary["platforms"]["k8s"]["workloads"]["web"]["requests_arrived"] > 0
-
-
-def test_batch_workloads_are_refused_clearly(tmp_path: Path) -> None:
-    data = noisy_day()
-    data["workloads"].append(
-        {
-            "kind": "batch",
-            "name": "train",
-            "arrivals": {"times": ["1m"]},
-            "cpu": 1,
-            "memory": "1Gi",
-            "duration": "10m",
-        }
-    )
-    for platform in data["platforms"].values():
-        platform["workloads"]["train"] = (
-            {"pod": {"cpu_request": 1, "memory_request": "1Gi"}}
-            if platform["kind"] == "kubernetes"
-            else {"instances": 0}
-        )
-    path = tmp_path / "b.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ScenarioError, match=r"workloads\[1\] \(train\): batch workloads are not"):
-        run(simulator.load_scenario(path))
 
 
 def test_scalar_and_batched_hpa_paths_run_identically(
