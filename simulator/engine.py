@@ -151,16 +151,26 @@ class Periodic:
         self._end_s = end_s
 
     def __iter__(self) -> Iterator[tuple[float, list[str]]]:
-        counts = [0] * len(self._periods)
-        while True:
-            times = [k * period for k, (_, period) in zip(counts, self._periods, strict=True)]
-            now = min(times)
+        # All times at once: job i runs at k × period_i; times within 1e-9 s are one instant.
+        times = [
+            np.arange(math.ceil(self._end_s / period - 1e-9) + 1) * period
+            for _, period in self._periods
+        ]
+        index = np.concatenate([np.full(t.size, i) for i, t in enumerate(times)])
+        flat = np.concatenate(times)
+        order = np.lexsort((index, flat))
+        flat, index = flat[order], index[order]
+        starts = np.flatnonzero(np.diff(flat, prepend=-math.inf) > 1e-9)
+        ends = np.append(starts[1:], flat.size)
+        names: dict[tuple[int, ...], list[str]] = {}
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            now = float(flat[start])
             if now >= self._end_s - 1e-9:
                 return
-            due = [i for i, t in enumerate(times) if math.isclose(t, now, abs_tol=1e-9)]
-            for i in due:
-                counts[i] += 1
-            yield now, [self._periods[i][0] for i in due]
+            due = tuple(sorted(index[start:end].tolist()))  # the order the periods were given
+            if due not in names:
+                names[due] = [self._periods[i][0] for i in due]
+            yield now, list(names[due])
 
 
 def service_params(

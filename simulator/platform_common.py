@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,7 @@ from simulator.batch import JobSpec, queue_key
 from simulator.engine import Inputs, Periodic, service_params
 from simulator.recorder import BATCH_LEVELS, Levels, PlatformRecorder
 from simulator.scenario import BatchWorkload, ServiceWorkload
-from simulator.service import ServiceState, TickOutput, step
+from simulator.service import advance, advance_block
 
 __all__ = ["JobRun", "PlatformSim"]
 
@@ -80,16 +81,21 @@ class PlatformSim:
             if service_workloads
             else np.zeros((inputs.n_ticks, 0))
         )
-        self.state = ServiceState.empty(len(self.services))
+        self.backlog = np.zeros(len(self.services))  # requests queued per service
         self.recorder = PlatformRecorder(
-            name, [w.name for w in self.workloads], self.services, inputs.n_ticks, inputs.tick_s
+            name,
+            [w.name for w in self.workloads],
+            self.services,
+            inputs.n_ticks,
+            inputs.tick_s,
+            arrival_rates=self.rates,
         )
         n = len(self.services)
         self.cpu_integral = np.zeros(n)  # core-seconds per replica up to the current tick
         self.cpu_rate = np.zeros(n)  # cores per replica during the current tick
         self.memory_mib = np.zeros(n)  # per replica during the current tick
         self.tick_start_s = 0.0
-        self.last: TickOutput | None = None
+        self.next_tick = 0  # index of the next tick to step
         self._setup_batch()
 
     # --- what a platform provides ---------------------------------------------------
@@ -271,35 +277,92 @@ class PlatformSim:
         """Core-seconds used per replica from 0 to ``now`` (for windowed means)."""
         return self.cpu_integral + self.cpu_rate * (now - self.tick_start_s)
 
-    def _tick(self, now: float) -> None:
-        index = round(now / self.inputs.tick_s)
-        self.cpu_integral = self.cpu_integral_at(now)
-        self.tick_start_s = now
+    def _tick_index(self, time_s: float, *, inclusive: bool) -> int:
+        """Number of ticks starting before ``time_s`` (or at it, when ``inclusive``)."""
+        ticks = time_s / self.inputs.tick_s
+        nearest = round(ticks)
+        if math.isclose(ticks, nearest, rel_tol=0.0, abs_tol=1e-9):
+            count = nearest + 1 if inclusive else nearest
+        else:
+            count = math.ceil(ticks)
+        return min(max(count, 0), self.inputs.n_ticks)
+
+    def _run_ticks(self, until: int) -> Generator[simpy.Event, Any, None]:
+        """Run ticks ``[next_tick, until)``, many at once where nothing happens between.
+
+        Ready replicas change only at events, so ticks up to the next scheduled event are
+        one block with fixed replicas (:func:`~simulator.service.step_block`); while a
+        backlog lasts, blocks are one tick long. The result is the tick-by-tick
+        recurrence, whatever the block lengths.
+        """
+        tick_s = self.inputs.tick_s
+        while self.next_tick < until:
+            start_s = self.next_tick * tick_s
+            if start_s > self.env.now:
+                yield self.env.timeout(start_s - self.env.now)
+            upcoming = self.env.peek()  # the next event of any other process
+            last = until
+            if upcoming < math.inf:
+                last = min(until, self._tick_index(upcoming, inclusive=False))
+            if last <= self.next_tick:
+                yield self.env.timeout(0)  # let what is due now happen first
+                continue
+            if self.backlog.any():
+                last = self.next_tick + 1
+            self._step_block(self.next_tick, last)
+
+    def _step_block(self, first: int, last: int) -> None:
+        """Step ticks ``[first, last)`` with the current replicas (see :meth:`_run_ticks`)."""
+        tick_s = self.inputs.tick_s
         ready = self.ready_replicas()
-        arrival = self.rates[index]
-        self.state, out = step(
-            self.params, self.state, arrival, ready, self.inputs.tick_s, quantiles=False
-        )
-        self.cpu_rate = out.cpu_used_cores_per_replica
-        self.memory_mib = out.memory_used_mib_per_replica
-        self.last = out
+        replicas = ready.astype(np.float64)
+        if last - first == 1:  # one tick: plain arrays, less overhead
+            rates = self.rates[first]
+            self.backlog, out = advance(self.params, self.backlog, rates, replicas, tick_s)
+            self.cpu_integral = self.cpu_integral_at(first * tick_s)
+            self.cpu_rate = out.cpu_used_cores_per_replica
+            self.memory_mib = out.memory_used_mib_per_replica
+        else:
+            self.backlog, out = advance_block(
+                self.params, self.backlog, self.rates[first:last], replicas, tick_s
+            )
+            rates = self.rates[first : first + out.backlog.shape[0]]
+            last = first + rates.shape[0]
+            cpu = out.cpu_used_cores_per_replica
+            # Integral up to the start of the block's last tick; that tick's rate goes on.
+            self.cpu_integral = self.cpu_integral_at(first * tick_s) + cpu[:-1].sum(axis=0) * tick_s
+            self.cpu_rate = cpu[-1]
+            self.memory_mib = out.memory_used_mib_per_replica[-1]
+        self.tick_start_s = (last - 1) * tick_s
         capacity = ready * self.params.cpu_limit_cores
-        self.recorder.tick(index, arrival, out, ready, self.cpu_requested_cores(), capacity)
+        self.recorder.ticks(first, rates, out, ready, self.cpu_requested_cores(), capacity)
+        self.next_tick = last
 
     def _loop(self) -> Generator[simpy.Event, Any, None]:
+        """Controllers and record rows at their times; the ticks in between, in blocks.
+
+        At equal times the order is: record row, the tick starting then, controllers.
+        """
         inputs = self.inputs
-        jobs = [("record", inputs.record_every_s), ("tick", inputs.tick_s), *self.periods()]
+        jobs = [("record", inputs.record_every_s), *self.periods()]
         for now, due in Periodic(jobs, inputs.scenario.duration_s):
+            if due[0] == "record":
+                until = self._tick_index(now, inclusive=False)
+                if self.next_tick < until:
+                    yield from self._run_ticks(until)
+                if now > 0:
+                    self._record(now, self.next_tick)
+                due = due[1:]
+            if not due:
+                continue
+            until = self._tick_index(now, inclusive=True)
+            if self.next_tick < until:
+                yield from self._run_ticks(until)
             if now > self.env.now:
                 yield self.env.timeout(now - self.env.now)
             for job in due:
-                if job == "record":
-                    if now > 0:
-                        self._record(now, round(now / inputs.tick_s))
-                elif job == "tick":
-                    self._tick(now)
-                else:
-                    self.handle(job, now)
+                self.handle(job, now)
+        yield from self._run_ticks(inputs.n_ticks)
 
     def run(self) -> PlatformRecorder:
         """Simulate the whole duration; the recorder holds the result."""

@@ -51,6 +51,7 @@ Nodes bill per second from request to removal, with a 60 s minimum.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ class Pod:
     running_s: float | None = None
     ready_s: float | None = None
     deleted: bool = False
+    settled: bool = False  # past every start-up rule: a ready pod with samples from now on
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,10 @@ class KubernetesSim(PlatformSim):
         self._ready = np.zeros(len(self.workloads), dtype=np.int64)
         self._bound = np.zeros(len(self.workloads), dtype=np.int64)
         self._request_cores = np.array([r.cpu_m / 1000.0 for r in self.requests])
+        # The HPA's view of a pod only changes until it has settled (see _classify): settled
+        # pods are counted, the others kept in a list and looked at each sync.
+        self._settled = np.zeros(len(self.workloads), dtype=np.int64)
+        self._unsettled: list[list[Pod]] = [[] for _ in self.workloads]
         self.pending: list[Pod] = []
         self.nodes: list[Node] = []
         self._removed: dict[int, float] = {}
@@ -393,6 +399,7 @@ class KubernetesSim(PlatformSim):
         pod = Pod(self._next_id, w, now)
         self._next_id += 1
         self.pods[w].append(pod)
+        self._unsettled[w].append(pod)
         return pod
 
     def _create_pod(self, w: int, now: float) -> None:
@@ -453,6 +460,10 @@ class KubernetesSim(PlatformSim):
             self.pending.remove(pod)
         if pod.ready_s is not None:
             self._ready[pod.workload] -= 1
+        if pod.settled:
+            self._settled[pod.workload] -= 1
+        else:
+            self._unsettled[pod.workload].remove(pod)
         self.pods[pod.workload].remove(pod)
 
     def _scale_to(self, w: int, replicas: int, now: float) -> None:
@@ -549,22 +560,40 @@ class KubernetesSim(PlatformSim):
         self._last_scrape_s = now
 
     def _classify(self, w: int, resource: str, now: float) -> tuple[int, int, int]:
-        """(ready with samples, unready, missing) pods of workload ``w`` for ``resource``."""
+        """(ready with samples, unready, missing) pods of workload ``w`` for ``resource``.
+
+        A pod that is Ready, has run one metric window before the last scrape and is past
+        the CPU initialization period counts as ready with samples for good (times only
+        move on): it is *settled*, counted without being looked at again.
+        """
         metrics = self.platform.metrics
         scrape = self._last_scrape_s
         window = metrics.metric_resolution_s
-        ready = unready = missing = 0
-        for pod in self.pods[w]:
+        init = metrics.cpu_initialization_period_s
+        ready = int(self._settled[w])
+        unready = missing = 0
+        unsettled = self._unsettled[w]
+        settling = False
+        for pod in unsettled:
             if pod.running_s is None:
                 unready += 1  # Pending: not yet running
                 continue
             if scrape is None or pod.running_s + window > scrape:
                 missing += 1  # no sample until the container has run one window
                 continue
+            start = pod.bound_s if pod.bound_s is not None else pod.created_s
+            if pod.ready_s is not None and start + init <= now:
+                pod.settled = settling = True
+                ready += 1
+                continue
             if resource == "cpu" and self._cpu_unready(pod, scrape, window, now):
                 unready += 1
                 continue
             ready += 1
+        if settling:
+            still = [pod for pod in unsettled if not pod.settled]
+            self._settled[w] += len(unsettled) - len(still)
+            self._unsettled[w] = still
         return ready, unready, missing
 
     def _cpu_unready(self, pod: Pod, sample_s: float, window: float, now: float) -> bool:
@@ -725,8 +754,9 @@ class KubernetesSim(PlatformSim):
 
     # --- cluster autoscaler ------------------------------------------------------------
 
-    def _cluster_autoscale(self, now: float) -> None:
-        pools = [
+    @functools.cached_property
+    def _pool_limits(self) -> list[PoolLimits]:
+        return [
             PoolLimits(
                 p.name,
                 p.allocatable_cpu_millicores,
@@ -737,6 +767,9 @@ class KubernetesSim(PlatformSim):
             )
             for p in self.platform.node_pools
         ]
+
+    def _cluster_autoscale(self, now: float) -> None:
+        pools = self._pool_limits
         pending = self._pending_requests() if self.pending or self.queue else []
         if pending:
             counts: dict[str, int] = {}
@@ -769,6 +802,11 @@ class KubernetesSim(PlatformSim):
             elif node.unneeded_since_s is None:
                 node.unneeded_since_s = now
         if now - self._last_scale_up_s < ca.scale_down_delay_after_add_s:
+            return
+        due = ca.scale_down_unneeded_s
+        if not any(
+            n.unneeded_since_s is not None and now - n.unneeded_since_s >= due for n in self.nodes
+        ):
             return
         minimum = {p.name: p.min_nodes for p in pools}
         removed_busy = False

@@ -20,6 +20,7 @@ __all__ = [
     "as_counts",
     "check_array",
     "erlang_c",
+    "erlang_c_unchecked",
     "mmc_mean_response_s",
     "mmc_response_quantile_s",
     "mmc_response_tail",
@@ -36,6 +37,7 @@ IntArray = npt.NDArray[np.int64]
 
 _REL_TOL = 1e-13  # Newton / bisection stop: relative step in seconds
 _MAX_ITER = 200
+_START_ITER = 4  # per-component Newton steps for a pooled quantile's start and bracket
 
 
 def _bad(where: str, index: int | None, value: object, rule: str) -> ValueError:
@@ -76,7 +78,13 @@ def erlang_c(servers: npt.ArrayLike, offered_load: npt.ArrayLike) -> FloatArray:
     c_in = as_counts("erlang_c servers", servers, minimum=1)
     a_in = np.asarray(offered_load, dtype=np.float64)
     check_array("erlang_c offered_load", a_in, positive=False)
-    c, a = np.broadcast_arrays(c_in, a_in)
+    return erlang_c_unchecked(c_in, a_in)
+
+
+def erlang_c_unchecked(servers: IntArray, offered_load: FloatArray) -> FloatArray:
+    """:func:`erlang_c` for inputs already checked: whole ``servers`` ≥ 1 (int64) and
+    finite ``offered_load`` ≥ 0."""
+    c, a = np.broadcast_arrays(servers, offered_load)
     b = np.ones(c.shape)
     for k in range(1, int(c.max(initial=0)) + 1):
         b = np.where(k <= c, a * b / (k + a * b), b)
@@ -107,20 +115,29 @@ def _hypoexp(t: FloatArray, r1: FloatArray, r2: FloatArray) -> tuple[FloatArray,
     With ``s = min``, ``d = |r1 − r2|`` and ``φ(x) = (1 − e^{−x}) / x`` (φ(0) = 1):
     tail ``e^{−st} (1 + s t φ(dt))``, density ``r1 r2 t e^{−st} φ(dt)``.
     """
-    s = np.minimum(r1, r2)
+    tail, density, _ = _hypoexp_parts(t, r1, r2, np.minimum(r1, r2))
+    return tail, density
+
+
+def _hypoexp_parts(
+    t: FloatArray, r1: FloatArray, r2: FloatArray, s: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_hypoexp` given ``s = min(r1, r2)``, plus ``e^{−r2 t}`` from the same two
+    exponentials (``e^{−r2 t}`` is ``e^{−st}`` or ``e^{−st} e^{−dt}``)."""
     x = np.abs(r1 - r2) * t
     safe_x = np.where(x > 0, x, 1.0)
-    phi = np.where(x > 0, -np.expm1(-safe_x) / safe_x, 1.0)
+    one_minus = -np.expm1(-safe_x)  # 1 − e^{−dt}
+    phi = np.where(x > 0, one_minus / safe_x, 1.0)
     decay = np.exp(-s * t)
-    return decay * (1.0 + s * t * phi), r1 * r2 * t * decay * phi
+    r2_decay = np.where(r2 <= r1, decay, np.exp(-r2 * t))
+    return decay * (1.0 + s * t * phi), r1 * r2 * t * decay * phi, r2_decay
 
 
 def _tail_and_density(
     t: FloatArray, c_wait: FloatArray, theta: FloatArray, mu: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """``P(W + S > t)`` and its density, ``t ≥ 0``."""
-    hypo_tail, hypo_density = _hypoexp(t, theta, mu)
-    exp_tail = np.exp(-mu * t)
+    hypo_tail, hypo_density, exp_tail = _hypoexp_parts(t, theta, mu, np.minimum(theta, mu))
     tail = (1.0 - c_wait) * exp_tail + c_wait * hypo_tail
     return tail, (1.0 - c_wait) * mu * exp_tail + c_wait * hypo_density
 
@@ -128,16 +145,25 @@ def _tail_and_density(
 def _random_part_quantile_s(
     q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray
 ) -> FloatArray:
-    """Solve ``P(W + S > t) = 1 − q`` by Newton on the log tail, safeguarded by bisection.
+    """Solve ``P(W + S > t) = 1 − q`` by Newton on the log tail, safeguarded by bisection;
+    converges to ~1e-13 relative (see :func:`_random_part_quantile_bracket_s`)."""
+    return _random_part_quantile_bracket_s(q, c_wait, theta, mu)[0]
+
+
+def _random_part_quantile_bracket_s(
+    q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray, iterations: int = _MAX_ITER
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(t, lo, hi)`` after at most ``iterations`` safeguarded Newton steps: the estimate
+    of the quantile and a bracket that always holds it.
 
     Bracket: ``W + S ≥ S`` gives ``lo = −ln(1−q)/μ``; ``P(W + S > t) ≤ 2 e^{−st/2}``
-    (``s = min(θ, μ)``) gives ``hi = 2 ln(2/(1−q)) / s``. Converges to ~1e-13 relative.
+    (``s = min(θ, μ)``) gives ``hi = 2 ln(2/(1−q)) / s``.
     """
     log_target = np.log1p(-q)
     lo = np.broadcast_to(-log_target / mu, np.broadcast(c_wait, theta, mu).shape).copy()
     hi = np.where(c_wait > 0, 2.0 * np.log(2.0 / (1.0 - q)) / np.minimum(theta, mu), lo)
     t = lo.copy()
-    for _ in range(_MAX_ITER):
+    for _ in range(iterations):
         tail, density = _tail_and_density(t, c_wait, theta, mu)
         gap = np.log(np.maximum(tail, 1e-300)) - log_target
         lo = np.where(gap >= 0, t, lo)
@@ -149,7 +175,7 @@ def _random_part_quantile_s(
         t = nxt
         if done.all():
             break
-    return t
+    return t, lo, hi
 
 
 def _validate_q(q: float) -> None:
@@ -245,12 +271,17 @@ def pooled_row_quantiles_s(
     out = np.empty((len(qs), w.shape[0]))
     for index, q in enumerate(qs):
         _validate_q(q)
-        each = fixed + _random_part_quantile_s(q, c_wait, theta, mu)
-        lo = np.min(np.where(keep, each, np.inf), axis=1)
-        hi = np.max(np.where(keep, each, -np.inf), axis=1)
+        # A few Newton steps per component: an estimate of its quantile and a bracket
+        # that holds it. The pooled quantile lies between the components' quantiles.
+        part, part_lo, part_hi = _random_part_quantile_bracket_s(
+            q, c_wait, theta, mu, iterations=_START_ITER
+        )
+        each = fixed + part
+        lo = np.min(np.where(keep, fixed + part_lo, np.inf), axis=1)
+        hi = np.max(np.where(keep, fixed + part_hi, -np.inf), axis=1)
         rows = total > 0
         lo, hi = np.where(rows, lo, 0.0), np.where(rows, hi, 0.0)
-        # Start from the share-weighted component quantile: exact when the ticks agree,
+        # Start from the share-weighted component estimate: right when the ticks agree,
         # close when they are alike (the usual case within a record interval).
         t = np.clip(np.sum(share * np.where(keep, each, 0.0), axis=1), lo, hi)
         active = np.flatnonzero(rows)

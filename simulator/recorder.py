@@ -1,7 +1,7 @@
 """Recording a platform's run: per-tick sums, one row per record interval, events.
 
-The engine calls :meth:`PlatformRecorder.tick` once per tick for all services at once
-(NumPy), :meth:`PlatformRecorder.row` at each record boundary with the levels at that
+The engine calls :meth:`PlatformRecorder.ticks` for a block of ticks of all services at
+once (NumPy), :meth:`PlatformRecorder.row` at each record boundary with the levels at that
 instant, and :meth:`PlatformRecorder.event` for decisions and lifecycle changes. Columns
 are plain lists and arrays; DataFrames are built once, at the end, by the engine.
 
@@ -34,7 +34,7 @@ from simulator.service import TickOutput
 
 __all__ = ["BATCH_LEVELS", "EVENT_COLUMNS", "Levels", "PlatformRecorder"]
 
-_CHUNK_COMPONENTS = 2_000_000  # latency components evaluated at once in finalize()
+_CHUNK_COMPONENTS = 100_000  # latency components evaluated at once in finalize() (cache-sized)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -68,6 +68,7 @@ class PlatformRecorder:
     services: list[int]
     n_ticks: int
     tick_s: float
+    arrival_rates: FloatArray | None = None  # (n_ticks, services): the whole run's load
     columns: dict[str, list[Any]] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -87,32 +88,43 @@ class PlatformRecorder:
         self._row_backlog: list[FloatArray] = []
         self._row_levels: list[tuple[float, Levels]] = []
 
-    def tick(
+    def ticks(
         self,
-        index: int,
+        first: int,
         arrival_rate: FloatArray,
         out: TickOutput,
         ready: npt.NDArray[np.int64],
         cpu_requested_cores: FloatArray,
         cpu_capacity_cores: FloatArray,
     ) -> None:
-        """Add tick ``index`` of the services (arrays over ``services``)."""
+        """Add ticks ``first, first + 1, …`` of the services: ``arrival_rate`` and ``out``
+        are ``(ticks, services)``, or ``(services,)`` for one tick; replicas, requests and
+        capacity held over the block."""
+        one = arrival_rate.ndim == 1
+        count = 1 if one else arrival_rate.shape[0]
+        last = first + count
+        shape = (count, len(self.services))
+
+        def total(values: FloatArray) -> FloatArray:
+            return values if one else np.broadcast_to(values, shape).sum(axis=0)
+
         acc = self._acc
-        acc[0] += arrival_rate
-        acc[1] += out.served_rate
-        acc[2] += out.dropped_rate
-        acc[3] += out.cpu_used_cores_per_replica * ready
-        acc[4] += out.memory_used_mib_per_replica * ready
-        acc[5] += cpu_requested_cores
-        acc[6] += cpu_capacity_cores
-        self._backlog = out.backlog
-        self._served[index] = out.served_rate * self.tick_s
+        if self.arrival_rates is None:  # else summed per interval in row()
+            acc[0] += total(arrival_rate)
+        acc[1] += total(out.served_rate)
+        acc[2] += total(out.dropped_rate)
+        acc[3] += total(out.cpu_used_cores_per_replica) * ready
+        acc[4] += total(out.memory_used_mib_per_replica) * ready
+        acc[5] += cpu_requested_cores * count
+        acc[6] += cpu_capacity_cores * count
+        self._backlog = out.backlog if one else np.broadcast_to(out.backlog, shape)[-1]
+        self._served[first:last] = out.served_rate * self.tick_s
         law = out.latency  # NaN where nothing was served: masked by weight 0 later
-        self._fixed[index] = law.fixed_wait_s
-        self._wait_p[index] = law.wait_probability
-        self._wait_rate[index] = law.wait_rate_per_s
-        self._service_rate[index] = law.service_rate_per_s
-        self._ticks_in_interval += 1
+        self._fixed[first:last] = law.fixed_wait_s
+        self._wait_p[first:last] = law.wait_probability
+        self._wait_rate[first:last] = law.wait_rate_per_s
+        self._service_rate[first:last] = law.service_rate_per_s
+        self._ticks_in_interval += count
 
     def row(
         self, time_s: float, next_tick: int, levels: Levels, batch_means: FloatArray | None = None
@@ -128,6 +140,8 @@ class PlatformRecorder:
         if batch_means is not None:
             means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
         if ticks:
+            if self.arrival_rates is not None:  # the same sum however ticks were blocked
+                self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
             means[:, self.services] = self._acc / ticks
             backlog[self.services] = self._backlog
         means[4] *= 2**20  # MiB → bytes

@@ -58,7 +58,7 @@ from simulator.queueing import (
     ResponseTimeDistribution,
     as_counts,
     check_array,
-    erlang_c,
+    erlang_c_unchecked,
     response_time_mean_s,
     response_time_quantile_s,
 )
@@ -67,9 +67,12 @@ __all__ = [
     "ServiceParams",
     "ServiceState",
     "TickOutput",
+    "advance",
+    "advance_block",
     "replica_capacity_per_s",
     "service_rate_per_s",
     "step",
+    "step_block",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -162,14 +165,18 @@ class ServiceParams:
 
 @dataclass(frozen=True)
 class ServiceState:
-    """What a service carries from tick to tick: its fluid ``backlog`` (requests, ≥ 0)."""
+    """What a service carries from tick to tick: its fluid ``backlog`` (requests, ≥ 0).
+
+    Shape ``(n,)``; or ``(ticks, n)`` as the input of a block of ticks, one row per
+    tick's start (see :func:`step`).
+    """
 
     backlog: FloatArray
 
     def __post_init__(self) -> None:
         value = np.array(self.backlog, dtype=np.float64)
-        if value.ndim != 1:
-            raise ValueError(f"ServiceState.backlog: must be 1-D, got shape {value.shape}")
+        if value.ndim not in (1, 2):
+            raise ValueError(f"ServiceState.backlog: must be 1-D or 2-D, got shape {value.shape}")
         check_array("ServiceState.backlog", value, positive=False)
         value.setflags(write=False)
         object.__setattr__(self, "backlog", value)
@@ -202,6 +209,25 @@ class TickOutput:
     cpu_used_cores_per_replica: FloatArray
     memory_used_mib_per_replica: FloatArray
     latency: ResponseTimeDistribution
+
+    def rows(self, count: int) -> TickOutput:
+        """The first ``count`` ticks of a block (fields of shape ``(ticks, n)``; fields
+        that do not vary over the block stay ``(n,)``)."""
+
+        def cut(values: FloatArray) -> FloatArray:
+            return values[:count] if values.ndim == 2 else values
+
+        law = self.latency
+        arrays = {f.name: cut(getattr(self, f.name)) for f in fields(self) if f.name != "latency"}
+        return TickOutput(
+            **arrays,
+            latency=ResponseTimeDistribution(
+                cut(law.fixed_wait_s),
+                cut(law.wait_probability),
+                cut(law.wait_rate_per_s),
+                cut(law.service_rate_per_s),
+            ),
+        )
 
 
 def service_rate_per_s(params: ServiceParams) -> FloatArray:
@@ -244,13 +270,16 @@ def _inputs(
     ready: npt.ArrayLike,
     dt_s: float,
 ) -> tuple[FloatArray, FloatArray]:
-    """Validated ``(λ, ready)`` as float arrays of shape ``(n,)``."""
+    """Validated ``(λ, ready)`` as float arrays of shape ``(n,)``, or ``(ticks, n)`` for a
+    block of ticks (then ``state.backlog`` is ``(ticks, n)`` too: each tick's start)."""
     n = params.n
-    if state.backlog.shape != (n,):
-        raise ValueError(f"state.backlog: must have shape ({n},), got {state.backlog.shape}")
+    lam_in = np.asarray(arrival_rate, dtype=np.float64)
+    shape = (n,) if lam_in.ndim < 2 else (lam_in.shape[0], n)
+    if state.backlog.shape != shape:
+        raise ValueError(f"state.backlog: must have shape {shape}, got {state.backlog.shape}")
     if not (np.isfinite(dt_s) and dt_s > 0):
         raise ValueError(f"dt_s: must be > 0 and finite, got {dt_s!r}")
-    lam = np.broadcast_to(np.asarray(arrival_rate, dtype=np.float64), (n,)).copy()
+    lam = np.broadcast_to(lam_in, shape).copy()
     check_array("arrival_rate", lam, positive=False)
     replicas = np.broadcast_to(as_counts("ready", ready, minimum=0), (n,))
     return lam, replicas.astype(np.float64)
@@ -274,10 +303,26 @@ def step(
     number of ready replicas (integer ≥ 0), both held over the tick.
     """
     lam, replicas = _inputs(params, state, arrival_rate, ready, dt_s)
+    backlog, output = advance(params, state.backlog, lam, replicas, dt_s, quantiles=quantiles)
+    return ServiceState(backlog), output
+
+
+def advance(
+    params: ServiceParams,
+    backlog: FloatArray,
+    lam: FloatArray,
+    replicas: FloatArray,
+    dt_s: float,
+    *,
+    quantiles: bool = False,
+) -> tuple[FloatArray, TickOutput]:
+    """:func:`step` on arrays the caller has already checked (the engine's own): float64
+    ``lam`` ≥ 0 and ``backlog`` ≥ 0 of one shape, ``(n,)`` or ``(ticks, n)``, and whole
+    ``replicas`` ≥ 0 of shape ``(n,)`` as float64. Returns the backlog after the tick."""
     mu = service_rate_per_s(params)
     capacity = replicas * replica_capacity_per_s(params)
     limit = capacity * params.timeout_s
-    b0 = state.backlog
+    b0 = backlog
     total = b0 + lam * dt_s
     served_rate = np.minimum(total / dt_s, capacity)  # the rate is what must not pass K
     left = np.maximum(total - served_rate * dt_s, 0.0)
@@ -289,9 +334,12 @@ def step(
     # ρ < 1 decided on the totals the fluid uses, so both regimes agree to the last bit.
     stable = has & (lam < capacity)
     load_erlangs = np.where(stable, lam * per_replica / mu, 0.0)
-    wait_probability = np.where(stable, erlang_c(params.concurrency, load_erlangs), 0.0)
+    wait_probability = np.where(stable, erlang_c_unchecked(params.concurrency, load_erlangs), 0.0)
     wait_rate = np.where(stable, (capacity - lam) * per_replica, params.concurrency * mu)
-    mean_backlog = _mean_clipped_linear(b0, b0 + (lam - capacity) * dt_s, limit)
+    if b0.any() or not stable.all():
+        mean_backlog = _mean_clipped_linear(b0, b0 + (lam - capacity) * dt_s, limit)
+    else:  # no backlog and under capacity all tick: none builds
+        mean_backlog = np.zeros(lam.shape)
     fixed_wait = np.where(has, mean_backlog / np.where(has, capacity, 1.0), np.nan)
     law = ResponseTimeDistribution(fixed_wait, wait_probability, wait_rate, mu)
     nan = np.full(lam.shape, np.nan)
@@ -318,4 +366,47 @@ def step(
         ),
         latency=law,
     )
-    return ServiceState(backlog), output
+    return backlog, output
+
+
+def step_block(
+    params: ServiceParams,
+    state: ServiceState,
+    arrival_rates: FloatArray,
+    ready: npt.ArrayLike,
+    dt_s: float,
+) -> tuple[ServiceState, TickOutput]:
+    """Advance consecutive ticks at once with replicas held (``arrival_rates`` is
+    ``(ticks, n)``); returns the state after the ticks it kept and their outputs.
+
+    Every tick after the first is assumed to start with no backlog, which holds while the
+    load stays under capacity. The block keeps its ticks up to the first that ends with
+    a backlog: each of those started from its true backlog, so the outputs are exactly
+    the tick-by-tick recurrence of :func:`step` (up to floating-point rounding). The
+    caller steps the rest again from the returned state.
+    """
+    rates = np.asarray(arrival_rates, dtype=np.float64)
+    if rates.ndim != 2 or rates.shape[0] < 1:
+        raise ValueError(f"arrival_rates: must be (ticks, n) with ticks >= 1, got {rates.shape}")
+    lam, replicas = _inputs(params, ServiceState(np.zeros(rates.shape)), rates, ready, dt_s)
+    check_array("state.backlog", state.backlog, positive=False)
+    backlog, out = advance_block(params, state.backlog, lam, replicas, dt_s)
+    return ServiceState(backlog), out
+
+
+def advance_block(
+    params: ServiceParams,
+    backlog: FloatArray,
+    rates: FloatArray,
+    replicas: FloatArray,
+    dt_s: float,
+) -> tuple[FloatArray, TickOutput]:
+    """:func:`step_block` on arrays the caller has already checked (as for
+    :func:`advance`; ``backlog`` is ``(n,)``, ``rates`` ``(ticks, n)``)."""
+    start = np.zeros_like(rates)
+    start[0] = backlog
+    _, out = advance(params, start, rates, replicas, dt_s)
+    ends_with_backlog = np.flatnonzero(out.backlog[:-1].any(axis=1))
+    if ends_with_backlog.size:
+        out = out.rows(int(ends_with_backlog[0]) + 1)
+    return out.backlog[-1], out

@@ -534,3 +534,52 @@ def test_vectorized_equals_one_by_one(
         for name, value in vars(alone).items():
             if name != "latency":
                 np.testing.assert_allclose(getattr(together, name)[i], value[0], rtol=1e-12)
+
+
+# --- blocks of ticks -------------------------------------------------------------------------
+
+
+@settings(max_examples=60)
+@given(
+    ticks=st.integers(1, 40),
+    services=st.integers(1, 4),
+    overload=st.floats(0.0, 3.0),
+    seed=st.integers(0, 2**16),
+)
+def test_block_steps_equal_tick_by_tick_steps(
+    ticks: int, services: int, overload: float, seed: int
+) -> None:
+    """Blocks (re-stepped from the true backlog wherever one builds) give the recurrence
+    of single steps: same backlog, served, dropped, CPU and latency law per tick."""
+    rng = np.random.default_rng(seed)
+    p = params(
+        cpu_ms_per_request=list(rng.uniform(10, 200, services)),
+        concurrency=list(rng.integers(1, 6, services)),
+        cpu_limit_cores=list(rng.uniform(0.25, 2, services)),
+        timeout_s=list(rng.uniform(0.5, 5, services)),
+    )
+    ready = rng.integers(0, 4, services)
+    capacity = ready * p.replica_capacity_per_s
+    # Load around capacity × overload, so some runs build, drop and drain a backlog.
+    rates = rng.uniform(0.2, 1.0, (ticks, services)) * np.maximum(capacity, 1.0) * overload
+    state = svc.ServiceState.empty(services)
+    expected = []
+    for k in range(ticks):
+        state, out = svc.step(p, state, rates[k], ready, 1.0, quantiles=False)
+        expected.append(out)
+    block_state, first = svc.ServiceState.empty(services), 0
+    got: list[tuple[int, svc.TickOutput]] = []
+    while first < ticks:
+        block_state, out = svc.step_block(p, block_state, rates[first:], ready, 1.0)
+        got.append((first, out))
+        first += out.backlog.shape[0]
+    assert first == ticks
+    assert block_state.backlog == pytest.approx(state.backlog, rel=1e-12, abs=1e-12)
+    for start, out in got:
+        for row in range(out.backlog.shape[0]):
+            want = expected[start + row]
+            for name in ("backlog", "served_rate", "dropped_rate", "cpu_used_cores_per_replica"):
+                value = np.broadcast_to(getattr(out, name), out.backlog.shape)[row]
+                assert value == pytest.approx(getattr(want, name), rel=1e-12, abs=1e-12), name
+            law = np.broadcast_to(out.latency.fixed_wait_s, out.backlog.shape)[row]
+            np.testing.assert_allclose(law, want.latency.fixed_wait_s, rtol=1e-12, atol=1e-12)

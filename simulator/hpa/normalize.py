@@ -179,12 +179,18 @@ def _stabilize_legacy(
 ) -> tuple[int, HpaHistory]:
     """``stabilizeRecommendation``: max over the window (inclusive edge), both directions."""
     cutoff = now - window_s
-    old = [time < cutoff for time, _ in history.recommendations]
-    counted = [
-        value for (_, value), is_old in zip(history.recommendations, old, strict=True) if not is_old
-    ]
-    stabilized = max([desired, *counted])
-    recommendations = _replace_last_or_append(history.recommendations, old, (now, desired))
+    entries = history.recommendations
+    stabilized = desired
+    last_old = -1  # upstream overwrites the last entry that left the window
+    for index, (time, value) in enumerate(entries):
+        if time < cutoff:
+            last_old = index
+        elif value > stabilized:
+            stabilized = value
+    if last_old >= 0:
+        recommendations = (*entries[:last_old], (now, desired), *entries[last_old + 1 :])
+    else:
+        recommendations = (*entries, (now, desired))
     return stabilized, replace(history, recommendations=recommendations)
 
 

@@ -409,17 +409,46 @@ def test_pod_counters_match_the_pods(tmp_path: Path) -> None:
     platform = scenario.platforms["k8s"]
     assert isinstance(platform, KubernetesPlatform)
     sim = KubernetesSim("k8s", platform, prepare_inputs(scenario), np.random.default_rng(0))
-    checked = 0
-    original = sim._tick
+    stepped = 0
+    original = sim._step_block
 
-    def checking_tick(now: float) -> None:
-        nonlocal checked
+    def checking_step(first: int, last: int) -> None:
+        nonlocal stepped
         for w, pods in enumerate(sim.pods):
             assert sim._ready[w] == sum(1 for p in pods if p.ready_s is not None)
             assert sim._bound[w] == sum(1 for p in pods if p.node is not None)
-        checked += 1
-        original(now)
+            assert sim._settled[w] + len(sim._unsettled[w]) == len(pods)
+            assert all(not p.settled for p in sim._unsettled[w])
+        original(first, last)
+        stepped += sim.next_tick - first
 
-    sim._tick = checking_tick  # type: ignore[method-assign]
+    sim._step_block = checking_step  # type: ignore[method-assign]
     sim.run()
-    assert checked == 2 * 3600 // 5
+    assert stepped == 2 * 3600 // 5  # every tick stepped exactly once
+
+
+@pytest.mark.parametrize(
+    ("periods", "end"),
+    [
+        ((("record", 60.0), ("scrape", 15.0), ("sync", 15.0), ("autoscale", 10.0)), 600.0),
+        ((("record", 0.3), ("tick", 0.1), ("alarm", 0.7)), 7.0),
+        ((("a", 2.5),), 10.0),
+    ],
+)
+def test_periodic_times_in_order(periods: tuple[tuple[str, float], ...], end: float) -> None:
+    """Every k × period before the end, equal instants merged in the order given; against
+    exact rational arithmetic."""
+    from fractions import Fraction
+
+    from simulator.engine import Periodic
+
+    expected: dict[Fraction, list[str]] = {}
+    for name, period in periods:
+        step = Fraction(str(period))
+        k = 0
+        while k * step < Fraction(str(end)):
+            expected.setdefault(k * step, []).append(name)
+            k += 1
+    got = list(Periodic(list(periods), end))
+    assert [now for now, _ in got] == pytest.approx([float(t) for t in sorted(expected)])
+    assert [due for _, due in got] == [expected[t] for t in sorted(expected)]
