@@ -25,7 +25,6 @@ workloads start at their size.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from simulator.batch import JobSpec, draw_jobs
+from simulator.progress import ProgressCallback
 from simulator.recorder import EVENT_COLUMNS, PlatformRecorder
 from simulator.result import JOB_COLUMNS, Recording, RunResult
 from simulator.scenario import (
@@ -203,18 +203,29 @@ def _frame(columns: dict[str, list[object]]) -> pd.DataFrame:
     return frame
 
 
-def run(scenario: Scenario, seed: int | None = None, progress: bool = False) -> RunResult:
-    """Simulate every platform of ``scenario`` and return the result (see module docs)."""
+def run(
+    scenario: Scenario, seed: int | None = None, progress: bool | ProgressCallback = False
+) -> RunResult:
+    """Simulate every platform of ``scenario`` and return the result (see module docs).
+
+    ``progress=True`` draws a bar per platform on stderr; a callable instead receives
+    ``(platform, simulated seconds done, total)`` at every record row.
+    """
     from simulator.platform_common import PlatformSim
     from simulator.platform_kubernetes import KubernetesSim
     from simulator.platform_vm import VmSim
 
     inputs = prepare_inputs(scenario, seed)
+    report: ProgressCallback | None = None
+    if callable(progress):
+        report = progress
+    elif progress:
+        from simulator.progress import ProgressBars
+
+        report = ProgressBars()
     recorders: list[PlatformRecorder] = []
     job_rows: list[tuple[object, ...]] = []
     for name, platform in scenario.platforms.items():
-        if progress:
-            print(f"capsim: simulating platform {name} …", file=sys.stderr)
         rng = np.random.default_rng(inputs.platform_seeds[name])
         sim: PlatformSim
         if isinstance(platform, KubernetesPlatform):
@@ -222,6 +233,7 @@ def run(scenario: Scenario, seed: int | None = None, progress: bool = False) -> 
         else:
             assert isinstance(platform, VmPlatform)
             sim = VmSim(name, platform, inputs, rng)
+        sim.on_progress = report
         recorders.append(sim.run())
         job_rows.extend(sim.job_rows())
     columns: dict[str, list[object]] = {}

@@ -36,6 +36,7 @@ import simpy
 
 from simulator.batch import JobSpec, queue_key
 from simulator.engine import Inputs, Periodic, service_params
+from simulator.progress import ProgressCallback
 from simulator.recorder import BATCH_LEVELS, Levels, PlatformRecorder
 from simulator.scenario import BatchWorkload, ServiceWorkload
 from simulator.service import advance, advance_block
@@ -96,6 +97,7 @@ class PlatformSim:
         self.memory_mib = np.zeros(n)  # per replica during the current tick
         self.tick_start_s = 0.0
         self.next_tick = 0  # index of the next tick to step
+        self.on_progress: ProgressCallback | None = None
         self._setup_batch()
 
     # --- what a platform provides ---------------------------------------------------
@@ -270,6 +272,8 @@ class PlatformSim:
     def _record(self, now: float, next_tick: int) -> None:
         batch = self._batch_means(now) if self.batch else None
         self.recorder.row(now, next_tick, self.levels(now), batch)
+        if self.on_progress is not None:
+            self.on_progress(self.name, now, self.inputs.scenario.duration_s)
 
     # --- shared machinery ------------------------------------------------------------
 

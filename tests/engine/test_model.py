@@ -452,3 +452,20 @@ def test_periodic_times_in_order(periods: tuple[tuple[str, float], ...], end: fl
     got = list(Periodic(list(periods), end))
     assert [now for now, _ in got] == pytest.approx([float(t) for t in sorted(expected)])
     assert [due for _, due in got] == [expected[t] for t in sorted(expected)]
+
+
+def test_progress_is_reported_per_platform_in_simulated_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(noisy_day(hours=1)))
+    scenario = simulator.load_scenario(path)
+    calls: list[tuple[str, float, float]] = []
+    simulator.run(scenario, progress=lambda *args: calls.append(args))
+    for platform in ("k8s", "vm"):
+        done = [d for p, d, total in calls if p == platform and total == 3600.0]
+        assert done == [60.0 * k for k in range(1, 61)]  # every record row, to the end
+    quiet = simulator.run(scenario)
+    shown = simulator.run(scenario, progress=True)
+    assert "capsim k8s" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(quiet.timeseries, shown.timeseries)  # display only
