@@ -73,7 +73,7 @@ from simulator.cluster import (
 )
 from simulator.engine import Inputs
 from simulator.kube.manifests import HpaTemplate, load_hpas
-from simulator.platform_common import JobRun, PlatformSim
+from simulator.platform_common import JobRun, Machines, PlatformSim
 from simulator.recorder import Levels
 from simulator.scenario import (
     KubernetesPlatform,
@@ -165,8 +165,7 @@ class KubernetesSim(PlatformSim):
         self.pending: list[Pod] = []
         self.nodes: list[Node] = []
         self._removed: dict[int, float] = {}
-        self._price = {pool.name: pool.price_per_hour for pool in platform.node_pools}
-        self._closed_cost_usd = 0.0  # nodes already removed
+        self.machines = Machines(BILLING_MINIMUM_S)
         self._version = 0  # bumped whenever pods or nodes change (scale-down cache key)
         self._candidates: tuple[int, set[int]] = (-1, set())
         self._next_id = 0
@@ -283,19 +282,12 @@ class KubernetesSim(PlatformSim):
         )
         return cores
 
-    def cost_usd(self, now: float) -> float:
-        """Node cost so far: removed nodes (closed) plus the live ones up to ``now``."""
-        live = sum(
-            self._price[node.pool] * max(now - node.requested_s, BILLING_MINIMUM_S)
-            for node in self.nodes
-        )
-        return self._closed_cost_usd + live / 3600.0
-
     def levels(self, now: float) -> Levels:
         ready = np.zeros(len(self.workloads), dtype=np.int64)
         ready[self.services] = self.ready_replicas()
         total = np.array([len(pods) for pods in self.pods], dtype=np.int64)
-        levels = Levels(self.desired.copy(), ready, total, len(self.nodes), self.cost_usd(now))
+        cost, cores, memory = self.machines.totals(now)
+        levels = Levels(self.desired.copy(), ready, total, len(self.nodes), cost, cores, memory)
         return self.with_batch(levels)
 
     # --- warm start ------------------------------------------------------------------
@@ -363,6 +355,9 @@ class KubernetesSim(PlatformSim):
         self._next_id += 1
         self.nodes.append(node)
         self._version += 1
+        self.machines.open(
+            node.id, now, pool.price_per_hour, pool.vcpu_millicores / 1000.0, pool.memory_bytes
+        )
         return node
 
     def _provision(self, pool_name: str, now: float) -> None:
@@ -384,8 +379,7 @@ class KubernetesSim(PlatformSim):
     def _remove_node(self, node: Node, now: float) -> None:
         self.nodes.remove(node)
         self._removed[node.id] = now
-        billed = max(now - node.requested_s, BILLING_MINIMUM_S)
-        self._closed_cost_usd += self._price[node.pool] * billed / 3600.0
+        self.machines.close(node.id, now)
         self._version += 1
         self.recorder.event(now, "*", "node_removed", reason="ScaleDown", detail=f"node {node.id}")
         for w, pods in enumerate(self.pods):

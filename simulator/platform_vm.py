@@ -32,7 +32,7 @@ import numpy.typing as npt
 import simpy
 
 from simulator.engine import Inputs
-from simulator.platform_common import JobRun, PlatformSim
+from simulator.platform_common import JobRun, Machines, PlatformSim
 from simulator.recorder import Levels
 from simulator.scenario import ServiceWorkload, VmInstance, VmPlatform
 from simulator.vmscaling import GroupMemory, TargetTracking, evaluate
@@ -72,7 +72,7 @@ class VmSim(PlatformSim):
         ]
         super().__init__(name, inputs, rng, limits)
         self.vms: list[list[Vm]] = [[] for _ in self.workloads]
-        self._closed_cost_usd = 0.0  # VMs already terminated
+        self.machines = Machines(platform.billing_minimum_s)
         self.desired = np.zeros(len(self.workloads), dtype=np.int64)
         self.policies: dict[int, TargetTracking] = {}
         self.memory: dict[int, GroupMemory] = {}
@@ -115,16 +115,6 @@ class VmSim(PlatformSim):
             ]
         )
 
-    def cost_usd(self, now: float) -> float:
-        """VM cost so far: terminated VMs (closed) plus the live ones up to ``now``."""
-        minimum = self.platform.billing_minimum_s
-        live = sum(
-            self.instances[w].price_per_hour * max(now - vm.requested_s, minimum)
-            for w, vms in enumerate(self.vms)
-            for vm in vms
-        )
-        return self._closed_cost_usd + live / 3600.0
-
     def levels(self, now: float) -> Levels:
         ready = np.zeros(len(self.workloads), dtype=np.int64)
         ready[self.services] = self.ready_replicas()
@@ -133,24 +123,35 @@ class VmSim(PlatformSim):
         )
         desired = self.desired * np.array(self.per_vm, dtype=np.int64)
         nodes = np.array([len(v) for v in self.vms], dtype=np.int64)
-        return self.with_batch(Levels(desired, ready, total, nodes, self.cost_usd(now)))
+        cost, cores, memory = self.machines.totals(now)
+        return self.with_batch(Levels(desired, ready, total, nodes, cost, cores, memory))
 
     # --- lifecycle -------------------------------------------------------------------
 
+    def _new_vm(self, w: int, now: float) -> Vm:
+        vm = Vm(self._next_id, now)
+        self._next_id += 1
+        self.vms[w].append(vm)
+        instance = self.instances[w]
+        self.machines.open(
+            vm.id,
+            now,
+            instance.price_per_hour,
+            instance.vcpu_millicores / 1000.0,
+            instance.memory_bytes,
+        )
+        return vm
+
     def _launch(self, w: int, now: float, booted: bool = False) -> None:
         if booted:
-            vm = Vm(self._next_id, now)
-            self._next_id += 1
-            self.vms[w].append(vm)
+            vm = self._new_vm(w, now)
             vm.in_service_s = now - self.policies[w].warmup_s if w in self.policies else now
             return
         vm = self._request(w, now)
         self.env.process(self._boot(w, vm))
 
     def _request(self, w: int, now: float) -> Vm:
-        vm = Vm(self._next_id, now)
-        self._next_id += 1
-        self.vms[w].append(vm)
+        vm = self._new_vm(w, now)
         self.recorder.event(now, self.workloads[w].name, "vm_requested", detail=f"vm {vm.id}")
         return vm
 
@@ -173,8 +174,7 @@ class VmSim(PlatformSim):
     def _terminate_vm(self, w: int, vm: Vm, now: float) -> None:
         vm.terminated_s = now
         self.vms[w].remove(vm)
-        billed = max(now - vm.requested_s, self.platform.billing_minimum_s)
-        self._closed_cost_usd += self.instances[w].price_per_hour * billed / 3600.0
+        self.machines.close(vm.id, now)
         self.recorder.event(now, self.workloads[w].name, "vm_terminated", detail=f"vm {vm.id}")
 
     # --- batch jobs ----------------------------------------------------------------------

@@ -50,6 +50,8 @@ class Levels:
     replicas_total: npt.NDArray[np.int64]
     nodes: int | npt.NDArray[np.int64]
     cost_usd: float
+    capacity_core_s: float = 0.0  # the platform's vCPU core-seconds bought so far
+    capacity_byte_s: float = 0.0  # and memory byte-seconds
     jobs_queued: npt.NDArray[np.int64] | None = None
     jobs_running: npt.NDArray[np.int64] | None = None
 
@@ -192,6 +194,8 @@ class PlatformRecorder:
             "memory_used_bytes": sums[:, 4],
             "nodes": level("nodes"),
             "cost_usd": np.repeat([x.cost_usd for x in levels], n),
+            "platform_cpu_cores": np.repeat(self._interval_means("capacity_core_s"), n),
+            "platform_memory_bytes": np.repeat(self._interval_means("capacity_byte_s"), n),
             "jobs_queued": level("jobs_queued"),
             "jobs_running": level("jobs_running"),
         }
@@ -199,6 +203,13 @@ class PlatformRecorder:
             name: (np.asarray(value).ravel().tolist() if not isinstance(value, list) else value)
             for name, value in columns.items()
         }
+
+    def _interval_means(self, name: str) -> FloatArray:
+        """Mean over each row's interval of a quantity whose integral ``name`` holds."""
+        times = np.array([0.0] + [t for t, _ in self._row_levels])
+        integral = np.array([0.0] + [getattr(x, name) for _, x in self._row_levels])
+        spans = np.diff(times)
+        return np.where(spans > 0, np.diff(integral) / np.where(spans > 0, spans, 1.0), 0.0)
 
     def _latency_columns(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Request-weighted mean, p95, p99 (ms) of every row, pooled over its ticks."""

@@ -72,6 +72,7 @@ TIMESERIES_COLUMNS: Mapping[str, str] = {
     "cpu_used_cores": _F, "cpu_requested_cores": _F, "cpu_capacity_cores": _F,
     "utilization_pct": _F, "memory_used_bytes": _F, "nodes": _I, "cost_usd": _F,
     "jobs_queued": _I, "jobs_running": _I,
+    "platform_cpu_cores": _F, "platform_memory_bytes": _F,
 }  # fmt: skip
 EVENT_COLUMNS: Mapping[str, str] = {
     "time_s": _F, "platform": _S, "workload": _S, "kind": _S,
@@ -571,16 +572,31 @@ def _workload_summary(
 def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[str, Any]:
     """Cost and nodes: Kubernetes rows repeat the pool's nodes; VM rows count their own VMs."""
     per_time = rows.groupby("time_s", sort=True).agg(
-        nodes=("nodes", "sum" if kind == "vm" else "max"), cost=("cost_usd", "max")
+        nodes=("nodes", "sum" if kind == "vm" else "max"),
+        cost=("cost_usd", "max"),
+        cpu=("platform_cpu_cores", "max"),
+        memory=("platform_memory_bytes", "max"),
+        used=("cpu_used_cores", "sum"),
+        requested=("cpu_requested_cores", "sum"),
+        memory_used=("memory_used_bytes", "sum"),
     )
     cost = float(per_time["cost"].iloc[-1]) if len(per_time) else math.nan
     nodes = per_time["nodes"].to_numpy(dtype=np.float64)
+    dt = interval_lengths_s(per_time.index)
+
+    def integral(name: str) -> float:
+        return time_integral(per_time[name].to_numpy(dtype=np.float64), dt)
+
+    bought_cpu, bought_memory = integral("cpu"), integral("memory")
     return {
         "kind": kind,
         "cost_usd": cost,
         "cost_per_hour_usd": cost / (duration_s / 3600.0) if duration_s > 0 else math.nan,
-        "nodes_mean": time_weighted_mean(nodes, interval_lengths_s(per_time.index)),
+        "nodes_mean": time_weighted_mean(nodes, dt),
         "nodes_max": float(nodes.max()) if nodes.size else math.nan,
+        "cpu_utilization_pct": share_pct(integral("used"), bought_cpu),
+        "cpu_allocation_pct": share_pct(integral("requested"), bought_cpu),
+        "memory_utilization_pct": share_pct(integral("memory_used"), bought_memory),
     }
 
 
@@ -590,7 +606,8 @@ def summarize(
     """The run's JSON summary from conformed frames.
 
     ``{scenario, seed, duration_s, tick_s, record_every_s, scenario_as_run, platforms:
-    {name: {kind, cost_usd, cost_per_hour_usd, nodes_mean, nodes_max, workloads: {name:
+    {name: {kind, cost_usd, cost_per_hour_usd, nodes_mean, nodes_max, cpu_utilization_pct,
+    cpu_allocation_pct, memory_utilization_pct (of the vCPUs and memory bought), workloads: {name:
     {kind, resources and scaling, then requests, latency and SLO (services) or jobs
     (batch)}}}}}``; the formulas are those of the functions above.
     """

@@ -142,6 +142,11 @@ def test_gang_job_waits_for_room_for_all_its_workers(tmp_path: Path) -> None:
     # request): 6 × 100 core-s over 6 × 105 held (5 s of container start).
     assert summary["workloads"]["pair"]["utilization_pct"] == pytest.approx(100 * 100 / 105)
     assert summary["cost_usd"] == pytest.approx(2 * 1000 * PRICE / 3600)
+    # Platform level, of the 2 × 4 vCPUs bought for 1000 s: used 3 × 150 + 6 × 100 core-s;
+    # requested (pods bound) 3 × 155 + 6 × 105 core-s.
+    assert set(series(result, "k8s", "solo", "platform_cpu_cores")) == {8.0}
+    assert summary["cpu_utilization_pct"] == pytest.approx(100 * 1050 / 8000)
+    assert summary["cpu_allocation_pct"] == pytest.approx(100 * 1095 / 8000)
     kinds = result.events[result.events["platform"] == "k8s"]["kind"].tolist()
     assert kinds.count("job_start") == 2
     assert kinds.count("job_end") == 2
@@ -187,6 +192,11 @@ def test_on_vms_every_worker_gets_its_own_vm(tmp_path: Path, gang: bool) -> None
     assert (pair.start_s, pair.end_s) == (40, 140)
     summary = result.summary["platforms"]["vm"]
     assert summary["cost_usd"] == pytest.approx((180 + 2 * 130) * PRICE / 3600)
+    # 4-vCPU VMs for 180 + 2 × 130 s; in service 150 + 2 × 100 s; used as on Kubernetes.
+    assert summary["cpu_utilization_pct"] == pytest.approx(100 * 1050 / (4 * 440))
+    assert summary["cpu_allocation_pct"] == pytest.approx(100 * 4 * 350 / (4 * 440))
+    # First 50 s: solo's VM all along, pair's two from 10 s.
+    assert series(result, "vm", "solo", "platform_cpu_cores")[50] == pytest.approx(520 / 50)
     assert summary["workloads"]["pair"]["wait_p50_s"] == 30
     assert list(series(result, "vm", "pair", "nodes")[[50, 100, 150]]) == [2, 2, 0]
     # A VM leaves 4 × 0.98 − 0.1 = 3.82 cores to the app; the worker uses 3 of them.
