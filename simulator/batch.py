@@ -3,9 +3,9 @@ in which order a queue serves them.
 
 Modelling assumptions:
 
-* **Submissions** are a Poisson process (exponential gaps at ``poisson_per_hour``) or
-  the explicit ``times`` of the scenario. Only jobs submitted before the end of the run
-  exist.
+* **Submissions** are a Poisson process (exponential gaps at ``poisson_per_hour``), the
+  explicit ``times`` of the scenario, or a CSV column of submit times (seconds from the
+  start of the run). Only jobs submitted before the end of the run exist.
 * **Work.** A worker computes for a time drawn from the workload's ``duration``
   distribution once it is running (container started, or VM booted). The workers of a
   *gang* job (distributed training) start computing together, when the last one is
@@ -23,13 +23,15 @@ a scenario sees the same jobs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from simulator.scenario import BatchArrivals, BatchWorkload
 
-__all__ = ["JobSpec", "draw_jobs", "queue_key", "submit_times"]
+__all__ = ["JobSpec", "draw_jobs", "queue_key", "read_submit_times", "submit_times"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -54,10 +56,45 @@ class JobSpec:
         return len(self.work_s)
 
 
+def read_submit_times(arrivals: BatchArrivals, base_dir: Path) -> FloatArray:
+    """The submit times in ``arrivals.path`` (relative to ``base_dir``), checked: the file
+    and column exist, and the times are numbers ≥ 0 in increasing order. Errors start
+    with ``path: `` and name the file, column, row and value."""
+    assert arrivals.path is not None
+    path = base_dir / arrivals.path
+    if not path.is_file():
+        raise ValueError(f"path: file not found: {arrivals.path}")
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"path: {arrivals.path}: cannot read as CSV: {exc}") from None
+    if arrivals.column not in frame:
+        raise ValueError(
+            f"path: {arrivals.path}: no column {arrivals.column!r} (columns: {list(frame)})"
+        )
+    values = pd.to_numeric(frame[arrivals.column], errors="coerce").to_numpy(dtype=np.float64)
+    where = f"path: {arrivals.path}: column {arrivals.column!r}"
+    for row, value in enumerate(values):
+        if not (np.isfinite(value) and value >= 0):
+            raw = frame[arrivals.column].iloc[row]
+            raise ValueError(
+                f"{where}, line {row + 2}: submit time must be seconds >= 0, got {raw!r}"
+            )
+        if row and value < values[row - 1]:
+            raise ValueError(
+                f"{where}, line {row + 2}: submit times must be in increasing order "
+                f"({value:g} after {values[row - 1]:g})"
+            )
+    return values
+
+
 def submit_times(
-    arrivals: BatchArrivals, duration_s: float, rng: np.random.Generator
+    arrivals: BatchArrivals, duration_s: float, rng: np.random.Generator, base_dir: Path
 ) -> FloatArray:
     """Submission times in ``[0, duration_s)``, increasing."""
+    if arrivals.path is not None:
+        times = read_submit_times(arrivals, base_dir)
+        return times[times < duration_s]
     if arrivals.times_s is not None:
         times = np.asarray(arrivals.times_s, dtype=np.float64)
         return times[times < duration_s]
@@ -74,10 +111,10 @@ def submit_times(
 
 
 def draw_jobs(
-    workload: BatchWorkload, duration_s: float, rng: np.random.Generator
+    workload: BatchWorkload, duration_s: float, rng: np.random.Generator, base_dir: Path
 ) -> list[JobSpec]:
     """Every job of ``workload`` submitted before ``duration_s`` (see the module docs)."""
-    submits = submit_times(workload.arrivals, duration_s, rng)
+    submits = submit_times(workload.arrivals, duration_s, rng, base_dir)
     per_job = 1 if workload.gang else workload.workers
     work = workload.duration.sample(rng, submits.size * per_job).reshape(submits.size, per_job)
     if workload.gang:

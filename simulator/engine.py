@@ -117,7 +117,7 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
     for index, workload in enumerate(scenario.workloads):
         if isinstance(workload, BatchWorkload):
             rng = np.random.default_rng(load_seeds[index])
-            jobs[workload.name] = draw_jobs(workload, scenario.duration_s, rng)
+            jobs[workload.name] = draw_jobs(workload, scenario.duration_s, rng, scenario.base_dir)
             continue
         series = build_load(
             workload.load,

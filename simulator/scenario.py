@@ -99,15 +99,19 @@ class ServiceWorkload(_Model):
 
 
 class BatchArrivals(_Model):
-    """Job submissions: a Poisson rate per hour, or explicit submit times."""
+    """Job submissions: a Poisson rate per hour, explicit submit times, or a CSV file with
+    a column of submit times in seconds from the start of the run."""
 
     poisson_per_hour: float | None = Field(default=None, gt=0)
     times_s: tuple[Seconds, ...] | None = Field(default=None, alias="times")
+    path: Path | None = None
+    column: str = "submit_s"
 
     @model_validator(mode="after")
     def _exactly_one(self) -> BatchArrivals:
-        if (self.poisson_per_hour is None) == (self.times_s is None):
-            raise ValueError("give exactly one of poisson_per_hour and times")
+        given = [self.poisson_per_hour, self.times_s, self.path]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give exactly one of poisson_per_hour, times and path")
         if self.times_s is not None and list(self.times_s) != sorted(self.times_s):
             raise ValueError("times must be in increasing order")
         return self
@@ -590,6 +594,13 @@ def _check_hpa_manifests(scenario: Scenario, where: str) -> None:
 
 def _check_loads(scenario: Scenario, where: str) -> None:
     for index, workload in enumerate(scenario.workloads):
+        if isinstance(workload, BatchWorkload) and workload.arrivals.path is not None:
+            from simulator.batch import read_submit_times
+
+            try:
+                read_submit_times(workload.arrivals, scenario.base_dir)
+            except ValueError as exc:
+                raise ScenarioError(f"{where}: workloads[{index}].arrivals.{exc}") from None
         if isinstance(workload, ServiceWorkload):
             field = f"workloads[{index}].load"
             try:

@@ -473,3 +473,47 @@ def test_the_bundled_training_scenario_tells_what_the_readme_says() -> None:
     assert 20 < vm["etl"]["utilization_pct"] < 30
     assert k8s["etl"]["jobs_submitted"] == vm["etl"]["jobs_submitted"]
     assert k8s["web"]["slo_violation_time_pct"] < 1
+
+
+def test_submit_times_from_a_csv_file(tmp_path: Path) -> None:
+    (tmp_path / "submits.csv").write_text("submit_s,user\n10,ana\n")
+    data = batch_scenario(gang=True)
+    data["workloads"][1]["arrivals"] = {"path": "submits.csv"}
+    listed = run_mapping(tmp_path, batch_scenario(gang=True))
+    from_file = run_mapping(tmp_path, data)
+    pd.testing.assert_frame_equal(listed.jobs, from_file.jobs)
+    assert (job(from_file, "k8s", "pair").start_s, job(from_file, "k8s", "pair").end_s) == (
+        160,
+        260,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "arrivals", "message"),
+    [
+        (None, {"path": "nope.csv"}, r"arrivals\.path: file not found: nope\.csv"),
+        ("t\n1\n", {"path": "s.csv"}, r"arrivals\.path: s\.csv: no column 'submit_s'"),
+        (
+            "submit_s\n5\n3\n",
+            {"path": "s.csv"},
+            r"s\.csv: column 'submit_s', line 3: submit times must be in increasing order",
+        ),
+        (
+            "at\n5\nsoon\n",
+            {"path": "s.csv", "column": "at"},
+            r"column 'at', line 3: submit time must be seconds >= 0, got 'soon'",
+        ),
+        ("submit_s\n1\n", {"path": "s.csv", "times": ["1s"]}, r"give exactly one of"),
+    ],
+)
+def test_bad_submit_files_are_named(
+    tmp_path: Path, text: str | None, arrivals: dict[str, Any], message: str
+) -> None:
+    if text is not None:
+        (tmp_path / "s.csv").write_text(text)
+    data = batch_scenario(gang=True)
+    data["workloads"][1]["arrivals"] = arrivals
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ScenarioError, match=message):
+        simulator.load_scenario(path)
