@@ -254,7 +254,7 @@ BAD_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "arrivals both ways",
         lambda d: d["workloads"][1]["arrivals"].update(times=["1h"]),
-        "workloads[1].arrivals: give exactly one of poisson_per_hour and times",
+        "workloads[1].arrivals: give exactly one of poisson_per_hour, times and path",
     ),
 ]
 
