@@ -120,6 +120,48 @@ class HpaRow:
     request_milli: int
 
 
+@dataclass(frozen=True)
+class RowGroup:
+    """HPA metric rows of one target kind (Utilization or AverageValue), as arrays that do
+    not change over a run; ``slots`` place each row's proposal among its HPA's metrics."""
+
+    utilization: bool
+    rows: tuple[HpaRow, ...]
+    hpa_of: IntArray
+    slots: IntArray
+    services: IntArray
+    is_cpu: npt.NDArray[np.bool_]
+    targets: IntArray
+    requests: IntArray
+
+
+def _row_groups(rows: list[HpaRow]) -> list[RowGroup]:
+    """Utilization rows, then AverageValue rows; each HPA's slots filled in that order."""
+    used: dict[int, int] = {}
+    groups = []
+    for utilization in (True, False):
+        group = tuple(r for r in rows if r.utilization is utilization)
+        if not group:
+            continue
+        slots = []
+        for row in group:
+            slots.append(used.get(row.hpa, 0))
+            used[row.hpa] = slots[-1] + 1
+        groups.append(
+            RowGroup(
+                utilization,
+                group,
+                np.array([r.hpa for r in group], dtype=np.int64),
+                np.array(slots, dtype=np.int64),
+                np.array([r.service for r in group], dtype=np.int64),
+                np.array([r.resource == "cpu" for r in group]),
+                np.array([r.target for r in group], dtype=np.int64),
+                np.array([r.request_milli for r in group], dtype=np.int64),
+            )
+        )
+    return groups
+
+
 def _template(config: KubernetesWorkload, base_dir: Any, name: str) -> HpaTemplate:
     if config.hpa is not None:
         return config.hpa
@@ -254,6 +296,10 @@ class KubernetesSim(PlatformSim):
         self.metrics_per_hpa = max(
             (sum(1 for r in self.rows if r.hpa == h) for h in range(len(self.hpa_services))),
             default=1,
+        )
+        self._row_groups = _row_groups(self.rows)
+        self._hpa_workloads = np.array(
+            [self.services[s] for s in self.hpa_services], dtype=np.int64
         )
 
     def periods(self) -> list[tuple[str, float]]:
@@ -666,45 +712,30 @@ class KubernetesSim(PlatformSim):
         n_hpa = len(self.hpa_services)
         proposals = np.zeros((n_hpa, self.metrics_per_hpa), dtype=np.int64)
         ok = np.ones((n_hpa, self.metrics_per_hpa), dtype=np.bool_)
-        current = np.array(
-            [self.desired[self.services[s]] for s in self.hpa_services], dtype=np.int64
-        )
-        slot = [0] * n_hpa
-        for utilization in (True, False):
-            rows = [r for r in self.rows if r.utilization is utilization]
-            if not rows:
-                continue
+        current = self.desired[self._hpa_workloads]
+        cpu_sample, memory_sample = self._cpu_sample_m, self._memory_sample_milli
+        for group in self._row_groups:
             counts = np.array(
-                [self._classify(self.services[r.service], r.resource, now) for r in rows],
+                [self._classify(self.services[r.service], r.resource, now) for r in group.rows],
                 dtype=np.int64,
             ).reshape(-1, 3)
-            sample = np.array(
-                [
-                    self._cpu_sample_m[r.service]
-                    if r.resource == "cpu"
-                    else self._memory_sample_milli[r.service]
-                    for r in rows
-                ],
-                dtype=np.int64,
+            sample = np.where(
+                group.is_cpu, cpu_sample[group.services], memory_sample[group.services]
             )
-            hpa_of = np.array([r.hpa for r in rows])
-            targets = np.array([r.target for r in rows], dtype=np.int64)
             result = hpa.resource_replicas_batch(
-                current[hpa_of],
+                current[group.hpa_of],
                 counts[:, 0],
                 counts[:, 1],
                 counts[:, 2],
                 counts[:, 0] * sample,
-                [r.request_milli for r in rows],
-                target_utilization=targets if utilization else None,
-                target_average_value_milli=None if utilization else targets,
-                tolerance_up=self.tol_up[hpa_of],
-                tolerance_down=self.tol_down[hpa_of],
+                group.requests,
+                target_utilization=group.targets if group.utilization else None,
+                target_average_value_milli=None if group.utilization else group.targets,
+                tolerance_up=self.tol_up[group.hpa_of],
+                tolerance_down=self.tol_down[group.hpa_of],
             )
-            for i, row in enumerate(rows):
-                proposals[row.hpa, slot[row.hpa]] = result.replicas[i]
-                ok[row.hpa, slot[row.hpa]] = bool(result.ok[i])
-                slot[row.hpa] += 1
+            proposals[group.hpa_of, group.slots] = result.replicas
+            ok[group.hpa_of, group.slots] = result.ok
         decision = hpa.reconcile_batch(
             current,
             proposals,

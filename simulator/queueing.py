@@ -37,7 +37,7 @@ IntArray = npt.NDArray[np.int64]
 
 _REL_TOL = 1e-13  # Newton / bisection stop: relative step in seconds
 _MAX_ITER = 200
-_START_ITER = 4  # per-component Newton steps for a pooled quantile's start and bracket
+_START_ITER = 1  # per-component Newton steps for a pooled quantile's start and bracket
 
 
 def _bad(where: str, index: int | None, value: object, rule: str) -> ValueError:
