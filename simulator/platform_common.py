@@ -388,20 +388,20 @@ class PlatformSim:
         At equal times the order is: record row, the tick starting then, controllers.
         """
         inputs = self.inputs
+        tick_s = inputs.tick_s
         jobs = [("record", inputs.record_every_s), *self.periods()]
         for now, due in Periodic(jobs, inputs.scenario.duration_s):
+            next_tick_s = self.next_tick * tick_s
             if due[0] == "record":
-                until = self._tick_index(now, inclusive=False)
-                if self.next_tick < until:
-                    yield from self._run_ticks(until)
+                if next_tick_s < now - 1e-9:  # ticks before the row are still to run
+                    yield from self._run_ticks(self._tick_index(now, inclusive=False))
                 if now > 0:
                     self._record(now, self.next_tick)
                 due = due[1:]
             if not due:
                 continue
-            until = self._tick_index(now, inclusive=True)
-            if self.next_tick < until:
-                yield from self._run_ticks(until)
+            if next_tick_s <= now + 1e-9:  # a tick starts at or before the controllers
+                yield from self._run_ticks(self._tick_index(now, inclusive=True))
             if now > self.env.now:
                 yield self.env.timeout(now - self.env.now)
             for job in due:

@@ -84,8 +84,8 @@ def erlang_c(servers: npt.ArrayLike, offered_load: npt.ArrayLike) -> FloatArray:
 def erlang_c_unchecked(servers: IntArray, offered_load: FloatArray) -> FloatArray:
     """:func:`erlang_c` for inputs already checked: whole ``servers`` ≥ 1 (int64) and
     finite ``offered_load`` ≥ 0."""
-    c, a = np.broadcast_arrays(servers, offered_load)
-    b = np.ones(c.shape)
+    c, a = servers, offered_load  # broadcast by each operation
+    b = np.ones(np.broadcast_shapes(c.shape, a.shape))
     for k in range(1, int(c.max(initial=0)) + 1):
         b = np.where(k <= c, a * b / (k + a * b), b)
     rho = a / c

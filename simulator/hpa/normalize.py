@@ -191,7 +191,9 @@ def _stabilize_legacy(
         recommendations = (*entries[:last_old], (now, desired), *entries[last_old + 1 :])
     else:
         recommendations = (*entries, (now, desired))
-    return stabilized, replace(history, recommendations=recommendations)
+    return stabilized, HpaHistory(
+        recommendations, history.scale_up_events, history.scale_down_events
+    )
 
 
 def _stabilize_with_behavior(
