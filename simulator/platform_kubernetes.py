@@ -46,6 +46,10 @@ autoscaler. A placed worker pulls its image and starts its container, then compu
 pod is deleted when it is done. Nodes running batch pods are never scaled down (their
 work cannot move, as with ``safe-to-evict: false``).
 
+**Events.** Besides every HPA decision and node change, each pod's life is logged:
+``pod_scheduled`` (with its node), ``pod_started``, ``pod_ready`` (services) and
+``pod_deleted``.
+
 Nodes bill per second from request to removal, with a 60 s minimum.
 """
 
@@ -464,7 +468,14 @@ class KubernetesSim(PlatformSim):
             self._bound[pod.workload] += 1
             self._version += 1
             self.pending.remove(pod)
+            self._pod_event(now, "pod_scheduled", pod)
             self.env.process(self._start(pod, node))
+
+    def _pod_event(self, now: float, kind: str, pod: Pod) -> None:
+        where = f" on node {pod.node.id}" if pod.node is not None else ""
+        self.recorder.event(
+            now, self.workloads[pod.workload].name, kind, detail=f"pod {pod.id}{where}"
+        )
 
     def _container_up(self, pod: Pod, node: Node) -> Generator[simpy.Event, Any, None]:
         """Pull the image (unless the node has it) and start the container."""
@@ -478,6 +489,7 @@ class KubernetesSim(PlatformSim):
         if not pod.deleted:
             node.images.add(image)
             pod.running_s = self.env.now
+            self._pod_event(self.env.now, "pod_started", pod)
 
     def _start(self, pod: Pod, node: Node) -> Generator[simpy.Event, Any, None]:
         template = self.templates[pod.workload]
@@ -489,10 +501,12 @@ class KubernetesSim(PlatformSim):
             return
         pod.ready_s = self.env.now
         self._ready[pod.workload] += 1
+        self._pod_event(self.env.now, "pod_ready", pod)
 
     def _delete_pod(self, pod: Pod) -> None:
         pod.deleted = True
         self._version += 1
+        self._pod_event(self.env.now, "pod_deleted", pod)
         if pod.node is not None:
             pod.node.remove(pod.id, self.requests[pod.workload])
             self._bound[pod.workload] -= 1
@@ -563,6 +577,7 @@ class KubernetesSim(PlatformSim):
         pod.node, pod.bound_s = node, now
         self._bound[pod.workload] += 1
         self._version += 1
+        self._pod_event(now, "pod_scheduled", pod)
         worker = run.placed
         limit = self.limit_cores[run.workload]
         self.worker_placed(run, self._request_cores[run.workload], limit)

@@ -517,3 +517,15 @@ def test_bad_submit_files_are_named(
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ScenarioError, match=message):
         simulator.load_scenario(path)
+
+
+def test_pod_lifecycle_events_follow_the_hand_timeline(tmp_path: Path) -> None:
+    # The gang case: pair's pods are scheduled at 155, start at 160, deleted at 260.
+    result = run_mapping(tmp_path, batch_scenario(gang=True))
+    events = result.events
+    pods = events[(events["platform"] == "k8s") & (events["workload"] == "pair")]
+    times = {kind: rows["time_s"].tolist() for kind, rows in pods.groupby("kind")}
+    assert times["pod_scheduled"] == [155, 155]
+    assert times["pod_started"] == [160, 160]
+    assert times["pod_deleted"] == [260, 260]
+    assert "pod_ready" not in times  # batch workers have no readiness
