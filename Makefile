@@ -32,6 +32,7 @@ typecheck: $(VENV)/.installed-all
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-all
+	bash scripts/install-test-deps.sh
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -1,7 +1,11 @@
 """The ``capsim`` command: the composition root that wires parsers, maths and output.
 
-Exit codes: 0 success; 1 a check failed (``--strict`` with warnings); 2 bad input (the
-message names file, document, field and value; never a traceback).
+Commands: ``run`` (simulate a scenario, write its report), ``compare`` (two saved runs),
+``scenarios`` (list the bundled ones), ``hpa explain``.
+
+Exit codes, shared by every command: 0 success; 1 a check or verdict failed (``--strict``
+with warnings); 2 bad input (one line naming file, field and value; a traceback only
+with ``--debug``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import importlib.metadata
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -18,7 +24,10 @@ from analysis.explain import ControllerSettings, Explanation, explain_hpa
 from simulator.kube.manifests import Deployment, ManifestError, load_deployments, load_hpas
 from simulator.units import parse_duration_s
 
-__all__ = ["console_main", "main"]
+if TYPE_CHECKING:
+    from analysis.compare import Comparison
+
+__all__ = ["bundled_scenarios", "console_main", "main"]
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -95,7 +104,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="controller --horizontal-pod-autoscaler-sync-period (default 15s)",
     )
+    _add_run_commands(commands)
     return parser
+
+
+def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="simulate a scenario and write its report",
+        description="Simulate every platform of SCENARIO.yaml against the same load and "
+        "write a report (HTML, Markdown, data) to reports/<scenario-name>/.",
+    )
+    run.add_argument("scenario", metavar="SCENARIO.yaml")
+    run.add_argument("--out", type=Path, help="report folder (default reports/<scenario-name>)")
+    run.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    run.add_argument(
+        "--format",
+        default="html,md,json",
+        help="comma-separated: html, md, json (default all)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    compare = commands.add_parser(
+        "compare",
+        help="compare two saved runs (report folders)",
+        description="Put the platforms of two saved runs side by side.",
+    )
+    compare.add_argument("runs", nargs=2, metavar="DIR", type=Path)
+    compare.add_argument(
+        "--labels", nargs=2, default=("A", "B"), metavar=("A", "B"), help="column prefixes"
+    )
+    compare.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands.add_parser("scenarios", help="list the bundled scenarios")
 
 
 def _render_text(explanations: Sequence[Explanation]) -> str:
@@ -136,13 +176,105 @@ def _hpa_explain(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if args.strict and warned else EXIT_OK
 
 
+def _comparison_text(comparison: Comparison) -> str:
+    from analysis.report import format_value
+
+    header = ["metric", *comparison.columns]
+    rows = [
+        [
+            f"{r.label} ({r.unit})" if r.unit else r.label,
+            *(
+                format_value(r.values[c], r.unit) + (" *" if r.winner == c else "")
+                for c in comparison.columns
+            ),
+        ]
+        for r in comparison.rows
+    ]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += [
+        "  ".join(
+            (cell.ljust(w) if i == 0 else cell.rjust(w))
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    return "\n".join([*comparison.verdict, "", *lines, "", "* the better value"])
+
+
+def _run(args: argparse.Namespace) -> int:
+    import simulator
+    from analysis.report import write_report
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    scenario = simulator.load_scenario(args.scenario)
+    out = args.out or Path("reports") / scenario.name
+    show = not args.quiet and sys.stderr.isatty()
+    result = simulator.run(scenario, seed=args.seed, progress=show)
+    comparison = write_report(result, out, formats)
+    if not args.quiet:
+        print(_comparison_text(comparison))
+        page = out / "index.html"
+        print(f"\nreport: {page if page.exists() else out}")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from analysis.compare import compare_runs
+    from simulator.result import RunResult
+
+    for folder in args.runs:
+        if not (folder / "summary.json").is_file():
+            raise InputError(f"{folder}: not a saved run (no summary.json; use a report folder)")
+    a, b = (RunResult.load(folder) for folder in args.runs)
+    print(_comparison_text(compare_runs(a, b, tuple(args.labels))))
+    return EXIT_OK
+
+
+def bundled_scenarios() -> list[tuple[Path, str]]:
+    """The bundled scenarios (``scenarios/*.yaml`` of this checkout) with their
+    descriptions' first sentence."""
+    folder = Path(__file__).resolve().parents[1] / "scenarios"
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = " ".join(str(data.get("description", "")).split())
+        found.append((path, text.split(". ")[0].rstrip(".") + "." if text else ""))
+    return found
+
+
+def _scenarios() -> int:
+    found = bundled_scenarios()
+    width = max((len(p.stem) for p, _ in found), default=0)
+    for path, description in found:
+        print(f"{path.stem.ljust(width)}  {description}")
+    if found:
+        print(f"\nrun one: capsim run {found[0][0].parent.name}/<name>.yaml")
+    return EXIT_OK
+
+
+class InputError(Exception):
+    """Bad input found by the CLI itself (one line, exit 2)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``capsim`` command; returns the exit code."""
+    from simulator.scenario import ScenarioError
+    from simulator.workload import WorkloadError
+
     args = build_parser().parse_args(argv)
     try:
         if args.command == "hpa" and args.hpa_command == "explain":
             return _hpa_explain(args)
-    except ManifestError as exc:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "scenarios":
+            return _scenarios()
+    except (ManifestError, ScenarioError, WorkloadError, InputError, ValueError, OSError) as exc:
+        if getattr(args, "debug", False):
+            raise
         print(f"capsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     raise AssertionError(f"unhandled command {args}")  # pragma: no cover - argparse guards

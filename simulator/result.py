@@ -52,6 +52,7 @@ __all__ = [
     "interval_error_rate",
     "interval_lengths_s",
     "job_stats",
+    "replace_folder",
     "share_pct",
     "slo_violation_requests_pct",
     "slo_violation_time_pct",
@@ -723,7 +724,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
+def replace_folder(staging: Path, target: Path) -> None:
     """Rename ``staging`` to ``target``; an existing ``target`` is set aside, then removed."""
     if not target.exists():
         staging.rename(target)
@@ -802,7 +803,7 @@ class RunResult:
             for name, data in self._files():
                 _write_file(staging / name, data)
             _fsync_dir(staging)
-            _move_into_place(staging, target)
+            replace_folder(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
