@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from analysis.metrics import per_million_requests, service_elasticity
+from analysis.metrics import per_million_requests, platform_cost_split, service_elasticity
 from simulator.result import RunResult
 
 __all__ = ["SLO_SLACK_PCT", "Column", "Comparison", "Row", "compare", "compare_runs"]
@@ -38,6 +38,7 @@ class Column:
     platform: dict[str, Any]  # the summary's platform entry
     elasticity: pd.DataFrame  # analysis.metrics.service_elasticity rows of this platform
     duration_s: float
+    idle_cost_pct: float  # OpenCost: share of the cost no workload requested or used
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def _columns(result: RunResult, prefix: str) -> list[Column]:
             if len(elasticity)
             else pd.DataFrame(columns=["platform", "workload"])
         )
-        columns.append(Column(prefix + name, platform, mine, float(summary["duration_s"])))
+        idle = platform_cost_split(result, name).idle_pct
+        columns.append(Column(prefix + name, platform, mine, float(summary["duration_s"]), idle))
     return columns
 
 
@@ -159,6 +161,7 @@ def _rows(columns: list[Column]) -> list[Row]:
             "higher",
             lambda c: float(c.platform["memory_utilization_pct"]),
         ),
+        _row(columns, "Idle share of the cost (OpenCost)", "%", "lower", lambda c: c.idle_cost_pct),
         _row(columns, "Nodes or VMs, at most", "", None, lambda c: float(c.platform["nodes_max"])),
     ]
     if _workloads(columns, "service"):

@@ -45,6 +45,7 @@ __all__ = [
     "elasticity",
     "opencost_split",
     "per_million_requests",
+    "platform_cost_split",
     "replica_cpu_limit_cores",
     "scale_reversals",
     "service_elasticity",
@@ -322,3 +323,33 @@ def service_elasticity(result: RunResult) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def platform_cost_split(result: RunResult, platform: str) -> CostSplit:
+    """:func:`opencost_split` of one platform of a run: what was bought is the time
+    integral of ``platform_cpu_cores`` and ``platform_memory_bytes``; a workload counts
+    ``max(requested, used)`` CPU and its used memory (memory requests are not recorded)."""
+    ts = result.timeseries
+    rows = ts[ts["platform"] == platform]
+    per_time = rows.groupby("time_s", sort=True).agg(
+        cpu=("platform_cpu_cores", "max"), memory=("platform_memory_bytes", "max")
+    )
+    dt = interval_lengths_s(per_time.index.to_numpy(np.float64))
+    gb = 1e9
+    bought_core_h = float(per_time["cpu"].to_numpy(np.float64) @ dt) / 3600
+    bought_gb_h = float(per_time["memory"].to_numpy(np.float64) @ dt) / 3600 / gb
+    core_h: dict[str, float] = {}
+    gb_h: dict[str, float] = {}
+    for workload, mine in rows.groupby("workload", sort=True):
+        mine = mine.sort_values("time_s", kind="stable")
+        step = interval_lengths_s(mine["time_s"].to_numpy(np.float64))
+        held = np.maximum(
+            mine["cpu_requested_cores"].to_numpy(np.float64),
+            mine["cpu_used_cores"].to_numpy(np.float64),
+        )
+        core_h[str(workload)] = float(held @ step) / 3600
+        gb_h[str(workload)] = (
+            float(mine["memory_used_bytes"].to_numpy(np.float64) @ step) / 3600 / gb
+        )
+    total = float(result.summary["platforms"][platform]["cost_usd"])
+    return opencost_split(total, bought_core_h, bought_gb_h, core_h, gb_h)

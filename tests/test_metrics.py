@@ -192,3 +192,36 @@ def test_service_elasticity_of_a_run_by_hand(tmp_path: Path) -> None:
         assert row["instability_pct"] == 0.0
         assert row["jitter_per_min"] == 0.0
         assert row["over_unit_s"] == pytest.approx(1 * 1800)
+
+
+def test_platform_cost_split_of_a_run_by_hand(tmp_path: Path) -> None:
+    # Two 4-vCPU, 16 GiB VMs at $0.36/h for an hour, one replica each. On VMs a replica
+    # requests its VM's 4 vCPUs and uses 0.8 cores: max(request, usage) = 4 cores, so all
+    # the CPU is attributed; memory used is 256 MiB per replica of the 16 GiB bought.
+    vm = {"vcpu": 4, "memory": "16Gi", "price_per_hour": 0.36}
+    data = {
+        "name": "split",
+        "duration": "1h",
+        "tick": "10s",
+        "workloads": [
+            {
+                "kind": "service",
+                "name": "web",
+                "load": {"type": "constant", "rate": 16},
+                "cpu_ms_per_request": 100,
+                "memory_mib": 256,
+            }
+        ],
+        "platforms": {"vm": {"kind": "vm", "instance": vm, "workloads": {"web": {"instances": 2}}}},
+    }
+    path = tmp_path / "split.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = simulator.run(simulator.load_scenario(path))
+    split = metrics.platform_cost_split(result, "vm")
+    assert split.total_usd == pytest.approx(0.72)
+    bought_gb_h = 2 * 16 * 2**30 / 1e9
+    used_gb_h = 2 * 256 * 2**20 / 1e9
+    list_price = 8 * 0.031611 + bought_gb_h * 0.004237
+    expected_web = 0.72 * (8 * 0.031611 + used_gb_h * 0.004237) / list_price
+    assert split.workloads_usd["web"] == pytest.approx(expected_web, rel=1e-6)
+    assert split.idle_usd == pytest.approx(0.72 - expected_web, rel=1e-6)
