@@ -1,12 +1,12 @@
 # capsim: two commands set everything up on a fresh machine (only Python >= 3.11 needed).
-#   make demo   create .venv, install capsim, run the main job on the bundled example
+#   make demo   create .venv, install capsim, run the default scenario and write its report
 #   make test   create .venv, install capsim with every extra, run lint, types and tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo example test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-base
 
 demo: $(VENV)/.installed-base
-	$(BIN)/capsim hpa explain scenarios/examples/web-hpa.yaml --deployment scenarios/examples/web-deployment.yaml
+	$(BIN)/capsim run scenarios/web-diurnal.yaml
+
+# The example report committed under reports/example (Markdown, figures, summary.json).
+example: $(VENV)/.installed-base
+	$(BIN)/capsim run scenarios/web-diurnal.yaml --out reports/example --format md,json --quiet
+	rm -f reports/example/timeseries.* reports/example/events.csv reports/example/jobs.csv
 
 lint: $(VENV)/.installed-all
 	$(BIN)/ruff check .

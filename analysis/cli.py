@@ -184,19 +184,19 @@ def _comparison_text(comparison: Comparison) -> str:
         [
             f"{r.label} ({r.unit})" if r.unit else r.label,
             *(
-                format_value(r.values[c], r.unit) + (" *" if r.winner == c else "")
+                format_value(r.values[c], r.unit) + (" *" if r.winner == c else "  ")
                 for c in comparison.columns
             ),
         ]
         for r in comparison.rows
     ]
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines += [
         "  ".join(
             (cell.ljust(w) if i == 0 else cell.rjust(w))
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
+        ).rstrip()
         for row in rows
     ]
     return "\n".join([*comparison.verdict, "", *lines, "", "* the better value"])

@@ -4,10 +4,10 @@ and the discrete-event engine.
 Python API::
 
     import simulator
-    scenario = simulator.load_scenario("scenarios/nasa-web.yaml")  # raises ScenarioError
+    scenario = simulator.load_scenario("scenarios/web-diurnal.yaml")  # raises ScenarioError
     result = simulator.run(scenario, seed=None, progress=False)    # -> RunResult
-    result.save("reports/nasa-web")                                 # atomic
-    again = simulator.RunResult.load("reports/nasa-web")
+    result.save("reports/web-diurnal")                                 # atomic
+    again = simulator.RunResult.load("reports/web-diurnal")
 
 Importing ``simulator`` never imports the Kubernetes client, Dask or matplotlib.
 """

@@ -16,14 +16,29 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+CONSOLE_BLOCKS = re.findall(r"```console\n\$ capsim (.+?)\n(.*?)```", README, re.S)
+
+
+@pytest.mark.parametrize(("command", "output"), CONSOLE_BLOCKS, ids=lambda x: x[:30])
 def test_console_sample_is_real_output(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    command: str,
+    output: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    block = re.search(r"```console\n\$ capsim (.+?)\n(.*?)```", README, re.S)
-    assert block is not None
-    monkeypatch.chdir(ROOT)
-    assert main(shlex.split(block.group(1))) == 0
-    assert capsys.readouterr().out == block.group(2)
+    """Run from a folder that sees the repository's scenarios, so reports land there."""
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    monkeypatch.chdir(tmp_path)
+    assert main(shlex.split(command)) == 0
+    assert capsys.readouterr().out == output
+
+
+def test_the_readme_shows_every_command_it_promises() -> None:
+    assert len(CONSOLE_BLOCKS) == 2
+    assert [c.split()[0] for c, _ in CONSOLE_BLOCKS] == ["run", "hpa"]
+    assert "(reports/example/figures/replicas_web.png)" in README
+    assert (ROOT / "reports/example/figures/replicas_web.png").is_file()
 
 
 def test_python_example_runs_and_prints_what_it_says() -> None:

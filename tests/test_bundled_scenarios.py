@@ -1,0 +1,231 @@
+"""The bundled scenarios (``scenarios/*.yaml``) load, run, and show what they are there for.
+
+Every scenario found by the glob gets the generic checks: a description, a positive cost
+on every platform, and every service serving more than 90 % of its arrivals on at least
+one platform. The five showcase scenarios also get the qualitative facts that make their
+point. Each scenario runs once per test session (cached); together they take about 25 s.
+Run times are not asserted here: they belong in benchmarks.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator
+from analysis.report import write_report
+from simulator.result import RunResult
+from simulator.scenario import KubernetesPlatform, ServiceWorkload
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+PATHS = sorted(SCENARIOS.glob("*.yaml"))
+
+
+@functools.cache
+def result(name: str) -> RunResult:
+    """The run of ``scenarios/<name>.yaml`` at its own seed (once per session)."""
+    return simulator.run(simulator.load_scenario(SCENARIOS / f"{name}.yaml"))
+
+
+def platforms(name: str) -> dict[str, Any]:
+    summary: dict[str, Any] = result(name).summary["platforms"]
+    return summary
+
+
+def workload(name: str, platform: str, workload_name: str) -> dict[str, Any]:
+    summary: dict[str, Any] = platforms(name)[platform]["workloads"][workload_name]
+    return summary
+
+
+def nodes_over_time(name: str, platform: str) -> pd.Series:
+    """Nodes (Kubernetes: the pools' nodes) or VMs (all groups) at each record time."""
+    rows = result(name).timeseries
+    rows = rows[rows["platform"] == platform]
+    how = "sum" if platforms(name)[platform]["kind"] == "vm" else "max"
+    nodes: pd.Series = rows.groupby("time_s", sort=True)["nodes"].agg(how)
+    return nodes
+
+
+# --- every bundled scenario ------------------------------------------------------------
+
+
+def test_the_five_showcase_scenarios_are_bundled() -> None:
+    names = {path.stem for path in PATHS}
+    assert {
+        "web-diurnal",
+        "ml-serving",
+        "distributed-training",
+        "batch-analytics",
+        "llm-bursty",
+    } <= names
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_bundled_scenario_runs_and_serves(path: Path) -> None:
+    scenario = simulator.load_scenario(path)
+    assert scenario.description.strip(), f"{path.name}: no description"
+    summary = result(path.stem).summary["platforms"]
+    assert set(summary) == set(scenario.platforms)
+    for name, platform in summary.items():
+        assert platform["cost_usd"] > 0, f"{path.name}: {name} costs nothing"
+    for service in (w for w in scenario.workloads if isinstance(w, ServiceWorkload)):
+        served_share = [
+            p["workloads"][service.name]["requests_served"]
+            / p["workloads"][service.name]["requests_arrived"]
+            for p in summary.values()
+        ]
+        assert max(served_share) > 0.9, f"{path.name}: {service.name} served {served_share}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_bundled_scenario_report_renders_in_a_browser(path: Path, tmp_path: Path) -> None:
+    """Each bundled scenario's report opens in headless Chromium: no console errors, every
+    figure loaded, not blank; its Markdown links only figures that exist."""
+    from browser import browser_available, check_page
+
+    out = tmp_path / path.stem
+    write_report(result(path.stem), out, ["html", "md"])
+    for line in (out / "report.md").read_text().splitlines():
+        if line.startswith("!["):
+            assert (out / line[line.index("(") + 1 : -1]).is_file(), line
+    reason = browser_available()
+    if reason is not None:
+        pytest.skip(reason)
+    page = check_page(out / "index.html")
+    assert page.console_errors == []
+    assert page.images == len(list((out / "figures").iterdir())) > 0
+    assert page.images_loaded == page.images
+    assert not page.blank()
+
+
+# --- web-diurnal: the default scenario -------------------------------------------------
+
+
+def test_web_diurnal_both_platforms_meet_the_slo_at_different_cost() -> None:
+    summary = platforms("web-diurnal")
+    assert set(summary) == {"vm", "kubernetes"}
+    for name in summary:
+        web = workload("web-diurnal", name, "web")
+        assert web["slo_violation_time_pct"] < 5.0, name
+        assert web["latency_p95_ms"] <= web["slo_p95_ms"], name
+        assert web["dropped_pct"] < 0.1, name
+        # A weekday peak needs about a dozen replicas, the launch-day surge more.
+        assert 15 <= web["replicas_max"] <= 40, name
+        assert web["replicas_min"] <= 3, name
+    k8s, vm = summary["kubernetes"], summary["vm"]
+    # Pods packed three to a node and half-full nodes the cluster autoscaler keeps:
+    # Kubernetes uses a clearly smaller share of the CPU it buys.
+    assert vm["cpu_utilization_pct"] - k8s["cpu_utilization_pct"] > 3.0
+    assert k8s["cpu_allocation_pct"] < 75.0
+    assert k8s["cost_usd"] != pytest.approx(vm["cost_usd"], rel=0.05)
+
+
+# --- ml-serving: HPA targets 50 / 70 / 90 % --------------------------------------------
+
+
+def test_ml_serving_higher_hpa_target_buys_less_and_waits_longer() -> None:
+    summary = platforms("ml-serving")
+    assert {"hpa-50", "hpa-70", "hpa-90"} <= set(summary)
+    hpa = {t: workload("ml-serving", f"hpa-{t}", "inference") for t in (50, 70, 90)}
+    # Replica-hours (mean ready replicas over the same day) fall as the target rises...
+    assert hpa[50]["replicas_mean"] > hpa[70]["replicas_mean"] > hpa[90]["replicas_mean"]
+    assert summary["hpa-90"]["cost_usd"] <= summary["hpa-50"]["cost_usd"]
+    # ... and latency rises: 50 % meets the p95 target, 90 % does not.
+    assert hpa[90]["latency_p95_ms"] > hpa[70]["latency_p95_ms"] > hpa[50]["latency_p95_ms"]
+    assert hpa[50]["latency_p95_ms"] <= hpa[50]["slo_p95_ms"] < hpa[90]["latency_p95_ms"]
+    assert hpa[90]["slo_violation_time_pct"] > hpa[50]["slo_violation_time_pct"]
+    # The flash crowd makes every platform scale out well beyond its quiet size.
+    for name in summary:
+        inference = workload("ml-serving", name, "inference")
+        assert inference["replicas_max"] >= 2 * inference["replicas_min"] + 4, name
+
+
+# --- distributed-training: gangs on a GPU pool vs a VM per worker ----------------------
+
+
+def test_distributed_training_gangs_start_and_the_gpu_pool_breathes() -> None:
+    scenario = simulator.load_scenario(SCENARIOS / "distributed-training.yaml")
+    run = result("distributed-training")
+    jobs = run.jobs
+    summary = platforms("distributed-training")
+    assert set(summary) == {"kubernetes", "vm"}
+    hours = scenario.duration_s / 3600.0
+    waits: dict[str, float] = {}
+    for name in summary:
+        mine = jobs[jobs["platform"] == name]
+        started = mine.dropna(subset=["start_s"])
+        assert len(mine) > 20, name
+        assert len(started) / len(mine) > 0.9, name
+        wait = started["start_s"] - started["submit_s"]
+        assert (wait >= 0).all(), name
+        waits[name] = float(np.quantile(wait, 0.95))
+        # Every worker holds one GPU and each node or VM has one: busy GPU-hours over
+        # paid GPU-hours (jobs still running at the end count up to the end).
+        busy = (mine["end_s"].fillna(scenario.duration_s) - mine["start_s"]) * mine["workers"]
+        gpu_util = float(busy.sum()) / 3600.0 / (summary[name]["nodes_mean"] * hours)
+        assert 0.5 < gpu_util <= 1.0, (name, gpu_util)
+    # The shared pool is capped (a GPU quota): at bursts gangs queue for it.
+    assert waits["kubernetes"] > waits["vm"]
+    assert summary["kubernetes"]["nodes_max"] <= 16 < summary["vm"]["nodes_max"]
+    # Every gang of 8 fits only on 8 nodes: the pool grows to that and shrinks again.
+    platform = scenario.platforms["kubernetes"]
+    assert isinstance(platform, KubernetesPlatform)
+    assert platform.node_pools[0].min_nodes == 0
+    nodes = nodes_over_time("distributed-training", "kubernetes").to_numpy()
+    peak = int(np.argmax(nodes))
+    assert nodes[peak] >= 8
+    assert nodes[peak:].min() <= nodes[peak] / 2
+
+
+# --- batch-analytics: nightly tasks packed with a web service -------------------------
+
+
+def test_batch_analytics_jobs_complete_and_packing_pays() -> None:
+    jobs = result("batch-analytics").jobs
+    summary = platforms("batch-analytics")
+    assert set(summary) == {"kubernetes", "kubernetes-packed", "vm"}
+    for name in summary:
+        mine = jobs[jobs["platform"] == name]
+        assert len(mine) == 49 + 16, name
+        assert mine["end_s"].notna().all(), name
+        assert workload("batch-analytics", name, "web")["dropped_pct"] < 0.1, name
+    default, packed = summary["kubernetes"], summary["kubernetes-packed"]
+    # Bin-packing and a quick scale-down hold fewer nodes through the night.
+    assert packed["cost_usd"] < default["cost_usd"]
+    assert packed["cpu_allocation_pct"] > default["cpu_allocation_pct"]
+    assert packed["cpu_utilization_pct"] > default["cpu_utilization_pct"]
+    # A 2-core executor fills its pod's request but strands half of an n2-standard-4.
+    for name in ("kubernetes", "kubernetes-packed"):
+        pod = workload("batch-analytics", name, "nightly-etl")["utilization_pct"]
+        vm = workload("batch-analytics", "vm", "nightly-etl")["utilization_pct"]
+        assert pod > 90.0 > 60.0 > vm, name
+    # Nodes and VMs follow the night's burst and come back down by day.
+    for name in summary:
+        nodes = nodes_over_time("batch-analytics", name)
+        night = nodes[(nodes.index > 3600) & (nodes.index <= 4 * 3600)]
+        afternoon = nodes[(nodes.index > 13 * 3600) & (nodes.index <= 15 * 3600)]
+        assert night.mean() > 2 * afternoon.mean(), name
+
+
+# --- llm-bursty: the Azure conversation trace on GPU replicas -------------------------
+
+
+def test_llm_bursty_both_platforms_follow_the_swell() -> None:
+    summary = platforms("llm-bursty")
+    assert set(summary) == {"kubernetes", "vm"}
+    chat = {name: workload("llm-bursty", name, "chat") for name in summary}
+    for name, service in chat.items():
+        assert service["dropped_pct"] < 1.0, name
+        assert service["latency_p95_ms"] <= service["slo_p95_ms"], name
+        assert service["replicas_max"] >= 2 * service["replicas_min"], name
+        # Requests hold a slot for seconds: the median request takes seconds too.
+        assert service["latency_p50_ms"] > 1000.0, name
+    # The HPA (15 s syncs) reacts sooner than three one-minute CPU alarms, and buys more.
+    assert chat["kubernetes"]["replicas_max"] >= chat["vm"]["replicas_max"]
+    assert chat["kubernetes"]["slo_violation_time_pct"] <= chat["vm"]["slo_violation_time_pct"]
+    assert summary["kubernetes"]["cost_usd"] > summary["vm"]["cost_usd"]
