@@ -20,8 +20,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from analysis.metrics import per_million_requests, platform_cost_split, service_elasticity
-from simulator.result import RunResult
+from analysis.metrics import (
+    per_million_requests,
+    platform_cost_split,
+    scale_reversals,
+    service_elasticity,
+)
+from simulator.result import RunResult, interval_lengths_s
 
 __all__ = ["SLO_SLACK_PCT", "Column", "Comparison", "Row", "compare", "compare_runs"]
 
@@ -39,6 +44,7 @@ class Column:
     elasticity: pd.DataFrame  # analysis.metrics.service_elasticity rows of this platform
     duration_s: float
     idle_cost_pct: float  # OpenCost: share of the cost no workload requested or used
+    scaling: dict[str, dict[str, float]]  # workload → reversals_per_hour, not_ready_replica_min
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,28 @@ def _columns(result: RunResult, prefix: str) -> list[Column]:
             else pd.DataFrame(columns=["platform", "workload"])
         )
         idle = platform_cost_split(result, name).idle_pct
-        columns.append(Column(prefix + name, platform, mine, float(summary["duration_s"]), idle))
+        duration_s = float(summary["duration_s"])
+        scaling = _scaling(result, name, duration_s)
+        columns.append(Column(prefix + name, platform, mine, duration_s, idle, scaling))
     return columns
+
+
+def _scaling(result: RunResult, platform: str, duration_s: float) -> dict[str, dict[str, float]]:
+    """Per workload: direction reversals per hour, and replica-minutes wanted but not
+    ready (``∫ max(desired − ready, 0) dt``: pending, pulling, starting)."""
+    reversals = scale_reversals(result.events[result.events["platform"] == platform])
+    per_workload = dict(zip(reversals["workload"], reversals["reversals"], strict=True))
+    ts = result.timeseries
+    out = {}
+    for workload, rows in ts[ts["platform"] == platform].groupby("workload", sort=True):
+        rows = rows.sort_values("time_s", kind="stable")
+        gap = (rows["replicas_desired"] - rows["replicas_ready"]).clip(lower=0)
+        dt = interval_lengths_s(rows["time_s"].to_numpy(float))
+        out[str(workload)] = {
+            "reversals_per_hour": per_workload.get(workload, 0) / (duration_s / 3600),
+            "not_ready_replica_min": float(gap.to_numpy(float) @ dt) / 60,
+        }
+    return out
 
 
 def _workloads(columns: list[Column], kind: str) -> list[str]:
@@ -185,6 +211,9 @@ def _service_rows(columns: list[Column], w: str) -> list[Row]:
     def value(key: str) -> Callable[[Column], float]:
         return lambda c: _workload_value(c, w, key)
 
+    def scaling(key: str) -> Callable[[Column], float]:
+        return lambda c: float(c.scaling.get(w, {}).get(key, math.nan))
+
     def elastic(key: str) -> Callable[[Column], float]:
         return lambda c: _elasticity_value(c, w, key)
 
@@ -203,6 +232,20 @@ def _service_rows(columns: list[Column], w: str) -> list[Row]:
         _row(columns, f"{w}: replicas, mean", "", None, value("replicas_mean")),
         _row(columns, f"{w}: CPU utilization", "%", "higher", value("utilization_pct")),
         _row(columns, f"{w}: scale events per hour", "/h", "lower", value("scale_events_per_hour")),
+        _row(
+            columns,
+            f"{w}: direction reversals per hour",
+            "/h",
+            "lower",
+            scaling("reversals_per_hour"),
+        ),
+        _row(
+            columns,
+            f"{w}: replica-minutes not ready",
+            "min",
+            "lower",
+            scaling("not_ready_replica_min"),
+        ),
         _row(
             columns,
             f"{w}: under-provisioned time (τ_U)",

@@ -64,6 +64,9 @@ def test_comparison_by_hand(result: simulator.RunResult) -> None:
     assert rows["web: p95 latency"].winner == "two"
     assert rows["web: time over the SLO"].values["one"] == pytest.approx(100.0)
     assert rows["Nodes or VMs, at most"].winner is None  # no better direction
+    # Fixed sizes, warm from the start: no reversals, every wanted replica ready.
+    assert rows["web: direction reversals per hour"].values == {"one": 0.0, "two": 0.0}
+    assert rows["web: replica-minutes not ready"].values == {"one": 0.0, "two": 0.0}
     assert comparison.verdict == [
         "two meets every SLO at $4.80/day.",
         "one misses the web SLO for 60 min (100.0 % of the time) at $2.40/day.",
