@@ -188,6 +188,13 @@ def _rows(columns: list[Column]) -> list[Row]:
             lambda c: float(c.platform["memory_utilization_pct"]),
         ),
         _row(columns, "Idle share of the cost (OpenCost)", "%", "lower", lambda c: c.idle_cost_pct),
+        _row(
+            columns,
+            "GPU utilization of what was bought",
+            "%",
+            "higher",
+            lambda c: float(c.platform.get("gpu_utilization_pct") or math.nan),
+        ),
         _row(columns, "Nodes or VMs, at most", "", None, lambda c: float(c.platform["nodes_max"])),
     ]
     if _workloads(columns, "service"):
@@ -204,7 +211,7 @@ def _rows(columns: list[Column]) -> list[Row]:
         rows += _service_rows(columns, w)
     for w in _workloads(columns, "batch"):
         rows += _batch_rows(columns, w)
-    return rows
+    return [r for r in rows if not all(math.isnan(v) for v in r.values.values())]
 
 
 def _service_rows(columns: list[Column], w: str) -> list[Row]:

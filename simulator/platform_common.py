@@ -57,34 +57,48 @@ class Machines:
     """
 
     billing_minimum_s: float
-    _live: dict[int, tuple[float, float, float, float]] = dataclasses.field(
+    _live: dict[int, tuple[float, float, float, float, float]] = dataclasses.field(
         default_factory=dict
-    )  # id → (requested_s, price_per_hour, vcpu cores, memory bytes)
-    _closed: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0, 0.0])
+    )  # id → (requested_s, price_per_hour, vcpu cores, memory bytes, gpus)
+    _closed: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
 
     def open(
-        self, key: int, requested_s: float, price_per_hour: float, cpu_cores: float, memory_b: float
+        self,
+        key: int,
+        requested_s: float,
+        price_per_hour: float,
+        cpu_cores: float,
+        memory_b: float,
+        gpus: float = 0.0,
     ) -> None:
-        self._live[key] = (requested_s, price_per_hour, cpu_cores, memory_b)
+        self._live[key] = (requested_s, price_per_hour, cpu_cores, memory_b, gpus)
 
     def close(self, key: int, now: float) -> None:
-        requested_s, price, cores, memory = self._live.pop(key)
+        requested_s, price, cores, memory, gpus = self._live.pop(key)
         held = now - requested_s
         self._closed[0] += price * max(held, self.billing_minimum_s) / 3600.0
         self._closed[1] += cores * held
         self._closed[2] += memory * held
+        self._closed[3] += gpus * held
 
-    def totals(self, now: float) -> tuple[float, float, float]:
-        """(cost in USD, vCPU core-seconds, memory byte-seconds) from 0 to ``now``."""
-        cost = cores = memory = 0.0
+    def totals(self, now: float) -> tuple[float, float, float, float]:
+        """(cost in USD, vCPU core-seconds, memory byte-seconds, GPU-seconds) from 0 to
+        ``now``."""
+        cost = cores = memory = gpu_s = 0.0
         minimum = self.billing_minimum_s
-        for requested_s, price, cpu, mem in self._live.values():
+        for requested_s, price, cpu, mem, gpus in self._live.values():
             held = now - requested_s
             cost += price * max(held, minimum)
             cores += cpu * held
             memory += mem * held
+            gpu_s += gpus * held
         closed = self._closed
-        return closed[0] + cost / 3600.0, closed[1] + cores, closed[2] + memory
+        return (
+            closed[0] + cost / 3600.0,
+            closed[1] + cores,
+            closed[2] + memory,
+            closed[3] + gpu_s,
+        )
 
 
 @dataclass
@@ -216,13 +230,15 @@ class PlatformSim:
         memory_mib: float = 0.0,
         cpu_requested: float = 0.0,
         cpu_capacity: float = 0.0,
+        gpu_used: float = 0.0,
     ) -> None:
-        """Change the batch levels of workload ``w`` now (cores, MiB), integrating first."""
+        """Change the batch levels of workload ``w`` now (cores, MiB, GPUs), integrating
+        first."""
         now = self.env.now
         self._batch_integral += self._batch_level * (now - self._batch_since_s)
         self._batch_since_s = now
         level = self._batch_level[:, w]
-        level += (cpu_used, memory_mib, cpu_requested, cpu_capacity)
+        level += (cpu_used, memory_mib, cpu_requested, cpu_capacity, gpu_used)
 
     def worker_placed(self, run: JobRun, cpu_requested: float, cpu_capacity: float) -> None:
         run.placed += 1
@@ -255,11 +271,11 @@ class PlatformSim:
         cpu = min(workload.cpu_millicores / 1000.0, cpu_cap_cores)
         memory = workload.memory_bytes / 2**20
         self._workers[2, w] += 1
-        self.batch_change(w, cpu_used=cpu, memory_mib=memory)
+        self.batch_change(w, cpu_used=cpu, memory_mib=memory, gpu_used=workload.gpu)
         yield self.env.timeout(spec.work_s[worker])
         self._workers[2, w] -= 1
         self._workers[0, w] -= 1
-        self.batch_change(w, cpu_used=-cpu, memory_mib=-memory)
+        self.batch_change(w, cpu_used=-cpu, memory_mib=-memory, gpu_used=-workload.gpu)
         run.done += 1
         if run.done == spec.workers:
             run.end_s = self.env.now

@@ -336,8 +336,10 @@ class KubernetesSim(PlatformSim):
         ready = np.zeros(len(self.workloads), dtype=np.int64)
         ready[self.services] = self.ready_replicas()
         total = np.array([len(pods) for pods in self.pods], dtype=np.int64)
-        cost, cores, memory = self.machines.totals(now)
-        levels = Levels(self.desired.copy(), ready, total, len(self.nodes), cost, cores, memory)
+        cost, cores, memory, gpus = self.machines.totals(now)
+        levels = Levels(
+            self.desired.copy(), ready, total, len(self.nodes), cost, cores, memory, gpus
+        )
         return self.with_batch(levels)
 
     # --- warm start ------------------------------------------------------------------
@@ -406,7 +408,12 @@ class KubernetesSim(PlatformSim):
         self.nodes.append(node)
         self._version += 1
         self.machines.open(
-            node.id, now, pool.price_per_hour, pool.vcpu_millicores / 1000.0, pool.memory_bytes
+            node.id,
+            now,
+            pool.price_per_hour,
+            pool.vcpu_millicores / 1000.0,
+            pool.memory_bytes,
+            pool.gpu,
         )
         return node
 

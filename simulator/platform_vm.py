@@ -123,8 +123,8 @@ class VmSim(PlatformSim):
         )
         desired = self.desired * np.array(self.per_vm, dtype=np.int64)
         nodes = np.array([len(v) for v in self.vms], dtype=np.int64)
-        cost, cores, memory = self.machines.totals(now)
-        return self.with_batch(Levels(desired, ready, total, nodes, cost, cores, memory))
+        cost, cores, memory, gpus = self.machines.totals(now)
+        return self.with_batch(Levels(desired, ready, total, nodes, cost, cores, memory, gpus))
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -139,6 +139,7 @@ class VmSim(PlatformSim):
             instance.price_per_hour,
             instance.vcpu_millicores / 1000.0,
             instance.memory_bytes,
+            instance.gpu,
         )
         return vm
 

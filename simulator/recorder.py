@@ -52,12 +52,23 @@ class Levels:
     cost_usd: float
     capacity_core_s: float = 0.0  # the platform's vCPU core-seconds bought so far
     capacity_byte_s: float = 0.0  # and memory byte-seconds
+    capacity_gpu_s: float = 0.0  # and GPU-seconds
     jobs_queued: npt.NDArray[np.int64] | None = None
     jobs_running: npt.NDArray[np.int64] | None = None
 
 
-_SUMS = ("arrived", "served", "dropped", "cpu_used", "memory_used", "cpu_requested", "cpu_capacity")
-# Batch workloads report interval means of these (cores, MiB), the last rows of _SUMS.
+_SUMS = (
+    "arrived",
+    "served",
+    "dropped",
+    "cpu_used",
+    "memory_used",
+    "cpu_requested",
+    "cpu_capacity",
+    "gpu_used",
+)
+# Batch workloads report interval means of these (cores, MiB, GPUs), the last rows of _SUMS.
+# Services use no GPU in the model.
 BATCH_LEVELS = _SUMS[3:]
 
 
@@ -196,6 +207,8 @@ class PlatformRecorder:
             "cost_usd": np.repeat([x.cost_usd for x in levels], n),
             "platform_cpu_cores": np.repeat(self._interval_means("capacity_core_s"), n),
             "platform_memory_bytes": np.repeat(self._interval_means("capacity_byte_s"), n),
+            "gpu_used": sums[:, 7],
+            "platform_gpus": np.repeat(self._interval_means("capacity_gpu_s"), n),
             "jobs_queued": level("jobs_queued"),
             "jobs_running": level("jobs_running"),
         }

@@ -74,6 +74,7 @@ TIMESERIES_COLUMNS: Mapping[str, str] = {
     "utilization_pct": _F, "memory_used_bytes": _F, "nodes": _I, "cost_usd": _F,
     "jobs_queued": _I, "jobs_running": _I,
     "platform_cpu_cores": _F, "platform_memory_bytes": _F,
+    "gpu_used": _F, "platform_gpus": _F,
 }  # fmt: skip
 EVENT_COLUMNS: Mapping[str, str] = {
     "time_s": _F, "platform": _S, "workload": _S, "kind": _S,
@@ -565,7 +566,12 @@ def _workload_summary(
     }
     if kind == "batch":
         own = jobs[(jobs["platform"] == platform) & (jobs["workload"] == workload)]
-        return out | job_stats(own["submit_s"], own["start_s"], own["end_s"])
+        gpu_hours = time_integral(_col(rows, "gpu_used"), dt) / 3600.0
+        return (
+            out
+            | job_stats(own["submit_s"], own["start_s"], own["end_s"])
+            | {"gpu_used_hours": gpu_hours}
+        )
     slo = rec.slo.get(workload, (None, None))
     return out | _service_metrics(rows, dt, rec.latency.get((platform, workload)), slo)
 
@@ -580,6 +586,8 @@ def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[
         used=("cpu_used_cores", "sum"),
         requested=("cpu_requested_cores", "sum"),
         memory_used=("memory_used_bytes", "sum"),
+        gpus=("platform_gpus", "max"),
+        gpu_used=("gpu_used", "sum"),
     )
     cost = float(per_time["cost"].iloc[-1]) if len(per_time) else math.nan
     nodes = per_time["nodes"].to_numpy(dtype=np.float64)
@@ -598,6 +606,7 @@ def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[
         "cpu_utilization_pct": share_pct(integral("used"), bought_cpu),
         "cpu_allocation_pct": share_pct(integral("requested"), bought_cpu),
         "memory_utilization_pct": share_pct(integral("memory_used"), bought_memory),
+        "gpu_utilization_pct": share_pct(integral("gpu_used"), integral("gpus")),
     }
 
 
@@ -608,7 +617,8 @@ def summarize(
 
     ``{scenario, seed, duration_s, tick_s, record_every_s, scenario_as_run, platforms:
     {name: {kind, cost_usd, cost_per_hour_usd, nodes_mean, nodes_max, cpu_utilization_pct,
-    cpu_allocation_pct, memory_utilization_pct (of the vCPUs and memory bought), workloads: {name:
+    cpu_allocation_pct, memory_utilization_pct, gpu_utilization_pct (of the vCPUs, memory
+    and GPUs bought; NaN without GPUs), workloads: {name:
     {kind, resources and scaling, then requests, latency and SLO (services) or jobs
     (batch)}}}}}``; the formulas are those of the functions above.
     """

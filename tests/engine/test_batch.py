@@ -529,3 +529,27 @@ def test_pod_lifecycle_events_follow_the_hand_timeline(tmp_path: Path) -> None:
     assert times["pod_started"] == [160, 160]
     assert times["pod_deleted"] == [260, 260]
     assert "pod_ready" not in times  # batch workers have no readiness
+
+
+def test_gpu_utilization_of_what_was_bought(tmp_path: Path) -> None:
+    # The gang case with one GPU per worker, node and VM. GPU-seconds used: solo 150 and
+    # pair 2 × 100. Bought: Kubernetes 2 nodes × 1000 s; VMs 180 + 2 × 130 s (boot included).
+    data = batch_scenario(gang=True)
+    for workload in data["workloads"]:
+        workload["gpu"] = 1
+    k8s = data["platforms"]["k8s"]
+    k8s["node_pools"][0]["gpu"] = 1
+    for config in k8s["workloads"].values():
+        config["pod"]["gpu"] = 1
+    data["platforms"]["vm"]["instance"]["gpu"] = 1
+    result = run_mapping(tmp_path, data)
+    k8s_summary = result.summary["platforms"]["k8s"]
+    vm_summary = result.summary["platforms"]["vm"]
+    assert k8s_summary["gpu_utilization_pct"] == pytest.approx(100 * 350 / 2000)
+    assert vm_summary["gpu_utilization_pct"] == pytest.approx(100 * 350 / 440)
+    assert k8s_summary["workloads"]["pair"]["gpu_used_hours"] == pytest.approx(200 / 3600)
+    assert series(result, "k8s", "pair", "gpu_used")[250] == pytest.approx(2.0)
+    assert set(series(result, "k8s", "pair", "platform_gpus")) == {2.0}
+    # Without GPUs there is nothing to use: no figure rather than 0 %.
+    plain = run_mapping(tmp_path, batch_scenario(gang=True))
+    assert plain.summary["platforms"]["k8s"]["gpu_utilization_pct"] is None  # NaN in JSON
