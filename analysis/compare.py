@@ -25,6 +25,7 @@ from analysis.metrics import (
     platform_cost_split,
     scale_reversals,
     service_elasticity,
+    time_at_level_pct,
 )
 from simulator.result import RunResult, interval_lengths_s
 
@@ -114,11 +115,29 @@ def _scaling(result: RunResult, platform: str, duration_s: float) -> dict[str, d
         rows = rows.sort_values("time_s", kind="stable")
         gap = (rows["replicas_desired"] - rows["replicas_ready"]).clip(lower=0)
         dt = interval_lengths_s(rows["time_s"].to_numpy(float))
+        ceiling = _max_replicas(result.summary["scenario_as_run"], platform, str(workload))
         out[str(workload)] = {
             "reversals_per_hour": per_workload.get(workload, 0) / (duration_s / 3600),
             "not_ready_replica_min": float(gap.to_numpy(float) @ dt) / 60,
+            "at_max_pct": (
+                time_at_level_pct(rows["time_s"], rows["replicas_desired"], ceiling)
+                if ceiling is not None
+                else math.nan
+            ),
         }
     return out
+
+
+def _max_replicas(scenario: dict[str, Any], platform: str, workload: str) -> int | None:
+    """The autoscaler's ceiling (an inline HPA's maxReplicas, or a VM group's max × app
+    instances per VM); ``None`` for fixed sizes and HPA manifests given by path."""
+    config = scenario["platforms"][platform]["workloads"][workload]
+    if config.get("hpa"):
+        return int(config["hpa"]["max_replicas"])
+    scaling = config.get("autoscaling")
+    if scaling:
+        return int(scaling["max_instances"]) * int(config.get("per_vm", 1))
+    return None
 
 
 def _workloads(columns: list[Column], kind: str) -> list[str]:
@@ -246,6 +265,7 @@ def _service_rows(columns: list[Column], w: str) -> list[Row]:
             "lower",
             scaling("reversals_per_hour"),
         ),
+        _row(columns, f"{w}: time at the replica ceiling", "%", "lower", scaling("at_max_pct")),
         _row(
             columns,
             f"{w}: replica-minutes not ready",

@@ -195,3 +195,16 @@ def test_capsim_scenarios_lists_the_bundled_ones(capsys: pytest.CaptureFixture[s
     for path, description in cli.bundled_scenarios():
         assert path.stem in printed
         assert description
+
+
+def test_time_at_the_replica_ceiling(tmp_path: Path) -> None:
+    # "one" may autoscale but only up to 1 VM, which the load needs more than: at its
+    # ceiling all the time. "two" has a fixed size: no ceiling to report.
+    data = two_sizes()
+    data["platforms"]["one"]["workloads"]["web"] = {
+        "autoscaling": {"target_pct": 50, "min": 1, "max": 1}
+    }
+    result = simulator.run(simulator.load_scenario(scenario_file(tmp_path, data)))
+    row = next(r for r in compare(result).rows if r.label == "web: time at the replica ceiling")
+    assert row.values["one"] == 100.0
+    assert math.isnan(row.values["two"])
