@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -136,6 +136,29 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     compare.add_argument("--debug", action="store_true", help="show tracebacks")
     commands.add_parser("scenarios", help="list the bundled scenarios")
+    validate = commands.add_parser(
+        "validate",
+        help="replay recorded load through an HPA: PASS or FAIL, and why",
+        description="Replay a recorded trace through the exact HPA of HPA.yaml (on a "
+        "cluster-autoscaled node pool) and judge it: exit 0 PASS, 1 FAIL, 2 bad input.",
+    )
+    validate.add_argument("--hpa", required=True, type=Path, metavar="HPA.yaml")
+    validate.add_argument("--deployment", type=Path, metavar="DEPLOY.yaml")
+    validate.add_argument("--trace", required=True, type=Path, metavar="TRACE.csv")
+    validate.add_argument("--column", default="requests_per_s", help="requests_per_s|cpu_cores")
+    validate.add_argument("--scale", type=float, default=1.0, help="multiply the trace")
+    validate.add_argument("--start", type=_duration, metavar="DURATION", help="window start")
+    validate.add_argument("--end", type=_duration, metavar="DURATION", help="window end")
+    validate.add_argument("--cpu-ms-per-request", type=float, metavar="MS")
+    validate.add_argument("--concurrency", type=int, default=1, help="requests at once per pod")
+    validate.add_argument("--slo-p95-ms", type=float, metavar="MS")
+    validate.add_argument("--max-utilization", type=float, metavar="PCT")
+    validate.add_argument("--max-reversals-per-hour", type=float, default=4.0)
+    validate.add_argument("--node-pool", default="general:4:16Gi:0.194", metavar="N:V:M:P")
+    validate.add_argument("--seed", type=int, default=0)
+    validate.add_argument("--out", type=Path, help="also write a report folder here")
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    validate.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _render_text(explanations: Sequence[Explanation]) -> str:
@@ -253,6 +276,59 @@ def _scenarios() -> int:
     return EXIT_OK
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from analysis.validate import ValidateInputs, parse_node_pool, validate
+
+    inputs = ValidateInputs(
+        hpa=args.hpa,
+        trace=args.trace,
+        deployment=args.deployment,
+        column=args.column,
+        scale=args.scale,
+        start_s=args.start,
+        end_s=args.end,
+        cpu_ms_per_request=args.cpu_ms_per_request,
+        concurrency=args.concurrency,
+        slo_p95_ms=args.slo_p95_ms,
+        max_utilization_pct=args.max_utilization,
+        max_reversals_per_hour=args.max_reversals_per_hour,
+        node_pool=parse_node_pool(args.node_pool),
+        seed=args.seed,
+    )
+    for path in (args.hpa, args.trace, args.deployment):
+        if path is not None and not path.is_file():
+            raise InputError(f"{path}: file not found")
+    outcome = validate(inputs)
+    if args.out is not None:
+        from analysis.report import write_report
+
+        write_report(outcome.result, args.out)
+    if args.json:
+        print(json.dumps(outcome.as_json(), indent=2, allow_nan=False, default=str))
+    else:
+        print(_validation_text(outcome))
+    return EXIT_OK if outcome.passed else EXIT_CHECK_FAILED
+
+
+def _validation_text(outcome: Any) -> str:
+    from analysis.report import format_value
+
+    lines = [f"capsim validate: {outcome.verdict}"]
+    lines += [f"  - {reason}" for reason in outcome.reasons]
+    lines.append("metrics:")
+    lines += [f"  {k}: {format_value(v)}" for k, v in outcome.metrics.items()]
+    lines.append("assumptions:")
+    lines += [f"  - {a}" for a in outcome.assumptions]
+    decisions = outcome.decisions
+    lines.append(f"decisions: {len(decisions)} syncs changed or held the replicas; the first:")
+    for row in decisions.head(8).itertuples(index=False):
+        lines.append(
+            f"  {format_value(row.time_s):>8} s  {row.kind:<8} {int(row[2])} → {int(row[3])}  "
+            f"{row.reason} ({row.detail})"
+        )
+    return "\n".join(lines)
+
+
 class InputError(Exception):
     """Bad input found by the CLI itself (one line, exit 2)."""
 
@@ -272,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args)
         if args.command == "scenarios":
             return _scenarios()
+        if args.command == "validate":
+            return _validate(args)
     except (ManifestError, ScenarioError, WorkloadError, InputError, ValueError, OSError) as exc:
         if getattr(args, "debug", False):
             raise
