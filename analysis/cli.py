@@ -136,6 +136,31 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     compare.add_argument("--debug", action="store_true", help="show tracebacks")
     commands.add_parser("scenarios", help="list the bundled scenarios")
+    sweep = commands.add_parser(
+        "sweep",
+        help="run every combination of settings (× seeds) of a scenario, in parallel",
+        description="Vary settings of SCENARIO.yaml (--set KEY=V1,V2; repeat for more "
+        "keys), run every combination for --seeds seeds on a process pool, a Dask "
+        "LocalCluster (--workers N) or a Dask cluster (--scheduler tcp://HOST:8786), and "
+        "write one comparison report with 95 %% confidence intervals.",
+    )
+    sweep.add_argument("scenario", metavar="SCENARIO.yaml")
+    sweep.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2",
+        help="hpa.targetUtilization, hpa.minReplicas, hpa.maxReplicas, pod.<field>, "
+        "vm.<field>, or a dotted path such as workloads[0].cpu_ms_per_request",
+    )
+    sweep.add_argument("--seeds", type=int, default=1, help="runs per combination")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="start a Dask LocalCluster of N workers")
+    where.add_argument("--scheduler", help="a Dask scheduler address, tcp://HOST:8786")
+    sweep.add_argument("--out", type=Path, help="report folder (reports/<name>-sweep)")
+    sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    sweep.add_argument("--debug", action="store_true", help="show tracebacks")
     validate = commands.add_parser(
         "validate",
         help="replay recorded load through an HPA: PASS or FAIL, and why",
@@ -276,6 +301,37 @@ def _scenarios() -> int:
     return EXIT_OK
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from analysis.report import markdown_table
+    from analysis.scenario_sweep import parse_setting, summarize_runs, sweep
+    from analysis.sweep_report import sweep_table, write_sweep_report
+    from simulator.scenario import ScenarioError
+    from simulator.validation import load_yaml
+
+    path = Path(args.scenario)
+    data = load_yaml(path, ScenarioError)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a scenario mapping")
+    settings = [parse_setting(text) for text in args.settings]
+    runs = sweep(
+        data,
+        path.parent,
+        settings,
+        seeds=args.seeds,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
+    summary = summarize_runs(runs)
+    name = str(data.get("name", path.stem))
+    out = args.out or Path("reports") / f"{name}-sweep"
+    write_sweep_report(runs, summary, out, f"capsim sweep: {name}")
+    if not args.quiet:
+        header, rows = sweep_table(summary)
+        print(markdown_table(header, rows))
+        print(f"\nreport: {out / 'index.html'}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     from analysis.validate import ValidateInputs, parse_node_pool, validate
 
@@ -350,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scenarios()
         if args.command == "validate":
             return _validate(args)
+        if args.command == "sweep":
+            return _sweep(args)
     except (ManifestError, ScenarioError, WorkloadError, InputError, ValueError, OSError) as exc:
         if getattr(args, "debug", False):
             raise

@@ -30,7 +30,14 @@ import yaml
 from analysis.compare import Comparison, compare
 from simulator.result import RunResult, replace_folder
 
-__all__ = ["FORMATS", "format_value", "render_html", "render_markdown", "write_report"]
+__all__ = [
+    "FORMATS",
+    "format_value",
+    "markdown_table",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]
 
 FORMATS = ("html", "md", "json")
 
@@ -202,7 +209,7 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
 # --- Markdown --------------------------------------------------------------------------
 
 
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     def clean(cell: str) -> str:
         return cell.replace("|", "\\|")
 
@@ -221,7 +228,7 @@ def _md_comparison(comparison: Comparison) -> str:
             cells.append(f"**{text}**" if row.winner == column else text)
         label = f"{row.label} ({row.unit})" if row.unit else row.label
         rows.append([label, *cells])
-    return _md_table(["metric", *comparison.columns], rows) + "\n\nBold: the better value."
+    return markdown_table(["metric", *comparison.columns], rows) + "\n\nBold: the better value."
 
 
 def render_markdown(result: RunResult, comparison: Comparison, figure_names: list[str]) -> str:
@@ -239,11 +246,11 @@ def render_markdown(result: RunResult, comparison: Comparison, figure_names: lis
     ]
     for workload, frame in _detail_tables(result):
         rows = [[str(k), *(format_value(v) for v in frame.loc[k])] for k in frame.index]
-        parts += [f"### {workload}", _md_table(["", *frame.columns], rows)]
+        parts += [f"### {workload}", markdown_table(["", *frame.columns], rows)]
     events = _scale_events(result)
     parts.append("## First scaling decisions")
     parts.append(
-        _md_table(
+        markdown_table(
             list(events.columns),
             [[format_value(v) for v in row] for row in events.itertuples(index=False)],
         )
