@@ -108,6 +108,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_validate_inputs(parser: argparse.ArgumentParser) -> None:
+    """The inputs ``validate`` and ``recommend`` share."""
+    parser.add_argument("--hpa", required=True, type=Path, metavar="HPA.yaml")
+    parser.add_argument("--deployment", type=Path, metavar="DEPLOY.yaml")
+    parser.add_argument("--trace", required=True, type=Path, metavar="TRACE.csv")
+    parser.add_argument("--column", default="requests_per_s", help="requests_per_s|cpu_cores")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the trace")
+    parser.add_argument("--start", type=_duration, metavar="DURATION", help="window start")
+    parser.add_argument("--end", type=_duration, metavar="DURATION", help="window end")
+    parser.add_argument("--cpu-ms-per-request", type=float, metavar="MS")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests at once per pod")
+    parser.add_argument("--slo-p95-ms", type=float, metavar="MS")
+    parser.add_argument("--max-utilization", type=float, metavar="PCT")
+    parser.add_argument("--max-reversals-per-hour", type=float, default=4.0)
+    parser.add_argument("--node-pool", default="general:4:16Gi:0.194", metavar="N:V:M:P")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
 def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser(
         "run",
@@ -167,23 +187,27 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         description="Replay a recorded trace through the exact HPA of HPA.yaml (on a "
         "cluster-autoscaled node pool) and judge it: exit 0 PASS, 1 FAIL, 2 bad input.",
     )
-    validate.add_argument("--hpa", required=True, type=Path, metavar="HPA.yaml")
-    validate.add_argument("--deployment", type=Path, metavar="DEPLOY.yaml")
-    validate.add_argument("--trace", required=True, type=Path, metavar="TRACE.csv")
-    validate.add_argument("--column", default="requests_per_s", help="requests_per_s|cpu_cores")
-    validate.add_argument("--scale", type=float, default=1.0, help="multiply the trace")
-    validate.add_argument("--start", type=_duration, metavar="DURATION", help="window start")
-    validate.add_argument("--end", type=_duration, metavar="DURATION", help="window end")
-    validate.add_argument("--cpu-ms-per-request", type=float, metavar="MS")
-    validate.add_argument("--concurrency", type=int, default=1, help="requests at once per pod")
-    validate.add_argument("--slo-p95-ms", type=float, metavar="MS")
-    validate.add_argument("--max-utilization", type=float, metavar="PCT")
-    validate.add_argument("--max-reversals-per-hour", type=float, default=4.0)
-    validate.add_argument("--node-pool", default="general:4:16Gi:0.194", metavar="N:V:M:P")
-    validate.add_argument("--seed", type=int, default=0)
+    _add_validate_inputs(validate)
     validate.add_argument("--out", type=Path, help="also write a report folder here")
-    validate.add_argument("--json", action="store_true", help="machine-readable output")
-    validate.add_argument("--debug", action="store_true", help="show tracebacks")
+    recommend = commands.add_parser(
+        "recommend",
+        help="the cheapest HPA settings that hold the SLO on recorded load",
+        description="Try CPU targets × behavior presets of HPA.yaml against the trace (one "
+        "engine run each, in parallel), print the Pareto front and the choice; --emit "
+        "writes the recommended HPA. Exit 0 when a recommendation holds the SLO, 1 if none.",
+    )
+    _add_validate_inputs(recommend)
+    recommend.add_argument(
+        "--targets", default=",".join(str(t) for t in range(30, 100, 5)), metavar="PCTS"
+    )
+    recommend.add_argument(
+        "--presets", default="default,fast-up,conservative-down", metavar="NAMES"
+    )
+    recommend.add_argument("--max-replicas", default="", metavar="NS", help="also try these")
+    where = recommend.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="a Dask LocalCluster of N workers")
+    where.add_argument("--scheduler", help="a Dask scheduler address, tcp://HOST:8786")
+    recommend.add_argument("--emit", type=Path, metavar="DIR", help="write the HPA here")
 
 
 def _render_text(explanations: Sequence[Explanation]) -> str:
@@ -332,10 +356,13 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from analysis.validate import ValidateInputs, parse_node_pool, validate
+def _validate_inputs(args: argparse.Namespace) -> Any:
+    from analysis.validate import ValidateInputs, parse_node_pool
 
-    inputs = ValidateInputs(
+    for path in (args.hpa, args.trace, args.deployment):
+        if path is not None and not path.is_file():
+            raise InputError(f"{path}: file not found")
+    return ValidateInputs(
         hpa=args.hpa,
         trace=args.trace,
         deployment=args.deployment,
@@ -351,10 +378,12 @@ def _validate(args: argparse.Namespace) -> int:
         node_pool=parse_node_pool(args.node_pool),
         seed=args.seed,
     )
-    for path in (args.hpa, args.trace, args.deployment):
-        if path is not None and not path.is_file():
-            raise InputError(f"{path}: file not found")
-    outcome = validate(inputs)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from analysis.validate import validate
+
+    outcome = validate(_validate_inputs(args))
     if args.out is not None:
         from analysis.report import write_report
 
@@ -385,6 +414,62 @@ def _validation_text(outcome: Any) -> str:
     return "\n".join(lines)
 
 
+def _numbers(text: str, flag: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(
+            f"{flag}: expected whole numbers separated by commas, got {text!r}"
+        ) from None
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from analysis.recommend import emit_hpa, recommend
+
+    outcome = recommend(
+        _validate_inputs(args),
+        targets=_numbers(args.targets, "--targets"),
+        presets=[p.strip() for p in args.presets.split(",") if p.strip()],
+        max_replicas=_numbers(args.max_replicas, "--max-replicas"),
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
+    emitted = None
+    if args.emit is not None and outcome.chosen is not None:
+        emitted = emit_hpa(args.hpa, args.deployment, outcome.chosen, args.emit)
+    if args.json:
+        chosen = outcome.chosen
+        print(
+            json.dumps(
+                {
+                    "recommended": None
+                    if chosen is None
+                    else {"label": chosen.label, "spec": chosen.spec, "metrics": chosen.metrics},
+                    "current": {
+                        "passed": outcome.current.passed,
+                        "metrics": outcome.current.metrics,
+                    },
+                    "pareto": outcome.table().to_dict(orient="records"),
+                    "why": outcome.why,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        from analysis.report import format_value, markdown_table
+
+        table = outcome.table()
+        rows = [[format_value(v) for v in row] for row in table.itertuples(index=False)]
+        print("Pareto front (service cost against time over the SLO):")
+        print(markdown_table(list(table.columns), rows))
+        print()
+        print("\n".join(outcome.why))
+        if emitted is not None:
+            print(f"\nrecommended HPA: {emitted}")
+    return EXIT_OK if outcome.chosen is not None else EXIT_CHECK_FAILED
+
+
 class InputError(Exception):
     """Bad input found by the CLI itself (one line, exit 2)."""
 
@@ -408,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "recommend":
+            return _recommend(args)
     except (ManifestError, ScenarioError, WorkloadError, InputError, ValueError, OSError) as exc:
         if getattr(args, "debug", False):
             raise

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 import simulator
-from analysis.metrics import scale_reversals, under_provisioned_episodes
+from analysis.metrics import platform_cost_split, scale_reversals, under_provisioned_episodes
 from simulator.kube.manifests import (
     Deployment,
     HorizontalPodAutoscaler,
@@ -45,7 +45,16 @@ from simulator.units import parse_cpu_millicores, parse_memory_bytes
 from simulator.workload.specs import TraceLoad
 from simulator.workload.traces import read_trace
 
-__all__ = ["NodePool", "ValidateInputs", "Validation", "parse_node_pool", "validate"]
+__all__ = [
+    "NodePool",
+    "ValidateInputs",
+    "Validation",
+    "build_scenario",
+    "judge_run",
+    "parse_node_pool",
+    "select_hpa",
+    "validate",
+]
 
 SLO_SLACK_PCT = 1.0
 DEFAULT_CPU_MS_PER_REQUEST = 50.0
@@ -128,7 +137,7 @@ class Validation:
         }
 
 
-def _hpa(path: Path, deployment: Path | None) -> HorizontalPodAutoscaler:
+def select_hpa(path: Path, deployment: Path | None) -> HorizontalPodAutoscaler:
     """The HPA to validate: the only one in ``path``, or the one whose scale target is the
     Deployment given."""
     hpas = load_hpas(path)
@@ -215,7 +224,7 @@ def _window(inputs: ValidateInputs) -> tuple[dict[str, Any], float]:
 def build_scenario(inputs: ValidateInputs) -> tuple[dict[str, Any], list[str]]:
     """The one-service scenario the validation runs, and the assumptions behind it."""
     assumptions: list[str] = []
-    hpa = _hpa(inputs.hpa, inputs.deployment)
+    hpa = select_hpa(inputs.hpa, inputs.deployment)
     target = hpa.spec.scale_target_ref.name
     pod = _pod(_deployment(inputs.deployment, target), assumptions)
     cpu_ms = inputs.cpu_ms_per_request
@@ -304,12 +313,12 @@ def validate(inputs: ValidateInputs) -> Validation:
     data, assumptions = build_scenario(inputs)
     scenario = parse_scenario(data, where="capsim validate", base_dir=Path("."))
     result = simulator.run(scenario)
-    hpa = _hpa(inputs.hpa, inputs.deployment)
+    hpa = select_hpa(inputs.hpa, inputs.deployment)
     name = scenario.workloads[0].name
-    return _judge(result, name, hpa.spec.max_replicas, inputs, assumptions)
+    return judge_run(result, name, hpa.spec.max_replicas, inputs, assumptions)
 
 
-def _judge(
+def judge_run(
     result: RunResult,
     name: str,
     max_replicas: int,
@@ -395,6 +404,7 @@ def _judge(
         "scale_events": float(summary["scale_events"]),
         "direction_reversals_per_hour": per_hour,
         "cost_usd": float(result.summary["platforms"]["hpa"]["cost_usd"]),
+        "workload_cost_usd": platform_cost_split(result, "hpa").workloads_usd[name],
         "dropped_pct": float(summary["dropped_pct"]),
         "scale_up_lag_mean_s": lag,
     }

@@ -1,0 +1,294 @@
+"""``capsim recommend``: the cheapest HPA settings that hold the SLO on recorded load.
+
+Candidates vary the CPU target utilization and the scaling behavior (presets below) of
+the given HPA and, when asked, its ``maxReplicas``; they keep its ``minReplicas``,
+metrics and scale target. Each candidate runs through the
+engine exactly as ``capsim validate`` runs the current HPA (same scenario, same seed),
+in parallel (:func:`analysis.scenario_sweep.map_runs`), and is judged by the same rules.
+
+**Cost** here is the service's own share of the cluster (OpenCost: its max(request,
+usage) at the node's per-resource price, :func:`analysis.metrics.platform_cost_split`),
+not the node bill, which moves only in whole nodes and carries the cluster's minimum.
+
+**Choice.** Among candidates that PASS with a margin (time over the SLO at most half the
+allowed share), and the current HPA if it passes, the cheapest; ties go to fewer scale
+events. So the recommendation never costs more than a current HPA that passes. The
+**Pareto front** lists the candidates no other beats on both cost and time over the SLO.
+
+**Behavior presets** (``spec.behavior``):
+
+* ``default``: none (the API server's defaults);
+* ``fast-up``: scale up by up to 200 % or 10 pods every 15 s, no stabilization;
+* ``conservative-down``: scale-ups must hold for 2 minutes; scale-downs follow the
+  highest recommendation of 15 minutes, one pod per 2 minutes;
+* ``current``: the HPA's own behavior.
+
+This runs the engine once per candidate; the batched fast path for thousands of
+candidates is a later step.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from analysis.scenario_sweep import map_runs
+from analysis.validate import (
+    SLO_SLACK_PCT,
+    ValidateInputs,
+    build_scenario,
+    judge_run,
+    select_hpa,
+)
+
+__all__ = ["PRESETS", "Candidate", "Recommendation", "candidate_specs", "emit_hpa", "recommend"]
+
+PRESETS: dict[str, dict[str, Any] | None] = {
+    "default": None,
+    "fast-up": {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Percent", "value": 200, "periodSeconds": 15},
+                {"type": "Pods", "value": 10, "periodSeconds": 15},
+            ],
+        }
+    },
+    "conservative-down": {
+        "scaleUp": {"stabilizationWindowSeconds": 120},
+        "scaleDown": {
+            "stabilizationWindowSeconds": 900,
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+        },
+    },
+}
+DEFAULT_TARGETS = tuple(range(30, 100, 5))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One evaluated HPA: its settings, verdict, reasons and metrics."""
+
+    label: str
+    target_pct: int
+    preset: str
+    spec: dict[str, Any]  # the HPA spec (camelCase), scaleTargetRef included
+    passed: bool
+    reasons: tuple[str, ...]
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    current: Candidate
+    candidates: list[Candidate]
+    chosen: Candidate | None
+    pareto: list[Candidate]
+    why: list[str]
+
+    def table(self, rows: Sequence[Candidate] | None = None) -> pd.DataFrame:
+        picked = self.pareto if rows is None else rows
+        return pd.DataFrame(
+            [
+                {
+                    "candidate": c.label,
+                    "verdict": "PASS" if c.passed else "FAIL",
+                    "service_cost_usd": c.metrics["workload_cost_usd"],
+                    "cluster_cost_usd": c.metrics["cost_usd"],
+                    "slo_violation_pct": c.metrics["slo_violation_pct"],
+                    "latency_p95_ms": c.metrics["latency_p95_ms"],
+                    "replicas_max": c.metrics["replicas_max"],
+                    "reversals_per_hour": c.metrics["direction_reversals_per_hour"],
+                }
+                for c in picked
+            ]
+        )
+
+
+def _cpu_target(spec: dict[str, Any]) -> int:
+    for metric in spec.get("metrics", []):
+        resource = metric.get("resource", {})
+        target = resource.get("target", {})
+        if resource.get("name") == "cpu" and target.get("type") == "Utilization":
+            return int(target["averageUtilization"])
+    raise ValueError("the HPA has no CPU Utilization target to tune")
+
+
+def _with(spec: dict[str, Any], target_pct: int, behavior: dict[str, Any] | None) -> dict[str, Any]:
+    out = copy.deepcopy(spec)
+    for metric in out["metrics"]:
+        resource = metric.get("resource", {})
+        if resource.get("name") == "cpu" and resource.get("target", {}).get("type") == (
+            "Utilization"
+        ):
+            resource["target"]["averageUtilization"] = target_pct
+    out.pop("behavior", None)
+    if behavior is not None:
+        out["behavior"] = copy.deepcopy(behavior)
+    return out
+
+
+def candidate_specs(
+    spec: dict[str, Any],
+    targets: Sequence[int],
+    presets: Sequence[str],
+    max_replicas: Sequence[int] = (),
+) -> list[tuple[str, int, str, dict[str, Any]]]:
+    """(label, target, preset, spec) of every candidate, in order; ``max_replicas`` (if
+    given) are tried too, each at least ``minReplicas``."""
+    unknown = [p for p in presets if p not in PRESETS and p != "current"]
+    if unknown:
+        raise ValueError(f"--presets: unknown {unknown}; choose from {[*PRESETS, 'current']}")
+    bad = [t for t in targets if not 1 <= t <= 100]
+    if bad:
+        raise ValueError(f"--targets: utilization targets must be 1–100 %, got {bad}")
+    low = int(spec.get("minReplicas", 1))
+    too_low = [m for m in max_replicas if m < max(low, 1)]
+    if too_low:
+        raise ValueError(f"--max-replicas: must be >= minReplicas ({low}), got {too_low}")
+    ceilings = list(max_replicas) or [int(spec["maxReplicas"])]
+    out = []
+    for ceiling in ceilings:
+        for preset in presets:
+            behavior = spec.get("behavior") if preset == "current" else PRESETS[preset]
+            for target in targets:
+                candidate = _with(spec, target, behavior)
+                candidate["maxReplicas"] = ceiling
+                label = f"{target}% {preset}" + (f" max {ceiling}" if max_replicas else "")
+                out.append((label, target, preset, candidate))
+    return out
+
+
+def _evaluate(job: tuple[dict[str, Any], dict[str, Any], list[str], dict[str, Any]]) -> Any:
+    """Run one candidate's scenario and judge it (a top-level function for workers)."""
+    import simulator
+    from simulator.scenario import parse_scenario
+
+    data, inputs_fields, assumptions, spec = job
+    inputs = ValidateInputs(**inputs_fields)
+    scenario = parse_scenario(data, where="capsim recommend", base_dir=Path("."))
+    result = simulator.run(scenario)
+    name = scenario.workloads[0].name
+    outcome = judge_run(result, name, int(spec["maxReplicas"]), inputs, assumptions)
+    return outcome.passed, outcome.reasons, outcome.metrics
+
+
+def _scenario_for(base: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(base)
+    platform = data["platforms"]["hpa"]
+    (config,) = platform["workloads"].values()
+    config.pop("hpa_manifest", None)
+    config["hpa"] = {k: v for k, v in spec.items() if k != "scaleTargetRef"}
+    return data
+
+
+def recommend(
+    inputs: ValidateInputs,
+    *,
+    targets: Sequence[int] = DEFAULT_TARGETS,
+    presets: Sequence[str] = ("default", "fast-up", "conservative-down"),
+    max_replicas: Sequence[int] = (),
+    workers: int | None = None,
+    scheduler: str | None = None,
+    processes: int | None = None,
+) -> Recommendation:
+    """Evaluate the current HPA and every candidate; choose (see the module docs)."""
+    hpa = select_hpa(inputs.hpa, inputs.deployment)
+    spec = hpa.spec.model_dump(by_alias=True, exclude_none=True, mode="json")
+    _cpu_target(spec)
+    base, assumptions = build_scenario(inputs)
+    specs = [("current", _cpu_target(spec), "current", spec)]
+    specs += candidate_specs(spec, targets, presets, max_replicas)
+    fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
+    jobs = [(_scenario_for(base, s), fields, assumptions, s) for _, _, _, s in specs]
+    results = map_runs(_evaluate, jobs, workers=workers, scheduler=scheduler, processes=processes)
+    evaluated = [
+        Candidate(label, target, preset, s, passed, tuple(reasons), metrics)
+        for (label, target, preset, s), (passed, reasons, metrics) in zip(
+            specs, results, strict=True
+        )
+    ]
+    current, candidates = evaluated[0], evaluated[1:]
+    margin = SLO_SLACK_PCT / 2
+    good = [c for c in candidates if c.passed and c.metrics["slo_violation_pct"] <= margin]
+    if current.passed:
+        good.append(current)  # keeping a passing HPA is always an option
+    chosen = min(
+        good,
+        key=lambda c: (round(c.metrics["workload_cost_usd"], 2), c.metrics["scale_events"]),
+        default=None,
+    )
+    pareto = _pareto(candidates)
+    return Recommendation(current, candidates, chosen, pareto, _why(current, chosen, margin))
+
+
+def _pareto(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates no other is at least as good as on cost and SLO, and better on one."""
+
+    def dominates(a: Candidate, b: Candidate) -> bool:
+        ca, cb = a.metrics["workload_cost_usd"], b.metrics["workload_cost_usd"]
+        sa, sb = a.metrics["slo_violation_pct"], b.metrics["slo_violation_pct"]
+        return ca <= cb and sa <= sb and (ca < cb or sa < sb)
+
+    front = [c for c in candidates if not any(dominates(o, c) for o in candidates)]
+    return sorted(front, key=lambda c: c.metrics["workload_cost_usd"])
+
+
+def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[str]:
+    if chosen is None:
+        return [
+            f"no candidate holds the SLO with the margin (at most {margin:g} % of the time "
+            "over it): raise maxReplicas, lower the CPU per request, or relax the SLO"
+        ]
+    if chosen is current:
+        return [
+            "keep the current HPA: it passes, and no candidate that holds the SLO with the "
+            f"margin costs less (${current.metrics['workload_cost_usd']:,.2f})"
+        ]
+    cost, base = chosen.metrics["workload_cost_usd"], current.metrics["workload_cost_usd"]
+    change = 100 * (1 - cost / base) if base > 0 else 0.0
+    lines = [
+        f"recommended: CPU target {chosen.target_pct} % with {chosen.preset} behavior, "
+        f"maxReplicas {chosen.spec['maxReplicas']}: PASS, "
+        f"${cost:,.2f} ({chosen.metrics['slo_violation_pct']:.2f} % of the time over the "
+        f"SLO, {chosen.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
+    ]
+    verdict = "PASS" if current.passed else "FAIL"
+    lines.append(
+        f"current: CPU target {current.target_pct} %: {verdict}, ${base:,.2f} "
+        f"({current.metrics['slo_violation_pct']:.2f} % over the SLO, "
+        f"{current.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
+    )
+    if change > 0.5:
+        lines.append(f"the recommendation costs {change:.0f} % less")
+    elif change < -0.5:
+        lines.append(f"the recommendation costs {-change:.0f} % more, the price of the SLO")
+    return lines
+
+
+def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir: Path) -> Path:
+    """Write the recommended HPA manifest (the original's metadata, the new spec)."""
+    hpa = select_hpa(original, deployment)
+    document = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            k: v
+            for k, v in {"name": hpa.metadata.name, "namespace": hpa.metadata.namespace}.items()
+            if v
+        },
+        "spec": chosen.spec,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "hpa.yaml"
+    header = f"# capsim recommend: CPU target {chosen.target_pct} %, {chosen.preset} behavior\n"
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
