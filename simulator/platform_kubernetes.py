@@ -124,6 +124,40 @@ class HpaRow:
     request_milli: int
 
 
+# What one sync of one HPA decided: current, new, reason, the metrics' proposal, and (scalar
+# path) the facts behind it: per metric row (row, ready, unready, missing pods, sample per
+# pod in milli-units, its proposal or None), and the stabilized recommendation.
+Facts = tuple[list[tuple["HpaRow", int, int, int, int, int | None]], int | None]
+Decided = tuple[int, int, str, int, Facts | None]
+
+
+def _explain(proposal: int, facts: Facts | None) -> str:
+    """The decision log's detail: what each metric showed and proposed, as
+    ``kubectl describe hpa`` would let one work out."""
+    if facts is None:
+        return f"metrics propose {proposal}"
+    rows, stabilized = facts
+    parts = []
+    for row, ready, unready, missing, sample, replicas in rows:
+        unit = "m" if row.resource == "cpu" else " milli-bytes"
+        if row.utilization:
+            used = 100 * sample // row.request_milli if row.request_milli else 0
+            seen = f"{used} % of request vs target {row.target} %"
+            ratio = used / row.target if row.target else math.nan
+        else:
+            seen = f"{sample}{unit} per pod vs target {row.target}{unit}"
+            ratio = sample / row.target if row.target else math.nan
+        pods = f"{ready} ready"
+        if unready or missing:
+            pods += f", {unready} unready, {missing} without metrics"
+        outcome = f"→ {replicas}" if replicas is not None else "→ no usable metrics"
+        parts.append(f"{row.resource}: {seen} (ratio {ratio:.2f}; {pods}) {outcome}")
+    text = "; ".join(parts) + f"; metrics propose {proposal}"
+    if stabilized is not None and stabilized != proposal:
+        text += f", stabilized {stabilized}"
+    return text
+
+
 @dataclass(frozen=True)
 class RowGroup:
     """HPA metric rows of one target kind (Utilization or AverageValue), as arrays that do
@@ -682,14 +716,15 @@ class KubernetesSim(PlatformSim):
             decisions = self._decide_batch(now)
         self._apply(decisions, now)
 
-    def _decide_scalar(self, now: float) -> list[tuple[int, int, str, int]]:
-        """(current, new, reason, metric proposal) per HPA, one HPA at a time."""
+    def _decide_scalar(self, now: float) -> list[Decided]:
+        """(current, new, reason, metric proposal, facts) per HPA, one HPA at a time."""
         metrics = self.platform.metrics
-        out = []
+        out: list[Decided] = []
         for h, s in enumerate(self.hpa_services):
             w = self.services[s]
             current = int(self.desired[w])
             proposals: list[int | hpa.MetricsError] = []
+            facts: list[tuple[HpaRow, int, int, int, int, int | None]] = []
             for row in self.rows_of[h]:
                 ready, unready, missing = self._classify(w, row.resource, now)
                 sample = (
@@ -714,6 +749,7 @@ class KubernetesSim(PlatformSim):
                         f"no usable {row.resource} metrics (pods might be unready)"
                     )
                 )
+                facts.append((row, ready, unready, missing, int(sample), replicas if ok else None))
             decision = hpa.reconcile(
                 current,
                 proposals,
@@ -726,10 +762,18 @@ class KubernetesSim(PlatformSim):
             )
             self.scalar_histories[h] = decision.history
             proposal = decision.metric_replicas if decision.metric_replicas is not None else current
-            out.append((current, decision.replicas, decision.reason, proposal))
+            out.append(
+                (
+                    current,
+                    decision.replicas,
+                    decision.reason,
+                    proposal,
+                    (facts, decision.stabilized),
+                )
+            )
         return out
 
-    def _decide_batch(self, now: float) -> list[tuple[int, int, str, int]]:
+    def _decide_batch(self, now: float) -> list[Decided]:
         """(current, new, reason, metric proposal) per HPA, all HPAs in one NumPy call."""
         n_hpa = len(self.hpa_services)
         proposals = np.zeros((n_hpa, self.metrics_per_hpa), dtype=np.int64)
@@ -775,17 +819,18 @@ class KubernetesSim(PlatformSim):
                 int(decision.replicas[h]),
                 hpa.REASONS[int(decision.reason[h])],
                 int(decision.metric_replicas[h]),
+                None,
             )
             for h in range(n_hpa)
         ]
 
-    def _apply(self, decisions: list[tuple[int, int, str, int]], now: float) -> None:
+    def _apply(self, decisions: list[Decided], now: float) -> None:
         """Scale the workloads and log what each HPA decided."""
-        for h, (old, new, reason, proposal) in enumerate(decisions):
+        for h, (old, new, reason, proposal, facts) in enumerate(decisions):
             w = self.services[self.hpa_services[h]]
             name = self.workloads[w].name
-            detail = f"metrics propose {proposal}"
             if new != old:
+                detail = _explain(proposal, facts)
                 self.recorder.event(now, name, "scale", old, new, reason, detail)
                 self.desired[w] = new
                 self._scale_to(w, new, now)
@@ -794,6 +839,7 @@ class KubernetesSim(PlatformSim):
                 # Held back (stabilization, rate limit, bounds): logged when it starts or
                 # changes, not at every sync while it lasts.
                 if self._held[h] != (reason, proposal):
+                    detail = _explain(proposal, facts)
                     self.recorder.event(now, name, "hpa_hold", old, new, reason, detail)
                 self._held[h] = (reason, proposal)
             else:
