@@ -8,32 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from validate_examples import example_inputs
 
 from analysis import cli
 from analysis.recommend import candidate_specs
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "scenarios" / "examples" / "validate"
-NASA = ROOT / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
-
 
 def inputs(hpa: str) -> list[str]:
-    return [
-        "--hpa",
-        str(EXAMPLES / hpa),
-        "--deployment",
-        str(EXAMPLES / "deployment.yaml"),
-        "--trace",
-        str(NASA),
-        "--scale",
-        "40",
-        "--end",
-        "2d",
-        "--cpu-ms-per-request",
-        "30",
-        "--slo-p95-ms",
-        "200",
-    ]
+    return example_inputs(hpa)
 
 
 def recommend_json(

@@ -9,35 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from validate_examples import EXAMPLES, NASA, ROOT, example_inputs
 
 from analysis import cli
 from analysis.validate import _clock, _spans, parse_node_pool
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "scenarios" / "examples" / "validate"
-NASA = ROOT / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
-
 
 def args(hpa: str, *extra: str) -> list[str]:
-    """Two days of the NASA trace ×40, 30 ms of CPU per request, a 200 ms p95 SLO."""
-    return [
-        "validate",
-        "--hpa",
-        str(EXAMPLES / hpa),
-        "--deployment",
-        str(EXAMPLES / "deployment.yaml"),
-        "--trace",
-        str(NASA),
-        "--scale",
-        "40",
-        "--end",
-        "2d",
-        "--cpu-ms-per-request",
-        "30",
-        "--slo-p95-ms",
-        "200",
-        *extra,
-    ]
+    return ["validate", *example_inputs(hpa), *extra]
 
 
 def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
