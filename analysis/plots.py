@@ -468,6 +468,8 @@ def _platform_frame(run: _Run, platform: str) -> pd.DataFrame:
         cost=("cost_usd", "max"),
         cpu=("platform_cpu_cores", "max"),
         used=("cpu_used_cores", "sum"),
+        gpus=("platform_gpus", "max"),
+        gpu_used=("gpu_used", "sum"),
     )
 
 
@@ -501,6 +503,19 @@ def _utilization_figure(run: _Run, frames: Mapping[str, pd.DataFrame]) -> Figure
     figure, ax = _platform_figure(run, frames, _utilization_pct)
     ax.set_ylim(0.0, 100.0)
     _finish(ax, "CPU utilization of what was bought", run.axis.label, "CPU used / bought (%)")
+    return figure
+
+
+def _gpu_utilization_pct(frame: pd.DataFrame) -> FloatArray:
+    used, bought = _col(frame, "gpu_used"), _col(frame, "gpus")
+    return np.divide(100.0 * used, bought, out=np.zeros_like(used), where=bought > 0)
+
+
+def _gpu_utilization_figure(run: _Run, frames: Mapping[str, pd.DataFrame]) -> Figure:
+    """GPUs busy with batch work as a share of the GPUs bought, per platform, in %."""
+    figure, ax = _platform_figure(run, frames, _gpu_utilization_pct)
+    ax.set_ylim(0.0, 100.0)
+    _finish(ax, "GPU utilization of what was bought", run.axis.label, "GPUs used / bought (%)")
     return figure
 
 
@@ -593,8 +608,9 @@ def figures(result: RunResult) -> dict[str, Figure]:
     """Figures for a report, in reading order; keys are file stems (e.g. "load_web").
 
     Per service workload ``w``: ``load_w``, ``replicas_w``, ``latency_w``; then
-    ``utilization``, ``nodes``, ``cost``; then, with batch workloads, ``batch_queue`` and
-    ``batch_waits``. Figures that do not apply are left out.
+    ``utilization`` (and ``gpu_utilization`` when GPUs are bought), ``nodes``, ``cost``;
+    then, with batch workloads, ``batch_queue`` and ``batch_waits``. Figures that do not
+    apply are left out.
     """
     run = _prepare(result)
     out: dict[str, Figure] = {}
@@ -606,6 +622,8 @@ def figures(result: RunResult) -> dict[str, Figure]:
     frames = {p: f for p, f in frames.items() if len(f)}
     if frames:
         out["utilization"] = _utilization_figure(run, frames)
+        if any((_col(f, "gpus") > 0).any() for f in frames.values()):
+            out["gpu_utilization"] = _gpu_utilization_figure(run, frames)
         out["nodes"] = _nodes_figure(run, frames)
         out["cost"] = _cost_figure(run, frames)
     if run.batches:

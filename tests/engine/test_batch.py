@@ -550,6 +550,14 @@ def test_gpu_utilization_of_what_was_bought(tmp_path: Path) -> None:
     assert k8s_summary["workloads"]["pair"]["gpu_used_hours"] == pytest.approx(200 / 3600)
     assert series(result, "k8s", "pair", "gpu_used")[250] == pytest.approx(2.0)
     assert set(series(result, "k8s", "pair", "platform_gpus")) == {2.0}
+    # The report draws it: at 250 s both workers of pair compute on the 2 GPUs (100 %).
+    from analysis.plots import figures
+
+    drawn = figures(result)
+    assert "gpu_utilization" in drawn
+    (line,) = [ln for ln in drawn["gpu_utilization"].axes[0].lines if ln.get_label() == "k8s"]
+    assert 100.0 in set(np.asarray(line.get_ydata(), dtype=float))
+    assert "gpu_utilization" not in figures(run_mapping(tmp_path, batch_scenario(gang=True)))
     # Without GPUs there is nothing to use: no figure rather than 0 %.
     plain = run_mapping(tmp_path, batch_scenario(gang=True))
     assert plain.summary["platforms"]["k8s"]["gpu_utilization_pct"] is None  # NaN in JSON
