@@ -58,3 +58,16 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert ci == "make test"
     assert "make test" in README
     assert "make demo" in README
+
+
+def test_importing_simulator_stays_light() -> None:
+    """What the README promises: the engine alone pulls no heavy optional library."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, simulator; heavy = ('matplotlib', 'distributed', 'dask', 'kubernetes', "
+        "'scipy', 'tqdm'); print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
