@@ -387,7 +387,11 @@ def _validate(args: argparse.Namespace) -> int:
     if args.out is not None:
         from analysis.report import write_report
 
-        write_report(outcome.result, args.out)
+        write_report(
+            outcome.result,
+            args.out,
+            headline=[f"capsim validate: {outcome.verdict}", *outcome.reasons],
+        )
     if args.json:
         print(json.dumps(outcome.as_json(), indent=2, allow_nan=False, default=str))
     else:

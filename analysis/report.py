@@ -16,6 +16,7 @@ left as it was.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import math
 import shutil
@@ -265,9 +266,15 @@ def render_markdown(result: RunResult, comparison: Comparison, figure_names: lis
 
 
 def write_report(
-    result: RunResult, out_dir: str | Path, formats: Iterable[str] = FORMATS
+    result: RunResult,
+    out_dir: str | Path,
+    formats: Iterable[str] = FORMATS,
+    headline: Sequence[str] = (),
 ) -> Comparison:
     """Write the report of ``result`` into ``out_dir`` atomically; returns the comparison.
+
+    ``headline`` lines go first in the verdict box (``capsim validate`` puts its PASS or
+    FAIL and reasons there).
 
     ``formats``: any of ``html`` (``index.html``), ``md`` (``report.md`` and
     ``figures/``), ``json`` (the run's data files). Unknown formats raise ``ValueError``
@@ -280,6 +287,8 @@ def write_report(
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     comparison = compare(result)
+    if headline:
+        comparison = dataclasses.replace(comparison, verdict=[*headline, *comparison.verdict])
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         figures = _figures_png(result) if {"html", "md"} & set(chosen) else {}

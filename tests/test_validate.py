@@ -73,7 +73,9 @@ def test_text_output_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[st
     text = capsys.readouterr().out
     assert text.startswith("capsim validate: PASS\n")
     assert "assumptions:\n  - 1 request(s) at a time per pod" in text
-    assert (tmp_path / "r" / "index.html").is_file()
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "capsim validate: PASS" in page
+    assert "p95 latency within 200 ms" in page
 
 
 def test_defaults_are_listed_as_assumptions(capsys: pytest.CaptureFixture[str]) -> None:
