@@ -233,9 +233,14 @@ def _rows(columns: list[Column]) -> list[Row]:
     return [r for r in rows if not all(math.isnan(v) for v in r.values.values())]
 
 
+def _summary_of(w: str, key: str) -> Callable[[Column], float]:
+    """Reads ``key`` of workload ``w`` from a column's summary."""
+    return lambda c: _workload_value(c, w, key)
+
+
 def _service_rows(columns: list[Column], w: str) -> list[Row]:
     def value(key: str) -> Callable[[Column], float]:
-        return lambda c: _workload_value(c, w, key)
+        return _summary_of(w, key)
 
     def scaling(key: str) -> Callable[[Column], float]:
         return lambda c: float(c.scaling.get(w, {}).get(key, math.nan))
@@ -299,7 +304,7 @@ def _service_rows(columns: list[Column], w: str) -> list[Row]:
 
 def _batch_rows(columns: list[Column], w: str) -> list[Row]:
     def value(key: str) -> Callable[[Column], float]:
-        return lambda c: _workload_value(c, w, key)
+        return _summary_of(w, key)
 
     return [
         _row(columns, f"{w}: jobs completed", "", "higher", value("jobs_completed")),

@@ -47,7 +47,9 @@ __all__ = [
     "per_million_requests",
     "platform_cost_split",
     "replica_cpu_limit_cores",
+    "row_spans",
     "scale_reversals",
+    "service_demand",
     "service_elasticity",
     "time_at_level_pct",
     "under_provisioned_episodes",
@@ -174,6 +176,20 @@ def demand_units(
     return units
 
 
+def row_spans(time_s: npt.ArrayLike, mask: npt.ArrayLike) -> FloatArray:
+    """``(start, end)`` seconds of each run of consecutive rows where ``mask`` holds, shape
+    ``(n, 2)``. Row ``k`` covers ``(tₖ₋₁, tₖ]`` with ``t₋₁ = 0``, so a run starts at the
+    row before its first and ends at its last."""
+    t = np.asarray(time_s, dtype=np.float64)
+    flags = np.asarray(mask, dtype=bool)
+    if not flags.any():
+        return np.empty((0, 2))
+    before = np.concatenate(([0.0], t[:-1]))
+    change = np.diff(np.concatenate(([False], flags, [False])).astype(np.int8))
+    first, last = np.flatnonzero(change == 1), np.flatnonzero(change == -1) - 1
+    return np.column_stack((before[first], t[last]))
+
+
 def under_provisioned_episodes(
     time_s: npt.ArrayLike, demand: npt.ArrayLike, supply: npt.ArrayLike
 ) -> FloatArray:
@@ -182,11 +198,8 @@ def under_provisioned_episodes(
     short interval and ends at the end of the last; one still open at the end of the run
     is counted up to the end."""
     t, d, s = _series(time_s, demand, supply)
-    short = d > s
-    starts = np.diff(short.astype(np.int8), prepend=0) == 1
-    ends = np.diff(short.astype(np.int8), append=0) == -1
-    begin = np.concatenate([[0.0], t])[:-1][starts]  # interval start: previous row's time
-    return np.asarray(t[ends] - begin, dtype=np.float64)
+    spans = row_spans(t, d > s)
+    return np.asarray(spans[:, 1] - spans[:, 0], dtype=np.float64)
 
 
 def scale_reversals(events: pd.DataFrame) -> pd.DataFrame:
@@ -275,6 +288,32 @@ def replica_cpu_limit_cores(scenario: dict[str, Any], platform: str, workload: s
     return app_millicores / float(mine["per_vm"]) / 1000.0
 
 
+def service_demand(
+    result: RunResult, platform: str, workload: str
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+    """The rows of a service with a p95 SLO on a platform (in time order) and its demand at
+    each: :func:`demand_units` for the row's mean arrival rate with the replica's M/M/c
+    model on that platform (the engine's :class:`~simulator.service.ServiceParams`)."""
+    scenario = result.summary["scenario_as_run"]
+    spec = next(w for w in scenario["workloads"] if w["name"] == workload)
+    params = ServiceParams.of(
+        cpu_ms_per_request=[spec["cpu_ms_per_request"]],
+        concurrency=[spec["concurrency"]],
+        cpu_limit_cores=[replica_cpu_limit_cores(scenario, platform, workload)],
+        timeout_s=[spec["timeout_s"]],
+    )
+    ts = result.timeseries
+    mine = ts[(ts["platform"] == platform) & (ts["workload"] == workload)]
+    mine = mine.sort_values("time_s", kind="stable")
+    demand = demand_units(
+        mine["arrival_rate"].to_numpy(np.float64),
+        float(params.mu_per_s[0]),
+        int(params.concurrency[0]),
+        spec["slo"]["p95_latency_ms"] / 1000.0,
+    )
+    return mine, demand
+
+
 def service_elasticity(result: RunResult) -> pd.DataFrame:
     """SPEC elasticity of every service with a p95 SLO on every platform.
 
@@ -289,24 +328,10 @@ def service_elasticity(result: RunResult) -> pd.DataFrame:
     for spec in scenario["workloads"]:
         if spec["kind"] != "service" or not spec.get("slo"):
             continue
-        name, target_s = spec["name"], spec["slo"]["p95_latency_ms"] / 1000.0
+        name = spec["name"]
         for platform in sorted(scenario["platforms"]):
-            params = ServiceParams.of(
-                cpu_ms_per_request=[spec["cpu_ms_per_request"]],
-                concurrency=[spec["concurrency"]],
-                cpu_limit_cores=[replica_cpu_limit_cores(scenario, platform, name)],
-                timeout_s=[spec["timeout_s"]],
-            )
-            ts = result.timeseries
-            mine = ts[(ts["platform"] == platform) & (ts["workload"] == name)]
-            mine = mine.sort_values("time_s", kind="stable")
+            mine, demand = service_demand(result, platform, name)
             time_s = mine["time_s"].to_numpy(np.float64)
-            demand = demand_units(
-                mine["arrival_rate"].to_numpy(np.float64),
-                float(params.mu_per_s[0]),
-                int(params.concurrency[0]),
-                target_s,
-            )
             supply = mine["replicas_ready"].to_numpy(np.float64)
             spells = under_provisioned_episodes(time_s, demand, supply)
             dt = interval_lengths_s(time_s)

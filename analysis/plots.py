@@ -20,6 +20,7 @@ from the colour-blind safe Okabe–Ito palette); black is kept for load and SLO 
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import uuid
@@ -36,6 +37,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from analysis.metrics import row_spans
 from simulator.result import RunResult, interval_error_rate
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "TimeAxis",
     "figures",
     "platform_colors",
+    "png_bytes",
     "save_png",
     "time_axis",
     "violation_spans",
@@ -126,19 +129,9 @@ def _steps(time_s: FloatArray, values: FloatArray) -> tuple[FloatArray, FloatArr
 
 
 def violation_spans(time_s: npt.ArrayLike, bad: npt.ArrayLike) -> FloatArray:
-    """``(start, end)`` seconds of each run of consecutive bad rows, shape ``(n, 2)``.
-
-    Row ``k`` covers ``(tₖ₋₁, tₖ]`` with ``t₋₁ = 0``; adjacent bad rows merge into one span.
-    """
-    t = np.asarray(time_s, dtype=np.float64)
-    mask = np.asarray(bad, dtype=bool)
-    if not mask.any():
-        return np.empty((0, 2))
-    before = np.concatenate(([0.0], t[:-1]))
-    padded = np.concatenate(([False], mask, [False]))
-    change = np.diff(padded.astype(np.int8))
-    first, last = np.flatnonzero(change == 1), np.flatnonzero(change == -1) - 1
-    return np.column_stack((before[first], t[last]))
+    """``(start, end)`` seconds of each run of consecutive bad rows, shape ``(n, 2)``
+    (:func:`analysis.metrics.row_spans`)."""
+    return row_spans(time_s, bad)
 
 
 # --- the prepared run --------------------------------------------------------------------
@@ -632,14 +625,22 @@ def figures(result: RunResult) -> dict[str, Figure]:
     return out
 
 
+def png_bytes(figure: Figure, dpi: int = 110) -> bytes:
+    """``figure`` rendered as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
 def save_png(figure: Figure, path: Path, dpi: int = 110) -> None:
-    """Write ``figure`` as a PNG at ``path``: rendered to a hidden sibling file first, then
+    """Write ``figure`` as a PNG at ``path``: written to a hidden sibling file first, then
     renamed over ``path``, so a reader never sees a half-written image."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    data = png_bytes(figure, dpi)
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        figure.savefig(staging, format="png", dpi=dpi)
+        staging.write_bytes(data)
         os.replace(staging, target)
     except BaseException:
         staging.unlink(missing_ok=True)

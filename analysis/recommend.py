@@ -204,7 +204,7 @@ def recommend(
     hpa = select_hpa(inputs.hpa, inputs.deployment)
     spec = hpa.spec.model_dump(by_alias=True, exclude_none=True, mode="json")
     _cpu_target(spec)
-    base, assumptions = build_scenario(inputs)
+    base, assumptions = build_scenario(inputs, hpa)
     specs = [("current", _cpu_target(spec), "current", spec)]
     specs += candidate_specs(spec, targets, presets, max_replicas)
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}

@@ -76,15 +76,9 @@ def format_value(value: Any, unit: str = "") -> str:
 
 def _figures_png(result: RunResult) -> dict[str, bytes]:
     """Each report figure as PNG bytes, in reading order."""
-    from analysis.plots import figures, save_png
+    from analysis.plots import figures, png_bytes
 
-    out = {}
-    for name, figure in figures(result).items():
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"{name}.png"
-            save_png(figure, path)
-            out[name] = path.read_bytes()
-    return out
+    return {name: png_bytes(figure) for name, figure in figures(result).items()}
 
 
 def _title(result: RunResult) -> str:
@@ -172,21 +166,13 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
     """The self-contained HTML page."""
     title = html.escape(_title(result))
     verdict = "".join(f"<p>{html.escape(line)}</p>" for line in comparison.verdict)
-    images = "".join(
-        f'<img alt="{html.escape(name)}" src="data:image/png;base64,'
-        f'{base64.b64encode(data).decode("ascii")}">'
-        for name, data in figures.items()
-    )
+    images = "".join(embedded_png(name, data) for name, data in figures.items())
     details = "".join(
         f"<h3>{html.escape(workload)}</h3>{_html_frame(frame)}"
         for workload, frame in _detail_tables(result)
     )
     events = _scale_events(result)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{title}</title><style>{_CSS}</style></head><body>",
         f"<h1>{title}</h1>",
         f"<p>{html.escape(_description(result))}</p>",
         f'<p class="muted">{html.escape(_run_facts(result))}</p>',
@@ -202,9 +188,24 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
         "<h2>Scenario as run</h2>",
         '<p class="muted">Every default filled in: run this to reproduce the report.</p>',
         f"<pre>{html.escape(_scenario_yaml(result))}</pre>",
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return html_page(_title(result), "\n".join(parts))
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained page: the report style, ``title`` (plain text), ``body`` (HTML)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"{body}\n</body></html>\n"
+    )
+
+
+def embedded_png(alt: str, data: bytes) -> str:
+    """An ``<img>`` carrying its PNG inline, so the page needs no other file."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
 # --- Markdown --------------------------------------------------------------------------

@@ -8,7 +8,6 @@ A folder holds ``index.html`` (self-contained), ``report.md`` with ``figures/``,
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 import shutil
@@ -19,8 +18,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.plots import save_png
-from analysis.report import format_value, markdown_table
+from analysis.plots import png_bytes
+from analysis.report import embedded_png, format_value, html_page, markdown_table
 from simulator.result import replace_folder
 
 __all__ = ["headline_metrics", "sweep_figure", "sweep_table", "write_sweep_report"]
@@ -109,11 +108,10 @@ def write_sweep_report(
         summary.to_csv(staging / "summary.csv", index=False, lineterminator="\n")
         header, rows = sweep_table(summary)
         figure = sweep_figure(summary)
-        png = b""
-        if figure is not None:
+        png = png_bytes(figure) if figure is not None else b""
+        if png:
             (staging / "figures").mkdir()
-            save_png(figure, staging / "figures" / "cost_vs_slo.png")
-            png = (staging / "figures" / "cost_vs_slo.png").read_bytes()
+            (staging / "figures" / "cost_vs_slo.png").write_bytes(png)
         markdown = [f"# {title}", markdown_table(header, rows)]
         if png:
             markdown.append("![cost against SLO](figures/cost_vs_slo.png)")
@@ -132,22 +130,10 @@ def _html(title: str, header: list[str], rows: list[list[str]], png: bytes) -> s
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
     )
-    image = (
-        f'<img alt="cost against SLO" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode("ascii")}">'
-        if png
-        else ""
-    )
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem}"
-        "table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:.3rem .6rem}"
-        "img{max-width:100%}"
-    )
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'
-        f"{html.escape(title)}</title><style>{style}</style></head><body>"
+    image = embedded_png("cost against SLO", png) if png else ""
+    return html_page(
+        title,
         f"<h1>{html.escape(title)}</h1><table><thead><tr>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table>{image}"
-        "<p>Means over seeds ± the 95 % confidence half-width (Student's t).</p>"
-        "</body></html>\n"
+        "<p>Means over seeds ± the 95 % confidence half-width (Student's t).</p>",
     )

@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 
 import simulator
-from analysis.metrics import platform_cost_split, scale_reversals, under_provisioned_episodes
+from analysis.metrics import (
+    platform_cost_split,
+    row_spans,
+    scale_reversals,
+    service_demand,
+    under_provisioned_episodes,
+)
 from simulator.kube.manifests import (
     Deployment,
     HorizontalPodAutoscaler,
@@ -221,10 +227,13 @@ def _window(inputs: ValidateInputs) -> tuple[dict[str, Any], float]:
     return load, duration
 
 
-def build_scenario(inputs: ValidateInputs) -> tuple[dict[str, Any], list[str]]:
-    """The one-service scenario the validation runs, and the assumptions behind it."""
+def build_scenario(
+    inputs: ValidateInputs, hpa: HorizontalPodAutoscaler | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The one-service scenario the validation runs, and the assumptions behind it
+    (``hpa``: the one :func:`select_hpa` picks, if already read)."""
     assumptions: list[str] = []
-    hpa = select_hpa(inputs.hpa, inputs.deployment)
+    hpa = hpa or select_hpa(inputs.hpa, inputs.deployment)
     target = hpa.spec.scale_target_ref.name
     pod = _pod(_deployment(inputs.deployment, target), assumptions)
     cpu_ms = inputs.cpu_ms_per_request
@@ -292,17 +301,8 @@ def _clock(offset_s: float) -> str:
     return f"day {day + 1} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
 
 
-def _spans(time_s: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
-    """(start, end) of each run of rows where ``mask`` holds (rows end at ``time_s``)."""
-    flags = mask.astype(np.int8)
-    starts = np.flatnonzero(np.diff(flags, prepend=0) == 1)
-    ends = np.flatnonzero(np.diff(flags, append=0) == -1)
-    begin = np.concatenate([[0.0], time_s])[:-1]
-    return [(float(begin[s]), float(time_s[e])) for s, e in zip(starts, ends, strict=True)]
-
-
-def _span_text(spans: list[tuple[float, float]], limit: int = 3) -> str:
-    shown = [f"{_clock(a)}–{_clock(b)[-5:]}" for a, b in spans[:limit]]
+def _span_text(spans: np.ndarray, limit: int = 3) -> str:
+    shown = [f"{_clock(a)}–{_clock(b)[-5:]}" for a, b in spans[:limit].tolist()]
     more = f" and {len(spans) - limit} more" if len(spans) > limit else ""
     return ", ".join(shown) + more
 
@@ -310,10 +310,10 @@ def _span_text(spans: list[tuple[float, float]], limit: int = 3) -> str:
 def validate(inputs: ValidateInputs) -> Validation:
     """Run the validation (see the module docstring). Raises ``ScenarioError``,
     ``ManifestError``, ``WorkloadError`` or ``ValueError`` on bad input."""
-    data, assumptions = build_scenario(inputs)
+    hpa = select_hpa(inputs.hpa, inputs.deployment)
+    data, assumptions = build_scenario(inputs, hpa)
     scenario = parse_scenario(data, where="capsim validate", base_dir=Path("."))
     result = simulator.run(scenario)
-    hpa = select_hpa(inputs.hpa, inputs.deployment)
     name = scenario.workloads[0].name
     return judge_run(result, name, hpa.spec.max_replicas, inputs, assumptions)
 
@@ -346,24 +346,24 @@ def judge_run(
         minutes = violation_pct / 100 * hours * 60
         reasons.append(
             f"p95 latency above {slo_ms:g} ms for {minutes:.0f} min ({violation_pct:.1f} % "
-            f"of the time), first {_span_text(_spans(time_s, missed))}"
+            f"of the time), first {_span_text(row_spans(time_s, missed))}"
         )
     if float(summary["dropped_pct"]) > inputs.max_dropped_pct:
         passed = False
         reasons.append(
             f"{summary['dropped_pct']:.2f} % of requests dropped (over "
-            f"{inputs.max_dropped_pct:g} %), first {_span_text(_spans(time_s, dropped))}"
+            f"{inputs.max_dropped_pct:g} %), first {_span_text(row_spans(time_s, dropped))}"
         )
     if (at_max & (missed | dropped)).any():
         passed = False
         reasons.append(
             f"maxReplicas={max_replicas} reached while the SLO was missed: "
-            f"{_span_text(_spans(time_s, at_max))}; the load needed more replicas"
+            f"{_span_text(row_spans(time_s, at_max))}; the load needed more replicas"
         )
     elif at_max.any():
         reasons.append(
             f"maxReplicas={max_replicas} reached without missing the SLO: "
-            f"{_span_text(_spans(time_s, at_max))}"
+            f"{_span_text(row_spans(time_s, at_max))}"
         )
     per_hour = flips / hours if hours > 0 else 0.0
     if per_hour > inputs.max_reversals_per_hour:
@@ -391,8 +391,9 @@ def judge_run(
             f"peak {int(summary['replicas_max'])} of maxReplicas={max_replicas}; "
             f"{per_hour:.1f} direction reversals per hour",
         )
+    _, demand = service_demand(result, "hpa", name)
     supply = ts["replicas_ready"].to_numpy(np.float64)
-    spells = under_provisioned_episodes(time_s, _demand_series(result, name), supply)
+    spells = under_provisioned_episodes(time_s, demand, supply)
     lag = float(spells.mean()) if spells.size else 0.0
     if spells.size:
         reasons.append(f"scale-up lagged demand by {lag:.0f} s on average ({spells.size} times)")
@@ -413,25 +414,3 @@ def judge_run(
         ["time_s", "kind", "from", "to", "reason", "detail"]
     ].reset_index(drop=True)
     return Validation(passed, reasons, assumptions, metrics, decisions, result)
-
-
-def _demand_series(result: RunResult, name: str) -> np.ndarray:
-    """The replicas meeting the SLO at each row (analysis.metrics.demand_units)."""
-    from analysis.metrics import demand_units, replica_cpu_limit_cores
-    from simulator.service import ServiceParams
-
-    scenario = result.summary["scenario_as_run"]
-    spec = scenario["workloads"][0]
-    params = ServiceParams.of(
-        cpu_ms_per_request=[spec["cpu_ms_per_request"]],
-        concurrency=[spec["concurrency"]],
-        cpu_limit_cores=[replica_cpu_limit_cores(scenario, "hpa", name)],
-        timeout_s=[spec["timeout_s"]],
-    )
-    ts = result.timeseries.sort_values("time_s", kind="stable")
-    return demand_units(
-        ts["arrival_rate"].to_numpy(np.float64),
-        float(params.mu_per_s[0]),
-        int(params.concurrency[0]),
-        spec["slo"]["p95_latency_ms"] / 1000,
-    ).astype(np.float64)

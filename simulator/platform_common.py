@@ -377,8 +377,9 @@ class PlatformSim:
         ready = self.ready_replicas()
         replicas = ready.astype(np.float64)
         if last - first == 1:  # one tick: plain arrays, less overhead
-            rates = self.rates[first]
-            self.backlog, out = advance(self.params, self.backlog, rates, replicas, tick_s)
+            self.backlog, out = advance(
+                self.params, self.backlog, self.rates[first], replicas, tick_s
+            )
             self.cpu_integral = self.cpu_integral_at(first * tick_s)
             self.cpu_rate = out.cpu_used_cores_per_replica
             self.memory_mib = out.memory_used_mib_per_replica
@@ -386,8 +387,7 @@ class PlatformSim:
             self.backlog, out = advance_block(
                 self.params, self.backlog, self.rates[first:last], replicas, tick_s
             )
-            rates = self.rates[first : first + out.backlog.shape[0]]
-            last = first + rates.shape[0]
+            last = first + out.backlog.shape[0]  # the ticks the block kept
             cpu = out.cpu_used_cores_per_replica
             # Integral up to the start of the block's last tick; that tick's rate goes on.
             self.cpu_integral = self.cpu_integral_at(first * tick_s) + cpu[:-1].sum(axis=0) * tick_s
@@ -395,7 +395,7 @@ class PlatformSim:
             self.memory_mib = out.memory_used_mib_per_replica[-1]
         self.tick_start_s = (last - 1) * tick_s
         capacity = ready * self.params.cpu_limit_cores
-        self.recorder.ticks(first, rates, out, ready, self.cpu_requested_cores(), capacity)
+        self.recorder.ticks(first, out, ready, self.cpu_requested_cores(), capacity)
         self.next_tick = last
 
     def _loop(self) -> Generator[simpy.Event, Any, None]:

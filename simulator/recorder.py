@@ -81,7 +81,7 @@ class PlatformRecorder:
     services: list[int]
     n_ticks: int
     tick_s: float
-    arrival_rates: FloatArray | None = None  # (n_ticks, services): the whole run's load
+    arrival_rates: FloatArray  # (n_ticks, services): the whole run's load
     columns: dict[str, list[Any]] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -104,17 +104,17 @@ class PlatformRecorder:
     def ticks(
         self,
         first: int,
-        arrival_rate: FloatArray,
         out: TickOutput,
         ready: npt.NDArray[np.int64],
         cpu_requested_cores: FloatArray,
         cpu_capacity_cores: FloatArray,
     ) -> None:
-        """Add ticks ``first, first + 1, …`` of the services: ``arrival_rate`` and ``out``
-        are ``(ticks, services)``, or ``(services,)`` for one tick; replicas, requests and
-        capacity held over the block."""
-        one = arrival_rate.ndim == 1
-        count = 1 if one else arrival_rate.shape[0]
+        """Add ticks ``first, first + 1, …`` of the services: ``out`` holds
+        ``(ticks, services)`` arrays, or ``(services,)`` for one tick; replicas, requests
+        and capacity held over the block. Arrivals are summed from ``arrival_rates`` when
+        a row closes, the same sum however the ticks were blocked."""
+        one = out.served_rate.ndim == 1
+        count = 1 if one else out.served_rate.shape[0]
         last = first + count
         shape = (count, len(self.services))
 
@@ -122,8 +122,6 @@ class PlatformRecorder:
             return values if one else np.broadcast_to(values, shape).sum(axis=0)
 
         acc = self._acc
-        if self.arrival_rates is None:  # else summed per interval in row()
-            acc[0] += total(arrival_rate)
         acc[1] += total(out.served_rate)
         acc[2] += total(out.dropped_rate)
         acc[3] += total(out.cpu_used_cores_per_replica) * ready
@@ -153,8 +151,7 @@ class PlatformRecorder:
         if batch_means is not None:
             means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
         if ticks:
-            if self.arrival_rates is not None:  # the same sum however ticks were blocked
-                self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
+            self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
             means[:, self.services] = self._acc / ticks
             backlog[self.services] = self._backlog
         means[4] *= 2**20  # MiB → bytes

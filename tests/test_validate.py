@@ -12,7 +12,8 @@ import pytest
 from validate_examples import EXAMPLES, NASA, ROOT, example_inputs
 
 from analysis import cli
-from analysis.validate import _clock, _spans, parse_node_pool
+from analysis.metrics import row_spans
+from analysis.validate import _clock, parse_node_pool
 
 
 def args(hpa: str, *extra: str) -> list[str]:
@@ -172,7 +173,7 @@ def test_bad_input_exits_2(
 def test_spans_and_clock_by_hand() -> None:
     time_s = np.array([60.0, 120.0, 180.0, 240.0, 300.0])
     mask = np.array([False, True, True, False, True])
-    assert _spans(time_s, mask) == [(60.0, 180.0), (240.0, 300.0)]
+    assert row_spans(time_s, mask).tolist() == [[60.0, 180.0], [240.0, 300.0]]
     assert _clock(0) == "day 1 00:00"
     assert _clock(86_400 + 14 * 3600 + 5 * 60) == "day 2 14:05"
     assert parse_node_pool("gpu:8:32Gi:0.85").price_per_hour == 0.85
