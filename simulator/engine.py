@@ -150,7 +150,9 @@ class Periodic:
         self._periods = list(periods)
         self._end_s = end_s
 
-    def __iter__(self) -> Iterator[tuple[float, list[str]]]:
+    def instants(self) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Every instant before the end and which periods are due then, as arrays: times,
+        and a bit mask per time (bit ``i`` = the ``i``-th period given)."""
         # All times at once: job i runs at k × period_i; times within 1e-9 s are one instant.
         times = [
             np.arange(math.ceil(self._end_s / period - 1e-9) + 1) * period
@@ -161,16 +163,18 @@ class Periodic:
         order = np.lexsort((index, flat))
         flat, index = flat[order], index[order]
         starts = np.flatnonzero(np.diff(flat, prepend=-math.inf) > 1e-9)
-        ends = np.append(starts[1:], flat.size)
-        names: dict[tuple[int, ...], list[str]] = {}
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            now = float(flat[start])
-            if now >= self._end_s - 1e-9:
-                return
-            due = tuple(sorted(index[start:end].tolist()))  # the order the periods were given
-            if due not in names:
-                names[due] = [self._periods[i][0] for i in due]
-            yield now, list(names[due])
+        masks = np.bitwise_or.reduceat(np.left_shift(1, index), starts) if flat.size else starts
+        instants = flat[starts]
+        keep = instants < self._end_s - 1e-9
+        return instants[keep], masks[keep].astype(np.int64)
+
+    def __iter__(self) -> Iterator[tuple[float, list[str]]]:
+        times, masks = self.instants()
+        names: dict[int, list[str]] = {}
+        for now, mask in zip(times.tolist(), masks.tolist(), strict=True):
+            if mask not in names:  # in the order the periods were given
+                names[mask] = [name for i, (name, _) in enumerate(self._periods) if mask >> i & 1]
+            yield now, list(names[mask])
 
 
 def service_params(

@@ -41,7 +41,9 @@ from simulator.recorder import BATCH_LEVELS, Levels, PlatformRecorder
 from simulator.scenario import BatchWorkload, ServiceWorkload
 from simulator.service import advance, advance_block
 
-__all__ = ["JobRun", "Machines", "PlatformSim"]
+__all__ = ["SAME_INSTANT_S", "JobRun", "Machines", "PlatformSim"]
+
+SAME_INSTANT_S = 1e-9  # times closer than this are one instant (as in engine.Periodic)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -350,37 +352,50 @@ class PlatformSim:
     def _run_ticks(self, until: int) -> Generator[simpy.Event, Any, None]:
         """Run ticks ``[next_tick, until)``, many at once where nothing happens between.
 
-        Ready replicas change only at events, so ticks up to the next scheduled event are
-        one block with fixed replicas (:func:`~simulator.service.step_block`); while a
-        backlog lasts, blocks are one tick long. The result is the tick-by-tick
-        recurrence, whatever the block lengths.
+        Every event at or before a tick's start (within :data:`SAME_INSTANT_S`, as
+        :meth:`_tick_index` counts) happens before that tick. Ready replicas change only at
+        events, so the ticks up to the next event are one block with fixed replicas
+        (:func:`~simulator.service.step_block`); while a backlog lasts, blocks are one tick
+        long. The result is the tick-by-tick recurrence, whatever the block lengths.
         """
         tick_s = self.inputs.tick_s
         while self.next_tick < until:
+            upcoming = self.env.peek()  # the next event of any other process
+            if upcoming < math.inf and self._tick_index(upcoming, inclusive=False) <= self.next_tick:
+                yield self.env.timeout(max(0.0, upcoming - self.env.now))  # it comes first
+                continue
             start_s = self.next_tick * tick_s
             if start_s > self.env.now:
                 yield self.env.timeout(start_s - self.env.now)
-            upcoming = self.env.peek()  # the next event of any other process
+                continue  # events due at the start come first
             last = until
             if upcoming < math.inf:
                 last = min(until, self._tick_index(upcoming, inclusive=False))
-            if last <= self.next_tick:
-                yield self.env.timeout(0)  # let what is due now happen first
-                continue
             if self.backlog.any():
                 last = self.next_tick + 1
             self._step_block(self.next_tick, last)
+
+    def _settle(self, now: float) -> Generator[simpy.Event, Any, None]:
+        """Let every event at or before ``now`` (within :data:`SAME_INSTANT_S`) happen, so
+        a controller or a record row at ``now`` sees them, whatever order they were
+        scheduled in."""
+        while self.env.peek() <= now + SAME_INSTANT_S:
+            yield self.env.timeout(max(0.0, self.env.peek() - self.env.now))
 
     def _step_block(self, first: int, last: int) -> None:
         """Step ticks ``[first, last)`` with the current replicas (see :meth:`_run_ticks`)."""
         tick_s = self.inputs.tick_s
         ready = self.ready_replicas()
         replicas = ready.astype(np.float64)
+        # The CPU integral is folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
+        # this order however the ticks are blocked: metric samples are then the same
+        # floats for any block lengths (the batched sweep folds the same way).
+        integral = self.cpu_integral + self.cpu_rate * tick_s  # up to the start of `first`
         if last - first == 1:  # one tick: plain arrays, less overhead
             self.backlog, out = advance(
                 self.params, self.backlog, self.rates[first], replicas, tick_s
             )
-            self.cpu_integral = self.cpu_integral_at(first * tick_s)
+            self.cpu_integral = integral
             self.cpu_rate = out.cpu_used_cores_per_replica
             self.memory_mib = out.memory_used_mib_per_replica
         else:
@@ -389,8 +404,8 @@ class PlatformSim:
             )
             last = first + out.backlog.shape[0]  # the ticks the block kept
             cpu = out.cpu_used_cores_per_replica
-            # Integral up to the start of the block's last tick; that tick's rate goes on.
-            self.cpu_integral = self.cpu_integral_at(first * tick_s) + cpu[:-1].sum(axis=0) * tick_s
+            steps = np.concatenate([integral[None, :], cpu[:-1] * tick_s])
+            self.cpu_integral = np.add.accumulate(steps, axis=0)[-1]
             self.cpu_rate = cpu[-1]
             self.memory_mib = out.memory_used_mib_per_replica[-1]
         self.tick_start_s = (last - 1) * tick_s
@@ -401,7 +416,8 @@ class PlatformSim:
     def _loop(self) -> Generator[simpy.Event, Any, None]:
         """Controllers and record rows at their times; the ticks in between, in blocks.
 
-        At equal times the order is: record row, the tick starting then, controllers.
+        At equal times the order is: events (pod and node changes), record row, the tick
+        starting then, controllers; times within :data:`SAME_INSTANT_S` are equal.
         """
         inputs = self.inputs
         tick_s = inputs.tick_s
@@ -409,15 +425,17 @@ class PlatformSim:
         for now, due in Periodic(jobs, inputs.scenario.duration_s):
             next_tick_s = self.next_tick * tick_s
             if due[0] == "record":
-                if next_tick_s < now - 1e-9:  # ticks before the row are still to run
+                if next_tick_s < now - SAME_INSTANT_S:  # ticks before the row are still to run
                     yield from self._run_ticks(self._tick_index(now, inclusive=False))
+                yield from self._settle(now)
                 if now > 0:
                     self._record(now, self.next_tick)
                 due = due[1:]
             if not due:
                 continue
-            if next_tick_s <= now + 1e-9:  # a tick starts at or before the controllers
+            if self.next_tick * tick_s <= now + SAME_INSTANT_S:  # a tick starts by then
                 yield from self._run_ticks(self._tick_index(now, inclusive=True))
+            yield from self._settle(now)
             if now > self.env.now:
                 yield self.env.timeout(now - self.env.now)
             for job in due:
@@ -432,6 +450,8 @@ class PlatformSim:
             self.env.process(self._submissions())
         end = self.inputs.scenario.duration_s
         self.env.run(until=end)
+        while self.env.peek() <= end + SAME_INSTANT_S:  # changes at the end: in the last row
+            self.env.step()
         self._record(end, self.inputs.n_ticks)
         self.recorder.finalize()
         return self.recorder

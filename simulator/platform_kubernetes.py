@@ -77,7 +77,7 @@ from simulator.cluster import (
 )
 from simulator.engine import Inputs
 from simulator.kube.manifests import HpaTemplate, load_hpas
-from simulator.platform_common import JobRun, Machines, PlatformSim
+from simulator.platform_common import SAME_INSTANT_S, JobRun, Machines, PlatformSim
 from simulator.recorder import Levels
 from simulator.scenario import (
     KubernetesPlatform,
@@ -674,11 +674,11 @@ class KubernetesSim(PlatformSim):
             if pod.running_s is None:
                 unready += 1  # Pending: not yet running
                 continue
-            if scrape is None or pod.running_s + window > scrape:
+            if scrape is None or pod.running_s + window > scrape + SAME_INSTANT_S:
                 missing += 1  # no sample until the container has run one window
                 continue
             start = pod.bound_s if pod.bound_s is not None else pod.created_s
-            if pod.ready_s is not None and start + init <= now:
+            if pod.ready_s is not None and start + init <= now + SAME_INSTANT_S:
                 pod.settled = settling = True
                 ready += 1
                 continue
@@ -697,9 +697,11 @@ class KubernetesSim(PlatformSim):
         start = pod.bound_s if pod.bound_s is not None else pod.created_s
         is_ready = pod.ready_s is not None
         transition = pod.ready_s if pod.ready_s is not None else start
-        if start + metrics.cpu_initialization_period_s > now:
-            return (not is_ready) or sample_s < transition + window
-        return (not is_ready) and start + metrics.initial_readiness_delay_s > transition
+        if start + metrics.cpu_initialization_period_s > now + SAME_INSTANT_S:
+            return (not is_ready) or sample_s + SAME_INSTANT_S < transition + window
+        return (not is_ready) and (
+            start + metrics.initial_readiness_delay_s > transition + SAME_INSTANT_S
+        )
 
     def _sync(self, now: float) -> None:
         """One HPA controller sync for every HPA of the platform.
