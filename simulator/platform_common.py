@@ -361,7 +361,10 @@ class PlatformSim:
         tick_s = self.inputs.tick_s
         while self.next_tick < until:
             upcoming = self.env.peek()  # the next event of any other process
-            if upcoming < math.inf and self._tick_index(upcoming, inclusive=False) <= self.next_tick:
+            if (
+                upcoming < math.inf
+                and self._tick_index(upcoming, inclusive=False) <= self.next_tick
+            ):
                 yield self.env.timeout(max(0.0, upcoming - self.env.now))  # it comes first
                 continue
             start_s = self.next_tick * tick_s

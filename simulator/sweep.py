@@ -73,7 +73,7 @@ from simulator.sweep_kernel import (
     sweep_configs,
 )
 
-__all__ = ["FastPathUnsupported", "SweepResult", "fast_path_limits", "service_hpa", "sweep"]
+__all__ = ["FastPathError", "SweepResult", "fast_path_limits", "service_hpa", "sweep"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -84,7 +84,7 @@ CPU_PRICE_PER_CORE_HOUR = 0.031611
 MEMORY_PRICE_PER_GB_HOUR = 0.004237
 
 
-class FastPathUnsupported(ValueError):
+class FastPathError(ValueError):
     """The scenario is outside the fast path's exact domain; the message says why."""
 
 
@@ -103,10 +103,10 @@ class SweepResult:
 def _service(scenario: Scenario, platform: str) -> tuple[ServiceWorkload, KubernetesPlatform]:
     config = scenario.platforms.get(platform)
     if not isinstance(config, KubernetesPlatform):
-        raise FastPathUnsupported(f"platform {platform!r} is not a Kubernetes platform")
+        raise FastPathError(f"platform {platform!r} is not a Kubernetes platform")
     services = [w for w in scenario.workloads if isinstance(w, ServiceWorkload)]
     if len(scenario.workloads) != 1 or len(services) != 1:
-        raise FastPathUnsupported("the fast path simulates scenarios of exactly one service")
+        raise FastPathError("the fast path simulates scenarios of exactly one service")
     return services[0], config
 
 
@@ -117,7 +117,7 @@ def service_hpa(scenario: Scenario, platform: str) -> HpaTemplate:
     if mine.hpa is not None:
         return mine.hpa
     if mine.hpa_manifest is None:
-        raise FastPathUnsupported(f"{service.name} has no HPA on {platform}")
+        raise FastPathError(f"{service.name} has no HPA on {platform}")
     found = load_hpas(scenario.base_dir / mine.hpa_manifest)
     matching = [h for h in found if h.spec.scale_target_ref.name == service.name] or found
     return matching[0].spec
@@ -166,7 +166,7 @@ def fast_path_limits(
     try:
         service, config = _service(scenario, platform)
         specs = list(hpas) or [service_hpa(scenario, platform)]
-    except FastPathUnsupported as exc:
+    except FastPathError as exc:
         return [str(exc)]
     mine: KubernetesWorkload = config.workloads[service.name]
     pod = mine.pod
@@ -264,7 +264,7 @@ def sweep(
     ``cpu_requests_m`` (one per spec) replaces the pod's CPU request (its limit, if set,
     stays; without one the request is the cap). ``latency`` adds the pooled p95 (ms),
     which costs memory per configuration (keep it for tens, not thousands). Raises
-    :class:`FastPathUnsupported` outside the exact domain unless ``approximate``.
+    :class:`FastPathError` outside the exact domain unless ``approximate``.
     """
     if not hpas:
         raise ValueError("sweep: give at least one HPA spec")
@@ -281,7 +281,7 @@ def sweep(
     specs = list(hpas)
     limits = [reason for spec in specs for reason in _metric_limits(spec)]
     if limits:
-        raise FastPathUnsupported(limits[0])
+        raise FastPathError(limits[0])
     sized = [pod.model_copy(update={"cpu_request_millicores": r}) for r in set(requests)]
     problems = [
         p
@@ -290,7 +290,7 @@ def sweep(
     ]
     problems = list(dict.fromkeys(problems))
     if problems and not approximate:
-        raise FastPathUnsupported("; ".join(problems))
+        raise FastPathError("; ".join(problems))
     notes: list[str] = []
     start_s, ready_s = pod.container_start.mean_s, pod.readiness_delay.mean_s
     if problems:

@@ -118,7 +118,7 @@ def _tail(t: float, wait_p: float, theta: float, mu: float) -> float:
 
 
 @njit(cache=True)
-def _changed_within(period_s: float, times, changes, length: int, now: float) -> int:  # type: ignore[no-untyped-def]
+def _changed_within(period_s: float, times, changes, length: int, now: float) -> int:
     cutoff = now - period_s
     total = 0
     for i in range(length):
@@ -128,7 +128,7 @@ def _changed_within(period_s: float, times, changes, length: int, now: float) ->
 
 
 @njit(cache=True)
-def _store_event(times, changes, length: int, change: int, now: float, longest: float) -> int:  # type: ignore[no-untyped-def]
+def _store_event(times, changes, length: int, change: int, now: float, longest: float) -> int:
     """``storeScaleEvent``: overwrite the last outdated entry, else append; new length."""
     cutoff = now - longest
     for i in range(length - 1, -1, -1):
@@ -142,7 +142,7 @@ def _store_event(times, changes, length: int, change: int, now: float, longest: 
 
 
 @njit(cache=True)
-def _limit(  # type: ignore[no-untyped-def]
+def _limit(
     current: int,
     up: bool,
     select: int,
@@ -187,7 +187,7 @@ def _limit(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _proposal(  # type: ignore[no-untyped-def]
+def _proposal(
     current, ready, unready, missing, usage, request, target, utilization, tol_up, tol_down
 ):
     """``resource_replicas_counts``: (replicas, ok)."""
@@ -225,7 +225,7 @@ def _proposal(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _push_max(times, values, head: int, tail: int, cap: int, t: float, v: int) -> int:  # type: ignore[no-untyped-def]
+def _push_max(times, values, head: int, tail: int, cap: int, t: float, v: int) -> int:
     """Push onto a max-deque (ring of ``cap``); returns the new tail."""
     while tail > head and values[(tail - 1) % cap] <= v:
         tail -= 1
@@ -235,7 +235,7 @@ def _push_max(times, values, head: int, tail: int, cap: int, t: float, v: int) -
 
 
 @njit(cache=True)
-def _push_min(times, values, head: int, tail: int, cap: int, t: float, v: int) -> int:  # type: ignore[no-untyped-def]
+def _push_min(times, values, head: int, tail: int, cap: int, t: float, v: int) -> int:
     while tail > head and values[(tail - 1) % cap] >= v:
         tail -= 1
     times[tail % cap] = t
@@ -244,7 +244,7 @@ def _push_min(times, values, head: int, tail: int, cap: int, t: float, v: int) -
 
 
 @njit(cache=True)
-def simulate_config(  # type: ignore[no-untyped-def]
+def simulate_config(
     c: int,
     inst_time,
     inst_flags,
@@ -673,7 +673,7 @@ def simulate_config(  # type: ignore[no-untyped-def]
 
 
 @njit(parallel=True, cache=True)
-def sweep_configs(  # type: ignore[no-untyped-def]
+def sweep_configs(
     inst_time,
     inst_flags,
     rates,
