@@ -455,6 +455,7 @@ def _recommend(args: argparse.Namespace) -> int:
                     },
                     "pareto": outcome.table().to_dict(orient="records"),
                     "why": outcome.why,
+                    "notes": list(outcome.notes),
                 },
                 indent=2,
                 default=str,
@@ -468,7 +469,7 @@ def _recommend(args: argparse.Namespace) -> int:
         print("Pareto front (service cost against time over the SLO):")
         print(markdown_table(list(table.columns), rows))
         print()
-        print("\n".join(outcome.why))
+        print("\n".join([*outcome.notes, *outcome.why]))
         if emitted is not None:
             print(f"\nrecommended HPA: {emitted}")
     return EXIT_OK if outcome.chosen is not None else EXIT_CHECK_FAILED

@@ -23,8 +23,15 @@ events. So the recommendation never costs more than a current HPA that passes. T
   highest recommendation of 15 minutes, one pod per 2 minutes;
 * ``current``: the HPA's own behavior.
 
-This runs the engine once per candidate; the batched fast path for thousands of
-candidates is a later step.
+**Two stages.** Every candidate is first *screened* by the batched fast path
+(:mod:`simulator.sweep`: all candidates in one compiled pass over the trace). The
+validation scenario has random start-up delays and a cluster autoscaler, which the fast
+path only approximates (mean delays, nodes always with room), so the screen ranks; the
+engine decides: the current HPA and the cheapest candidates that pass the screen are run
+through the engine, in order, until one passes there with the margin. Only
+engine-confirmed candidates are chosen, so ``capsim validate`` on the recommendation
+gives the same PASS. Where the fast path cannot even approximate the HPA (several
+metrics, memory), every candidate runs through the engine.
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ from analysis.validate import (
     judge_run,
     select_hpa,
 )
+from simulator.kube.manifests import HpaTemplate
+from simulator.scenario import parse_scenario
+from simulator.sweep import FastPathError, sweep
 
 __all__ = ["PRESETS", "Candidate", "Recommendation", "candidate_specs", "emit_hpa", "recommend"]
 
@@ -84,6 +94,7 @@ class Candidate:
     passed: bool
     reasons: tuple[str, ...]
     metrics: dict[str, float]
+    evaluated: str = "engine"  # or "fast path": screened only, not confirmed
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,7 @@ class Recommendation:
     chosen: Candidate | None
     pareto: list[Candidate]
     why: list[str]
+    notes: tuple[str, ...] = ()  # how the candidates were evaluated
 
     def table(self, rows: Sequence[Candidate] | None = None) -> pd.DataFrame:
         picked = self.pareto if rows is None else rows
@@ -107,6 +119,7 @@ class Recommendation:
                     "latency_p95_ms": c.metrics["latency_p95_ms"],
                     "replicas_max": c.metrics["replicas_max"],
                     "reversals_per_hour": c.metrics["direction_reversals_per_hour"],
+                    "evaluated": c.evaluated,
                 }
                 for c in picked
             ]
@@ -199,8 +212,10 @@ def recommend(
     workers: int | None = None,
     scheduler: str | None = None,
     processes: int | None = None,
+    screen: bool = True,
 ) -> Recommendation:
-    """Evaluate the current HPA and every candidate; choose (see the module docs)."""
+    """Screen every candidate, confirm the best with the engine, choose (module docs).
+    ``screen=False`` runs every candidate through the engine."""
     hpa = select_hpa(inputs.hpa, inputs.deployment)
     spec = hpa.spec.model_dump(by_alias=True, exclude_none=True, mode="json")
     _cpu_target(spec)
@@ -208,26 +223,145 @@ def recommend(
     specs = [("current", _cpu_target(spec), "current", spec)]
     specs += candidate_specs(spec, targets, presets, max_replicas)
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
-    jobs = [(_scenario_for(base, s), fields, assumptions, s) for _, _, _, s in specs]
-    results = map_runs(_evaluate, jobs, workers=workers, scheduler=scheduler, processes=processes)
-    evaluated = [
-        Candidate(label, target, preset, s, passed, tuple(reasons), metrics)
-        for (label, target, preset, s), (passed, reasons, metrics) in zip(
-            specs, results, strict=True
+
+    def engine(indices: Sequence[int]) -> dict[int, Candidate]:
+        jobs = [
+            (_scenario_for(base, specs[i][3]), fields, assumptions, specs[i][3]) for i in indices
+        ]
+        results = map_runs(
+            _evaluate, jobs, workers=workers, scheduler=scheduler, processes=processes
         )
-    ]
-    current, candidates = evaluated[0], evaluated[1:]
+        return {
+            i: Candidate(*specs[i], passed, tuple(reasons), metrics)
+            for i, (passed, reasons, metrics) in zip(indices, results, strict=True)
+        }
+
     margin = SLO_SLACK_PCT / 2
-    good = [c for c in candidates if c.passed and c.metrics["slo_violation_pct"] <= margin]
+    screened = _screen(base, specs, inputs) if screen else None
+    if screened is None:
+        evaluated = engine(range(len(specs)))
+    else:
+        evaluated = dict(enumerate(screened))
+        evaluated |= _confirm(evaluated, engine, margin, batch=max(2, processes or 2))
+    current = evaluated[0]
+    candidates = [evaluated[i] for i in range(1, len(specs))]
+    good = [
+        c
+        for c in candidates
+        if c.evaluated == "engine" and c.passed and c.metrics["slo_violation_pct"] <= margin
+    ]
     if current.passed:
         good.append(current)  # keeping a passing HPA is always an option
-    chosen = min(
-        good,
-        key=lambda c: (round(c.metrics["workload_cost_usd"], 2), c.metrics["scale_events"]),
-        default=None,
-    )
+    chosen = min(good, key=_cost_key, default=None)
     pareto = _pareto(candidates)
-    return Recommendation(current, candidates, chosen, pareto, _why(current, chosen, margin))
+    notes: tuple[str, ...] = ()
+    if screened is not None:
+        pareto = _with_latency(base, pareto)
+        runs = sum(1 for c in (current, *candidates) if c.evaluated == "engine")
+        notes = (
+            f"{len(specs)} HPAs screened by the fast path (pods start after their mean "
+            "delays, nodes always have room); the current one and the best of the screen "
+            f"confirmed by {runs} engine run(s); only confirmed candidates are chosen",
+        )
+    why = _why(current, chosen, margin)
+    return Recommendation(current, candidates, chosen, pareto, why, notes)
+
+
+def _cost_key(c: Candidate) -> tuple[float, float]:
+    return round(c.metrics["workload_cost_usd"], 2), c.metrics["scale_events"]
+
+
+def _confirm(
+    screened: dict[int, Candidate],
+    engine: Any,
+    margin: float,
+    batch: int,
+) -> dict[int, Candidate]:
+    """Engine runs of the current HPA and of the screen's passing candidates, cheapest
+    first, a batch at a time, until one passes in the engine with the margin."""
+    order = sorted(
+        (
+            i
+            for i, c in screened.items()
+            if i > 0 and c.passed and c.metrics["slo_violation_pct"] <= margin
+        ),
+        key=lambda i: _cost_key(screened[i]),
+    )
+    pending = [0, *order]
+    confirmed: dict[int, Candidate] = {}
+    while pending:
+        now, pending = pending[:batch], pending[batch:]
+        confirmed |= engine(now)
+        if any(
+            i > 0 and c.passed and c.metrics["slo_violation_pct"] <= margin
+            for i, c in confirmed.items()
+        ):
+            break
+    return confirmed
+
+
+def _screen(
+    base: dict[str, Any],
+    specs: Sequence[tuple[str, int, str, dict[str, Any]]],
+    inputs: ValidateInputs,
+) -> list[Candidate] | None:
+    """Every candidate through the fast path (None where it cannot model the HPA)."""
+    scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
+    models = [
+        HpaTemplate.model_validate({k: v for k, v in s.items() if k != "scaleTargetRef"})
+        for _, _, _, s in specs
+    ]
+    try:
+        result = sweep(
+            scenario,
+            "hpa",
+            models,
+            approximate=True,
+            max_utilization_pct=inputs.max_utilization_pct,
+        )
+    except FastPathError:
+        return None
+    out = []
+    for spec, record in zip(specs, result.metrics.to_dict(orient="records"), strict=True):
+        row = {str(k): v for k, v in record.items()}
+        reasons = screen_failures(row, inputs)
+        metrics = {k: float(v) for k, v in row.items()}
+        out.append(Candidate(*spec, not reasons, tuple(reasons), metrics, "fast path"))
+    return out
+
+
+def screen_failures(metrics: dict[str, Any], inputs: ValidateInputs) -> list[str]:
+    """The rules of :func:`analysis.validate.judge_run` on fast-path metrics: what fails."""
+    failed = []
+    if metrics["slo_violation_pct"] > SLO_SLACK_PCT:
+        failed.append(f"p95 over the SLO {metrics['slo_violation_pct']:.1f} % of the time")
+    if metrics["dropped_pct"] > inputs.max_dropped_pct:
+        failed.append(f"{metrics['dropped_pct']:.2f} % of requests dropped")
+    if metrics["at_max_while_missing_slo"]:
+        failed.append("maxReplicas reached while the SLO was missed")
+    if metrics["direction_reversals_per_hour"] > inputs.max_reversals_per_hour:
+        failed.append(f"{metrics['direction_reversals_per_hour']:.1f} reversals per hour")
+    if inputs.max_utilization_pct is not None and metrics["over_utilization_pct"] > SLO_SLACK_PCT:
+        failed.append(f"pods above {inputs.max_utilization_pct:g} % of their CPU request")
+    return failed
+
+
+def _with_latency(base: dict[str, Any], front: list[Candidate]) -> list[Candidate]:
+    """Front rows only screened get their pooled p95 from the fast path."""
+    screened = [c for c in front if c.evaluated != "engine"]
+    if not screened:
+        return front
+    scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
+    models = [
+        HpaTemplate.model_validate({k: v for k, v in c.spec.items() if k != "scaleTargetRef"})
+        for c in screened
+    ]
+    p95 = sweep(scenario, "hpa", models, approximate=True, latency=True).metrics["latency_p95_ms"]
+    updated = {
+        id(c): dataclasses.replace(c, metrics=c.metrics | {"latency_p95_ms": float(v)})
+        for c, v in zip(screened, p95, strict=True)
+    }
+    return [updated.get(id(c), c) for c in front]
 
 
 def _pareto(candidates: Sequence[Candidate]) -> list[Candidate]:

@@ -1,0 +1,198 @@
+"""Benchmark: 1,000 HPA configurations × the whole NASA July 1995 trace (27.6 days) at
+the 15-s HPA sync period, through the batched fast path (``simulator.sweep``).
+
+Goals (issue "Validate and recommend"): **≤ 10 s wall** on the 2-core machine, and
+**≥ 100×** faster than evaluating the same configurations one engine run at a time. The
+engine side is measured on a sample of the configurations and extrapolated; the sample
+also checks that both give the same replicas at every sync.
+
+Run: ``.venv/bin/python benchmarks/sweep_nasa_1000.py [--configs 1000] [--engine-sample 4]``;
+figures go to ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import simulator
+from simulator.kube.manifests import HpaTemplate
+from simulator.scenario import parse_scenario
+from simulator.sweep import service_hpa, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE = ROOT / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
+DURATION_S = 27 * 86_400 + 13 * 3_600 + 32 * 60  # the trace's whole span: 27d13h32m
+
+BEHAVIORS: list[dict[str, Any] | None] = [
+    None,
+    {},  # the API defaults
+    {"scaleUp": {"stabilizationWindowSeconds": 120}},
+    {
+        "scaleDown": {
+            "stabilizationWindowSeconds": 900,
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+        }
+    },
+    {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "policies": [
+                {"type": "Percent", "value": 200, "periodSeconds": 15},
+                {"type": "Pods", "value": 10, "periodSeconds": 15},
+            ],
+        }
+    },
+    {"scaleDown": {"stabilizationWindowSeconds": 60}},
+    {"scaleUp": {"tolerance": "0.05"}, "scaleDown": {"tolerance": "0.2"}},
+    {"scaleDown": {"selectPolicy": "Disabled"}},
+]
+
+
+def scenario() -> simulator.Scenario:
+    hpa = {
+        "minReplicas": 2,
+        "maxReplicas": 40,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 60},
+                },
+            }
+        ],
+    }
+    data = {
+        "name": "nasa-sweep",
+        "seed": 1995,
+        "duration": DURATION_S,
+        "workloads": [
+            {
+                "kind": "service",
+                "name": "web",
+                "cpu_ms_per_request": 40,
+                "concurrency": 4,
+                "timeout": "10s",
+                "slo": {"p95_latency_ms": 400},
+                "load": {"type": "trace", "path": str(TRACE), "scale": 150, "gaps": "hold"},
+            }
+        ],
+        "platforms": {
+            "kubernetes": {
+                "kind": "kubernetes",
+                "node_pools": [
+                    {
+                        "name": "general",
+                        "vcpu": 16,
+                        "memory": "64Gi",
+                        "price_per_hour": 0.776,
+                        "min_nodes": 6,
+                        "max_nodes": 12,
+                    }
+                ],
+                "workloads": {
+                    "web": {
+                        "pod": {
+                            "cpu_request": "1",
+                            "cpu_limit": 2,
+                            "memory_request": "512Mi",
+                            "container_start": "3s",
+                            "readiness_delay": "15s",
+                        },
+                        "hpa": hpa,
+                    }
+                },
+            }
+        },
+    }
+    return parse_scenario(data, where="benchmark", base_dir=ROOT)
+
+
+def configurations(base: HpaTemplate, count: int) -> list[HpaTemplate]:
+    """Targets 30–95 %, minReplicas 1–3, maxReplicas 20–80 and eight behaviors."""
+    grid = itertools.product(
+        BEHAVIORS, range(30, 100, 5), (1, 2, 3), (20, 40, 60, 80)
+    )  # 8 × 14 × 3 × 4 = 1,344 combinations
+    specs = []
+    for behavior, target, low, high in itertools.islice(grid, count):
+        data = base.model_dump(by_alias=True, exclude_none=True, mode="json")
+        data["metrics"][0]["resource"]["target"]["averageUtilization"] = target
+        data["minReplicas"], data["maxReplicas"] = low, high
+        data.pop("behavior", None)
+        if behavior is not None:
+            data["behavior"] = behavior
+        specs.append(HpaTemplate.model_validate(data))
+    return specs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, default=1000)
+    parser.add_argument("--engine-sample", type=int, default=4)
+    args = parser.parse_args()
+    base = scenario()
+    specs = configurations(service_hpa(base, "kubernetes"), args.configs)
+
+    started = time.perf_counter()
+    sweep(base, "kubernetes", specs[:2])  # compiles the kernel, or loads it from the cache
+    warmup = time.perf_counter() - started
+
+    started = time.perf_counter()
+    result = sweep(base, "kubernetes", specs, trajectory=False)
+    fast = time.perf_counter() - started
+    syncs = len(result.sync_times_s)
+
+    sample = [specs[i] for i in np.linspace(0, len(specs) - 1, args.engine_sample).astype(int)]
+    checked = sweep(base, "kubernetes", sample, trajectory=True)
+    engine_s = []
+    for index, spec in enumerate(sample):
+        platform = base.platforms["kubernetes"]
+        workloads = {"web": platform.workloads["web"].model_copy(update={"hpa": spec})}
+        one = base.model_copy(
+            update={
+                "platforms": {"kubernetes": platform.model_copy(update={"workloads": workloads})}
+            }
+        )
+        started = time.perf_counter()
+        run = simulator.run(one)
+        engine_s.append(time.perf_counter() - started)
+        scales = run.events[run.events["kind"] == "scale"]
+        assert checked.trajectory is not None
+        if len(scales):
+            after = scales["to"].to_numpy()
+            at = np.searchsorted(scales["time_s"].to_numpy(), checked.sync_times_s + 1e-9, "right")
+            expected = np.where(at > 0, after[np.maximum(at - 1, 0)], scales["from"].iloc[0])
+        else:
+            expected = np.full(syncs, run.timeseries["replicas_desired"].iloc[0])
+        same = bool((expected == checked.trajectory[index]).all())
+        print(f"engine run {index + 1}: {engine_s[-1]:.1f} s, same replicas at every sync: {same}")
+        assert same, "the fast path and the engine disagree"
+    per_engine = float(np.mean(engine_s))
+    engine_total = per_engine * len(specs)
+    print(f"configurations: {len(specs)}; HPA syncs each: {syncs:,}; ticks each: 39,692")
+    print(f"kernel compile or cache load (first call): {warmup:.1f} s")
+    print(f"fast path: {fast:.2f} s wall (goal ≤ 10 s: {'met' if fast <= 10 else 'NOT met'})")
+    print(f"  {len(specs) * syncs / fast / 1e6:.1f} million configuration-syncs per second")
+    print(
+        f"engine: {per_engine:.1f} s per configuration (mean of {len(engine_s)}), "
+        f"{engine_total / 60:.0f} min for all {len(specs)} one at a time"
+    )
+    speedup = engine_total / fast
+    print(f"speed-up: {speedup:,.0f}× (goal ≥ 100×: {'met' if speedup >= 100 else 'NOT met'})")
+    passed = result.metrics[result.metrics["slo_violation_pct"] <= 1.0]
+    if len(passed):
+        best = passed["workload_cost_usd"].idxmin()
+        print(
+            f"{len(passed)} configurations keep p95 ≤ 400 ms 99 % of the time; the cheapest "
+            f"costs ${passed['workload_cost_usd'].min():,.2f} (configuration {best})"
+        )
+
+
+if __name__ == "__main__":
+    main()
