@@ -204,6 +204,12 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--presets", default="default,fast-up,conservative-down", metavar="NAMES"
     )
     recommend.add_argument("--max-replicas", default="", metavar="NS", help="also try these")
+    recommend.add_argument(
+        "--cpu-requests",
+        default="",
+        metavar="CPUS",
+        help="also try these pod CPU requests (e.g. 250m,500m,1), each with every target",
+    )
     where = recommend.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="a Dask LocalCluster of N workers")
     where.add_argument("--scheduler", help="a Dask scheduler address, tcp://HOST:8786")
@@ -418,6 +424,15 @@ def _validation_text(outcome: Any) -> str:
     return "\n".join(lines)
 
 
+def _cpu_list(text: str) -> list[int]:
+    from simulator.units import parse_cpu_millicores
+
+    try:
+        return [parse_cpu_millicores(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise InputError(f"--cpu-requests: {exc}") from None
+
+
 def _numbers(text: str, flag: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -435,6 +450,7 @@ def _recommend(args: argparse.Namespace) -> int:
         targets=_numbers(args.targets, "--targets"),
         presets=[p.strip() for p in args.presets.split(",") if p.strip()],
         max_replicas=_numbers(args.max_replicas, "--max-replicas"),
+        cpu_requests_m=_cpu_list(args.cpu_requests),
         workers=args.workers,
         scheduler=args.scheduler,
     )

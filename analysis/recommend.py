@@ -54,7 +54,7 @@ from analysis.validate import (
     judge_run,
     select_hpa,
 )
-from simulator.kube.manifests import HpaTemplate
+from simulator.kube.manifests import HpaTemplate, load_deployments
 from simulator.scenario import parse_scenario
 from simulator.sweep import FastPathError, sweep
 
@@ -91,6 +91,7 @@ class Candidate:
     target_pct: int
     preset: str
     spec: dict[str, Any]  # the HPA spec (camelCase), scaleTargetRef included
+    cpu_request_m: int | None  # the pod's CPU request tried with it (None: the Deployment's)
     passed: bool
     reasons: tuple[str, ...]
     metrics: dict[str, float]
@@ -154,9 +155,11 @@ def candidate_specs(
     targets: Sequence[int],
     presets: Sequence[str],
     max_replicas: Sequence[int] = (),
-) -> list[tuple[str, int, str, dict[str, Any]]]:
-    """(label, target, preset, spec) of every candidate, in order; ``max_replicas`` (if
-    given) are tried too, each at least ``minReplicas``."""
+    cpu_requests_m: Sequence[int] = (),
+) -> list[tuple[str, int, str, dict[str, Any], int | None]]:
+    """(label, target, preset, spec, CPU request) of every candidate, in order;
+    ``max_replicas`` and ``cpu_requests_m`` (if given) are tried too: every target with
+    every request, since the two decide the replica count together."""
     unknown = [p for p in presets if p not in PRESETS and p != "current"]
     if unknown:
         raise ValueError(f"--presets: unknown {unknown}; choose from {[*PRESETS, 'current']}")
@@ -167,16 +170,21 @@ def candidate_specs(
     too_low = [m for m in max_replicas if m < max(low, 1)]
     if too_low:
         raise ValueError(f"--max-replicas: must be >= minReplicas ({low}), got {too_low}")
+    if any(r <= 0 for r in cpu_requests_m):
+        raise ValueError(f"--cpu-requests: must be > 0, got {list(cpu_requests_m)}")
     ceilings = list(max_replicas) or [int(spec["maxReplicas"])]
+    requests: list[int | None] = [*cpu_requests_m] or [None]
     out = []
-    for ceiling in ceilings:
-        for preset in presets:
-            behavior = spec.get("behavior") if preset == "current" else PRESETS[preset]
-            for target in targets:
-                candidate = _with(spec, target, behavior)
-                candidate["maxReplicas"] = ceiling
-                label = f"{target}% {preset}" + (f" max {ceiling}" if max_replicas else "")
-                out.append((label, target, preset, candidate))
+    for request in requests:
+        for ceiling in ceilings:
+            for preset in presets:
+                behavior = spec.get("behavior") if preset == "current" else PRESETS[preset]
+                for target in targets:
+                    candidate = _with(spec, target, behavior)
+                    candidate["maxReplicas"] = ceiling
+                    label = f"{target}% {preset}" + (f" max {ceiling}" if max_replicas else "")
+                    label += f" req {request}m" if request is not None else ""
+                    out.append((label, target, preset, candidate, request))
     return out
 
 
@@ -194,10 +202,14 @@ def _evaluate(job: tuple[dict[str, Any], dict[str, Any], list[str], dict[str, An
     return outcome.passed, outcome.reasons, outcome.metrics
 
 
-def _scenario_for(base: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+def _scenario_for(
+    base: dict[str, Any], spec: dict[str, Any], cpu_request_m: int | None = None
+) -> dict[str, Any]:
     data = copy.deepcopy(base)
     platform = data["platforms"]["hpa"]
     (config,) = platform["workloads"].values()
+    if cpu_request_m is not None:
+        config["pod"]["cpu_request"] = f"{cpu_request_m}m"
     config.pop("hpa_manifest", None)
     config["hpa"] = {k: v for k, v in spec.items() if k != "scaleTargetRef"}
     return data
@@ -213,6 +225,7 @@ def recommend(
     scheduler: str | None = None,
     processes: int | None = None,
     screen: bool = True,
+    cpu_requests_m: Sequence[int] = (),
 ) -> Recommendation:
     """Screen every candidate, confirm the best with the engine, choose (module docs).
     ``screen=False`` runs every candidate through the engine."""
@@ -220,13 +233,17 @@ def recommend(
     spec = hpa.spec.model_dump(by_alias=True, exclude_none=True, mode="json")
     _cpu_target(spec)
     base, assumptions = build_scenario(inputs, hpa)
-    specs = [("current", _cpu_target(spec), "current", spec)]
-    specs += candidate_specs(spec, targets, presets, max_replicas)
+    if cpu_requests_m and inputs.deployment is None:
+        raise ValueError("--cpu-requests: give --deployment too (the pod to resize)")
+    specs: list[tuple[str, int, str, dict[str, Any], int | None]]
+    specs = [("current", _cpu_target(spec), "current", spec, None)]
+    specs += candidate_specs(spec, targets, presets, max_replicas, cpu_requests_m)
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
 
     def engine(indices: Sequence[int]) -> dict[int, Candidate]:
         jobs = [
-            (_scenario_for(base, specs[i][3]), fields, assumptions, specs[i][3]) for i in indices
+            (_scenario_for(base, specs[i][3], specs[i][4]), fields, assumptions, specs[i][3])
+            for i in indices
         ]
         results = map_runs(
             _evaluate, jobs, workers=workers, scheduler=scheduler, processes=processes
@@ -302,20 +319,24 @@ def _confirm(
 
 def _screen(
     base: dict[str, Any],
-    specs: Sequence[tuple[str, int, str, dict[str, Any]]],
+    specs: Sequence[tuple[str, int, str, dict[str, Any], int | None]],
     inputs: ValidateInputs,
 ) -> list[Candidate] | None:
     """Every candidate through the fast path (None where it cannot model the HPA)."""
     scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
     models = [
         HpaTemplate.model_validate({k: v for k, v in s.items() if k != "scaleTargetRef"})
-        for _, _, _, s in specs
+        for _, _, _, s, _ in specs
     ]
+    (pod,) = [w.pod for w in scenario.platforms["hpa"].workloads.values()]  # type: ignore[union-attr]
+    assert pod is not None
+    requests = [r or pod.cpu_request_millicores for *_, r in specs]
     try:
         result = sweep(
             scenario,
             "hpa",
             models,
+            cpu_requests_m=requests,
             approximate=True,
             max_utilization_pct=inputs.max_utilization_pct,
         )
@@ -356,7 +377,12 @@ def _with_latency(base: dict[str, Any], front: list[Candidate]) -> list[Candidat
         HpaTemplate.model_validate({k: v for k, v in c.spec.items() if k != "scaleTargetRef"})
         for c in screened
     ]
-    p95 = sweep(scenario, "hpa", models, approximate=True, latency=True).metrics["latency_p95_ms"]
+    (pod,) = [w.pod for w in scenario.platforms["hpa"].workloads.values()]  # type: ignore[union-attr]
+    assert pod is not None
+    requests = [c.cpu_request_m or pod.cpu_request_millicores for c in screened]
+    p95 = sweep(
+        scenario, "hpa", models, cpu_requests_m=requests, approximate=True, latency=True
+    ).metrics["latency_p95_ms"]
     updated = {
         id(c): dataclasses.replace(c, metrics=c.metrics | {"latency_p95_ms": float(v)})
         for c, v in zip(screened, p95, strict=True)
@@ -391,7 +417,9 @@ def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[st
     change = 100 * (1 - cost / base) if base > 0 else 0.0
     lines = [
         f"recommended: CPU target {chosen.target_pct} % with {chosen.preset} behavior, "
-        f"maxReplicas {chosen.spec['maxReplicas']}: PASS, "
+        f"maxReplicas {chosen.spec['maxReplicas']}"
+        + (f", CPU request {chosen.cpu_request_m}m" if chosen.cpu_request_m else "")
+        + ": PASS, "
         f"${cost:,.2f} ({chosen.metrics['slo_violation_pct']:.2f} % of the time over the "
         f"SLO, {chosen.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
     ]
@@ -425,4 +453,38 @@ def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir
     path = out_dir / "hpa.yaml"
     header = f"# capsim recommend: CPU target {chosen.target_pct} %, {chosen.preset} behavior\n"
     path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    if chosen.cpu_request_m is not None and deployment is not None:
+        _emit_request_patch(deployment, hpa.spec.scale_target_ref.name, chosen, out_dir)
+    return path
+
+
+def _emit_request_patch(deployment: Path, name: str, chosen: Candidate, out_dir: Path) -> Path:
+    """``deployment-patch.yaml``: the pod's new CPU request, split over its containers in
+    proportion to their current requests (``kubectl patch --patch-file``)."""
+    (found,) = [d for d in load_deployments(deployment) if d.metadata.name == name]
+    containers = found.spec.template.spec.containers
+    current = [int(c.resources.requests.get("cpu") or 0) for c in containers]
+    total = sum(current) or len(containers)
+    assert chosen.cpu_request_m is not None
+    shares = [chosen.cpu_request_m * (c or 1) // total for c in current]
+    shares[0] += chosen.cpu_request_m - sum(shares)
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": c.name, "resources": {"requests": {"cpu": f"{m}m"}}}
+                        for c, m in zip(containers, shares, strict=True)
+                    ]
+                }
+            }
+        }
+    }
+    path = out_dir / "deployment-patch.yaml"
+    header = (
+        f"# capsim recommend: CPU request {chosen.cpu_request_m}m per pod, with the HPA's "
+        f"target {chosen.target_pct} %\n"
+        f"# kubectl patch deployment {name} --patch-file {path.name}\n"
+    )
+    path.write_text(header + yaml.safe_dump(patch, sort_keys=False), encoding="utf-8")
     return path

@@ -67,7 +67,7 @@ def test_importing_simulator_stays_light() -> None:
 
     code = (
         "import sys, simulator; heavy = ('matplotlib', 'distributed', 'dask', 'kubernetes', "
-        "'scipy', 'tqdm'); print([m for m in heavy if m in sys.modules])"
+        "'scipy', 'tqdm', 'numba'); print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from validate_examples import example_inputs
+import yaml
+from validate_examples import EXAMPLES, example_inputs
 
 from analysis import cli
 from analysis.recommend import candidate_specs
@@ -33,6 +34,9 @@ def test_the_recommendation_for_a_flapping_hpa_validates(
     assert code == 0
     assert out["current"]["passed"] is False
     assert out["recommended"]["metrics"]["slo_violation_pct"] <= 0.5  # the margin
+    # Screened by the fast path, confirmed by the engine (validate's metrics, lag included).
+    assert "screened by the fast path" in out["notes"][0]
+    assert "scale_up_lag_mean_s" in out["recommended"]["metrics"]
     # Calmer and cheaper than the flapping original (as the README says).
     recommended, current = out["recommended"]["metrics"], out["current"]["metrics"]
     assert recommended["workload_cost_usd"] < current["workload_cost_usd"]
@@ -100,8 +104,62 @@ def test_bad_search_spaces_are_named() -> None:
         candidate_specs(spec, [50], ["default"], [1])
     made = candidate_specs(spec, [50, 70], ["default", "conservative-down"], [10, 20])
     assert len(made) == 8
-    label, target, preset, candidate = made[-1]
+    label, target, preset, candidate, request = made[-1]
+    assert request is None
     assert (label, target, preset) == ("70% conservative-down max 20", 70, "conservative-down")
     assert candidate["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
     assert candidate["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900
     assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == 60  # untouched
+    with_requests = candidate_specs(spec, [50, 70], ["default"], cpu_requests_m=[250, 1000])
+    assert [(t, r) for _, t, _, _, r in with_requests] == [
+        (50, 250),
+        (70, 250),
+        (50, 1000),
+        (70, 1000),
+    ]
+    assert with_requests[-1][0] == "70% default req 1000m"
+    with pytest.raises(ValueError, match="--cpu-requests: must be > 0"):
+        candidate_specs(spec, [50], ["default"], cpu_requests_m=[0])
+
+
+def test_request_and_target_chosen_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HPA-aware sizing: the request is tried with every target; the emitted HPA and
+    Deployment patch, applied to the Deployment, validate as PASS and cost what was said."""
+    search = ["--targets", "60,75", "--presets", "conservative-down", "--cpu-requests", "300m,1"]
+    code, out = recommend_json("hpa-pass.yaml", capsys, *search, "--emit", str(tmp_path))
+    assert code == 0
+    labels = {row["candidate"] for row in out["pareto"]}
+    assert labels <= {
+        f"{t}% conservative-down req {r}" for t in (60, 75) for r in ("300m", "1000m")
+    }
+    chosen = out["recommended"]
+    patch = yaml.safe_load((tmp_path / "deployment-patch.yaml").read_text())
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    request = container["resources"]["requests"]["cpu"]
+    assert chosen["label"].endswith(f"req {request}")
+    # Apply the patch to the Deployment and validate the emitted HPA with it.
+    deployment = yaml.safe_load((EXAMPLES / "deployment.yaml").read_text())
+    (original,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert original["name"] == container["name"]
+    original["resources"]["requests"]["cpu"] = request
+    patched = tmp_path / "deployment.yaml"
+    patched.write_text(yaml.safe_dump(deployment))
+    validate = ["validate", *inputs("hpa-pass.yaml"), "--json"]
+    validate[validate.index("--hpa") + 1] = str(tmp_path / "hpa.yaml")
+    validate[validate.index("--deployment") + 1] = str(patched)
+    assert cli.main(validate) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["verdict"] == "PASS"
+    assert again["metrics"]["workload_cost_usd"] == pytest.approx(
+        chosen["metrics"]["workload_cost_usd"]
+    )
+
+
+def test_cpu_requests_need_the_deployment(capsys: pytest.CaptureFixture[str]) -> None:
+    args = inputs("hpa-pass.yaml")
+    at = args.index("--deployment")
+    del args[at : at + 2]
+    assert cli.main(["recommend", *args, "--cpu-requests", "300m"]) == 2
+    assert "--cpu-requests: give --deployment too" in capsys.readouterr().err
