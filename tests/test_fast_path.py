@@ -83,6 +83,16 @@ def _scenario(
     return parse_scenario(data, where="test", base_dir=Path("."))
 
 
+def _cpu_hpa(*, min_replicas: int, max_replicas: int, target_pct: int) -> dict[str, Any]:
+    """An HPA spec scaling on CPU utilization."""
+    target = {"type": "Utilization", "averageUtilization": target_pct}
+    return {
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}],
+    }
+
+
 def _write_trace(folder: Path, rates: list[float], tick_s: float) -> Path:
     path = folder / "trace.csv"
     lines = ["timestamp,requests_per_s"]
@@ -280,17 +290,7 @@ def test_fast_path_equals_engine_on_the_nasa_trace(tmp_path: Path) -> None:
         },
     }
     hpa = {
-        "minReplicas": 2,
-        "maxReplicas": 30,
-        "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 60},
-                },
-            }
-        ],
+        **_cpu_hpa(min_replicas=2, max_replicas=30, target_pct=60),
         "behavior": behavior,
     }
     _assert_same(_scenario(trace, hpa=hpa, tick_s=60.0))
@@ -299,17 +299,7 @@ def test_fast_path_equals_engine_on_the_nasa_trace(tmp_path: Path) -> None:
 def test_outside_the_domain_it_says_why_and_can_approximate(tmp_path: Path) -> None:
     trace = _write_trace(tmp_path, [50.0] * 240, 15.0)
     hpa = {
-        "minReplicas": 1,
-        "maxReplicas": 50,
-        "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 50},
-                },
-            }
-        ],
+        **_cpu_hpa(min_replicas=1, max_replicas=50, target_pct=50),
     }
     pod = {"readiness_delay": {"distribution": "lognormal", "median": "10s", "p99": "30s"}}
     scenario = _scenario(trace, hpa=hpa, pod=pod, min_nodes=1)
@@ -334,17 +324,7 @@ def test_configurations_are_independent(tmp_path: Path) -> None:
     rates = [20.0 + 80.0 * (math.sin(i / 40) ** 2) for i in range(1440)]
     trace = _write_trace(tmp_path, rates, 15.0)
     base = {
-        "minReplicas": 1,
-        "maxReplicas": 30,
-        "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 60},
-                },
-            }
-        ],
+        **_cpu_hpa(min_replicas=1, max_replicas=30, target_pct=60),
     }
     scenario = _scenario(trace, hpa=base)
     spec = service_hpa(scenario, "k8s")
