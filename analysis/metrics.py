@@ -34,13 +34,19 @@ import numpy.typing as npt
 import pandas as pd
 
 from simulator.queueing import mmc_response_quantile_s
-from simulator.result import RunResult, interval_lengths_s
+from simulator.result import (
+    CPU_PRICE_PER_CORE_HOUR,
+    MEMORY_PRICE_PER_GB_HOUR,
+    RunResult,
+    interval_lengths_s,
+)
 from simulator.service import ServiceParams
 
 __all__ = [
     "CostSplit",
     "Elasticity",
     "demand_units",
+    "desired_replicas_at",
     "elastic_speedup",
     "elasticity",
     "opencost_split",
@@ -57,10 +63,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-# OpenCost default on-demand prices (GCP us-central1; REFERENCE.md §6): their ratio splits
-# a node's price between its vCPUs and its memory.
-CPU_PRICE_PER_CORE_HOUR = 0.031611
-MEMORY_PRICE_PER_GB_HOUR = 0.004237
+# OpenCost's default prices (CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR) live in
+# simulator.result, beside the summary; the batched sweep splits costs with them too.
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,19 @@ def scale_reversals(events: pd.DataFrame) -> pd.DataFrame:
         reversals = int(np.count_nonzero(direction[1:] != direction[:-1]))
         rows.append((platform, workload, len(group), reversals))
     return pd.DataFrame(rows, columns=["platform", "workload", "scale_events", "reversals"])
+
+
+def desired_replicas_at(result: RunResult, times_s: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Desired replicas of a run's one scaled workload just after each of ``times_s``,
+    rebuilt from its ``scale`` events (a scale at a time counts at that time)."""
+    times = np.asarray(times_s, dtype=np.float64)
+    scales = result.events[result.events["kind"] == "scale"]
+    if not len(scales):
+        first = int(result.timeseries["replicas_desired"].iloc[0])
+        return np.full(times.shape, first, dtype=np.int64)
+    after = scales["to"].to_numpy(np.int64)
+    index = np.searchsorted(scales["time_s"].to_numpy(np.float64), times + 1e-9, side="right")
+    return np.where(index > 0, after[np.maximum(index - 1, 0)], int(scales["from"].iloc[0]))
 
 
 def time_at_level_pct(time_s: npt.ArrayLike, values: npt.ArrayLike, level: float) -> float:

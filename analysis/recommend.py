@@ -317,33 +317,39 @@ def _confirm(
     return confirmed
 
 
+def _fast_sweep(
+    base: dict[str, Any], candidates: Sequence[tuple[dict[str, Any], int | None]], **options: Any
+) -> pd.DataFrame:
+    """The fast path (approximate) over ``(HPA spec, CPU request or None)`` candidates of
+    the validation scenario ``base``; raises ``FastPathError`` where it cannot model them."""
+    scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
+    (pod,) = [w.pod for w in scenario.platforms["hpa"].workloads.values()]  # type: ignore[union-attr]
+    assert pod is not None
+    models = [
+        HpaTemplate.model_validate({k: v for k, v in spec.items() if k != "scaleTargetRef"})
+        for spec, _ in candidates
+    ]
+    requests = [request or pod.cpu_request_millicores for _, request in candidates]
+    result = sweep(scenario, "hpa", models, cpu_requests_m=requests, approximate=True, **options)
+    return result.metrics
+
+
 def _screen(
     base: dict[str, Any],
     specs: Sequence[tuple[str, int, str, dict[str, Any], int | None]],
     inputs: ValidateInputs,
 ) -> list[Candidate] | None:
     """Every candidate through the fast path (None where it cannot model the HPA)."""
-    scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
-    models = [
-        HpaTemplate.model_validate({k: v for k, v in s.items() if k != "scaleTargetRef"})
-        for _, _, _, s, _ in specs
-    ]
-    (pod,) = [w.pod for w in scenario.platforms["hpa"].workloads.values()]  # type: ignore[union-attr]
-    assert pod is not None
-    requests = [r or pod.cpu_request_millicores for *_, r in specs]
     try:
-        result = sweep(
-            scenario,
-            "hpa",
-            models,
-            cpu_requests_m=requests,
-            approximate=True,
+        frame = _fast_sweep(
+            base,
+            [(spec, request) for *_, spec, request in specs],
             max_utilization_pct=inputs.max_utilization_pct,
         )
     except FastPathError:
         return None
     out = []
-    for spec, record in zip(specs, result.metrics.to_dict(orient="records"), strict=True):
+    for spec, record in zip(specs, frame.to_dict(orient="records"), strict=True):
         row = {str(k): v for k, v in record.items()}
         reasons = screen_failures(row, inputs)
         metrics = {k: float(v) for k, v in row.items()}
@@ -372,20 +378,10 @@ def _with_latency(base: dict[str, Any], front: list[Candidate]) -> list[Candidat
     screened = [c for c in front if c.evaluated != "engine"]
     if not screened:
         return front
-    scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
-    models = [
-        HpaTemplate.model_validate({k: v for k, v in c.spec.items() if k != "scaleTargetRef"})
-        for c in screened
-    ]
-    (pod,) = [w.pod for w in scenario.platforms["hpa"].workloads.values()]  # type: ignore[union-attr]
-    assert pod is not None
-    requests = [c.cpu_request_m or pod.cpu_request_millicores for c in screened]
-    p95 = sweep(
-        scenario, "hpa", models, cpu_requests_m=requests, approximate=True, latency=True
-    ).metrics["latency_p95_ms"]
+    frame = _fast_sweep(base, [(c.spec, c.cpu_request_m) for c in screened], latency=True)
     updated = {
         id(c): dataclasses.replace(c, metrics=c.metrics | {"latency_p95_ms": float(v)})
-        for c, v in zip(screened, p95, strict=True)
+        for c, v in zip(screened, frame["latency_p95_ms"], strict=True)
     }
     return [updated.get(id(c), c) for c in front]
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 import simulator
+from analysis.metrics import desired_replicas_at
 from simulator.kube.manifests import HpaTemplate
 from simulator.scenario import parse_scenario
 from simulator.sweep import service_hpa, sweep
@@ -162,14 +163,8 @@ def main() -> None:
         started = time.perf_counter()
         run = simulator.run(one)
         engine_s.append(time.perf_counter() - started)
-        scales = run.events[run.events["kind"] == "scale"]
         assert checked.trajectory is not None
-        if len(scales):
-            after = scales["to"].to_numpy()
-            at = np.searchsorted(scales["time_s"].to_numpy(), checked.sync_times_s + 1e-9, "right")
-            expected = np.where(at > 0, after[np.maximum(at - 1, 0)], scales["from"].iloc[0])
-        else:
-            expected = np.full(syncs, run.timeseries["replicas_desired"].iloc[0])
+        expected = desired_replicas_at(run, checked.sync_times_s)
         same = bool((expected == checked.trajectory[index]).all())
         print(f"engine run {index + 1}: {engine_s[-1]:.1f} s, same replicas at every sync: {same}")
         assert same, "the fast path and the engine disagree"

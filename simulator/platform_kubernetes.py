@@ -87,7 +87,7 @@ from simulator.scenario import (
     pod_template,
 )
 
-__all__ = ["KubernetesSim"]
+__all__ = ["KubernetesSim", "hpa_template"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -200,7 +200,9 @@ def _row_groups(rows: list[HpaRow]) -> list[RowGroup]:
     return groups
 
 
-def _template(config: KubernetesWorkload, base_dir: Any, name: str) -> HpaTemplate:
+def hpa_template(config: KubernetesWorkload, base_dir: Any, name: str) -> HpaTemplate:
+    """The HPA spec of workload ``name``: inline, or the one in its manifest file that
+    scales it (else the file's first)."""
     if config.hpa is not None:
         return config.hpa
     assert config.hpa_manifest is not None
@@ -278,7 +280,7 @@ class KubernetesSim(PlatformSim):
                 f"{scenario.base_dir / scenario.name}: platforms.{self.name}.workloads."
                 f"{workload.name}"
             )
-            template = _template(config, scenario.base_dir, workload.name)
+            template = hpa_template(config, scenario.base_dir, workload.name)
             behavior = template.parsed_behavior
             index = len(self.hpa_services)
             self.hpa_services.append(s)

@@ -64,6 +64,11 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
+# OpenCost default on-demand prices (GCP us-central1; REFERENCE.md §6): their ratio splits
+# a node's price between its vCPUs and its memory.
+CPU_PRICE_PER_CORE_HOUR = 0.031611
+MEMORY_PRICE_PER_GB_HOUR = 0.004237
+
 _F, _I, _S = "float64", "int64", "str"
 TIMESERIES_COLUMNS: Mapping[str, str] = {
     "time_s": _F, "platform": _S, "workload": _S,

@@ -41,8 +41,10 @@ import pandas as pd
 from simulator import hpa
 from simulator.distributions import Constant
 from simulator.engine import Periodic, prepare_inputs
-from simulator.kube.manifests import HpaTemplate, load_hpas
+from simulator.kube.manifests import HpaTemplate
+from simulator.platform_kubernetes import hpa_template
 from simulator.queueing import ResponseTimeDistribution, pooled_response_time_quantile_s
+from simulator.result import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
 from simulator.scenario import (
     KubernetesPlatform,
     KubernetesWorkload,
@@ -78,11 +80,6 @@ __all__ = ["FastPathError", "SweepResult", "fast_path_limits", "service_hpa", "s
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-# OpenCost default prices (analysis.metrics uses the same): the CPU : memory split of a
-# node's price.
-CPU_PRICE_PER_CORE_HOUR = 0.031611
-MEMORY_PRICE_PER_GB_HOUR = 0.004237
-
 
 class FastPathError(ValueError):
     """The scenario is outside the fast path's exact domain; the message says why."""
@@ -114,13 +111,9 @@ def service_hpa(scenario: Scenario, platform: str) -> HpaTemplate:
     """The HPA spec of the scenario's service on ``platform`` (inline or from its file)."""
     service, config = _service(scenario, platform)
     mine = config.workloads[service.name]
-    if mine.hpa is not None:
-        return mine.hpa
-    if mine.hpa_manifest is None:
+    if mine.hpa is None and mine.hpa_manifest is None:
         raise FastPathError(f"{service.name} has no HPA on {platform}")
-    found = load_hpas(scenario.base_dir / mine.hpa_manifest)
-    matching = [h for h in found if h.spec.scale_target_ref.name == service.name] or found
-    return matching[0].spec
+    return hpa_template(mine, scenario.base_dir, service.name)
 
 
 def _metric_limits(spec: HpaTemplate) -> list[str]:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simulator
-from analysis.metrics import platform_cost_split, scale_reversals
+from analysis.metrics import desired_replicas_at, platform_cost_split, scale_reversals
 from simulator.result import RunResult, interval_lengths_s
 from simulator.scenario import Scenario, parse_scenario
 from simulator.sweep import FastPathError, fast_path_limits, service_hpa, sweep
@@ -101,18 +101,6 @@ def _write_trace(folder: Path, rates: list[float], tick_s: float) -> Path:
     return path
 
 
-def _engine_trajectory(result: RunResult, sync_times_s: np.ndarray) -> np.ndarray:
-    """Desired replicas after every HPA sync, rebuilt from the engine's scale events."""
-    scales = result.events[result.events["kind"] == "scale"]
-    times = scales["time_s"].to_numpy(np.float64)
-    after = scales["to"].to_numpy(np.int64)
-    if not len(scales):
-        return np.full(sync_times_s.shape, int(result.timeseries["replicas_desired"].iloc[0]))
-    initial = int(scales["from"].iloc[0])
-    index = np.searchsorted(times, sync_times_s + 1e-9, side="right") - 1
-    return np.where(index >= 0, after[np.maximum(index, 0)], initial)
-
-
 def _engine_metrics(result: RunResult) -> dict[str, float]:
     summary = result.summary["platforms"]["k8s"]["workloads"]["web"]
     ts = result.timeseries.sort_values("time_s", kind="stable")
@@ -144,7 +132,7 @@ def _assert_same(scenario: Scenario) -> None:
     fast = sweep(scenario, "k8s", [service_hpa(scenario, "k8s")], trajectory=True, latency=True)
     assert fast.exact
     assert fast.trajectory is not None
-    expected = _engine_trajectory(result, fast.sync_times_s)
+    expected = desired_replicas_at(result, fast.sync_times_s)
     mismatch = np.flatnonzero(expected != fast.trajectory[0])
     assert mismatch.size == 0, (
         f"first differing sync at {fast.sync_times_s[mismatch[0]]} s: engine "
