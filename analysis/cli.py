@@ -1,7 +1,8 @@
 """The ``capsim`` command: the composition root that wires parsers, maths and output.
 
 Commands: ``run`` (simulate a scenario, write its report), ``compare`` (two saved runs),
-``scenarios`` (list the bundled ones), ``hpa explain``.
+``scenarios`` (list the bundled ones), ``hpa explain``, ``validate``, ``recommend``,
+``sweep``, ``deploy emit|apply``.
 
 Exit codes, shared by every command: 0 success; 1 a check or verdict failed (``--strict``
 with warnings); 2 bad input (one line naming file, field and value; a traceback only
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from analysis.deploy_cli import add_deploy_parser, run_deploy
 from analysis.explain import ControllerSettings, Explanation, explain_hpa
 from simulator.kube.manifests import Deployment, ManifestError, load_deployments, load_hpas
 from simulator.units import parse_duration_s
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="controller --horizontal-pod-autoscaler-sync-period (default 15s)",
     )
     _add_run_commands(commands)
+    add_deploy_parser(commands)
     return parser
 
 
@@ -213,7 +216,12 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     where = recommend.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="a Dask LocalCluster of N workers")
     where.add_argument("--scheduler", help="a Dask scheduler address, tcp://HOST:8786")
-    recommend.add_argument("--emit", type=Path, metavar="DIR", help="write the HPA here")
+    recommend.add_argument(
+        "--emit",
+        type=Path,
+        metavar="DIR",
+        help="write the HPA (and, with --deployment, the Deployment) here",
+    )
 
 
 def _render_text(explanations: Sequence[Explanation]) -> str:
@@ -516,6 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "recommend":
             return _recommend(args)
+        if args.command == "deploy":
+            return run_deploy(args)
     except (ManifestError, ScenarioError, WorkloadError, InputError, ValueError, OSError) as exc:
         if getattr(args, "debug", False):
             raise

@@ -146,9 +146,12 @@ def _metric_data(metric: MetricSpec) -> dict[str, Any]:
     data = metric.model_dump(by_alias=True, exclude_none=True)
     key = metric.type[0].lower() + metric.type[1:]
     target = data[key]["target"]
-    for name in ("averageValue", "value"):
-        if name in target:
-            target[name] = _amount(metric.resource_name, target[name])
+    for name, milli in (
+        ("averageValue", metric.target.average_value),
+        ("value", metric.target.value),
+    ):
+        if milli is not None:
+            target[name] = _amount(metric.resource_name, milli)
     return data
 
 

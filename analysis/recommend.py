@@ -54,7 +54,7 @@ from analysis.validate import (
     judge_run,
     select_hpa,
 )
-from simulator.kube.manifests import HpaTemplate, load_deployments
+from simulator.kube.manifests import HpaTemplate, load_deployments, raw_objects
 from simulator.scenario import parse_scenario
 from simulator.sweep import FastPathError, sweep
 
@@ -433,7 +433,12 @@ def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[st
 
 
 def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir: Path) -> Path:
-    """Write the recommended HPA manifest (the original's metadata, the new spec)."""
+    """Write the recommended HPA manifest (the original's metadata, the new spec).
+
+    With the Deployment, also ``deployment.yaml`` (that Deployment as written, with the
+    recommended CPU request, for ``capsim deploy emit --recommendation``) and, when the
+    request changes, ``deployment-patch.yaml`` (for ``kubectl patch``).
+    """
     hpa = select_hpa(original, deployment)
     document = {
         "apiVersion": "autoscaling/v2",
@@ -449,27 +454,57 @@ def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir
     path = out_dir / "hpa.yaml"
     header = f"# capsim recommend: CPU target {chosen.target_pct} %, {chosen.preset} behavior\n"
     path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    if chosen.cpu_request_m is not None and deployment is not None:
-        _emit_request_patch(deployment, hpa.spec.scale_target_ref.name, chosen, out_dir)
+    if deployment is not None:
+        _emit_deployment(deployment, hpa.spec.scale_target_ref.name, chosen, out_dir)
     return path
 
 
-def _emit_request_patch(deployment: Path, name: str, chosen: Candidate, out_dir: Path) -> Path:
-    """``deployment-patch.yaml``: the pod's new CPU request, split over its containers in
-    proportion to their current requests (``kubectl patch --patch-file``)."""
-    (found,) = [d for d in load_deployments(deployment) if d.metadata.name == name]
-    containers = found.spec.template.spec.containers
-    current = [int(c.resources.requests.get("cpu") or 0) for c in containers]
-    total = sum(current) or len(containers)
-    assert chosen.cpu_request_m is not None
-    shares = [chosen.cpu_request_m * (c or 1) // total for c in current]
-    shares[0] += chosen.cpu_request_m - sum(shares)
+def _request_shares(current_m: list[int], request_m: int) -> list[int]:
+    """``request_m`` split over containers in proportion to their current CPU requests
+    (a container without one counts as 1m); the rounding remainder goes to the first."""
+    total = sum(current_m) or len(current_m)
+    shares = [request_m * (c or 1) // total for c in current_m]
+    shares[0] += request_m - sum(shares)
+    return shares
+
+
+def _emit_deployment(deployment: Path, name: str, chosen: Candidate, out_dir: Path) -> None:
+    """``deployment.yaml`` (and ``deployment-patch.yaml`` when the request changes)."""
+    (found,) = [
+        o.body
+        for o in raw_objects(deployment)
+        if o.body.get("kind") == "Deployment" and (o.body.get("metadata") or {}).get("name") == name
+    ]
+    body = copy.deepcopy(dict(found))
+    header = f"# capsim recommend: the Deployment {name} from {deployment.name}"
+    if chosen.cpu_request_m is not None:
+        containers = body["spec"]["template"]["spec"]["containers"]
+        (parsed,) = [d for d in load_deployments(deployment) if d.metadata.name == name]
+        current = [
+            int(c.resources.requests.get("cpu") or 0) for c in parsed.spec.template.spec.containers
+        ]
+        shares = _request_shares(current, chosen.cpu_request_m)
+        for container, milli in zip(containers, shares, strict=True):
+            resources = container.setdefault("resources", {})
+            resources.setdefault("requests", {})["cpu"] = f"{milli}m"
+        header += f", with the recommended CPU request {chosen.cpu_request_m}m per pod"
+        _write_request_patch(name, containers, shares, chosen, out_dir)
+    (out_dir / "deployment.yaml").write_text(
+        header + "\n" + yaml.safe_dump(body, sort_keys=False), encoding="utf-8"
+    )
+
+
+def _write_request_patch(
+    name: str, containers: list[dict[str, Any]], shares: list[int], chosen: Candidate, out_dir: Path
+) -> Path:
+    """``deployment-patch.yaml``: the pod's new CPU request, split over its containers
+    (``kubectl patch --patch-file``)."""
     patch = {
         "spec": {
             "template": {
                 "spec": {
                     "containers": [
-                        {"name": c.name, "resources": {"requests": {"cpu": f"{m}m"}}}
+                        {"name": c["name"], "resources": {"requests": {"cpu": f"{m}m"}}}
                         for c, m in zip(containers, shares, strict=True)
                     ]
                 }

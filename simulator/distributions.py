@@ -47,6 +47,11 @@ class _Dist(BaseModel):
     def mean_s(self) -> float:
         raise NotImplementedError  # pragma: no cover
 
+    @property
+    def median_s(self) -> float:
+        """The median, seconds (what half the samples stay under)."""
+        raise NotImplementedError  # pragma: no cover
+
 
 class Constant(_Dist):
     """Always ``value`` seconds."""
@@ -59,6 +64,10 @@ class Constant(_Dist):
 
     @property
     def mean_s(self) -> float:
+        return self.value
+
+    @property
+    def median_s(self) -> float:
         return self.value
 
 
@@ -86,6 +95,10 @@ class LogNormal(_Dist):
     def mean_s(self) -> float:
         return self.median * math.exp(self.sigma**2 / 2)
 
+    @property
+    def median_s(self) -> float:
+        return self.median
+
 
 class Exponential(_Dist):
     """Exponential with the given ``mean``."""
@@ -99,6 +112,10 @@ class Exponential(_Dist):
     @property
     def mean_s(self) -> float:
         return self.mean
+
+    @property
+    def median_s(self) -> float:
+        return self.mean * math.log(2)
 
 
 class ShiftedExponential(_Dist):
@@ -121,6 +138,10 @@ class ShiftedExponential(_Dist):
     def mean_s(self) -> float:
         return self.mean
 
+    @property
+    def median_s(self) -> float:
+        return self.min + (self.mean - self.min) * math.log(2)
+
 
 class Uniform(_Dist):
     """Uniform between ``low`` and ``high``."""
@@ -140,6 +161,10 @@ class Uniform(_Dist):
 
     @property
     def mean_s(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def median_s(self) -> float:
         return (self.low + self.high) / 2
 
 

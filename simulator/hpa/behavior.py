@@ -24,6 +24,7 @@ __all__ = [
     "Behavior",
     "ScalingPolicy",
     "ScalingRules",
+    "format_tolerance",
 ]
 
 PolicyType = Literal["Pods", "Percent"]
@@ -144,11 +145,12 @@ def _rules_to_spec(rules: ScalingRules) -> dict[str, Any]:
         {"type": p.type, "value": p.value, "periodSeconds": p.period_s} for p in rules.policies
     ]
     if rules.tolerance is not None:
-        out["tolerance"] = _format_tolerance(rules.tolerance)
+        out["tolerance"] = format_tolerance(rules.tolerance)
     return out
 
 
-def _format_tolerance(tolerance: float) -> str:
+def format_tolerance(tolerance: float) -> str:
+    """A tolerance as the API's quantity text: ``0.1`` → ``"100m"``, ``1`` → ``"1"``."""
     milli = round(tolerance * 1000)
     return f"{milli}m" if milli % 1000 else str(milli // 1000)
 

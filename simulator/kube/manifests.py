@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from simulator.hpa.behavior import Behavior
@@ -37,8 +45,10 @@ __all__ = [
     "ManifestError",
     "MetricSpec",
     "MetricTarget",
+    "RawObject",
     "load_deployments",
     "load_hpas",
+    "raw_objects",
 ]
 
 
@@ -92,6 +102,13 @@ class MetricTarget(_Model):
         if quantity is not None and quantity < 0:
             raise ValueError("must not be negative")
         return quantity
+
+    @field_serializer("average_value", "value")
+    def _as_quantity(self, milli: int | None) -> str | None:
+        """Dumped back as quantity text (``400m``, ``2``), as a manifest writes it."""
+        if milli is None:
+            return None
+        return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
 
 
 class _ResourceSource(_Model):
@@ -282,12 +299,19 @@ class Deployment(_Open):
 
 
 @dataclass(frozen=True)
-class _Document:
+class RawObject:
+    """One object of a manifest file as written, and where it is (``file: document N``)."""
+
     where: str
     body: Mapping[str, Any]
 
 
-def _documents(path: Path) -> Iterator[_Document]:
+def raw_objects(path: str | Path) -> list[RawObject]:
+    """Every object in a YAML file, unparsed: its documents and the items of ``kind: List``."""
+    return list(_documents(Path(path)))
+
+
+def _documents(path: Path) -> Iterator[RawObject]:
     """Every object in a YAML file: its documents, and the items of ``kind: List``."""
     loaded = load_yaml(path, ManifestError, all_documents=True)
     for index, body in enumerate(loaded, start=1):
@@ -300,9 +324,9 @@ def _documents(path: Path) -> Iterator[_Document]:
             for item_index, item in enumerate(body["items"]):
                 if not isinstance(item, Mapping):
                     raise ManifestError(f"{where}: items[{item_index}]: expected a mapping")
-                yield _Document(f"{where}: items[{item_index}]", item)
+                yield RawObject(f"{where}: items[{item_index}]", item)
         else:
-            yield _Document(where, body)
+            yield RawObject(where, body)
 
 
 _REMOVED_HPA_VERSIONS = {
@@ -336,7 +360,7 @@ def _v1_to_v2(spec: Mapping[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def _parse_hpa(doc: _Document) -> HorizontalPodAutoscaler:
+def _parse_hpa(doc: RawObject) -> HorizontalPodAutoscaler:
     body = dict(doc.body)
     version = body.get("apiVersion")
     if version in _REMOVED_HPA_VERSIONS:
@@ -401,7 +425,7 @@ def check_metric_targets(template: HpaTemplate, where: str, prefix: str = "spec"
             )
 
 
-def _objects_of_kind(path: Path, kind: str) -> Iterator[_Document]:
+def _objects_of_kind(path: Path, kind: str) -> Iterator[RawObject]:
     """The documents of ``kind`` in a file; an error naming what was found if none."""
     found: list[str] = []
     for doc in _documents(path):
@@ -425,7 +449,7 @@ def load_hpas(path: str | Path) -> list[HorizontalPodAutoscaler]:
     return [_parse_hpa(doc) for doc in _objects_of_kind(Path(path), "HorizontalPodAutoscaler")]
 
 
-def _parse_deployment(doc: _Document) -> Deployment:
+def _parse_deployment(doc: RawObject) -> Deployment:
     if doc.body.get("apiVersion") != "apps/v1":
         raise ManifestError(
             f"{doc.where}: apiVersion: expected apps/v1 for a Deployment, "
