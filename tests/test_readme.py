@@ -35,8 +35,8 @@ def test_console_sample_is_real_output(
 
 
 def test_the_readme_shows_every_command_it_promises() -> None:
-    assert len(CONSOLE_BLOCKS) == 2
-    assert [c.split()[0] for c, _ in CONSOLE_BLOCKS] == ["run", "hpa"]
+    assert len(CONSOLE_BLOCKS) == 3
+    assert [c.split()[0] for c, _ in CONSOLE_BLOCKS] == ["run", "hpa", "deploy"]
     assert "(reports/example/figures/replicas_web.png)" in README
     assert (ROOT / "reports/example/figures/replicas_web.png").is_file()
 

@@ -136,23 +136,17 @@ class KubernetesCluster:
         from kubernetes.config.config_exception import ConfigException
 
         where = str(kubeconfig) if kubeconfig else "the default kubeconfig (~/.kube/config)"
+        config_file = str(kubeconfig) if kubeconfig else None
         try:
             self._api_client = config.new_client_from_config(
-                config_file=str(kubeconfig) if kubeconfig else None, context=context
+                config_file=config_file, context=context
             )
-            _, active = config.list_kube_config_contexts(
-                config_file=str(kubeconfig) if kubeconfig else None
-            )
+            contexts, active = config.list_kube_config_contexts(config_file=config_file)
         except (ConfigException, OSError, ValueError) as exc:
             raise ClusterUnreachableError(f"{where}: cannot load the kubeconfig: {exc}") from None
-        if context is None:
-            self.namespace = (active.get("context") or {}).get("namespace") or "default"
-        else:
-            contexts, _ = config.list_kube_config_contexts(
-                config_file=str(kubeconfig) if kubeconfig else None
-            )
-            chosen = next(c for c in contexts if c["name"] == context)
-            self.namespace = (chosen.get("context") or {}).get("namespace") or "default"
+        chosen = next((c for c in contexts if c["name"] == context), active)
+        #: Where objects that name no namespace go: the context's namespace, as kubectl does.
+        self.namespace: str = (chosen.get("context") or {}).get("namespace") or "default"
         self.server = self._api_client.configuration.host
 
     def _api(self, api_version: str, kind: str) -> tuple[Any, KindInfo]:

@@ -1,0 +1,610 @@
+"""A loopback stand-in for the Kubernetes API server, for tests of ``capsim deploy apply``.
+
+No real API server can run where the tests run, so they point the official ``kubernetes``
+client at this one through :meth:`ApiServer.write_kubeconfig`. It implements only the parts
+of the API-server contract the deploy adapter uses, for five namespaced kinds (Service,
+Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress): bearer-token auth, GET
+of an object, GET of a collection with ``labelSelector``, and server-side apply -- PATCH
+with ``Content-Type: application/apply-patch+yaml``, ``fieldManager``, ``force``,
+``dryRun=All`` (https://kubernetes.io/docs/reference/using-api/server-side-apply/,
+https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run). Every request is
+recorded in :attr:`ApiServer.requests`. Tests import it as ``from kube_apiserver import
+ApiServer``.
+
+Answers copy the real server (k8s.io/apimachinery, k8s.io/apiserver):
+
+* 401 ``NewUnauthorized("Unauthorized")`` (anonymous auth taken to be off).
+* 403 ``NewForbidden`` around ``responsewriters.forbiddenMessage``: ``deployments.apps
+  "web" is forbidden: User "u" cannot patch resource "deployments" in API group "apps" in
+  the namespace "shop"`` (a list names no object; the core group prints as ``""``).
+* 404 ``NewNotFound``: ``deployments.apps "web" not found``, details {name, group, kind:
+  resource}; an unknown path: ``the server could not find the requested resource``.
+* 409 ``managedfields/internal/conflict.go`` ``NewConflictError``: ``Apply failed with 1
+  conflict: conflict with "helm" using apps/v1: .spec.replicas``; with N > 1: ``Apply
+  failed with N conflicts: conflicts with "m" using apps/v1:`` and a ``- <path>`` line per
+  field, managers sorted. ``using <apiVersion>`` is printed for ``Update`` managers only,
+  an ``Apply`` manager's identifier has no apiVersion (``printManager``,
+  ``BuildManagerIdentifier``): ``conflict with "other-applier": .spec.replicas``.
+* 422 ``NewInvalid``: ``Deployment.apps "web" is invalid: <field>: <message>``. A missing
+  ``fieldManager`` is 422 too (``ValidatePatchOptions``, not 400): ``PatchOptions.meta.k8s.io
+  "" is invalid: fieldManager: Required value: is required for apply patch``; so is a
+  ``dryRun`` other than ``All`` (``ValidateDryRun``).
+* 400 ``Incorrect version specified in apply patch. Specified patch version: x, expected:
+  apps/v1``; ``the name of the object (x) does not match the name on the URL (web)``
+  (``checkName``); the same for the namespace; ``metadata.managedFields must be nil``.
+* 415 ``the body of the request was in an unknown format - accepted media types include:``
+  -- here only the apply patch type.
+* ``force`` is read like ``Convert_Slice_string_To_Pointer_bool``: absent, ``0`` or
+  ``false`` (any case) is false; anything else, even empty, is true.
+
+Server-side apply: a field with a different value owned by another manager conflicts unless
+forced; forcing takes the field from the other managers; equal values are shared; a field
+the applier stops applying is removed unless another manager owns it (with the maps it
+leaves empty, as ``omitempty`` drops them; no re-defaulting); ``managedFields`` is kept in
+the real FieldsV1 form. A dry run answers what would be stored and stores nothing (a
+dry-run create has no resourceVersion). A no-op apply writes nothing and keeps the
+resourceVersion; every real write takes the next value of one server-wide counter.
+
+Simplified on purpose:
+
+* Ownership is tracked on leaves: scalars, empty maps and whole lists. Every list is atomic,
+  including those real Kubernetes merges by key (containers, ports: ``k:{"name":"app"}``
+  there, ``f:containers`` here), so a change to one container conflicts as
+  ``.spec.template.spec.containers``.
+* A conflict is another manager's leaf whose value the merge would change; causes are sorted
+  by manager then path (the real order is unspecified).
+* Applied nulls are dropped, ``status`` is ignored, a resourceVersion in the applied object is
+  not checked, and a wrong ``kind`` gets stand-in wording.
+* The only defaulting is a Service's ``spec.clusterIP`` ``10.96.0.N``, owned by nobody.
+  ``generation`` starts at 1 and grows when anything outside metadata and status changes;
+  Services have none, as on a real server. uids and IPs come from counters, every timestamp
+  is ``2026-01-01T00:00:00Z``. List items carry no kind/apiVersion, as in real typed lists.
+* Label selectors: ``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``; set-based ones answer 400.
+* Nothing else: no create/update/delete/watch, subresources or other patch types (405/415).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+FIXED_TIME = "2026-01-01T00:00:00Z"
+APPLY_PATCH = "application/apply-patch+yaml"
+DEFAULT_TOKEN = "capsim-test-token"
+Obj = dict[str, Any]
+FieldPath = tuple[str, ...]
+_MISSING = object()
+# Metadata the server sets, never owned by a manager (managedfields/internal/stripmeta.go).
+_SERVER_META = {"name", "namespace", "uid", "resourceVersion", "generation", "managedFields"}
+_SERVER_META |= {"creationTimestamp", "selfLink", "deletionTimestamp"}
+_META_ORDER = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
+_PATH = re.compile(r"^(/api/v1|/apis/[^/]+/[^/]+)/namespaces/([^/]+)/([^/]+)(?:/([^/]+))?$")
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    plural: str
+    group: str  # "" for the core group
+    api_version: str
+
+    @property
+    def prefix(self) -> str:
+        return f"/apis/{self.api_version}" if self.group else "/api/v1"
+
+
+RESOURCES = {
+    r.plural: r
+    for r in (
+        Resource("Service", "services", "", "v1"),
+        Resource("Deployment", "deployments", "apps", "apps/v1"),
+        Resource("PodDisruptionBudget", "poddisruptionbudgets", "policy", "policy/v1"),
+        Resource(
+            "HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "autoscaling/v2"
+        ),
+        Resource("Ingress", "ingresses", "networking.k8s.io", "networking.k8s.io/v1"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as received: ``path`` without the query, ``query`` from ``parse_qs``."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    content_type: str | None
+    body: Any  # parsed YAML (JSON is YAML); None when empty or unparsable
+
+
+class _StatusError(Exception):
+    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None):
+        super().__init__(message)
+        self.code, self.body = code, status(code, reason, message, details)
+
+
+def status(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
+    """A failure ``Status`` body, fields in metav1.Status order."""
+    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+    body |= {"message": message, "reason": reason}
+    body |= {"details": details} if details is not None else {}
+    return body | {"code": code}
+
+
+def _q(text: str) -> str:  # Go's %q, for printable text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _dotted(name: str, group: str) -> str:  # GroupResource / GroupKind .String()
+    return f"{name}.{group}" if group else name
+
+
+def _details(name: str, group: str, kind: str, **rest: Any) -> Obj:
+    """StatusDetails: name and group omitted when empty; kind is the resource or the Kind."""
+    return (
+        ({"name": name} if name else {})
+        | ({"group": group} if group else {})
+        | {"kind": kind}
+        | rest
+    )
+
+
+def _invalid_option(field: str, reason: str, body: str) -> _StatusError:
+    cause = {"reason": reason, "message": body, "field": field}
+    details = _details("", "meta.k8s.io", "PatchOptions", causes=[cause])
+    message = f'PatchOptions.meta.k8s.io "" is invalid: {field}: {body}'
+    return _StatusError(422, "Invalid", message, details)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return copy.deepcopy(value)
+
+
+def _leaves(obj: Mapping[str, Any], prefix: FieldPath = ()) -> Iterator[FieldPath]:
+    for key, value in obj.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key)
+
+
+def _owned_leaves(obj: Mapping[str, Any]) -> set[FieldPath]:
+    """The leaves setting ``obj`` owns: not kind, apiVersion, status or server metadata."""
+    return {
+        p
+        for p in _leaves(obj)
+        if p[0] not in ("apiVersion", "kind", "status")
+        and not (p[0] == "metadata" and (len(p) == 1 or p[1] in _SERVER_META))
+    }
+
+
+def _ordered(meta: Obj) -> Obj:  # metadata keys in the order a real server prints them
+    return {k: meta[k] for k in _META_ORDER if k in meta} | meta
+
+
+def _get(obj: Any, path: FieldPath) -> Any:
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return _MISSING
+        obj = obj[key]
+    return obj
+
+
+def _delete(obj: Obj, path: FieldPath) -> None:
+    """Delete a leaf, then the maps left empty by it (never ``metadata``)."""
+    parent = _get(obj, path[:-1])
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+        if not parent and len(path) > 1 and path[:-1] != ("metadata",):
+            _delete(obj, path[:-1])
+
+
+def _merge(live: Obj, config: Mapping[str, Any]) -> Obj:
+    """Maps merge key by key; scalars and lists from the config replace the live ones."""
+    out = copy.deepcopy(live)
+    for key, value in config.items():
+        if isinstance(value, dict) and value and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _spec(obj: Mapping[str, Any]) -> Obj:  # what a change to bumps metadata.generation
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _to_fields(paths: Iterable[FieldPath]) -> Obj:
+    tree: Obj = {}
+    for path in sorted(paths):
+        node = tree
+        for key in path:
+            node = node.setdefault(f"f:{key}", {})
+    return tree
+
+
+def _from_fields(tree: Mapping[str, Any], prefix: FieldPath = ()) -> set[FieldPath]:
+    out: set[FieldPath] = set()
+    for key, sub in tree.items():
+        if key.startswith("f:"):  # ".", "k:", "v:" are never written by the stand-in
+            out |= _from_fields(sub, (*prefix, key[2:])) if sub else {(*prefix, key[2:])}
+    return out
+
+
+def _entry(manager: str, operation: str, api_version: str, paths: Iterable[FieldPath]) -> Obj:
+    entry = {"manager": manager, "operation": operation, "apiVersion": api_version}
+    return entry | {"time": FIXED_TIME, "fieldsType": "FieldsV1", "fieldsV1": _to_fields(paths)}
+
+
+def _path_str(path: FieldPath) -> str:  # fieldpath.Path.String(), field names only
+    return "".join(f".{key}" for key in path)
+
+
+def _manager_id(entry: Mapping[str, Any]) -> str:  # internal.BuildManagerIdentifier
+    ident = {"manager": entry["manager"], "operation": entry["operation"]}
+    if entry["operation"] != "Apply":
+        ident["apiVersion"] = entry["apiVersion"]
+    return json.dumps(ident, separators=(",", ":"))
+
+
+def _manager_label(entry: Mapping[str, Any]) -> str:  # internal.printManager
+    label = _q(entry["manager"])
+    return f"{label} using {entry['apiVersion']}" if entry["operation"] == "Update" else label
+
+
+def _conflict(conflicts: list[tuple[Obj, FieldPath]]) -> _StatusError:
+    """409 as ``internal.NewConflictError`` and ``apierrors.NewApplyConflict`` build it."""
+    conflicts = sorted(conflicts, key=lambda c: (_manager_id(c[0]), c[1]))
+    causes = [
+        {"reason": "FieldManagerConflict", "message": f"conflict with {_manager_label(e)}"}
+        | {"field": _path_str(p)}
+        for e, p in conflicts
+    ]
+    if len(conflicts) == 1:
+        message = f"Apply failed with 1 conflict: {causes[0]['message']}: {causes[0]['field']}"
+    else:
+        lines: list[str] = []
+        for i, (entry, path) in enumerate(conflicts):
+            if i == 0 or _manager_id(conflicts[i - 1][0]) != _manager_id(entry):
+                lines.append(f"conflicts with {_manager_label(entry)}:")
+            lines.append(f"- {_path_str(path)}")
+        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+    return _StatusError(409, "Conflict", message, {"causes": causes})
+
+
+def _selects(selector: str, labels: Mapping[str, str]) -> bool:
+    """Equality (``k=v``, ``k==v``, ``k!=v``) and existence (``k``, ``!k``) requirements."""
+    for req in filter(None, (part.strip() for part in selector.split(","))):
+        match = re.fullmatch(r"(!?)\s*([^!=\s()]+)\s*(?:(!=|==|=)\s*([^!=\s()]*))?", req)
+        if match is None or (match[1] and match[3]):  # set-based selectors are not served
+            raise _StatusError(400, "BadRequest", f"unable to parse requirement: {req}")
+        negated, key, op, value = match[1], match[2], match[3], match[4] or ""
+        if op is None:
+            ok = (key in labels) != bool(negated)
+        else:
+            ok = (labels.get(key) == value) != (op == "!=")
+        if not ok:
+            return False
+    return True
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    api: ApiServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+
+    def _serve(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        code, body = self.server.api.handle(self.command, self.path, headers, raw)
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+for _method in ("GET", "PATCH", "POST", "PUT", "DELETE"):
+    setattr(_Handler, f"do_{_method}", _Handler._serve)
+
+
+class ApiServer:
+    """The stand-in on ``127.0.0.1:<free port>``, serving while used as a context manager."""
+
+    def __init__(self, *, token: str = DEFAULT_TOKEN) -> None:
+        self.token = token
+        self.requests: list[Request] = []
+        self._objects: dict[tuple[str, str, str], Obj] = {}
+        self._forbidden: dict[tuple[str, str], str] = {}
+        self._rejections: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
+        self._rv = self._uids = self._ips = 0
+        self._lock = threading.Lock()
+        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.api = self
+        serve = {"poll_interval": 0.02}  # shutdown() waits up to one poll interval
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs=serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> ApiServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+    def write_kubeconfig(
+        self,
+        path: str | Path,
+        *,
+        token: str = DEFAULT_TOKEN,
+        namespace: str = "default",
+        context: str = "standin",
+    ) -> Path:
+        """Write a kubeconfig whose ``context`` reaches this server with ``token``."""
+        where = {"cluster": "standin", "user": "standin", "namespace": namespace}
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
+            "users": [{"name": "standin", "user": {"token": token}}],
+            "contexts": [{"name": context, "context": where}],
+        }
+        Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+        return Path(path)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def get_object(self, plural: str, namespace: str, name: str) -> Obj | None:
+        with self._lock:
+            return copy.deepcopy(self._objects.get((plural, namespace, name)))
+
+    def forbid(
+        self, verb: str, plural: str, *, user: str = "system:serviceaccount:ci:deployer"
+    ) -> None:
+        """From now on ``verb`` (get, list, patch) on ``plural`` answers 403 for ``user``."""
+        assert verb in ("get", "list", "patch"), verb
+        with self._lock:
+            self._forbidden[(verb, RESOURCES[plural].plural)] = user
+
+    def reject(
+        self,
+        plural: str,
+        name: str,
+        *,
+        field: str,
+        message: str,
+        cause_reason: str = "FieldValueInvalid",
+        dry_run_too: bool = True,
+    ) -> None:
+        """From now on applying that object answers 422 Invalid; with ``dry_run_too=False``
+        only a real write does (an admission failure a dry run does not reproduce)."""
+        with self._lock:
+            key = (RESOURCES[plural].plural, name)
+            self._rejections[key] = (field, message, cause_reason, dry_run_too)
+
+    def seed(self, obj: Obj, *, manager: str, operation: str = "Update") -> Obj:
+        """Store a live object; ``manager`` (``operation``) owns every leaf it sets."""
+        res = next(r for r in RESOURCES.values() if r.kind == obj["kind"])
+        body: Obj = _without_nulls(obj)
+        meta = body.setdefault("metadata", {})
+        meta.setdefault("namespace", "default")
+        entry = _entry(manager, operation, body["apiVersion"], _owned_leaves(body))
+        with self._lock:
+            self._create_meta(res, body)
+            meta |= {"managedFields": [entry]}
+            self._store(res, body, created=True)
+            return copy.deepcopy(body)
+
+    def _create_meta(self, res: Resource, body: Obj) -> None:
+        """Server-populated fields of a new object (the counters move only on a write)."""
+        body["metadata"] |= {"uid": f"00000000-0000-4000-8000-{self._uids + 1:012d}"}
+        body["metadata"] |= {"creationTimestamp": FIXED_TIME}
+        if res.plural == "services":
+            body.setdefault("spec", {}).setdefault("clusterIP", f"10.96.0.{self._ips + 1}")
+        else:
+            body["metadata"]["generation"] = 1
+
+    def _store(self, res: Resource, body: Obj, *, created: bool) -> None:
+        self._rv += 1
+        body["metadata"]["resourceVersion"] = str(self._rv)
+        body["metadata"] = _ordered(body["metadata"])
+        if created:
+            self._uids += 1
+            self._ips += res.plural == "services"
+        self._objects[(res.plural, body["metadata"]["namespace"], body["metadata"]["name"])] = body
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, Obj]:
+        """Answer one request with (status code, JSON body); ``headers`` keyed in lower case."""
+        split = urlsplit(target)
+        query = parse_qs(split.query, keep_blank_values=True)
+        try:
+            body, error = (yaml.safe_load(raw) if raw else None), None
+        except yaml.YAMLError as exc:
+            body, error = None, exc
+        with self._lock:
+            request = Request(method, split.path, query, headers.get("content-type"), body)
+            self.requests.append(request)
+            try:
+                return self._route(request, headers.get("authorization"), error)
+            except _StatusError as failure:
+                return failure.code, failure.body
+
+    def _route(
+        self, request: Request, authorization: str | None, error: Exception | None
+    ) -> tuple[int, Obj]:
+        if authorization != f"Bearer {self.token}":
+            raise _StatusError(401, "Unauthorized", "Unauthorized")
+        match = _PATH.match(request.path)
+        res = RESOURCES.get(match.group(3)) if match else None
+        if match is None or res is None or res.prefix != match.group(1):
+            raise _StatusError(
+                404, "NotFound", "the server could not find the requested resource", {}
+            )
+        namespace, name = match.group(2), match.group(4) or ""
+        verbs = {"GET": "get" if name else "list", "PATCH": "patch" if name else ""}
+        verb = verbs.get(request.method, "")
+        if not verb:
+            message = "the server does not allow this method on the requested resource"
+            raise _StatusError(405, "MethodNotAllowed", message, {})
+        if (user := self._forbidden.get((verb, res.plural))) is not None:
+            what = _dotted(res.plural, res.group) + (f" {_q(name)}" if name else "")
+            message = (
+                f"{what} is forbidden: User {_q(user)} cannot {verb} resource {_q(res.plural)} "
+                f"in API group {_q(res.group)} in the namespace {_q(namespace)}"
+            )
+            raise _StatusError(403, "Forbidden", message, _details(name, res.group, res.plural))
+        live = self._objects.get((res.plural, namespace, name))
+        if verb == "list":
+            selector = request.query.get("labelSelector", [""])[0]
+            _selects(selector, {})  # a bad selector is a 400 even when nothing is stored
+            items = [
+                {k: copy.deepcopy(v) for k, v in obj.items() if k not in ("kind", "apiVersion")}
+                for (plural, ns, _), obj in sorted(self._objects.items())
+                if (plural, ns) == (res.plural, namespace)
+                and _selects(selector, obj["metadata"].get("labels", {}))
+            ]
+            head = {"kind": f"{res.kind}List", "apiVersion": res.api_version}
+            return 200, head | {"metadata": {"resourceVersion": str(self._rv)}, "items": items}
+        if verb == "patch":
+            return self._apply(res, namespace, name, live, request, error)
+        if live is None:
+            message = f"{_dotted(res.plural, res.group)} {_q(name)} not found"
+            raise _StatusError(404, "NotFound", message, _details(name, res.group, res.plural))
+        return 200, copy.deepcopy(live)
+
+    def _apply(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        live: Obj | None,
+        request: Request,
+        error: Exception | None,
+    ) -> tuple[int, Obj]:
+        query, config = request.query, request.body
+        if (request.content_type or "").split(";")[0].strip() != APPLY_PATCH:
+            message = "the body of the request was in an unknown format - accepted media types"
+            raise _StatusError(415, "UnsupportedMediaType", f"{message} include: {APPLY_PATCH}")
+        manager = (query.get("fieldManager") or [""])[0]
+        if not manager:
+            body = "Required value: is required for apply patch"
+            raise _invalid_option("fieldManager", "FieldValueRequired", body)
+        dry_run = query.get("dryRun", [])
+        if any(value != "All" for value in dry_run):
+            value = "[]string{" + ", ".join(map(_q, dry_run)) + "}"  # Go's %#v
+            body = f'Unsupported value: {value}: supported values: "All"'
+            raise _invalid_option("dryRun", "FieldValueNotSupported", body)
+        force = query.get("force", ["false"])[0]
+        forced = force != "0" and force.lower() != "false"
+        if error is not None or not isinstance(config, dict):
+            raise _StatusError(
+                400, "BadRequest", f"error decoding YAML: {error or 'not an object'}"
+            )
+        if config.get("apiVersion") != res.api_version:
+            message = "Incorrect version specified in apply patch. Specified patch version: "
+            message += f"{config.get('apiVersion') or ''}, expected: {res.api_version}"
+            raise _StatusError(400, "BadRequest", message)
+        meta: Obj = config["metadata"] if isinstance(config.get("metadata"), dict) else {}
+        checks: list[tuple[str, Any, str]] = [
+            ("kind", config.get("kind"), res.kind)
+        ]  # the kind: stand-in wording
+        checks += [
+            ("name", meta.get("name"), name),
+            ("namespace", meta.get("namespace"), namespace),
+        ]
+        for what, value, on_url in checks:
+            if value != on_url and (value is not None or what != "namespace"):
+                message = f"the {what} of the object ({value or ''}) does not match the {what}"
+                message += f" on the URL ({on_url})"
+                raise _StatusError(400, "BadRequest", message)
+        if "managedFields" in meta:
+            raise _StatusError(400, "BadRequest", "metadata.managedFields must be nil")
+
+        applied_config: Obj = _without_nulls(config)
+        applied_config.pop("status", None)
+        applied = _owned_leaves(applied_config)
+        before: Obj = copy.deepcopy(live) if live else {}
+        entries: list[Obj] = before.get("metadata", {}).pop("managedFields", [])
+        merged = _merge(before, applied_config)
+        mine = next(
+            (e for e in entries if (e["manager"], e["operation"]) == (manager, "Apply")), None
+        )
+        owned = {id(e): _from_fields(e["fieldsV1"]) for e in entries}
+        conflicts = [
+            (e, p)
+            for e in entries
+            if e is not mine
+            for p in sorted(owned[id(e)])
+            if _get(before, p) != _get(merged, p)
+        ]
+        if conflicts and not forced:
+            raise _conflict(conflicts)
+        for entry, path in conflicts:  # forced: the applier takes these fields over
+            owned[id(entry)].discard(path)
+        others = set().union(*(owned[id(e)] for e in entries if e is not mine))
+        for path in sorted((owned[id(mine)] if mine else set()) - applied, reverse=True):
+            if path not in others and not any(a[: len(path)] == path for a in applied):
+                _delete(merged, path)
+
+        mine_new = _entry(manager, "Apply", res.api_version, applied)
+        managed = []
+        for entry in entries if mine else [*entries, mine_new]:
+            if entry is mine or entry is mine_new:
+                managed += [mine_new] if applied else []
+            elif owned[id(entry)]:
+                managed.append(entry | {"fieldsV1": _to_fields(owned[id(entry)])})
+        merged["metadata"] |= {"name": name, "namespace": namespace}
+        if live is None:
+            self._create_meta(res, merged)
+        else:
+            kept = ("uid", "resourceVersion", "generation", "creationTimestamp")
+            merged["metadata"] |= {k: v for k, v in live["metadata"].items() if k in kept}
+            if "generation" in merged["metadata"] and _spec(merged) != _spec(live):
+                merged["metadata"]["generation"] += 1
+        merged["metadata"]["managedFields"] = managed
+        merged["metadata"] = _ordered(merged["metadata"])
+
+        if (rejection := self._rejections.get((res.plural, name))) and (
+            rejection[3] or not dry_run
+        ):
+            field, message, reason, _ = rejection
+            cause = {"reason": reason, "message": message, "field": field}
+            details = _details(name, res.group, res.kind, causes=[cause])
+            message = f"{_dotted(res.kind, res.group)} {_q(name)} is invalid: {field}: {message}"
+            raise _StatusError(422, "Invalid", message, details)
+        code = 201 if live is None else 200
+        if merged == live or dry_run:  # a no-op or a dry run: nothing written
+            return code, copy.deepcopy(merged)
+        self._store(res, merged, created=live is None)
+        return code, copy.deepcopy(merged)
