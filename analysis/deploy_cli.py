@@ -27,7 +27,7 @@ def add_deploy_parser(commands: Any) -> None:
     sub = deploy.add_subparsers(dest="deploy_command", required=True, metavar="COMMAND")
     emit = sub.add_parser(
         "emit",
-        help="write validated manifests (Deployment, Service, HPA, PDB, Ingress)",
+        help="write validated manifests (Deployment, Service, HPA, PDB, Ingress, Job)",
         description="Build Kubernetes manifests from a scenario's platform or from a "
         "`capsim recommend --emit` folder, validate them strictly against the chosen "
         "Kubernetes version's schemas and capsim's own checks, and write one file per "

@@ -2,8 +2,8 @@
 
 No real API server can run where the tests run, so they point the official ``kubernetes``
 client at this one through :meth:`ApiServer.write_kubeconfig`. It implements only the parts
-of the API-server contract the deploy adapter uses, for five namespaced kinds (Service,
-Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress): bearer-token auth, GET
+of the API-server contract the deploy adapter uses, for six namespaced kinds (Service,
+Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress, Job): bearer-token auth, GET
 of an object, GET of a collection with ``labelSelector``, and server-side apply -- PATCH
 with ``Content-Type: application/apply-patch+yaml``, ``fieldManager``, ``force``,
 ``dryRun=All`` (https://kubernetes.io/docs/reference/using-api/server-side-apply/,
@@ -114,6 +114,7 @@ RESOURCES = {
             "HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "autoscaling/v2"
         ),
         Resource("Ingress", "ingresses", "networking.k8s.io", "networking.k8s.io/v1"),
+        Resource("Job", "jobs", "batch", "batch/v1"),
     )
 }
 

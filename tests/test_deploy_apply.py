@@ -303,10 +303,10 @@ def test_bad_input_exit_2(
     assert apply(server, tmp_path, empty) == 2
     assert "no manifests (*.yaml) to apply" in capsys.readouterr().err
     (empty / "job.yaml").write_text(
-        yaml.safe_dump({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "x"}})
+        yaml.safe_dump({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "x"}})
     )
     assert apply(server, tmp_path, empty) == 2
-    assert "batch/v1 Job: capsim applies only Service" in capsys.readouterr().err
+    assert "batch/v1 CronJob: capsim applies only Service" in capsys.readouterr().err
     assert server.requests == []
     missing = tmp_path / "nope.kubeconfig"
     code = cli.main(["deploy", "apply", str(folder), "--kubeconfig", str(missing)])
@@ -323,3 +323,21 @@ def test_kubeconfig_namespace_is_the_default(
     assert server.get_object("deployments", "shop", "web") is not None
     assert apply(server, tmp_path, folder, "--apply", "--namespace", "staging") == 0
     assert server.get_object("deployments", "staging", "web") is not None
+
+
+def test_batch_jobs_are_applied_last_and_suspended(
+    server: ApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "mixed"
+    scenario = ROOT / "scenarios" / "web-and-training.yaml"
+    assert (
+        cli.main(["deploy", "emit", str(scenario), "--out", str(folder), "--image", "app:1"]) == 0
+    )
+    assert apply(server, tmp_path, folder, "--apply") == 0
+    real = [plural_of(r.path) for r in patches(server, dry_run=False)]
+    assert real == [*ORDER, "jobs", "jobs"]
+    for name in ("train", "etl"):
+        job = server.get_object("jobs", "shop", name)
+        assert job is not None
+        assert job["spec"]["suspend"] is True
+    assert "applied: " in capsys.readouterr().out

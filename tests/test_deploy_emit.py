@@ -19,10 +19,10 @@ import simulator
 from analysis import cli
 from simulator.hpa.behavior import Behavior
 from simulator.kube.checks import check_manifests, consistency_problems, schema_problems
-from simulator.kube.emit import EmitOptions, manifests_from_scenario
+from simulator.kube.emit import APPLY_ORDER, EmitOptions, manifests_from_scenario
 from simulator.kube.manifests import load_deployments, load_hpas
 from simulator.platform_kubernetes import hpa_template
-from simulator.scenario import KubernetesPlatform, ServiceWorkload
+from simulator.scenario import BatchWorkload, KubernetesPlatform, ServiceWorkload, pod_template
 
 VERSIONS = [
     v
@@ -42,11 +42,6 @@ def kubernetes_platforms() -> list[tuple[Path, str]]:
     return found
 
 
-def has_services(path: Path, platform: str) -> bool:
-    scenario = simulator.load_scenario(path)
-    return any(isinstance(w, ServiceWorkload) for w in scenario.workloads)
-
-
 def test_versions_cover_129_to_newest() -> None:
     assert VERSIONS[0] == "1.29"
     assert VERSIONS[-1] == major_minor(kubernetes_validate.latest_version())
@@ -61,14 +56,9 @@ def test_versions_cover_129_to_newest() -> None:
 def test_every_bundled_scenario_emits_strictly_valid_manifests(path: Path, platform: str) -> None:
     scenario = simulator.load_scenario(path)
     options = EmitOptions(namespace="shop", image="ghcr.io/acme/app:1.0", ingress_host="a.test")
-    if not has_services(path, platform):
-        with pytest.raises(ValueError, match=r"runs no service to emit.*jobs"):
-            manifests_from_scenario(scenario, platform, options)
-        return
     manifests = manifests_from_scenario(scenario, platform, options)
     kinds = [o["kind"] for o in manifests.objects]
-    assert kinds[0] == "Service"
-    assert kinds[-1] == "Ingress"
+    assert kinds == sorted(kinds, key=APPLY_ORDER.index)
     for version in VERSIONS:
         for obj in manifests.objects:
             # The independent reference: kubernetes-validate's own entry point, strict.
@@ -76,6 +66,8 @@ def test_every_bundled_scenario_emits_strictly_valid_manifests(path: Path, platf
         assert check_manifests(manifests.objects, version) == []
     services = [w for w in scenario.workloads if isinstance(w, ServiceWorkload)]
     assert kinds.count("Deployment") == len(services)
+    assert kinds.count("Ingress") == len(services)
+    assert kinds.count("Job") == len(scenario.workloads) - len(services)
     for obj in manifests.objects:
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/managed-by"] == "capsim"
@@ -102,12 +94,31 @@ def test_every_bundled_scenario_emits_strictly_valid_manifests(path: Path, platf
         assert probe["initialDelaySeconds"] == int(config.pod.readiness_delay.median_s)
 
 
-def test_batch_only_platform_says_why() -> None:
+def test_batch_workloads_become_suspended_jobs() -> None:
     scenario = simulator.load_scenario(ROOT / "scenarios" / "distributed-training.yaml")
-    with pytest.raises(
-        ValueError, match=r"batch workloads \['pretrain', 'finetune'\]|\['finetune'"
-    ):
-        manifests_from_scenario(scenario, "kubernetes", EmitOptions())
+    manifests = manifests_from_scenario(scenario, "kubernetes", EmitOptions(image="trainer:1"))
+    by_name = {o["metadata"]["name"]: o for o in manifests.objects}
+    platform = scenario.platforms["kubernetes"]
+    assert isinstance(platform, KubernetesPlatform)
+    for workload in scenario.workloads:
+        assert isinstance(workload, BatchWorkload)
+        job = by_name[workload.name]
+        assert job["kind"] == "Job"
+        spec = job["spec"]
+        # Applying it starts nothing; one run is `workers` pods at once.
+        assert spec["suspend"] is True
+        assert spec["parallelism"] == spec["completions"] == workload.workers
+        pod = pod_template(workload, platform.workloads[workload.name])
+        (container,) = spec["template"]["spec"]["containers"]
+        limits = container["resources"].get("limits", {})
+        assert limits.get("nvidia.com/gpu", 0) == pod.gpu
+        assert simulator.units.parse_cpu_millicores(container["resources"]["requests"]["cpu"]) == (
+            pod.cpu_request_millicores
+        )
+        assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    gang = [w.name for w in scenario.workloads if isinstance(w, BatchWorkload) and w.gang]
+    assert gang
+    assert all(any(n.startswith(f"{g}: gang placement") for n in manifests.notes) for g in gang)
 
 
 def test_vm_platform_and_unknown_names_are_refused() -> None:
@@ -179,7 +190,7 @@ def test_behavior_is_written_in_full_with_the_simulated_controller_flags() -> No
     assert parsed is not None
     assert parsed.scale_down.tolerance == pytest.approx(0.05)
     assert notes == (
-        "no --image: the Deployments run placeholder images "
+        "no --image: the containers run placeholder images "
         "(registry.example.com/<workload>:latest); set --image before applying",
     )
 

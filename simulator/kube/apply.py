@@ -12,7 +12,7 @@
    while an HPA scales it (that manager's next apply resets the scale), or another HPA
    already scaling the same Deployment (two HPAs fight).
 3. **Only with ``apply=True``**, and only after a clean dry run, objects are applied for
-   real in dependency order (Service, Deployment, PDB, HPA, Ingress). The first failure
+   real in dependency order (Service, Deployment, PDB, HPA, Ingress, Job). The first failure
    stops the run; the report says exactly what was applied and what was not.
 
 The cluster sits behind :class:`~simulator.kube.client.Cluster`; nothing here knows HTTP.
@@ -25,12 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from simulator.kube.client import (
-    FIELD_MANAGER,
-    ApiError,
-    Cluster,
-    kind_info,
-)
+from simulator.kube.client import FIELD_MANAGER, KINDS, ApiError, Cluster, kind_info
 from simulator.kube.emit import apply_rank
 from simulator.kube.manifests import ManifestError
 
@@ -194,7 +189,7 @@ def resolve_namespaces(
         if kind_info(str(obj["apiVersion"]), str(obj["kind"])) is None:
             raise ManifestError(
                 f"{where}: {obj['apiVersion']} {obj['kind']}: capsim applies only Service, "
-                "Deployment, PodDisruptionBudget, HorizontalPodAutoscaler and Ingress"
+                "Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress and Job"
             )
         own = (obj.get("metadata") or {}).get("namespace")
         if own and namespace and own != namespace:
@@ -361,13 +356,7 @@ def _leftovers(cluster: Cluster, objects: Sequence[tuple[str, dict[str, Any], st
         if instance is None:
             continue
         selector = f"app.kubernetes.io/managed-by=capsim,app.kubernetes.io/instance={instance}"
-        for api_version, kind in (
-            ("v1", "Service"),
-            ("apps/v1", "Deployment"),
-            ("policy/v1", "PodDisruptionBudget"),
-            ("autoscaling/v2", "HorizontalPodAutoscaler"),
-            ("networking.k8s.io/v1", "Ingress"),
-        ):
+        for api_version, kind in KINDS:
             for live in cluster.list(api_version, kind, namespace, selector):
                 name = (live.get("metadata") or {}).get("name")
                 if (kind, namespace, name) not in wanted:

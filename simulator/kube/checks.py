@@ -123,8 +123,8 @@ def consistency_problems(objects: Sequence[Mapping[str, Any]]) -> list[Problem]:
     problems: list[Problem] = []
     for obj in objects:
         kind = obj.get("kind")
-        if kind == "Deployment":
-            problems.extend(_deployment_problems(obj))
+        if kind in ("Deployment", "Job"):
+            problems.extend(_pod_template_problems(obj))
         elif kind == "Service":
             problems.extend(_service_problems(obj, deployments))
         elif kind == "PodDisruptionBudget":
@@ -146,7 +146,8 @@ def _get(obj: Any, *keys: str | int) -> Any:
 
 
 def _containers(deployment: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """App containers and sidecars (restartable init containers), with their field path."""
+    """App containers and sidecars (restartable init containers) of a Deployment's or
+    Job's pod template, with their field path."""
     pod = _get(deployment, "spec", "template", "spec") or {}
     found = [
         (f"spec.template.spec.containers[{i}]", c)
@@ -167,7 +168,9 @@ def _quantity(value: Any) -> float | None:
         return None
 
 
-def _deployment_problems(obj: Mapping[str, Any]) -> list[Problem]:
+def _pod_template_problems(obj: Mapping[str, Any]) -> list[Problem]:
+    """Ports, quantities, limits against requests, and the selector of a Deployment's or
+    Job's pod template."""
     name = object_name(obj)
     problems = []
     for path, container in _containers(obj):

@@ -64,6 +64,7 @@ KINDS: dict[tuple[str, str], KindInfo] = {
     ("networking.k8s.io/v1", "Ingress"): KindInfo(
         "NetworkingV1Api", "ingress", "ingresses", "networking.k8s.io"
     ),
+    ("batch/v1", "Job"): KindInfo("BatchV1Api", "job", "jobs", "batch"),
 }
 
 

@@ -5,7 +5,7 @@ Two sources:
 * a scenario's Kubernetes platform (:func:`manifests_from_scenario`): one set per service
   workload — ``apps/v1`` Deployment, ``v1`` Service, ``autoscaling/v2`` HPA (or fixed
   replicas), ``policy/v1`` PodDisruptionBudget and, with a host, a
-  ``networking.k8s.io/v1`` Ingress;
+  ``networking.k8s.io/v1`` Ingress — and a suspended ``batch/v1`` Job per batch workload;
 * a ``capsim recommend --emit`` folder (:func:`manifests_from_recommendation`): the
   recommended ``hpa.yaml`` and the user's own Deployment (``deployment.yaml``, with the
   recommended request), plus the Service, PDB and Ingress around them.
@@ -55,6 +55,7 @@ from simulator.scenario import (
     PodTemplate,
     Scenario,
     ServiceWorkload,
+    pod_template,
 )
 from simulator.units import format_cpu_millicores, format_memory_bytes
 
@@ -141,11 +142,10 @@ def manifests_from_scenario(
     workload: str | None = None,
     where: str = "scenario",
 ) -> ManifestSet:
-    """The manifests of every service (or only ``workload``) on one Kubernetes platform.
+    """The manifests of every workload (or only ``workload``) on one Kubernetes platform.
 
-    Batch workloads are jobs a pipeline submits, not a standing configuration: they are
-    listed in the notes and left out. ``ValueError`` names the problem (unknown
-    platform or workload, a VM platform, no service to emit).
+    Batch workloads become suspended Jobs (see :func:`_job_objects`). ``ValueError``
+    names the problem (unknown platform or workload, a VM platform).
     """
     platform = scenario.platforms.get(platform_name)
     if platform is None:
@@ -164,33 +164,74 @@ def manifests_from_scenario(
             f"{where}: --workload {workload!r}: no such workload (have {sorted(by_name)})"
         )
     chosen = [w for w in scenario.workloads if workload in (None, w.name)]
-    services = [w for w in chosen if isinstance(w, ServiceWorkload)]
-    batch = [w.name for w in chosen if isinstance(w, BatchWorkload)]
-    if not services:
-        raise ValueError(
-            f"{where}: platforms.{platform_name} runs no service to emit (batch workloads "
-            f"{batch} are jobs a pipeline submits; deploy emit writes Deployments for services)"
-        )
     notes: list[str] = []
-    if batch:
-        notes.append(f"batch workloads {batch} left out: they are jobs, not Deployments")
     if options.image is None:
         notes.append(
-            "no --image: the Deployments run placeholder images "
+            "no --image: the containers run placeholder images "
             "(registry.example.com/<workload>:latest); set --image before applying"
         )
     objects: list[dict[str, Any]] = []
-    for service in services:
-        config = platform.workloads[service.name]
-        instance = _label_value(f"{service.name}-{platform_name}")
-        built, service_notes = _service_objects(
-            service, config, platform, scenario.base_dir, instance, options
-        )
+    for item in chosen:
+        config = platform.workloads[item.name]
+        instance = _label_value(f"{item.name}-{platform_name}")
+        if isinstance(item, ServiceWorkload):
+            built, item_notes = _service_objects(
+                item, config, platform, scenario.base_dir, instance, options
+            )
+        else:
+            built, item_notes = _job_objects(item, config, instance, options)
         objects.extend(built)
-        notes.extend(f"{service.name}: {note}" for note in service_notes)
+        notes.extend(f"{item.name}: {note}" for note in item_notes)
     return ManifestSet(
         tuple(_in_apply_order(objects)), f"{where}, platform {platform_name}", tuple(notes)
     )
+
+
+def _job_objects(
+    job: BatchWorkload, config: KubernetesWorkload, instance: str, options: EmitOptions
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """A batch workload as a suspended ``batch/v1`` Job: one job of ``workers`` pods.
+
+    Suspended, so applying it starts nothing: it is the template the pipeline submits
+    (or un-suspends) at the times the scenario simulated. Gang placement (all workers
+    at once) needs a gang scheduler such as Kueue; the note says so.
+    """
+    pod = pod_template(job, config)
+    labels = _labels(job.name, instance)
+    container: dict[str, Any] = {
+        "name": job.name,
+        "image": options.image or f"registry.example.com/{job.name}:latest",
+        "resources": _resources(pod),
+    }
+    spec: dict[str, Any] = {"suspend": True, "parallelism": job.workers, "completions": job.workers}
+    if job.workers > 1:
+        spec["completionMode"] = "Indexed"
+    spec["backoffLimit"] = 0
+    spec["template"] = {
+        "metadata": {"labels": dict(labels)},
+        "spec": {"restartPolicy": "Never", "containers": [container]},
+    }
+    obj = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(job.name, options.namespace, labels),
+        "spec": spec,
+    }
+    notes = [
+        "a suspended Job (a template: submit copies of it, or un-suspend it with "
+        f'`kubectl patch job {job.name} -p \'{{"spec":{{"suspend":false}}}}\'`); '
+        "the simulated arrivals are your pipeline's"
+    ]
+    if job.gang and job.workers > 1:
+        notes.append(
+            f"gang placement (all {job.workers} workers or none) as simulated needs a gang "
+            "scheduler (Kueue, Volcano); the default scheduler starts workers as they fit"
+        )
+    if job.priority:
+        notes.append(
+            f"simulated priority {job.priority}: give the Job a PriorityClass with that value"
+        )
+    return [obj], notes
 
 
 def _service_objects(
@@ -534,7 +575,14 @@ def _service_for_ports(
 
 
 #: Apply order: what others refer to first (Service, Deployment), the HPA after its target.
-APPLY_ORDER = ("Service", "Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Ingress")
+APPLY_ORDER = (
+    "Service",
+    "Deployment",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "Job",
+)
 
 
 def apply_rank(obj: Mapping[str, Any]) -> int:
