@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from simulator.kube.manifests import ManifestError, raw_objects
+from simulator.result import replace_folder
 
 __all__ = ["KUSTOMIZATION", "load_manifest_dir", "render", "write_manifests"]
 
@@ -100,26 +101,11 @@ def write_manifests(
         if kustomize:
             (staging / KUSTOMIZATION).write_text(_kustomization(names), encoding="utf-8")
         os.chmod(staging, 0o755)
-        _replace_dir(staging, out_dir)
+        replace_folder(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [out_dir / name for name in names]
-
-
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    """Swap ``staging`` in as ``out_dir`` (the old one removed only after the swap)."""
-    if not out_dir.exists():
-        staging.rename(out_dir)
-        return
-    retired = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    out_dir.rename(retired)
-    try:
-        staging.rename(out_dir)
-    except BaseException:
-        retired.rename(out_dir)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def load_manifest_dir(folder: Path) -> list[tuple[str, dict[str, Any]]]:
