@@ -10,6 +10,7 @@ not validate: every problem listed, nothing written) or no connection to the clu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,14 @@ def add_deploy_parser(commands: Any) -> None:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
+    needed = "kubernetes_validate" if args.deploy_command == "emit" else "kubernetes"
+    if importlib.util.find_spec(needed) is None:
+        print(
+            f"capsim: error: capsim deploy {args.deploy_command} needs the kube extra "
+            f"({needed} is not installed): pip install 'capsim[kube]'",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     if args.deploy_command == "emit":
         return _emit(args)
     return _apply(args)

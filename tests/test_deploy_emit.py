@@ -525,3 +525,18 @@ def test_recommendation_round_trip_validates_as_recommended(
         chosen["metrics"]["workload_cost_usd"]
     )
     assert NASA.is_file()
+
+
+def test_without_the_kube_extra_the_command_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "kubernetes_validate" else real(name, *a),
+    )
+    assert cli.main(["deploy", "emit", str(ROOT / "scenarios" / "web-diurnal.yaml")]) == 2
+    assert "pip install 'capsim[kube]'" in capsys.readouterr().err
