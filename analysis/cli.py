@@ -2,7 +2,7 @@
 
 Commands: ``run`` (simulate a scenario, write its report), ``compare`` (two saved runs),
 ``scenarios`` (list the bundled ones), ``hpa explain``, ``validate``, ``recommend``,
-``sweep``, ``deploy emit|apply``.
+``sweep``, ``deploy emit|apply``, ``live prometheus``.
 
 Exit codes, shared by every command: 0 success; 1 a check or verdict failed (``--strict``
 with warnings); 2 bad input (one line naming file, field and value; a traceback only
@@ -23,6 +23,7 @@ import yaml
 
 from analysis.deploy_cli import add_deploy_parser, run_deploy
 from analysis.explain import ControllerSettings, Explanation, explain_hpa
+from analysis.live_cli import add_live_parser, run_live
 from simulator.kube.manifests import Deployment, ManifestError, load_deployments, load_hpas
 from simulator.units import parse_duration_s
 
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_commands(commands)
     add_deploy_parser(commands)
+    add_live_parser(commands, _duration)
     return parser
 
 
@@ -526,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _recommend(args)
         if args.command == "deploy":
             return run_deploy(args)
+        if args.command == "live":
+            return run_live(args)
     except (ManifestError, ScenarioError, WorkloadError, InputError, ValueError, OSError) as exc:
         if getattr(args, "debug", False):
             raise
