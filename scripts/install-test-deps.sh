@@ -1,43 +1,114 @@
 #!/usr/bin/env bash
-# Install what the browser tests need: Debian's chromium and chromium-driver.
-# Idempotent and never fatal: when the browser cannot be installed (no apt-get, not root and no
-# passwordless sudo, offline), it says so in one line and exits 0, and the browser tests skip.
+# Install the outside programs some tests drive, from Debian's packages, in two groups:
+#   browser     chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver), for the
+#               tests that open reports in headless Chromium (tests/browser.py);
+#   prometheus  prometheus (/usr/bin/prometheus, /usr/bin/promtool), for the tests that run a
+#               real Prometheus server (tests/prometheus_server.py).
+# A group is installed only when one of its programs is missing, and independently of the other.
+# Idempotent and never fatal: when a group cannot be installed (no apt-get, not root and no
+# passwordless sudo, offline), the script says so in one line, goes on with the other group and
+# exits 0, and that group's tests skip.
+# The prometheus package's postinst starts its system service (port 9090) through invoke-rc.d,
+# and fails the install if that fails. Where the machine has no /usr/sbin/policy-rc.d, one that
+# denies every start (exit 101, see invoke-rc.d(8)) is put in place for the install and removed
+# after it. The tests never use that service: each starts its own server on a free port.
 set -euo pipefail
 
-CHROMIUM=/usr/bin/chromium
-CHROMEDRIVER=/usr/bin/chromedriver
-PACKAGES=(chromium chromium-driver)
+POLICY_RC_D=/usr/sbin/policy-rc.d
+APT_STATE=unknown # unknown, ready, or the reason apt-get cannot be used
+APT=()
+SUDO=()
+POLICY_RC_D_OURS=""
 
-if [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]]; then
-    exit 0
-fi
-
-skip() {
-    echo "install-test-deps: browser tests will be skipped: $*" >&2
-    exit 0
+note() {
+    echo "install-test-deps: $*" >&2
 }
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    skip "apt-get not found, cannot install ${PACKAGES[*]}"
-fi
+all_executable() {
+    local path
+    for path in "$@"; do
+        [[ -x "$path" ]] || return 1
+    done
+}
 
-if [[ "$(id -u)" -eq 0 ]]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-    SUDO=(sudo -n)
-else
-    skip "not root and no passwordless sudo, cannot install ${PACKAGES[*]}"
-fi
+# Decide once how apt-get runs (and refresh its lists once); leaves the reason in APT_STATE
+# when it cannot.
+prepare_apt() {
+    [[ "$APT_STATE" == unknown ]] || return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        APT_STATE="apt-get not found"
+        return 0
+    fi
+    if [[ "$(id -u)" -eq 0 ]]; then
+        SUDO=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+        SUDO=(sudo -n)
+    else
+        APT_STATE="not root and no passwordless sudo"
+        return 0
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    APT=("${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=120)
+    # A failed update is tolerated: the installs below may still work from the cached lists.
+    "${APT[@]}" update -qq >/dev/null 2>&1 || true
+    APT_STATE=ready
+}
 
-echo "install-test-deps: installing ${PACKAGES[*]} with apt-get" >&2
-export DEBIAN_FRONTEND=noninteractive
-APT=("${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=120)
-# A failed update is tolerated: the install below may still work from the cached lists.
-"${APT[@]}" update -qq >/dev/null 2>&1 || true
-if ! out=$("${APT[@]}" install -y -qq --no-install-recommends "${PACKAGES[@]}" 2>&1); then
-    skip "apt-get install ${PACKAGES[*]} failed (offline?): $(tail -n 1 <<<"$out")"
-fi
+deny_service_starts() {
+    [[ -e "$POLICY_RC_D" ]] && return 0
+    if printf '#!/bin/sh\n# install-test-deps.sh: no service starts during its install\nexit 101\n' |
+        "${SUDO[@]}" tee "$POLICY_RC_D" >/dev/null 2>&1 &&
+        "${SUDO[@]}" chmod 755 "$POLICY_RC_D"; then
+        POLICY_RC_D_OURS=yes
+    fi
+    return 0
+}
 
-if [[ ! -x "$CHROMIUM" || ! -x "$CHROMEDRIVER" ]]; then
-    skip "apt-get installed ${PACKAGES[*]} but $CHROMIUM or $CHROMEDRIVER is missing"
-fi
+allow_service_starts() {
+    if [[ -n "$POLICY_RC_D_OURS" ]]; then
+        "${SUDO[@]}" rm -f "$POLICY_RC_D" || true
+        POLICY_RC_D_OURS=""
+    fi
+    return 0
+}
+trap allow_service_starts EXIT
+
+# install_group NAME "PROGRAM..." [--no-service-start] PACKAGE...
+# Never fails: a group that cannot be installed is reported in one line.
+install_group() {
+    local name=$1 deny=""
+    local -a programs
+    read -r -a programs <<<"$2"
+    shift 2
+    if [[ "${1:-}" == --no-service-start ]]; then
+        deny=yes
+        shift
+    fi
+    local -a packages=("$@")
+    all_executable "${programs[@]}" && return 0
+
+    prepare_apt
+    if [[ "$APT_STATE" != ready ]]; then
+        note "$name tests will be skipped: $APT_STATE, cannot install ${packages[*]}"
+        return 0
+    fi
+    note "installing ${packages[*]} with apt-get"
+    [[ -n "$deny" ]] && deny_service_starts
+    local out status=0
+    out=$("${APT[@]}" install -y -qq --no-install-recommends "${packages[@]}" 2>&1) || status=$?
+    allow_service_starts
+    if [[ "$status" -ne 0 ]]; then
+        note "$name tests will be skipped: apt-get install ${packages[*]} failed (offline?):" \
+            "$(tail -n 1 <<<"$out")"
+        return 0
+    fi
+    if ! all_executable "${programs[@]}"; then
+        note "$name tests will be skipped: apt-get installed ${packages[*]} but one of" \
+            "${programs[*]} is missing"
+    fi
+    return 0
+}
+
+install_group browser "/usr/bin/chromium /usr/bin/chromedriver" chromium chromium-driver
+install_group prometheus "/usr/bin/prometheus /usr/bin/promtool" --no-service-start prometheus
+exit 0
