@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from analysis.live_cluster_cli import CLUSTER_COMMANDS, add_cluster_commands, run_cluster
+
 __all__ = ["add_live_parser", "run_live"]
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -52,9 +54,12 @@ def add_live_parser(commands: Any, duration: Any) -> None:
     prom.add_argument("--timeout", type=duration, default=60.0, metavar="DURATION")
     prom.add_argument("--out", type=Path, metavar="CSV", help="default <deployment>.csv")
     prom.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_cluster_commands(sub, duration)
 
 
 def run_live(args: argparse.Namespace) -> int:
+    if args.live_command in CLUSTER_COMMANDS:
+        return run_cluster(args)
     return _prometheus(args)
 
 
