@@ -119,7 +119,7 @@ class Prometheus:
     timeout_s: float = 60.0
     retries: int = 3
     concurrency: int = 4
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = field(default=lambda seconds: time.sleep(seconds))
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:

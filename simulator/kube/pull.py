@@ -10,7 +10,7 @@ counted once:
   double-count);
 * ``memory_bytes``: ``container_memory_working_set_bytes{container!=""}`` summed;
 * ``replicas_ready``: ``kube_deployment_status_replicas_ready`` (or, with ``--selector``,
-  the number of pods with CPU samples);
+  the number of matching pods with CPU samples: running pods, ready or not);
 * ``requests_per_s``: the user's ``--rate-query``, when given;
 * ``cpu_request_cores`` / ``memory_request_bytes``: the request **per pod**
   (``kube_pod_container_resource_requests`` summed per pod, then the pods' maximum);
@@ -76,11 +76,9 @@ class Target:
         return matchers
 
     def pods(self) -> str:
-        """A vector with one series (value 1) per pod of the Deployment, ``(namespace, pod)``."""
+        """A vector with one series (value 1) per pod of the Deployment, ``(namespace, pod)``,
+        through the owner chain (not used with ``selector``: that filters ``pod`` directly)."""
         base = label_matchers(self._base())
-        if self.selector is not None:
-            regex = label_matchers([*self._base(), ("pod", "=~", self.selector)])
-            return f"max by (namespace, pod) (kube_pod_info{{{regex}}} * 0 + 1)"
         deployment = label_matchers(
             [*self._base(), ("owner_kind", "=", "Deployment"), ("owner_name", "=", self.deployment)]
         )
@@ -94,12 +92,17 @@ class Target:
 
     def _containers(self, extra: list[tuple[str, str, str]]) -> str:
         matchers = [*self._base(), ("container", "!=", ""), *extra]
+        if self.selector is not None:
+            matchers.append(("pod", "=~", self.selector))
         if self.container is not None:
             matchers.append(("container", "=", self.container))
         return label_matchers(matchers)
 
     def _of_pods(self, per_container: str) -> str:
-        """``per_container`` (by namespace, pod, container), kept for the Deployment's pods."""
+        """``per_container`` (by namespace, pod, container), kept for the Deployment's pods
+        (with ``selector``, the matchers already keep only those)."""
+        if self.selector is not None:
+            return per_container
         return f"({per_container}) * on (namespace, pod) group_left() ({self.pods()})"
 
 
@@ -143,8 +146,7 @@ def target_queries(target: Target) -> dict[str, str]:
         "cpu_cores": f"sum({cpu})",
         "memory_bytes": f"sum({memory})",
         "replicas_ready": (
-            f"count({target.pods()} * on (namespace, pod) group_left() "
-            f'max by (namespace, pod) (kube_pod_status_ready{{{base},condition="true"}} == 1))'
+            f"count(max by (namespace, pod) ({cpu}))"
             if target.selector is not None
             else "max(kube_deployment_status_replicas_ready{"
             f"{label_matchers([*target._base(), ('deployment', '=', target.deployment)])}}})"
