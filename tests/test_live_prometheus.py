@@ -70,8 +70,9 @@ def memory_bytes(t: float) -> int:
 
 def openmetrics(start_s: int, days: float) -> str:
     """The history as OpenMetrics text (series sorted by time, ``# EOF`` last)."""
-    times = np.arange(0, int(days * DAY_S) + 1, SAMPLE_S)
-    in_gap = (times >= GAP[0]) & (times < GAP[1])
+    times = [float(x) for x in range(0, int(days * DAY_S) + 1, SAMPLE_S)]
+    stamps = np.asarray(times)
+    in_gap = (stamps >= GAP[0]) & (stamps < GAP[1])
     families: dict[str, tuple[str, list[str]]] = {}
 
     def add(family: str, kind: str, name: str, labels: str, values: Any, keep: Any) -> None:
@@ -80,7 +81,7 @@ def openmetrics(start_s: int, days: float) -> str:
             if k:
                 lines.append(f"{name}{{{labels}}} {v} {start_s + int(t)}")
 
-    everywhere = np.ones(times.size, dtype=bool)
+    everywhere = np.ones(stamps.size, dtype=bool)
     for pod, phase in PODS.items():
         where = f'namespace="shop",pod="{pod}"'
         app = f'{where},container="app",image="ghcr.io/acme/web:1"'
@@ -124,7 +125,7 @@ def openmetrics(start_s: int, days: float) -> str:
             "gauge",
             "kube_pod_owner",
             f'{where},owner_kind="ReplicaSet",owner_name="web-7d4f"',
-            [1] * times.size,
+            [1] * stamps.size,
             everywhere,
         )
         for resource, unit, value in (("cpu", "core", 0.5), ("memory", "byte", 536870912)):
@@ -133,7 +134,7 @@ def openmetrics(start_s: int, days: float) -> str:
                 "gauge",
                 "kube_pod_container_resource_requests",
                 f'{where},container="app",resource="{resource}",unit="{unit}"',
-                [value] * times.size,
+                [value] * stamps.size,
                 everywhere,
             )
         share = [f"{requests_total(t) / 2:.6f}" for t in times]
@@ -159,7 +160,7 @@ def openmetrics(start_s: int, days: float) -> str:
         "gauge",
         "kube_pod_owner",
         f'{other},owner_kind="ReplicaSet",owner_name="api-55c"',
-        [1] * times.size,
+        [1] * stamps.size,
         everywhere,
     )
     for replicaset, deployment in (("web-7d4f", "web"), ("api-55c", "api")):
@@ -169,7 +170,7 @@ def openmetrics(start_s: int, days: float) -> str:
             "kube_replicaset_owner",
             f'namespace="shop",replicaset="{replicaset}",owner_kind="Deployment",'
             f'owner_name="{deployment}"',
-            [1] * times.size,
+            [1] * stamps.size,
             everywhere,
         )
         add(
@@ -177,7 +178,7 @@ def openmetrics(start_s: int, days: float) -> str:
             "gauge",
             "kube_deployment_created",
             f'namespace="shop",deployment="{deployment}"',
-            [start_s] * times.size,
+            [start_s] * stamps.size,
             everywhere,
         )
     add(
@@ -185,7 +186,7 @@ def openmetrics(start_s: int, days: float) -> str:
         "gauge",
         "kube_deployment_status_replicas_ready",
         'namespace="shop",deployment="web"',
-        [2] * times.size,
+        [2] * stamps.size,
         everywhere,
     )
     hpa = 'namespace="shop",horizontalpodautoscaler="web"'
@@ -194,7 +195,7 @@ def openmetrics(start_s: int, days: float) -> str:
         "gauge",
         "kube_horizontalpodautoscaler_info",
         f'{hpa},scaletargetref_kind="Deployment",scaletargetref_name="web"',
-        [1] * times.size,
+        [1] * stamps.size,
         everywhere,
     )
     for metric, value in (
@@ -208,7 +209,7 @@ def openmetrics(start_s: int, days: float) -> str:
             "gauge",
             f"kube_horizontalpodautoscaler_{metric}",
             hpa,
-            [value] * times.size,
+            [value] * stamps.size,
             everywhere,
         )
     add(
@@ -216,7 +217,7 @@ def openmetrics(start_s: int, days: float) -> str:
         "gauge",
         "kube_horizontalpodautoscaler_spec_target_metric",
         f'{hpa},metric_name="cpu",metric_target_type="utilization"',
-        [70] * times.size,
+        [70] * stamps.size,
         everywhere,
     )
     text = []
@@ -311,7 +312,7 @@ def test_the_known_trace_comes_back(
     assert len(cpu_requests) == 2
     # Values within 1 % of the known trace, outside the gap.
     t = np.arange(len(trace)) * 15.0 + (begin - start)
-    known_cpu = sum(np.array([cpu_cores(phase, x) for x in t]) for phase in PODS.values())
+    known_cpu = np.sum([[cpu_cores(phase, x) for x in t] for phase in PODS.values()], axis=0)
     outside = (t < GAP[0]) | (t >= GAP[1] + 180)
     got = trace["cpu_cores"].to_numpy()
     assert np.all(np.isfinite(got[outside]))
@@ -367,7 +368,7 @@ def test_selector_instead_of_owners_and_dedup(
     assert code == 0
     trace = pd.read_csv(out)
     t = np.arange(len(trace)) * 60.0 + (end - 3600 - start)
-    known = sum(np.array([cpu_cores(p, x) for x in t]) for p in PODS.values())
+    known = np.sum([[cpu_cores(p, x) for x in t] for p in PODS.values()], axis=0)
     assert np.max(np.abs(trace["cpu_cores"] / known - 1)) < 0.01
 
 
@@ -440,7 +441,7 @@ def test_unreachable_url(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     waits: list[float] = []
-    monkeypatch.setattr(prometheus_module.time, "sleep", waits.append)
+    monkeypatch.setattr(time, "sleep", waits.append)
     code = cli.main(
         [
             "live",
