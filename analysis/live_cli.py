@@ -53,13 +53,33 @@ def add_live_parser(commands: Any, duration: Any) -> None:
     tls.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     prom.add_argument("--timeout", type=duration, default=60.0, metavar="DURATION")
     prom.add_argument("--out", type=Path, metavar="CSV", help="default <deployment>.csv")
+    prom.add_argument(
+        "--scenario-out", type=Path, metavar="S.yaml", help="also write a scenario of the workload"
+    )
     prom.add_argument("--debug", action="store_true", help="show tracebacks")
+    compare = sub.add_parser(
+        "compare",
+        help="replay a pulled trace through the simulated HPA and compare with the cluster",
+        description="Run the scenario (whose load is the pulled trace) and compare the "
+        "simulated replicas and CPU utilization with the observed ones: mean absolute error, "
+        "share of time equal, lag; with a figure.",
+    )
+    compare.add_argument("--trace", required=True, type=Path, metavar="CSV")
+    compare.add_argument("--scenario", required=True, type=Path, metavar="S.yaml")
+    compare.add_argument("--platform", help="the Kubernetes platform (default: the only one)")
+    compare.add_argument("--workload", help="the workload (default: the only service)")
+    compare.add_argument("--max-lag", type=duration, default=1800.0, metavar="DURATION")
+    compare.add_argument("--out", type=Path, metavar="DIR", help="default reports/<name>-compare")
+    compare.add_argument("--json", action="store_true", help="machine-readable output")
+    compare.add_argument("--debug", action="store_true", help="show tracebacks")
     add_cluster_commands(sub, duration)
 
 
 def run_live(args: argparse.Namespace) -> int:
     if args.live_command in CLUSTER_COMMANDS:
         return run_cluster(args)
+    if args.live_command == "compare":
+        return _compare(args)
     return _prometheus(args)
 
 
@@ -144,6 +164,82 @@ def _prometheus(args: argparse.Namespace) -> int:
         )
     if pulled.missing:
         print(f"note: no data for {list(pulled.missing)} (left out)")
+    if args.scenario_out is not None:
+        _write_scenario(args, pulled, out)
+    return EXIT_OK
+
+
+def _write_scenario(args: argparse.Namespace, pulled: Any, trace: Path) -> None:
+    import yaml
+
+    from analysis.live_scenario import scenario_from_trace
+
+    scenario, notes = scenario_from_trace(
+        pulled.frame,
+        trace_path=trace,
+        scenario_path=args.scenario_out,
+        namespace=args.namespace,
+        deployment=args.deployment,
+        step_s=pulled.step_s,
+        source=args.url,
+    )
+    header = "".join(f"# {line}\n" for line in ["capsim live prometheus: assumptions", *notes])
+    _write_atomically(args.scenario_out, header + yaml.safe_dump(scenario, sort_keys=False))
+    print(f"wrote {args.scenario_out}: the workload as a scenario")
+    for note in notes:
+        print(f"  assumed: {note}")
+    print(f"next: capsim live compare --trace {trace} --scenario {args.scenario_out}")
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    import simulator
+    from analysis.calibrate import calibrate, calibration_figure, observed_levels
+    from analysis.plots import save_png
+    from simulator.scenario import KubernetesPlatform, ServiceWorkload
+
+    scenario = simulator.load_scenario(args.scenario)
+    platforms = [n for n, p in scenario.platforms.items() if isinstance(p, KubernetesPlatform)]
+    platform = args.platform or (platforms[0] if len(platforms) == 1 else None)
+    if platform not in platforms:
+        raise ValueError(f"{args.scenario}: give --platform (Kubernetes platforms: {platforms})")
+    services = [w.name for w in scenario.workloads if isinstance(w, ServiceWorkload)]
+    workload = args.workload or (services[0] if len(services) == 1 else None)
+    if workload not in services:
+        raise ValueError(f"{args.scenario}: give --workload (services: {services})")
+    trace = pd.read_csv(args.trace)
+    observed = observed_levels(trace)
+    steps = observed["time_s"].diff().dropna()
+    step_s = float(steps.median()) if len(steps) else 1.0
+    only = scenario.model_copy(update={"platforms": {platform: scenario.platforms[platform]}})
+    result = simulator.run(only)
+    rows = result.timeseries
+    rows = rows[(rows["platform"] == platform) & (rows["workload"] == workload)]
+    requested = rows["cpu_requested_cores"].to_numpy()
+    simulated = pd.DataFrame(
+        {
+            "time_s": rows["time_s"].to_numpy(),
+            "replicas": rows["replicas_ready"].to_numpy(dtype=float),
+            "utilization_pct": 100.0
+            * rows["cpu_used_cores"].to_numpy()
+            / pd.Series(requested).where(pd.Series(requested) > 0).to_numpy(),
+        }
+    )
+    calibration = calibrate(observed, simulated, step_s, args.max_lag)
+    out = args.out or Path("reports") / f"{scenario.name}-compare"
+    figure = calibration_figure(observed, simulated, f"{workload}: cluster vs simulation")
+    save_png(figure, out / "calibration.png")
+    _write_atomically(out / "calibration.json", json.dumps(calibration.as_dict(), indent=2) + "\n")
+    if args.json:
+        print(json.dumps(calibration.as_dict(), indent=2))
+        return EXIT_OK
+    print(f"{workload} on {platform}: {calibration.samples} samples of {args.trace}")
+    for line in calibration.lines():
+        print(f"  {line}")
+    print(f"figure: {out / 'calibration.png'}")
     return EXIT_OK
 
 

@@ -254,14 +254,14 @@ def build_scenario(
     )
     load, duration = _window(inputs)
     scenario = {
-        "name": _name(target),
+        "name": workload_name(target),
         "description": f"capsim validate: {inputs.hpa} against {inputs.trace}",
         "seed": inputs.seed,
         "duration": duration,
         "workloads": [
             {
                 "kind": "service",
-                "name": _name(target),
+                "name": workload_name(target),
                 "load": load,
                 "cpu_ms_per_request": cpu_ms,
                 "concurrency": inputs.concurrency,
@@ -282,7 +282,7 @@ def build_scenario(
                     }
                 ],
                 "workloads": {
-                    _name(target): {"pod": pod, "hpa_manifest": str(inputs.hpa.resolve())}
+                    workload_name(target): {"pod": pod, "hpa_manifest": str(inputs.hpa.resolve())}
                 },
             }
         },
@@ -290,7 +290,8 @@ def build_scenario(
     return scenario, assumptions
 
 
-def _name(target: str) -> str:
+def workload_name(target: str) -> str:
+    """A Kubernetes object name as a scenario workload name (DNS label: a-z, 0-9, -)."""
     cleaned = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in target.lower())
     return cleaned.strip("-")[:63] or "service"
 

@@ -25,6 +25,7 @@ from prometheus_server import (
 )
 from validate_examples import EXAMPLES
 
+import simulator
 from analysis import cli
 from simulator.kube import prometheus as prometheus_module
 from simulator.kube.prometheus import MAX_POINTS_PER_SERIES, chunk_ranges
@@ -604,3 +605,53 @@ def test_recent_data_from_a_live_exporter(tmp_path: Path) -> None:
     assert len(have) >= 3
     assert np.allclose(have["cpu_cores"], 1.0, rtol=0.15)
     assert set(trace["replicas_ready"].dropna()) == {2}
+
+
+def test_one_command_gives_a_trace_and_a_scenario_then_compare(
+    history: tuple[PrometheusServer, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, start = history
+    end = start + HISTORY_DAYS * DAY_S
+    trace, scenario = tmp_path / "web.csv", tmp_path / "web.yaml"
+    code = pull(
+        server, tmp_path, "--deployment", "web", "--start", str(end - 6 * 3600), "--end",
+        str(end), "--step", "60s", "--rate-query",
+        'rate(http_requests_total{namespace="shop"}[2m])', "--out", str(trace),
+        "--scenario-out", str(scenario),
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"next: capsim live compare --trace {trace} --scenario {scenario}" in printed
+    loaded = simulator.load_scenario(scenario)
+    platform = loaded.platforms["kubernetes"]
+    assert isinstance(platform, simulator.scenario.KubernetesPlatform)
+    config = platform.workloads["web"]
+    assert config.pod is not None
+    assert config.pod.cpu_request_millicores == 500
+    assert config.hpa is not None
+    assert (config.hpa.min_replicas, config.hpa.max_replicas) == (2, 10)
+    assert config.hpa.metrics[0].target.average_utilization == 70
+    (service,) = loaded.workloads
+    # CPU per request: the known CPU-seconds over the known requests of those six hours.
+    t = end - 6 * 3600 - start + 60.0 * np.arange(6 * 60 + 1)
+    cpu = sum(cpu_cores(phase, x) for phase in PODS.values() for x in t)
+    expected_ms = 1000 * cpu / sum(requests_per_s(x) for x in t)
+    assert service.cpu_ms_per_request == pytest.approx(expected_ms, rel=0.01)  # type: ignore[union-attr]
+    out = tmp_path / "compare"
+    assert (
+        cli.main(
+            [
+                "live",
+                "compare",
+                "--trace",
+                str(trace),
+                "--scenario",
+                str(scenario),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "replicas: the same as the cluster's" in capsys.readouterr().out
+    assert (out / "calibration.png").is_file()
