@@ -188,6 +188,7 @@ class PrometheusServer:
         retention: str = "30d",
         ready_timeout_s: float = READY_TIMEOUT_S,
         extra_args: Sequence[str] = (),
+        route_prefix: str = "",
     ) -> None:
         self._given_data_dir = data_dir
         self._scrape_targets = list(scrape_targets)
@@ -196,7 +197,10 @@ class PrometheusServer:
         self._basic_auth = basic_auth
         self._retention = retention
         self._ready_timeout_s = ready_timeout_s
+        self._route_prefix = route_prefix.rstrip("/")
         self._extra_args = list(extra_args)
+        if self._route_prefix:  # the API and /-/ready move under the prefix
+            self._extra_args.append(f"--web.route-prefix={self._route_prefix}")
         self._tmp: Path | None = None
         self._data_dir: Path | None = None
         self._port: int | None = None
@@ -333,7 +337,7 @@ class PrometheusServer:
                 raise PrometheusError(
                     f"prometheus exited with status {code} before it was ready; log:\n{tail}"
                 )
-            if self._status("/-/ready") == 200:
+            if self._status(f"{self._route_prefix}/-/ready") == 200:
                 self.ready_after_s = time.monotonic() - self.started_s
                 return True
             if time.monotonic() > deadline:
@@ -378,7 +382,8 @@ class PrometheusServer:
         """``/api/v1/query`` (GET, with auth): the ``data.result`` list of an instant query."""
         params = {"query": promql} | ({"time": f"{at_s:.3f}"} if at_s is not None else {})
         request = urllib.request.Request(
-            f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}", headers=self.auth_header
+            f"{self.url}{self._route_prefix}/api/v1/query?{urllib.parse.urlencode(params)}",
+            headers=self.auth_header,
         )
         with _OPENER.open(request, timeout=10) as response:
             body = json.load(response)

@@ -11,6 +11,7 @@ import math
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -655,3 +656,37 @@ def test_one_command_gives_a_trace_and_a_scenario_then_compare(
     )
     assert "replicas: the same as the cluster's" in capsys.readouterr().out
     assert (out / "calibration.png").is_file()
+
+
+def test_path_prefix_and_tenant_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Mimir/Thanos-style deployments: the API under a path prefix, a tenant header."""
+    end = (int(time.time()) - 5 * 3600) // 3600 * 3600
+    start = end - DAY_S // 4
+    data = tmp_path / "tsdb"
+    data.mkdir()
+    backfill(openmetrics(start, 0.25), data)
+    sent: list[dict[str, str]] = []
+    with PrometheusServer(data, route_prefix="/prometheus") as server:
+        base = ["live", "prometheus", "--namespace", "shop", "--deployment", "web",
+                "--start", str(end - 3600), "--end", str(end), "--step", "60s"]  # fmt: skip
+        out = tmp_path / "web.csv"
+        code = cli.main([*base, "--url", server.url, "--out", str(out)])
+        assert code == 2
+        assert "not the Prometheus API; check the URL's path prefix" in capsys.readouterr().err
+        original = urllib.request.urlopen
+
+        def spy(request: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(dict(request.header_items()))
+            return original(request, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(urllib.request, "urlopen", spy)
+            code = cli.main([*base, "--url", f"{server.url}/prometheus/", "--out", str(out),
+                             "--header", "X-Scope-OrgID: tenant-1"])  # fmt: skip
+    assert code == 0
+    assert len(pd.read_csv(out)) == 61
+    assert sent
+    assert all(headers.get("X-scope-orgid") == "tenant-1" for headers in sent)
+    assert all(
+        headers.get("Content-type") == "application/x-www-form-urlencoded" for headers in sent
+    )
