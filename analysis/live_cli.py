@@ -164,6 +164,8 @@ def _prometheus(args: argparse.Namespace) -> int:
         )
     if pulled.missing:
         print(f"note: no data for {list(pulled.missing)} (left out)")
+    for warning in prometheus.warnings:
+        print(f"warning: the server answered with a warning (the data may be partial): {warning}")
     if args.scenario_out is not None:
         _write_scenario(args, pulled, out)
     return EXIT_OK

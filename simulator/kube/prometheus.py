@@ -121,6 +121,8 @@ class Prometheus:
     concurrency: int = 4
     sleep: Callable[[float], None] = field(default=lambda seconds: time.sleep(seconds))
     rng: random.Random = field(default_factory=random.Random)
+    #: Warnings the server attached to its answers (partial data from a store, say).
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
@@ -182,6 +184,9 @@ class Prometheus:
         if not isinstance(answer, dict) or answer.get("status") != "success":
             error = answer.get("error") if isinstance(answer, dict) else answer
             raise PrometheusError(f"Prometheus rejected {form.get('query')!r}: {error}")
+        for warning in answer.get("warnings") or ():  # e.g. Thanos partial responses
+            if warning not in self.warnings:
+                self.warnings.append(str(warning))
         return answer.get("data")
 
     def _http_error(
