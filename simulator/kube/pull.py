@@ -29,7 +29,6 @@ interpolated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,22 +39,6 @@ from simulator.kube.prometheus import Prometheus, PrometheusError, label_matcher
 __all__ = ["PulledTrace", "Target", "pull_trace", "target_queries"]
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Columns of a pulled trace, in order (``timestamp`` first), with their units.
-COLUMNS: dict[str, str] = {
-    "requests_per_s": "requests per second (from --rate-query)",
-    "cpu_cores": "CPU cores used by the Deployment's pods",
-    "memory_bytes": "working-set memory of the Deployment's pods, bytes",
-    "replicas_ready": "ready replicas",
-    "cpu_request_cores": "CPU request per pod, cores",
-    "memory_request_bytes": "memory request per pod, bytes",
-    "hpa_min_replicas": "HPA minReplicas",
-    "hpa_max_replicas": "HPA maxReplicas",
-    "hpa_current_replicas": "HPA status.currentReplicas",
-    "hpa_desired_replicas": "HPA status.desiredReplicas",
-    "hpa_target_cpu_utilization": "HPA CPU Utilization target, percent",
-}
-
 
 @dataclass(frozen=True)
 class Target:
@@ -283,13 +266,3 @@ def _nothing_matched(prometheus: Prometheus, target: Target, start_s: float, end
 def _iso(seconds: float) -> str:
     stamp = pd.Timestamp(seconds, unit="s", tz="UTC")
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def describe(pulled: PulledTrace) -> dict[str, Any]:
-    """A summary for people: rows, gaps per column, columns without data."""
-    return {
-        "rows": len(pulled.frame),
-        "step_s": pulled.step_s,
-        "gaps": {k: len(v) for k, v in pulled.gaps.items()},
-        "missing": list(pulled.missing),
-    }
