@@ -126,3 +126,13 @@ def test_forbidden_names_the_tenant_header(scripted: Any) -> None:
 def test_bad_url() -> None:
     with pytest.raises(PrometheusError, match="expected http"):
         Prometheus("prometheus:9090")
+
+
+def test_cluster_matcher_narrows_every_query() -> None:
+    from simulator.kube.pull import Target, target_queries
+
+    queries = target_queries(Target("shop", "web", cluster="eu-1", rate_query="x"))
+    for name, promql in queries.items():
+        if name != "requests_per_s":  # the user's own PromQL is theirs
+            assert 'cluster="eu-1"' in promql, name
+    assert queries["requests_per_s"] == "sum(x)"
