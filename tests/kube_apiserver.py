@@ -1,8 +1,9 @@
-"""A loopback stand-in for the Kubernetes API server, for tests of ``capsim deploy apply``.
+"""A loopback stand-in for the Kubernetes API server, for tests of ``capsim deploy apply``
+and of ``capsim live metrics-server`` / ``capsim live snapshot``.
 
 No real API server can run where the tests run, so they point the official ``kubernetes``
 client at this one through :meth:`ApiServer.write_kubeconfig`. It implements only the parts
-of the API-server contract the deploy adapter uses, for six namespaced kinds (Service,
+of the API-server contract capsim's adapters use, for six namespaced kinds (Service,
 Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress, Job): bearer-token auth, GET
 of an object, GET of a collection with ``labelSelector``, and server-side apply -- PATCH
 with ``Content-Type: application/apply-patch+yaml``, ``fieldManager``, ``force``,
@@ -10,6 +11,26 @@ with ``Content-Type: application/apply-patch+yaml``, ``fieldManager``, ``force``
 https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run). Every request is
 recorded in :attr:`ApiServer.requests`. Tests import it as ``from kube_apiserver import
 ApiServer``.
+
+Two more read-only parts, for live mode:
+
+* **Nodes** (cluster-scoped ``v1`` Node): ``GET /api/v1/nodes`` (with ``labelSelector``) and
+  ``GET /api/v1/nodes/{name}``; stored with :meth:`ApiServer.seed` (``kind: Node``, no
+  namespace). A PATCH answers 405; a 403 from :meth:`ApiServer.forbid` ends ``at the cluster
+  scope`` as the real message does.
+* **metrics.k8s.io** (what metrics-server serves through the aggregation layer):
+  ``GET /apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods`` with ``labelSelector`` answers
+  ``{"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {},
+  "items": [...]}`` with the items last given to :meth:`ApiServer.set_pod_metrics` (a test
+  changes them between samples, so pods appear and disappear). Items are stored as given
+  (``metadata`` with name, namespace, labels, creationTimestamp; ``timestamp``, ``window``,
+  ``containers[].usage.{cpu,memory}``), in the order given. Nothing else of the group is
+  served (no single PodMetrics, no NodeMetrics: 404). :meth:`ApiServer.set_metrics_server`
+  switches the group to ``"absent"`` -- every path under ``/apis/metrics.k8s.io`` answers
+  404 ``the server could not find the requested resource``, as on a cluster without
+  metrics-server -- or ``"unavailable"`` -- 503 with the plain-text body ``service
+  unavailable`` that kube-aggregator's ``proxyError`` (``http.Error``) sends while the
+  APIService is registered but its backend is down.
 
 Answers copy the real server (k8s.io/apimachinery, k8s.io/apiserver):
 
@@ -60,7 +81,8 @@ Simplified on purpose:
   Services have none, as on a real server. uids and IPs come from counters, every timestamp
   is ``2026-01-01T00:00:00Z``. List items carry no kind/apiVersion, as in real typed lists.
 * Label selectors: ``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``; set-based ones answer 400.
-* Nothing else: no create/update/delete/watch, subresources or other patch types (405/415).
+* Nothing else: no create/update/delete/watch, subresources or other patch types (405/415);
+  no cluster-wide lists of namespaced kinds (``/apis/apps/v1/deployments`` is a 404 here).
 """
 
 from __future__ import annotations
@@ -90,6 +112,10 @@ _SERVER_META = {"name", "namespace", "uid", "resourceVersion", "generation", "ma
 _SERVER_META |= {"creationTimestamp", "selfLink", "deletionTimestamp"}
 _META_ORDER = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
 _PATH = re.compile(r"^(/api/v1|/apis/[^/]+/[^/]+)/namespaces/([^/]+)/([^/]+)(?:/([^/]+))?$")
+_CLUSTER_PATH = re.compile(r"^(/api/v1|/apis/[^/]+/[^/]+)/([^/]+)(?:/([^/]+))?$")
+METRICS_GROUP = "/apis/metrics.k8s.io"
+_POD_METRICS_PATH = re.compile(r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/([^/]+)/pods$")
+METRICS_SERVER_STATES = ("running", "absent", "unavailable")
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,7 @@ class Resource:
     plural: str
     group: str  # "" for the core group
     api_version: str
+    namespaced: bool = True
 
     @property
     def prefix(self) -> str:
@@ -115,6 +142,7 @@ RESOURCES = {
         ),
         Resource("Ingress", "ingresses", "networking.k8s.io", "networking.k8s.io/v1"),
         Resource("Job", "jobs", "batch", "batch/v1"),
+        Resource("Node", "nodes", "", "v1", namespaced=False),
     )
 }
 
@@ -315,9 +343,12 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {key.lower(): value for key, value in self.headers.items()}
         code, body = self.server.api.handle(self.command, self.path, headers, raw)
-        data = json.dumps(body).encode()
+        text = isinstance(body, str)  # a plain-text answer, as Go's http.Error writes it
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header(
+            "Content-Type", "text/plain; charset=utf-8" if text else "application/json"
+        )
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -339,6 +370,8 @@ class ApiServer:
         self._objects: dict[tuple[str, str, str], Obj] = {}
         self._forbidden: dict[tuple[str, str], str] = {}
         self._rejections: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
+        self._pod_metrics: dict[str, list[Obj]] = {}
+        self._metrics_server = "running"
         self._rv = self._uids = self._ips = 0
         self._lock = threading.Lock()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
@@ -388,6 +421,17 @@ class ApiServer:
         with self._lock:
             return copy.deepcopy(self._objects.get((plural, namespace, name)))
 
+    def set_pod_metrics(self, namespace: str, items: Iterable[Obj]) -> None:
+        """From now on ``namespace``'s PodMetrics list answers ``items`` (replacing the last)."""
+        with self._lock:
+            self._pod_metrics[namespace] = [copy.deepcopy(item) for item in items]
+
+    def set_metrics_server(self, state: str) -> None:
+        """``running`` (default), ``absent`` (metrics.k8s.io 404) or ``unavailable`` (503)."""
+        assert state in METRICS_SERVER_STATES, state
+        with self._lock:
+            self._metrics_server = state
+
     def forbid(
         self, verb: str, plural: str, *, user: str = "system:serviceaccount:ci:deployer"
     ) -> None:
@@ -413,11 +457,16 @@ class ApiServer:
             self._rejections[key] = (field, message, cause_reason, dry_run_too)
 
     def seed(self, obj: Obj, *, manager: str, operation: str = "Update") -> Obj:
-        """Store a live object; ``manager`` (``operation``) owns every leaf it sets."""
+        """Store a live object; ``manager`` (``operation``) owns every leaf it sets.
+
+        A namespaced object without a namespace goes to ``default``; a Node has none."""
         res = next(r for r in RESOURCES.values() if r.kind == obj["kind"])
         body: Obj = _without_nulls(obj)
         meta = body.setdefault("metadata", {})
-        meta.setdefault("namespace", "default")
+        if res.namespaced:
+            meta.setdefault("namespace", "default")
+        else:
+            meta.pop("namespace", None)
         entry = _entry(manager, operation, body["apiVersion"], _owned_leaves(body))
         with self._lock:
             self._create_meta(res, body)
@@ -431,7 +480,7 @@ class ApiServer:
         body["metadata"] |= {"creationTimestamp": FIXED_TIME}
         if res.plural == "services":
             body.setdefault("spec", {}).setdefault("clusterIP", f"10.96.0.{self._ips + 1}")
-        else:
+        elif res.namespaced:  # Nodes, like Services, have no generation
             body["metadata"]["generation"] = 1
 
     def _store(self, res: Resource, body: Obj, *, created: bool) -> None:
@@ -441,12 +490,14 @@ class ApiServer:
         if created:
             self._uids += 1
             self._ips += res.plural == "services"
-        self._objects[(res.plural, body["metadata"]["namespace"], body["metadata"]["name"])] = body
+        namespace = body["metadata"].get("namespace", "")
+        self._objects[(res.plural, namespace, body["metadata"]["name"])] = body
 
     def handle(
         self, method: str, target: str, headers: Mapping[str, str], raw: bytes
-    ) -> tuple[int, Obj]:
-        """Answer one request with (status code, JSON body); ``headers`` keyed in lower case."""
+    ) -> tuple[int, Obj | str]:
+        """Answer one request with (status code, JSON body, or plain text for a ``str``);
+        ``headers`` keyed in lower case."""
         split = urlsplit(target)
         query = parse_qs(split.query, keep_blank_values=True)
         try:
@@ -461,28 +512,63 @@ class ApiServer:
             except _StatusError as failure:
                 return failure.code, failure.body
 
-    def _route(
-        self, request: Request, authorization: str | None, error: Exception | None
-    ) -> tuple[int, Obj]:
-        if authorization != f"Bearer {self.token}":
-            raise _StatusError(401, "Unauthorized", "Unauthorized")
-        match = _PATH.match(request.path)
-        res = RESOURCES.get(match.group(3)) if match else None
-        if match is None or res is None or res.prefix != match.group(1):
+    def _resolve(self, path: str) -> tuple[Resource, str, str]:
+        """The resource, namespace (``""`` cluster-scoped) and name (``""`` a list) of a path."""
+        match = _PATH.match(path)
+        if match is not None:
+            res = RESOURCES.get(match.group(3))
+            if res is not None and res.namespaced and res.prefix == match.group(1):
+                return res, match.group(2), match.group(4) or ""
+        match = _CLUSTER_PATH.match(path)
+        if match is not None:
+            res = RESOURCES.get(match.group(2))
+            if res is not None and not res.namespaced and res.prefix == match.group(1):
+                return res, "", match.group(3) or ""
+        raise _StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+    def _metrics(self, request: Request) -> tuple[int, Obj | str]:
+        """metrics.k8s.io, as metrics-server serves it (or not) through the aggregator."""
+        match = _POD_METRICS_PATH.match(request.path)
+        if self._metrics_server == "unavailable":
+            return 503, "service unavailable\n"
+        if self._metrics_server == "absent" or match is None:
             raise _StatusError(
                 404, "NotFound", "the server could not find the requested resource", {}
             )
-        namespace, name = match.group(2), match.group(4) or ""
+        if request.method != "GET":
+            message = "the server does not allow this method on the requested resource"
+            raise _StatusError(405, "MethodNotAllowed", message, {})
+        selector = request.query.get("labelSelector", [""])[0]
+        _selects(selector, {})
+        items = [
+            copy.deepcopy(item)
+            for item in self._pod_metrics.get(match.group(1), [])
+            if _selects(selector, item.get("metadata", {}).get("labels", {}))
+        ]
+        head = {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1"}
+        return 200, head | {"metadata": {}, "items": items}
+
+    def _route(
+        self, request: Request, authorization: str | None, error: Exception | None
+    ) -> tuple[int, Obj | str]:
+        if authorization != f"Bearer {self.token}":
+            raise _StatusError(401, "Unauthorized", "Unauthorized")
+        if request.path == METRICS_GROUP or request.path.startswith(f"{METRICS_GROUP}/"):
+            return self._metrics(request)
+        res, namespace, name = self._resolve(request.path)
         verbs = {"GET": "get" if name else "list", "PATCH": "patch" if name else ""}
-        verb = verbs.get(request.method, "")
+        verb = verbs.get(request.method, "") if res.namespaced or request.method == "GET" else ""
         if not verb:
             message = "the server does not allow this method on the requested resource"
             raise _StatusError(405, "MethodNotAllowed", message, {})
         if (user := self._forbidden.get((verb, res.plural))) is not None:
             what = _dotted(res.plural, res.group) + (f" {_q(name)}" if name else "")
+            scope = (
+                f"in the namespace {_q(namespace)}" if res.namespaced else "at the cluster scope"
+            )
             message = (
                 f"{what} is forbidden: User {_q(user)} cannot {verb} resource {_q(res.plural)} "
-                f"in API group {_q(res.group)} in the namespace {_q(namespace)}"
+                f"in API group {_q(res.group)} {scope}"
             )
             raise _StatusError(403, "Forbidden", message, _details(name, res.group, res.plural))
         live = self._objects.get((res.plural, namespace, name))

@@ -632,3 +632,101 @@ def test_seed_owns_every_leaf_it_sets(server: ApiServer) -> None:
     assert "f:name" not in entry["fieldsV1"]["f:metadata"]  # server metadata is nobody's
     assert entry["fieldsV1"]["f:spec"]["f:replicas"] == {}
     assert server.get_object("deployments", "shop", "web") == seeded
+
+
+# --- live mode: nodes and metrics.k8s.io ------------------------------------------------
+
+
+def node(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    status = {"capacity": {"cpu": "4", "memory": "16Gi"}, "allocatable": {"cpu": "3920m"}}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}} | {
+        "status": status
+    }
+
+
+def test_nodes_are_cluster_scoped_and_read_only(server: ApiServer, client: Any) -> None:
+    seeded = server.seed(node("b", {"pool": "x"}), manager="kubelet")
+    server.seed(node("a", {"pool": "y"}), manager="kubelet")
+    assert "namespace" not in seeded["metadata"]
+    assert "generation" not in seeded["metadata"]  # Nodes have none, as on a real server
+    core: Any = kubernetes.client.CoreV1Api(client)  # raw responses: see _config
+    listing = json.loads(core.list_node(_preload_content=False).data)
+    assert (listing["kind"], listing["apiVersion"]) == ("NodeList", "v1")
+    assert [n["metadata"]["name"] for n in listing["items"]] == ["a", "b"]
+    picked = json.loads(core.list_node(label_selector="pool=x", _preload_content=False).data)
+    assert [n["metadata"]["name"] for n in picked["items"]] == ["b"]
+    assert call(server, "GET", "/api/v1/nodes/b") == (200, server.get_object("nodes", "", "b"))
+    assert call(server, "GET", "/api/v1/nodes/zz") == (
+        404,
+        failure(404, "NotFound", 'nodes "zz" not found', {"name": "zz", "kind": "nodes"}),
+    )
+    assert call(server, "PATCH", "/api/v1/nodes/b", {"metadata": {}})[0] == 405
+    assert call(server, "GET", "/api/v1/namespaces/shop/nodes")[0] == 404  # not namespaced
+    server.forbid("list", "nodes", user="dev")
+    code, body = call(server, "GET", "/api/v1/nodes")
+    assert (code, body["message"], body["details"]) == (
+        403,
+        'nodes is forbidden: User "dev" cannot list resource "nodes" in API group "" '
+        "at the cluster scope",
+        {"kind": "nodes"},
+    )
+
+
+def test_pod_metrics_are_served_as_metrics_server_does(server: ApiServer, client: Any) -> None:
+    item: dict[str, Any] = {
+        "metadata": {
+            "name": "web-1",
+            "namespace": "shop",
+            "labels": {"app": "web"},
+            "creationTimestamp": "2026-11-25T10:00:01Z",
+        },
+        "timestamp": "2026-11-25T10:00:00Z",
+        "window": "15s",
+        "containers": [{"name": "app", "usage": {"cpu": "123456789n", "memory": "65536Ki"}}],
+    }
+    other = item | {"metadata": item["metadata"] | {"name": "db-1", "labels": {"app": "db"}}}
+    server.set_pod_metrics("shop", [item, other])
+    custom: Any = kubernetes.client.CustomObjectsApi(client)
+
+    def pods(selector: str) -> dict[str, Any]:
+        response = custom.list_namespaced_custom_object(
+            "metrics.k8s.io",
+            "v1beta1",
+            "shop",
+            "pods",
+            label_selector=selector,
+            _preload_content=False,
+        )
+        listed: dict[str, Any] = json.loads(response.data)
+        return listed
+
+    assert pods("app=web") == {
+        "kind": "PodMetricsList",
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "metadata": {},
+        "items": [item],
+    }
+    assert len(pods("")["items"]) == 2
+    server.set_pod_metrics("shop", [])  # the pods went away
+    assert pods("app=web")["items"] == []
+    assert call(server, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/x/pods")[1]["items"] == []
+    assert server.requests[0].query == {"labelSelector": ["app=web"]}
+
+
+def test_the_metrics_group_can_be_absent_or_unavailable(server: ApiServer) -> None:
+    path = "/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods"
+    assert call(server, "GET", path, token=None)[0] == 401  # authentication comes first
+    server.set_metrics_server("absent")
+    message = "the server could not find the requested resource"
+    assert call(server, "GET", path) == (404, failure(404, "NotFound", message, {}))
+    assert call(server, "GET", "/apis/metrics.k8s.io/v1beta1")[0] == 404
+    server.set_metrics_server("unavailable")
+    request = urllib.request.Request(server.url + path)
+    request.add_header("Authorization", "Bearer capsim-test-token")
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        _OPENER.open(request)
+    assert raised.value.code == 503
+    assert raised.value.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert raised.value.read() == b"service unavailable\n"  # kube-aggregator's http.Error
+    server.set_metrics_server("running")
+    assert call(server, "GET", path)[0] == 200

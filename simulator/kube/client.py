@@ -11,6 +11,12 @@ The ``kubernetes`` package is imported only here, lazily (extra ``kube``).
 Errors come back as :class:`ApiError` (the API server's ``Status``: code, reason,
 message, causes) or :class:`ClusterUnreachableError` (no answer: connection refused, TLS,
 timeout, a kubeconfig that cannot be read).
+
+Live mode reads two more things through the same client: the cluster's Nodes
+(:meth:`KubernetesCluster.list_nodes`, ``GET /api/v1/nodes``) and metrics-server's latest
+PodMetrics (:meth:`KubernetesCluster.list_pod_metrics`, ``metrics.k8s.io/v1beta1`` through
+``CustomObjectsApi``). :attr:`KubernetesCluster.api_client` is the configured ``ApiClient``
+for anything else.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any, Protocol
 __all__ = [
     "FIELD_MANAGER",
     "KINDS",
+    "METRICS_GROUP",
+    "METRICS_VERSION",
     "ApiError",
     "Cluster",
     "ClusterUnreachableError",
@@ -33,8 +41,10 @@ __all__ = [
 ]
 
 FIELD_MANAGER = "capsim"
+METRICS_GROUP, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 REQUEST_TIMEOUT_S = 30.0
+_Objects = list[dict[str, Any]]  # a name ``list`` does not shadow inside the class
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,38 @@ class KubernetesCluster:
         api, info = self._api(api_version, kind)
         kwargs = {"label_selector": label_selector} if label_selector else {}
         found = self._call(getattr(api, f"list_namespaced_{info.method}"), namespace, **kwargs)
+        return [dict(item) for item in found.get("items") or []]
+
+    @property
+    def api_client(self) -> Any:
+        """The ``kubernetes.client.ApiClient`` built from the kubeconfig and context."""
+        return self._api_client
+
+    def list_nodes(self, label_selector: str | None = None) -> _Objects:
+        """Every Node of the cluster (cluster-scoped ``GET /api/v1/nodes``), as plain dicts."""
+        from kubernetes import client
+
+        kwargs = {"label_selector": label_selector} if label_selector else {}
+        found = self._call(client.CoreV1Api(self._api_client).list_node, **kwargs)
+        return [dict(item) for item in found.get("items") or []]
+
+    def list_pod_metrics(self, namespace: str, label_selector: str | None = None) -> _Objects:
+        """metrics-server's latest PodMetrics in ``namespace`` (``metrics.k8s.io/v1beta1``
+        ``pods``), as plain dicts: ``timestamp``, ``window``, ``containers[].usage``.
+
+        A cluster without metrics-server answers 404 (:class:`ApiError`)."""
+        from kubernetes import client
+
+        api = client.CustomObjectsApi(self._api_client)
+        kwargs = {"label_selector": label_selector} if label_selector else {}
+        found = self._call(
+            api.list_namespaced_custom_object,
+            METRICS_GROUP,
+            METRICS_VERSION,
+            namespace,
+            "pods",
+            **kwargs,
+        )
         return [dict(item) for item in found.get("items") or []]
 
     def apply(

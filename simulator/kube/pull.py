@@ -40,6 +40,7 @@ __all__ = ["PulledTrace", "Target", "pull_trace", "target_queries"]
 
 FloatArray = npt.NDArray[np.float64]
 
+
 @dataclass(frozen=True)
 class Target:
     """Which workload to pull, and how its pods are found."""
