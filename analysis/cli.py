@@ -2,11 +2,11 @@
 
 Commands: ``run`` (simulate a scenario, write its report), ``compare`` (two saved runs),
 ``scenarios`` (list the bundled ones), ``hpa explain``, ``validate``, ``recommend``,
-``sweep``, ``deploy emit|apply``, ``live prometheus``.
+``sweep``, ``deploy emit|apply``, ``live prometheus|compare|metrics-server|snapshot``.
 
 Exit codes, shared by every command: 0 success; 1 a check or verdict failed (``--strict``
 with warnings); 2 bad input (one line naming file, field and value; a traceback only
-with ``--debug``).
+with ``--debug``); 130 ``live metrics-server`` interrupted (the rows so far are kept).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""``capsim live prometheus``: a Deployment's history from Prometheus into a trace CSV.
+"""``capsim live prometheus`` (a Deployment's history from Prometheus into a trace CSV and
+a scenario) and ``capsim live compare`` (the simulated HPA against the observed one);
+``metrics-server`` and ``snapshot`` are in :mod:`analysis.live_cluster_cli`.
 
 Exit codes as every command: 0 written; 2 bad input or Prometheus could not answer
 (unreachable, credentials, a query error, nothing matched). The CSV appears complete or
@@ -24,7 +26,11 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 def add_live_parser(commands: Any, duration: Any) -> None:
     """The ``live`` command group (``duration``: the CLI's duration parser)."""
-    live = commands.add_parser("live", help="pull real metrics (Prometheus) into traces")
+    live = commands.add_parser(
+        "live",
+        help="real clusters in: Prometheus history and metrics-server samples into traces, "
+        "a namespace into a scenario, the simulation compared with the cluster",
+    )
     sub = live.add_subparsers(dest="live_command", required=True, metavar="COMMAND")
     prom = sub.add_parser(
         "prometheus",
