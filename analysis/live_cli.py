@@ -10,9 +10,7 @@ not at all (written to a temporary file, then renamed).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -131,6 +129,7 @@ def _auth(args: argparse.Namespace) -> Any:
 def _prometheus(args: argparse.Namespace) -> int:
     from simulator.kube.prometheus import Prometheus, PrometheusError
     from simulator.kube.pull import Target, pull_trace
+    from simulator.result import replace_file
 
     end_s = _time(args.end, "--end") if args.end else float(round(time.time()))
     if args.start is not None:
@@ -157,7 +156,7 @@ def _prometheus(args: argparse.Namespace) -> int:
         print(f"capsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = args.out or Path(f"{args.deployment}.csv")
-    _write_atomically(out, pulled.frame.to_csv(index=False, lineterminator="\n", na_rep=""))
+    replace_file(out, pulled.frame.to_csv(index=False, lineterminator="\n", na_rep=""))
     rows = len(pulled.frame)
     print(f"wrote {out}: {rows} rows every {step:g} s, columns {list(pulled.frame.columns[1:])}")
     for column, spans in pulled.gaps.items():
@@ -181,6 +180,7 @@ def _write_scenario(args: argparse.Namespace, pulled: Any, trace: Path) -> None:
     import yaml
 
     from analysis.live_scenario import scenario_from_trace
+    from simulator.result import replace_file
 
     scenario, notes = scenario_from_trace(
         pulled.frame,
@@ -192,7 +192,7 @@ def _write_scenario(args: argparse.Namespace, pulled: Any, trace: Path) -> None:
         source=args.url,
     )
     header = "".join(f"# {line}\n" for line in ["capsim live prometheus: assumptions", *notes])
-    _write_atomically(args.scenario_out, header + yaml.safe_dump(scenario, sort_keys=False))
+    replace_file(args.scenario_out, header + yaml.safe_dump(scenario, sort_keys=False))
     print(f"wrote {args.scenario_out}: the workload as a scenario")
     for note in notes:
         print(f"  assumed: {note}")
@@ -207,6 +207,7 @@ def _compare(args: argparse.Namespace) -> int:
     import simulator
     from analysis.calibrate import calibrate, calibration_figure, observed_levels
     from analysis.plots import save_png
+    from simulator.result import replace_file
     from simulator.scenario import KubernetesPlatform, ServiceWorkload
 
     scenario = simulator.load_scenario(args.scenario)
@@ -240,7 +241,7 @@ def _compare(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / f"{scenario.name}-compare"
     figure = calibration_figure(observed, simulated, f"{workload}: cluster vs simulation")
     save_png(figure, out / "calibration.png")
-    _write_atomically(out / "calibration.json", json.dumps(calibration.as_dict(), indent=2) + "\n")
+    replace_file(out / "calibration.json", json.dumps(calibration.as_dict(), indent=2) + "\n")
     if args.json:
         print(json.dumps(calibration.as_dict(), indent=2))
         return EXIT_OK
@@ -255,15 +256,3 @@ def _clock(seconds: float) -> str:
     import pandas as pd
 
     return pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis.metrics import row_spans
-from simulator.result import RunResult, interval_error_rate
+from simulator.result import RunResult, interval_error_rate, replace_file
 
 __all__ = [
     "PALETTE",
@@ -635,13 +633,4 @@ def png_bytes(figure: Figure, dpi: int = 110) -> bytes:
 def save_png(figure: Figure, path: Path, dpi: int = 110) -> None:
     """Write ``figure`` as a PNG at ``path``: written to a hidden sibling file first, then
     renamed over ``path``, so a reader never sees a half-written image."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = png_bytes(figure, dpi)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        staging.write_bytes(data)
-        os.replace(staging, target)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
+    replace_file(Path(path), png_bytes(figure, dpi))

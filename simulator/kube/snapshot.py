@@ -40,9 +40,7 @@ is written, so the same cluster gives byte-identical YAML.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +48,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from simulator.result import replace_file
 from simulator.units import (
     format_cpu_millicores,
     format_memory_bytes,
@@ -621,15 +620,7 @@ def write_snapshot(path: Path, text: str, *, force: bool = False) -> None:
     """Write ``text`` to ``path`` all at once (a temporary file, then a rename). An existing
     file is kept unless ``force`` (it may hold the user's edits of the placeholders)."""
     refuse_existing(path, force=force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    replace_file(path, text)
 
 
 # --- YAML with comments ----------------------------------------------------------------
