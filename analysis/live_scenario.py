@@ -105,16 +105,7 @@ def scenario_from_trace(
         "platforms": {
             "kubernetes": {
                 "kind": "kubernetes",
-                "node_pools": [
-                    {
-                        "name": pool.name,
-                        "vcpu": pool.vcpu,
-                        "memory": pool.memory,
-                        "price_per_hour": pool.price_per_hour,
-                        "min_nodes": 1,
-                        "max_nodes": 200,
-                    }
-                ],
+                "node_pools": [pool.scenario_pool()],
                 "workloads": {name: {"pod": pod, **scaling}},
             }
         },

@@ -78,6 +78,17 @@ class NodePool:
     memory: str = "16Gi"
     price_per_hour: float = 0.194
 
+    def scenario_pool(self) -> dict[str, Any]:
+        """The pool as a scenario's ``node_pools`` entry: 1 to 200 nodes, autoscaled."""
+        return {
+            "name": self.name,
+            "vcpu": self.vcpu,
+            "memory": self.memory,
+            "price_per_hour": self.price_per_hour,
+            "min_nodes": 1,
+            "max_nodes": 200,
+        }
+
 
 def parse_node_pool(text: str) -> NodePool:
     """Parse ``NAME:VCPU:MEMORY:PRICE``; raises ``ValueError`` naming the bad part."""
@@ -271,16 +282,7 @@ def build_scenario(
         "platforms": {
             "hpa": {
                 "kind": "kubernetes",
-                "node_pools": [
-                    {
-                        "name": pool.name,
-                        "vcpu": pool.vcpu,
-                        "memory": pool.memory,
-                        "price_per_hour": pool.price_per_hour,
-                        "min_nodes": 1,
-                        "max_nodes": 200,
-                    }
-                ],
+                "node_pools": [pool.scenario_pool()],
                 "workloads": {
                     workload_name(target): {"pod": pod, "hpa_manifest": str(inputs.hpa.resolve())}
                 },
