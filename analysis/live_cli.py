@@ -159,14 +159,7 @@ def _prometheus(args: argparse.Namespace) -> int:
     replace_file(out, pulled.frame.to_csv(index=False, lineterminator="\n", na_rep=""))
     rows = len(pulled.frame)
     print(f"wrote {out}: {rows} rows every {step:g} s, columns {list(pulled.frame.columns[1:])}")
-    for column, spans in pulled.gaps.items():
-        empty = int(pulled.frame[column].isna().sum())
-        shown = ", ".join(f"{_clock(a)}–{_clock(b)}" for a, b in spans[:3])
-        more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
-        print(
-            f"warning: {column}: {empty} of {rows} samples missing ({100 * empty / rows:.1f} %), "
-            f"left empty: {shown}{more}"
-        )
+    _report_gaps(pulled.frame)
     if pulled.missing:
         print(f"note: no data for {list(pulled.missing)} (left out)")
     for warning in prometheus.warnings:
@@ -227,14 +220,12 @@ def _compare(args: argparse.Namespace) -> int:
     result = simulator.run(only)
     rows = result.timeseries
     rows = rows[(rows["platform"] == platform) & (rows["workload"] == workload)]
-    requested = rows["cpu_requested_cores"].to_numpy()
+    requested = rows["cpu_requested_cores"].where(rows["cpu_requested_cores"] > 0)
     simulated = pd.DataFrame(
         {
             "time_s": rows["time_s"].to_numpy(),
             "replicas": rows["replicas_ready"].to_numpy(dtype=float),
-            "utilization_pct": 100.0
-            * rows["cpu_used_cores"].to_numpy()
-            / pd.Series(requested).where(pd.Series(requested) > 0).to_numpy(),
+            "utilization_pct": (100.0 * rows["cpu_used_cores"] / requested).to_numpy(),
         }
     )
     calibration = calibrate(observed, simulated, step_s, args.max_lag)
@@ -252,7 +243,20 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _clock(seconds: float) -> str:
-    import pandas as pd
+def _report_gaps(frame: Any) -> None:
+    """One warning per column with missing samples: how many, and the first runs' times."""
+    from analysis.metrics import mask_runs
 
-    return pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows, stamps = len(frame), frame["timestamp"]
+    for column in frame.columns[1:]:
+        empty = frame[column].isna().to_numpy()
+        if not empty.any():
+            continue
+        first, last = mask_runs(empty)
+        runs = zip(first[:3], last[:3], strict=True)
+        shown = ", ".join(f"{stamps.iloc[a]}–{stamps.iloc[b]}" for a, b in runs)
+        more = f" and {first.size - 3} more" if first.size > 3 else ""
+        print(
+            f"warning: {column}: {int(empty.sum())} of {rows} samples missing "
+            f"({100 * empty.sum() / rows:.1f} %), left empty: {shown}{more}"
+        )

@@ -194,13 +194,19 @@ class _Progress:
             self._bar = None
 
 
-def _kept(writer: TraceCsv) -> str:
-    from simulator.kube.metrics_server import iso_utc
+def _span(writer: TraceCsv) -> str:
+    """``FIRST to LAST``: the times of the rows written so far (at least one)."""
+    from simulator.units import format_iso_utc
 
+    assert writer.first is not None
+    assert writer.last is not None
+    return f"{format_iso_utc(writer.first.time_s)} to {format_iso_utc(writer.last.time_s)}"
+
+
+def _kept(writer: TraceCsv) -> str:
     if writer.rows == 0 or writer.first is None or writer.last is None:
         return "no sample was taken; nothing written"
-    span = f"{iso_utc(writer.first.time_s)} to {iso_utc(writer.last.time_s)}"
-    return f"kept {writer.rows} row(s) in {writer.path} ({span})"
+    return f"kept {writer.rows} row(s) in {writer.path} ({_span(writer)})"
 
 
 def _metrics_server(
@@ -210,11 +216,10 @@ def _metrics_server(
     from simulator.kube.metrics_server import (
         TraceCsv,
         exists_message,
-        iso_utc,
         record,
         sample_count,
     )
-    from simulator.units import format_duration
+    from simulator.units import format_duration, format_iso_utc
 
     count = sample_count(args.interval, args.duration)
     out: Path = args.out or Path(
@@ -267,15 +272,12 @@ def _metrics_server(
     finally:
         writer.close()
         progress.close()
-    assert writer.first is not None
-    assert writer.last is not None
     print(
         f"wrote {out}: {writer.rows} rows every {format_duration(args.interval)} from "
-        f"{iso_utc(writer.first.time_s)} to {iso_utc(writer.last.time_s)}, columns cpu_cores, "
-        "memory_bytes, pods"
+        f"{_span(writer)}, columns cpu_cores, memory_bytes, pods"
     )
     if writer.gaps:
-        shown = "; ".join(f"{iso_utc(g.time_s)}: {g.gap_reason}" for g in writer.gaps[:3])
+        shown = "; ".join(f"{format_iso_utc(g.time_s)}: {g.gap_reason}" for g in writer.gaps[:3])
         more = f"; and {len(writer.gaps) - 3} more" if len(writer.gaps) > 3 else ""
         print(
             f"warning: {len(writer.gaps)} of {writer.rows} samples could not be taken and are "

@@ -180,17 +180,22 @@ def demand_units(
     return units
 
 
+def mask_runs(mask: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Index of the first and of the last element of each run of ``True`` in ``mask``."""
+    flags = np.asarray(mask, dtype=bool)
+    change = np.diff(np.concatenate(([False], flags, [False])).astype(np.int8))
+    return np.flatnonzero(change == 1), np.flatnonzero(change == -1) - 1
+
+
 def row_spans(time_s: npt.ArrayLike, mask: npt.ArrayLike) -> FloatArray:
     """``(start, end)`` seconds of each run of consecutive rows where ``mask`` holds, shape
     ``(n, 2)``. Row ``k`` covers ``(tₖ₋₁, tₖ]`` with ``t₋₁ = 0``, so a run starts at the
     row before its first and ends at its last."""
     t = np.asarray(time_s, dtype=np.float64)
-    flags = np.asarray(mask, dtype=bool)
-    if not flags.any():
+    first, last = mask_runs(mask)
+    if not first.size:
         return np.empty((0, 2))
     before = np.concatenate(([0.0], t[:-1]))
-    change = np.diff(np.concatenate(([False], flags, [False])).astype(np.int8))
-    first, last = np.flatnonzero(change == 1), np.flatnonzero(change == -1) - 1
     return np.column_stack((before[first], t[last]))
 
 

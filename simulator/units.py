@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated
@@ -27,6 +28,7 @@ __all__ = [
     "Seconds",
     "format_cpu_millicores",
     "format_duration",
+    "format_iso_utc",
     "format_memory_bytes",
     "parse_cpu_millicores",
     "parse_duration_s",
@@ -215,3 +217,9 @@ Millicores = Annotated[int, BeforeValidator(parse_cpu_millicores)]
 """A pydantic field holding CPU in millicores, written ``500m``, ``2`` or ``1.5``."""
 Bytes = Annotated[int, BeforeValidator(parse_memory_bytes)]
 """A pydantic field holding memory in bytes, written ``512Mi``, ``2Gi`` or bytes."""
+
+
+def format_iso_utc(seconds: float) -> str:
+    """Unix seconds as ISO 8601 UTC with a ``Z``, whole seconds (``2026-11-25T10:00:15Z``):
+    the timestamps of the traces capsim writes."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -429,19 +429,16 @@ def _hpa_spec(
             "stabilizationWindowSeconds": round(pipeline.downscale_stabilization_s),
             **written["scaleDown"],
         }
-    tolerances = {
-        direction: rules.get("tolerance")
-        for direction, rules in written.items()
-        if rules.get("tolerance") is not None
-    }
     if version >= TOLERANCE_SINCE:
         if pipeline.tolerance != DEFAULT_TOLERANCE:
             for rules in written.values():
                 rules.setdefault("tolerance", format_tolerance(pipeline.tolerance))
     else:
-        for rules in written.values():
-            rules.pop("tolerance", None)
-        dropped = dict(tolerances)
+        dropped = {
+            direction: rules.pop("tolerance")
+            for direction, rules in written.items()
+            if rules.get("tolerance") is not None
+        }
         if pipeline.tolerance != DEFAULT_TOLERANCE:
             dropped.setdefault("controller", format_tolerance(pipeline.tolerance))
         if dropped:

@@ -47,13 +47,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
 from simulator.kube.client import ApiError, ClusterUnreachableError
-from simulator.units import format_duration, parse_quantity
+from simulator.units import format_duration, format_iso_utc, parse_quantity
 
 __all__ = [
     "COLUMNS",
@@ -64,7 +63,6 @@ __all__ = [
     "exists_message",
     "format_cores",
     "is_transient",
-    "iso_utc",
     "pod_usage",
     "record",
     "sample_count",
@@ -185,18 +183,13 @@ def format_cores(cores: Fraction) -> str:
     return f"{sign}{whole}.{decimals}" if decimals else f"{sign}{whole}"
 
 
-def iso_utc(seconds: int) -> str:
-    """Unix seconds as ISO 8601 UTC with a ``Z`` (``2026-11-25T10:00:15Z``)."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def csv_row(sample: Sample) -> str:
     """One CSV line (with its newline); a gap has empty values."""
     if sample.usage is None:
-        return f"{iso_utc(sample.time_s)},,,\n"
+        return f"{format_iso_utc(sample.time_s)},,,\n"
     usage = sample.usage
     return (
-        f"{iso_utc(sample.time_s)},{format_cores(usage.cpu_cores)},"
+        f"{format_iso_utc(sample.time_s)},{format_cores(usage.cpu_cores)},"
         f"{usage.memory_bytes},{usage.pods}\n"
     )
 

@@ -28,13 +28,14 @@ interpolated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from simulator.kube.prometheus import Prometheus, PrometheusError, label_matchers
+from simulator.units import format_iso_utc
 
 __all__ = ["PulledTrace", "Target", "pull_trace", "target_queries"]
 
@@ -156,17 +157,12 @@ def _q(text: str) -> str:
 
 @dataclass(frozen=True)
 class PulledTrace:
-    """The trace (``timestamp`` + columns on the step grid) and what it lacks."""
+    """The trace (``timestamp`` + columns on the step grid; gaps are its NaNs) and the
+    columns it lacks."""
 
     frame: pd.DataFrame
     step_s: float
-    gaps: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    missing: tuple[str, ...] = ()
-    queries: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def has_hpa(self) -> bool:
-        return "hpa_max_replicas" in self.frame.columns
+    missing: tuple[str, ...] = ()  # columns whose query matched nothing (left out)
 
 
 #: Columns that must have data, or the pull is pointless.
@@ -182,10 +178,9 @@ def pull_trace(
     what the store has instead (deployments in the namespace, or no cAdvisor data).
     """
     grid: FloatArray = start_s + step_s * np.arange(round((end_s - start_s) / step_s) + 1.0)
-    queries = target_queries(target)
     columns: dict[str, FloatArray] = {}
     missing: list[str] = []
-    for name, promql in queries.items():
+    for name, promql in target_queries(target).items():
         series = prometheus.query_range(promql, float(grid[0]), float(grid[-1]), step_s)
         if not series:
             if name in REQUIRED:
@@ -193,7 +188,7 @@ def pull_trace(
             if name == "requests_per_s":
                 raise PrometheusError(
                     f"--rate-query {target.rate_query!r} matched no series between "
-                    f"{_iso(start_s)} and {_iso(end_s)}"
+                    f"{format_iso_utc(start_s)} and {format_iso_utc(end_s)}"
                 )
             missing.append(name)
             continue
@@ -203,32 +198,8 @@ def pull_trace(
         inside = (index >= 0) & (index < grid.size)
         values[index[inside]] = only.values[inside]
         columns[name] = values
-    frame = pd.DataFrame({"timestamp": [_iso(t) for t in grid], **{k: columns[k] for k in columns}})
-    gaps = {name: _gap_spans(grid, values, step_s) for name, values in columns.items()}
-    return PulledTrace(
-        frame=frame,
-        step_s=step_s,
-        gaps={k: v for k, v in gaps.items() if v},
-        missing=tuple(missing),
-        queries=queries,
-    )
-
-
-def _gap_spans(grid: FloatArray, values: FloatArray, step_s: float) -> list[tuple[float, float]]:
-    """Runs of missing samples as ``(first, last)`` timestamps."""
-    empty = np.isnan(values)
-    spans: list[tuple[float, float]] = []
-    i = 0
-    while i < empty.size:
-        if empty[i]:
-            j = i
-            while j + 1 < empty.size and empty[j + 1]:
-                j += 1
-            spans.append((float(grid[i]), float(grid[j])))
-            i = j + 1
-        else:
-            i += 1
-    return spans
+    frame = pd.DataFrame({"timestamp": [format_iso_utc(t) for t in grid], **columns})
+    return PulledTrace(frame=frame, step_s=step_s, missing=tuple(missing))
 
 
 def _nothing_matched(prometheus: Prometheus, target: Target, start_s: float, end_s: float) -> str:
@@ -239,7 +210,9 @@ def _nothing_matched(prometheus: Prometheus, target: Target, start_s: float, end
         if target.selector is not None
         else f"Deployment {target.namespace}/{target.deployment}"
     )
-    lines = [f"no CPU series for {what} between {_iso(start_s)} and {_iso(end_s)}"]
+    lines = [
+        f"no CPU series for {what} between {format_iso_utc(start_s)} and {format_iso_utc(end_s)}"
+    ]
     span = _window(end_s - start_s)
     try:
         deployments = prometheus.query(
@@ -262,8 +235,3 @@ def _nothing_matched(prometheus: Prometheus, target: Target, start_s: float, end
             f"no cAdvisor CPU series (container_cpu_usage_seconds_total) in {target.namespace}"
         )
     return "; ".join(lines)
-
-
-def _iso(seconds: float) -> str:
-    stamp = pd.Timestamp(seconds, unit="s", tz="UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
