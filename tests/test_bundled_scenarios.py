@@ -13,6 +13,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import golden
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,12 +25,18 @@ from simulator.scenario import KubernetesPlatform, ServiceWorkload
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 PATHS = sorted(SCENARIOS.glob("*.yaml"))
+NAMES = [path.stem for path in PATHS]
 
 
 @functools.cache
 def result(name: str) -> RunResult:
     """The run of ``scenarios/<name>.yaml`` at its own seed (once per session)."""
     return simulator.run(simulator.load_scenario(SCENARIOS / f"{name}.yaml"))
+
+
+def write_full_report(name: str, out: Path) -> None:
+    """The report of ``scenarios/<name>.yaml`` in every format, as ``capsim run`` writes it."""
+    write_report(result(name), out, golden.FORMATS)
 
 
 def platforms(name: str) -> dict[str, Any]:
@@ -52,6 +59,16 @@ def nodes_over_time(name: str, platform: str) -> pd.Series:
 
 
 # --- every bundled scenario ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bundled_scenario_outputs_are_the_recorded_bytes(name: str, tmp_path: Path) -> None:
+    """Same scenario, same seed: the same bytes as recorded in ``tests/golden`` (before
+    the move into the ``capsim`` package; see ``tests/golden.py``)."""
+    recorded = golden.load_recorded()
+    assert name in recorded, f"{name}: no recorded outputs (python tests/golden.py --record)"
+    write_full_report(name, tmp_path / name)
+    assert golden.mismatches(recorded[name], golden.digest_folder(tmp_path / name)) == []
 
 
 def test_the_five_showcase_scenarios_are_bundled() -> None:
