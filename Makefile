@@ -22,11 +22,11 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-base
 
 demo: $(VENV)/.installed-base
-	$(BIN)/capsim run scenarios/web-diurnal.yaml
+	$(BIN)/capsim run web-diurnal
 
 # The example report committed under reports/example (Markdown, figures, summary.json).
 example: $(VENV)/.installed-base
-	$(BIN)/capsim run scenarios/web-diurnal.yaml --out reports/example --format md,json --quiet
+	$(BIN)/capsim run web-diurnal --out reports/example --format md,json --quiet
 	rm -f reports/example/timeseries.* reports/example/events.csv reports/example/jobs.csv
 
 lint: $(VENV)/.installed-all

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from simulator import hpa
+from capsim import hpa
 
 SYNC_S = 15.0
 DAY_S = 86_400.0

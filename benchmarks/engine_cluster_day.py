@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-import simulator
-from simulator.scenario import parse_scenario
+import capsim
+from capsim.scenario import parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = 100
 
 
-def scenario() -> simulator.Scenario:
+def scenario() -> capsim.Scenario:
     rng = np.random.default_rng(2024)
     workloads: list[dict[str, Any]] = []
     configs: dict[str, Any] = {}
@@ -95,7 +95,7 @@ def scenario() -> simulator.Scenario:
 
 def main() -> None:
     start = time.perf_counter()
-    result = simulator.run(scenario())
+    result = capsim.run(scenario())
     seconds = time.perf_counter() - start
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     cluster = result.summary["platforms"]["cluster"]

@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import simulator
-from simulator.scenario import parse_scenario
+import capsim
+from capsim.data import TRACES_DIR
+from capsim.scenario import parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-TRACE = ROOT / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
+TRACE = TRACES_DIR / "nasa_http_1995-07_per_minute.csv"
 DURATION_S = 27 * 86_400 + 13 * 3_600 + 32 * 60  # the trace's whole span: 27d13h32m
 
 PLATFORMS: dict[str, dict[str, Any]] = {
@@ -62,7 +63,7 @@ PLATFORMS: dict[str, dict[str, Any]] = {
 }
 
 
-def scenario(platform: str) -> simulator.Scenario:
+def scenario(platform: str) -> capsim.Scenario:
     data = {
         "name": f"nasa-30d-{platform}",
         "seed": 1995,
@@ -92,7 +93,7 @@ def main() -> None:
     print(f"NASA-HTTP July 1995, {DURATION_S / 86_400:.1f} simulated days per platform")
     for platform in PLATFORMS:
         start = time.perf_counter()
-        result = simulator.run(scenario(platform))
+        result = capsim.run(scenario(platform))
         seconds = time.perf_counter() - start
         totals = result.summary["platforms"][platform]
         web = totals["workloads"]["web"]

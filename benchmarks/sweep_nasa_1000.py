@@ -1,5 +1,5 @@
 """Benchmark: 1,000 HPA configurations × the whole NASA July 1995 trace (27.6 days) at
-the 15-s HPA sync period, through the batched fast path (``simulator.sweep``).
+the 15-s HPA sync period, through the batched fast path (``capsim.fastpath.evaluate``).
 
 Goals (issue "Validate and recommend"): **≤ 10 s wall** on the 2-core machine, and
 **≥ 100×** faster than evaluating the same configurations one engine run at a time. The
@@ -20,14 +20,15 @@ from typing import Any
 
 import numpy as np
 
-import simulator
-from analysis.metrics import desired_replicas_at
-from simulator.kube.manifests import HpaTemplate
-from simulator.scenario import parse_scenario
-from simulator.sweep import service_hpa, sweep
+import capsim
+from capsim.analysis.metrics import desired_replicas_at
+from capsim.data import TRACES_DIR
+from capsim.fastpath.evaluate import service_hpa, sweep
+from capsim.scenario import parse_scenario
+from capsim.scenario.manifests import HpaTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
-TRACE = ROOT / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
+TRACE = TRACES_DIR / "nasa_http_1995-07_per_minute.csv"
 DURATION_S = 27 * 86_400 + 13 * 3_600 + 32 * 60  # the trace's whole span: 27d13h32m
 
 BEHAVIORS: list[dict[str, Any] | None] = [
@@ -55,7 +56,7 @@ BEHAVIORS: list[dict[str, Any] | None] = [
 ]
 
 
-def scenario() -> simulator.Scenario:
+def scenario() -> capsim.Scenario:
     hpa = {
         "minReplicas": 2,
         "maxReplicas": 40,
@@ -161,7 +162,7 @@ def main() -> None:
             }
         )
         started = time.perf_counter()
-        run = simulator.run(one)
+        run = capsim.run(one)
         engine_s.append(time.perf_counter() - started)
         assert checked.trajectory is not None
         expected = desired_replicas_at(run, checked.sync_times_s)

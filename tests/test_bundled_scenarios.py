@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import simulator
-from analysis.report import write_report
-from simulator.result import RunResult
-from simulator.scenario import KubernetesPlatform, ServiceWorkload
+import capsim
+from capsim.data import SCENARIOS_DIR
+from capsim.report.writer import write_report
+from capsim.results.run_result import RunResult
+from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIOS = SCENARIOS_DIR
 PATHS = sorted(SCENARIOS.glob("*.yaml"))
 NAMES = [path.stem for path in PATHS]
 
@@ -31,7 +32,7 @@ NAMES = [path.stem for path in PATHS]
 @functools.cache
 def result(name: str) -> RunResult:
     """The run of ``scenarios/<name>.yaml`` at its own seed (once per session)."""
-    return simulator.run(simulator.load_scenario(SCENARIOS / f"{name}.yaml"))
+    return capsim.run(capsim.load_scenario(SCENARIOS / f"{name}.yaml"))
 
 
 def write_full_report(name: str, out: Path) -> None:
@@ -84,7 +85,7 @@ def test_the_five_showcase_scenarios_are_bundled() -> None:
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
 def test_bundled_scenario_runs_and_serves(path: Path) -> None:
-    scenario = simulator.load_scenario(path)
+    scenario = capsim.load_scenario(path)
     assert scenario.description.strip(), f"{path.name}: no description"
     summary = result(path.stem).summary["platforms"]
     assert set(summary) == set(scenario.platforms)
@@ -166,7 +167,7 @@ def test_ml_serving_higher_hpa_target_buys_less_and_waits_longer() -> None:
 
 
 def test_distributed_training_gangs_start_and_the_gpu_pool_breathes() -> None:
-    scenario = simulator.load_scenario(SCENARIOS / "distributed-training.yaml")
+    scenario = capsim.load_scenario(SCENARIOS / "distributed-training.yaml")
     run = result("distributed-training")
     jobs = run.jobs
     summary = platforms("distributed-training")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.cluster import (
+from capsim.models.packing import (
     Node,
     PodRequest,
     PoolLimits,

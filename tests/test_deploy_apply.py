@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 from kube_apiserver import ApiServer
-from validate_examples import ROOT
 
-from analysis import cli
+from capsim.cli import main as cli
+from capsim.data import SCENARIOS_DIR
 
 APPLY = "application/apply-patch+yaml"
 ORDER = ["services", "deployments", "poddisruptionbudgets", "horizontalpodautoscalers"]
@@ -34,7 +34,7 @@ def server() -> Iterator[ApiServer]:
 
 
 def emit(folder: Path, *extra: str) -> Path:
-    args = ["deploy", "emit", str(ROOT / "scenarios" / "web-diurnal.yaml"), "--out", str(folder)]
+    args = ["deploy", "emit", str(SCENARIOS_DIR / "web-diurnal.yaml"), "--out", str(folder)]
     assert cli.main([*args, "--image", "nginx:1.27", *extra]) == 0
     return folder
 
@@ -329,7 +329,7 @@ def test_batch_jobs_are_applied_last_and_suspended(
     server: ApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "mixed"
-    scenario = ROOT / "scenarios" / "web-and-training.yaml"
+    scenario = SCENARIOS_DIR / "web-and-training.yaml"
     assert (
         cli.main(["deploy", "emit", str(scenario), "--out", str(folder), "--image", "app:1"]) == 0
     )

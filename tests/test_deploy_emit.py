@@ -13,29 +13,30 @@ import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate.utils import all_versions, major_minor
-from validate_examples import EXAMPLES, NASA, ROOT, example_inputs
+from validate_examples import EXAMPLES, NASA, example_inputs
 
-import simulator
-from analysis import cli
-from simulator.hpa.behavior import Behavior
-from simulator.kube.checks import check_manifests, consistency_problems, schema_problems
-from simulator.kube.emit import APPLY_ORDER, EmitOptions, manifests_from_scenario
-from simulator.kube.manifests import load_deployments, load_hpas
-from simulator.platform_kubernetes import hpa_template
-from simulator.scenario import BatchWorkload, KubernetesPlatform, ServiceWorkload, pod_template
+import capsim
+from capsim.cli import main as cli
+from capsim.data import SCENARIOS_DIR
+from capsim.engine.kubernetes import hpa_template
+from capsim.hpa.behavior import Behavior
+from capsim.kube.checks import check_manifests, consistency_problems, schema_problems
+from capsim.kube.emit import APPLY_ORDER, EmitOptions, manifests_from_scenario
+from capsim.scenario import BatchWorkload, KubernetesPlatform, ServiceWorkload, pod_template
+from capsim.scenario.manifests import load_deployments, load_hpas
 
 VERSIONS = [
     v
     for v in dict.fromkeys(major_minor(x) for x in all_versions())
     if tuple(map(int, v.split("."))) >= (1, 29)
 ]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted((SCENARIOS_DIR).glob("*.yaml"))
 
 
 def kubernetes_platforms() -> list[tuple[Path, str]]:
     found = []
     for path in SCENARIOS:
-        scenario = simulator.load_scenario(path)
+        scenario = capsim.load_scenario(path)
         for name, platform in scenario.platforms.items():
             if isinstance(platform, KubernetesPlatform):
                 found.append((path, name))
@@ -54,7 +55,7 @@ def test_versions_cover_129_to_newest() -> None:
     ids=lambda x: x.stem if isinstance(x, Path) else x,
 )
 def test_every_bundled_scenario_emits_strictly_valid_manifests(path: Path, platform: str) -> None:
-    scenario = simulator.load_scenario(path)
+    scenario = capsim.load_scenario(path)
     options = EmitOptions(namespace="shop", image="ghcr.io/acme/app:1.0", ingress_host="a.test")
     manifests = manifests_from_scenario(scenario, platform, options)
     kinds = [o["kind"] for o in manifests.objects]
@@ -82,10 +83,10 @@ def test_every_bundled_scenario_emits_strictly_valid_manifests(path: Path, platf
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert config.pod is not None
         requests = container["resources"]["requests"]
-        assert simulator.units.parse_cpu_millicores(requests["cpu"]) == (
+        assert capsim.units.parse_cpu_millicores(requests["cpu"]) == (
             config.pod.cpu_request_millicores
         )
-        assert simulator.units.parse_memory_bytes(requests["memory"]) == (
+        assert capsim.units.parse_memory_bytes(requests["memory"]) == (
             config.pod.memory_request_bytes
         )
         if config.pod.gpu:
@@ -95,7 +96,7 @@ def test_every_bundled_scenario_emits_strictly_valid_manifests(path: Path, platf
 
 
 def test_batch_workloads_become_suspended_jobs() -> None:
-    scenario = simulator.load_scenario(ROOT / "scenarios" / "distributed-training.yaml")
+    scenario = capsim.load_scenario(SCENARIOS_DIR / "distributed-training.yaml")
     manifests = manifests_from_scenario(scenario, "kubernetes", EmitOptions(image="trainer:1"))
     by_name = {o["metadata"]["name"]: o for o in manifests.objects}
     platform = scenario.platforms["kubernetes"]
@@ -112,7 +113,7 @@ def test_batch_workloads_become_suspended_jobs() -> None:
         (container,) = spec["template"]["spec"]["containers"]
         limits = container["resources"].get("limits", {})
         assert limits.get("nvidia.com/gpu", 0) == pod.gpu
-        assert simulator.units.parse_cpu_millicores(container["resources"]["requests"]["cpu"]) == (
+        assert capsim.units.parse_cpu_millicores(container["resources"]["requests"]["cpu"]) == (
             pod.cpu_request_millicores
         )
         assert spec["template"]["spec"]["restartPolicy"] == "Never"
@@ -122,7 +123,7 @@ def test_batch_workloads_become_suspended_jobs() -> None:
 
 
 def test_vm_platform_and_unknown_names_are_refused() -> None:
-    scenario = simulator.load_scenario(ROOT / "scenarios" / "web-diurnal.yaml")
+    scenario = capsim.load_scenario(SCENARIOS_DIR / "web-diurnal.yaml")
     with pytest.raises(ValueError, match=r"platforms\.vm is a vm platform.*'kubernetes'"):
         manifests_from_scenario(scenario, "vm", EmitOptions())
     with pytest.raises(ValueError, match="no platform 'gke'"):
@@ -135,12 +136,12 @@ def test_vm_platform_and_unknown_names_are_refused() -> None:
 
 
 def scenario_with(hpa: dict[str, Any], metrics: dict[str, Any] | None = None) -> Any:
-    data = yaml.safe_load((ROOT / "scenarios" / "web-diurnal.yaml").read_text())
+    data = yaml.safe_load((SCENARIOS_DIR / "web-diurnal.yaml").read_text())
     platform = data["platforms"]["kubernetes"]
     platform["workloads"]["web"]["hpa"] = hpa
     if metrics is not None:
         platform["metrics"] = metrics
-    return simulator.scenario.parse_scenario(data, where="test", base_dir=ROOT / "scenarios")
+    return capsim.scenario.parse_scenario(data, where="test", base_dir=SCENARIOS_DIR)
 
 
 def emitted_hpa(scenario: Any, version: str) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -223,7 +224,7 @@ def test_legacy_hpa_stays_legacy_with_a_note_on_the_flags() -> None:
 
 @pytest.fixture
 def good() -> list[dict[str, Any]]:
-    scenario = simulator.load_scenario(ROOT / "scenarios" / "web-diurnal.yaml")
+    scenario = capsim.load_scenario(SCENARIOS_DIR / "web-diurnal.yaml")
     options = EmitOptions(namespace="shop", image="nginx:1.27", ingress_host="web.test")
     objects = [
         copy.deepcopy(o) for o in manifests_from_scenario(scenario, "kubernetes", options).objects
@@ -352,7 +353,7 @@ def emit(tmp: Path, out: str, *extra: str) -> int:
         [
             "deploy",
             "emit",
-            str(ROOT / "scenarios" / "web-diurnal.yaml"),
+            str(SCENARIOS_DIR / "web-diurnal.yaml"),
             "--out",
             str(tmp / out),
             "--namespace",
@@ -437,11 +438,11 @@ def test_a_folder_capsim_did_not_write_is_not_replaced(
 def test_emitted_hpa_and_deployment_describe_the_simulated_configuration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = ROOT / "scenarios" / "ml-serving.yaml"
+    path = SCENARIOS_DIR / "ml-serving.yaml"
     assert (
         cli.main(["deploy", "emit", str(path), "--platform", "hpa-70", "--out", str(tmp_path)]) == 0
     )
-    scenario = simulator.load_scenario(path)
+    scenario = capsim.load_scenario(path)
     platform = scenario.platforms["hpa-70"]
     assert isinstance(platform, KubernetesPlatform)
     simulated = hpa_template(platform.workloads["inference"], scenario.base_dir, "inference")
@@ -538,5 +539,5 @@ def test_without_the_kube_extra_the_command_says_what_to_install(
         "find_spec",
         lambda name, *a: None if name == "kubernetes_validate" else real(name, *a),
     )
-    assert cli.main(["deploy", "emit", str(ROOT / "scenarios" / "web-diurnal.yaml")]) == 2
+    assert cli.main(["deploy", "emit", str(SCENARIOS_DIR / "web-diurnal.yaml")]) == 2
     assert "pip install 'capsim[kube]'" in capsys.readouterr().err

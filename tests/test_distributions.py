@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from simulator.distributions import Constant, Distribution, LogNormal
+from capsim.scenario.distributions import Constant, Distribution, LogNormal
 
 
 class Holder(BaseModel):

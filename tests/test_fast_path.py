@@ -1,4 +1,4 @@
-"""The batched fast path (simulator.sweep) against the engine it must equal.
+"""The batched fast path (capsim.fastpath.evaluate) against the engine it must equal.
 
 The engine is the reference: for random HPA configurations, pod timings, metric
 pipelines, service models and loads (including overloads that build a backlog and drop
@@ -18,11 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import simulator
-from analysis.metrics import desired_replicas_at, platform_cost_split, scale_reversals
-from simulator.result import RunResult, interval_lengths_s
-from simulator.scenario import Scenario, parse_scenario
-from simulator.sweep import FastPathError, fast_path_limits, service_hpa, sweep
+import capsim
+from capsim.analysis.metrics import desired_replicas_at, platform_cost_split, scale_reversals
+from capsim.data import TRACES_DIR
+from capsim.fastpath.evaluate import FastPathError, fast_path_limits, service_hpa, sweep
+from capsim.results.run_result import RunResult, interval_lengths_s
+from capsim.scenario import Scenario, parse_scenario
 
 
 def _scenario(
@@ -128,7 +129,7 @@ def _engine_metrics(result: RunResult) -> dict[str, float]:
 
 
 def _assert_same(scenario: Scenario) -> None:
-    result = simulator.run(scenario)
+    result = capsim.run(scenario)
     fast = sweep(scenario, "k8s", [service_hpa(scenario, "k8s")], trajectory=True, latency=True)
     assert fast.exact
     assert fast.trajectory is not None
@@ -265,8 +266,7 @@ def test_fast_path_equals_engine(case: dict[str, Any]) -> None:
 
 def test_fast_path_equals_engine_on_the_nasa_trace(tmp_path: Path) -> None:
     """Two days of the NASA trace (×40) under the bundled passing HPA's behavior."""
-    root = Path(__file__).resolve().parents[1]
-    source = root / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
+    source = TRACES_DIR / "nasa_http_1995-07_per_minute.csv"
     lines = source.read_text().splitlines()[1 : 2 * 1440 + 1]
     rates = [40 * float(line.split(",")[1]) for line in lines]
     trace = _write_trace(tmp_path, rates, 60.0)

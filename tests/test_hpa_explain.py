@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.cli import main
+from capsim.cli.main import main
+from capsim.data import EXAMPLES_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "scenarios" / "examples"
+EXAMPLES = EXAMPLES_DIR
 HPA_FILE = EXAMPLES / "web-hpa.yaml"
 DEPLOYMENT_FILE = EXAMPLES / "web-deployment.yaml"
 
@@ -274,7 +275,7 @@ def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, "kind: HorizontalPodAutoscaler\napiVersion: autoscaling/v2\n")
     result = subprocess.run(
-        [sys.executable, "-m", "analysis.cli", "hpa", "explain", path],
+        [sys.executable, "-m", "capsim.cli.main", "hpa", "explain", path],
         capture_output=True,
         text=True,
         check=False,
@@ -284,9 +285,9 @@ def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     assert "document 1: metadata: required field is missing" in result.stderr
 
 
-def test_importing_simulator_stays_light() -> None:
+def test_importing_capsim_stays_light() -> None:
     code = (
-        "import sys, simulator, simulator.hpa, simulator.units, simulator.kube.manifests; "
+        "import sys, capsim, capsim.hpa, capsim.units, capsim.scenario.manifests; "
         "heavy = [m for m in ('kubernetes', 'dask', 'distributed', 'matplotlib') "
         "if m in sys.modules]; print(heavy)"
     )

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-import simulator
-from analysis import cli
-from analysis.calibrate import calibrate, observed_levels
-from analysis.live_scenario import scenario_from_trace
+import capsim
+from capsim.analysis.calibrate import calibrate, observed_levels
+from capsim.analysis.live_scenario import scenario_from_trace
+from capsim.cli import main as cli
 
 STEP_S = 60.0
 
@@ -91,12 +91,12 @@ def write_scenario(folder: Path, frame: pd.DataFrame) -> tuple[Path, Path]:
 def test_scenario_from_a_pulled_trace_describes_the_workload(tmp_path: Path) -> None:
     frame = synthetic_trace()
     _, path = write_scenario(tmp_path, frame)
-    scenario = simulator.load_scenario(path)
+    scenario = capsim.load_scenario(path)
     (service,) = scenario.workloads
-    assert isinstance(service, simulator.scenario.ServiceWorkload)
+    assert isinstance(service, capsim.scenario.ServiceWorkload)
     assert service.cpu_ms_per_request == pytest.approx(30.0)
     platform = scenario.platforms["kubernetes"]
-    assert isinstance(platform, simulator.scenario.KubernetesPlatform)
+    assert isinstance(platform, capsim.scenario.KubernetesPlatform)
     config = platform.workloads["web"]
     assert config.pod is not None
     assert config.hpa is not None
@@ -107,7 +107,7 @@ def test_scenario_from_a_pulled_trace_describes_the_workload(tmp_path: Path) -> 
 
 
 def simulated_levels(scenario_path: Path) -> pd.DataFrame:
-    result = simulator.run(simulator.load_scenario(scenario_path))
+    result = capsim.run(capsim.load_scenario(scenario_path))
     rows = result.timeseries
     return rows[rows["workload"] == "web"]
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from kube_apiserver import ApiServer
 
-from analysis import cli
-from analysis.live_cluster_cli import run_cluster
-from simulator.kube.metrics_server import (
+from capsim.cli import main as cli
+from capsim.cli.live_cluster import run_cluster
+from capsim.kube.metrics_server import (
     Sample,
     format_cores,
     pod_usage,
@@ -26,7 +26,7 @@ from simulator.kube.metrics_server import (
     sample_count,
     selector_of,
 )
-from simulator.workload import TraceLoad, WorkloadError, read_trace
+from capsim.scenario.load import TraceLoad, WorkloadError, read_trace
 
 START = int(datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC).timestamp())
 HEADER = "timestamp,cpu_cores,memory_bytes,pods"

@@ -26,10 +26,10 @@ from prometheus_server import (
 )
 from validate_examples import EXAMPLES
 
-import simulator
-from analysis import cli
-from simulator.kube import prometheus as prometheus_module
-from simulator.kube.prometheus import MAX_POINTS_PER_SERIES, chunk_ranges
+import capsim
+from capsim.cli import main as cli
+from capsim.kube import prometheus as prometheus_module
+from capsim.kube.prometheus import MAX_POINTS_PER_SERIES, chunk_ranges
 
 DAY_S = 86_400
 SAMPLE_S = 15  # the scrape interval of the backfilled history
@@ -623,9 +623,9 @@ def test_one_command_gives_a_trace_and_a_scenario_then_compare(
     assert code == 0
     printed = capsys.readouterr().out
     assert f"next: capsim live compare --trace {trace} --scenario {scenario}" in printed
-    loaded = simulator.load_scenario(scenario)
+    loaded = capsim.load_scenario(scenario)
     platform = loaded.platforms["kubernetes"]
-    assert isinstance(platform, simulator.scenario.KubernetesPlatform)
+    assert isinstance(platform, capsim.scenario.KubernetesPlatform)
     config = platform.workloads["web"]
     assert config.pod is not None
     assert config.pod.cpu_request_millicores == 500

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from kube_apiserver import ApiServer
 
-import simulator
-from analysis import cli
-from simulator.kube.snapshot import Comment, Snapshot, dns_label
-from simulator.scenario import KubernetesPlatform
+import capsim
+from capsim.cli import main as cli
+from capsim.kube.snapshot import Comment, Snapshot, dns_label
+from capsim.scenario import KubernetesPlatform
 
 NODES = "/api/v1/nodes"
 HPAS = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers"
@@ -186,7 +186,7 @@ def test_the_scenario_holds_the_cluster_and_runs(
 ) -> None:
     assert snapshot(cluster, tmp_path) == 0
     out = tmp_path / "shop.yaml"
-    scenario = simulator.load_scenario(out)
+    scenario = capsim.load_scenario(out)
     platform = scenario.platforms["kubernetes"]
     assert isinstance(platform, KubernetesPlatform)
 
@@ -234,7 +234,7 @@ def test_the_scenario_holds_the_cluster_and_runs(
 
     # It runs, as written, on the placeholders.
     assert scenario.duration_s == 3600
-    result = simulator.run(scenario, seed=1)
+    result = capsim.run(scenario, seed=1)
     assert len(result.timeseries) > 0
 
     printed = capsys.readouterr().out
@@ -287,7 +287,7 @@ def test_one_deployment(
         ("GET", HPAS),
         ("GET", NODES),
     ]
-    scenario = simulator.load_scenario(tmp_path / "shop-web.yaml")  # the default --out
+    scenario = capsim.load_scenario(tmp_path / "shop-web.yaml")  # the default --out
     assert scenario.name == "shop-web"
     assert [w.name for w in scenario.workloads] == ["web"]
     printed = capsys.readouterr().out
@@ -305,7 +305,7 @@ def test_names_become_dns_labels(server: ApiServer, tmp_path: Path) -> None:
     server.seed(deployment("web.v2", app), manager="kubectl")
     assert snapshot(server, tmp_path) == 0
     text = (tmp_path / "shop.yaml").read_text()
-    scenario = simulator.load_scenario(tmp_path / "shop.yaml")
+    scenario = capsim.load_scenario(tmp_path / "shop.yaml")
     platform = scenario.platforms["kubernetes"]
     assert isinstance(platform, KubernetesPlatform)
     assert [(p.name, p.instance) for p in platform.node_pools] == [
@@ -400,7 +400,7 @@ def test_an_existing_out_is_kept_unless_forced(
     assert out.read_text() == "# my edits\n"
     assert cluster.requests == []
     assert snapshot(cluster, tmp_path, "--out", str(out), "--force") == 0
-    assert simulator.load_scenario(out).name == "shop"
+    assert capsim.load_scenario(out).name == "shop"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
 
 

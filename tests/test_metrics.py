@@ -1,4 +1,4 @@
-"""analysis.metrics against hand-computed small cases, closed forms and invariants."""
+"""capsim.analysis.metrics against hand-computed small cases, closed forms and invariants."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-import simulator
-from analysis import metrics
+import capsim
+from capsim.analysis import metrics
 
 
 def test_elasticity_by_hand() -> None:
@@ -178,7 +178,7 @@ def test_service_elasticity_of_a_run_by_hand(tmp_path: Path) -> None:
     }
     path = tmp_path / "fixed.yaml"
     path.write_text(yaml.safe_dump(data))
-    result = simulator.run(simulator.load_scenario(path))
+    result = capsim.run(capsim.load_scenario(path))
     scenario = result.summary["scenario_as_run"]
     assert metrics.replica_cpu_limit_cores(scenario, "k8s", "web") == 1.0
     assert metrics.replica_cpu_limit_cores(scenario, "vm", "web") == pytest.approx(1.86)
@@ -216,7 +216,7 @@ def test_platform_cost_split_of_a_run_by_hand(tmp_path: Path) -> None:
     }
     path = tmp_path / "split.yaml"
     path.write_text(yaml.safe_dump(data))
-    result = simulator.run(simulator.load_scenario(path))
+    result = capsim.run(capsim.load_scenario(path))
     split = metrics.platform_cost_split(result, "vm")
     assert split.total_usd == pytest.approx(0.72)
     bought_gb_h = 2 * 16 * 2**30 / 1e9

@@ -1,4 +1,4 @@
-"""Report figures (analysis.plots) from small engine runs: which figures, labels and units,
+"""Report figures (capsim.report.figures) from small engine runs: which figures, labels and units,
 one colour per platform, the SLO line, violation shading, the time unit and PNG output.
 
 Service: 50 ms of CPU per request at concurrency 2. A Kubernetes pod limited to 1 core
@@ -22,8 +22,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-import simulator
-from analysis.plots import (
+import capsim
+from capsim.report.figures import (
     PALETTE,
     PLATFORM_COLORS,
     figures,
@@ -32,7 +32,7 @@ from analysis.plots import (
     time_axis,
     violation_spans,
 )
-from simulator.result import RunResult
+from capsim.results.run_result import RunResult
 
 SLO_MS = 1000.0
 SERVICE_KEYS = ["load_web", "replicas_web", "latency_web"]
@@ -126,7 +126,7 @@ def scenario(
 def simulate(directory: Path, data: dict[str, Any]) -> RunResult:
     path = directory / f"{data['name']}.yaml"
     path.write_text(yaml.safe_dump(data))
-    return simulator.run(simulator.load_scenario(path))
+    return capsim.run(capsim.load_scenario(path))
 
 
 STEP = {"type": "step", "before": 20, "after": 80, "at": "30m"}

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import queueing as q
+from capsim.models import queueing as q
 
 
 def law(rng: np.random.Generator, n: int, m: int, backlog: bool) -> q.ResponseTimeDistribution:

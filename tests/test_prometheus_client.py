@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from simulator.kube.prometheus import Auth, Prometheus, PrometheusError
+from capsim.kube.prometheus import Auth, Prometheus, PrometheusError
 
 MATRIX = {
     "status": "success",
@@ -129,7 +129,7 @@ def test_bad_url() -> None:
 
 
 def test_cluster_matcher_narrows_every_query() -> None:
-    from simulator.kube.pull import Target, target_queries
+    from capsim.kube.pull import Target, target_queries
 
     queries = target_queries(Target("shop", "web", cluster="eu-1", rate_query="x"))
     for name, promql in queries.items():

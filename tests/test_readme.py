@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.cli import main
+from capsim.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -27,8 +27,9 @@ def test_console_sample_is_real_output(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """Run from a folder that sees the repository's scenarios, so reports land there."""
-    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    """Run from a folder that sees the repository's example files as the README names
+    them, so reports land there."""
+    (tmp_path / "capsim").symlink_to(ROOT / "capsim")
     monkeypatch.chdir(tmp_path)
     assert main(shlex.split(command)) == 0
     assert capsys.readouterr().out == output
@@ -60,13 +61,14 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert "make demo" in README
 
 
-def test_importing_simulator_stays_light() -> None:
+def test_importing_the_engine_stays_light() -> None:
     """What the README promises: the engine alone pulls no heavy optional library."""
     import subprocess
     import sys
 
     code = (
-        "import sys, simulator; heavy = ('matplotlib', 'distributed', 'dask', 'kubernetes', "
+        "import sys, capsim; capsim.run, capsim.RunResult, capsim.load_scenario; "
+        "heavy = ('matplotlib', 'distributed', 'dask', 'kubernetes', "
         "'scipy', 'tqdm', 'numba'); print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

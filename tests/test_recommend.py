@@ -11,8 +11,8 @@ import pytest
 import yaml
 from validate_examples import EXAMPLES, example_inputs
 
-from analysis import cli
-from analysis.recommend import candidate_specs
+from capsim.analysis.recommend import candidate_specs
+from capsim.cli import main as cli
 
 
 def inputs(hpa: str) -> list[str]:

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-import simulator
-from analysis import cli, report
-from analysis.compare import compare, compare_runs
+import capsim
+from capsim.analysis.compare import compare, compare_runs
+from capsim.cli import main as cli
+from capsim.data import bundled_scenarios
+from capsim.report import writer as report
 
 
 def two_sizes() -> dict[str, Any]:
@@ -47,12 +49,12 @@ def scenario_file(tmp_path: Path, data: dict[str, Any]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> simulator.RunResult:
+def result(tmp_path_factory: pytest.TempPathFactory) -> capsim.RunResult:
     path = scenario_file(tmp_path_factory.mktemp("run"), two_sizes())
-    return simulator.run(simulator.load_scenario(path))
+    return capsim.run(capsim.load_scenario(path))
 
 
-def test_comparison_by_hand(result: simulator.RunResult) -> None:
+def test_comparison_by_hand(result: capsim.RunResult) -> None:
     comparison = compare(result)
     assert comparison.columns == ["one", "two"]
     rows = {r.label: r for r in comparison.rows}
@@ -74,7 +76,7 @@ def test_comparison_by_hand(result: simulator.RunResult) -> None:
     ]
 
 
-def test_comparing_two_runs_prefixes_columns(result: simulator.RunResult) -> None:
+def test_comparing_two_runs_prefixes_columns(result: capsim.RunResult) -> None:
     both = compare_runs(result, result, ("base", "new"))
     assert both.columns == ["base/one", "base/two", "new/one", "new/two"]
     rows = {r.label: r for r in both.rows}
@@ -83,7 +85,7 @@ def test_comparing_two_runs_prefixes_columns(result: simulator.RunResult) -> Non
         compare_runs(result, result, ("x", "x"))
 
 
-def test_report_files_and_content(result: simulator.RunResult, tmp_path: Path) -> None:
+def test_report_files_and_content(result: capsim.RunResult, tmp_path: Path) -> None:
     out = tmp_path / "report"
     report.write_report(result, out)
     names = {p.name for p in out.iterdir()}
@@ -98,12 +100,12 @@ def test_report_files_and_content(result: simulator.RunResult, tmp_path: Path) -
         target = link[link.index("(") + 1 : -1]
         assert (out / target).is_file(), target
     assert "| Cost (USD) | $0.10 | $0.20 |" in markdown.replace("**", "")
-    reloaded = simulator.RunResult.load(out)
+    reloaded = capsim.RunResult.load(out)
     assert reloaded.summary == result.summary
 
 
 def test_a_failed_report_leaves_the_old_one(
-    result: simulator.RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    result: capsim.RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "report"
     report.write_report(result, out, ["json", "md"])
@@ -192,9 +194,9 @@ def test_bad_input_exits_2_with_one_line(
 def test_capsim_scenarios_lists_the_bundled_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["scenarios"]) == 0
     printed = capsys.readouterr().out
-    for path, description in cli.bundled_scenarios():
-        assert path.stem in printed
-        assert description
+    for scenario in bundled_scenarios():
+        assert scenario.name in printed
+        assert scenario.summary
 
 
 def test_time_at_the_replica_ceiling(tmp_path: Path) -> None:
@@ -204,7 +206,7 @@ def test_time_at_the_replica_ceiling(tmp_path: Path) -> None:
     data["platforms"]["one"]["workloads"]["web"] = {
         "autoscaling": {"target_pct": 50, "min": 1, "max": 1}
     }
-    result = simulator.run(simulator.load_scenario(scenario_file(tmp_path, data)))
+    result = capsim.run(capsim.load_scenario(scenario_file(tmp_path, data)))
     row = next(r for r in compare(result).rows if r.label == "web: time at the replica ceiling")
     assert row.values["one"] == 100.0
     assert math.isnan(row.values["two"])

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from browser import browser_available, check_page
 
-import simulator
-from analysis.report import write_report
+import capsim
+from capsim.data import SCENARIOS_DIR
+from capsim.report.writer import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,8 +24,8 @@ def _need_browser() -> None:
 
 
 def test_a_report_with_services_and_batch_jobs_renders(tmp_path: Path) -> None:
-    scenario = simulator.load_scenario(ROOT / "scenarios" / "web-and-training.yaml")
-    result = simulator.run(scenario)
+    scenario = capsim.load_scenario(SCENARIOS_DIR / "web-and-training.yaml")
+    result = capsim.run(scenario)
     out = tmp_path / "report"
     write_report(result, out, ["html"])
     page = check_page(out / "index.html")
@@ -37,8 +38,8 @@ def test_a_report_with_services_and_batch_jobs_renders(tmp_path: Path) -> None:
 
 def test_a_broken_figure_is_caught(tmp_path: Path) -> None:
     """The check can fail: a report whose figure data is cut short does not load it."""
-    scenario = simulator.load_scenario(ROOT / "scenarios" / "web-and-training.yaml")
-    result = simulator.run(scenario)
+    scenario = capsim.load_scenario(SCENARIOS_DIR / "web-and-training.yaml")
+    result = capsim.run(scenario)
     out = tmp_path / "report"
     write_report(result, out, ["html"])
     html = (out / "index.html").read_text()

@@ -1,4 +1,4 @@
-"""Run results (``simulator.result``): summaries by hand, the pooled latency law against
+"""Run results (``capsim.results.run_result``): summaries by hand, the pooled latency law against
 independent references, and the result folder.
 
 * A hand-made recording (a Kubernetes platform with a service and a batch workload, a VM
@@ -6,7 +6,7 @@ independent references, and the result folder.
   → every summary number computed by hand here: time-weighted utilization, replicas and
   nodes, costs, drops, SLO time and request shares, pooled latency, job percentiles.
 * :class:`LatencyMixture` against one-component closed forms (M/M/1 is ``Exp(μ − λ)``,
-  ``θ = μ`` is a Gamma(2), a fixed wait shifts), M/M/c from ``simulator.queueing``, the
+  ``θ = μ`` is a Gamma(2), a fixed wait shifts), M/M/c from ``capsim.models.queueing``, the
   bisection reference ``pooled_response_time_quantile_s`` on large random mixtures,
   Monte-Carlo sampling of the mixture, and hypothesis properties.
 * The folder: load gives back an equal result (dtypes too, Parquet and CSV), two saves
@@ -28,10 +28,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-from simulator import queueing
-from simulator import result as res
-from simulator.queueing import ResponseTimeDistribution
-from simulator.result import LatencyComponents, LatencyMixture, Recording, RunResult
+from capsim.models import queueing
+from capsim.models.queueing import ResponseTimeDistribution
+from capsim.results import run_result as res
+from capsim.results.run_result import LatencyComponents, LatencyMixture, Recording, RunResult
 
 MU = 5.0 * math.log(2.0)  # service rate whose tail at 0.2 s is exactly 1/2
 TIMES = (60.0, 120.0, 150.0)  # record intervals of 60, 60 and 30 s

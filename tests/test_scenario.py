@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from simulator.scenario import (
+from capsim.data import EXAMPLES_DIR, SCENARIOS_DIR, TRACES_DIR
+from capsim.scenario import (
     KubernetesPlatform,
     ScenarioError,
     ServiceWorkload,
@@ -20,7 +21,7 @@ from simulator.scenario import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-TRACE = ROOT / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
+TRACE = TRACES_DIR / "nasa_http_1995-07_per_minute.csv"
 
 BASE: dict[str, Any] = {
     "name": "web-compare",
@@ -300,9 +301,7 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
 
 
 def test_hpa_manifest_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
-    (tmp_path / "hpa.yaml").write_text(
-        (ROOT / "scenarios" / "examples" / "web-hpa.yaml").read_text()
-    )
+    (tmp_path / "hpa.yaml").write_text((EXAMPLES_DIR / "web-hpa.yaml").read_text())
     data = edit(lambda d: k8s(d)["workloads"]["web"].update(hpa=None, hpa_manifest="hpa.yaml"))
     scenario = load_scenario(write(tmp_path, data))
     platform = scenario.platforms["k8s"]
@@ -310,7 +309,7 @@ def test_hpa_manifest_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
     assert platform.workloads["web"].hpa_manifest == Path("hpa.yaml")
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((SCENARIOS_DIR).glob("*.yaml")), ids=lambda p: p.name)
 def test_bundled_scenarios_load(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.platforms

@@ -1,4 +1,4 @@
-"""The service model (``simulator.service``) against theory, simulation and hand computation.
+"""The service model (``capsim.models.service``) against theory, simulation and hand computation.
 
 * Erlang C against the factorial formula in exact rational arithmetic and, for large
   ``c``, against SciPy's Poisson distribution (``B = pmf(c) / cdf(c)``).
@@ -27,8 +27,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-from simulator import queueing
-from simulator import service as svc
+from capsim.models import queueing
+from capsim.models import service as svc
 
 # --- independent references ----------------------------------------------------------------
 

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-import simulator
-from analysis import cli
-from analysis.scenario_sweep import (
+import capsim
+from capsim.analysis.sweep import (
     Setting,
     apply_setting,
     combinations,
@@ -21,6 +20,7 @@ from analysis.scenario_sweep import (
     summarize_runs,
     sweep,
 )
+from capsim.cli import main as cli
 
 
 def small() -> dict[str, Any]:
@@ -174,7 +174,7 @@ def test_a_sweep_run_is_the_engine_run(tmp_path: Path) -> None:
     direct_data = apply_setting(small(), "hpa.targetUtilization", 80)
     path = tmp_path / "direct.yaml"
     path.write_text(yaml.safe_dump(direct_data))
-    direct = simulator.run(simulator.load_scenario(path), seed=4)
+    direct = capsim.run(capsim.load_scenario(path), seed=4)
     row = runs[(runs["set:hpa.targetUtilization"] == 80) & (runs["seed"] == 4)]
     k8s = row[row["platform"] == "k8s"].iloc[0]
     assert k8s["cost_usd"] == direct.summary["platforms"]["k8s"]["cost_usd"]

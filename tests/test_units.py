@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.units import (
+from capsim.units import (
     format_cpu_millicores,
     format_duration,
     format_memory_bytes,

@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from validate_examples import EXAMPLES, NASA, ROOT, example_inputs
+from validate_examples import EXAMPLES, NASA, example_inputs
 
-from analysis import cli
-from analysis.metrics import row_spans
-from analysis.validate import _clock, parse_node_pool
+from capsim.analysis.metrics import row_spans
+from capsim.analysis.validate import _clock, parse_node_pool
+from capsim.cli import main as cli
+from capsim.data import EXAMPLES_DIR, TRACES_DIR
 
 
 def args(hpa: str, *extra: str) -> list[str]:
@@ -119,7 +120,7 @@ def test_every_bundled_trace_replays(
         "--deployment",
         str(EXAMPLES / "deployment.yaml"),
         "--trace",
-        str(ROOT / "scenarios" / "traces" / trace),
+        str(TRACES_DIR / trace),
         "--column",
         column,
         "--scale",
@@ -145,7 +146,7 @@ def test_every_bundled_trace_replays(
         (["--node-pool", "big:8"], "--node-pool: expected NAME:VCPU:MEMORY:PRICE"),
         (["--node-pool", "big:8:lots:1"], "--node-pool 'big:8:lots:1'"),
         (
-            ["--hpa", str(ROOT / "scenarios/examples/web-hpa.yaml"), "--deployment", ""],
+            ["--hpa", str(EXAMPLES_DIR / "web-hpa.yaml"), "--deployment", ""],
             "expected one",
         ),
         (["--column", "latency"], "latency"),

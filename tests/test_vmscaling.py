@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.vmscaling import GroupMemory, TargetTracking, evaluate
+from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 
 POLICY = TargetTracking(target_pct=50, min_instances=2, max_instances=20)
 

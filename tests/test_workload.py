@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.workload import (
+from capsim.data import TRACES_DIR
+from capsim.scenario.load import (
     DiurnalLoad,
     LoadSeries,
     Trace,
@@ -26,7 +27,7 @@ from simulator.workload import (
     read_trace,
 )
 
-TRACES = Path(__file__).resolve().parents[1] / "scenarios" / "traces"
+TRACES = TRACES_DIR
 DAY = 86400.0
 
 

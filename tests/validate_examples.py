@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from capsim.data import EXAMPLES_DIR, TRACES_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "scenarios" / "examples" / "validate"
-NASA = ROOT / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
+EXAMPLES = EXAMPLES_DIR / "validate"
+NASA = TRACES_DIR / "nasa_http_1995-07_per_minute.csv"
 
 
 def example_inputs(hpa: str) -> list[str]:

@@ -7,15 +7,16 @@ from typing import Any
 
 import yaml
 
-import simulator
-from simulator.engine import run
-from simulator.result import RunResult
+import capsim
+from capsim.data import TRACES_DIR
+from capsim.engine.inputs import run
+from capsim.results.run_result import RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
-TRACES = ROOT / "scenarios" / "traces"
+TRACES = TRACES_DIR
 
 
 def run_mapping(tmp_path: Path, data: dict[str, Any], seed: int | None = None) -> RunResult:
     path = tmp_path / f"{data['name']}.yaml"
     path.write_text(yaml.safe_dump(data))
-    return run(simulator.load_scenario(path), seed=seed)
+    return run(capsim.load_scenario(path), seed=seed)

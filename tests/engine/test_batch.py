@@ -18,11 +18,12 @@ from engine_helpers import run_mapping
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import simulator
-from simulator.engine import prepare_inputs
-from simulator.platform_common import JobRun
-from simulator.platform_kubernetes import KubernetesSim
-from simulator.scenario import KubernetesPlatform, ScenarioError
+import capsim
+from capsim.data import SCENARIOS_DIR
+from capsim.engine.inputs import prepare_inputs
+from capsim.engine.kubernetes import KubernetesSim
+from capsim.engine.platform import JobRun
+from capsim.scenario import KubernetesPlatform, ScenarioError
 
 PRICE = 0.36  # $/h: 0.0001 $/s
 
@@ -91,14 +92,14 @@ def batch_scenario(gang: bool, platforms: dict[str, Any] | None = None) -> dict[
     }
 
 
-def job(result: simulator.RunResult, platform: str, workload: str) -> pd.Series:
+def job(result: capsim.RunResult, platform: str, workload: str) -> pd.Series:
     jobs = result.jobs
     rows = jobs[(jobs["platform"] == platform) & (jobs["workload"] == workload)]
     assert len(rows) == 1
     return rows.iloc[0]
 
 
-def series(result: simulator.RunResult, platform: str, workload: str, column: str) -> pd.Series:
+def series(result: capsim.RunResult, platform: str, workload: str, column: str) -> pd.Series:
     ts = result.timeseries
     rows = ts[(ts["platform"] == platform) & (ts["workload"] == workload)]
     return rows.set_index("time_s")[column]
@@ -321,7 +322,7 @@ def test_gang_jobs_never_start_partially_and_nodes_never_overcommit(
     k8s["workloads"] = {name: {} for name in names}
     path = tmp_path_factory.mktemp("batch") / "jobs.yaml"
     path.write_text(yaml.safe_dump(data))
-    scenario = simulator.load_scenario(path)
+    scenario = capsim.load_scenario(path)
     inputs = prepare_inputs(scenario)
     platform = scenario.platforms["k8s"]
     assert isinstance(platform, KubernetesPlatform)
@@ -387,7 +388,7 @@ def test_bad_batch_configurations_are_named(tmp_path: Path, change: Any, message
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ScenarioError, match=message):
-        simulator.load_scenario(path)
+        capsim.load_scenario(path)
 
 
 def test_a_vm_workload_can_size_its_own_instance(tmp_path: Path) -> None:
@@ -451,7 +452,7 @@ def test_mixed_runs_are_byte_identical_for_a_seed(tmp_path: Path) -> None:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     other = run_mapping(tmp_path, mixed_day(), seed=6)
     assert list(other.jobs["submit_s"]) != list(first.jobs["submit_s"])
-    loaded = simulator.RunResult.load(tmp_path / "a")
+    loaded = capsim.RunResult.load(tmp_path / "a")
     pd.testing.assert_frame_equal(loaded.jobs, first.jobs)
     # The service kept serving while jobs came and went, and the jobs all finished.
     web = first.summary["platforms"]["k8s"]["workloads"]["web"]
@@ -461,8 +462,7 @@ def test_mixed_runs_are_byte_identical_for_a_seed(tmp_path: Path) -> None:
 
 
 def test_the_bundled_training_scenario_tells_what_the_readme_says() -> None:
-    root = Path(__file__).resolve().parents[2]
-    result = simulator.run(simulator.load_scenario(root / "scenarios/web-and-training.yaml"))
+    result = capsim.run(capsim.load_scenario(SCENARIOS_DIR / "web-and-training.yaml"))
     k8s = result.summary["platforms"]["kubernetes"]["workloads"]
     vm = result.summary["platforms"]["vm"]["workloads"]
     # Training: nodes and a 4 GiB pull (~82 s at 50 MiB/s) versus a ~35 s median boot.
@@ -516,7 +516,7 @@ def test_bad_submit_files_are_named(
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ScenarioError, match=message):
-        simulator.load_scenario(path)
+        capsim.load_scenario(path)
 
 
 def test_pod_lifecycle_events_follow_the_hand_timeline(tmp_path: Path) -> None:
@@ -551,7 +551,7 @@ def test_gpu_utilization_of_what_was_bought(tmp_path: Path) -> None:
     assert series(result, "k8s", "pair", "gpu_used")[250] == pytest.approx(2.0)
     assert set(series(result, "k8s", "pair", "platform_gpus")) == {2.0}
     # The report draws it: at 250 s both workers of pair compute on the 2 GPUs (100 %).
-    from analysis.plots import figures
+    from capsim.report.figures import figures
 
     drawn = figures(result)
     assert "gpu_utilization" in drawn

@@ -33,8 +33,8 @@ from typing import Any
 import pytest
 import yaml
 
-import simulator
-from simulator.engine import run
+import capsim
+from capsim.engine.inputs import run
 
 SCENARIO: dict[str, Any] = {
     "name": "hpa-step",
@@ -100,7 +100,7 @@ def scale_events(tmp_path: Path, behavior: dict[str, Any] | None) -> list[tuple[
         data["platforms"]["k8s"]["workloads"]["web"]["hpa"]["behavior"] = behavior
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data))
-    result = run(simulator.load_scenario(path))
+    result = run(capsim.load_scenario(path))
     scales = result.events[result.events.kind == "scale"]
     return [(float(e.time_s), int(e["from"]), int(e["to"])) for _, e in scales.iterrows()]
 

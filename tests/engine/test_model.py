@@ -15,8 +15,8 @@ from engine_helpers import TRACES, run_mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import simulator
-from simulator.scenario import KubernetesPlatform
+import capsim
+from capsim.scenario import KubernetesPlatform
 
 
 def mmc_reference(lam: float, mu: float, c: int) -> tuple[float, float]:
@@ -381,7 +381,7 @@ def test_every_bundled_trace_runs(
 def test_scalar_and_batched_hpa_paths_run_identically(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from simulator import platform_kubernetes
+    from capsim.engine import kubernetes as platform_kubernetes
 
     data = noisy_day()
     data["platforms"]["k8s"]["workloads"]["web"]["hpa"]["behavior"] = {
@@ -406,13 +406,13 @@ def test_scalar_and_batched_hpa_paths_run_identically(
 
 def test_pod_counters_match_the_pods(tmp_path: Path) -> None:
     """The engine's running counts of ready and scheduled pods never drift from the pods."""
-    from simulator.engine import prepare_inputs
-    from simulator.platform_kubernetes import KubernetesSim
+    from capsim.engine.inputs import prepare_inputs
+    from capsim.engine.kubernetes import KubernetesSim
 
     data = noisy_day()
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(data))
-    scenario = simulator.load_scenario(path)
+    scenario = capsim.load_scenario(path)
     platform = scenario.platforms["k8s"]
     assert isinstance(platform, KubernetesPlatform)
     sim = KubernetesSim("k8s", platform, prepare_inputs(scenario), np.random.default_rng(0))
@@ -447,7 +447,7 @@ def test_periodic_times_in_order(periods: tuple[tuple[str, float], ...], end: fl
     exact rational arithmetic."""
     from fractions import Fraction
 
-    from simulator.engine import Periodic
+    from capsim.engine.inputs import Periodic
 
     expected: dict[Fraction, list[str]] = {}
     for name, period in periods:
@@ -466,13 +466,13 @@ def test_progress_is_reported_per_platform_in_simulated_time(
 ) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(noisy_day(hours=1)))
-    scenario = simulator.load_scenario(path)
+    scenario = capsim.load_scenario(path)
     calls: list[tuple[str, float, float]] = []
-    simulator.run(scenario, progress=lambda *args: calls.append(args))
+    capsim.run(scenario, progress=lambda *args: calls.append(args))
     for platform in ("k8s", "vm"):
         done = [d for p, d, total in calls if p == platform and total == 3600.0]
         assert done == [60.0 * k for k in range(1, 61)]  # every record row, to the end
-    quiet = simulator.run(scenario)
-    shown = simulator.run(scenario, progress=True)
+    quiet = capsim.run(scenario)
+    shown = capsim.run(scenario, progress=True)
     assert "capsim k8s" in capsys.readouterr().err
     pd.testing.assert_frame_equal(quiet.timeseries, shown.timeseries)  # display only

@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-import simulator
-from simulator.engine import run
+import capsim
+from capsim.engine.inputs import run
 
 SCENARIO: dict[str, Any] = {
     "name": "vm-step",
@@ -75,7 +75,7 @@ SCENARIO: dict[str, Any] = {
 def test_alarm_trajectory(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(SCENARIO))
-    result = run(simulator.load_scenario(path))
+    result = run(capsim.load_scenario(path))
     scales = result.events[result.events.kind == "scale"]
     trajectory = [
         (float(e.time_s), int(e["from"]), int(e["to"]), e.reason) for _, e in scales.iterrows()

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from simulator import hpa
+from capsim import hpa
 
 PERIODS = st.one_of(st.sampled_from([15, 30, 45, 60, 90, 120, 300, 600]), st.integers(1, 900))
 WINDOWS = st.one_of(st.sampled_from([0, 15, 30, 60, 120, 300]), st.integers(0, 900))

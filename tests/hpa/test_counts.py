@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import hpa
+from capsim import hpa
 
 ROWS = st.tuples(
     st.integers(0, 60),  # current

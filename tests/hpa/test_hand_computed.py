@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator import hpa
+from capsim import hpa
 
 NOW = 10_000.0
 

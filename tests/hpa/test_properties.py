@@ -1,4 +1,4 @@
-"""Hypothesis properties of the scalar HPA maths (``simulator.hpa``).
+"""Hypothesis properties of the scalar HPA maths (``capsim.hpa``).
 
 What upstream guarantees (``HPA.md`` §2, §3.5, §7, §8, §11), asserted on random inputs:
 
@@ -37,7 +37,7 @@ from hpa_strategies import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import hpa
+from capsim import hpa
 
 NOW = 100_000.0
 ERR = hpa.MetricsError("unable to get metric")

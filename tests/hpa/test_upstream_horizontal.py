@@ -1,4 +1,4 @@
-"""Upstream HPA normalization, behavior and defaulting tests, re-expressed for ``simulator.hpa``.
+"""Upstream HPA normalization, behavior and defaulting tests, re-expressed for ``capsim.hpa``.
 
 Sources (kubernetes/kubernetes; case names below are the upstream names):
 
@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from simulator import hpa
+from capsim import hpa
 
 NOW = 1_000_000.0
 MINUTE = 60.0

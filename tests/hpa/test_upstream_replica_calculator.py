@@ -1,4 +1,4 @@
-"""Upstream replica-calculator unit tests, re-expressed against ``simulator.hpa``.
+"""Upstream replica-calculator unit tests, re-expressed against ``capsim.hpa``.
 
 Source of truth: ``pkg/controller/podautoscaler/replica_calculator_test.go`` of
 kubernetes/kubernetes, read at ``aidenfine/kubernetes@15a386e1f6b3f804086777ffb4fac0721df87068``
@@ -64,7 +64,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from simulator import hpa
+from capsim import hpa
 
 NOW = 1_000_000.0
 GO_ZERO = NOW - 63_800_000_000.0  # Go's zero time.Time (year 1) as seen from time.Now()

@@ -30,7 +30,7 @@ from hpa_strategies import LOPSIDED, MAYBE_BEHAVIORS
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from simulator import hpa
+from capsim import hpa
 
 NOW = 100_000.0
 T = TypeVar("T")

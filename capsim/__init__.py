@@ -1,0 +1,55 @@
+"""capsim: a capacity and autoscaling simulator (Kubernetes HPA with exact upstream
+``autoscaling/v2`` semantics, the cluster autoscaler, VM autoscaling groups).
+
+Python API::
+
+    import capsim
+    scenario = capsim.load_scenario("web-diurnal")          # a bundled name or a path
+    result = capsim.run(scenario, seed=None, progress=False)  # -> capsim.RunResult
+    result.timeseries, result.events, result.jobs            # pandas DataFrames
+    result.summary["platforms"]["vm"]["cost_usd"]            # the JSON summary
+    result.save("reports/web-diurnal")                       # atomic
+    again = capsim.RunResult.load("reports/web-diurnal")
+
+``import capsim`` is light: the names above are imported on first use, and nothing here
+imports the Kubernetes client, Dask, matplotlib or Numba.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from capsim.engine.inputs import run
+    from capsim.results import RunResult
+    from capsim.scenario import Scenario, ScenarioError, load_scenario
+
+__all__ = ["RunResult", "Scenario", "ScenarioError", "__version__", "load_scenario", "run"]
+
+_LAZY = {
+    "RunResult": "capsim.results",
+    "run": "capsim.engine.inputs",
+    "Scenario": "capsim.scenario",
+    "ScenarioError": "capsim.scenario",
+    "load_scenario": "capsim.scenario",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("capsim")
+        except PackageNotFoundError:  # pragma: no cover - a tree that was never installed
+            return "unknown"
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'capsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

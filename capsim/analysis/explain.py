@@ -1,0 +1,366 @@
+"""``capsim hpa explain``: what an HPA will actually do, in plain words, and its mistakes.
+
+Works on parsed manifests (:mod:`capsim.scenario.manifests`) and the defaulted behavior of
+:mod:`capsim.hpa`. The words follow the upstream semantics: the effective
+configuration is the one after API defaulting and the controller's flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from capsim.hpa import Behavior, ScalingPolicy, ScalingRules
+from capsim.scenario.manifests import (
+    DEPRECATED_HPA_VERSIONS,
+    Deployment,
+    HorizontalPodAutoscaler,
+    MetricSpec,
+)
+from capsim.units import format_cpu_millicores, format_duration, format_memory_bytes
+
+__all__ = ["ControllerSettings", "Explanation", "explain_hpa"]
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """kube-controller-manager flags the HPA controller runs with (upstream defaults)."""
+
+    tolerance: float = 0.1
+    downscale_stabilization_s: float = 300.0
+    sync_period_s: float = 15.0
+    cpu_initialization_period_s: float = 300.0
+    initial_readiness_delay_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One HPA explained: summary lines, warnings (mistakes), notes (assumptions), data."""
+
+    title: str
+    lines: tuple[str, ...]
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s" if value < 120 else f"{value:g} s ({format_duration(value)})"
+
+
+def _amount(resource: str | None, milli: int) -> str:
+    """A milli-unit amount in the resource's natural unit."""
+    if resource == "cpu":
+        return format_cpu_millicores(milli)
+    if resource == "memory" and milli % 1000 == 0:
+        return format_memory_bytes(milli // 1000)
+    if milli % 1000 == 0:
+        return str(milli // 1000)
+    return f"{milli}m"
+
+
+def _policy_phrase(policy: ScalingPolicy) -> str:
+    amount = f"{policy.value} pod{'s' if policy.value != 1 else ''}"
+    return amount if policy.type == "Pods" else f"{policy.value} %"
+
+
+def _rate_phrase(rules: ScalingRules) -> str:
+    """``by at most max(4 pods, 100 %) per 15 s`` for one direction's policies."""
+    if len(rules.policies) == 1:
+        policy = rules.policies[0]
+        return f"by at most {_policy_phrase(policy)} per {_seconds(policy.period_s)}"
+    pick = "max" if rules.select_policy == "Max" else "min"
+    periods = {policy.period_s for policy in rules.policies}
+    if len(periods) == 1:
+        phrases = ", ".join(_policy_phrase(p) for p in rules.policies)
+        return f"by at most {pick}({phrases}) per {_seconds(periods.pop())}"
+    which = "larger" if rules.select_policy == "Max" else "smaller"
+    phrases = " and ".join(
+        f"{_policy_phrase(p)} per {_seconds(p.period_s)}" for p in rules.policies
+    )
+    return f"by at most the {which} change of {phrases}"
+
+
+def _scale_up_line(rules: ScalingRules) -> str:
+    if rules.select_policy == "Disabled":
+        return "Scale up: never (scaleUp.selectPolicy: Disabled)."
+    window = rules.stabilization_window_s or 0
+    when = (
+        "as soon as a sync asks for more"
+        if window == 0
+        else f"only to the lowest recommendation of the last {_seconds(window)}"
+    )
+    return f"Scale up: {when}, {_rate_phrase(rules)}."
+
+
+def _scale_down_line(rules: ScalingRules, settings: ControllerSettings) -> str:
+    if rules.select_policy == "Disabled":
+        return "Scale down: never (scaleDown.selectPolicy: Disabled)."
+    if rules.stabilization_window_s is None:
+        window = settings.downscale_stabilization_s
+        source = " (controller default)"
+    else:
+        window = float(rules.stabilization_window_s)
+        source = ""
+    when = (
+        "as soon as a sync asks for fewer"
+        if window == 0
+        else f"only after {_seconds(window)}{source} of lower recommendations "
+        "(it follows the highest recommendation in that window)"
+    )
+    return f"Scale down: {when}, {_rate_phrase(rules)}."
+
+
+def _metric_line(metric: MetricSpec, deployment: Deployment | None) -> str:
+    target = metric.target
+    resource = metric.resource_name
+    container = metric.container_resource.container if metric.container_resource else None
+    subject = {
+        "Resource": f"{resource} (whole pod)",
+        "ContainerResource": f"{resource} of container {container}",
+        "Pods": f"pods metric {metric.metric_name}",
+        "Object": f"object metric {metric.metric_name}",
+        "External": f"external metric {metric.metric_name}",
+    }[metric.type]
+    if target.type == "Utilization":
+        assert target.average_utilization is not None
+        line = f"{subject}: keep average usage at {target.average_utilization} % of the request"
+        request = deployment.pod_request_milli(resource or "") if deployment else None
+        if request is not None and metric.type == "Resource":
+            per_pod = request * target.average_utilization // 100
+            line += (
+                f" (request {_amount(resource, request)} per pod → "
+                f"{_amount(resource, per_pod)} per pod)"
+            )
+        return line + "."
+    if target.type == "AverageValue":
+        assert target.average_value is not None
+        return f"{subject}: keep the average at {_amount(resource, target.average_value)} per pod."
+    assert target.value is not None
+    return f"{subject}: keep the total at {_amount(resource, target.value)}."
+
+
+def _metric_data(metric: MetricSpec) -> dict[str, Any]:
+    """A metric as manifest-shaped JSON, quantities written back as quantity strings."""
+    data = metric.model_dump(by_alias=True, exclude_none=True)
+    key = metric.type[0].lower() + metric.type[1:]
+    target = data[key]["target"]
+    for name, milli in (
+        ("averageValue", metric.target.average_value),
+        ("value", metric.target.value),
+    ):
+        if milli is not None:
+            target[name] = _amount(metric.resource_name, milli)
+    return data
+
+
+def _tolerance_line(behavior: Behavior | None, settings: ControllerSettings) -> str:
+    up = settings.tolerance
+    down = settings.tolerance
+    source = "controller default"
+    if behavior is not None and (
+        behavior.scale_up.tolerance is not None or behavior.scale_down.tolerance is not None
+    ):
+        up = behavior.scale_up.tolerance if behavior.scale_up.tolerance is not None else up
+        if behavior.scale_down.tolerance is not None:
+            down = behavior.scale_down.tolerance
+        source = "spec.behavior tolerance"
+    return (
+        f"Tolerance: no change while usage / target stays within "
+        f"[{1 - down:.2f}, {1 + up:.2f}] ({source}; each metric's ratio is checked)."
+    )
+
+
+def _cpu_startup_line(settings: ControllerSettings) -> str:
+    return (
+        f"New pods (cpu): for {_seconds(settings.cpu_initialization_period_s)} after start a "
+        "pod's CPU counts only once it is Ready and a full metric window has passed since; "
+        "pods not counted yet add 0 usage on a scale-up and are left out of a scale-down."
+    )
+
+
+def _find_deployment(
+    hpa: HorizontalPodAutoscaler, deployments: Sequence[Deployment]
+) -> Deployment | None:
+    ref = hpa.spec.scale_target_ref
+    for deployment in deployments:
+        if ref.kind == "Deployment" and deployment.metadata.name == ref.name:
+            return deployment
+    return None
+
+
+def _warnings(
+    hpa: HorizontalPodAutoscaler,
+    behavior: Behavior | None,
+    deployments: Sequence[Deployment],
+    deployment: Deployment | None,
+) -> list[str]:
+    spec = hpa.spec
+    warnings: list[str] = []
+    if hpa.api_version in DEPRECATED_HPA_VERSIONS:
+        warnings.append(DEPRECATED_HPA_VERSIONS[hpa.api_version])
+    if spec.min_replicas > spec.max_replicas:
+        warnings.append(
+            f"minReplicas ({spec.min_replicas}) is greater than maxReplicas "
+            f"({spec.max_replicas}): the API server rejects this HPA"
+        )
+    elif spec.min_replicas == spec.max_replicas:
+        warnings.append(
+            f"minReplicas equals maxReplicas ({spec.max_replicas}): this HPA can never change "
+            "the replica count"
+        )
+    if spec.min_replicas == 0 and not any(m.type in ("Object", "External") for m in spec.metrics):
+        warnings.append(
+            "minReplicas 0 needs the HPAScaleToZero feature gate and at least one Object or "
+            "External metric; the API server rejects it otherwise"
+        )
+    if behavior is not None:
+        warnings.extend(
+            f"spec.behavior.{problem} (the API server rejects this)"
+            for problem in behavior.api_problems()
+        )
+        if behavior.scale_up.select_policy == behavior.scale_down.select_policy == "Disabled":
+            warnings.append(
+                "selectPolicy is Disabled for both scaleUp and scaleDown: this HPA never "
+                "changes the replica count"
+            )
+        for direction, rules in (
+            ("scaleUp", behavior.scale_up),
+            ("scaleDown", behavior.scale_down),
+        ):
+            if rules.tolerance is not None:
+                warnings.append(
+                    f"spec.behavior.{direction}.tolerance is honoured only where the "
+                    "HPAConfigurableTolerance feature gate is on (alpha in Kubernetes 1.33, off "
+                    "by default); elsewhere the controller's global tolerance applies"
+                )
+    if deployments and deployment is None:
+        names = ", ".join(f"Deployment/{d.metadata.name}" for d in deployments)
+        ref = spec.scale_target_ref
+        warnings.append(
+            f"scaleTargetRef names {ref.kind}/{ref.name}, but the deployment file has {names}"
+        )
+    if deployment is not None:
+        for index, metric in enumerate(spec.metrics):
+            resource = metric.resource_name
+            if metric.target.type != "Utilization" or resource is None:
+                continue
+            if metric.type == "ContainerResource" and metric.container_resource is not None:
+                container = metric.container_resource.container
+                container_names = [c.name for c in deployment.spec.template.spec.containers]
+                if container not in container_names:
+                    warnings.append(
+                        f"spec.metrics[{index}]: container {container!r} is not in Deployment/"
+                        f"{deployment.metadata.name} (containers: {', '.join(container_names)})"
+                    )
+                continue
+            lacking = deployment.containers_without_request(resource)
+            if lacking:
+                warnings.append(
+                    f"spec.metrics[{index}]: a Utilization target on {resource}, but container"
+                    f"{'s' if len(lacking) > 1 else ''} {', '.join(lacking)} of Deployment/"
+                    f"{deployment.metadata.name} request{'s' if len(lacking) == 1 else ''} no "
+                    f"{resource}: the HPA cannot compute utilization (missing request for "
+                    f"{resource}) and will not scale on this metric"
+                )
+        if deployment.spec.replicas is not None:
+            warnings.append(
+                f"Deployment/{deployment.metadata.name} sets spec.replicas "
+                f"({deployment.spec.replicas}): with an HPA managing it, every apply resets the "
+                "replica count; remove spec.replicas"
+            )
+    return warnings
+
+
+def _effective_behavior_spec(
+    behavior: Behavior | None, settings: ControllerSettings
+) -> dict[str, Any] | None:
+    if behavior is None:
+        return None
+    spec = behavior.to_spec()
+    if behavior.scale_down.stabilization_window_s is None:
+        spec["scaleDown"] = {
+            "stabilizationWindowSeconds": int(settings.downscale_stabilization_s),
+            **spec["scaleDown"],
+        }
+    return spec
+
+
+def _defaulted_fields(raw: Mapping[str, Any] | None) -> list[str]:
+    if raw is None:
+        return []
+    out = []
+    for direction in ("scaleUp", "scaleDown"):
+        given = raw.get(direction) or {}
+        for key in ("stabilizationWindowSeconds", "selectPolicy", "policies"):
+            if given.get(key) is None:
+                out.append(f"{direction}.{key}")
+    return out
+
+
+def explain_hpa(
+    hpa: HorizontalPodAutoscaler,
+    deployments: Sequence[Deployment] = (),
+    settings: ControllerSettings = ControllerSettings(),
+) -> Explanation:
+    """Describe one HPA's effective configuration and list its mistakes."""
+    spec = hpa.spec
+    behavior = hpa.behavior
+    deployment = _find_deployment(hpa, deployments)
+    namespace = hpa.metadata.namespace or "default"
+    ref = spec.scale_target_ref
+    title = f"HorizontalPodAutoscaler {namespace}/{hpa.metadata.name}"
+    lines = [
+        f"Scales {ref.kind}/{ref.name} between {spec.min_replicas} and {spec.max_replicas} "
+        f"replicas, checked every {_seconds(settings.sync_period_s)}.",
+    ]
+    metric_lines = [_metric_line(metric, deployment) for metric in spec.metrics]
+    if len(metric_lines) == 1:
+        lines.append(f"Metric: {metric_lines[0]}")
+    else:
+        lines.append("Metrics (the HPA follows whichever asks for the most replicas):")
+        lines.extend(f"  - {line}" for line in metric_lines)
+    lines.append(_tolerance_line(behavior, settings))
+    if any(m.resource_name == "cpu" for m in spec.metrics):
+        lines.append(_cpu_startup_line(settings))
+    if behavior is None:
+        lines.append(
+            "No spec.behavior: the legacy path. "
+            f"Scale up: to at most max(2 × current, 4) replicas per sync. "
+            f"Scale down: follows the highest recommendation of the last "
+            f"{_seconds(settings.downscale_stabilization_s)} (controller default), "
+            "with no rate limit."
+        )
+    else:
+        lines.append(_scale_up_line(behavior.scale_up))
+        lines.append(_scale_down_line(behavior.scale_down, settings))
+    notes: list[str] = []
+    if hpa.metrics_defaulted:
+        notes.append("no spec.metrics: the API server defaults to CPU Utilization at 80 %")
+    defaulted = _defaulted_fields(spec.behavior)
+    if defaulted:
+        notes.append(
+            "defaulted by the API server: " + ", ".join(f"behavior.{f}" for f in defaulted)
+        )
+    if any(m.target.type == "Utilization" for m in spec.metrics) and not deployments:
+        notes.append("no --deployment given: container requests were not checked")
+    if any(m.type in ("Object", "External") for m in spec.metrics):
+        notes.append("Object and External metrics are described but not simulated by capsim")
+    warnings = _warnings(hpa, behavior, deployments, deployment)
+    data = {
+        "name": hpa.metadata.name,
+        "namespace": namespace,
+        "source": hpa.source,
+        "apiVersion": hpa.api_version,
+        "scaleTargetRef": {"kind": ref.kind, "name": ref.name},
+        "minReplicas": spec.min_replicas,
+        "maxReplicas": spec.max_replicas,
+        "metrics": [_metric_data(m) for m in spec.metrics],
+        "legacy": behavior is None,
+        "behavior": _effective_behavior_spec(behavior, settings),
+        "summary": lines,
+        "warnings": warnings,
+        "notes": notes,
+    }
+    return Explanation(title, tuple(lines), tuple(warnings), tuple(notes), data)

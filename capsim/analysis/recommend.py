@@ -1,0 +1,521 @@
+"""``capsim recommend``: the cheapest HPA settings that hold the SLO on recorded load.
+
+Candidates vary the CPU target utilization and the scaling behavior (presets below) of
+the given HPA and, when asked, its ``maxReplicas``; they keep its ``minReplicas``,
+metrics and scale target. Each candidate runs through the
+engine exactly as ``capsim validate`` runs the current HPA (same scenario, same seed),
+in parallel (:func:`capsim.analysis.sweep.map_runs`), and is judged by the same rules.
+
+**Cost** here is the service's own share of the cluster (OpenCost: its max(request,
+usage) at the node's per-resource price, :func:`capsim.analysis.metrics.platform_cost_split`),
+not the node bill, which moves only in whole nodes and carries the cluster's minimum.
+
+**Choice.** Among candidates that PASS with a margin (time over the SLO at most half the
+allowed share), and the current HPA if it passes, the cheapest; ties go to fewer scale
+events. So the recommendation never costs more than a current HPA that passes. The
+**Pareto front** lists the candidates no other beats on both cost and time over the SLO.
+
+**Behavior presets** (``spec.behavior``):
+
+* ``default``: none (the API server's defaults);
+* ``fast-up``: scale up by up to 200 % or 10 pods every 15 s, no stabilization;
+* ``conservative-down``: scale-ups must hold for 2 minutes; scale-downs follow the
+  highest recommendation of 15 minutes, one pod per 2 minutes;
+* ``current``: the HPA's own behavior.
+
+**Two stages.** Every candidate is first *screened* by the batched fast path
+(:mod:`capsim.fastpath.evaluate`: all candidates in one compiled pass over the trace). The
+validation scenario has random start-up delays and a cluster autoscaler, which the fast
+path only approximates (mean delays, nodes always with room), so the screen ranks; the
+engine decides: the current HPA and the cheapest candidates that pass the screen are run
+through the engine, in order, until one passes there with the margin. Only
+engine-confirmed candidates are chosen, so ``capsim validate`` on the recommendation
+gives the same PASS. Where the fast path cannot even approximate the HPA (several
+metrics, memory), every candidate runs through the engine.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from capsim.analysis.sweep import map_runs
+from capsim.analysis.validate import (
+    SLO_SLACK_PCT,
+    ValidateInputs,
+    build_scenario,
+    judge_run,
+    select_hpa,
+)
+from capsim.fastpath.evaluate import FastPathError, sweep
+from capsim.scenario import parse_scenario
+from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
+
+__all__ = ["PRESETS", "Candidate", "Recommendation", "candidate_specs", "emit_hpa", "recommend"]
+
+PRESETS: dict[str, dict[str, Any] | None] = {
+    "default": None,
+    "fast-up": {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Percent", "value": 200, "periodSeconds": 15},
+                {"type": "Pods", "value": 10, "periodSeconds": 15},
+            ],
+        }
+    },
+    "conservative-down": {
+        "scaleUp": {"stabilizationWindowSeconds": 120},
+        "scaleDown": {
+            "stabilizationWindowSeconds": 900,
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+        },
+    },
+}
+DEFAULT_TARGETS = tuple(range(30, 100, 5))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One evaluated HPA: its settings, verdict, reasons and metrics."""
+
+    label: str
+    target_pct: int
+    preset: str
+    spec: dict[str, Any]  # the HPA spec (camelCase), scaleTargetRef included
+    cpu_request_m: int | None  # the pod's CPU request tried with it (None: the Deployment's)
+    passed: bool
+    reasons: tuple[str, ...]
+    metrics: dict[str, float]
+    evaluated: str = "engine"  # or "fast path": screened only, not confirmed
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    current: Candidate
+    candidates: list[Candidate]
+    chosen: Candidate | None
+    pareto: list[Candidate]
+    why: list[str]
+    notes: tuple[str, ...] = ()  # how the candidates were evaluated
+
+    def table(self, rows: Sequence[Candidate] | None = None) -> pd.DataFrame:
+        picked = self.pareto if rows is None else rows
+        return pd.DataFrame(
+            [
+                {
+                    "candidate": c.label,
+                    "verdict": "PASS" if c.passed else "FAIL",
+                    "service_cost_usd": c.metrics["workload_cost_usd"],
+                    "cluster_cost_usd": c.metrics["cost_usd"],
+                    "slo_violation_pct": c.metrics["slo_violation_pct"],
+                    "latency_p95_ms": c.metrics["latency_p95_ms"],
+                    "replicas_max": c.metrics["replicas_max"],
+                    "reversals_per_hour": c.metrics["direction_reversals_per_hour"],
+                    "evaluated": c.evaluated,
+                }
+                for c in picked
+            ]
+        )
+
+
+def _cpu_target(spec: dict[str, Any]) -> int:
+    for metric in spec.get("metrics", []):
+        resource = metric.get("resource", {})
+        target = resource.get("target", {})
+        if resource.get("name") == "cpu" and target.get("type") == "Utilization":
+            return int(target["averageUtilization"])
+    raise ValueError("the HPA has no CPU Utilization target to tune")
+
+
+def _with(spec: dict[str, Any], target_pct: int, behavior: dict[str, Any] | None) -> dict[str, Any]:
+    out = copy.deepcopy(spec)
+    for metric in out["metrics"]:
+        resource = metric.get("resource", {})
+        if resource.get("name") == "cpu" and resource.get("target", {}).get("type") == (
+            "Utilization"
+        ):
+            resource["target"]["averageUtilization"] = target_pct
+    out.pop("behavior", None)
+    if behavior is not None:
+        out["behavior"] = copy.deepcopy(behavior)
+    return out
+
+
+def candidate_specs(
+    spec: dict[str, Any],
+    targets: Sequence[int],
+    presets: Sequence[str],
+    max_replicas: Sequence[int] = (),
+    cpu_requests_m: Sequence[int] = (),
+) -> list[tuple[str, int, str, dict[str, Any], int | None]]:
+    """(label, target, preset, spec, CPU request) of every candidate, in order;
+    ``max_replicas`` and ``cpu_requests_m`` (if given) are tried too: every target with
+    every request, since the two decide the replica count together."""
+    unknown = [p for p in presets if p not in PRESETS and p != "current"]
+    if unknown:
+        raise ValueError(f"--presets: unknown {unknown}; choose from {[*PRESETS, 'current']}")
+    bad = [t for t in targets if not 1 <= t <= 100]
+    if bad:
+        raise ValueError(f"--targets: utilization targets must be 1–100 %, got {bad}")
+    low = int(spec.get("minReplicas", 1))
+    too_low = [m for m in max_replicas if m < max(low, 1)]
+    if too_low:
+        raise ValueError(f"--max-replicas: must be >= minReplicas ({low}), got {too_low}")
+    if any(r <= 0 for r in cpu_requests_m):
+        raise ValueError(f"--cpu-requests: must be > 0, got {list(cpu_requests_m)}")
+    ceilings = list(max_replicas) or [int(spec["maxReplicas"])]
+    requests: list[int | None] = [*cpu_requests_m] or [None]
+    out = []
+    for request in requests:
+        for ceiling in ceilings:
+            for preset in presets:
+                behavior = spec.get("behavior") if preset == "current" else PRESETS[preset]
+                for target in targets:
+                    candidate = _with(spec, target, behavior)
+                    candidate["maxReplicas"] = ceiling
+                    label = f"{target}% {preset}" + (f" max {ceiling}" if max_replicas else "")
+                    label += f" req {request}m" if request is not None else ""
+                    out.append((label, target, preset, candidate, request))
+    return out
+
+
+def _evaluate(job: tuple[dict[str, Any], dict[str, Any], list[str], dict[str, Any]]) -> Any:
+    """Run one candidate's scenario and judge it (a top-level function for workers)."""
+    import capsim
+    from capsim.scenario import parse_scenario
+
+    data, inputs_fields, assumptions, spec = job
+    inputs = ValidateInputs(**inputs_fields)
+    scenario = parse_scenario(data, where="capsim recommend", base_dir=Path("."))
+    result = capsim.run(scenario)
+    name = scenario.workloads[0].name
+    outcome = judge_run(result, name, int(spec["maxReplicas"]), inputs, assumptions)
+    return outcome.passed, outcome.reasons, outcome.metrics
+
+
+def _scenario_for(
+    base: dict[str, Any], spec: dict[str, Any], cpu_request_m: int | None = None
+) -> dict[str, Any]:
+    data = copy.deepcopy(base)
+    platform = data["platforms"]["hpa"]
+    (config,) = platform["workloads"].values()
+    if cpu_request_m is not None:
+        config["pod"]["cpu_request"] = f"{cpu_request_m}m"
+    config.pop("hpa_manifest", None)
+    config["hpa"] = {k: v for k, v in spec.items() if k != "scaleTargetRef"}
+    return data
+
+
+def recommend(
+    inputs: ValidateInputs,
+    *,
+    targets: Sequence[int] = DEFAULT_TARGETS,
+    presets: Sequence[str] = ("default", "fast-up", "conservative-down"),
+    max_replicas: Sequence[int] = (),
+    workers: int | None = None,
+    scheduler: str | None = None,
+    processes: int | None = None,
+    screen: bool = True,
+    cpu_requests_m: Sequence[int] = (),
+) -> Recommendation:
+    """Screen every candidate, confirm the best with the engine, choose (module docs).
+    ``screen=False`` runs every candidate through the engine."""
+    hpa = select_hpa(inputs.hpa, inputs.deployment)
+    spec = hpa.spec.model_dump(by_alias=True, exclude_none=True, mode="json")
+    _cpu_target(spec)
+    base, assumptions = build_scenario(inputs, hpa)
+    if cpu_requests_m and inputs.deployment is None:
+        raise ValueError("--cpu-requests: give --deployment too (the pod to resize)")
+    specs: list[tuple[str, int, str, dict[str, Any], int | None]]
+    specs = [("current", _cpu_target(spec), "current", spec, None)]
+    specs += candidate_specs(spec, targets, presets, max_replicas, cpu_requests_m)
+    fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
+
+    def engine(indices: Sequence[int]) -> dict[int, Candidate]:
+        jobs = [
+            (_scenario_for(base, specs[i][3], specs[i][4]), fields, assumptions, specs[i][3])
+            for i in indices
+        ]
+        results = map_runs(
+            _evaluate, jobs, workers=workers, scheduler=scheduler, processes=processes
+        )
+        return {
+            i: Candidate(*specs[i], passed, tuple(reasons), metrics)
+            for i, (passed, reasons, metrics) in zip(indices, results, strict=True)
+        }
+
+    margin = SLO_SLACK_PCT / 2
+    screened = _screen(base, specs, inputs) if screen else None
+    if screened is None:
+        evaluated = engine(range(len(specs)))
+    else:
+        evaluated = dict(enumerate(screened))
+        evaluated |= _confirm(evaluated, engine, margin, batch=max(2, processes or 2))
+    current = evaluated[0]
+    candidates = [evaluated[i] for i in range(1, len(specs))]
+    good = [
+        c
+        for c in candidates
+        if c.evaluated == "engine" and c.passed and c.metrics["slo_violation_pct"] <= margin
+    ]
+    if current.passed:
+        good.append(current)  # keeping a passing HPA is always an option
+    chosen = min(good, key=_cost_key, default=None)
+    pareto = _pareto(candidates)
+    notes: tuple[str, ...] = ()
+    if screened is not None:
+        pareto = _with_latency(base, pareto)
+        runs = sum(1 for c in (current, *candidates) if c.evaluated == "engine")
+        notes = (
+            f"{len(specs)} HPAs screened by the fast path (pods start after their mean "
+            "delays, nodes always have room); the current one and the best of the screen "
+            f"confirmed by {runs} engine run(s); only confirmed candidates are chosen",
+        )
+    why = _why(current, chosen, margin)
+    return Recommendation(current, candidates, chosen, pareto, why, notes)
+
+
+def _cost_key(c: Candidate) -> tuple[float, float]:
+    return round(c.metrics["workload_cost_usd"], 2), c.metrics["scale_events"]
+
+
+def _confirm(
+    screened: dict[int, Candidate],
+    engine: Any,
+    margin: float,
+    batch: int,
+) -> dict[int, Candidate]:
+    """Engine runs of the current HPA and of the screen's passing candidates, cheapest
+    first, a batch at a time, until one passes in the engine with the margin."""
+    order = sorted(
+        (
+            i
+            for i, c in screened.items()
+            if i > 0 and c.passed and c.metrics["slo_violation_pct"] <= margin
+        ),
+        key=lambda i: _cost_key(screened[i]),
+    )
+    pending = [0, *order]
+    confirmed: dict[int, Candidate] = {}
+    while pending:
+        now, pending = pending[:batch], pending[batch:]
+        confirmed |= engine(now)
+        if any(
+            i > 0 and c.passed and c.metrics["slo_violation_pct"] <= margin
+            for i, c in confirmed.items()
+        ):
+            break
+    return confirmed
+
+
+def _fast_sweep(
+    base: dict[str, Any], candidates: Sequence[tuple[dict[str, Any], int | None]], **options: Any
+) -> pd.DataFrame:
+    """The fast path (approximate) over ``(HPA spec, CPU request or None)`` candidates of
+    the validation scenario ``base``; raises ``FastPathError`` where it cannot model them."""
+    scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
+    (pod,) = [w.pod for w in scenario.platforms["hpa"].workloads.values()]  # type: ignore[union-attr]
+    assert pod is not None
+    models = [
+        HpaTemplate.model_validate({k: v for k, v in spec.items() if k != "scaleTargetRef"})
+        for spec, _ in candidates
+    ]
+    requests = [request or pod.cpu_request_millicores for _, request in candidates]
+    result = sweep(scenario, "hpa", models, cpu_requests_m=requests, approximate=True, **options)
+    return result.metrics
+
+
+def _screen(
+    base: dict[str, Any],
+    specs: Sequence[tuple[str, int, str, dict[str, Any], int | None]],
+    inputs: ValidateInputs,
+) -> list[Candidate] | None:
+    """Every candidate through the fast path (None where it cannot model the HPA)."""
+    try:
+        frame = _fast_sweep(
+            base,
+            [(spec, request) for *_, spec, request in specs],
+            max_utilization_pct=inputs.max_utilization_pct,
+        )
+    except FastPathError:
+        return None
+    out = []
+    for spec, record in zip(specs, frame.to_dict(orient="records"), strict=True):
+        row = {str(k): v for k, v in record.items()}
+        reasons = screen_failures(row, inputs)
+        metrics = {k: float(v) for k, v in row.items()}
+        out.append(Candidate(*spec, not reasons, tuple(reasons), metrics, "fast path"))
+    return out
+
+
+def screen_failures(metrics: dict[str, Any], inputs: ValidateInputs) -> list[str]:
+    """The rules of :func:`capsim.analysis.validate.judge_run` on fast-path metrics: what fails."""
+    failed = []
+    if metrics["slo_violation_pct"] > SLO_SLACK_PCT:
+        failed.append(f"p95 over the SLO {metrics['slo_violation_pct']:.1f} % of the time")
+    if metrics["dropped_pct"] > inputs.max_dropped_pct:
+        failed.append(f"{metrics['dropped_pct']:.2f} % of requests dropped")
+    if metrics["at_max_while_missing_slo"]:
+        failed.append("maxReplicas reached while the SLO was missed")
+    if metrics["direction_reversals_per_hour"] > inputs.max_reversals_per_hour:
+        failed.append(f"{metrics['direction_reversals_per_hour']:.1f} reversals per hour")
+    if inputs.max_utilization_pct is not None and metrics["over_utilization_pct"] > SLO_SLACK_PCT:
+        failed.append(f"pods above {inputs.max_utilization_pct:g} % of their CPU request")
+    return failed
+
+
+def _with_latency(base: dict[str, Any], front: list[Candidate]) -> list[Candidate]:
+    """Front rows only screened get their pooled p95 from the fast path."""
+    screened = [c for c in front if c.evaluated != "engine"]
+    if not screened:
+        return front
+    frame = _fast_sweep(base, [(c.spec, c.cpu_request_m) for c in screened], latency=True)
+    updated = {
+        id(c): dataclasses.replace(c, metrics=c.metrics | {"latency_p95_ms": float(v)})
+        for c, v in zip(screened, frame["latency_p95_ms"], strict=True)
+    }
+    return [updated.get(id(c), c) for c in front]
+
+
+def _pareto(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates no other is at least as good as on cost and SLO, and better on one."""
+
+    def dominates(a: Candidate, b: Candidate) -> bool:
+        ca, cb = a.metrics["workload_cost_usd"], b.metrics["workload_cost_usd"]
+        sa, sb = a.metrics["slo_violation_pct"], b.metrics["slo_violation_pct"]
+        return ca <= cb and sa <= sb and (ca < cb or sa < sb)
+
+    front = [c for c in candidates if not any(dominates(o, c) for o in candidates)]
+    return sorted(front, key=lambda c: c.metrics["workload_cost_usd"])
+
+
+def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[str]:
+    if chosen is None:
+        return [
+            f"no candidate holds the SLO with the margin (at most {margin:g} % of the time "
+            "over it): raise maxReplicas, lower the CPU per request, or relax the SLO"
+        ]
+    if chosen is current:
+        return [
+            "keep the current HPA: it passes, and no candidate that holds the SLO with the "
+            f"margin costs less (${current.metrics['workload_cost_usd']:,.2f})"
+        ]
+    cost, base = chosen.metrics["workload_cost_usd"], current.metrics["workload_cost_usd"]
+    change = 100 * (1 - cost / base) if base > 0 else 0.0
+    lines = [
+        f"recommended: CPU target {chosen.target_pct} % with {chosen.preset} behavior, "
+        f"maxReplicas {chosen.spec['maxReplicas']}"
+        + (f", CPU request {chosen.cpu_request_m}m" if chosen.cpu_request_m else "")
+        + ": PASS, "
+        f"${cost:,.2f} ({chosen.metrics['slo_violation_pct']:.2f} % of the time over the "
+        f"SLO, {chosen.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
+    ]
+    verdict = "PASS" if current.passed else "FAIL"
+    lines.append(
+        f"current: CPU target {current.target_pct} %: {verdict}, ${base:,.2f} "
+        f"({current.metrics['slo_violation_pct']:.2f} % over the SLO, "
+        f"{current.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
+    )
+    if change > 0.5:
+        lines.append(f"the recommendation costs {change:.0f} % less")
+    elif change < -0.5:
+        lines.append(f"the recommendation costs {-change:.0f} % more, the price of the SLO")
+    return lines
+
+
+def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir: Path) -> Path:
+    """Write the recommended HPA manifest (the original's metadata, the new spec).
+
+    With the Deployment, also ``deployment.yaml`` (that Deployment as written, with the
+    recommended CPU request, for ``capsim deploy emit --recommendation``) and, when the
+    request changes, ``deployment-patch.yaml`` (for ``kubectl patch``).
+    """
+    hpa = select_hpa(original, deployment)
+    document = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            k: v
+            for k, v in {"name": hpa.metadata.name, "namespace": hpa.metadata.namespace}.items()
+            if v
+        },
+        "spec": chosen.spec,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "hpa.yaml"
+    header = f"# capsim recommend: CPU target {chosen.target_pct} %, {chosen.preset} behavior\n"
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    if deployment is not None:
+        _emit_deployment(deployment, hpa.spec.scale_target_ref.name, chosen, out_dir)
+    return path
+
+
+def _request_shares(current_m: list[int], request_m: int) -> list[int]:
+    """``request_m`` split over containers in proportion to their current CPU requests
+    (a container without one counts as 1m); the rounding remainder goes to the first."""
+    total = sum(current_m) or len(current_m)
+    shares = [request_m * (c or 1) // total for c in current_m]
+    shares[0] += request_m - sum(shares)
+    return shares
+
+
+def _emit_deployment(deployment: Path, name: str, chosen: Candidate, out_dir: Path) -> None:
+    """``deployment.yaml`` (and ``deployment-patch.yaml`` when the request changes)."""
+    (found,) = [
+        o.body
+        for o in raw_objects(deployment)
+        if o.body.get("kind") == "Deployment" and (o.body.get("metadata") or {}).get("name") == name
+    ]
+    body = copy.deepcopy(dict(found))
+    header = f"# capsim recommend: the Deployment {name} from {deployment.name}"
+    if chosen.cpu_request_m is not None:
+        containers = body["spec"]["template"]["spec"]["containers"]
+        (parsed,) = [d for d in load_deployments(deployment) if d.metadata.name == name]
+        current = [
+            int(c.resources.requests.get("cpu") or 0) for c in parsed.spec.template.spec.containers
+        ]
+        shares = _request_shares(current, chosen.cpu_request_m)
+        for container, milli in zip(containers, shares, strict=True):
+            resources = container.setdefault("resources", {})
+            resources.setdefault("requests", {})["cpu"] = f"{milli}m"
+        header += f", with the recommended CPU request {chosen.cpu_request_m}m per pod"
+        _write_request_patch(name, containers, shares, chosen, out_dir)
+    (out_dir / "deployment.yaml").write_text(
+        header + "\n" + yaml.safe_dump(body, sort_keys=False), encoding="utf-8"
+    )
+
+
+def _write_request_patch(
+    name: str, containers: list[dict[str, Any]], shares: list[int], chosen: Candidate, out_dir: Path
+) -> Path:
+    """``deployment-patch.yaml``: the pod's new CPU request, split over its containers
+    (``kubectl patch --patch-file``)."""
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": c["name"], "resources": {"requests": {"cpu": f"{m}m"}}}
+                        for c, m in zip(containers, shares, strict=True)
+                    ]
+                }
+            }
+        }
+    }
+    path = out_dir / "deployment-patch.yaml"
+    header = (
+        f"# capsim recommend: CPU request {chosen.cpu_request_m}m per pod, with the HPA's "
+        f"target {chosen.target_pct} %\n"
+        f"# kubectl patch deployment {name} --patch-file {path.name}\n"
+    )
+    path.write_text(header + yaml.safe_dump(patch, sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,419 @@
+"""``capsim validate``: replay recorded load through a real HPA and say PASS or FAIL.
+
+The HPA manifest (and, when given, its Deployment) become a one-service scenario on a
+node pool under the cluster autoscaler; the trace drives it through the engine with the
+exact HPA maths. Facts the manifests do not give have defaults, and every default used is
+listed as an *assumption* in the output.
+
+**The verdict** (thresholds are arguments, with these defaults):
+
+* the p95 latency is over the SLO (or requests are dropped beyond ``max_dropped_pct``)
+  more than ``slo_slack_pct`` = 1 % of the time → FAIL;
+* the HPA sits at ``maxReplicas`` while the SLO is missed → FAIL (the ceiling is too low),
+  with the spans at the ceiling;
+* more than ``max_reversals_per_hour`` = 4 direction reversals (up after down, or down
+  after up) per hour → FAIL (flapping);
+* with ``max_utilization_pct``: pods use more CPU than that share of their request more
+  than 1 % of the time → FAIL.
+
+Otherwise PASS, with the facts that support it (SLO share, peak replicas against the
+ceiling, reversals, scale-up lag).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import capsim
+from capsim.analysis.metrics import (
+    platform_cost_split,
+    row_spans,
+    scale_reversals,
+    service_demand,
+    under_provisioned_episodes,
+)
+from capsim.results.run_result import RunResult, interval_lengths_s
+from capsim.scenario import parse_scenario
+from capsim.scenario.load.specs import TraceLoad
+from capsim.scenario.load.traces import read_trace
+from capsim.scenario.manifests import (
+    Deployment,
+    HorizontalPodAutoscaler,
+    ManifestError,
+    load_deployments,
+    load_hpas,
+)
+from capsim.units import parse_cpu_millicores, parse_memory_bytes
+
+__all__ = [
+    "NodePool",
+    "ValidateInputs",
+    "Validation",
+    "build_scenario",
+    "judge_run",
+    "parse_node_pool",
+    "select_hpa",
+    "validate",
+]
+
+SLO_SLACK_PCT = 1.0
+DEFAULT_CPU_MS_PER_REQUEST = 50.0
+DEFAULT_SLO_P95_MS = 300.0
+DEFAULT_CPU_REQUEST = "500m"
+DEFAULT_MEMORY_REQUEST = "512Mi"
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """``NAME:VCPU:MEMORY:PRICE_PER_HOUR``, e.g. ``general:4:16Gi:0.194``."""
+
+    name: str = "general"
+    vcpu: str = "4"
+    memory: str = "16Gi"
+    price_per_hour: float = 0.194
+
+    def scenario_pool(self) -> dict[str, Any]:
+        """The pool as a scenario's ``node_pools`` entry: 1 to 200 nodes, autoscaled."""
+        return {
+            "name": self.name,
+            "vcpu": self.vcpu,
+            "memory": self.memory,
+            "price_per_hour": self.price_per_hour,
+            "min_nodes": 1,
+            "max_nodes": 200,
+        }
+
+
+def parse_node_pool(text: str) -> NodePool:
+    """Parse ``NAME:VCPU:MEMORY:PRICE``; raises ``ValueError`` naming the bad part."""
+    parts = text.split(":")
+    if len(parts) != 4:
+        raise ValueError(f"--node-pool: expected NAME:VCPU:MEMORY:PRICE, got {text!r}")
+    name, vcpu, memory, price = parts
+    try:
+        parse_cpu_millicores(vcpu)
+        parse_memory_bytes(memory)
+        price_value = float(price)
+    except ValueError as exc:
+        raise ValueError(f"--node-pool {text!r}: {exc}") from None
+    if price_value < 0 or not math.isfinite(price_value):
+        raise ValueError(f"--node-pool {text!r}: price must be >= 0, got {price!r}")
+    return NodePool(name, vcpu, memory, price_value)
+
+
+@dataclass(frozen=True)
+class ValidateInputs:
+    """What ``capsim validate`` was given (``None``: use the documented default)."""
+
+    hpa: Path
+    trace: Path
+    deployment: Path | None = None
+    column: str = "requests_per_s"
+    scale: float = 1.0
+    start_s: float | None = None
+    end_s: float | None = None
+    cpu_ms_per_request: float | None = None
+    concurrency: int = 1
+    slo_p95_ms: float | None = None
+    max_utilization_pct: float | None = None
+    max_reversals_per_hour: float = 4.0
+    max_dropped_pct: float = 0.1
+    node_pool: NodePool = field(default_factory=NodePool)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The verdict, its reasons, the assumptions made, key metrics and the decision log."""
+
+    passed: bool
+    reasons: list[str]
+    assumptions: list[str]
+    metrics: dict[str, float]
+    decisions: pd.DataFrame
+    result: RunResult
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+    def as_json(self) -> dict[str, Any]:
+        decisions = self.decisions.replace({np.nan: None}).to_dict(orient="records")
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "assumptions": self.assumptions,
+            "metrics": self.metrics,
+            "decisions": decisions,
+        }
+
+
+def select_hpa(path: Path, deployment: Path | None) -> HorizontalPodAutoscaler:
+    """The HPA to validate: the only one in ``path``, or the one whose scale target is the
+    Deployment given."""
+    hpas = load_hpas(path)
+    if len(hpas) > 1 and deployment is not None:
+        names = {d.metadata.name for d in load_deployments(deployment)}
+        hpas = [h for h in hpas if h.spec.scale_target_ref.name in names] or hpas
+    if len(hpas) != 1:
+        found = [h.metadata.name for h in hpas]
+        raise ManifestError(
+            f"{path}: expected one HorizontalPodAutoscaler, found {found}; give the "
+            "--deployment it scales, or one HPA per file"
+        )
+    return hpas[0]
+
+
+def _deployment(path: Path | None, target: str) -> Deployment | None:
+    if path is None:
+        return None
+    found = load_deployments(path)
+    matching = [d for d in found if d.metadata.name == target]
+    if not matching:
+        names = [d.metadata.name for d in found]
+        raise ManifestError(f"{path}: no Deployment named {target!r} (found {names})")
+    return matching[0]
+
+
+def _pod(deployment: Deployment | None, assumptions: list[str]) -> dict[str, Any]:
+    """The pod template of the scenario, from the Deployment where it says."""
+    if deployment is None:
+        assumptions.append(
+            f"no Deployment given: each pod requests {DEFAULT_CPU_REQUEST} CPU and "
+            f"{DEFAULT_MEMORY_REQUEST} memory, no CPU limit, readiness after ~10 s"
+        )
+        return {"cpu_request": DEFAULT_CPU_REQUEST, "memory_request": DEFAULT_MEMORY_REQUEST}
+    cpu = deployment.pod_request_milli("cpu")
+    if cpu is None:
+        raise ManifestError(
+            f"{deployment.source}: Deployment/{deployment.metadata.name}: containers "
+            f"{deployment.containers_without_request('cpu')} request no cpu: the HPA cannot "
+            "compute CPU utilization"
+        )
+    memory = deployment.pod_request_milli("memory")
+    containers = deployment.spec.template.spec.containers
+    limits = [c.resources.limits.get("cpu") for c in containers]
+    pod: dict[str, Any] = {"cpu_request": f"{cpu}m"}
+    if memory is None:
+        assumptions.append(f"the pod requests no memory: {DEFAULT_MEMORY_REQUEST} assumed")
+        pod["memory_request"] = DEFAULT_MEMORY_REQUEST
+    else:
+        pod["memory_request"] = math.ceil(memory / 1000)
+    if all(limit is not None for limit in limits):
+        pod["cpu_limit"] = f"{sum(limit for limit in limits if limit is not None)}m"
+    else:
+        assumptions.append("no CPU limit on every container: a pod uses at most its request")
+    probes = [c.readiness_probe for c in containers if c.readiness_probe is not None]
+    if probes:
+        delay = max(p.initial_delay_seconds for p in probes)
+        pod["readiness_delay"] = f"{delay}s"
+    else:
+        assumptions.append("no readiness probe: ready ~10 s after start (median)")
+    return pod
+
+
+def _window(inputs: ValidateInputs) -> tuple[dict[str, Any], float]:
+    """The trace load spec and the run's duration (the trace's window)."""
+    load: dict[str, Any] = {
+        "type": "trace",
+        "path": str(inputs.trace.resolve()),
+        "column": inputs.column,
+        "scale": inputs.scale,
+        "gaps": "hold",
+    }
+    if inputs.start_s is not None:
+        load["start"] = inputs.start_s
+    if inputs.end_s is not None:
+        load["end"] = inputs.end_s
+    trace = read_trace(TraceLoad.model_validate(load), base_dir=Path("."), where="--trace")
+    duration = math.floor(trace.span_s / trace.step_s) * trace.step_s
+    if duration <= 0:
+        raise ValueError(f"--trace {inputs.trace}: the window holds no whole step")
+    return load, duration
+
+
+def build_scenario(
+    inputs: ValidateInputs, hpa: HorizontalPodAutoscaler | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The one-service scenario the validation runs, and the assumptions behind it
+    (``hpa``: the one :func:`select_hpa` picks, if already read)."""
+    assumptions: list[str] = []
+    hpa = hpa or select_hpa(inputs.hpa, inputs.deployment)
+    target = hpa.spec.scale_target_ref.name
+    pod = _pod(_deployment(inputs.deployment, target), assumptions)
+    cpu_ms = inputs.cpu_ms_per_request
+    if cpu_ms is None:
+        cpu_ms = DEFAULT_CPU_MS_PER_REQUEST
+        assumptions.append(f"{cpu_ms:g} ms of CPU per request (give --cpu-ms-per-request)")
+    slo = inputs.slo_p95_ms
+    if slo is None:
+        slo = DEFAULT_SLO_P95_MS
+        assumptions.append(f"SLO: p95 latency {slo:g} ms (give --slo-p95-ms)")
+    assumptions.append(
+        f"{inputs.concurrency} request(s) at a time per pod, exponential service times (M/M/c)"
+    )
+    pool = inputs.node_pool
+    assumptions.append(
+        f"node pool {pool.name}: {pool.vcpu} vCPU, {pool.memory}, ${pool.price_per_hour}/h, "
+        "1 to 200 nodes under the cluster autoscaler (GKE reservations)"
+    )
+    load, duration = _window(inputs)
+    scenario = {
+        "name": workload_name(target),
+        "description": f"capsim validate: {inputs.hpa} against {inputs.trace}",
+        "seed": inputs.seed,
+        "duration": duration,
+        "workloads": [
+            {
+                "kind": "service",
+                "name": workload_name(target),
+                "load": load,
+                "cpu_ms_per_request": cpu_ms,
+                "concurrency": inputs.concurrency,
+                "slo": {"p95_latency_ms": slo},
+            }
+        ],
+        "platforms": {
+            "hpa": {
+                "kind": "kubernetes",
+                "node_pools": [pool.scenario_pool()],
+                "workloads": {
+                    workload_name(target): {"pod": pod, "hpa_manifest": str(inputs.hpa.resolve())}
+                },
+            }
+        },
+    }
+    return scenario, assumptions
+
+
+def workload_name(target: str) -> str:
+    """A Kubernetes object name as a scenario workload name (DNS label: a-z, 0-9, -)."""
+    cleaned = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in target.lower())
+    return cleaned.strip("-")[:63] or "service"
+
+
+def _clock(offset_s: float) -> str:
+    """``day N HH:MM`` from the start of the trace window (day 1 at 00:00)."""
+    day, rest = divmod(round(offset_s), 86_400)
+    return f"day {day + 1} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
+
+
+def _span_text(spans: np.ndarray, limit: int = 3) -> str:
+    shown = [f"{_clock(a)}–{_clock(b)[-5:]}" for a, b in spans[:limit].tolist()]
+    more = f" and {len(spans) - limit} more" if len(spans) > limit else ""
+    return ", ".join(shown) + more
+
+
+def validate(inputs: ValidateInputs) -> Validation:
+    """Run the validation (see the module docstring). Raises ``ScenarioError``,
+    ``ManifestError``, ``WorkloadError`` or ``ValueError`` on bad input."""
+    hpa = select_hpa(inputs.hpa, inputs.deployment)
+    data, assumptions = build_scenario(inputs, hpa)
+    scenario = parse_scenario(data, where="capsim validate", base_dir=Path("."))
+    result = capsim.run(scenario)
+    name = scenario.workloads[0].name
+    return judge_run(result, name, hpa.spec.max_replicas, inputs, assumptions)
+
+
+def judge_run(
+    result: RunResult,
+    name: str,
+    max_replicas: int,
+    inputs: ValidateInputs,
+    assumptions: list[str],
+) -> Validation:
+    summary = result.summary["platforms"]["hpa"]["workloads"][name]
+    ts = result.timeseries.sort_values("time_s", kind="stable")
+    time_s = ts["time_s"].to_numpy(np.float64)
+    dt = interval_lengths_s(time_s)
+    hours = float(result.summary["duration_s"]) / 3600
+    slo_ms = float(summary["slo_p95_ms"])
+    p95 = ts["latency_p95_ms"].to_numpy(np.float64)
+    dropped = ts["dropped_rate"].to_numpy(np.float64) > 0
+    missed = np.nan_to_num(p95, nan=0.0) > slo_ms
+    violation_pct = float(summary["slo_violation_time_pct"])
+    at_max = ts["replicas_desired"].to_numpy() >= max_replicas
+    reversals = scale_reversals(result.events)
+    flips = int(reversals["reversals"].sum()) if len(reversals) else 0
+    reasons: list[str] = []
+    passed = True
+
+    if violation_pct > SLO_SLACK_PCT:
+        passed = False
+        minutes = violation_pct / 100 * hours * 60
+        reasons.append(
+            f"p95 latency above {slo_ms:g} ms for {minutes:.0f} min ({violation_pct:.1f} % "
+            f"of the time), first {_span_text(row_spans(time_s, missed))}"
+        )
+    if float(summary["dropped_pct"]) > inputs.max_dropped_pct:
+        passed = False
+        reasons.append(
+            f"{summary['dropped_pct']:.2f} % of requests dropped (over "
+            f"{inputs.max_dropped_pct:g} %), first {_span_text(row_spans(time_s, dropped))}"
+        )
+    if (at_max & (missed | dropped)).any():
+        passed = False
+        reasons.append(
+            f"maxReplicas={max_replicas} reached while the SLO was missed: "
+            f"{_span_text(row_spans(time_s, at_max))}; the load needed more replicas"
+        )
+    elif at_max.any():
+        reasons.append(
+            f"maxReplicas={max_replicas} reached without missing the SLO: "
+            f"{_span_text(row_spans(time_s, at_max))}"
+        )
+    per_hour = flips / hours if hours > 0 else 0.0
+    if per_hour > inputs.max_reversals_per_hour:
+        passed = False
+        reasons.append(
+            f"{per_hour:.1f} direction reversals per hour (flapping; at most "
+            f"{inputs.max_reversals_per_hour:g} allowed)"
+        )
+    if inputs.max_utilization_pct is not None:
+        used = ts["cpu_used_cores"].to_numpy(np.float64)
+        requested = ts["cpu_requested_cores"].to_numpy(np.float64)
+        share = np.where(requested > 0, 100 * used / np.where(requested > 0, requested, 1), 0)
+        over = share > inputs.max_utilization_pct
+        over_pct = 100 * float(dt[over].sum()) / float(dt.sum())
+        if over_pct > SLO_SLACK_PCT:
+            passed = False
+            reasons.append(
+                f"pods above {inputs.max_utilization_pct:g} % of their CPU request for "
+                f"{over_pct:.1f} % of the time"
+            )
+    if passed:
+        reasons.insert(
+            0,
+            f"p95 latency within {slo_ms:g} ms {100 - violation_pct:.1f} % of the time; "
+            f"peak {int(summary['replicas_max'])} of maxReplicas={max_replicas}; "
+            f"{per_hour:.1f} direction reversals per hour",
+        )
+    _, demand = service_demand(result, "hpa", name)
+    supply = ts["replicas_ready"].to_numpy(np.float64)
+    spells = under_provisioned_episodes(time_s, demand, supply)
+    lag = float(spells.mean()) if spells.size else 0.0
+    if spells.size:
+        reasons.append(f"scale-up lagged demand by {lag:.0f} s on average ({spells.size} times)")
+    metrics = {
+        "slo_violation_pct": violation_pct,
+        "latency_p95_ms": float(summary["latency_p95_ms"]),
+        "replicas_max": float(summary["replicas_max"]),
+        "time_at_max_replicas_s": float(dt[at_max].sum()),
+        "scale_events": float(summary["scale_events"]),
+        "direction_reversals_per_hour": per_hour,
+        "cost_usd": float(result.summary["platforms"]["hpa"]["cost_usd"]),
+        "workload_cost_usd": platform_cost_split(result, "hpa").workloads_usd[name],
+        "dropped_pct": float(summary["dropped_pct"]),
+        "scale_up_lag_mean_s": lag,
+    }
+    events = result.events
+    decisions = events[events["kind"].isin(["scale", "hpa_hold"])][
+        ["time_s", "kind", "from", "to", "reason", "detail"]
+    ].reset_index(drop=True)
+    return Validation(passed, reasons, assumptions, metrics, decisions, result)

@@ -1,0 +1,208 @@
+"""``capsim deploy emit`` and ``capsim deploy apply``: the command-line side of the deploy
+adapter (:mod:`capsim.kube.emit`, :mod:`capsim.kube.checks`,
+:mod:`capsim.kube.write`, :mod:`capsim.kube.apply`).
+
+Exit codes as every command: 0 success (or a clean dry run); 1 the dry run found
+problems or conflicts, or an apply stopped on a failure; 2 bad input (manifests that do
+not validate: every problem listed, nothing written) or no connection to the cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_deploy_parser", "run_deploy"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def add_deploy_parser(commands: Any) -> None:
+    """The ``deploy`` command group."""
+    deploy = commands.add_parser(
+        "deploy", help="emit the simulated configuration as manifests, apply them safely"
+    )
+    sub = deploy.add_subparsers(dest="deploy_command", required=True, metavar="COMMAND")
+    emit = sub.add_parser(
+        "emit",
+        help="write validated manifests (Deployment, Service, HPA, PDB, Ingress, Job)",
+        description="Build Kubernetes manifests from a scenario's platform or from a "
+        "`capsim recommend --emit` folder, validate them strictly against the chosen "
+        "Kubernetes version's schemas and capsim's own checks, and write one file per "
+        "object. Nothing is written if any check fails (exit 2, every problem listed).",
+    )
+    source = emit.add_mutually_exclusive_group(required=True)
+    source.add_argument("scenario", nargs="?", type=Path, metavar="SCENARIO.yaml")
+    source.add_argument("--recommendation", type=Path, metavar="DIR", help="recommend --emit DIR")
+    emit.add_argument("--platform", help="the scenario's Kubernetes platform to emit")
+    emit.add_argument("--workload", help="only this workload (default: every service)")
+    emit.add_argument("--namespace", help="metadata.namespace of every object")
+    emit.add_argument("--image", help="container image (scenarios name none)")
+    emit.add_argument("--port", type=int, default=8080, help="container port (default 8080)")
+    emit.add_argument("--k8s-version", default=None, metavar="1.31", help="target version")
+    emit.add_argument("--ingress-host", metavar="HOST", help="also emit an Ingress for HOST")
+    emit.add_argument("--out", type=Path, metavar="DIR", help="folder (default deploy/<name>)")
+    emit.add_argument("--kustomize", action="store_true", help="also write kustomization.yaml")
+    emit.add_argument("--debug", action="store_true", help="show tracebacks")
+    apply = sub.add_parser(
+        "apply",
+        help="server-side apply a manifest folder: dry run and diff, --apply to change",
+        description="Server-side apply (field manager capsim) every manifest in DIR with "
+        "dryRun=All and show what would change against the live objects. Only with --apply "
+        "are objects changed, in dependency order, stopping at the first failure.",
+    )
+    apply.add_argument("folder", type=Path, metavar="DIR")
+    apply.add_argument("--kubeconfig", type=Path, metavar="FILE")
+    apply.add_argument("--context", help="kubeconfig context (default: the current one)")
+    apply.add_argument("--namespace", help="namespace for objects that name none")
+    apply.add_argument("--apply", action="store_true", help="apply for real after the dry run")
+    apply.add_argument(
+        "--force-conflicts", action="store_true", help="take ownership of conflicting fields"
+    )
+    apply.add_argument(
+        "--prune-check",
+        action="store_true",
+        help="report capsim-managed objects of the same instance that DIR no longer has",
+    )
+    apply.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    needed = "kubernetes_validate" if args.deploy_command == "emit" else "kubernetes"
+    if importlib.util.find_spec(needed) is None:
+        print(
+            f"capsim: error: capsim deploy {args.deploy_command} needs the kube extra "
+            f"({needed} is not installed): pip install 'capsim[kube]'",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if args.deploy_command == "emit":
+        return _emit(args)
+    return _apply(args)
+
+
+def _emit(args: argparse.Namespace) -> int:
+    from capsim.kube.checks import check_manifests
+    from capsim.kube.emit import (
+        DEFAULT_K8S_VERSION,
+        EmitOptions,
+        manifests_from_recommendation,
+        manifests_from_scenario,
+    )
+    from capsim.kube.write import write_manifests
+
+    version = args.k8s_version or DEFAULT_K8S_VERSION
+    options = EmitOptions(
+        namespace=args.namespace,
+        image=args.image,
+        k8s_version=version,
+        ingress_host=args.ingress_host,
+        container_port=args.port,
+    )
+    if args.recommendation is not None:
+        for flag in ("platform", "workload"):
+            if getattr(args, flag):
+                raise ValueError(f"--{flag} is for scenarios, not with --recommendation")
+        manifests = manifests_from_recommendation(args.recommendation, options)
+        default_out = Path("deploy") / args.recommendation.name
+    else:
+        import capsim
+
+        scenario = capsim.load_scenario(args.scenario)
+        platform = args.platform or _only_kubernetes_platform(scenario, args.scenario)
+        manifests = manifests_from_scenario(
+            scenario, platform, options, args.workload, where=str(args.scenario)
+        )
+        default_out = Path("deploy") / f"{scenario.name}-{platform}"
+    problems = check_manifests(manifests.objects, version)
+    if problems:
+        print(
+            f"capsim: error: {len(problems)} problem(s) in the manifests from "
+            f"{manifests.source}; nothing written:",
+            file=sys.stderr,
+        )
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = args.out or default_out
+    header = f"capsim deploy emit: {manifests.source}\nvalidated against Kubernetes {version}"
+    paths = write_manifests(manifests.objects, out, header, args.kustomize)
+    print(
+        f"wrote {len(paths)} manifests to {out} "
+        f"(valid for Kubernetes {version}, strict schemas and capsim's checks):"
+    )
+    for path in paths:
+        print(f"  {path.name}")
+    for note in manifests.notes:
+        print(f"note: {note}")
+    how = f"kubectl apply -k {out}" if args.kustomize else f"capsim deploy apply {out}"
+    print(f"\nnext: {how}")
+    return EXIT_OK
+
+
+def _only_kubernetes_platform(scenario: Any, path: Path) -> str:
+    from capsim.scenario import KubernetesPlatform
+
+    names = [n for n, p in scenario.platforms.items() if isinstance(p, KubernetesPlatform)]
+    if len(names) == 1:
+        return str(names[0])
+    raise ValueError(f"{path}: give --platform (Kubernetes platforms: {names or 'none'})")
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from capsim.kube.apply import apply_manifests
+    from capsim.kube.client import ApiError, ClusterUnreachableError, KubernetesCluster
+    from capsim.kube.write import load_manifest_dir
+
+    objects = load_manifest_dir(args.folder)
+    try:
+        cluster = KubernetesCluster(args.kubeconfig, args.context)
+        plan = apply_manifests(
+            cluster,
+            objects,
+            namespace=args.namespace,
+            default_namespace=cluster.namespace,
+            apply=args.apply,
+            force_conflicts=args.force_conflicts,
+            prune_check=args.prune_check,
+        )
+    except ClusterUnreachableError as exc:
+        print(f"capsim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ApiError as exc:
+        print(
+            f"capsim: error: {cluster.server} refused the kubeconfig's credentials ({exc}); "
+            "check --kubeconfig/--context",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    print(f"dry run (server-side apply, field manager capsim) against {cluster.server}:")
+    for outcome in plan.outcomes:
+        print(f"  {outcome.label}: {outcome.status}")
+        for change in outcome.changes:
+            print(f"      {change}")
+        for problem in outcome.problems:
+            print(f"      {problem}")
+        for warning in outcome.warnings:
+            print(f"      warning: {warning}")
+    for leftover in plan.leftovers:
+        print(f"  left behind: {leftover}")
+    if plan.problems:
+        verb = "nothing applied" if args.apply else "fix them before --apply"
+        print(f"\nthe dry run found problems: {verb}")
+        return EXIT_PROBLEMS
+    if not args.apply:
+        changed = sum(o.status in ("created", "changed") for o in plan.outcomes)
+        print(f"\ndry run clean: {changed} object(s) would change; nothing was changed.")
+        print("run again with --apply to apply")
+        return EXIT_OK
+    if plan.applied:
+        print(f"\napplied: {', '.join(plan.applied)}")
+    if plan.failure is not None:
+        print(f"failed: {plan.failure}")
+        print(f"not applied: {', '.join(plan.not_applied)}")
+        return EXIT_PROBLEMS
+    return EXIT_OK

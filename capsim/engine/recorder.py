@@ -1,0 +1,288 @@
+"""Recording a platform's run: per-tick sums, one row per record interval, events.
+
+The engine calls :meth:`PlatformRecorder.ticks` for a block of ticks of all services at
+once (NumPy), :meth:`PlatformRecorder.row` at each record boundary with the levels at that
+instant, and :meth:`PlatformRecorder.event` for decisions and lifecycle changes. Columns
+are plain lists and arrays; DataFrames are built once, at the end, by the engine.
+
+Interval statistics:
+
+* rates (arrivals, served, dropped) are means over the interval;
+* CPU used, requested and capacity are time-weighted means;
+* latency is request-weighted over every request served in the interval, pooled
+  exactly over the per-tick laws;
+* replicas, nodes and cost are the values at the end of the interval.
+
+The per-tick latency laws are kept, so the run summary can pool all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from capsim.models.queueing import (
+    ResponseTimeDistribution,
+    pooled_row_means_s,
+    pooled_row_quantiles_s,
+)
+from capsim.models.service import TickOutput
+from capsim.results.run_result import LatencyComponents
+
+__all__ = ["BATCH_LEVELS", "EVENT_COLUMNS", "Levels", "PlatformRecorder"]
+
+_CHUNK_COMPONENTS = 100_000  # latency components evaluated at once in finalize() (cache-sized)
+
+FloatArray = npt.NDArray[np.float64]
+
+EVENT_COLUMNS = ("time_s", "platform", "workload", "kind", "from", "to", "reason", "detail")
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Per-workload values at a record instant (arrays over the platform's workloads)."""
+
+    replicas_desired: npt.NDArray[np.int64]
+    replicas_ready: npt.NDArray[np.int64]
+    replicas_total: npt.NDArray[np.int64]
+    nodes: int | npt.NDArray[np.int64]
+    cost_usd: float
+    capacity_core_s: float = 0.0  # the platform's vCPU core-seconds bought so far
+    capacity_byte_s: float = 0.0  # and memory byte-seconds
+    capacity_gpu_s: float = 0.0  # and GPU-seconds
+    jobs_queued: npt.NDArray[np.int64] | None = None
+    jobs_running: npt.NDArray[np.int64] | None = None
+
+
+_SUMS = (
+    "arrived",
+    "served",
+    "dropped",
+    "cpu_used",
+    "memory_used",
+    "cpu_requested",
+    "cpu_capacity",
+    "gpu_used",
+)
+# Batch workloads report interval means of these (cores, MiB, GPUs), the last rows of _SUMS.
+# Services use no GPU in the model.
+BATCH_LEVELS = _SUMS[3:]
+
+
+@dataclass
+class PlatformRecorder:
+    """Accumulates one platform's run; ``services`` are the workloads with a load."""
+
+    platform: str
+    workloads: list[str]
+    services: list[int]
+    n_ticks: int
+    tick_s: float
+    arrival_rates: FloatArray  # (n_ticks, services): the whole run's load
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        shape = (self.n_ticks, len(self.services))
+        self._served = np.zeros(shape)
+        self._fixed = np.zeros(shape)
+        self._wait_p = np.zeros(shape)
+        self._wait_rate = np.ones(shape)
+        self._service_rate = np.ones(shape)
+        self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
+        self._backlog = np.zeros(len(self.services))
+        self._first_tick = 0
+        self._ticks_in_interval = 0
+        self._intervals: list[tuple[int, int]] = []  # ticks [first, last) of each row
+        self._row_sums: list[FloatArray] = []  # (len(_SUMS), workloads) means per row
+        self._row_backlog: list[FloatArray] = []
+        self._row_levels: list[tuple[float, Levels]] = []
+
+    def ticks(
+        self,
+        first: int,
+        out: TickOutput,
+        ready: npt.NDArray[np.int64],
+        cpu_requested_cores: FloatArray,
+        cpu_capacity_cores: FloatArray,
+    ) -> None:
+        """Add ticks ``first, first + 1, …`` of the services: ``out`` holds
+        ``(ticks, services)`` arrays, or ``(services,)`` for one tick; replicas, requests
+        and capacity held over the block. Arrivals are summed from ``arrival_rates`` when
+        a row closes, the same sum however the ticks were blocked."""
+        one = out.served_rate.ndim == 1
+        count = 1 if one else out.served_rate.shape[0]
+        last = first + count
+        shape = (count, len(self.services))
+
+        def total(values: FloatArray) -> FloatArray:
+            return values if one else np.broadcast_to(values, shape).sum(axis=0)
+
+        acc = self._acc
+        acc[1] += total(out.served_rate)
+        acc[2] += total(out.dropped_rate)
+        acc[3] += total(out.cpu_used_cores_per_replica) * ready
+        acc[4] += total(out.memory_used_mib_per_replica) * ready
+        acc[5] += cpu_requested_cores * count
+        acc[6] += cpu_capacity_cores * count
+        self._backlog = out.backlog if one else np.broadcast_to(out.backlog, shape)[-1]
+        self._served[first:last] = out.served_rate * self.tick_s
+        law = out.latency  # NaN where nothing was served: masked by weight 0 later
+        self._fixed[first:last] = law.fixed_wait_s
+        self._wait_p[first:last] = law.wait_probability
+        self._wait_rate[first:last] = law.wait_rate_per_s
+        self._service_rate[first:last] = law.service_rate_per_s
+        self._ticks_in_interval += count
+
+    def row(
+        self, time_s: float, next_tick: int, levels: Levels, batch_means: FloatArray | None = None
+    ) -> None:
+        """Close the interval ending at ``time_s`` (ticks before ``next_tick``).
+
+        ``batch_means`` (``BATCH_LEVELS`` × workloads) are the interval means of the
+        workloads that are not services; their other sums stay zero.
+        """
+        ticks = self._ticks_in_interval
+        means = np.zeros((len(_SUMS), len(self.workloads)))
+        backlog = np.zeros(len(self.workloads))
+        if batch_means is not None:
+            means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
+        if ticks:
+            self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
+            means[:, self.services] = self._acc / ticks
+            backlog[self.services] = self._backlog
+        means[4] *= 2**20  # MiB → bytes
+        self._row_sums.append(means)
+        self._row_backlog.append(backlog)
+        self._row_levels.append((time_s, levels))
+        self._intervals.append((self._first_tick, next_tick))
+        self._acc[:] = 0.0
+        self._first_tick = next_tick
+        self._ticks_in_interval = 0
+
+    def finalize(self) -> None:
+        """Build every column at once (latency request-weighted and exact)."""
+        n, rows = len(self.workloads), len(self._row_levels)
+        sums = np.stack(self._row_sums) if rows else np.zeros((0, len(_SUMS), n))
+        used, capacity = sums[:, 3], sums[:, 6]
+        levels = [level for _, level in self._row_levels]
+
+        def level(name: str, default: int = 0) -> FloatArray:
+            return np.array(
+                [
+                    np.broadcast_to(default if getattr(x, name) is None else getattr(x, name), (n,))
+                    for x in levels
+                ]
+            )
+
+        mean, p95, p99 = self._latency_columns()
+        columns: dict[str, Any] = {
+            "time_s": np.repeat([t for t, _ in self._row_levels], n),
+            "platform": [self.platform] * (rows * n),
+            "workload": list(self.workloads) * rows,
+            "arrival_rate": sums[:, 0],
+            "served_rate": sums[:, 1],
+            "dropped_rate": sums[:, 2],
+            "backlog": np.array(self._row_backlog),
+            "latency_mean_ms": mean,
+            "latency_p95_ms": p95,
+            "latency_p99_ms": p99,
+            "replicas_desired": level("replicas_desired"),
+            "replicas_ready": level("replicas_ready"),
+            "replicas_total": level("replicas_total"),
+            "cpu_used_cores": used,
+            "cpu_requested_cores": sums[:, 5],
+            "cpu_capacity_cores": capacity,
+            "utilization_pct": np.where(
+                capacity > 0, 100.0 * used / np.where(capacity > 0, capacity, 1.0), 0.0
+            ),
+            "memory_used_bytes": sums[:, 4],
+            "nodes": level("nodes"),
+            "cost_usd": np.repeat([x.cost_usd for x in levels], n),
+            "platform_cpu_cores": np.repeat(self._interval_means("capacity_core_s"), n),
+            "platform_memory_bytes": np.repeat(self._interval_means("capacity_byte_s"), n),
+            "gpu_used": sums[:, 7],
+            "platform_gpus": np.repeat(self._interval_means("capacity_gpu_s"), n),
+            "jobs_queued": level("jobs_queued"),
+            "jobs_running": level("jobs_running"),
+        }
+        self.columns = {
+            name: (np.asarray(value).ravel().tolist() if not isinstance(value, list) else value)
+            for name, value in columns.items()
+        }
+
+    def _interval_means(self, name: str) -> FloatArray:
+        """Mean over each row's interval of a quantity whose integral ``name`` holds."""
+        times = np.array([0.0] + [t for t, _ in self._row_levels])
+        integral = np.array([0.0] + [getattr(x, name) for _, x in self._row_levels])
+        spans = np.diff(times)
+        return np.where(spans > 0, np.diff(integral) / np.where(spans > 0, spans, 1.0), 0.0)
+
+    def _latency_columns(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Request-weighted mean, p95, p99 (ms) of every row, pooled over its ticks."""
+        n, k = len(self.workloads), len(self.services)
+        mean = np.full((len(self._intervals), n), np.nan)
+        p95 = np.full_like(mean, np.nan)
+        p99 = np.full_like(mean, np.nan)
+        by_length: dict[int, list[int]] = {}
+        for row, (first, last) in enumerate(self._intervals):
+            by_length.setdefault(last - first, []).append(row)
+        for length, rows in by_length.items():
+            if length == 0 or k == 0:
+                continue
+            for chunk in _chunks(rows, max(1, _CHUNK_COMPONENTS // (length * k))):
+                starts = np.array([self._intervals[r][0] for r in chunk])
+                ticks = starts[:, None] + np.arange(length)[None, :]  # (rows, length)
+                law = ResponseTimeDistribution(
+                    _gather(self._fixed, ticks),
+                    _gather(self._wait_p, ticks),
+                    _gather(self._wait_rate, ticks),
+                    _gather(self._service_rate, ticks),
+                )
+                served = _gather(self._served, ticks)
+                means = pooled_row_means_s(law, served).reshape(len(chunk), k)
+                quantiles = pooled_row_quantiles_s(law, served, (0.95, 0.99))
+                cells = np.ix_(chunk, self.services)
+                mean[cells] = 1000.0 * means
+                p95[cells] = 1000.0 * quantiles[0].reshape(len(chunk), k)
+                p99[cells] = 1000.0 * quantiles[1].reshape(len(chunk), k)
+        return mean, p95, p99
+
+    def event(
+        self,
+        time_s: float,
+        workload: str,
+        kind: str,
+        from_: float | int | None = None,
+        to: float | int | None = None,
+        reason: str = "",
+        detail: str = "",
+    ) -> None:
+        self.events.append((time_s, self.platform, workload, kind, from_, to, reason, detail))
+
+    def latency_components(self) -> dict[tuple[str, str], LatencyComponents]:
+        """The per-tick latency laws of each service, for the run summary."""
+        return {
+            (self.platform, self.workloads[w]): LatencyComponents(
+                served=self._served[:, i].copy(),
+                fixed_wait_s=self._fixed[:, i].copy(),
+                wait_probability=self._wait_p[:, i].copy(),
+                wait_rate_per_s=self._wait_rate[:, i].copy(),
+                service_rate_per_s=self._service_rate[:, i].copy(),
+            )
+            for i, w in enumerate(self.services)
+        }
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _gather(values: FloatArray, ticks: npt.NDArray[np.int64]) -> FloatArray:
+    """Per-tick values (ticks, services) at ``ticks`` (rows, length) → (rows × services,
+    length): one row per (interval, service), its ticks along the row."""
+    length = ticks.shape[1]
+    return values[ticks].transpose(0, 2, 1).reshape(-1, length)

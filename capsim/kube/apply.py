@@ -1,0 +1,420 @@
+"""Apply a folder of manifests safely (``capsim deploy apply``).
+
+1. **Dry run, always first**: every object is read live, then server-side applied with
+   ``dryRun=All`` under field manager ``capsim``. The server's answer is what the object
+   would become; it is compared with the live object field by field (server-managed
+   metadata and ``status`` left out), giving *created*, *changed* (each field, old → new)
+   or *unchanged*.
+2. **Problems** stop everything: conflicts with other field managers (named, with their
+   fields; ``--force-conflicts`` takes ownership), RBAC refusals (verb and resource),
+   validation errors (the server's causes), objects the dry run cannot apply.
+   **Warnings** do not: a live Deployment whose ``spec.replicas`` another manager owns
+   while an HPA scales it (that manager's next apply resets the scale), or another HPA
+   already scaling the same Deployment (two HPAs fight).
+3. **Only with ``apply=True``**, and only after a clean dry run, objects are applied for
+   real in dependency order (Service, Deployment, PDB, HPA, Ingress, Job). The first failure
+   stops the run; the report says exactly what was applied and what was not.
+
+The cluster sits behind :class:`~capsim.kube.client.Cluster`; nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from capsim.kube.client import FIELD_MANAGER, KINDS, ApiError, Cluster, kind_info
+from capsim.kube.emit import apply_rank
+from capsim.scenario.manifests import ManifestError
+
+__all__ = [
+    "Change",
+    "ObjectOutcome",
+    "Plan",
+    "apply_manifests",
+    "diff_objects",
+    "resolve_namespaces",
+]
+
+Status = Literal["created", "changed", "unchanged", "conflict", "forbidden", "invalid", "failed"]
+PROBLEM_STATUSES = ("conflict", "forbidden", "invalid", "failed")
+
+#: Fields the server owns; they differ between a live object and any apply of it.
+_SERVER_METADATA = frozenset(
+    {"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"}
+)
+_SERVER_ANNOTATIONS = frozenset({"deployment.kubernetes.io/revision"})
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of one object: ``old`` → ``new`` (``None``: absent)."""
+
+    path: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        if self.old is None:
+            return f"+ {self.path}: {_short(self.new)}"
+        if self.new is None:
+            return f"- {self.path}: {_short(self.old)}"
+        return f"~ {self.path}: {_short(self.old)} → {_short(self.new)}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass
+class ObjectOutcome:
+    """What the dry run (and the apply) found for one object."""
+
+    where: str
+    kind: str
+    name: str
+    namespace: str
+    status: Status = "unchanged"
+    changes: list[Change] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass
+class Plan:
+    """The outcome of :func:`apply_manifests`."""
+
+    outcomes: list[ObjectOutcome]
+    applied: list[str] = field(default_factory=list)
+    not_applied: list[str] = field(default_factory=list)
+    failure: str | None = None
+    leftovers: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> bool:
+        return any(o.status in PROBLEM_STATUSES for o in self.outcomes) or bool(self.leftovers)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.failure is None
+
+
+# --- diff ---------------------------------------------------------------------------------
+
+
+def _normalized(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``obj`` without status and server-managed metadata."""
+    out = {k: v for k, v in obj.items() if k != "status"}
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVER_METADATA}
+    annotations = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if k not in _SERVER_ANNOTATIONS
+    }
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    return out
+
+
+def _keyed(items: Sequence[Any]) -> dict[str, Any] | None:
+    """A list of named maps (containers, ports) as ``{name: item}``; ``None`` otherwise."""
+    if items and all(isinstance(i, Mapping) and isinstance(i.get("name"), str) for i in items):
+        names = [i["name"] for i in items]
+        if len(set(names)) == len(names):
+            return dict(zip(names, items, strict=True))
+    return None
+
+
+def _diff(old: Any, new: Any, path: str) -> Iterator[Change]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                yield Change(sub, None, new[key])
+            elif key not in new:
+                yield Change(sub, old[key], None)
+            else:
+                yield from _diff(old[key], new[key], sub)
+        return
+    if isinstance(old, list) and isinstance(new, list):
+        old_keyed, new_keyed = _keyed(old), _keyed(new)
+        if old_keyed is not None and new_keyed is not None:
+            yield from _diff_keyed(old_keyed, new_keyed, path)
+            return
+        if len(old) == len(new):
+            for index, (a, b) in enumerate(zip(old, new, strict=True)):
+                yield from _diff(a, b, f"{path}[{index}]")
+            return
+    if old != new:
+        yield Change(path, old, new)
+
+
+def _diff_keyed(old: Mapping[str, Any], new: Mapping[str, Any], path: str) -> Iterator[Change]:
+    for name in sorted(set(old) | set(new)):
+        sub = f"{path}[{name}]"
+        if name not in old:
+            yield Change(sub, None, new[name])
+        elif name not in new:
+            yield Change(sub, old[name], None)
+        else:
+            yield from _diff(old[name], new[name], sub)
+
+
+def diff_objects(live: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
+    """Field changes from ``live`` to ``after`` (lists of named maps matched by name)."""
+    return list(_diff(_normalized(live), _normalized(after), ""))
+
+
+# --- namespaces and fights ----------------------------------------------------------------
+
+
+def resolve_namespaces(
+    objects: Sequence[tuple[str, Mapping[str, Any]]], namespace: str | None, default: str
+) -> list[tuple[str, dict[str, Any], str]]:
+    """Each object with the namespace it goes to, in apply order.
+
+    ``namespace`` (``--namespace``) fills objects that name none; an object naming
+    another is an error, as with ``kubectl apply``. Unknown kinds are errors too.
+    """
+    resolved = []
+    for where, obj in objects:
+        if kind_info(str(obj["apiVersion"]), str(obj["kind"])) is None:
+            raise ManifestError(
+                f"{where}: {obj['apiVersion']} {obj['kind']}: capsim applies only Service, "
+                "Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress and Job"
+            )
+        own = (obj.get("metadata") or {}).get("namespace")
+        if own and namespace and own != namespace:
+            raise ManifestError(
+                f"{where}: metadata.namespace: {own!r} does not match --namespace {namespace!r}"
+            )
+        resolved.append((where, dict(obj), own or namespace or default))
+    return sorted(resolved, key=lambda item: apply_rank(item[1]))
+
+
+def _owners_of_replicas(live: Mapping[str, Any]) -> list[str]:
+    """Managers that own ``spec.replicas`` of a live Deployment through the main resource
+    (the HPA controller writes it through the ``scale`` subresource)."""
+    owners = []
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        fields = (entry.get("fieldsV1") or {}).get("f:spec") or {}
+        main_resource = entry.get("subresource", "") == ""
+        if "f:replicas" in fields and main_resource and entry.get("manager") != FIELD_MANAGER:
+            owners.append(str(entry.get("manager")))
+    return owners
+
+
+def _replica_fight(
+    emitted: Mapping[str, Any], live: Mapping[str, Any] | None, scaled: bool
+) -> str | None:
+    if live is None or not scaled or "replicas" in (emitted.get("spec") or {}):
+        return None
+    owners = _owners_of_replicas(live)
+    if not owners:
+        return None
+    replicas = (live.get("spec") or {}).get("replicas")
+    return (
+        f"spec.replicas ({replicas}) is owned by {owners}: their next apply resets the scale "
+        "the HPA chose; remove replicas from their manifests"
+    )
+
+
+def _hpa_fights(emitted: Mapping[str, Any], live_hpas: Sequence[Mapping[str, Any]]) -> list[str]:
+    target = (emitted.get("spec") or {}).get("scaleTargetRef") or {}
+    name = emitted["metadata"]["name"]
+    fights = []
+    for other in live_hpas:
+        ref = (other.get("spec") or {}).get("scaleTargetRef") or {}
+        other_name = (other.get("metadata") or {}).get("name")
+        if other_name != name and (ref.get("kind"), ref.get("name")) == (
+            target.get("kind"),
+            target.get("name"),
+        ):
+            fights.append(
+                f"HorizontalPodAutoscaler {other_name} already scales {ref.get('kind')}/"
+                f"{ref.get('name')}: two HPAs on one target fight (the controller reports "
+                "AmbiguousSelector and stops scaling); delete one"
+            )
+    return fights
+
+
+# --- errors -------------------------------------------------------------------------------
+
+_MANAGER = re.compile(r'conflicts? with "([^"]+)"')
+
+
+def _describe(error: ApiError, verb: str, resource: str, outcome: ObjectOutcome) -> None:
+    """Record an API error on ``outcome`` as the problem a user can act on."""
+    if error.code == 409 and error.causes:
+        outcome.status = "conflict"
+        for cause in error.causes:
+            managers = _MANAGER.findall(str(cause.get("message", "")))
+            outcome.problems.append(
+                f"conflict: {cause.get('field')} is owned by {', '.join(managers) or '?'} "
+                "(--force-conflicts takes ownership; or change it where they manage it)"
+            )
+    elif error.code == 403:
+        outcome.status = "forbidden"
+        outcome.problems.append(
+            f"forbidden: RBAC does not allow {verb} on {resource} in namespace "
+            f"{outcome.namespace} ({error.message})"
+        )
+    elif error.code in (400, 422):
+        outcome.status = "invalid"
+        causes = [f"{c.get('field')}: {c.get('message')}" for c in error.causes]
+        outcome.problems.append(f"invalid: {'; '.join(causes) or error.message}")
+    else:
+        outcome.status = "failed"
+        outcome.problems.append(f"{verb} failed: {error}")
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def _dry_run(
+    cluster: Cluster,
+    where: str,
+    obj: dict[str, Any],
+    namespace: str,
+    force: bool,
+    scaled: set[str],
+    live_hpas: Sequence[Mapping[str, Any]],
+) -> ObjectOutcome:
+    api_version, kind, name = str(obj["apiVersion"]), str(obj["kind"]), obj["metadata"]["name"]
+    info = kind_info(api_version, kind)
+    assert info is not None
+    outcome = ObjectOutcome(where, kind, name, namespace)
+    verb = "get"
+    try:
+        live = cluster.get(api_version, kind, namespace, name)
+        verb = "patch"
+        after = cluster.apply(obj, namespace, dry_run=True, force=force)
+    except ApiError as error:
+        if error.code == 401:
+            raise  # the credentials, not this object: nothing else would work either
+        _describe(error, verb, info.resource, outcome)
+        return outcome
+    if live is None:
+        outcome.status = "created"
+    else:
+        outcome.changes = diff_objects(live, after)
+        outcome.status = "changed" if outcome.changes else "unchanged"
+    if kind == "Deployment":
+        fight = _replica_fight(obj, live, name in scaled)
+        if fight:
+            outcome.warnings.append(fight)
+    if kind == "HorizontalPodAutoscaler":
+        outcome.warnings.extend(_hpa_fights(obj, live_hpas))
+    return outcome
+
+
+def _scaled_deployments(objects: Sequence[tuple[str, dict[str, Any], str]]) -> set[str]:
+    return {
+        ((obj.get("spec") or {}).get("scaleTargetRef") or {}).get("name", "")
+        for _, obj, _ in objects
+        if obj.get("kind") == "HorizontalPodAutoscaler"
+    }
+
+
+def _live_hpas(
+    cluster: Cluster, objects: Sequence[tuple[str, dict[str, Any], str]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """HPAs live in the namespaces the set's HPAs go to (and problems listing them)."""
+    found: list[dict[str, Any]] = []
+    problems: list[str] = []
+    namespaces = sorted({ns for _, o, ns in objects if o.get("kind") == "HorizontalPodAutoscaler"})
+    for namespace in namespaces:
+        try:
+            found.extend(cluster.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace))
+        except ApiError as error:
+            problems.append(
+                f"cannot list horizontalpodautoscalers.autoscaling in {namespace} to look for "
+                f"HPAs that would fight ({error})"
+            )
+    return found, problems
+
+
+def _leftovers(cluster: Cluster, objects: Sequence[tuple[str, dict[str, Any], str]]) -> list[str]:
+    """Objects capsim manages for the same instances that this set no longer has."""
+    wanted = {(o["kind"], ns, o["metadata"]["name"]) for _, o, ns in objects}
+    instances = sorted(
+        {
+            (ns, ((o.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/instance"))
+            for _, o, ns in objects
+        }
+    )
+    found = []
+    for namespace, instance in instances:
+        if instance is None:
+            continue
+        selector = f"app.kubernetes.io/managed-by=capsim,app.kubernetes.io/instance={instance}"
+        for api_version, kind in KINDS:
+            for live in cluster.list(api_version, kind, namespace, selector):
+                name = (live.get("metadata") or {}).get("name")
+                if (kind, namespace, name) not in wanted:
+                    found.append(
+                        f"{kind} {namespace}/{name} (instance {instance}) is not in this set: "
+                        f"delete it (kubectl delete {kind.lower()} -n {namespace} {name}) or "
+                        "put it back"
+                    )
+    return found
+
+
+def apply_manifests(
+    cluster: Cluster,
+    objects: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    namespace: str | None,
+    default_namespace: str,
+    apply: bool = False,
+    force_conflicts: bool = False,
+    prune_check: bool = False,
+) -> Plan:
+    """Dry-run every object, then (``apply`` and a clean dry run) apply them in order.
+
+    ``ClusterUnreachableError`` propagates (no answer is not a plan); every API refusal is
+    recorded on its object.
+    """
+    resolved = resolve_namespaces(objects, namespace, default_namespace)
+    scaled = _scaled_deployments(resolved)
+    live_hpas, list_problems = _live_hpas(cluster, resolved)
+    outcomes = [
+        _dry_run(cluster, where, obj, ns, force_conflicts, scaled, live_hpas)
+        for where, obj, ns in resolved
+    ]
+    for outcome in outcomes:
+        if outcome.kind == "HorizontalPodAutoscaler":
+            outcome.warnings.extend(list_problems)
+    plan = Plan(outcomes)
+    if prune_check:
+        try:
+            plan.leftovers = _leftovers(cluster, resolved)
+        except ApiError as error:
+            plan.leftovers = [f"--prune-check: cannot list capsim's objects ({error})"]
+    labels = [o.label for o in outcomes]
+    if not apply or plan.problems:
+        plan.not_applied = labels
+        return plan
+    for (where, obj, ns), outcome in zip(resolved, outcomes, strict=True):
+        info = kind_info(str(obj["apiVersion"]), str(obj["kind"]))
+        assert info is not None
+        try:
+            cluster.apply(obj, ns, dry_run=False, force=force_conflicts)
+        except ApiError as error:
+            if error.code == 401:
+                raise
+            failed = ObjectOutcome(where, outcome.kind, outcome.name, ns)
+            _describe(error, "patch", info.resource, failed)
+            plan.failure = f"{outcome.label}: {'; '.join(failed.problems)}"
+            plan.not_applied = labels[len(plan.applied) :]
+            return plan
+        plan.applied.append(outcome.label)
+    return plan

@@ -1,0 +1,369 @@
+"""M/M/c queueing maths (Erlang C) and response-time laws, vectorized with NumPy.
+
+The stationary M/M/c with arrival rate λ, ``c`` servers of rate μ each, offered load
+``a = λ/μ`` and ``ρ = a/c < 1`` (REFERENCE.md §7): a request waits with probability
+``C(c, a)`` (Erlang C), and its wait is then ``Exp(cμ − λ)``; its response time is
+that wait plus an ``Exp(μ)`` service. :class:`ResponseTimeDistribution` generalises this
+with a deterministic wait in front (the fluid backlog of :mod:`capsim.models.service`).
+Errors name the argument, the index and the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ResponseTimeDistribution",
+    "as_counts",
+    "check_array",
+    "erlang_c",
+    "erlang_c_unchecked",
+    "mmc_mean_response_s",
+    "mmc_response_quantile_s",
+    "mmc_response_tail",
+    "pooled_response_time_quantile_s",
+    "pooled_row_means_s",
+    "pooled_row_quantiles_s",
+    "response_time_mean_s",
+    "response_time_quantile_s",
+    "response_time_tail",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_REL_TOL = 1e-13  # Newton / bisection stop: relative step in seconds
+_MAX_ITER = 200
+_START_ITER = 1  # per-component Newton steps for a pooled quantile's start and bracket
+
+
+def _bad(where: str, index: int | None, value: object, rule: str) -> ValueError:
+    at = f"[{index}]" if index is not None else ""
+    return ValueError(f"{where}{at}: must be {rule}, got {value!r}")
+
+
+def check_array(where: str, values: npt.NDArray[np.float64], *, positive: bool) -> None:
+    """Raise naming ``where``, the first bad index and its value (finite, > 0 or ≥ 0)."""
+    ok = np.isfinite(values) & ((values > 0) if positive else (values >= 0))
+    if not ok.all():
+        i = int(np.argmin(ok))
+        rule = "> 0 and finite" if positive else ">= 0 and finite"
+        raise _bad(where, i if values.ndim else None, float(values.flat[i]), rule)
+
+
+def as_counts(where: str, values: npt.ArrayLike, *, minimum: int) -> IntArray:
+    """Integer-valued input (ints or integral floats) ``>= minimum`` as int64."""
+    raw = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(raw) & (raw >= minimum) & (raw == np.floor(raw))
+    if not ok.all():
+        i = int(np.argmin(ok))
+        index = i if raw.ndim else None
+        raise _bad(where, index, float(raw.flat[i]), f"an integer >= {minimum}")
+    return raw.astype(np.int64)
+
+
+# --- M/M/c -------------------------------------------------------------------------------
+
+
+def erlang_c(servers: npt.ArrayLike, offered_load: npt.ArrayLike) -> FloatArray:
+    """Erlang C: probability an arrival waits in an M/M/c with ``a = λ/μ`` Erlangs.
+
+    Broadcasts; ``servers`` may differ per element. Stable for large ``c`` through the
+    Erlang B recursion ``B_k = a B_{k-1} / (k + a B_{k-1})`` (all terms in [0, 1]), then
+    ``C = B / (1 − ρ (1 − B))`` with ``ρ = a / c``. Returns 1 where ``ρ ≥ 1``.
+    """
+    c_in = as_counts("erlang_c servers", servers, minimum=1)
+    a_in = np.asarray(offered_load, dtype=np.float64)
+    check_array("erlang_c offered_load", a_in, positive=False)
+    return erlang_c_unchecked(c_in, a_in)
+
+
+def erlang_c_unchecked(servers: IntArray, offered_load: FloatArray) -> FloatArray:
+    """:func:`erlang_c` for inputs already checked: whole ``servers`` ≥ 1 (int64) and
+    finite ``offered_load`` ≥ 0."""
+    c, a = servers, offered_load  # broadcast by each operation
+    b = np.ones(np.broadcast_shapes(c.shape, a.shape))
+    for k in range(1, int(c.max(initial=0)) + 1):
+        b = np.where(k <= c, a * b / (k + a * b), b)
+    rho = a / c
+    stable = rho < 1.0
+    denominator = np.where(stable, 1.0 - rho * (1.0 - b), 1.0)
+    return np.where(stable, b / denominator, 1.0)
+
+
+@dataclass(frozen=True)
+class ResponseTimeDistribution:
+    """Per-element law of a response time ``T = fixed_wait_s + W + S`` (seconds).
+
+    ``W`` is 0 with probability ``1 − wait_probability`` and ``Exp(wait_rate_per_s)``
+    otherwise; ``S ~ Exp(service_rate_per_s)``; ``W`` and ``S`` are independent. Arrays
+    of any one shape (services in a tick, or one service's ticks stacked over a run).
+    """
+
+    fixed_wait_s: FloatArray
+    wait_probability: FloatArray
+    wait_rate_per_s: FloatArray
+    service_rate_per_s: FloatArray
+
+
+def _hypoexp(t: FloatArray, r1: FloatArray, r2: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Tail and density of ``Exp(r1) + Exp(r2)`` at ``t ≥ 0``, stable when ``r1 ≈ r2``.
+
+    With ``s = min``, ``d = |r1 − r2|`` and ``φ(x) = (1 − e^{−x}) / x`` (φ(0) = 1):
+    tail ``e^{−st} (1 + s t φ(dt))``, density ``r1 r2 t e^{−st} φ(dt)``.
+    """
+    tail, density, _ = _hypoexp_parts(t, r1, r2, np.minimum(r1, r2))
+    return tail, density
+
+
+def _hypoexp_parts(
+    t: FloatArray, r1: FloatArray, r2: FloatArray, s: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_hypoexp` given ``s = min(r1, r2)``, plus ``e^{−r2 t}`` from the same two
+    exponentials (``e^{−r2 t}`` is ``e^{−st}`` or ``e^{−st} e^{−dt}``)."""
+    x = np.abs(r1 - r2) * t
+    safe_x = np.where(x > 0, x, 1.0)
+    one_minus = -np.expm1(-safe_x)  # 1 − e^{−dt}
+    phi = np.where(x > 0, one_minus / safe_x, 1.0)
+    decay = np.exp(-s * t)
+    r2_decay = np.where(r2 <= r1, decay, np.exp(-r2 * t))
+    return decay * (1.0 + s * t * phi), r1 * r2 * t * decay * phi, r2_decay
+
+
+def _tail_and_density(
+    t: FloatArray, c_wait: FloatArray, theta: FloatArray, mu: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """``P(W + S > t)`` and its density, ``t ≥ 0``."""
+    hypo_tail, hypo_density, exp_tail = _hypoexp_parts(t, theta, mu, np.minimum(theta, mu))
+    tail = (1.0 - c_wait) * exp_tail + c_wait * hypo_tail
+    return tail, (1.0 - c_wait) * mu * exp_tail + c_wait * hypo_density
+
+
+def _random_part_quantile_s(
+    q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray
+) -> FloatArray:
+    """Solve ``P(W + S > t) = 1 − q`` by Newton on the log tail, safeguarded by bisection;
+    converges to ~1e-13 relative (see :func:`_random_part_quantile_bracket_s`)."""
+    return _random_part_quantile_bracket_s(q, c_wait, theta, mu)[0]
+
+
+def _random_part_quantile_bracket_s(
+    q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray, iterations: int = _MAX_ITER
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(t, lo, hi)`` after at most ``iterations`` safeguarded Newton steps: the estimate
+    of the quantile and a bracket that always holds it.
+
+    Bracket: ``W + S ≥ S`` gives ``lo = −ln(1−q)/μ``; ``P(W + S > t) ≤ 2 e^{−st/2}``
+    (``s = min(θ, μ)``) gives ``hi = 2 ln(2/(1−q)) / s``.
+    """
+    log_target = np.log1p(-q)
+    lo = np.broadcast_to(-log_target / mu, np.broadcast(c_wait, theta, mu).shape).copy()
+    hi = np.where(c_wait > 0, 2.0 * np.log(2.0 / (1.0 - q)) / np.minimum(theta, mu), lo)
+    t = lo.copy()
+    for _ in range(iterations):
+        tail, density = _tail_and_density(t, c_wait, theta, mu)
+        gap = np.log(np.maximum(tail, 1e-300)) - log_target
+        lo = np.where(gap >= 0, t, lo)
+        hi = np.where(gap <= 0, t, hi)
+        newton = t + gap * tail / np.maximum(density, 1e-300)
+        inside = (newton >= lo) & (newton <= hi) & np.isfinite(newton)
+        nxt = np.where(inside, newton, 0.5 * (lo + hi))
+        done = np.abs(nxt - t) <= _REL_TOL * np.maximum(t, 1e-300)
+        t = nxt
+        if done.all():
+            break
+    return t, lo, hi
+
+
+def _validate_q(q: float) -> None:
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"quantile q: must be in (0, 1), got {q!r}")
+
+
+def response_time_tail(dist: ResponseTimeDistribution, t_s: npt.ArrayLike) -> FloatArray:
+    """``P(T > t_s)``; 1 for ``t_s`` below the fixed wait; NaN where the law is NaN."""
+    shifted = np.asarray(t_s, dtype=np.float64) - dist.fixed_wait_s
+    positive = np.maximum(np.nan_to_num(shifted, nan=0.0, posinf=0.0), 0.0)
+    tail, _ = _tail_and_density(
+        positive, dist.wait_probability, dist.wait_rate_per_s, dist.service_rate_per_s
+    )
+    tail = np.where(np.isposinf(shifted), 0.0, tail)
+    return np.where(np.isnan(shifted), np.nan, tail)
+
+
+def response_time_quantile_s(dist: ResponseTimeDistribution, q: float) -> FloatArray:
+    """The exact ``q``-quantile of ``T`` (seconds), per element."""
+    _validate_q(q)
+    random_part = _random_part_quantile_s(
+        q, dist.wait_probability, dist.wait_rate_per_s, dist.service_rate_per_s
+    )
+    return dist.fixed_wait_s + random_part
+
+
+def response_time_mean_s(dist: ResponseTimeDistribution) -> FloatArray:
+    """``E[T] = fixed wait + C / θ + 1 / μ`` (seconds)."""
+    return (
+        dist.fixed_wait_s
+        + dist.wait_probability / dist.wait_rate_per_s
+        + 1.0 / dist.service_rate_per_s
+    )
+
+
+def pooled_response_time_quantile_s(
+    dist: ResponseTimeDistribution, weights: npt.ArrayLike, q: float
+) -> float:
+    """``q``-quantile of the response time of all requests of many ticks together.
+
+    The pooled tail is ``Σ wᵢ P_i(T > t) / Σ wᵢ``; give ``weights`` = requests served in
+    each tick (``served_rate × dt``) to get the request-weighted run percentile (dropped
+    requests have no latency). Entries of weight 0 are ignored (their law may be NaN).
+    NaN when every weight is 0. Bisection between the smallest and largest per-tick
+    quantiles, which bracket the pooled one.
+    """
+    _validate_q(q)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    check_array("weights", w, positive=False)
+    keep = w > 0
+    if not keep.any():
+        return float("nan")
+    parts = [np.broadcast_to(getattr(dist, f.name), w.shape)[keep] for f in fields(dist)]
+    kept = ResponseTimeDistribution(*parts)
+    share = w[keep] / w[keep].sum()
+    each = response_time_quantile_s(kept, q)
+    lo, hi = float(each.min()), float(each.max())
+    for _ in range(_MAX_ITER):
+        if hi - lo <= _REL_TOL * hi:
+            break
+        mid = 0.5 * (lo + hi)
+        if float(np.dot(share, response_time_tail(kept, mid))) > 1.0 - q:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def pooled_row_quantiles_s(
+    dist: ResponseTimeDistribution,
+    weights: npt.ArrayLike,
+    qs: tuple[float, ...],
+    tolerance: float = 1e-9,
+) -> FloatArray:
+    """Pooled ``q``-quantiles of each row of 2-D laws at once: shape ``(len(qs), rows)``.
+
+    Row ``i`` pools the components ``dist[i, :]`` with ``weights[i, :]`` (requests
+    served), as :func:`pooled_response_time_quantile_s` does for one row. The pooled
+    quantile lies between the smallest and largest component quantiles; Newton on the
+    pooled tail, kept inside that shrinking bracket, stops when a step is below
+    ``tolerance`` relative (1e-9 by default: far below a microsecond at web latencies).
+    NaN for rows whose weights are all 0.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    keep = w > 0
+    total = w.sum(axis=1)
+    share = np.where(keep, w / np.where(total > 0, total, 1.0)[:, None], 0.0)
+    fixed = np.where(keep, dist.fixed_wait_s, 0.0)
+    c_wait = np.where(keep, dist.wait_probability, 0.0)
+    theta = np.where(keep, dist.wait_rate_per_s, 1.0)
+    mu = np.where(keep, dist.service_rate_per_s, 1.0)
+    out = np.empty((len(qs), w.shape[0]))
+    for index, q in enumerate(qs):
+        _validate_q(q)
+        # A few Newton steps per component: an estimate of its quantile and a bracket
+        # that holds it. The pooled quantile lies between the components' quantiles.
+        part, part_lo, part_hi = _random_part_quantile_bracket_s(
+            q, c_wait, theta, mu, iterations=_START_ITER
+        )
+        each = fixed + part
+        lo = np.min(np.where(keep, fixed + part_lo, np.inf), axis=1)
+        hi = np.max(np.where(keep, fixed + part_hi, -np.inf), axis=1)
+        rows = total > 0
+        lo, hi = np.where(rows, lo, 0.0), np.where(rows, hi, 0.0)
+        # Start from the share-weighted component estimate: right when the ticks agree,
+        # close when they are alike (the usual case within a record interval).
+        t = np.clip(np.sum(share * np.where(keep, each, 0.0), axis=1), lo, hi)
+        active = np.flatnonzero(rows)
+        for _ in range(_MAX_ITER):
+            if active.size == 0:
+                break
+            ta = t[active]
+            shifted = ta[:, None] - fixed[active]
+            tail, density = _tail_and_density(
+                np.maximum(shifted, 0.0), c_wait[active], theta[active], mu[active]
+            )
+            before = shifted < 0
+            part = share[active]
+            gap = np.sum(part * np.where(before, 1.0, tail), axis=1) - (1.0 - q)
+            slope = np.sum(part * np.where(before, 0.0, density), axis=1)
+            la = np.where(gap > 0, ta, lo[active])
+            ha = np.where(gap <= 0, ta, hi[active])
+            newton = ta + gap / np.maximum(slope, 1e-300)
+            at_root = np.abs(gap) <= 1e-15
+            nxt = np.where((newton >= la) & (newton <= ha), newton, 0.5 * (la + ha))
+            nxt = np.where(at_root, ta, nxt)
+            lo[active], hi[active], t[active] = la, ha, nxt
+            converged = at_root | (np.abs(nxt - ta) <= tolerance * np.maximum(np.abs(ta), 1e-300))
+            active = active[~converged]
+        out[index] = np.where(rows, t, np.nan)
+    return out
+
+
+def pooled_row_means_s(dist: ResponseTimeDistribution, weights: npt.ArrayLike) -> FloatArray:
+    """Request-weighted mean response time of each row of 2-D laws (NaN without weight)."""
+    w = np.asarray(weights, dtype=np.float64)
+    keep = w > 0
+    total = w.sum(axis=1)
+    means = np.where(keep, response_time_mean_s(dist), 0.0)
+    return np.where(total > 0, np.sum(w * means, axis=1) / np.where(total > 0, total, 1.0), np.nan)
+
+
+def _mmc_law(
+    arrival_rate_per_s: npt.ArrayLike, service_rate_per_s: npt.ArrayLike, servers: npt.ArrayLike
+) -> tuple[ResponseTimeDistribution, npt.NDArray[np.bool_]]:
+    """The stationary M/M/c response-time law and where it exists (``ρ < 1``)."""
+    lam = np.asarray(arrival_rate_per_s, dtype=np.float64)
+    mu = np.asarray(service_rate_per_s, dtype=np.float64)
+    check_array("arrival_rate_per_s", lam, positive=False)
+    check_array("service_rate_per_s", mu, positive=True)
+    c = as_counts("servers", servers, minimum=1)
+    lam, mu, c = np.broadcast_arrays(lam, mu, c)
+    stable = lam < c * mu
+    c_wait = np.where(stable, erlang_c(c, np.where(stable, lam / mu, 0.0)), 0.0)
+    theta = np.where(stable, c * mu - lam, c * mu)
+    zero = np.zeros(lam.shape)
+    return ResponseTimeDistribution(zero, c_wait, theta, mu.astype(np.float64)), stable
+
+
+def mmc_mean_response_s(
+    arrival_rate_per_s: npt.ArrayLike, service_rate_per_s: npt.ArrayLike, servers: npt.ArrayLike
+) -> FloatArray:
+    """Stationary M/M/c mean response time ``1/μ + C / (cμ − λ)`` (s); inf where ``ρ ≥ 1``."""
+    law, stable = _mmc_law(arrival_rate_per_s, service_rate_per_s, servers)
+    return np.where(stable, response_time_mean_s(law), np.inf)
+
+
+def mmc_response_tail(
+    t_s: npt.ArrayLike,
+    arrival_rate_per_s: npt.ArrayLike,
+    service_rate_per_s: npt.ArrayLike,
+    servers: npt.ArrayLike,
+) -> FloatArray:
+    """Stationary M/M/c ``P(T > t_s)``; 1 where ``ρ ≥ 1``."""
+    law, stable = _mmc_law(arrival_rate_per_s, service_rate_per_s, servers)
+    return np.where(stable, response_time_tail(law, t_s), 1.0)
+
+
+def mmc_response_quantile_s(
+    q: float,
+    arrival_rate_per_s: npt.ArrayLike,
+    service_rate_per_s: npt.ArrayLike,
+    servers: npt.ArrayLike,
+) -> FloatArray:
+    """Exact stationary M/M/c response-time ``q``-quantile (s); inf where ``ρ ≥ 1``."""
+    law, stable = _mmc_law(arrival_rate_per_s, service_rate_per_s, servers)
+    return np.where(stable, response_time_quantile_s(law, q), np.inf)
+
+
+# --- the service model -------------------------------------------------------------------

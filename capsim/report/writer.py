@@ -1,0 +1,312 @@
+"""The report: a run's verdict, comparison table, figures and details, in HTML and Markdown.
+
+:func:`write_report` is the only report writer. A report folder holds:
+
+* ``index.html``: one self-contained page (CSS inline, figures embedded as PNG data);
+* ``report.md`` and ``figures/*.png``: the same content for pull requests and wikis;
+* ``summary.json``, ``timeseries.parquet`` (or CSV), ``events.csv`` and ``jobs.csv``:
+  the run itself (:meth:`capsim.RunResult.save`), so the report can be reloaded and
+  compared later (``capsim compare``).
+
+**Writing is atomic.** Everything is written into a temporary folder beside the target,
+then swapped in with renames; if anything fails before the swap, the previous report is
+left as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import math
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from capsim.analysis.compare import Comparison, compare
+from capsim.results.run_result import RunResult, replace_folder
+
+__all__ = [
+    "FORMATS",
+    "format_value",
+    "markdown_table",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]
+
+FORMATS = ("html", "md", "json")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;padding:0 1rem;color:#1b1b1b;line-height:1.45}
+h1{font-size:1.7rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd}
+.verdict{background:#f3f7fb;border-left:4px solid #2a6fb0;padding:.8rem 1rem;margin:1rem 0}
+.verdict p{margin:.3rem 0}table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}
+th,td{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}
+th:first-child,td:first-child{text-align:left}td.win{background:#e6f4ea;font-weight:600}
+img{max-width:100%;height:auto;display:block;margin:.6rem 0}
+pre{background:#f6f6f6;padding:.8rem;overflow:auto;font-size:.85rem}
+.muted{color:#666;font-size:.9rem}
+"""
+
+
+def format_value(value: Any, unit: str = "") -> str:
+    """A number for people: thousands separators, sensible decimals, ``—`` for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool | str):
+        return str(value)
+    number = float(value)
+    if unit in ("USD", "USD/day"):
+        return f"${number:,.2f}"
+    if number == int(number) and abs(number) < 1e15:
+        return f"{int(number):,}"
+    if abs(number) >= 100:
+        return f"{number:,.0f}"
+    if abs(number) >= 1:
+        return f"{number:,.2f}"
+    return f"{number:.3g}"
+
+
+def _figures_png(result: RunResult) -> dict[str, bytes]:
+    """Each report figure as PNG bytes, in reading order."""
+    from capsim.report.figures import figures, png_bytes
+
+    return {name: png_bytes(figure) for name, figure in figures(result).items()}
+
+
+def _title(result: RunResult) -> str:
+    return f"capsim report: {result.summary['scenario']}"
+
+
+def _description(result: RunResult) -> str:
+    return str(result.summary.get("scenario_as_run", {}).get("description", "")).strip()
+
+
+def _run_facts(result: RunResult) -> str:
+    s = result.summary
+    hours = float(s["duration_s"]) / 3600
+    span = f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
+    return (
+        f"{span} simulated, seed {s['seed']}, load tick {format_value(s['tick_s'])} s, "
+        f"one row every {format_value(s['record_every_s'])} s; "
+        f"platforms: {', '.join(s['platforms'])}."
+    )
+
+
+def _detail_tables(result: RunResult) -> list[tuple[str, pd.DataFrame]]:
+    """Per workload: every summary figure of every platform."""
+    platforms = result.summary["platforms"]
+    names = sorted({w for p in platforms.values() for w in p["workloads"]})
+    tables = []
+    for workload in names:
+        data: dict[str, dict[str, Any]] = {
+            platform: entry["workloads"][workload]
+            for platform, entry in platforms.items()
+            if workload in entry["workloads"]
+        }
+        keys = [k for k in next(iter(data.values())) if k != "kind"]
+        frame = pd.DataFrame(
+            {p: [values.get(k) for k in keys] for p, values in data.items()}, index=keys
+        )
+        tables.append((workload, frame))
+    return tables
+
+
+def _scale_events(result: RunResult, limit: int = 12) -> pd.DataFrame:
+    events = result.events
+    scales = events[events["kind"] == "scale"]
+    columns = ["time_s", "platform", "workload", "from", "to", "reason"]
+    return scales[columns].head(limit)
+
+
+def _scenario_yaml(result: RunResult) -> str:
+    return yaml.safe_dump(result.summary.get("scenario_as_run", {}), sort_keys=False)
+
+
+# --- HTML ------------------------------------------------------------------------------
+
+
+def _html_comparison(comparison: Comparison) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in comparison.columns)
+    body = []
+    for row in comparison.rows:
+        cells = []
+        for column in comparison.columns:
+            css = ' class="win"' if row.winner == column else ""
+            cells.append(f"<td{css}>{html.escape(format_value(row.values[column], row.unit))}</td>")
+        unit = f" ({html.escape(row.unit)})" if row.unit else ""
+        body.append(f"<tr><td>{html.escape(row.label)}{unit}</td>{''.join(cells)}</tr>")
+    return (
+        f"<table><thead><tr><th>metric</th>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+        '<p class="muted">Green: the better value where one platform is better.</p>'
+    )
+
+
+def _html_frame(frame: pd.DataFrame, index: bool = True) -> str:
+    head = ("<th></th>" if index else "") + "".join(
+        f"<th>{html.escape(str(c))}</th>" for c in frame.columns
+    )
+    rows = []
+    for label, row in frame.iterrows():
+        first = f"<td>{html.escape(str(label))}</td>" if index else ""
+        cells = "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row.tolist())
+        rows.append(f"<tr>{first}{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def render_html(result: RunResult, comparison: Comparison, figures: dict[str, bytes]) -> str:
+    """The self-contained HTML page."""
+    title = html.escape(_title(result))
+    verdict = "".join(f"<p>{html.escape(line)}</p>" for line in comparison.verdict)
+    images = "".join(embedded_png(name, data) for name, data in figures.items())
+    details = "".join(
+        f"<h3>{html.escape(workload)}</h3>{_html_frame(frame)}"
+        for workload, frame in _detail_tables(result)
+    )
+    events = _scale_events(result)
+    parts = [
+        f"<h1>{title}</h1>",
+        f"<p>{html.escape(_description(result))}</p>",
+        f'<p class="muted">{html.escape(_run_facts(result))}</p>',
+        f'<div class="verdict">{verdict}</div>',
+        "<h2>Comparison</h2>",
+        _html_comparison(comparison),
+        "<h2>Figures</h2>",
+        images,
+        "<h2>Per workload</h2>",
+        details,
+        "<h2>First scaling decisions</h2>",
+        _html_frame(events, index=False) if len(events) else "<p>No scaling decisions.</p>",
+        "<h2>Scenario as run</h2>",
+        '<p class="muted">Every default filled in: run this to reproduce the report.</p>',
+        f"<pre>{html.escape(_scenario_yaml(result))}</pre>",
+    ]
+    return html_page(_title(result), "\n".join(parts))
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained page: the report style, ``title`` (plain text), ``body`` (HTML)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"{body}\n</body></html>\n"
+    )
+
+
+def embedded_png(alt: str, data: bytes) -> str:
+    """An ``<img>`` carrying its PNG inline, so the page needs no other file."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+# --- Markdown --------------------------------------------------------------------------
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    def clean(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(clean(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _md_comparison(comparison: Comparison) -> str:
+    rows = []
+    for row in comparison.rows:
+        cells = []
+        for column in comparison.columns:
+            text = format_value(row.values[column], row.unit)
+            cells.append(f"**{text}**" if row.winner == column else text)
+        label = f"{row.label} ({row.unit})" if row.unit else row.label
+        rows.append([label, *cells])
+    return markdown_table(["metric", *comparison.columns], rows) + "\n\nBold: the better value."
+
+
+def render_markdown(result: RunResult, comparison: Comparison, figure_names: list[str]) -> str:
+    """The Markdown report; figures are linked as ``figures/<name>.png``."""
+    parts = [
+        f"# {_title(result)}",
+        _description(result),
+        f"_{_run_facts(result)}_",
+        "\n".join(f"> {line}" for line in comparison.verdict),
+        "## Comparison",
+        _md_comparison(comparison),
+        "## Figures",
+        "\n\n".join(f"![{name}](figures/{name}.png)" for name in figure_names),
+        "## Per workload",
+    ]
+    for workload, frame in _detail_tables(result):
+        rows = [[str(k), *(format_value(v) for v in frame.loc[k])] for k in frame.index]
+        parts += [f"### {workload}", markdown_table(["", *frame.columns], rows)]
+    events = _scale_events(result)
+    parts.append("## First scaling decisions")
+    parts.append(
+        markdown_table(
+            list(events.columns),
+            [[format_value(v) for v in row] for row in events.itertuples(index=False)],
+        )
+        if len(events)
+        else "No scaling decisions."
+    )
+    parts += ["## Scenario as run", "```yaml\n" + _scenario_yaml(result) + "```"]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def write_report(
+    result: RunResult,
+    out_dir: str | Path,
+    formats: Iterable[str] = FORMATS,
+    headline: Sequence[str] = (),
+) -> Comparison:
+    """Write the report of ``result`` into ``out_dir`` atomically; returns the comparison.
+
+    ``headline`` lines go first in the verdict box (``capsim validate`` puts its PASS or
+    FAIL and reasons there).
+
+    ``formats``: any of ``html`` (``index.html``), ``md`` (``report.md`` and
+    ``figures/``), ``json`` (the run's data files). Unknown formats raise ``ValueError``
+    before anything is written.
+    """
+    chosen = list(dict.fromkeys(formats))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise ValueError(f"--format: unknown {unknown or 'nothing'}; choose from {FORMATS}")
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    comparison = compare(result)
+    if headline:
+        comparison = dataclasses.replace(comparison, verdict=[*headline, *comparison.verdict])
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        figures = _figures_png(result) if {"html", "md"} & set(chosen) else {}
+        if "json" in chosen:
+            result.save(staging)
+        if "html" in chosen:
+            page = render_html(result, comparison, figures)
+            (staging / "index.html").write_text(page, encoding="utf-8")
+        if "md" in chosen:
+            folder = staging / "figures"
+            folder.mkdir()
+            for name, data in figures.items():
+                (folder / f"{name}.png").write_bytes(data)
+            text = render_markdown(result, comparison, list(figures))
+            (staging / "report.md").write_text(text, encoding="utf-8")
+        replace_folder(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return comparison

@@ -1,0 +1,174 @@
+"""From a load spec to a value per simulation tick (synthetic shapes, traces, noise)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from capsim.scenario.load.specs import (
+    MAX_POISSON_COUNT,
+    REQUESTS_PER_S,
+    SYNTHETIC_TICK_S,
+    FloatArray,
+    LoadSpec,
+    ProductLoad,
+    SumLoad,
+    TraceLoad,
+    WorkloadError,
+)
+from capsim.scenario.load.traces import read_trace
+from capsim.units import format_duration
+
+
+@dataclass(frozen=True, eq=False)
+class LoadSeries:
+    """The load of one run: ``values[k]`` is the mean over ``[times_s[k], times_s[k] + tick_s)``
+    in ``unit`` (``requests_per_s``, ``cpu_cores`` or a trace's column name)."""
+
+    times_s: FloatArray
+    values: FloatArray
+    unit: str
+    tick_s: float
+
+    def __post_init__(self) -> None:
+        for name in ("times_s", "values"):
+            array = np.array(getattr(self, name), dtype=np.float64)
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.values) * self.tick_s
+
+
+def _traces(spec: LoadSpec) -> list[TraceLoad]:
+    if isinstance(spec, TraceLoad):
+        return [spec]
+    if isinstance(spec, SumLoad | ProductLoad):
+        return [trace for part in spec.parts for trace in _traces(part)]
+    return []
+
+
+def default_tick_s(spec: LoadSpec, *, base_dir: Path) -> float:
+    """The natural tick: the finest step of the traces in ``spec`` (after ``time_scale``),
+    or 1 s for purely synthetic load."""
+    steps = [read_trace(trace, base_dir=base_dir).step_s for trace in _traces(spec)]
+    return min(steps, default=SYNTHETIC_TICK_S)
+
+
+def _sub(where: str, part: str) -> str:
+    """The path of a part: ``load`` + ``parts[1]`` → ``load.parts[1]``."""
+    return f"{where}.{part}" if where else part
+
+
+def _error(where: str, message: str) -> WorkloadError:
+    return WorkloadError(f"{where}: {message}" if where else message)
+
+
+def _combined_unit(spec: LoadSpec, units: list[str | None], where: str) -> str | None:
+    """The unit of a sum (parts agree) or product (one part has a unit, the rest are factors)."""
+    stated = sorted({u for u in units if u is not None})
+    if isinstance(spec, ProductLoad) and sum(u is not None for u in units) > 1:
+        raise _error(
+            where,
+            f"a product may have one part with a unit (the others are factors), got units "
+            f"{', '.join(u for u in units if u)}",
+        )
+    if spec.unit is not None and spec.unit not in stated:
+        stated.append(spec.unit)
+    if len(stated) > 1:
+        raise _error(where, f"a {spec.type} mixes units: {', '.join(stated)}")
+    return stated[0] if stated else None
+
+
+def _check_poisson(spec: LoadSpec, unit: str | None, where: str) -> None:
+    if spec.poisson and unit not in (None, REQUESTS_PER_S):
+        raise _error(
+            where, f"poisson: only for request rates ({REQUESTS_PER_S}), this load is in {unit}"
+        )
+
+
+def _unit(spec: LoadSpec, base_dir: Path, where: str) -> str | None:
+    """Check ``spec`` without generating it (trace files read and checked); its unit."""
+    if isinstance(spec, TraceLoad):
+        unit: str | None = read_trace(spec, base_dir=base_dir, where=where).unit
+    elif isinstance(spec, SumLoad | ProductLoad):
+        parts = [_unit(p, base_dir, _sub(where, f"parts[{i}]")) for i, p in enumerate(spec.parts)]
+        unit = _combined_unit(spec, parts, where)
+    else:
+        unit = spec.unit
+    _check_poisson(spec, unit, where)
+    return unit
+
+
+def check_load(spec: LoadSpec, *, base_dir: Path, where: str = "") -> str:
+    """Check a spec as :func:`build_load` will use it (trace files, windows, gaps, units)
+    and return its unit. Messages start with ``where`` (empty: the caller adds the path)."""
+    return _unit(spec, base_dir, where) or REQUESTS_PER_S
+
+
+def _evaluate(
+    spec: LoadSpec, tick_s: float, ticks: int, rng: np.random.Generator, base_dir: Path, where: str
+) -> tuple[FloatArray, str | None]:
+    """Means of ``spec`` over ``ticks`` ticks and its unit (``None``: not stated)."""
+    unit: str | None
+    if isinstance(spec, TraceLoad):
+        trace = read_trace(spec, base_dir=base_dir, where=where)
+        values, unit = trace.tick_means(tick_s, ticks), trace.unit
+    elif isinstance(spec, SumLoad | ProductLoad):
+        parts = [
+            _evaluate(part, tick_s, ticks, rng, base_dir, _sub(where, f"parts[{i}]"))
+            for i, part in enumerate(spec.parts)
+        ]
+        unit = _combined_unit(spec, [u for _, u in parts], where)
+        combine = np.sum if isinstance(spec, SumLoad) else np.prod
+        values = np.asarray(combine([v for v, _ in parts], axis=0), dtype=np.float64)
+    else:
+        edges = np.arange(ticks + 1, dtype=np.float64) * tick_s
+        values, unit = spec.mean_rate(edges[:-1], edges[1:]), spec.unit
+    values = np.maximum(values, 0.0)  # integrals of non-negative rates, up to rounding
+    _check_poisson(spec, unit, where)
+    if spec.poisson:
+        expected = values * tick_s
+        if expected.size and expected.max() > MAX_POISSON_COUNT:
+            raise _error(
+                where,
+                f"poisson: {expected.max():.3g} requests in one {tick_s:g} s tick is more than "
+                f"can be drawn ({MAX_POISSON_COUNT:.0e}); check the load's scale",
+            )
+        values = rng.poisson(expected) / tick_s
+    return values, unit
+
+
+def build_load(
+    spec: LoadSpec,
+    *,
+    duration_s: float,
+    tick_s: float | None = None,
+    rng: np.random.Generator,
+    base_dir: Path = Path(),
+    where: str = "load",
+) -> LoadSeries:
+    """The load over ``[0, duration_s)`` as mean values per tick.
+
+    ``tick_s`` defaults to :func:`default_tick_s`; ``duration_s`` must be a whole number
+    of ticks. ``rng`` draws the Poisson noise (same generator state → same arrays).
+    Trace paths are relative to ``base_dir`` (the scenario file's folder).
+    """
+    tick = default_tick_s(spec, base_dir=base_dir) if tick_s is None else tick_s
+    if not (math.isfinite(tick) and tick > 0):
+        raise _error(where, f"tick must be a positive number of seconds, got {tick!r}")
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise _error(where, f"duration must be positive, got {duration_s!r} s")
+    ticks = round(duration_s / tick)
+    if ticks < 1 or abs(ticks * tick - duration_s) > 1e-9 * duration_s:
+        raise _error(
+            where,
+            f"the duration {format_duration(duration_s)} is not a whole number of {tick:g} s ticks",
+        )
+    values, unit = _evaluate(spec, tick, ticks, rng, base_dir, where)
+    times = np.arange(ticks, dtype=np.float64) * tick
+    return LoadSeries(times_s=times, values=values, unit=unit or REQUESTS_PER_S, tick_s=tick)

@@ -1,0 +1,252 @@
+"""Load spec models (the ``load:`` block of a scenario) and their validation."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from capsim.scenario.parsing import format_loc
+from capsim.units import Seconds, parse_duration_s
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+REQUESTS_PER_S = "requests_per_s"
+SYNTHETIC_TICK_S = 1.0
+MAX_POISSON_COUNT = 1e15  # per tick; NumPy's Poisson sampler stops near 9.2e18
+
+
+class WorkloadError(ValueError):
+    """A load spec or trace is not usable; the message names file or field and the value."""
+
+
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A non-negative load value in the spec's unit."""
+
+
+def _trace_time(value: Any) -> float | datetime:
+    """A window bound: a duration from the trace start, or an absolute (UTC) timestamp."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    try:
+        return parse_duration_s(value)
+    except ValueError:
+        if not isinstance(value, str):
+            raise
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            "expected a duration from the trace start (12d, 3600) or an ISO 8601 timestamp"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+TraceTime = Annotated[float | datetime, BeforeValidator(_trace_time)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    unit: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+    poisson: bool = False
+
+
+class _Shape(_Spec):
+    """A synthetic shape: an exact mean rate over any interval."""
+
+    def mean_rate(self, t0: FloatArray, t1: FloatArray) -> FloatArray:
+        """Mean rate over each interval ``[t0, t1)`` (seconds, ``t1 > t0``)."""
+        raise NotImplementedError  # pragma: no cover - every shape defines it
+
+
+class ConstantLoad(_Shape):
+    """``rate`` all the time."""
+
+    type: Literal["constant"]
+    rate: Rate
+
+    def mean_rate(self, t0: FloatArray, t1: FloatArray) -> FloatArray:
+        return np.full(t0.shape, self.rate)
+
+
+class DiurnalLoad(_Shape):
+    """A cosine cycle from ``base`` (trough) to ``peak``; peak at ``peak_at`` (mod ``period``).
+
+    ``rate(t) = base + (peak - base) · (1 + cos(2π (t - peak_at) / period)) / 2``; by
+    default ``peak_at`` is half a period, so the load starts at its trough.
+    """
+
+    type: Literal["diurnal"]
+    base: Rate
+    peak: Rate
+    period_s: Seconds = Field(default=86400.0, gt=0, alias="period")
+    peak_at_s: Seconds | None = Field(default=None, alias="peak_at")
+
+    @model_validator(mode="after")
+    def _peak_above_base(self) -> DiurnalLoad:
+        if self.peak < self.base:
+            raise ValueError(f"peak ({self.peak:g}) must be >= base ({self.base:g})")
+        return self
+
+    def mean_rate(self, t0: FloatArray, t1: FloatArray) -> FloatArray:
+        period = self.period_s
+        peak_at = period / 2 if self.peak_at_s is None else self.peak_at_s
+        phase = np.mod((t0 + t1) / 2 - peak_at, period) * (2 * math.pi / period)
+        wave = np.cos(phase) * np.sinc((t1 - t0) / period)
+        return self.base + (self.peak - self.base) * (1 + wave) / 2
+
+
+class StepLoad(_Shape):
+    """``before`` until ``at``, then ``after``."""
+
+    type: Literal["step"]
+    before: Rate
+    after: Rate
+    at_s: Seconds = Field(alias="at")
+
+    def mean_rate(self, t0: FloatArray, t1: FloatArray) -> FloatArray:
+        share_after = np.clip(t1 - np.maximum(t0, self.at_s), 0.0, None) / (t1 - t0)
+        return self.before + (self.after - self.before) * share_after
+
+
+class RampLoad(_Shape):
+    """``from`` until ``start``, linear to ``to`` at ``end``, then ``to``."""
+
+    type: Literal["ramp"]
+    from_: Rate = Field(alias="from")
+    to: Rate
+    start_s: Seconds = Field(alias="start")
+    end_s: Seconds = Field(alias="end")
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> RampLoad:
+        if self.end_s < self.start_s:
+            raise ValueError(f"end ({self.end_s:g} s) must be >= start ({self.start_s:g} s)")
+        return self
+
+    def _progress_integral(self, t: FloatArray) -> FloatArray:
+        """∫ from -∞ to t of the ramp's progress (0 before start, 1 after end)."""
+        start, end = self.start_s, self.end_s
+        if end == start:
+            return np.clip(t - start, 0.0, None)
+        inside = np.clip(t, start, end) - start
+        return inside**2 / (2 * (end - start)) + np.clip(t - end, 0.0, None)
+
+    def mean_rate(self, t0: FloatArray, t1: FloatArray) -> FloatArray:
+        progress = (self._progress_integral(t1) - self._progress_integral(t0)) / (t1 - t0)
+        return self.from_ + (self.to - self.from_) * progress
+
+
+class SpikeLoad(_Shape):
+    """A flash crowd on ``base``: from ``start``, a linear rise over ``rise`` to
+    ``base + height``, then exponential decay back with time constant ``decay``
+    (the excess falls to 1/e after ``decay``)."""
+
+    type: Literal["spike"]
+    base: Rate = 0.0
+    start_s: Seconds = Field(alias="start")
+    rise_s: Seconds = Field(default=0.0, alias="rise")
+    height: Rate
+    decay_s: Seconds = Field(gt=0, alias="decay")
+
+    def mean_rate(self, t0: FloatArray, t1: FloatArray) -> FloatArray:
+        u0, u1, rise, decay = t0 - self.start_s, t1 - self.start_s, self.rise_s, self.decay_s
+        rising = np.zeros(t0.shape)
+        if rise > 0:
+            rising = (np.clip(u1, 0, rise) ** 2 - np.clip(u0, 0, rise) ** 2) / (2 * rise)
+        a, b = np.clip(u0 - rise, 0.0, None), np.clip(u1 - rise, 0.0, None)
+        decaying = decay * np.exp(-a / decay) * -np.expm1(-(b - a) / decay)
+        return self.base + self.height * (rising + decaying) / (t1 - t0)
+
+
+class SumLoad(_Spec):
+    """The sum of ``parts`` (all in one unit)."""
+
+    type: Literal["sum"]
+    parts: tuple[LoadSpec, ...] = Field(min_length=1)
+
+
+class ProductLoad(_Spec):
+    """The product of ``parts``: one part may carry a unit, the others are plain factors."""
+
+    type: Literal["product"]
+    parts: tuple[LoadSpec, ...] = Field(min_length=1)
+
+
+class TraceLoad(_Spec):
+    """A recorded trace, replayed from its window ``[start, end)`` (see the module doc).
+
+    ``start``/``end`` hold seconds from the trace's first timestamp (``float``) or an
+    absolute UTC time (``datetime``, for traces with ISO 8601 timestamps).
+    """
+
+    type: Literal["trace"]
+    path: str = Field(min_length=1)
+    column: str | None = None
+    scale: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    start: TraceTime | None = None
+    end: TraceTime | None = None
+    time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    gaps: Literal["error", "hold", "fill"] = "error"
+    fill_value: Rate | None = None
+    loop: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TraceLoad:
+        if (self.gaps == "fill") != (self.fill_value is not None):
+            raise ValueError("fill_value is required with gaps: fill, and only with it")
+        return self
+
+
+LoadSpec = Annotated[
+    ConstantLoad
+    | DiurnalLoad
+    | StepLoad
+    | RampLoad
+    | SpikeLoad
+    | SumLoad
+    | ProductLoad
+    | TraceLoad,
+    Field(discriminator="type"),
+]
+"""One ``load:`` spec; embed it in other pydantic models or use :func:`parse_load_spec`."""
+SumLoad.model_rebuild()
+ProductLoad.model_rebuild()
+_SPEC_ADAPTER: TypeAdapter[LoadSpec] = TypeAdapter(LoadSpec)
+
+
+_TAGS = frozenset({"constant", "diurnal", "step", "ramp", "spike", "sum", "product", "trace"})
+
+
+def parse_load_spec(data: Any, *, where: str = "load") -> LoadSpec:
+    """Validate a ``load:`` mapping (as read from YAML).
+
+    Raises :class:`WorkloadError` naming ``where``, the field path and the bad value.
+    """
+    try:
+        return _SPEC_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = format_loc(tuple(first["loc"]), data, _TAGS)
+        path = where if loc == "(document)" else f"{where}.{loc}"
+        if first["type"] == "missing":
+            raise WorkloadError(f"{path}: required field is missing") from None
+        message = first["msg"].removeprefix("Value error, ")
+        shown = repr(first.get("input"))
+        got = "" if shown in message else f", got {shown}"
+        raise WorkloadError(f"{path}: {message}{got}") from None

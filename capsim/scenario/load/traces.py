@@ -1,0 +1,306 @@
+"""Recorded traces (CSV, Parquet): reading, checking, windows and resampling to ticks."""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from capsim.scenario.load.specs import FloatArray, IntArray, TraceLoad, WorkloadError
+from capsim.units import format_duration
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """A recorded load ready to replay: ``values[i]`` is the mean over simulated seconds
+    ``[offset_s + i·step_s, offset_s + (i+1)·step_s)``; the replay covers ``[0, span_s)``
+    (``offset_s <= 0`` when the window starts inside a step) and repeats when ``loop``."""
+
+    values: FloatArray
+    step_s: float
+    unit: str
+    source: str = ""  # message prefix naming the spec and file, e.g. "load: t.csv: "
+    offset_s: float = 0.0
+    span_s: float = field(default=math.nan)
+    loop: bool = False
+
+    def __post_init__(self) -> None:
+        values = np.array(self.values, dtype=np.float64)
+        values.flags.writeable = False
+        object.__setattr__(self, "values", values)
+        if math.isnan(self.span_s):
+            object.__setattr__(self, "span_s", len(values) * self.step_s + self.offset_s)
+
+    def tick_means(self, tick_s: float, ticks: int) -> FloatArray:
+        """Mean over each tick ``[k·tick_s, (k+1)·tick_s)``, ``k < ticks``: time-weighted
+        means of the steps a tick covers (exact copies or block means when aligned)."""
+        end = ticks * tick_s
+        if end > self.span_s * (1 + 1e-12) and not self.loop:
+            raise WorkloadError(
+                f"{self.source}the trace window lasts {format_duration(self.span_s)} of "
+                f"simulated time but the run needs {format_duration(end)}; shorten the run, "
+                "widen start/end, change time_scale, or set loop: true"
+            )
+        aligned = self._aligned(tick_s, ticks)
+        if aligned is not None:
+            return aligned
+        edges = np.arange(ticks + 1, dtype=np.float64) * tick_s
+        integral = self._looped_integral(edges)
+        return np.diff(integral) / tick_s
+
+    def _aligned(self, tick_s: float, ticks: int) -> FloatArray | None:
+        """The exact path when ticks and steps share edges (the common case), else None."""
+        whole = self.offset_s == 0 and math.isclose(self.span_s, len(self.values) * self.step_s)
+        per_tick, per_step = tick_s / self.step_s, self.step_s / tick_s
+        if whole and per_tick >= 1 and math.isclose(per_tick, round(per_tick)):
+            index = np.arange(ticks * round(per_tick)) % len(self.values)
+            return np.asarray(
+                self.values[index].reshape(ticks, round(per_tick)).mean(axis=1), dtype=np.float64
+            )
+        if whole and math.isclose(per_step, round(per_step)):
+            index = (np.arange(ticks) // round(per_step)) % len(self.values)
+            return np.asarray(self.values[index], dtype=np.float64)
+        return None
+
+    def _looped_integral(self, t: FloatArray) -> FloatArray:
+        """∫ from 0 to t of the replayed rate (t within the span unless ``loop``)."""
+        laps = np.floor(t / self.span_s) if self.loop else np.zeros(t.shape)
+        rest = np.clip(t - laps * self.span_s, 0.0, self.span_s)
+        step_edges = self.offset_s + np.arange(len(self.values) + 1) * self.step_s
+        cumulative = np.concatenate(([0.0], np.cumsum(self.values * self.step_s)))
+        at = np.interp(np.concatenate((rest, [0.0, self.span_s])), step_edges, cumulative)
+        lap_total, at_zero = at[-1] - at[-2], at[-2]
+        return np.asarray(laps * lap_total + at[:-2] - at_zero, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Table:
+    """A trace file read once: its rows, and each row's seconds since the first row."""
+
+    frame: pd.DataFrame
+    offsets_s: FloatArray
+    first_time: datetime | None  # None for numeric-seconds timestamps
+    is_csv: bool
+
+    def row(self, index: int) -> str:
+        return _row_name(self.is_csv, index)
+
+    def when(self, offset_s: float) -> str:
+        if self.first_time is None:
+            return f"t={offset_s:g} s"
+        moment = pd.Timestamp(self.first_time) + pd.Timedelta(seconds=offset_s)
+        return str(moment.isoformat()).replace("+00:00", "Z")
+
+
+def _row_name(is_csv: bool, index: int) -> str:
+    """Where row ``index`` (0-based) is: a CSV line number or a 1-based Parquet row."""
+    return f"line {index + 2}" if is_csv else f"row {index + 1}"
+
+
+def _is_csv(path: Path) -> bool:
+    return path.suffix.lower() not in {".parquet", ".pq"}
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path) if _is_csv(path) else pd.read_parquet(path)
+    except ImportError as exc:
+        raise WorkloadError(f"{path}: reading Parquet needs pyarrow ({exc})") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise WorkloadError(f"{path}: cannot read as CSV or Parquet: {exc}") from None
+
+
+def _offsets(frame: pd.DataFrame, path: Path) -> tuple[FloatArray, datetime | None]:
+    """Seconds since the first row, and the first row's time when timestamps are absolute."""
+    stamps = frame["timestamp"]
+    where = functools.partial(_row_name, _is_csv(path))
+    if pd.api.types.is_numeric_dtype(stamps) and not pd.api.types.is_bool_dtype(stamps):
+        seconds = stamps.to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(seconds))
+        if bad.size:
+            raise WorkloadError(f"{path}: timestamp: missing or not finite at {where(bad[0])}")
+        return seconds - seconds[0], None
+    moments = pd.to_datetime(stamps, utc=True, format="ISO8601", errors="coerce")
+    bad = np.flatnonzero(moments.isna().to_numpy())
+    if bad.size:
+        raise WorkloadError(
+            f"{path}: timestamp: not an ISO 8601 time or number of seconds at "
+            f"{where(bad[0])}: {stamps.iloc[bad[0]]!r}"
+        )
+    offsets = np.asarray((moments - moments.iloc[0]).dt.total_seconds(), dtype=np.float64)
+    return offsets, moments.iloc[0].to_pydatetime()
+
+
+@functools.lru_cache(maxsize=16)
+def _load_table(path: Path, _mtime_ns: int, _size: int) -> _Table:
+    """Read and parse a trace file; cached per path, modification time and size."""
+    frame = _read_frame(path)
+    if "timestamp" not in frame.columns:
+        raise WorkloadError(
+            f"{path}: timestamp: column not found (columns: {', '.join(map(str, frame.columns))})"
+        )
+    if len(frame) < 2:
+        raise WorkloadError(f"{path}: needs at least 2 rows to know its step, has {len(frame)}")
+    offsets, first_time = _offsets(frame, path)
+    return _Table(frame, offsets, first_time, _is_csv(path))
+
+
+def _table(path: Path) -> _Table:
+    if not path.is_file():
+        raise WorkloadError(f"{path}: file not found")
+    stat = path.stat()
+    return _load_table(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+def _step_s(table: _Table, path: Path) -> float:
+    """The regular step; raises on unsorted, duplicate or off-grid timestamps."""
+    stamps = table.frame["timestamp"]
+    deltas = np.diff(table.offsets_s)
+    if (deltas <= 0).any():
+        i = int(np.flatnonzero(deltas <= 0)[0])
+        later, earlier = f"{table.row(i + 1)} ({stamps.iloc[i + 1]})", table.row(i)
+        if deltas[i] == 0:
+            raise WorkloadError(f"{path}: timestamp: duplicate: {later} repeats {earlier}")
+        raise WorkloadError(
+            f"{path}: timestamp: not sorted: {later} is earlier than {earlier} ({stamps.iloc[i]})"
+        )
+    step = float(deltas.min())
+    off_grid = np.abs(deltas - np.rint(deltas / step) * step) > 1e-6 * step
+    if off_grid.any():
+        i = int(np.flatnonzero(off_grid)[0])
+        raise WorkloadError(
+            f"{path}: timestamp: not on a regular step of {step:g} s: {table.row(i + 1)} "
+            f"({stamps.iloc[i + 1]}) is {deltas[i]:g} s after the row before"
+        )
+    return step
+
+
+def _column_values(table: _Table, path: Path, column: str | None) -> tuple[str, FloatArray]:
+    """The value column as floats (NaN where empty); raises on text, inf or negatives."""
+    names = [str(c) for c in table.frame.columns if c != "timestamp"]
+    if column is None:
+        if len(names) != 1:
+            raise WorkloadError(
+                f"{path}: column: required, the file has several value columns: {', '.join(names)}"
+            )
+        column = names[0]
+    if column not in names:
+        raise WorkloadError(
+            f"{path}: column {column!r} not found (columns: "
+            f"{', '.join(map(str, table.frame.columns))})"
+        )
+    raw = table.frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    checks = (
+        (np.isnan(values) & raw.notna().to_numpy(), "not a number"),
+        (np.isinf(values), "not finite"),
+        (values < 0, "negative value"),
+    )
+    for bad, problem in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            shown = raw.iloc[i].item() if hasattr(raw.iloc[i], "item") else raw.iloc[i]
+            raise WorkloadError(
+                f"{path}: {column}: {problem} {shown!r} at {table.row(i)} "
+                f"(timestamp {table.frame['timestamp'].iloc[i]})"
+            )
+    return column, values
+
+
+def _window_offset(table: _Table, path: Path, name: str, bound: float | datetime) -> float:
+    if isinstance(bound, float):
+        return bound
+    if table.first_time is None:
+        raise WorkloadError(
+            f"{path}: {name}: {bound.isoformat()} is a timestamp but the trace's timestamps "
+            "are seconds; give a duration from the trace start instead"
+        )
+    return (bound - table.first_time).total_seconds()
+
+
+def _gap_error(
+    table: _Table,
+    path: Path,
+    column: str,
+    step_s: float,
+    window: FloatArray,
+    rows: IntArray,
+    base: int,
+) -> WorkloadError:
+    """The first gap in a window starting at grid step ``base``: a NaN value or missing rows.
+
+    ``rows[i]`` is the file row of window step ``i``, or -1 where the file has no row.
+    """
+    missing = np.isnan(window)
+    first = int(np.flatnonzero(missing)[0])
+    advice = (
+        f" (missing steps in the window: {int(missing.sum())}); set gaps: hold or "
+        "gaps: fill (with fill_value) to replay it anyway"
+    )
+    row = int(rows[first])
+    if row >= 0:
+        return WorkloadError(
+            f"{path}: {column}: NaN (empty) at {table.row(row)} "
+            f"(timestamp {table.frame['timestamp'].iloc[row]})" + advice
+        )
+    run = first
+    while run < len(window) and rows[run] < 0:
+        run += 1
+    return WorkloadError(
+        f"{path}: timestamp: gap at {table.when((base + first) * step_s)}: no rows for "
+        f"{format_duration((run - first) * step_s)} ({run - first} steps of {step_s:g} s)" + advice
+    )
+
+
+def read_trace(spec: TraceLoad, *, base_dir: Path, where: str = "load") -> Trace:
+    """Read, check and window a trace; ``spec.path`` is relative to ``base_dir``.
+
+    Raises :class:`WorkloadError` naming the file, field or column, and the bad value.
+    """
+    path = Path(spec.path) if Path(spec.path).is_absolute() else base_dir / spec.path
+    if not path.is_file():
+        field = f"{where}.path" if where else "path"
+        raise WorkloadError(f"{field}: file not found: {spec.path}")
+    table = _table(path)
+    step = _step_s(table, path)
+    column, values = _column_values(table, path, spec.column)
+    index = np.rint(table.offsets_s / step).astype(np.int64)
+    total_s = (int(index[-1]) + 1) * step
+    start = 0.0 if spec.start is None else _window_offset(table, path, "start", spec.start)
+    end = total_s if spec.end is None else _window_offset(table, path, "end", spec.end)
+    for name, bound in (("start", start), ("end", end)):
+        if not 0 <= bound <= total_s:
+            raise WorkloadError(
+                f"{path}: {name}: {table.when(bound)} is outside the trace "
+                f"({table.when(0)} to {table.when(total_s)})"
+            )
+    if end <= start:
+        raise WorkloadError(f"{path}: end ({table.when(end)}) must be after start")
+    grid = np.full(int(index[-1]) + 1, np.nan)
+    grid[index] = values
+    rows = np.full(grid.shape, -1, dtype=np.int64)
+    rows[index] = np.arange(len(index))
+    first, last = math.floor(start / step), math.ceil(end / step - 1e-9)
+    if spec.gaps == "hold":
+        grid = pd.Series(grid).ffill().to_numpy(dtype=np.float64)
+    elif spec.gaps == "fill":
+        grid = np.where(np.isnan(grid), float(spec.fill_value or 0.0), grid)
+    window = grid[first:last]
+    if np.isnan(window).any():
+        if spec.gaps == "hold":
+            raise WorkloadError(f"{path}: {column}: gaps: hold has no value before the first gap")
+        raise _gap_error(table, path, column, step, window, rows[first:last], first)
+    return Trace(
+        values=window * spec.scale,
+        step_s=step * spec.time_scale,
+        unit=spec.unit or column,
+        source=f"{where}: {path}: " if where else f"{path}: ",
+        offset_s=(first * step - start) * spec.time_scale,
+        span_s=(end - start) * spec.time_scale,
+        loop=spec.loop,
+    )
