@@ -23,7 +23,7 @@ import numpy as np
 import capsim
 from capsim.analysis.metrics import desired_replicas_at
 from capsim.data import TRACES_DIR
-from capsim.fastpath.evaluate import service_hpa, sweep
+from capsim.fastpath import evaluate_hpas, service_hpa
 from capsim.scenario import parse_scenario
 from capsim.scenario.manifests import HpaTemplate
 
@@ -142,16 +142,16 @@ def main() -> None:
     specs = configurations(service_hpa(base, "kubernetes"), args.configs)
 
     started = time.perf_counter()
-    sweep(base, "kubernetes", specs[:2])  # compiles the kernel, or loads it from the cache
+    evaluate_hpas(base, "kubernetes", specs[:2])  # compiles the kernel, or loads it from the cache
     warmup = time.perf_counter() - started
 
     started = time.perf_counter()
-    result = sweep(base, "kubernetes", specs, trajectory=False)
+    result = evaluate_hpas(base, "kubernetes", specs, trajectory=False)
     fast = time.perf_counter() - started
     syncs = len(result.sync_times_s)
 
     sample = [specs[i] for i in np.linspace(0, len(specs) - 1, args.engine_sample).astype(int)]
-    checked = sweep(base, "kubernetes", sample, trajectory=True)
+    checked = evaluate_hpas(base, "kubernetes", sample, trajectory=True)
     engine_s = []
     for index, spec in enumerate(sample):
         platform = base.platforms["kubernetes"]

@@ -21,15 +21,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from capsim.engine.inputs import run
-    from capsim.results import RunResult
+    from capsim.results.run_result import RunResult
+    from capsim.results.simulate import run
     from capsim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "__version__", "load_scenario", "run"]
 
 _LAZY = {
-    "RunResult": "capsim.results",
-    "run": "capsim.engine.inputs",
+    "RunResult": "capsim.results.run_result",
+    "run": "capsim.results.simulate",
     "Scenario": "capsim.scenario",
     "ScenarioError": "capsim.scenario",
     "load_scenario": "capsim.scenario",

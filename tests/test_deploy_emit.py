@@ -18,11 +18,16 @@ from validate_examples import EXAMPLES, NASA, example_inputs
 import capsim
 from capsim.cli import main as cli
 from capsim.data import SCENARIOS_DIR
-from capsim.engine.kubernetes import hpa_template
 from capsim.hpa.behavior import Behavior
 from capsim.kube.checks import check_manifests, consistency_problems, schema_problems
 from capsim.kube.emit import APPLY_ORDER, EmitOptions, manifests_from_scenario
-from capsim.scenario import BatchWorkload, KubernetesPlatform, ServiceWorkload, pod_template
+from capsim.scenario import (
+    BatchWorkload,
+    KubernetesPlatform,
+    ServiceWorkload,
+    hpa_template,
+    pod_template,
+)
 from capsim.scenario.manifests import load_deployments, load_hpas
 
 VERSIONS = [

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 import capsim
 from capsim.analysis.metrics import desired_replicas_at, platform_cost_split, scale_reversals
 from capsim.data import TRACES_DIR
-from capsim.fastpath.evaluate import FastPathError, fast_path_limits, service_hpa, sweep
-from capsim.results.run_result import RunResult, interval_lengths_s
+from capsim.fastpath import FastPathError, evaluate_hpas, fast_path_limits, service_hpa
+from capsim.results.run_result import RunResult
+from capsim.results.summary import interval_lengths_s
 from capsim.scenario import Scenario, parse_scenario
 
 
@@ -130,7 +131,9 @@ def _engine_metrics(result: RunResult) -> dict[str, float]:
 
 def _assert_same(scenario: Scenario) -> None:
     result = capsim.run(scenario)
-    fast = sweep(scenario, "k8s", [service_hpa(scenario, "k8s")], trajectory=True, latency=True)
+    fast = evaluate_hpas(
+        scenario, "k8s", [service_hpa(scenario, "k8s")], trajectory=True, latency=True
+    )
     assert fast.exact
     assert fast.trajectory is not None
     expected = desired_replicas_at(result, fast.sync_times_s)
@@ -298,8 +301,8 @@ def test_outside_the_domain_it_says_why_and_can_approximate(tmp_path: Path) -> N
     assert any(f"hold {room} pods, fewer than maxReplicas 50" in r for r in limits)
     spec = service_hpa(scenario, "k8s")
     with pytest.raises(FastPathError, match="readiness_delay is random"):
-        sweep(scenario, "k8s", [spec])
-    approx = sweep(scenario, "k8s", [spec], approximate=True)
+        evaluate_hpas(scenario, "k8s", [spec])
+    approx = evaluate_hpas(scenario, "k8s", [spec], approximate=True)
     assert not approx.exact
     assert "mean delays" in approx.approximations[0]
     # 50 req/s × 40 ms = 2 cores: 8 pods of 500m at 50 %, steady load: no scaling at all.
@@ -317,8 +320,8 @@ def test_configurations_are_independent(tmp_path: Path) -> None:
     scenario = _scenario(trace, hpa=base)
     spec = service_hpa(scenario, "k8s")
     specs = [spec.model_copy(update={"max_replicas": m}) for m in (5, 10, 30)]
-    together = sweep(scenario, "k8s", specs, trajectory=True)
-    alone = sweep(scenario, "k8s", specs[1:2], trajectory=True)
+    together = evaluate_hpas(scenario, "k8s", specs, trajectory=True)
+    alone = evaluate_hpas(scenario, "k8s", specs[1:2], trajectory=True)
     assert together.trajectory is not None
     assert alone.trajectory is not None
     np.testing.assert_array_equal(together.trajectory[1], alone.trajectory[0])

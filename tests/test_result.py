@@ -28,10 +28,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
+from capsim.engine import recording
+from capsim.engine.recording import LatencyComponents, Recording
 from capsim.models import queueing
 from capsim.models.queueing import ResponseTimeDistribution
-from capsim.results import run_result as res
-from capsim.results.run_result import LatencyComponents, LatencyMixture, Recording, RunResult
+from capsim.results import summary as res
+from capsim.results.latency import LatencyMixture
+from capsim.results.run_result import RunResult
 
 MU = 5.0 * math.log(2.0)  # service rate whose tail at 0.2 s is exactly 1/2
 TIMES = (60.0, 120.0, 150.0)  # record intervals of 60, 60 and 30 s
@@ -43,7 +46,7 @@ def rows(platform: str, workload: str, **columns: tuple[float, ...]) -> list[dic
     """Three time-series rows; columns not given are 0 (latencies NaN)."""
     out = []
     for k, time_s in enumerate(TIMES):
-        row: dict[str, Any] = dict.fromkeys(res.TIMESERIES_COLUMNS, 0.0)
+        row: dict[str, Any] = dict.fromkeys(recording.TIMESERIES_COLUMNS, 0.0)
         row.update(time_s=time_s, platform=platform, workload=workload)
         row.update(latency_mean_ms=math.nan, latency_p95_ms=math.nan, latency_p99_ms=math.nan)
         row.update({name: values[k] for name, values in columns.items()})
@@ -118,7 +121,7 @@ def make_recording(**overrides: Any) -> Recording:
             (100.0, "vms", "web", "scale", 1, 2, "TargetTracking", "nan"),
             (140.0, "k8s", "", "node", None, None, "NodeAdded", None),
         ],
-        columns=list(res.EVENT_COLUMNS),
+        columns=list(recording.EVENT_COLUMNS),
     )
     nan = math.nan
     jobs = pd.DataFrame(
@@ -287,9 +290,9 @@ def test_summary_without_slo_or_latency() -> None:
 
 def test_frames_follow_the_schema(result: RunResult) -> None:
     for frame, schema in (
-        (result.timeseries, res.TIMESERIES_COLUMNS),
-        (result.events, res.EVENT_COLUMNS),
-        (result.jobs, res.JOB_COLUMNS),
+        (result.timeseries, recording.TIMESERIES_COLUMNS),
+        (result.events, recording.EVENT_COLUMNS),
+        (result.jobs, recording.JOB_COLUMNS),
     ):
         assert list(frame.columns) == list(schema)
         for column, dtype in schema.items():
@@ -313,7 +316,7 @@ def test_conform_names_bad_columns() -> None:
     with pytest.raises(ValueError, match=r"jobs\.workers: cannot be read as int64"):
         RunResult.from_recording(make_recording(jobs=jobs))
     empty = RunResult.from_recording(make_recording(jobs=pd.DataFrame())).jobs
-    assert list(empty.columns) == list(res.JOB_COLUMNS)
+    assert list(empty.columns) == list(recording.JOB_COLUMNS)
     assert len(empty) == 0
 
 

@@ -27,7 +27,8 @@ from capsim.analysis.metrics import (
     service_elasticity,
     time_at_level_pct,
 )
-from capsim.results.run_result import RunResult, interval_lengths_s
+from capsim.results.run_result import RunResult
+from capsim.results.summary import interval_lengths_s
 
 __all__ = ["SLO_SLACK_PCT", "Column", "Comparison", "Row", "compare", "compare_runs"]
 

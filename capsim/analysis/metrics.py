@@ -33,14 +33,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from capsim.models.prices import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
 from capsim.models.queueing import mmc_response_quantile_s
 from capsim.models.service import ServiceParams
-from capsim.results.run_result import (
-    CPU_PRICE_PER_CORE_HOUR,
-    MEMORY_PRICE_PER_GB_HOUR,
-    RunResult,
-    interval_lengths_s,
-)
+from capsim.results.run_result import RunResult
+from capsim.results.summary import interval_lengths_s
 
 __all__ = [
     "CostSplit",

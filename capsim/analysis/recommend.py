@@ -54,7 +54,7 @@ from capsim.analysis.validate import (
     judge_run,
     select_hpa,
 )
-from capsim.fastpath.evaluate import FastPathError, sweep
+from capsim.fastpath import FastPathError, evaluate_hpas
 from capsim.scenario import parse_scenario
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
 
@@ -330,7 +330,9 @@ def _fast_sweep(
         for spec, _ in candidates
     ]
     requests = [request or pod.cpu_request_millicores for _, request in candidates]
-    result = sweep(scenario, "hpa", models, cpu_requests_m=requests, approximate=True, **options)
+    result = evaluate_hpas(
+        scenario, "hpa", models, cpu_requests_m=requests, approximate=True, **options
+    )
     return result.metrics
 
 

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from capsim.analysis.confidence import student_t_quantile
+
 __all__ = [
     "Setting",
     "apply_setting",
@@ -277,7 +279,6 @@ def _label(combo: dict[str, Any]) -> str:
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Per combination and platform: ``<metric>`` (mean over seeds), ``<metric>_ci95``
     (half-width of the 95 % interval; NaN for one seed) and ``seeds``."""
-    from scipy import stats
 
     numeric = [
         c
@@ -291,7 +292,7 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     for (combination, platform), group in runs.groupby(["combination", "platform"], sort=False):
         n = len(group)
         row: dict[str, Any] = {"combination": combination, "platform": platform, "seeds": n}
-        t = float(stats.t.ppf(0.975, n - 1)) if n > 1 else math.nan
+        t = student_t_quantile(0.975, n - 1) if n > 1 else math.nan
         for column in numeric:
             values = group[column].to_numpy(np.float64)
             mean = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan

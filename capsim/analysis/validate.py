@@ -38,7 +38,8 @@ from capsim.analysis.metrics import (
     service_demand,
     under_provisioned_episodes,
 )
-from capsim.results.run_result import RunResult, interval_lengths_s
+from capsim.results.run_result import RunResult
+from capsim.results.summary import interval_lengths_s
 from capsim.scenario import parse_scenario
 from capsim.scenario.load.specs import TraceLoad
 from capsim.scenario.load.traces import read_trace

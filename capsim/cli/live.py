@@ -129,7 +129,7 @@ def _auth(args: argparse.Namespace) -> Any:
 def _prometheus(args: argparse.Namespace) -> int:
     from capsim.kube.prometheus import Prometheus, PrometheusError
     from capsim.kube.pull import Target, pull_trace
-    from capsim.results.run_result import replace_file
+    from capsim.results.files import replace_file
 
     end_s = _time(args.end, "--end") if args.end else float(round(time.time()))
     if args.start is not None:
@@ -173,7 +173,7 @@ def _write_scenario(args: argparse.Namespace, pulled: Any, trace: Path) -> None:
     import yaml
 
     from capsim.analysis.live_scenario import scenario_from_trace
-    from capsim.results.run_result import replace_file
+    from capsim.results.files import replace_file
 
     scenario, notes = scenario_from_trace(
         pulled.frame,
@@ -200,7 +200,7 @@ def _compare(args: argparse.Namespace) -> int:
     import capsim
     from capsim.analysis.calibrate import calibrate, calibration_figure, observed_levels
     from capsim.report.figures import save_png
-    from capsim.results.run_result import replace_file
+    from capsim.results.files import replace_file
     from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
     scenario = capsim.load_scenario(args.scenario)

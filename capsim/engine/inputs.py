@@ -1,54 +1,28 @@
-"""The discrete-event engine: a scenario and a seed → a run result.
-
-Each platform of the scenario runs in its own SimPy environment against the same load,
-so platforms never influence each other.
-
-* **Lifecycles are events.** A pod is scheduled, pulls its image, starts and becomes
-  Ready. A node is requested and becomes ready. A VM boots and enters service. A batch
-  job is submitted, placed, runs and ends (:mod:`capsim.engine.platform`).
-* **Periodic work runs in a fixed order at equal times.** The order is: the load tick
-  (every service stepped at once with NumPy), then the metrics scrape, then the
-  autoscalers (the HPA sync, or VM alarms), then the cluster autoscaler. So what a
-  controller sees at time ``t`` includes the tick that starts at ``t``.
+"""The run's inputs, shared by every platform: the time grid, each service's arrival
+rate per tick, each batch workload's jobs, and the seed streams.
 
 **Randomness.** One seed per run. Streams are spawned with ``numpy.random.SeedSequence``:
 one per workload for its load noise or its batch jobs (shared by every platform, so all
 platforms see identical load and identical jobs), and one per platform for its delays.
-Same scenario and seed give identical results.
-
-**Warm start.** Runs start warm. Every autoscaled workload starts at the size its
-autoscaler would settle at for the first tick's load, clamped to its bounds. Its pods
-or VMs are already running and ready, and the nodes they need are ready. Fixed-size
-workloads start at their size.
+Same scenario and seed give identical inputs.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from capsim.engine.progress import ProgressCallback
-from capsim.engine.recorder import EVENT_COLUMNS, PlatformRecorder
 from capsim.models.service import ServiceParams
-from capsim.results.run_result import JOB_COLUMNS, Recording, RunResult
-from capsim.scenario import (
-    BatchWorkload,
-    KubernetesPlatform,
-    Scenario,
-    ScenarioError,
-    ServiceWorkload,
-    VmPlatform,
-)
+from capsim.scenario import BatchWorkload, Scenario, ScenarioError, ServiceWorkload
 from capsim.scenario.jobs import JobSpec, draw_jobs
 from capsim.scenario.load import build_load, default_tick_s
 from capsim.scenario.load.specs import REQUESTS_PER_S
 
-__all__ = ["Inputs", "Periodic", "prepare_inputs", "run"]
+__all__ = ["Inputs", "prepare_inputs", "service_params"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -139,44 +113,6 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
     return Inputs(scenario, seed, tick, n_ticks, every, rates, jobs, platform_seeds)
 
 
-class Periodic:
-    """Times of periodic jobs in order, exact (``k × period``, no accumulated drift).
-
-    Yields ``(time, names due)`` for every time before ``end_s``; names come in the order
-    the periods were given, which is the order the engine runs them at equal times.
-    """
-
-    def __init__(self, periods: Sequence[tuple[str, float]], end_s: float) -> None:
-        self._periods = list(periods)
-        self._end_s = end_s
-
-    def instants(self) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-        """Every instant before the end and which periods are due then, as arrays: times,
-        and a bit mask per time (bit ``i`` = the ``i``-th period given)."""
-        # All times at once: job i runs at k × period_i; times within 1e-9 s are one instant.
-        times = [
-            np.arange(math.ceil(self._end_s / period - 1e-9) + 1) * period
-            for _, period in self._periods
-        ]
-        index = np.concatenate([np.full(t.size, i) for i, t in enumerate(times)])
-        flat = np.concatenate(times)
-        order = np.lexsort((index, flat))
-        flat, index = flat[order], index[order]
-        starts = np.flatnonzero(np.diff(flat, prepend=-math.inf) > 1e-9)
-        masks = np.bitwise_or.reduceat(np.left_shift(1, index), starts) if flat.size else starts
-        instants = flat[starts]
-        keep = instants < self._end_s - 1e-9
-        return instants[keep], masks[keep].astype(np.int64)
-
-    def __iter__(self) -> Iterator[tuple[float, list[str]]]:
-        times, masks = self.instants()
-        names: dict[int, list[str]] = {}
-        for now, mask in zip(times.tolist(), masks.tolist(), strict=True):
-            if mask not in names:  # in the order the periods were given
-                names[mask] = [name for i, (name, _) in enumerate(self._periods) if mask >> i & 1]
-            yield now, list(names[mask])
-
-
 def service_params(
     workloads: Sequence[ServiceWorkload], cpu_limit_cores: Sequence[float]
 ) -> ServiceParams:
@@ -190,79 +126,3 @@ def service_params(
         memory_mib=[w.memory_mib for w in workloads],
         memory_mib_per_request=[w.memory_mib_per_request for w in workloads],
     )
-
-
-def _frame(columns: dict[str, list[object]]) -> pd.DataFrame:
-    frame = pd.DataFrame(columns)
-    for name in (
-        "replicas_desired",
-        "replicas_ready",
-        "replicas_total",
-        "nodes",
-        "jobs_queued",
-        "jobs_running",
-    ):
-        if name in frame:
-            frame[name] = frame[name].astype("int64")
-    return frame
-
-
-def run(
-    scenario: Scenario, seed: int | None = None, progress: bool | ProgressCallback = False
-) -> RunResult:
-    """Simulate every platform of ``scenario`` and return the result (see module docs).
-
-    ``progress=True`` draws a bar per platform on stderr; a callable instead receives
-    ``(platform, simulated seconds done, total)`` at every record row.
-    """
-    from capsim.engine.kubernetes import KubernetesSim
-    from capsim.engine.platform import PlatformSim
-    from capsim.engine.vm import VmSim
-
-    inputs = prepare_inputs(scenario, seed)
-    report: ProgressCallback | None = None
-    if callable(progress):
-        report = progress
-    elif progress:
-        from capsim.engine.progress import ProgressBars
-
-        report = ProgressBars()
-    recorders: list[PlatformRecorder] = []
-    job_rows: list[tuple[object, ...]] = []
-    for name, platform in scenario.platforms.items():
-        rng = np.random.default_rng(inputs.platform_seeds[name])
-        sim: PlatformSim
-        if isinstance(platform, KubernetesPlatform):
-            sim = KubernetesSim(name, platform, inputs, rng)
-        else:
-            assert isinstance(platform, VmPlatform)
-            sim = VmSim(name, platform, inputs, rng)
-        sim.on_progress = report
-        recorders.append(sim.run())
-        job_rows.extend(sim.job_rows())
-    columns: dict[str, list[object]] = {}
-    for recorder in recorders:
-        for key, values in recorder.columns.items():
-            columns.setdefault(key, []).extend(values)
-    events = pd.DataFrame([e for r in recorders for e in r.events], columns=list(EVENT_COLUMNS))
-    latency = {key: value for r in recorders for key, value in r.latency_components().items()}
-    recording = Recording(
-        scenario_name=scenario.name,
-        seed=inputs.seed,
-        duration_s=scenario.duration_s,
-        tick_s=inputs.tick_s,
-        record_every_s=inputs.record_every_s,
-        timeseries=_frame(columns),
-        events=events,
-        latency=latency,
-        slo={
-            w.name: ((w.slo.p95_latency_ms, w.slo.max_error_rate) if w.slo else (None, None))
-            for w in scenario.workloads
-            if isinstance(w, ServiceWorkload)
-        },
-        platform_kinds={name: p.kind for name, p in scenario.platforms.items()},
-        workload_kinds={w.name: w.kind for w in scenario.workloads},
-        jobs=pd.DataFrame(job_rows, columns=list(JOB_COLUMNS)),
-        scenario=scenario.model_dump(mode="json", by_alias=False, exclude={"base_dir"}),
-    )
-    return RunResult.from_recording(recording)

@@ -24,21 +24,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capsim.engine.recording import LatencyComponents
 from capsim.models.queueing import (
     ResponseTimeDistribution,
     pooled_row_means_s,
     pooled_row_quantiles_s,
 )
 from capsim.models.service import TickOutput
-from capsim.results.run_result import LatencyComponents
 
-__all__ = ["BATCH_LEVELS", "EVENT_COLUMNS", "Levels", "PlatformRecorder"]
+__all__ = ["BATCH_LEVELS", "Levels", "PlatformRecorder"]
 
 _CHUNK_COMPONENTS = 100_000  # latency components evaluated at once in finalize() (cache-sized)
 
 FloatArray = npt.NDArray[np.float64]
-
-EVENT_COLUMNS = ("time_s", "platform", "workload", "kind", "from", "to", "reason", "detail")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ Modelling notes:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -31,9 +32,12 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from capsim.engine.batch import JobRun
 from capsim.engine.inputs import Inputs
-from capsim.engine.platform import JobRun, Machines, PlatformSim
+from capsim.engine.machines import Machines
+from capsim.engine.platform import PlatformSim
 from capsim.engine.recorder import Levels
+from capsim.engine.schedule import PeriodicTask
 from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 from capsim.scenario import ServiceWorkload, VmInstance, VmPlatform
 
@@ -124,7 +128,8 @@ class VmSim(PlatformSim):
         desired = self.desired * np.array(self.per_vm, dtype=np.int64)
         nodes = np.array([len(v) for v in self.vms], dtype=np.int64)
         cost, cores, memory, gpus = self.machines.totals(now)
-        return self.with_batch(Levels(desired, ready, total, nodes, cost, cores, memory, gpus))
+        levels = Levels(desired, ready, total, nodes, cost, cores, memory, gpus)
+        return self.batch_jobs.with_batch(levels)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -190,13 +195,14 @@ class VmSim(PlatformSim):
         instance = self.instances[w]
         vcpu = instance.vcpu_millicores / 1000.0
         app_cores = instance.app_cpu_millicores / 1000.0
-        self.worker_placed(run, 0.0, 0.0)
+        jobs = self.batch_jobs
+        jobs.worker_placed(run, 0.0, 0.0)
         yield from self._boot(w, vm)
         # In service: its vCPUs count as requested, as for a service's VMs.
-        self.batch_change(w, cpu_requested=vcpu, cpu_capacity=app_cores)
-        yield from self.work(run, worker, app_cores)
+        jobs.change(w, cpu_requested=vcpu, cpu_capacity=app_cores)
+        yield from jobs.work(run, worker, app_cores)
         self._terminate_vm(w, vm, self.env.now)
-        self.worker_removed(run, vcpu, app_cores)
+        jobs.worker_removed(run, vcpu, app_cores)
 
     def _set_desired(self, w: int, desired: int, now: float) -> None:
         current = len(self.vms[w])
@@ -231,12 +237,17 @@ class VmSim(PlatformSim):
 
     # --- the group's alarms ------------------------------------------------------------
 
-    def periods(self) -> list[tuple[str, float]]:
+    def tasks(self) -> list[PeriodicTask]:
+        """One alarm evaluation per metric period in use (groups sharing a period are
+        evaluated together, in workload order)."""
         periods = sorted({p.metric_period_s for p in self.policies.values()})
-        return [(f"alarm:{period}", period) for period in periods]
+        return [
+            PeriodicTask(f"alarm {period:g}s", period, functools.partial(self._alarm, period))
+            for period in periods
+        ]
 
-    def handle(self, job: str, now: float) -> None:
-        period = float(job.split(":", 1)[1])
+    def _alarm(self, period: float, now: float) -> None:
+        """The CPU datapoint of every group with this metric period, and its decision."""
         integral = self.cpu_integral_at(now)
         for w, policy in self.policies.items():
             if policy.metric_period_s != period:

@@ -1,6 +1,6 @@
 """The batched fast path: many HPA configurations of one service against one load.
 
-``sweep(scenario, platform, hpas)`` evaluates every HPA spec in ``hpas`` on the
+``evaluate_hpas(scenario, platform, hpas)`` evaluates every HPA spec in ``hpas`` on the
 scenario's single service in one pass over the load, and returns, per configuration,
 the numbers ``capsim validate`` judges by (SLO time, drops, peak and ceiling, scale
 events and reversals, the service's OpenCost share) and, on request, the replica count
@@ -39,8 +39,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from capsim import hpa
-from capsim.engine.inputs import Periodic, prepare_inputs
-from capsim.engine.kubernetes import hpa_template
+from capsim.engine.inputs import prepare_inputs
+from capsim.engine.schedule import Periodic
 from capsim.fastpath.kernel import (
     M_ARRIVED,
     M_AT_MAX_MISSED_ROWS,
@@ -62,15 +62,21 @@ from capsim.fastpath.kernel import (
     RECORD,
     SCRAPE,
     SYNC,
-    sweep_configs,
+    evaluate_configs,
 )
+from capsim.models.prices import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
 from capsim.models.queueing import ResponseTimeDistribution, pooled_response_time_quantile_s
-from capsim.results.run_result import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
-from capsim.scenario import KubernetesPlatform, KubernetesWorkload, Scenario, ServiceWorkload
+from capsim.scenario import (
+    KubernetesPlatform,
+    KubernetesWorkload,
+    Scenario,
+    ServiceWorkload,
+    hpa_template,
+)
 from capsim.scenario.distributions import Constant
 from capsim.scenario.manifests import HpaTemplate
 
-__all__ = ["FastPathError", "SweepResult", "fast_path_limits", "service_hpa", "sweep"]
+__all__ = ["FastPathError", "FastPathResult", "evaluate_hpas", "fast_path_limits", "service_hpa"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -81,7 +87,7 @@ class FastPathError(ValueError):
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class FastPathResult:
     """Per-configuration metrics (one row each, in the order given), and optionally the
     desired replicas after every HPA sync (``trajectory``: configurations × syncs)."""
 
@@ -235,7 +241,7 @@ def _config_arrays(
     return ints, floats, params.up_policies, params.down_policies, int(window)
 
 
-def sweep(
+def evaluate_hpas(
     scenario: Scenario,
     platform: str,
     hpas: Sequence[HpaTemplate],
@@ -246,7 +252,7 @@ def sweep(
     trajectory: bool = False,
     latency: bool = False,
     max_utilization_pct: float | None = None,
-) -> SweepResult:
+) -> FastPathResult:
     """Evaluate every HPA spec of ``hpas`` on the scenario's service (module docstring).
 
     ``cpu_requests_m`` (one per spec) replaces the pod's CPU request (its limit, if set,
@@ -255,7 +261,7 @@ def sweep(
     :class:`FastPathError` outside the exact domain unless ``approximate``.
     """
     if not hpas:
-        raise ValueError("sweep: give at least one HPA spec")
+        raise ValueError("evaluate_hpas: give at least one HPA spec")
     service, config = _service(scenario, platform)
     pod = config.workloads[service.name].pod
     assert pod is not None
@@ -265,7 +271,7 @@ def sweep(
         else [pod.cpu_request_millicores] * len(hpas)
     )
     if len(requests) != len(hpas):
-        raise ValueError("sweep: give one CPU request per HPA spec")
+        raise ValueError("evaluate_hpas: give one CPU request per HPA spec")
     specs = list(hpas)
     limits = [reason for spec in specs for reason in _metric_limits(spec)]
     if limits:
@@ -355,14 +361,14 @@ def sweep(
     n_syncs = int(np.count_nonzero(flags & SYNC))
     traj = np.zeros((n, n_syncs if trajectory else 0), dtype=np.int32)
     laws = np.zeros((n, inputs.n_ticks if latency else 0, 5))
-    sweep_configs(
+    evaluate_configs(
         times, flags, rates, float(inputs.tick_s), float(scenario.duration_s), service_row,
         pod_times, ints, floats, up_pol, down_pol, slo_row, caps, out, traj, laws,
     )  # fmt: skip
     frame = _frame(out, scenario, config, service, ints, exact=not problems)
     if latency:
         frame["latency_p95_ms"] = [_pooled_p95_ms(laws[i]) for i in range(n)]
-    return SweepResult(
+    return FastPathResult(
         frame,
         times[flags & SYNC != 0],
         traj if trajectory else None,

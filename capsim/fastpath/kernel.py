@@ -1,8 +1,8 @@
-"""The compiled inner loop of the batched sweep (:mod:`capsim.fastpath.evaluate`).
+"""The compiled inner loop of the fast path (:mod:`capsim.fastpath.evaluate`).
 
 One function steps one HPA configuration through the whole run, exactly as
 :class:`capsim.engine.kubernetes.KubernetesSim` steps one service whose pods always
-find room and start after constant delays; :func:`sweep_configs` runs many
+find room and start after constant delays; :func:`evaluate_configs` runs many
 configurations in parallel threads. Everything here is plain numbers and NumPy arrays
 (Numba ``njit``), so it is re-expressed, operation for operation, from:
 
@@ -645,7 +645,7 @@ def simulate_config(
                 desired = new
                 if new > total_pods:
                     if tail - head >= cohort_cap:
-                        raise ValueError("sweep: more pod cohorts than the kernel holds")
+                        raise ValueError("fast path: more pod cohorts than the kernel holds")
                     c_time[tail % cohort_cap] = now
                     c_count[tail % cohort_cap] = new - total_pods
                     tail += 1
@@ -673,7 +673,7 @@ def simulate_config(
 
 
 @njit(parallel=True, cache=True)
-def sweep_configs(
+def evaluate_configs(
     inst_time,
     inst_flags,
     rates,

@@ -34,7 +34,13 @@ from capsim.hpa.behavior import (
     ScalingPolicy,
     ScalingRules,
 )
-from capsim.hpa.calculator import PodGroups, group_pods, pods_metric_replicas, resource_replicas
+from capsim.hpa.calculator import (
+    PodGroups,
+    cpu_sample_unready,
+    group_pods,
+    pods_metric_replicas,
+    resource_replicas,
+)
 from capsim.hpa.normalize import (
     Decision,
     HpaHistory,
@@ -67,6 +73,7 @@ __all__ = [
     "ScalingPolicy",
     "ScalingRules",
     "Tolerances",
+    "cpu_sample_unready",
     "group_pods",
     "normalize_batch",
     "normalize_replicas",

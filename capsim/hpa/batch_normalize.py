@@ -401,12 +401,20 @@ def normalize_batch(
 
 @dataclass(frozen=True)
 class BatchDecision:
-    """Per-row outcome of one controller sync; ``reason`` indexes :data:`REASONS`."""
+    """Per-row outcome of one controller sync; ``reason`` indexes :data:`REASONS`.
+
+    ``normalized`` marks the rows whose metric proposal went through normalization (not
+    disabled, corrected to the bounds, or failed on metrics); there ``metric_replicas``
+    and ``stabilized`` are :class:`~capsim.hpa.Decision`'s ``metric_replicas`` and
+    ``stabilized``, which are None on the other rows.
+    """
 
     replicas: IntArray
     reason: IntArray
     metric_replicas: IntArray
     history: BatchHistory
+    stabilized: IntArray
+    normalized: BoolArray
 
 
 def reconcile_batch(
@@ -468,7 +476,7 @@ def reconcile_batch(
         ],
         normalized.reason,
     )
-    return BatchDecision(replicas, reason, metric, history)
+    return BatchDecision(replicas, reason, metric, history, normalized.stabilized, normal)
 
 
 def _select_history(rows: BoolArray, new: BatchHistory, old: BatchHistory) -> BatchHistory:

@@ -21,6 +21,7 @@ from capsim.hpa.types import MetricSample, MetricsError, PodInfo, ReplicaResult,
 
 __all__ = [
     "PodGroups",
+    "cpu_sample_unready",
     "group_pods",
     "pods_metric_replicas",
     "resource_replicas",
@@ -37,6 +38,39 @@ class PodGroups:
     ignored: frozenset[str]
 
 
+def cpu_sample_unready(
+    *,
+    ready: bool | None,
+    start_s: float | None,
+    ready_transition_s: float,
+    sample_time_s: float,
+    window_s: float,
+    now: float,
+    cpu_initialization_period_s: float,
+    initial_readiness_delay_s: float,
+    same_instant_s: float = 0.0,
+) -> bool:
+    """The readiness and start-up rule that applies to CPU only (``HPA.md`` §3.2 step 4):
+    True when the pod's CPU sample is left out and the pod counts as unready.
+
+    ``ready`` is the pod's Ready condition (None: no condition), ``start_s`` its
+    ``status.startTime`` (None: not started), ``ready_transition_s`` the condition's last
+    transition (``-inf`` when unknown). Inside the CPU initialization period only a Ready
+    pod with one full metric window collected since it became Ready counts; afterwards
+    only a pod that is not Ready and has never been Ready since its start is left out.
+
+    ``same_instant_s``: times closer than this count as equal (the engine's float clock;
+    upstream compares exactly, which is the default 0).
+    """
+    if ready is None or start_s is None:
+        return True
+    if start_s + cpu_initialization_period_s > now + same_instant_s:
+        return (not ready) or sample_time_s + same_instant_s < ready_transition_s + window_s
+    return (not ready) and (
+        start_s + initial_readiness_delay_s > ready_transition_s + same_instant_s
+    )
+
+
 def _is_unready_cpu_pod(
     pod: PodInfo,
     sample: MetricSample,
@@ -44,16 +78,17 @@ def _is_unready_cpu_pod(
     cpu_initialization_period_s: float,
     initial_readiness_delay_s: float,
 ) -> bool:
-    """Readiness and start-up timing rules that apply to CPU only (``HPA.md`` §3.2 step 4)."""
-    if pod.ready is None or pod.start_time is None:
-        return True
     transition = -math.inf if pod.ready_transition_time is None else pod.ready_transition_time
-    if pod.start_time + cpu_initialization_period_s > now:
-        # Inside the initialization period: count only a Ready pod with one full
-        # metric window collected since it became Ready.
-        return pod.ready is False or sample.timestamp < transition + sample.window_s
-    # Afterwards: drop only a pod that is not Ready and has never been Ready since start.
-    return pod.ready is False and pod.start_time + initial_readiness_delay_s > transition
+    return cpu_sample_unready(
+        ready=pod.ready,
+        start_s=pod.start_time,
+        ready_transition_s=transition,
+        sample_time_s=sample.timestamp,
+        window_s=sample.window_s,
+        now=now,
+        cpu_initialization_period_s=cpu_initialization_period_s,
+        initial_readiness_delay_s=initial_readiness_delay_s,
+    )
 
 
 def group_pods(

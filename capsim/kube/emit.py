@@ -53,6 +53,7 @@ from capsim.scenario import (
     PodTemplate,
     Scenario,
     ServiceWorkload,
+    hpa_template,
     pod_template,
 )
 from capsim.scenario.distributions import Distribution
@@ -242,8 +243,6 @@ def _service_objects(
     instance: str,
     options: EmitOptions,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    from capsim.engine.kubernetes import hpa_template
-
     notes: list[str] = []
     name = service.name
     labels = _labels(name, instance)

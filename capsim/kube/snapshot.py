@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from capsim.results.run_result import replace_file
+from capsim.results.files import replace_file
 from capsim.units import (
     format_cpu_millicores,
     format_memory_bytes,

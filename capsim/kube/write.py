@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from capsim.results.run_result import replace_folder
+from capsim.results.files import replace_folder
 from capsim.scenario.manifests import ManifestError, raw_objects
 
 __all__ = ["KUSTOMIZATION", "load_manifest_dir", "render", "write_manifests"]

@@ -36,7 +36,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from capsim.analysis.metrics import row_spans
-from capsim.results.run_result import RunResult, interval_error_rate, replace_file
+from capsim.results.files import replace_file
+from capsim.results.run_result import RunResult
+from capsim.results.summary import interval_error_rate
 
 __all__ = [
     "PALETTE",

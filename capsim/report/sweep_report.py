@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from capsim.report.figures import png_bytes
 from capsim.report.writer import embedded_png, format_value, html_page, markdown_table
-from capsim.results.run_result import replace_folder
+from capsim.results.files import replace_folder
 
 __all__ = ["headline_metrics", "sweep_figure", "sweep_table", "write_sweep_report"]
 

@@ -29,7 +29,8 @@ import pandas as pd
 import yaml
 
 from capsim.analysis.compare import Comparison, compare
-from capsim.results.run_result import RunResult, replace_folder
+from capsim.results.files import replace_folder
+from capsim.results.run_result import RunResult
 
 __all__ = [
     "FORMATS",

@@ -5,28 +5,24 @@ Everything a scenario file can say is parsed here, once, at the edge; the engine
 fast path and the analysis only ever see the frozen objects.
 """
 
-from capsim.scenario.schema import (
-    BatchArrivals,
-    BatchWorkload,
+from capsim.scenario.base import ScenarioError
+from capsim.scenario.platforms import (
     ClusterAutoscaler,
     KubernetesPlatform,
     KubernetesWorkload,
     MetricsPipeline,
     NodePool,
     PodTemplate,
-    Scenario,
-    ScenarioError,
-    ServiceWorkload,
-    Slo,
     VmAutoscaling,
     VmInstance,
     VmPlatform,
     VmWorkload,
     gke_reserved,
-    load_scenario,
-    parse_scenario,
+    hpa_template,
     pod_template,
 )
+from capsim.scenario.schema import Scenario, load_scenario, parse_scenario
+from capsim.scenario.workloads import BatchArrivals, BatchWorkload, ServiceWorkload, Slo
 
 __all__ = [
     "BatchArrivals",
@@ -46,6 +42,7 @@ __all__ = [
     "VmPlatform",
     "VmWorkload",
     "gke_reserved",
+    "hpa_template",
     "load_scenario",
     "parse_scenario",
     "pod_template",

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from capsim.scenario.schema import BatchArrivals, BatchWorkload
+from capsim.scenario.workloads import BatchArrivals, BatchWorkload
 
 __all__ = ["JobSpec", "draw_jobs", "queue_key", "read_submit_times", "submit_times"]
 

@@ -9,8 +9,8 @@ import yaml
 
 import capsim
 from capsim.data import TRACES_DIR
-from capsim.engine.inputs import run
 from capsim.results.run_result import RunResult
+from capsim.results.simulate import run
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = TRACES_DIR

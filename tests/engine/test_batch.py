@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 import capsim
 from capsim.data import SCENARIOS_DIR
+from capsim.engine.batch import JobRun
 from capsim.engine.inputs import prepare_inputs
 from capsim.engine.kubernetes import KubernetesSim
-from capsim.engine.platform import JobRun
 from capsim.scenario import KubernetesPlatform, ScenarioError
 
 PRICE = 0.36  # $/h: 0.0001 $/s
@@ -270,16 +270,16 @@ class Probe:
     def __init__(self, sim: KubernetesSim) -> None:
         self.sim = sim
         self.placed: dict[str, list[float]] = {}
-        original = sim.worker_placed
+        original = sim.batch_jobs.worker_placed
 
         def watched(run: JobRun, cpu_requested: float, cpu_capacity: float) -> None:
             original(run, cpu_requested, cpu_capacity)
             self.placed.setdefault(run.spec.name, []).append(sim.env.now)
-            for node in sim.nodes:
+            for node in sim.cluster.nodes.nodes:
                 free = node.free()
                 assert min(free) >= 0, f"node {node.id} over-committed: {free}"
 
-        sim.worker_placed = watched  # type: ignore[method-assign]
+        sim.batch_jobs.worker_placed = watched  # type: ignore[method-assign]
 
 
 @settings(max_examples=25)
@@ -332,7 +332,7 @@ def test_gang_jobs_never_start_partially_and_nodes_never_overcommit(
     probe = Probe(sim)
     sim.run()
 
-    for run in sim.job_runs:
+    for run in sim.batch_jobs.job_runs:
         spec = run.spec
         times = probe.placed.get(spec.name, [])
         assert len(times) == run.placed <= spec.workers
@@ -345,11 +345,11 @@ def test_gang_jobs_never_start_partially_and_nodes_never_overcommit(
             assert run.start_s is not None
             assert run.end_s >= run.start_s + max(spec.work_s) - 1e-9
     # Nothing is left on the nodes but the pods of unfinished jobs.
-    unfinished = sum(r.placed - r.done for r in sim.job_runs)
-    assert sum(len(node.pods) for node in sim.nodes) == unfinished
+    unfinished = sum(r.placed - r.done for r in sim.batch_jobs.job_runs)
+    assert sum(len(node.pods) for node in sim.cluster.nodes.nodes) == unfinished
     # Worker and job counters never go below zero.
-    assert (sim._workers >= 0).all()
-    assert (sim._jobs >= 0).all()
+    assert (sim.batch_jobs.workers >= 0).all()
+    assert (sim.batch_jobs.jobs >= 0).all()
 
 
 # --- bad batch configurations -----------------------------------------------------------

@@ -34,7 +34,7 @@ import pytest
 import yaml
 
 import capsim
-from capsim.engine.inputs import run
+from capsim.results.simulate import run
 
 SCENARIO: dict[str, Any] = {
     "name": "hpa-step",

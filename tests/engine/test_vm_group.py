@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 import capsim
-from capsim.engine.inputs import run
+from capsim.results.simulate import run
 
 SCENARIO: dict[str, Any] = {
     "name": "vm-step",

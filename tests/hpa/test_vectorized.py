@@ -479,6 +479,10 @@ def test_reconcile_batch_equals_scalar(fleet: Fleet) -> None:
             assert hpa.REASONS[got.reason[i]] == want.reason, context
             if want.metric_replicas is not None:
                 assert int(got.metric_replicas[i]) == want.metric_replicas, context
+            assert bool(got.normalized[i]) == (want.metric_replicas is not None), context
+            if want.stabilized is not None:
+                assert int(got.stabilized[i]) == want.stabilized, context
+            assert (want.stabilized is None) == (want.metric_replicas is None), context
             histories[i] = want.history
         current = got.replicas
         batch_history = got.history

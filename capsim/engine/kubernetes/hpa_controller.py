@@ -1,0 +1,431 @@
+"""The HPA controller of a Kubernetes platform: every ``sync_period_s``, each HPA observes
+its pods' metrics, decides with the exact maths of :mod:`capsim.hpa`, and scales its
+Deployment.
+
+As upstream's ``horizontal.go`` around ``replica_calculator.go``, this module only
+observes and applies; the decisions are the pure functions' (first the replica
+calculator over pod counts, then :func:`~capsim.hpa.reconcile`). Up to
+:data:`SCALAR_HPA_LIMIT` HPAs per platform are decided one at a time (less overhead per
+call); more go through the batched NumPy form (:func:`~capsim.hpa.reconcile_batch`) in
+one call. Both make the same decisions (hypothesis-tested in ``tests/hpa``) and give the
+same :class:`SyncDecision`, so the decision log does not depend on how many HPAs a
+platform has. Supported metrics: ``Resource`` cpu and memory, with Utilization or
+AverageValue targets.
+
+The decision log: a change of replicas is a ``scale`` event; a sync whose metrics asked
+for another size but was held back (stabilization, a rate limit, the bounds) is an
+``hpa_hold`` event when the hold starts or changes, not at every sync while it lasts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from capsim import hpa
+from capsim.engine.kubernetes.metrics import ResourceMetrics
+from capsim.engine.recorder import PlatformRecorder
+from capsim.scenario import (
+    KubernetesPlatform,
+    KubernetesWorkload,
+    PodTemplate,
+    ScenarioError,
+    ServiceWorkload,
+    hpa_template,
+)
+from capsim.scenario.manifests import HpaTemplate
+
+__all__ = ["SCALAR_HPA_LIMIT", "HpaController", "MetricReading", "MetricRow", "SyncDecision"]
+
+IntArray = npt.NDArray[np.int64]
+
+SCALAR_HPA_LIMIT = 8  # up to this many HPAs per platform sync one at a time
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric of one HPA: what it measures and its target, fixed for the run."""
+
+    index: int  # among all the platform's metric rows
+    service: int  # index among the platform's services
+    hpa: int  # index among the HPAs
+    resource: str  # "cpu" | "memory"
+    utilization: bool  # a Utilization target (else AverageValue)
+    target: int  # percent, or milli-units per pod
+    request_milli: int  # per pod: milli-cores, or milli-bytes
+
+
+@dataclass(frozen=True)
+class MetricReading:
+    """What one metric showed at a sync and the replicas it proposed (None: no usable
+    metrics), as ``kubectl describe hpa`` would let one work out."""
+
+    row: MetricRow
+    ready_pods: int
+    unready_pods: int
+    missing_pods: int
+    sample_milli: int  # per pod
+    proposal: int | None
+
+    def describe(self) -> str:
+        row, sample = self.row, self.sample_milli
+        unit = "m" if row.resource == "cpu" else " milli-bytes"
+        if row.utilization:
+            used = 100 * sample // row.request_milli if row.request_milli else 0
+            seen = f"{used} % of request vs target {row.target} %"
+            ratio = used / row.target if row.target else math.nan
+        else:
+            seen = f"{sample}{unit} per pod vs target {row.target}{unit}"
+            ratio = sample / row.target if row.target else math.nan
+        pods = f"{self.ready_pods} ready"
+        if self.unready_pods or self.missing_pods:
+            pods += f", {self.unready_pods} unready, {self.missing_pods} without metrics"
+        outcome = f"→ {self.proposal}" if self.proposal is not None else "→ no usable metrics"
+        return f"{row.resource}: {seen} (ratio {ratio:.2f}; {pods}) {outcome}"
+
+
+@dataclass(frozen=True)
+class SyncDecision:
+    """One sync of one HPA: from ``current`` to ``desired`` replicas, and why.
+
+    ``metric_replicas`` is the metrics' proposal and ``stabilized`` the recommendation
+    after stabilization; both are None when the sync did not get that far (autoscaling
+    disabled, a size outside the bounds corrected, metrics unavailable).
+    """
+
+    hpa: int
+    workload: int  # index among the scenario's workloads
+    current: int
+    desired: int
+    reason: str
+    metric_replicas: int | None
+    stabilized: int | None
+    readings: tuple[MetricReading, ...]
+
+    @property
+    def proposal(self) -> int:
+        """What the metrics asked for (the current size when they were not consulted)."""
+        return self.metric_replicas if self.metric_replicas is not None else self.current
+
+    @property
+    def detail(self) -> str:
+        """The decision log's detail: each metric, then the proposal and stabilization."""
+        text = "; ".join(r.describe() for r in self.readings)
+        text += f"; metrics propose {self.proposal}"
+        if self.stabilized is not None and self.stabilized != self.proposal:
+            text += f", stabilized {self.stabilized}"
+        return text
+
+
+@dataclass(frozen=True)
+class _RowGroup:
+    """Metric rows of one target kind (Utilization or AverageValue) as arrays for the
+    batched calculator; ``slots`` place each row's proposal among its HPA's metrics."""
+
+    utilization: bool
+    rows: tuple[MetricRow, ...]
+    hpa_of: IntArray
+    slots: IntArray
+    services: IntArray
+    is_cpu: npt.NDArray[np.bool_]
+    targets: IntArray
+    requests: IntArray
+
+
+def _row_groups(rows: Sequence[MetricRow]) -> list[_RowGroup]:
+    """Utilization rows, then AverageValue rows; each HPA's slots filled in that order."""
+    used: dict[int, int] = {}
+    groups = []
+    for utilization in (True, False):
+        group = tuple(r for r in rows if r.utilization is utilization)
+        if not group:
+            continue
+        slots = []
+        for row in group:
+            slots.append(used.get(row.hpa, 0))
+            used[row.hpa] = slots[-1] + 1
+        groups.append(
+            _RowGroup(
+                utilization,
+                group,
+                np.array([r.hpa for r in group], dtype=np.int64),
+                np.array(slots, dtype=np.int64),
+                np.array([r.service for r in group], dtype=np.int64),
+                np.array([r.resource == "cpu" for r in group]),
+                np.array([r.target for r in group], dtype=np.int64),
+                np.array([r.request_milli for r in group], dtype=np.int64),
+            )
+        )
+    return groups
+
+
+def _metric_row(
+    template: HpaTemplate, m: int, pod: PodTemplate, index: int, service: int, h: int
+) -> MetricRow:
+    metric = template.metrics[m]
+    resource = metric.resource_name
+    if metric.type != "Resource" or resource not in ("cpu", "memory"):
+        raise ValueError(
+            f".hpa.metrics[{m}]: only Resource cpu and memory metrics are simulated, got "
+            f"{metric.type} {metric.metric_name}"
+        )
+    target = metric.target
+    request = pod.cpu_request_millicores if resource == "cpu" else pod.memory_request_bytes * 1000
+    if target.type == "Utilization":
+        assert target.average_utilization is not None
+        return MetricRow(index, service, h, resource, True, target.average_utilization, request)
+    if target.type == "AverageValue":
+        assert target.average_value is not None
+        return MetricRow(index, service, h, resource, False, target.average_value, request)
+    raise ValueError(
+        f".hpa.metrics[{m}]: a Resource metric needs a Utilization or AverageValue target"
+    )
+
+
+class HpaController:
+    """Every HPA of one platform (see the module docstring).
+
+    ``desired`` holds each workload's replicas (the Deployment's ``spec.replicas``), shared
+    with the platform; ``scale_to(w, replicas, now)`` makes the ReplicaSet follow.
+    """
+
+    def __init__(
+        self,
+        platform_name: str,
+        platform: KubernetesPlatform,
+        workloads: Sequence[object],
+        configs: Sequence[KubernetesWorkload],
+        templates: Sequence[PodTemplate],
+        services: Sequence[int],
+        where: str,
+        base_dir: Path,
+    ) -> None:
+        pipeline = platform.metrics
+        self.downscale_stabilization_s = pipeline.downscale_stabilization_s
+        self.services = list(services)
+        self.hpa_services: list[int] = []  # index among services, per HPA
+        self.behaviors: list[hpa.Behavior | None] = []
+        self.rows: list[MetricRow] = []
+        mins: list[int] = []
+        maxs: list[int] = []
+        tol_up: list[float] = []
+        tol_down: list[float] = []
+        for s, w in enumerate(self.services):
+            workload, config = workloads[w], configs[w]
+            assert isinstance(workload, ServiceWorkload)
+            if config.hpa is None and config.hpa_manifest is None:
+                continue
+            template = hpa_template(config, base_dir, workload.name)
+            behavior = template.parsed_behavior
+            h = len(self.hpa_services)
+            self.hpa_services.append(s)
+            self.behaviors.append(behavior)
+            mins.append(template.min_replicas)
+            maxs.append(template.max_replicas)
+            up = behavior.scale_up.tolerance if behavior else None
+            down = behavior.scale_down.tolerance if behavior else None
+            tol_up.append(pipeline.tolerance if up is None else up)
+            tol_down.append(pipeline.tolerance if down is None else down)
+            for m in range(len(template.metrics)):
+                try:
+                    row = _metric_row(template, m, templates[w], len(self.rows), s, h)
+                except ValueError as exc:
+                    place = f"{where}: platforms.{platform_name}.workloads.{workload.name}"
+                    raise ScenarioError(f"{place}{exc}") from None
+                self.rows.append(row)
+        self.min_replicas = np.array(mins, dtype=np.int64)
+        self.max_replicas = np.array(maxs, dtype=np.int64)
+        self.tol_up = np.array(tol_up)
+        self.tol_down = np.array(tol_down)
+        self.rows_of = [[r for r in self.rows if r.hpa == h] for h in range(len(self.behaviors))]
+        self.workload_of = [self.services[s] for s in self.hpa_services]
+        self._params = hpa.BatchBehavior.from_behaviors(
+            self.behaviors, downscale_stabilization_s=self.downscale_stabilization_s
+        )
+        self._batch_history = hpa.BatchHistory.for_behavior(
+            self._params, sync_period_s=pipeline.sync_period_s
+        )
+        self._histories = [hpa.HpaHistory() for _ in self.hpa_services]
+        self._metrics_per_hpa = max((len(rows) for rows in self.rows_of), default=1)
+        self._row_groups = _row_groups(self.rows)
+        self._hpa_workloads = np.array(self.workload_of, dtype=np.int64)
+        self._held: list[tuple[str, int] | None] = [None] * len(self.hpa_services)
+
+    @property
+    def count(self) -> int:
+        return len(self.hpa_services)
+
+    # --- one sync --------------------------------------------------------------------
+
+    def sync(
+        self,
+        now: float,
+        desired: IntArray,
+        metrics: ResourceMetrics,
+        scale_to: Callable[[int, int, float], None],
+        recorder: PlatformRecorder,
+        names: Sequence[str],
+    ) -> None:
+        """One controller sync for every HPA: decide them all, then scale and log."""
+        if not self.hpa_services:
+            return
+        decide = self._decide_one_by_one if self.count <= SCALAR_HPA_LIMIT else self._decide_batched
+        for decision in decide(now, desired, metrics):
+            self._apply(decision, now, desired, scale_to, recorder, names)
+
+    def _reading(self, row: MetricRow, metrics: ResourceMetrics, now: float) -> MetricReading:
+        """Observe one metric (pods and sample); the proposal is filled in by the maths."""
+        counts = metrics.count_pods(self.services[row.service], row.resource, now)
+        sample = metrics.sample(row.service, row.resource)
+        return MetricReading(row, counts.ready, counts.unready, counts.missing, sample, None)
+
+    def _decide_one_by_one(
+        self, now: float, desired: IntArray, metrics: ResourceMetrics
+    ) -> list[SyncDecision]:
+        out: list[SyncDecision] = []
+        for h, w in enumerate(self.workload_of):
+            current = int(desired[w])
+            proposals: list[int | hpa.MetricsError] = []
+            readings: list[MetricReading] = []
+            for row in self.rows_of[h]:
+                seen = self._reading(row, metrics, now)
+                replicas, ok = hpa.resource_replicas_counts(
+                    current,
+                    seen.ready_pods,
+                    seen.unready_pods,
+                    seen.missing_pods,
+                    seen.ready_pods * seen.sample_milli,
+                    row.request_milli,
+                    target_utilization=row.target if row.utilization else None,
+                    target_average_value_milli=None if row.utilization else row.target,
+                    tolerance_up=float(self.tol_up[h]),
+                    tolerance_down=float(self.tol_down[h]),
+                )
+                proposals.append(
+                    replicas
+                    if ok
+                    else hpa.MetricsError(
+                        f"no usable {row.resource} metrics (pods might be unready)"
+                    )
+                )
+                readings.append(_with_proposal(seen, replicas if ok else None))
+            decision = hpa.reconcile(
+                current,
+                proposals,
+                min_replicas=int(self.min_replicas[h]),
+                max_replicas=int(self.max_replicas[h]),
+                behavior=self.behaviors[h],
+                history=self._histories[h],
+                now=now,
+                downscale_stabilization_s=self.downscale_stabilization_s,
+            )
+            self._histories[h] = decision.history
+            out.append(
+                SyncDecision(
+                    h,
+                    w,
+                    current,
+                    decision.replicas,
+                    decision.reason,
+                    decision.metric_replicas,
+                    decision.stabilized,
+                    tuple(readings),
+                )
+            )
+        return out
+
+    def _decide_batched(
+        self, now: float, desired: IntArray, metrics: ResourceMetrics
+    ) -> list[SyncDecision]:
+        n_hpa = self.count
+        proposals = np.zeros((n_hpa, self._metrics_per_hpa), dtype=np.int64)
+        ok = np.ones((n_hpa, self._metrics_per_hpa), dtype=np.bool_)
+        current = desired[self._hpa_workloads]
+        readings: dict[int, MetricReading] = {}
+        for group in self._row_groups:
+            seen = [self._reading(row, metrics, now) for row in group.rows]
+            ready = np.array([r.ready_pods for r in seen], dtype=np.int64)
+            sample = np.array([r.sample_milli for r in seen], dtype=np.int64)
+            result = hpa.resource_replicas_batch(
+                current[group.hpa_of],
+                ready,
+                np.array([r.unready_pods for r in seen], dtype=np.int64),
+                np.array([r.missing_pods for r in seen], dtype=np.int64),
+                ready * sample,
+                group.requests,
+                target_utilization=group.targets if group.utilization else None,
+                target_average_value_milli=None if group.utilization else group.targets,
+                tolerance_up=self.tol_up[group.hpa_of],
+                tolerance_down=self.tol_down[group.hpa_of],
+            )
+            proposals[group.hpa_of, group.slots] = result.replicas
+            ok[group.hpa_of, group.slots] = result.ok
+            for reading, replicas, good in zip(seen, result.replicas, result.ok, strict=True):
+                readings[reading.row.index] = _with_proposal(
+                    reading, int(replicas) if good else None
+                )
+        decision = hpa.reconcile_batch(
+            current,
+            proposals,
+            ok,
+            min_replicas=self.min_replicas,
+            max_replicas=self.max_replicas,
+            params=self._params,
+            history=self._batch_history,
+            now=now,
+        )
+        self._batch_history = decision.history
+        normalized = decision.normalized
+        return [
+            SyncDecision(
+                h,
+                self.workload_of[h],
+                int(current[h]),
+                int(decision.replicas[h]),
+                hpa.REASONS[int(decision.reason[h])],
+                int(decision.metric_replicas[h]) if normalized[h] else None,
+                int(decision.stabilized[h]) if normalized[h] else None,
+                tuple(readings[row.index] for row in self.rows_of[h]),
+            )
+            for h in range(n_hpa)
+        ]
+
+    def _apply(
+        self,
+        decision: SyncDecision,
+        now: float,
+        desired: IntArray,
+        scale_to: Callable[[int, int, float], None],
+        recorder: PlatformRecorder,
+        names: Sequence[str],
+    ) -> None:
+        """Scale the workload and log what the HPA decided (holds once, see module docs)."""
+        h, w = decision.hpa, decision.workload
+        old, new, reason = decision.current, decision.desired, decision.reason
+        if new != old:
+            recorder.event(now, names[w], "scale", old, new, reason, decision.detail)
+            desired[w] = new
+            scale_to(w, new, now)
+            self._held[h] = None
+        elif decision.proposal != old and reason != "DesiredWithinRange":
+            if self._held[h] != (reason, decision.proposal):
+                recorder.event(now, names[w], "hpa_hold", old, new, reason, decision.detail)
+            self._held[h] = (reason, decision.proposal)
+        else:
+            self._held[h] = None
+
+
+def _with_proposal(reading: MetricReading, proposal: int | None) -> MetricReading:
+    return MetricReading(
+        reading.row,
+        reading.ready_pods,
+        reading.unready_pods,
+        reading.missing_pods,
+        reading.sample_milli,
+        proposal,
+    )

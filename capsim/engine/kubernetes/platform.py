@@ -1,0 +1,150 @@
+"""A Kubernetes platform: node pools, pods, metrics-server, HPAs and the cluster autoscaler.
+
+This module wires the platform's parts together; each part is a module of this package
+and its docstring states its modelling assumptions (defaults in ``REFERENCE.md`` §2):
+
+* :mod:`.cluster`: pods and nodes, and what happens to them (scheduling, image pulls,
+  container start, readiness, the ReplicaSet, node provisioning and removal), with the
+  bookkeeping in :mod:`.pods` and :mod:`.nodes` (billing per second, 60 s minimum);
+* :mod:`.metrics`: metrics-server's samples and the HPA's view of each pod;
+* :mod:`.hpa_controller`: every HPA, synced with the exact maths of :mod:`capsim.hpa`;
+* :mod:`.cluster_autoscaler`: scale-up for pending pods, scale-down of unneeded nodes;
+* :mod:`.jobs`: batch jobs' workers as pods (gang placement, queue order);
+* :mod:`.warm_start`: the state at time 0.
+
+*Traffic and CPU.* Only Ready pods receive traffic. A replica's CPU is capped at its
+limit, or at its request when no limit is set (a conservative choice).
+
+Periodic work at equal times runs in this order: the metrics scrape, the HPA sync, the
+cluster autoscaler.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from capsim.engine.batch import JobRun
+from capsim.engine.inputs import Inputs
+from capsim.engine.kubernetes.cluster import Cluster
+from capsim.engine.kubernetes.cluster_autoscaler import ClusterAutoscaler
+from capsim.engine.kubernetes.hpa_controller import HpaController
+from capsim.engine.kubernetes.jobs import JobPlacement
+from capsim.engine.kubernetes.metrics import ResourceMetrics
+from capsim.engine.kubernetes.warm_start import initial_hpa_replicas, place_warm
+from capsim.engine.platform import PlatformSim
+from capsim.engine.recorder import Levels
+from capsim.engine.schedule import PeriodicTask
+from capsim.models.packing import PodRequest
+from capsim.scenario import KubernetesPlatform, PodTemplate, pod_template
+
+__all__ = ["KubernetesSim"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+class KubernetesSim(PlatformSim):
+    """One Kubernetes platform over the whole run (see the module docstring)."""
+
+    def __init__(
+        self, name: str, platform: KubernetesPlatform, inputs: Inputs, rng: np.random.Generator
+    ) -> None:
+        scenario = inputs.scenario
+        self.platform = platform
+        self.configs = [platform.workloads[w.name] for w in scenario.workloads]
+        self.templates: list[PodTemplate] = [
+            pod_template(w, c) for w, c in zip(scenario.workloads, self.configs, strict=True)
+        ]
+        self.limit_cores = [
+            (t.cpu_limit_millicores or t.cpu_request_millicores) / 1000.0 for t in self.templates
+        ]
+        limits = [
+            limit
+            for limit, w in zip(self.limit_cores, scenario.workloads, strict=True)
+            if w.kind == "service"
+        ]
+        super().__init__(name, inputs, rng, limits)
+        self.names = [w.name for w in self.workloads]
+        requests = [
+            PodRequest(t.cpu_request_millicores, t.memory_request_bytes, t.gpu)
+            for t in self.templates
+        ]
+        self._request_cores = np.array([r.cpu_m / 1000.0 for r in requests])
+        self.cluster = Cluster(
+            self.env, rng, self.recorder, platform, self.names, self.templates, requests
+        )
+        self.placement = JobPlacement(
+            self.cluster, self.batch_jobs, self.limit_cores, self._request_cores.tolist()
+        )
+        self.cluster.place_jobs = self.placement.place
+        self.metrics = ResourceMetrics(platform.metrics, self.cluster.pods, len(self.services))
+        self.hpas = HpaController(
+            name,
+            platform,
+            self.workloads,
+            self.configs,
+            self.templates,
+            self.services,
+            str(scenario.base_dir / scenario.name),
+            scenario.base_dir,
+        )
+        self.autoscaler = ClusterAutoscaler(
+            self.cluster, platform, self.placement.pending_requests, self.batch_jobs.batch
+        )
+        # Each workload's Deployment replicas: fixed ones now, HPA ones at the warm start.
+        self.desired = np.zeros(len(self.workloads), dtype=np.int64)
+        hpa_workloads = set(self.hpas.workload_of)
+        for w in self.services:
+            if w not in hpa_workloads:
+                replicas = self.configs[w].replicas
+                self.desired[w] = replicas if replicas is not None else 1
+
+    def tasks(self) -> list[PeriodicTask]:
+        metrics = self.platform.metrics
+        tasks = [
+            PeriodicTask("metrics-scrape", metrics.metric_resolution_s, self._scrape),
+            PeriodicTask("hpa-sync", metrics.sync_period_s, self._hpa_sync),
+        ]
+        autoscaler = self.platform.cluster_autoscaler
+        if autoscaler.enabled:
+            tasks.append(
+                PeriodicTask("cluster-autoscaler", autoscaler.scan_interval_s, self.autoscaler.scan)
+            )
+        return tasks
+
+    def _scrape(self, now: float) -> None:
+        self.metrics.scrape(now, self.cpu_integral_at(now), self.cpu_rate, self.memory_mib)
+
+    def _hpa_sync(self, now: float) -> None:
+        self.hpas.sync(
+            now, self.desired, self.metrics, self.cluster.scale_to, self.recorder, self.names
+        )
+
+    # --- state ----------------------------------------------------------------------
+
+    def ready_replicas(self) -> IntArray:
+        return self.cluster.pods.ready[self.services].copy()
+
+    def cpu_requested_cores(self) -> FloatArray:
+        cores: FloatArray = (
+            self.cluster.pods.bound[self.services] * self._request_cores[self.services]
+        )
+        return cores
+
+    def levels(self, now: float) -> Levels:
+        ready = np.zeros(len(self.workloads), dtype=np.int64)
+        ready[self.services] = self.ready_replicas()
+        total = np.array([len(pods) for pods in self.cluster.pods.by_workload], dtype=np.int64)
+        cost, cores, memory, gpus = self.cluster.nodes.machines.totals(now)
+        nodes = len(self.cluster.nodes.nodes)
+        levels = Levels(self.desired.copy(), ready, total, nodes, cost, cores, memory, gpus)
+        return self.batch_jobs.with_batch(levels)
+
+    def setup(self) -> None:
+        for w, replicas in initial_hpa_replicas(self.hpas, self.rates[0], self.workloads).items():
+            self.desired[w] = replicas
+        place_warm(self.cluster, self.platform, self.desired, self.names)
+
+    def submit(self, run: JobRun, now: float) -> None:
+        self.placement.submit(run, now)

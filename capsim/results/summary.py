@@ -1,0 +1,313 @@
+"""The run's JSON summary, and the small pure metric functions it is made of.
+
+**Time weighting.** A time-series row describes the record interval that *ends* at its
+``time_s``: ``Δtₖ = tₖ − tₖ₋₁`` with ``t₋₁ = 0``, so a short last interval weighs less.
+Rates are interval means (``Σ rate·Δt`` = requests); end-of-interval values (replicas,
+nodes) are held over their interval (a step approximation).
+
+**Latency** is the exact pooled law of every request served
+(:mod:`capsim.results.latency`). Each metric function states its formula (they are
+reused by :mod:`capsim.analysis`). Ratios with a zero denominator are NaN (``null`` in
+JSON), except utilization, which is 0 without capacity, as in the time series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from capsim.engine.recording import LatencyComponents, Recording
+from capsim.results.latency import EMPTY_MIXTURE, latency_mixture
+
+__all__ = [
+    "empirical_quantile",
+    "interval_error_rate",
+    "interval_lengths_s",
+    "job_stats",
+    "share_pct",
+    "slo_violation_requests_pct",
+    "slo_violation_time_pct",
+    "summarize",
+    "time_integral",
+    "time_weighted_mean",
+    "utilization_pct",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def interval_lengths_s(time_s: npt.ArrayLike) -> FloatArray:
+    """``Δtₖ = tₖ − tₖ₋₁`` with ``t₋₁ = 0``: each row's interval (rows are interval ends)."""
+    return np.diff(np.asarray(time_s, dtype=np.float64), prepend=0.0)
+
+
+def time_integral(values: npt.ArrayLike, dt_s: npt.ArrayLike) -> float:
+    """``Σ vₖ Δtₖ`` (value × seconds: a rate gives a count, cores give core-seconds)."""
+    return float(np.dot(np.asarray(values, dtype=np.float64), np.asarray(dt_s, np.float64)))
+
+
+def time_weighted_mean(values: npt.ArrayLike, dt_s: npt.ArrayLike) -> float:
+    """``Σ vₖ Δtₖ / Σ Δtₖ``; NaN over no time."""
+    span = float(np.sum(dt_s))
+    return time_integral(values, dt_s) / span if span > 0 else math.nan
+
+
+def share_pct(part: float, whole: float) -> float:
+    """``100 · part / whole``; NaN when ``whole`` is 0."""
+    return 100.0 * part / whole if whole != 0 else math.nan
+
+
+def utilization_pct(used: npt.ArrayLike, capacity: npt.ArrayLike, dt_s: npt.ArrayLike) -> float:
+    """``100 · Σ usedₖ Δtₖ / Σ capacityₖ Δtₖ`` (time-weighted); 0 without any capacity."""
+    total = time_integral(capacity, dt_s)
+    return share_pct(time_integral(used, dt_s), total) if total > 0 else 0.0
+
+
+def interval_error_rate(served_rate: npt.ArrayLike, dropped_rate: npt.ArrayLike) -> FloatArray:
+    """Per interval ``dropped / (served + dropped)``: failed share of answered requests
+    (0 where none was answered)."""
+    served = np.asarray(served_rate, dtype=np.float64)
+    dropped = np.asarray(dropped_rate, dtype=np.float64)
+    answered = served + dropped
+    return np.divide(dropped, answered, out=np.zeros_like(answered), where=answered > 0)
+
+
+def slo_violation_time_pct(
+    dt_s: npt.ArrayLike,
+    p95_ms: npt.ArrayLike,
+    error_rate: npt.ArrayLike,
+    p95_target_ms: float | None,
+    max_error_rate: float | None,
+) -> float:
+    """``100 · Σ Δtₖ [p95ₖ > target or errorₖ > max] / Σ Δtₖ``; NaN without any SLO.
+
+    An interval that served nothing (p95 NaN) violates only through its error rate.
+    """
+    if p95_target_ms is None and max_error_rate is None:
+        return math.nan
+    dt = np.asarray(dt_s, dtype=np.float64)
+    bad = np.zeros(dt.shape, dtype=bool)
+    if p95_target_ms is not None:
+        bad |= np.asarray(p95_ms, dtype=np.float64) > p95_target_ms
+    if max_error_rate is not None:
+        bad |= np.asarray(error_rate, dtype=np.float64) > max_error_rate
+    return share_pct(float(dt @ bad), float(dt.sum()))
+
+
+def slo_violation_requests_pct(late: float, served: float, dropped: float) -> float:
+    """``100 · (late + dropped) / (served + dropped)``: requests over target or dropped.
+
+    ``late = Σ servedᵢ · Pᵢ(T > target)`` (:meth:`LatencyMixture.tail` × requests).
+    """
+    return share_pct(late + dropped, served + dropped)
+
+
+def empirical_quantile(values: npt.ArrayLike, q: float) -> float:
+    """Linear-interpolation sample quantile (NumPy's default, type 7); NaN when empty."""
+    data = np.asarray(values, dtype=np.float64)
+    return float(np.quantile(data, q)) if data.size else math.nan
+
+
+def job_stats(
+    submit_s: npt.ArrayLike, start_s: npt.ArrayLike, end_s: npt.ArrayLike
+) -> dict[str, Any]:
+    """Batch jobs: wait = start − submit (started jobs), completion = end − submit (finished),
+    makespan = last end − first submit (NaN until a job finishes); percentiles type 7."""
+    submit = np.asarray(submit_s, dtype=np.float64)
+    start = np.asarray(start_s, dtype=np.float64)
+    end = np.asarray(end_s, dtype=np.float64)
+    done = ~np.isnan(end)
+    wait = (start - submit)[~np.isnan(start)]
+    completion = (end - submit)[done]
+    return {
+        "jobs_submitted": int(submit.size),
+        "jobs_completed": int(done.sum()),
+        "wait_p50_s": empirical_quantile(wait, 0.5),
+        "wait_p95_s": empirical_quantile(wait, 0.95),
+        "completion_p50_s": empirical_quantile(completion, 0.5),
+        "completion_p95_s": empirical_quantile(completion, 0.95),
+        "makespan_s": float(end[done].max() - submit.min()) if done.any() else math.nan,
+    }
+
+
+# --- the summary -------------------------------------------------------------------------
+
+
+def _col(rows: pd.DataFrame, name: str) -> FloatArray:
+    return rows[name].to_numpy(dtype=np.float64)
+
+
+def _resource_metrics(rows: pd.DataFrame, dt: FloatArray) -> dict[str, Any]:
+    """CPU and replicas of one workload (``rows`` in time order); replicas = ready ones."""
+    used, capacity = _col(rows, "cpu_used_cores"), _col(rows, "cpu_capacity_cores")
+    requested = time_integral(_col(rows, "cpu_requested_cores"), dt)
+    capacity_s = time_integral(capacity, dt)
+    ready = rows["replicas_ready"].to_numpy()
+    return {
+        "utilization_pct": utilization_pct(used, capacity, dt),
+        "cpu_used_core_hours": time_integral(used, dt) / 3600.0,
+        "cpu_capacity_core_hours": capacity_s / 3600.0,
+        "allocation_efficiency_pct": share_pct(requested, capacity_s) if requested else math.nan,
+        "replicas_min": int(ready.min()),
+        "replicas_mean": time_weighted_mean(ready, dt),
+        "replicas_max": int(ready.max()),
+    }
+
+
+def _service_metrics(
+    rows: pd.DataFrame,
+    dt: FloatArray,
+    components: LatencyComponents | None,
+    slo: tuple[float | None, float | None],
+) -> dict[str, Any]:
+    """Requests, pooled latency and SLO of one service (``rows`` in time order)."""
+    target_ms, max_error = slo
+    arrived = time_integral(_col(rows, "arrival_rate"), dt)
+    dropped = time_integral(_col(rows, "dropped_rate"), dt)
+    mix = latency_mixture(components) if components is not None else EMPTY_MIXTURE
+    served = mix.total_weight
+    late = served * mix.tail(target_ms / 1000.0) if target_ms is not None and served else 0.0
+    errors = interval_error_rate(_col(rows, "served_rate"), _col(rows, "dropped_rate"))
+    with_slo = target_ms is not None or max_error is not None
+    return {
+        "requests_arrived": arrived,
+        "requests_served": time_integral(_col(rows, "served_rate"), dt),
+        "requests_dropped": dropped,
+        "dropped_pct": share_pct(dropped, arrived),
+        "latency_mean_ms": 1000.0 * mix.mean_s(),
+        "latency_p50_ms": 1000.0 * mix.quantile_s(0.50),
+        "latency_p95_ms": 1000.0 * mix.quantile_s(0.95),
+        "latency_p99_ms": 1000.0 * mix.quantile_s(0.99),
+        "slo_p95_ms": target_ms,
+        "slo_max_error_rate": max_error,
+        "slo_violation_time_pct": slo_violation_time_pct(
+            dt, _col(rows, "latency_p95_ms"), errors, target_ms, max_error
+        ),
+        "slo_violation_requests_pct": (
+            slo_violation_requests_pct(late, served, dropped) if with_slo else math.nan
+        ),
+    }
+
+
+def _workload_summary(
+    rec: Recording,
+    platform: str,
+    workload: str,
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    jobs: pd.DataFrame,
+) -> dict[str, Any]:
+    """One workload: resources and scaling, then requests and SLO or jobs by its kind."""
+    rows = rows.sort_values("time_s", kind="stable")
+    dt = interval_lengths_s(rows["time_s"])
+    kind = rec.workload_kinds.get(workload, "service")
+    mine = (events["platform"] == platform) & (events["workload"] == workload)
+    scales = int((mine & (events["kind"] == "scale")).sum())
+    hours = rec.duration_s / 3600.0
+    out: dict[str, Any] = {
+        "kind": kind,
+        **_resource_metrics(rows, dt),
+        "scale_events": scales,
+        "scale_events_per_hour": scales / hours if hours > 0 else math.nan,
+    }
+    if kind == "batch":
+        own = jobs[(jobs["platform"] == platform) & (jobs["workload"] == workload)]
+        gpu_hours = time_integral(_col(rows, "gpu_used"), dt) / 3600.0
+        return (
+            out
+            | job_stats(own["submit_s"], own["start_s"], own["end_s"])
+            | {"gpu_used_hours": gpu_hours}
+        )
+    slo = rec.slo.get(workload, (None, None))
+    return out | _service_metrics(rows, dt, rec.latency.get((platform, workload)), slo)
+
+
+def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[str, Any]:
+    """Cost and nodes: Kubernetes rows repeat the pool's nodes; VM rows count their own VMs."""
+    per_time = rows.groupby("time_s", sort=True).agg(
+        nodes=("nodes", "sum" if kind == "vm" else "max"),
+        cost=("cost_usd", "max"),
+        cpu=("platform_cpu_cores", "max"),
+        memory=("platform_memory_bytes", "max"),
+        used=("cpu_used_cores", "sum"),
+        requested=("cpu_requested_cores", "sum"),
+        memory_used=("memory_used_bytes", "sum"),
+        gpus=("platform_gpus", "max"),
+        gpu_used=("gpu_used", "sum"),
+    )
+    cost = float(per_time["cost"].iloc[-1]) if len(per_time) else math.nan
+    nodes = per_time["nodes"].to_numpy(dtype=np.float64)
+    dt = interval_lengths_s(per_time.index)
+
+    def integral(name: str) -> float:
+        return time_integral(per_time[name].to_numpy(dtype=np.float64), dt)
+
+    bought_cpu, bought_memory = integral("cpu"), integral("memory")
+    return {
+        "kind": kind,
+        "cost_usd": cost,
+        "cost_per_hour_usd": cost / (duration_s / 3600.0) if duration_s > 0 else math.nan,
+        "nodes_mean": time_weighted_mean(nodes, dt),
+        "nodes_max": float(nodes.max()) if nodes.size else math.nan,
+        "cpu_utilization_pct": share_pct(integral("used"), bought_cpu),
+        "cpu_allocation_pct": share_pct(integral("requested"), bought_cpu),
+        "memory_utilization_pct": share_pct(integral("memory_used"), bought_memory),
+        "gpu_utilization_pct": share_pct(integral("gpu_used"), integral("gpus")),
+    }
+
+
+def summarize(
+    rec: Recording, timeseries: pd.DataFrame, events: pd.DataFrame, jobs: pd.DataFrame
+) -> dict[str, Any]:
+    """The run's JSON summary from conformed frames.
+
+    ``{scenario, seed, duration_s, tick_s, record_every_s, scenario_as_run, platforms:
+    {name: {kind, cost_usd, cost_per_hour_usd, nodes_mean, nodes_max, cpu_utilization_pct,
+    cpu_allocation_pct, memory_utilization_pct, gpu_utilization_pct (of the vCPUs, memory
+    and GPUs bought; NaN without GPUs), workloads: {name:
+    {kind, resources and scaling, then requests, latency and SLO (services) or jobs
+    (batch)}}}}}``; the formulas are those of the functions above.
+    """
+    platforms: dict[str, Any] = {}
+    for platform in sorted(set(rec.platform_kinds) | set(timeseries["platform"])):
+        rows = timeseries[timeseries["platform"] == platform]
+        kind = rec.platform_kinds.get(platform, "")
+        workloads = {
+            w: _workload_summary(rec, platform, w, rows[rows["workload"] == w], events, jobs)
+            for w in sorted(set(rows["workload"]))
+        }
+        platforms[platform] = _platform_summary(rows, kind, rec.duration_s) | {
+            "workloads": workloads
+        }
+    summary: dict[str, Any] = _jsonable(
+        {
+            "scenario": rec.scenario_name,
+            "seed": rec.seed,
+            "duration_s": rec.duration_s,
+            "tick_s": rec.tick_s,
+            "record_every_s": rec.record_every_s,
+            "platforms": platforms,
+            "scenario_as_run": rec.scenario,
+        }
+    )
+    return summary
+
+
+def _jsonable(value: object) -> Any:
+    """Plain JSON types: NumPy scalars unwrapped, NaN/±inf → None, tuples → lists."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    raise TypeError(f"summary: {type(value).__name__} is not JSON-serialisable: {value!r}")

@@ -1,0 +1,28 @@
+"""What every part of the scenario schema shares: the frozen pydantic base, names, the
+error type, and default delays."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from capsim.scenario.distributions import LogNormal
+
+__all__ = ["FrozenModel", "Name", "ScenarioError", "reference_delay"]
+
+
+class ScenarioError(ValueError):
+    """A scenario is invalid; the message names the file, the field path and the value."""
+
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+
+
+class FrozenModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def reference_delay(median: str, p99: str) -> LogNormal:
+    """A default delay (REFERENCE.md §2), validated like one written in YAML."""
+    return LogNormal.model_validate({"distribution": "lognormal", "median": median, "p99": p99})

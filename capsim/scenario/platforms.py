@@ -1,0 +1,319 @@
+"""Platforms: Kubernetes (node pools, pods, the metrics pipeline, HPAs, the cluster
+autoscaler) and VM autoscaling groups (instances, target tracking)."""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from capsim.scenario.base import FrozenModel, Name, reference_delay
+from capsim.scenario.distributions import Distribution
+from capsim.scenario.manifests import HpaTemplate, load_hpas
+from capsim.scenario.workloads import BatchWorkload, ServiceWorkload
+from capsim.units import Bytes, Millicores, PositiveSeconds, Seconds
+
+__all__ = [
+    "ClusterAutoscaler",
+    "KubernetesPlatform",
+    "KubernetesWorkload",
+    "MetricsPipeline",
+    "NodePool",
+    "Platform",
+    "PodTemplate",
+    "ReservedResources",
+    "VmAutoscaling",
+    "VmInstance",
+    "VmPlatform",
+    "VmWorkload",
+    "gke_reserved",
+    "hpa_template",
+    "pod_template",
+]
+
+
+class ReservedResources(FrozenModel):
+    cpu_millicores: Millicores = Field(default=0, alias="cpu")
+    memory_bytes: Bytes = Field(default=0, alias="memory")
+
+
+def gke_reserved(vcpu_millicores: int, memory_bytes: int) -> ReservedResources:
+    """GKE's node reservation rule (REFERENCE.md §2).
+
+    Memory: 25 % of the first 4 GiB, 20 % of the next 4, 10 % of the next 8, 6 % of the
+    next 112, 2 % above, plus 100 MiB eviction threshold. CPU: 6 % of the first core, 1 %
+    of the next, 0.5 % of the next 2, 0.25 % above 4 cores.
+    """
+    gib = 2**30
+    memory = 0.0
+    remaining = float(memory_bytes)
+    for gib_size, share in ((4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06)):
+        taken = min(remaining, float(gib_size * gib))
+        memory += taken * share
+        remaining -= taken
+    memory += remaining * 0.02 + 100 * 2**20
+    cores = vcpu_millicores / 1000
+    cpu = 0.0
+    for core_size, share in ((1.0, 0.06), (1.0, 0.01), (2.0, 0.005)):
+        taken_cores = min(cores, core_size)
+        cpu += taken_cores * share
+        cores -= taken_cores
+    cpu += cores * 0.0025
+    # Quantity text, not bare numbers: a bare number of CPU would be read as cores.
+    return ReservedResources.model_validate(
+        {"cpu": f"{math.ceil(cpu * 1000)}m", "memory": math.ceil(memory)}
+    )
+
+
+class NodePool(FrozenModel):
+    """A pool of identical nodes the cluster autoscaler can grow and shrink."""
+
+    name: Name
+    instance: str = "node"
+    vcpu_millicores: Millicores = Field(alias="vcpu")
+    memory_bytes: Bytes = Field(alias="memory")
+    gpu: int = Field(default=0, ge=0)
+    price_per_hour: float = Field(ge=0)
+    provision: Distribution = Field(default_factory=lambda: reference_delay("60s", "120s"))
+    min_nodes: int = Field(default=0, ge=0)
+    max_nodes: int = Field(ge=1)
+    reserved: Literal["gke"] | ReservedResources = "gke"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodePool:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) > max_nodes ({self.max_nodes})")
+        reserved = self.reservation
+        if (
+            reserved.cpu_millicores >= self.vcpu_millicores
+            or reserved.memory_bytes >= self.memory_bytes
+        ):
+            raise ValueError("reserved resources leave nothing allocatable on this node")
+        return self
+
+    @functools.cached_property
+    def reservation(self) -> ReservedResources:
+        if self.reserved == "gke":
+            return gke_reserved(self.vcpu_millicores, self.memory_bytes)
+        return self.reserved
+
+    @property
+    def allocatable_cpu_millicores(self) -> int:
+        return self.vcpu_millicores - self.reservation.cpu_millicores
+
+    @property
+    def allocatable_memory_bytes(self) -> int:
+        return self.memory_bytes - self.reservation.memory_bytes
+
+
+class ClusterAutoscaler(FrozenModel):
+    """Cluster autoscaler timings (kubernetes/autoscaler FAQ defaults)."""
+
+    enabled: bool = True
+    scan_interval_s: PositiveSeconds = Field(default=10.0, alias="scan_interval")
+    scale_down_unneeded_s: Seconds = Field(default=600.0, alias="scale_down_unneeded")
+    scale_down_delay_after_add_s: Seconds = Field(default=600.0, alias="scale_down_delay_after_add")
+    max_node_provision_s: PositiveSeconds = Field(default=900.0, alias="max_node_provision")
+
+
+class MetricsPipeline(FrozenModel):
+    """metrics-server and HPA controller settings (upstream defaults)."""
+
+    metric_resolution_s: PositiveSeconds = Field(default=15.0, alias="metric_resolution")
+    sync_period_s: PositiveSeconds = Field(default=15.0, alias="sync_period")
+    cpu_initialization_period_s: Seconds = Field(default=300.0, alias="cpu_initialization_period")
+    initial_readiness_delay_s: Seconds = Field(default=30.0, alias="initial_readiness_delay")
+    tolerance: float = Field(default=0.1, ge=0)
+    downscale_stabilization_s: Seconds = Field(default=300.0, alias="downscale_stabilization")
+
+
+class PodTemplate(FrozenModel):
+    """Per-workload pod: requests/limits, image, and start-up delays."""
+
+    cpu_request_millicores: Millicores = Field(alias="cpu_request")
+    cpu_limit_millicores: Millicores | None = Field(default=None, alias="cpu_limit")
+    memory_request_bytes: Bytes = Field(alias="memory_request")
+    memory_limit_bytes: Bytes | None = Field(default=None, alias="memory_limit")
+    gpu: int = Field(default=0, ge=0)
+    image_size_bytes: Bytes = Field(default=0, alias="image_size")
+    pull_bandwidth_bytes_per_s: Bytes = Field(default=50 * 2**20, alias="pull_bandwidth")
+    container_start: Distribution = Field(default_factory=lambda: reference_delay("2s", "5s"))
+    readiness_delay: Distribution = Field(default_factory=lambda: reference_delay("10s", "30s"))
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> PodTemplate:
+        if self.cpu_limit_millicores is not None and (
+            self.cpu_limit_millicores < self.cpu_request_millicores
+        ):
+            raise ValueError("cpu_limit must be >= cpu_request")
+        if self.memory_limit_bytes is not None and (
+            self.memory_limit_bytes < self.memory_request_bytes
+        ):
+            raise ValueError("memory_limit must be >= memory_request")
+        if self.pull_bandwidth_bytes_per_s <= 0:
+            raise ValueError("pull_bandwidth must be > 0")
+        return self
+
+
+class KubernetesWorkload(FrozenModel):
+    """How one workload runs on a Kubernetes platform: its pod, and (services) its scaling:
+    an inline HPA spec, an HPA manifest path, or fixed replicas.
+
+    A service needs ``pod``. For a batch workload it is optional: without it each worker
+    is a pod requesting exactly the worker's cpu, memory and gpu, with default start-up
+    delays (see :func:`pod_template`).
+    """
+
+    pod: PodTemplate | None = None
+    hpa: HpaTemplate | None = None
+    hpa_manifest: Path | None = None
+    replicas: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_scaling_mode(self) -> KubernetesWorkload:
+        given = [
+            name for name in ("hpa", "hpa_manifest", "replicas") if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give only one of hpa, hpa_manifest and replicas, got {given}")
+        if self.hpa is not None and self.hpa.min_replicas > self.hpa.max_replicas:
+            raise ValueError(
+                f"hpa.minReplicas ({self.hpa.min_replicas}) > hpa.maxReplicas "
+                f"({self.hpa.max_replicas})"
+            )
+        return self
+
+
+class KubernetesPlatform(FrozenModel):
+    kind: Literal["kubernetes"]
+    node_pools: tuple[NodePool, ...] = Field(min_length=1)
+    scheduler: Literal["least_allocated", "most_allocated"] = "least_allocated"
+    cluster_autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler)
+    metrics: MetricsPipeline = Field(default_factory=MetricsPipeline)
+    workloads: dict[str, KubernetesWorkload]
+
+
+def hpa_template(config: KubernetesWorkload, base_dir: Path, name: str) -> HpaTemplate:
+    """The HPA spec of workload ``name`` on a platform: inline, or the one in its manifest
+    file that scales it (else the file's first). The workload must have one."""
+    if config.hpa is not None:
+        return config.hpa
+    assert config.hpa_manifest is not None
+    found = load_hpas(base_dir / config.hpa_manifest)
+    matching = [h for h in found if h.spec.scale_target_ref.name == name] or found
+    return matching[0].spec
+
+
+def pod_template(
+    workload: ServiceWorkload | BatchWorkload, config: KubernetesWorkload
+) -> PodTemplate:
+    """The pod a workload runs as; a batch worker without ``pod`` requests what it needs."""
+    if config.pod is not None:
+        return config.pod
+    if not isinstance(workload, BatchWorkload):
+        raise ValueError(f"service {workload.name} has no pod template")
+    return PodTemplate.model_validate(
+        {
+            "cpu_request": f"{workload.cpu_millicores}m",
+            "memory_request": workload.memory_bytes,
+            "gpu": workload.gpu,
+        }
+    )
+
+
+# --- VMs -------------------------------------------------------------------------------
+
+
+class VmInstance(FrozenModel):
+    """A VM type: size, price, boot time, and what the guest OS and hypervisor take."""
+
+    name: str = "vm"
+    vcpu_millicores: Millicores = Field(alias="vcpu")
+    memory_bytes: Bytes = Field(alias="memory")
+    gpu: int = Field(default=0, ge=0)
+    price_per_hour: float = Field(ge=0)
+    boot: Distribution = Field(default_factory=lambda: reference_delay("35s", "90s"))
+    guest_os_cpu_millicores: Millicores = Field(default=100, alias="guest_os_cpu")
+    guest_os_memory_bytes: Bytes = Field(default=512 * 2**20, alias="guest_os_memory")
+    hypervisor_overhead_pct: float = Field(default=2.0, ge=0, lt=100)
+
+    @model_validator(mode="after")
+    def _room_for_the_app(self) -> VmInstance:
+        if self.guest_os_cpu_millicores >= self.vcpu_millicores:
+            raise ValueError("guest_os_cpu leaves no CPU for the application")
+        if self.guest_os_memory_bytes >= self.memory_bytes:
+            raise ValueError("guest_os_memory leaves no memory for the application")
+        return self
+
+    @property
+    def app_cpu_millicores(self) -> float:
+        """CPU left for the application: vCPUs less hypervisor overhead and guest OS."""
+        usable = self.vcpu_millicores * (1 - self.hypervisor_overhead_pct / 100)
+        return usable - self.guest_os_cpu_millicores
+
+
+class VmAutoscaling(FrozenModel):
+    """Target tracking on average CPU (AWS-style alarms; :mod:`capsim.models.target_tracking`)."""
+
+    metric: Literal["cpu"] = "cpu"
+    target_pct: float = Field(gt=0, le=100)
+    min_instances: int = Field(alias="min", ge=0)
+    max_instances: int = Field(alias="max", ge=1)
+    metric_period_s: PositiveSeconds = Field(default=60.0, alias="metric_period")
+    scale_out_datapoints: int = Field(default=3, ge=1)
+    scale_out_evaluation_periods: int = Field(default=3, ge=1)
+    scale_in_datapoints: int = Field(default=15, ge=1)
+    scale_in_evaluation_periods: int = Field(default=15, ge=1)
+    warmup_s: Seconds = Field(default=300.0, alias="warmup")
+    cooldown_s: Seconds = Field(default=300.0, alias="cooldown")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VmAutoscaling:
+        if self.min_instances > self.max_instances:
+            raise ValueError(f"min ({self.min_instances}) > max ({self.max_instances})")
+        for direction in ("scale_out", "scale_in"):
+            m = getattr(self, f"{direction}_datapoints")
+            n = getattr(self, f"{direction}_evaluation_periods")
+            if m > n:
+                raise ValueError(
+                    f"{direction}_datapoints ({m}) > {direction}_evaluation_periods ({n})"
+                )
+        return self
+
+
+class VmWorkload(FrozenModel):
+    """How one workload runs on VMs.
+
+    A service has ``autoscaling`` or fixed ``instances``, and ``per_vm`` app instances per
+    VM. A batch workload gets one VM per worker, booted for its job; neither field
+    applies. ``instance`` overrides the platform's VM type for this workload (to size
+    batch workers' VMs, for example).
+    """
+
+    instance: VmInstance | None = None
+    autoscaling: VmAutoscaling | None = None
+    instances: int | None = Field(default=None, ge=0)
+    per_vm: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_scaling_mode(self) -> VmWorkload:
+        if self.autoscaling is not None and self.instances is not None:
+            raise ValueError("give only one of autoscaling and instances")
+        return self
+
+
+class VmPlatform(FrozenModel):
+    kind: Literal["vm"]
+    instance: VmInstance
+    billing_minimum_s: Seconds = Field(default=60.0, alias="billing_minimum")
+    workloads: dict[str, VmWorkload]
+
+    def instance_for(self, workload: str) -> VmInstance:
+        """The VM type ``workload`` runs on: its own override, else the platform's."""
+        return self.workloads[workload].instance or self.instance
+
+
+Platform = Annotated[KubernetesPlatform | VmPlatform, Field(discriminator="kind")]
