@@ -32,6 +32,7 @@ example: $(VENV)/.installed-base
 lint: $(VENV)/.installed-all
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports pyproject.toml
 
 typecheck: $(VENV)/.installed-all
 	$(BIN)/mypy

@@ -17,15 +17,8 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Annotated
-
-from pydantic import BeforeValidator
 
 __all__ = [
-    "Bytes",
-    "Millicores",
-    "PositiveSeconds",
-    "Seconds",
     "format_cpu_millicores",
     "format_duration",
     "format_iso_utc",
@@ -200,23 +193,6 @@ def format_duration(seconds: float) -> str:
         rest = whole + fraction
         parts.append(f"{rest:g}s" if fraction == 0 else f"{rest!r}s")
     return "".join(parts)
-
-
-def _positive_duration_s(text: str | int | float) -> float:
-    seconds = parse_duration_s(text)
-    if seconds <= 0:
-        raise ValueError(f"must be a positive duration, got {text!r}")
-    return seconds
-
-
-Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
-"""A pydantic field holding a duration in seconds, written ``90s``, ``15m`` or seconds."""
-PositiveSeconds = Annotated[float, BeforeValidator(_positive_duration_s)]
-"""A pydantic field holding a positive duration in seconds."""
-Millicores = Annotated[int, BeforeValidator(parse_cpu_millicores)]
-"""A pydantic field holding CPU in millicores, written ``500m``, ``2`` or ``1.5``."""
-Bytes = Annotated[int, BeforeValidator(parse_memory_bytes)]
-"""A pydantic field holding memory in bytes, written ``512Mi``, ``2Gi`` or bytes."""
 
 
 def format_iso_utc(seconds: float) -> str:

@@ -32,6 +32,7 @@ from capsim.engine import recording
 from capsim.engine.recording import LatencyComponents, Recording
 from capsim.models import queueing
 from capsim.models.queueing import ResponseTimeDistribution
+from capsim.results import run_result
 from capsim.results import summary as res
 from capsim.results.latency import LatencyMixture
 from capsim.results.run_result import RunResult
@@ -505,7 +506,7 @@ def test_round_trip(result: RunResult, tmp_path: Path) -> None:
 def test_round_trip_without_pyarrow(
     result: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(res, "_parquet_available", lambda: False)
+    monkeypatch.setattr(run_result, "_parquet_available", lambda: False)
     path = result.save(tmp_path / "run")
     assert (path / "timeseries.csv").exists()
     assert not (path / "timeseries.parquet").exists()

@@ -10,14 +10,15 @@ not validate: every problem listed, nothing written) or no connection to the clu
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_deploy_parser", "run_deploy"]
+from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, require_extra
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
+__all__ = ["add_deploy_parser"]
+
+EXIT_PROBLEMS = 1
 
 
 def add_deploy_parser(commands: Any) -> None:
@@ -35,7 +36,13 @@ def add_deploy_parser(commands: Any) -> None:
         "object. Nothing is written if any check fails (exit 2, every problem listed).",
     )
     source = emit.add_mutually_exclusive_group(required=True)
-    source.add_argument("scenario", nargs="?", type=Path, metavar="SCENARIO.yaml")
+    source.add_argument(
+        "scenario",
+        nargs="?",
+        type=Path,
+        metavar="SCENARIO",
+        help="a scenario file, or a bundled scenario's name",
+    )
     source.add_argument("--recommendation", type=Path, metavar="DIR", help="recommend --emit DIR")
     emit.add_argument("--platform", help="the scenario's Kubernetes platform to emit")
     emit.add_argument("--workload", help="only this workload (default: every service)")
@@ -68,23 +75,12 @@ def add_deploy_parser(commands: Any) -> None:
         help="report capsim-managed objects of the same instance that DIR no longer has",
     )
     apply.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
-def run_deploy(args: argparse.Namespace) -> int:
-    needed = "kubernetes_validate" if args.deploy_command == "emit" else "kubernetes"
-    if importlib.util.find_spec(needed) is None:
-        print(
-            f"capsim: error: capsim deploy {args.deploy_command} needs the kube extra "
-            f"({needed} is not installed): pip install 'capsim[kube]'",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    if args.deploy_command == "emit":
-        return _emit(args)
-    return _apply(args)
+    emit.set_defaults(handler=_emit)
+    apply.set_defaults(handler=_apply)
 
 
 def _emit(args: argparse.Namespace) -> int:
+    require_extra("kubernetes_validate", "capsim deploy emit")
     from capsim.kube.checks import check_manifests
     from capsim.kube.emit import (
         DEFAULT_K8S_VERSION,
@@ -153,6 +149,7 @@ def _only_kubernetes_platform(scenario: Any, path: Path) -> str:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    require_extra("kubernetes", "capsim deploy apply")
     from capsim.kube.apply import apply_manifests
     from capsim.kube.client import ApiError, ClusterUnreachableError, KubernetesCluster
     from capsim.kube.write import load_manifest_dir

@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from capsim.cli.live_cluster import CLUSTER_COMMANDS, add_cluster_commands, run_cluster
+from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, duration_arg
+from capsim.cli.live_cluster import add_cluster_commands
 
-__all__ = ["add_live_parser", "run_live"]
-
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+__all__ = ["add_live_parser"]
 
 
-def add_live_parser(commands: Any, duration: Any) -> None:
-    """The ``live`` command group (``duration``: the CLI's duration parser)."""
+def add_live_parser(commands: Any) -> None:
+    """The ``live`` command group."""
+    duration = duration_arg
     live = commands.add_parser(
         "live",
         help="real clusters in: Prometheus history and metrics-server samples into traces, "
@@ -77,14 +77,8 @@ def add_live_parser(commands: Any, duration: Any) -> None:
     compare.add_argument("--json", action="store_true", help="machine-readable output")
     compare.add_argument("--debug", action="store_true", help="show tracebacks")
     add_cluster_commands(sub, duration)
-
-
-def run_live(args: argparse.Namespace) -> int:
-    if args.live_command in CLUSTER_COMMANDS:
-        return run_cluster(args)
-    if args.live_command == "compare":
-        return _compare(args)
-    return _prometheus(args)
+    prom.set_defaults(handler=_prometheus)
+    compare.set_defaults(handler=_compare)
 
 
 def _time(text: str, flag: str) -> float:
@@ -198,7 +192,8 @@ def _compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     import capsim
-    from capsim.analysis.calibrate import calibrate, calibration_figure, observed_levels
+    from capsim.analysis.calibrate import calibrate, observed_levels
+    from capsim.report.calibration import calibration_figure
     from capsim.report.figures import save_png
     from capsim.results.files import replace_file
     from capsim.scenario import KubernetesPlatform, ServiceWorkload

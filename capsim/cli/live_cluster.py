@@ -28,21 +28,21 @@ the recording on a fake clock.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, require_extra
+
 if TYPE_CHECKING:
     from capsim.kube.client import KubernetesCluster
     from capsim.kube.metrics_server import Sample, TraceCsv
 
-__all__ = ["CLUSTER_COMMANDS", "add_cluster_commands", "run_cluster"]
+__all__ = ["add_cluster_commands", "run_cluster"]
 
-CLUSTER_COMMANDS: tuple[str, ...] = ("metrics-server", "snapshot")
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_INTERRUPTED = 130
 METRICS_SERVER_URL = "https://github.com/kubernetes-sigs/metrics-server"
 
 
@@ -91,6 +91,8 @@ def add_cluster_commands(sub: Any, duration: Any) -> None:
     snapshot.add_argument("--out", type=Path, metavar="YAML", help="default <namespace>.yaml")
     snapshot.add_argument("--force", action="store_true", help="replace an existing --out")
     snapshot.add_argument("--debug", action="store_true", help="show tracebacks")
+    metrics.set_defaults(handler=run_cluster)
+    snapshot.set_defaults(handler=run_cluster)
 
 
 def run_cluster(
@@ -105,13 +107,7 @@ def run_cluster(
     raised as ``ValueError`` (the CLI prints it and exits 2); cluster failures are printed
     here (exit 2).
     """
-    if importlib.util.find_spec("kubernetes") is None:
-        print(
-            f"capsim: error: capsim live {args.live_command} needs the kube extra "
-            "(kubernetes is not installed): pip install 'capsim[kube]'",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
+    require_extra("kubernetes", f"capsim live {args.live_command}")
     if args.live_command == "metrics-server":
         return _metrics_server(args, clock, sleep)
     if args.live_command == "snapshot":

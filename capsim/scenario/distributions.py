@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from capsim.units import Seconds
+from capsim.scenario.fields import Seconds
 
 __all__ = [
     "Constant",

@@ -12,9 +12,9 @@ from pydantic import Field, model_validator
 
 from capsim.scenario.base import FrozenModel, Name, reference_delay
 from capsim.scenario.distributions import Distribution
+from capsim.scenario.fields import Bytes, Millicores, PositiveSeconds, Seconds
 from capsim.scenario.manifests import HpaTemplate, load_hpas
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload
-from capsim.units import Bytes, Millicores, PositiveSeconds, Seconds
 
 __all__ = [
     "ClusterAutoscaler",

@@ -31,6 +31,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from capsim.data import resolve_scenario
 from capsim.scenario.base import FrozenModel, Name, ScenarioError
+from capsim.scenario.fields import PositiveSeconds
 from capsim.scenario.jobs import read_submit_times
 from capsim.scenario.load import WorkloadError, check_load
 from capsim.scenario.manifests import ManifestError, check_metric_targets, load_hpas
@@ -46,7 +47,6 @@ from capsim.scenario.platforms import (
     pod_template,
 )
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload, Workload
-from capsim.units import PositiveSeconds
 
 __all__ = ["Scenario", "load_scenario", "parse_scenario"]
 

@@ -9,8 +9,8 @@ from pydantic import Field, model_validator
 
 from capsim.scenario.base import FrozenModel, Name
 from capsim.scenario.distributions import Distribution
+from capsim.scenario.fields import Bytes, Millicores, PositiveSeconds, Seconds
 from capsim.scenario.load import LoadSpec
-from capsim.units import Bytes, Millicores, PositiveSeconds, Seconds
 
 __all__ = ["BatchArrivals", "BatchWorkload", "ServiceWorkload", "Slo", "Workload"]
 

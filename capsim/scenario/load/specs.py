@@ -18,8 +18,9 @@ from pydantic import (
     model_validator,
 )
 
+from capsim.scenario.fields import Seconds
 from capsim.scenario.parsing import format_loc
-from capsim.units import Seconds, parse_duration_s
+from capsim.units import parse_duration_s
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

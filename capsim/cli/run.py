@@ -1,0 +1,123 @@
+"""``capsim run``, ``capsim compare`` and ``capsim scenarios``: simulate a scenario and
+write its report, put two saved runs side by side, list the bundled scenarios."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from capsim.cli.common import EXIT_OK, InputError
+
+if TYPE_CHECKING:
+    from capsim.analysis.compare import Comparison
+
+__all__ = ["add_run_parsers", "comparison_text"]
+
+
+def add_run_parsers(commands: Any) -> None:
+    """``run``, ``compare`` and ``scenarios``."""
+    run = commands.add_parser(
+        "run",
+        help="simulate a scenario and write its report",
+        description="Simulate every platform of SCENARIO against the same load and "
+        "write a report (HTML, Markdown, data) to reports/<scenario-name>/.",
+    )
+    run.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        help="a scenario file, or the name of a bundled scenario (see capsim scenarios)",
+    )
+    run.add_argument("--out", type=Path, help="report folder (default reports/<scenario-name>)")
+    run.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    run.add_argument(
+        "--format",
+        default="html,md,json",
+        help="comma-separated: html, md, json (default all)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    compare = commands.add_parser(
+        "compare",
+        help="compare two saved runs (report folders)",
+        description="Put the platforms of two saved runs side by side.",
+    )
+    compare.add_argument("runs", nargs=2, metavar="DIR", type=Path)
+    compare.add_argument(
+        "--labels", nargs=2, default=("A", "B"), metavar=("A", "B"), help="column prefixes"
+    )
+    compare.add_argument("--debug", action="store_true", help="show tracebacks")
+    scenarios = commands.add_parser(
+        "scenarios", help="list the bundled scenarios and where their files are"
+    )
+    run.set_defaults(handler=_run)
+    compare.set_defaults(handler=_compare)
+    scenarios.set_defaults(handler=_scenarios)
+
+
+def comparison_text(comparison: Comparison) -> str:
+    from capsim.report.writer import format_value
+
+    header = ["metric", *comparison.columns]
+    rows = [
+        [
+            f"{r.label} ({r.unit})" if r.unit else r.label,
+            *(
+                format_value(r.values[c], r.unit) + (" *" if r.winner == c else "  ")
+                for c in comparison.columns
+            ),
+        ]
+        for r in comparison.rows
+    ]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(
+            (cell.ljust(w) if i == 0 else cell.rjust(w))
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    return "\n".join([*comparison.verdict, "", *lines, "", "* the better value"])
+
+
+def _run(args: argparse.Namespace) -> int:
+    import capsim
+    from capsim.report.writer import write_report
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    scenario = capsim.load_scenario(args.scenario)
+    out = args.out or Path("reports") / scenario.name
+    show = not args.quiet and sys.stderr.isatty()
+    result = capsim.run(scenario, seed=args.seed, progress=show)
+    comparison = write_report(result, out, formats)
+    if not args.quiet:
+        print(comparison_text(comparison))
+        page = out / "index.html"
+        print(f"\nreport: {page if page.exists() else out}")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from capsim.analysis.compare import compare_runs
+    from capsim.results.run_result import RunResult
+
+    for folder in args.runs:
+        if not (folder / "summary.json").is_file():
+            raise InputError(f"{folder}: not a saved run (no summary.json; use a report folder)")
+    a, b = (RunResult.load(folder) for folder in args.runs)
+    print(comparison_text(compare_runs(a, b, tuple(args.labels))))
+    return EXIT_OK
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from capsim.data import DATA_DIR, bundled_scenarios
+
+    found = bundled_scenarios()
+    width = max((len(s.name) for s in found), default=0)
+    for scenario in found:
+        print(f"{scenario.name.ljust(width)}  {scenario.summary}")
+    print(f"\nrun one: capsim run {found[0].name if found else '<name>'}")
+    print(f"files (scenarios, traces, example manifests): {DATA_DIR}")
+    return EXIT_OK
