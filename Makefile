@@ -23,6 +23,11 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed-base
 	$(BIN)/capsim run web-diurnal
+	@echo
+	@echo "capsim is installed in $(VENV). To use it in this shell:"
+	@echo "  . $(VENV)/bin/activate"
+	@echo "  capsim scenarios"
+	@echo "(or call $(BIN)/capsim directly)"
 
 # The example report committed under reports/example (Markdown, figures, summary.json).
 example: $(VENV)/.installed-base
