@@ -18,7 +18,7 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev,kube,dist,parquet]'
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev,all]'
 	touch $@ $(VENV)/.installed-base
 
 demo: $(VENV)/.installed-base

@@ -73,3 +73,21 @@ def test_importing_the_engine_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_path_the_readme_names_exists() -> None:
+    """Repository paths in backticks (``capsim/...``, ``tests/...``, …) are real."""
+    pattern = r"`((?:capsim|tests|benchmarks|scripts|reports/example)/[^`\s]*)`"
+    paths = set(re.findall(pattern, README))
+    assert len(paths) > 20
+    missing = [p for p in sorted(paths) if not list(ROOT.glob(p.rstrip("/")))]
+    assert missing == []
+
+
+def test_every_capsim_module_is_in_the_layout() -> None:
+    """The layout section names every sub-package of capsim."""
+    layout = README.split("## Layout", 1)[1].split("## Development", 1)[0]
+    packages = sorted(p.parent.name for p in (ROOT / "capsim").glob("*/__init__.py"))
+    assert packages, "no sub-packages found"
+    for package in packages:
+        assert f"  {package}/" in layout, package

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -166,9 +167,16 @@ def _numbers(text: str, flag: str) -> list[int]:
 
 def _recommend(args: argparse.Namespace) -> int:
     from capsim.analysis.recommend import emit_hpa, recommend
+    from capsim.fastpath.kernel import COMPILED
 
     if args.workers is not None or args.scheduler is not None:
         require_extra("distributed", "capsim recommend --workers/--scheduler")
+    if not COMPILED:
+        print(
+            "capsim: note: Numba is not installed, so the fast path runs as plain Python "
+            "(the same results, about 200x slower): pip install 'capsim[fast]'",
+            file=sys.stderr,
+        )
     outcome = recommend(
         _validate_inputs(args),
         targets=_numbers(args.targets, "--targets"),

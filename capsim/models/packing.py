@@ -1,6 +1,6 @@
 """Nodes, pod placement and the cluster autoscaler's decisions, over plain data.
 
-The engine (:mod:`capsim.engine.inputs`) owns the mutable :class:`Node` records. The
+The engine (:mod:`capsim.engine.kubernetes`) owns the mutable :class:`Node` records. The
 decisions here read them and return what to do:
 
 * **Placement** (:func:`choose_node`) follows kube-scheduler's ``NodeResourcesFit``:

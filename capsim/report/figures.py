@@ -1,4 +1,4 @@
-"""Report figures from a :class:`~capsim.results.RunResult`: one Figure per chart, headless.
+"""Report figures from a :class:`~capsim.RunResult`: one Figure per chart, headless.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (no ``pyplot``, no global
 state); :func:`save_png` writes one through the Agg renderer. :func:`figures` returns them

@@ -3,26 +3,59 @@ streams, delay distributions and the Kubernetes manifest schemas (no cluster cli
 
 Everything a scenario file can say is parsed here, once, at the edge; the engine, the
 fast path and the analysis only ever see the frozen objects.
+
+The names below load their module on first use, so importing one module of this package
+(``capsim.scenario.manifests``, say) does not build the whole schema.
 """
 
-from capsim.scenario.base import ScenarioError
-from capsim.scenario.platforms import (
-    ClusterAutoscaler,
-    KubernetesPlatform,
-    KubernetesWorkload,
-    MetricsPipeline,
-    NodePool,
-    PodTemplate,
-    VmAutoscaling,
-    VmInstance,
-    VmPlatform,
-    VmWorkload,
-    gke_reserved,
-    hpa_template,
-    pod_template,
-)
-from capsim.scenario.schema import Scenario, load_scenario, parse_scenario
-from capsim.scenario.workloads import BatchArrivals, BatchWorkload, ServiceWorkload, Slo
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from capsim.scenario.base import ScenarioError
+    from capsim.scenario.platforms import (
+        ClusterAutoscaler,
+        KubernetesPlatform,
+        KubernetesWorkload,
+        MetricsPipeline,
+        NodePool,
+        PodTemplate,
+        VmAutoscaling,
+        VmInstance,
+        VmPlatform,
+        VmWorkload,
+        gke_reserved,
+        hpa_template,
+        pod_template,
+    )
+    from capsim.scenario.schema import Scenario, load_scenario, parse_scenario
+    from capsim.scenario.workloads import BatchArrivals, BatchWorkload, ServiceWorkload, Slo
+
+_LAZY = {
+    "BatchArrivals": "capsim.scenario.workloads",
+    "BatchWorkload": "capsim.scenario.workloads",
+    "ClusterAutoscaler": "capsim.scenario.platforms",
+    "KubernetesPlatform": "capsim.scenario.platforms",
+    "KubernetesWorkload": "capsim.scenario.platforms",
+    "MetricsPipeline": "capsim.scenario.platforms",
+    "NodePool": "capsim.scenario.platforms",
+    "PodTemplate": "capsim.scenario.platforms",
+    "Scenario": "capsim.scenario.schema",
+    "ScenarioError": "capsim.scenario.base",
+    "ServiceWorkload": "capsim.scenario.workloads",
+    "Slo": "capsim.scenario.workloads",
+    "VmAutoscaling": "capsim.scenario.platforms",
+    "VmInstance": "capsim.scenario.platforms",
+    "VmPlatform": "capsim.scenario.platforms",
+    "VmWorkload": "capsim.scenario.platforms",
+    "gke_reserved": "capsim.scenario.platforms",
+    "hpa_template": "capsim.scenario.platforms",
+    "load_scenario": "capsim.scenario.schema",
+    "parse_scenario": "capsim.scenario.schema",
+    "pod_template": "capsim.scenario.platforms",
+}
 
 __all__ = [
     "BatchArrivals",
@@ -47,3 +80,15 @@ __all__ = [
     "parse_scenario",
     "pod_template",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'capsim.scenario' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
