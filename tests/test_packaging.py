@@ -147,9 +147,47 @@ def test_hpa_explain_on_a_bundled_example(venv: Venv) -> None:
 
 
 def test_the_core_install_is_lean(venv: Venv) -> None:
-    for module in ("scipy", "kubernetes", "distributed", "pyarrow"):
+    for module in ("scipy", "numba", "kubernetes", "distributed", "pyarrow"):
         found = venv.run("python", "-c", f"import {module}", check=False)
         assert found.returncode != 0, f"{module} is installed by the core install"
+
+
+def test_recommend_without_numba_gives_the_same_answer(venv: Venv) -> None:
+    """The core install runs the fast path's kernel as plain Python: same output, word for
+    word, as this environment (which has the fast extra), and a note saying so."""
+    examples = ROOT / "capsim" / "data" / "examples" / "validate"
+    trace = ROOT / "capsim" / "data" / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
+    argv = [
+        "recommend",
+        "--hpa",
+        str(examples / "hpa-pass.yaml"),
+        "--deployment",
+        str(examples / "deployment.yaml"),
+        "--trace",
+        str(trace),
+        "--scale",
+        "40",
+        "--cpu-ms-per-request",
+        "30",
+        "--slo-p95-ms",
+        "200",
+        "--end",
+        "1d",
+        "--json",
+    ]
+    plain = venv.run("capsim", *argv, check=False)
+    here = subprocess.run(
+        [sys.executable, "-m", "capsim", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert here.returncode == plain.returncode, plain.stderr
+    assert plain.stdout == here.stdout
+    assert json.loads(plain.stdout)["recommended"] is not None
+    assert "Numba is not installed" in plain.stderr
+    assert "Numba" not in here.stderr
 
 
 @pytest.mark.parametrize(
