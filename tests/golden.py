@@ -13,6 +13,11 @@ embeds them) on matplotlib's renderer, the Parquet file on pyarrow's writer. Tho
 also get a digest that does not depend on that library (the HTML page with its images
 cut out, the Parquet file's decoded data as CSV), and their raw digest is compared only
 under the library versions they were recorded with.
+
+The numbers themselves depend on the numeric libraries' versions in their last bits (a
+NumPy release may sum or exponentiate differently). Under the recorded numpy and pandas
+every digest must match; under others the summary is compared value by value to 1e-9
+relative (``summary`` holds it), and the rest is left to a new recording.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import hashlib
 import importlib.metadata
 import io
 import json
+import math
 import re
 import sys
 import tempfile
@@ -34,6 +40,7 @@ import pandas as pd
 GOLDEN = Path(__file__).resolve().parent / "golden" / "outputs.json"
 FORMATS = ("html", "md", "json")
 RENDERERS = ("matplotlib", "pyarrow")
+NUMERIC = ("numpy", "pandas")
 _PNG_DATA = re.compile(rb"data:image/png;base64,[A-Za-z0-9+/=]+")
 
 
@@ -58,8 +65,8 @@ _LIBRARY_FREE: dict[str, tuple[str, Callable[[bytes], bytes] | None]] = {
 }
 
 
-def renderer_versions() -> dict[str, str]:
-    return {name: importlib.metadata.version(name) for name in RENDERERS}
+def library_versions() -> dict[str, str]:
+    return {name: importlib.metadata.version(name) for name in (*RENDERERS, *NUMERIC)}
 
 
 def digest_folder(folder: Path) -> dict[str, str]:
@@ -76,10 +83,29 @@ def digest_folder(folder: Path) -> dict[str, str]:
     return digests
 
 
-def mismatches(recorded: dict[str, Any], digests: dict[str, str]) -> list[str]:
-    """What differs from the recording; raw digests of library-rendered files count only
-    under the library versions they were recorded with."""
-    versions = renderer_versions()
+def close(recorded: Any, now: Any, where: str) -> list[str]:
+    """Where two JSON values differ: numbers to 1e-9 relative, everything else exactly."""
+    if isinstance(recorded, dict) and isinstance(now, dict):
+        if set(recorded) != set(now):
+            return [f"{where}: keys differ"]
+        return [p for key in recorded for p in close(recorded[key], now[key], f"{where}.{key}")]
+    if isinstance(recorded, list) and isinstance(now, list) and len(recorded) == len(now):
+        pairs = enumerate(zip(recorded, now, strict=True))
+        return [p for i, (a, b) in pairs for p in close(a, b, f"{where}[{i}]")]
+    numbers = (int, float)
+    if isinstance(recorded, numbers) and isinstance(now, numbers) and not isinstance(now, bool):
+        same = math.isclose(recorded, now, rel_tol=1e-9, abs_tol=1e-12)
+        return [] if same else [f"{where}: {recorded!r} recorded, {now!r} now"]
+    return [] if recorded == now else [f"{where}: {recorded!r} recorded, {now!r} now"]
+
+
+def mismatches(recorded: dict[str, Any], folder: Path) -> list[str]:
+    """What in ``folder`` differs from the recording (see the module docstring)."""
+    digests = digest_folder(folder)
+    versions = library_versions()
+    if any(recorded["versions"].get(lib) != versions[lib] for lib in NUMERIC):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        return close(recorded["summary"], summary, "summary.json")
     same_renderer = {lib: recorded["versions"].get(lib) == versions[lib] for lib in RENDERERS}
     expected: dict[str, str] = recorded["files"]
     problems = []
@@ -106,7 +132,12 @@ def _record(run_report: Callable[[str, Path], None], names: list[str]) -> None:
         with tempfile.TemporaryDirectory() as temp:
             out = Path(temp) / name
             run_report(name, out)
-            scenarios[name] = {"versions": renderer_versions(), "files": digest_folder(out)}
+            summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+            scenarios[name] = {
+                "versions": library_versions(),
+                "files": digest_folder(out),
+                "summary": summary,
+            }
         print(f"recorded {name}: {len(scenarios[name]['files'])} digests", file=sys.stderr)
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps(scenarios, indent=1, sort_keys=True) + "\n", encoding="utf-8")
