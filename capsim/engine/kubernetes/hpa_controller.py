@@ -23,12 +23,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from capsim import hpa
-from capsim.engine.kubernetes.metrics import ResourceMetrics
+from capsim.engine.kubernetes.metrics import PodCounts, ResourceMetrics
 from capsim.engine.recorder import PlatformRecorder
 from capsim.scenario import (
     KubernetesPlatform,
@@ -60,10 +61,10 @@ class MetricRow:
     request_milli: int  # per pod: milli-cores, or milli-bytes
 
 
-@dataclass(frozen=True)
-class MetricReading:
+class MetricReading(NamedTuple):
     """What one metric showed at a sync and the replicas it proposed (None: no usable
-    metrics), as ``kubectl describe hpa`` would let one work out."""
+    metrics), as ``kubectl describe hpa`` would let one work out. (An immutable named
+    tuple: one is made per metric per sync.)"""
 
     row: MetricRow
     ready_pods: int
@@ -278,11 +279,12 @@ class HpaController:
         for decision in decide(now, desired, metrics):
             self._apply(decision, now, desired, scale_to, recorder, names)
 
-    def _reading(self, row: MetricRow, metrics: ResourceMetrics, now: float) -> MetricReading:
-        """Observe one metric (pods and sample); the proposal is filled in by the maths."""
+    def _observe(
+        self, row: MetricRow, metrics: ResourceMetrics, now: float
+    ) -> tuple[PodCounts, int]:
+        """One metric's pods and per-pod sample, as the replica calculator needs them."""
         counts = metrics.count_pods(self.services[row.service], row.resource, now)
-        sample = metrics.sample(row.service, row.resource)
-        return MetricReading(row, counts.ready, counts.unready, counts.missing, sample, None)
+        return counts, metrics.sample(row.service, row.resource)
 
     def _decide_one_by_one(
         self, now: float, desired: IntArray, metrics: ResourceMetrics
@@ -293,13 +295,13 @@ class HpaController:
             proposals: list[int | hpa.MetricsError] = []
             readings: list[MetricReading] = []
             for row in self.rows_of[h]:
-                seen = self._reading(row, metrics, now)
+                (ready, unready, missing), sample = self._observe(row, metrics, now)
                 replicas, ok = hpa.resource_replicas_counts(
                     current,
-                    seen.ready_pods,
-                    seen.unready_pods,
-                    seen.missing_pods,
-                    seen.ready_pods * seen.sample_milli,
+                    ready,
+                    unready,
+                    missing,
+                    ready * sample,
                     row.request_milli,
                     target_utilization=row.target if row.utilization else None,
                     target_average_value_milli=None if row.utilization else row.target,
@@ -313,7 +315,8 @@ class HpaController:
                         f"no usable {row.resource} metrics (pods might be unready)"
                     )
                 )
-                readings.append(_with_proposal(seen, replicas if ok else None))
+                proposal = replicas if ok else None
+                readings.append(MetricReading(row, ready, unready, missing, sample, proposal))
             decision = hpa.reconcile(
                 current,
                 proposals,
@@ -348,15 +351,15 @@ class HpaController:
         current = desired[self._hpa_workloads]
         readings: dict[int, MetricReading] = {}
         for group in self._row_groups:
-            seen = [self._reading(row, metrics, now) for row in group.rows]
-            ready = np.array([r.ready_pods for r in seen], dtype=np.int64)
-            sample = np.array([r.sample_milli for r in seen], dtype=np.int64)
+            seen = [self._observe(row, metrics, now) for row in group.rows]
+            counts = np.array([c for c, _ in seen], dtype=np.int64).reshape(-1, 3)
+            sample = np.array([s for _, s in seen], dtype=np.int64)
             result = hpa.resource_replicas_batch(
                 current[group.hpa_of],
-                ready,
-                np.array([r.unready_pods for r in seen], dtype=np.int64),
-                np.array([r.missing_pods for r in seen], dtype=np.int64),
-                ready * sample,
+                counts[:, 0],
+                counts[:, 1],
+                counts[:, 2],
+                counts[:, 0] * sample,
                 group.requests,
                 target_utilization=group.targets if group.utilization else None,
                 target_average_value_milli=None if group.utilization else group.targets,
@@ -365,9 +368,11 @@ class HpaController:
             )
             proposals[group.hpa_of, group.slots] = result.replicas
             ok[group.hpa_of, group.slots] = result.ok
-            for reading, replicas, good in zip(seen, result.replicas, result.ok, strict=True):
-                readings[reading.row.index] = _with_proposal(
-                    reading, int(replicas) if good else None
+            outcomes = zip(group.rows, seen, result.replicas, result.ok, strict=True)
+            for row, ((ready, unready, missing), sample_milli), replicas, good in outcomes:
+                proposal = int(replicas) if good else None
+                readings[row.index] = MetricReading(
+                    row, ready, unready, missing, sample_milli, proposal
                 )
         decision = hpa.reconcile_batch(
             current,
@@ -418,14 +423,3 @@ class HpaController:
             self._held[h] = (reason, decision.proposal)
         else:
             self._held[h] = None
-
-
-def _with_proposal(reading: MetricReading, proposal: int | None) -> MetricReading:
-    return MetricReading(
-        reading.row,
-        reading.ready_pods,
-        reading.unready_pods,
-        reading.missing_pods,
-        reading.sample_milli,
-        proposal,
-    )

@@ -12,7 +12,7 @@ initialization period and the initial readiness delay apply
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +28,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True)
-class PodCounts:
+class PodCounts(NamedTuple):
     """A workload's pods for one resource metric, as the replica calculator groups them."""
 
     ready: int  # ready, with a sample
