@@ -17,8 +17,9 @@ imports the Kubernetes client, Dask, matplotlib or Numba.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from capsim._lazy import load_attribute
 
 if TYPE_CHECKING:
     from capsim.results.run_result import RunResult
@@ -44,11 +45,7 @@ def __getattr__(name: str) -> Any:
             return version("capsim")
         except PackageNotFoundError:  # pragma: no cover - a tree that was never installed
             return "unknown"
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'capsim' has no attribute {name!r}")
+    return load_attribute(__name__, globals(), _LAZY, name)
 
 
 def __dir__() -> list[str]:

@@ -40,6 +40,7 @@ def test_the_code_keeps_every_contract() -> None:
     [
         ("capsim/hpa/types.py", "import capsim.engine.run", "Layers:"),
         ("capsim/engine/run.py", "import capsim.report.writer", "Layers:"),
+        ("capsim/fastpath/evaluate.py", "import capsim.engine.run", "Layers:"),
         ("capsim/scenario/workloads.py", "import capsim.scenario.schema", "No import cycles"),
         ("capsim/engine/platform.py", "import capsim.kube.client", "Edges to real clusters"),
         ("capsim/kube/emit.py", "import capsim.engine.run", "The cluster edges import no"),

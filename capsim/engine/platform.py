@@ -19,18 +19,34 @@ import numpy.typing as npt
 import simpy
 
 from capsim.engine.batch import BatchJobs, JobRun
-from capsim.engine.inputs import Inputs, service_params
 from capsim.engine.progress import ProgressCallback
 from capsim.engine.recorder import Levels, PlatformRecorder
-from capsim.engine.schedule import SAME_INSTANT_S, Periodic, PeriodicTask
-from capsim.models.service import advance, advance_block
+from capsim.engine.schedule import PeriodicTask
+from capsim.models.schedule import SAME_INSTANT_S, Periodic
+from capsim.models.service import ServiceParams, advance, advance_block
 from capsim.scenario import ServiceWorkload
+from capsim.scenario.inputs import Inputs
 
 __all__ = ["PlatformSim"]
 
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+def service_params(
+    workloads: Sequence[ServiceWorkload], cpu_limit_cores: Sequence[float]
+) -> ServiceParams:
+    """The service model's constants for ``workloads`` with per-replica CPU limits."""
+    return ServiceParams.of(
+        cpu_ms_per_request=[w.cpu_ms_per_request for w in workloads],
+        concurrency=[w.concurrency for w in workloads],
+        cpu_limit_cores=list(cpu_limit_cores),
+        timeout_s=[w.timeout_s for w in workloads],
+        idle_cpu_cores=[w.idle_cpu_millicores / 1000.0 for w in workloads],
+        memory_mib=[w.memory_mib for w in workloads],
+        memory_mib_per_request=[w.memory_mib_per_request for w in workloads],
+    )
 
 
 class PlatformSim:

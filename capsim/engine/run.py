@@ -2,12 +2,12 @@
 Recording` (:func:`capsim.run` makes it a run result).
 
 Each platform of the scenario runs in its own SimPy environment against the same load
-(:mod:`capsim.engine.inputs`), so platforms never influence each other.
+(:mod:`capsim.scenario.inputs`), so platforms never influence each other.
 
 * **Lifecycles are events.** A pod is scheduled, pulls its image, starts and becomes
   Ready. A node is requested and becomes ready. A VM boots and enters service. A batch
   job is submitted, placed, runs and ends (:mod:`capsim.engine.batch`).
-* **Periodic work runs in a fixed order at equal times** (:mod:`capsim.engine.schedule`).
+* **Periodic work runs in a fixed order at equal times** (:mod:`capsim.models.schedule`).
   The order is: the record row, the load tick (every service stepped at once with
   NumPy), then the metrics scrape, then the autoscalers (the HPA sync, or VM alarms),
   then the cluster autoscaler. So what a controller sees at time ``t`` includes the
@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from capsim.engine.inputs import prepare_inputs
 from capsim.engine.kubernetes import KubernetesSim
 from capsim.engine.platform import PlatformSim
 from capsim.engine.progress import ProgressCallback
@@ -32,6 +31,7 @@ from capsim.engine.recorder import PlatformRecorder
 from capsim.engine.recording import EVENT_COLUMNS, JOB_COLUMNS, Recording
 from capsim.engine.vm import VmSim
 from capsim.scenario import KubernetesPlatform, Scenario, ServiceWorkload, VmPlatform
+from capsim.scenario.inputs import prepare_inputs
 
 __all__ = ["simulate"]
 

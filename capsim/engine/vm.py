@@ -33,13 +33,13 @@ import numpy.typing as npt
 import simpy
 
 from capsim.engine.batch import JobRun
-from capsim.engine.inputs import Inputs
 from capsim.engine.machines import Machines
 from capsim.engine.platform import PlatformSim
 from capsim.engine.recorder import Levels
 from capsim.engine.schedule import PeriodicTask
 from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 from capsim.scenario import ServiceWorkload, VmInstance, VmPlatform
+from capsim.scenario.inputs import Inputs
 
 __all__ = ["VmSim"]
 

@@ -39,8 +39,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from capsim import hpa
-from capsim.engine.inputs import prepare_inputs
-from capsim.engine.schedule import Periodic
 from capsim.fastpath.kernel import (
     M_ARRIVED,
     M_AT_MAX_MISSED_ROWS,
@@ -66,6 +64,7 @@ from capsim.fastpath.kernel import (
 )
 from capsim.models.prices import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
 from capsim.models.queueing import ResponseTimeDistribution, pooled_response_time_quantile_s
+from capsim.models.schedule import Periodic
 from capsim.scenario import (
     KubernetesPlatform,
     KubernetesWorkload,
@@ -74,6 +73,7 @@ from capsim.scenario import (
     hpa_template,
 )
 from capsim.scenario.distributions import Constant
+from capsim.scenario.inputs import prepare_inputs
 from capsim.scenario.manifests import HpaTemplate
 
 __all__ = ["FastPathError", "FastPathResult", "evaluate_hpas", "fast_path_limits", "service_hpa"]

@@ -10,8 +10,9 @@ The names below load their module on first use, so importing one module of this 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from capsim._lazy import load_attribute
 
 if TYPE_CHECKING:
     from capsim.scenario.base import ScenarioError
@@ -83,11 +84,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'capsim.scenario' has no attribute {name!r}")
+    return load_attribute(__name__, globals(), _LAZY, name)
 
 
 def __dir__() -> list[str]:

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 import capsim
 from capsim.data import SCENARIOS_DIR
 from capsim.engine.batch import JobRun
-from capsim.engine.inputs import prepare_inputs
 from capsim.engine.kubernetes import KubernetesSim
 from capsim.scenario import KubernetesPlatform, ScenarioError
+from capsim.scenario.inputs import prepare_inputs
 
 PRICE = 0.36  # $/h: 0.0001 $/s
 

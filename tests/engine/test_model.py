@@ -407,8 +407,8 @@ def test_scalar_and_batched_hpa_paths_run_identically(
 
 def test_pod_counters_match_the_pods(tmp_path: Path) -> None:
     """The engine's running counts of ready and scheduled pods never drift from the pods."""
-    from capsim.engine.inputs import prepare_inputs
     from capsim.engine.kubernetes import KubernetesSim
+    from capsim.scenario.inputs import prepare_inputs
 
     data = noisy_day()
     path = tmp_path / "c.yaml"
@@ -449,7 +449,7 @@ def test_periodic_times_in_order(periods: tuple[tuple[str, float], ...], end: fl
     exact rational arithmetic."""
     from fractions import Fraction
 
-    from capsim.engine.schedule import Periodic
+    from capsim.models.schedule import Periodic
 
     expected: dict[Fraction, list[str]] = {}
     for name, period in periods:

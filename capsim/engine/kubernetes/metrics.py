@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.kubernetes.pods import Pod, PodSet
-from capsim.engine.schedule import SAME_INSTANT_S
 from capsim.hpa import cpu_sample_unready
+from capsim.models.schedule import SAME_INSTANT_S
 from capsim.scenario import MetricsPipeline
 
 __all__ = ["PodCounts", "ResourceMetrics"]

@@ -25,7 +25,6 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.batch import JobRun
-from capsim.engine.inputs import Inputs
 from capsim.engine.kubernetes.cluster import Cluster
 from capsim.engine.kubernetes.cluster_autoscaler import ClusterAutoscaler
 from capsim.engine.kubernetes.hpa_controller import HpaController
@@ -37,6 +36,7 @@ from capsim.engine.recorder import Levels
 from capsim.engine.schedule import PeriodicTask
 from capsim.models.packing import PodRequest
 from capsim.scenario import KubernetesPlatform, PodTemplate, pod_template
+from capsim.scenario.inputs import Inputs
 
 __all__ = ["KubernetesSim"]
 

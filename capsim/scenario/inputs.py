@@ -10,19 +10,17 @@ Same scenario and seed give identical inputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from capsim.models.service import ServiceParams
 from capsim.scenario import BatchWorkload, Scenario, ScenarioError, ServiceWorkload
 from capsim.scenario.jobs import JobSpec, draw_jobs
 from capsim.scenario.load import build_load, default_tick_s
 from capsim.scenario.load.specs import REQUESTS_PER_S
 
-__all__ = ["Inputs", "prepare_inputs", "service_params"]
+__all__ = ["Inputs", "prepare_inputs"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -111,18 +109,3 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
         zip(scenario.platforms, platform_root.spawn(len(scenario.platforms)), strict=True)
     )
     return Inputs(scenario, seed, tick, n_ticks, every, rates, jobs, platform_seeds)
-
-
-def service_params(
-    workloads: Sequence[ServiceWorkload], cpu_limit_cores: Sequence[float]
-) -> ServiceParams:
-    """The service model's constants for ``workloads`` with per-replica CPU limits."""
-    return ServiceParams.of(
-        cpu_ms_per_request=[w.cpu_ms_per_request for w in workloads],
-        concurrency=[w.concurrency for w in workloads],
-        cpu_limit_cores=list(cpu_limit_cores),
-        timeout_s=[w.timeout_s for w in workloads],
-        idle_cpu_cores=[w.idle_cpu_millicores / 1000.0 for w in workloads],
-        memory_mib=[w.memory_mib for w in workloads],
-        memory_mib_per_request=[w.memory_mib_per_request for w in workloads],
-    )
