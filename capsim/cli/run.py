@@ -118,6 +118,8 @@ def _scenarios(args: argparse.Namespace) -> int:
     width = max((len(s.name) for s in found), default=0)
     for scenario in found:
         print(f"{scenario.name.ljust(width)}  {scenario.summary}")
-    print(f"\nrun one: capsim run {found[0].name if found else '<name>'}")
+    names = [s.name for s in found]
+    example = "web-diurnal" if "web-diurnal" in names else (names or ["<name>"])[0]
+    print(f"\nrun one: capsim run {example}")
     print(f"files (scenarios, traces, example manifests): {DATA_DIR}")
     return EXIT_OK
