@@ -46,15 +46,14 @@ def add_sweep_parser(commands: Any) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from capsim.analysis.sweep import parse_setting, summarize_runs, sweep
-    from capsim.data import resolve_scenario
     from capsim.report.sweep_report import sweep_table, write_sweep_report
     from capsim.report.writer import markdown_table
-    from capsim.scenario import ScenarioError
+    from capsim.scenario import ScenarioError, scenario_file
     from capsim.scenario.parsing import load_yaml
 
     if args.workers is not None or args.scheduler is not None:
         require_extra("distributed", "capsim sweep --workers/--scheduler")
-    path = resolve_scenario(args.scenario)
+    path = scenario_file(args.scenario)
     data = load_yaml(path, ScenarioError)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a scenario mapping")

@@ -55,11 +55,12 @@ def bundled_scenarios() -> list[BundledScenario]:
 
 
 def resolve_scenario(name_or_path: str | Path) -> Path:
-    """A scenario file: ``name_or_path`` itself when it exists, else the bundled scenario
-    of that name (``web-diurnal`` or ``web-diurnal.yaml``). Anything else is returned
-    unchanged, so that reading it reports the missing file."""
+    """A scenario file: ``name_or_path`` itself when it is a file (or names a folder),
+    else the bundled scenario of that name (``web-diurnal`` or ``web-diurnal.yaml``; a
+    folder of that name in the working directory, such as a report, does not hide it).
+    Anything else is returned unchanged, so that reading it reports the missing file."""
     path = Path(name_or_path)
-    if path.exists() or path.parent != Path("."):
+    if path.is_file() or path.parent != Path("."):
         return path
     bundled = SCENARIOS_DIR / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
     return bundled if bundled.is_file() else path

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         hpa_template,
         pod_template,
     )
-    from capsim.scenario.schema import Scenario, load_scenario, parse_scenario
+    from capsim.scenario.schema import Scenario, load_scenario, parse_scenario, scenario_file
     from capsim.scenario.workloads import BatchArrivals, BatchWorkload, ServiceWorkload, Slo
 
 _LAZY = {
@@ -55,6 +55,7 @@ _LAZY = {
     "hpa_template": "capsim.scenario.platforms",
     "load_scenario": "capsim.scenario.schema",
     "parse_scenario": "capsim.scenario.schema",
+    "scenario_file": "capsim.scenario.schema",
     "pod_template": "capsim.scenario.platforms",
 }
 
@@ -80,6 +81,7 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "pod_template",
+    "scenario_file",
 ]
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from capsim.data import resolve_scenario
+from capsim.data import bundled_scenarios, resolve_scenario
 from capsim.scenario.base import FrozenModel, Name, ScenarioError
 from capsim.scenario.fields import PositiveSeconds
 from capsim.scenario.jobs import read_submit_times
@@ -48,7 +48,7 @@ from capsim.scenario.platforms import (
 )
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload, Workload
 
-__all__ = ["Scenario", "load_scenario", "parse_scenario"]
+__all__ = ["Scenario", "load_scenario", "parse_scenario", "scenario_file"]
 
 
 class Scenario(FrozenModel):
@@ -262,9 +262,20 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
     return scenario
 
 
+def scenario_file(name_or_path: str | Path) -> Path:
+    """The file of a scenario given by path or by a bundled scenario's name
+    (:func:`capsim.data.resolve_scenario`). Raises :class:`ScenarioError` when it is
+    neither, naming the bundled scenarios."""
+    path = resolve_scenario(name_or_path)
+    if not path.exists() and path.parent == Path("."):
+        names = ", ".join(s.name for s in bundled_scenarios())
+        raise ScenarioError(f"{path}: no such file, nor a bundled scenario ({names})")
+    return path
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file, or the bundled scenario of that name
     (``web-diurnal``; a file of that name wins). Raises :class:`ScenarioError`."""
-    path = resolve_scenario(path)
+    path = scenario_file(path)
     data = load_yaml(path, ScenarioError)
     return parse_scenario(data, where=str(path), base_dir=path.parent)
