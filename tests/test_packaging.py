@@ -202,6 +202,7 @@ def test_recommend_without_numba_gives_the_same_answer(venv: Venv) -> None:
     ("argv", "extra"),
     [
         (["deploy", "emit", "web-diurnal"], "kube"),
+        (["deploy", "emit", "web-diurnal", "--debug"], "kube"),
         (["deploy", "apply", "somewhere"], "kube"),
         (["live", "metrics-server", "--namespace", "a", "--deployment", "b"], "kube"),
         (["live", "snapshot", "--namespace", "a"], "kube"),

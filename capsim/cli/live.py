@@ -69,7 +69,13 @@ def add_live_parser(commands: Any) -> None:
         "share of time equal, lag; with a figure.",
     )
     compare.add_argument("--trace", required=True, type=Path, metavar="CSV")
-    compare.add_argument("--scenario", required=True, type=Path, metavar="S.yaml")
+    compare.add_argument(
+        "--scenario",
+        required=True,
+        type=Path,
+        metavar="SCENARIO",
+        help="the scenario of the pulled trace (--scenario-out), or a bundled scenario's name",
+    )
     compare.add_argument("--platform", help="the Kubernetes platform (default: the only one)")
     compare.add_argument("--workload", help="the workload (default: the only service)")
     compare.add_argument("--max-lag", type=duration, default=1800.0, metavar="DURATION")

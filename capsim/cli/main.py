@@ -14,7 +14,13 @@ import sys
 from collections.abc import Sequence
 
 import capsim
-from capsim.cli.common import EXIT_BAD_INPUT, Handler, InputError, missing_extra
+from capsim.cli.common import (
+    EXIT_BAD_INPUT,
+    Handler,
+    InputError,
+    MissingExtraError,
+    missing_extra,
+)
 from capsim.cli.deploy import add_deploy_parser
 from capsim.cli.hpa import add_hpa_parser
 from capsim.cli.live import add_live_parser
@@ -52,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except MissingExtraError as exc:  # one line, even with --debug: nothing to debug
+        print(f"capsim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except ModuleNotFoundError as exc:
         message = missing_extra(exc, f"capsim {args.command}")
         if message is None or getattr(args, "debug", False):

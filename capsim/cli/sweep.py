@@ -17,7 +17,7 @@ def add_sweep_parser(commands: Any) -> None:
     sweep = commands.add_parser(
         "sweep",
         help="run every combination of settings (× seeds) of a scenario, in parallel",
-        description="Vary settings of SCENARIO.yaml (--set KEY=V1,V2; repeat for more "
+        description="Vary settings of SCENARIO (--set KEY=V1,V2; repeat for more "
         "keys), run every combination for --seeds seeds on a process pool, a Dask "
         "LocalCluster (--workers N) or a Dask cluster (--scheduler tcp://HOST:8786), and "
         "write one comparison report with 95 %% confidence intervals.",

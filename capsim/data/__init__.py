@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 __all__ = [
+    "DATA_DIR",
     "EXAMPLES_DIR",
     "SCENARIOS_DIR",
     "TRACES_DIR",
@@ -55,10 +56,10 @@ def bundled_scenarios() -> list[BundledScenario]:
 
 
 def resolve_scenario(name_or_path: str | Path) -> Path:
-    """A scenario file: ``name_or_path`` itself when it is a file (or names a folder),
-    else the bundled scenario of that name (``web-diurnal`` or ``web-diurnal.yaml``; a
-    folder of that name in the working directory, such as a report, does not hide it).
-    Anything else is returned unchanged, so that reading it reports the missing file."""
+    """A scenario file: ``name_or_path`` itself when it is a file or has a folder part
+    (``dir/x.yaml``), else the bundled scenario of that name (``web-diurnal`` or
+    ``web-diurnal.yaml``; a folder of that name in the working directory, such as a
+    report, does not hide it). Anything else is returned unchanged."""
     path = Path(name_or_path)
     if path.is_file() or path.parent != Path("."):
         return path

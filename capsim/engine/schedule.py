@@ -13,7 +13,7 @@ __all__ = ["PeriodicTask"]
 class PeriodicTask:
     """A controller that runs every ``period_s`` seconds from time 0: ``run(now)``.
 
-    ``name`` says what it is (``scrape``, ``hpa-sync``, ``alarm 60s``, …) for people and
+    ``name`` says what it is (``metrics-scrape``, ``hpa-sync``, ``alarm 60s``, …) for people and
     tests; the engine never dispatches on it.
     """
 

@@ -197,6 +197,12 @@ class HpaTemplate(_Model):
     metrics: tuple[MetricSpec, ...] = Field(default_factory=_default_metrics)
     behavior: dict[str, Any] | None = None
 
+    @field_validator("metrics")
+    @classmethod
+    def _default_when_empty(cls, metrics: tuple[MetricSpec, ...]) -> tuple[MetricSpec, ...]:
+        """``metrics: []`` is defaulted like no metrics (upstream ``SetDefaults``)."""
+        return metrics or _default_metrics()
+
     @property
     def parsed_behavior(self) -> Behavior | None:
         """The defaulted :class:`~capsim.hpa.Behavior` (``None``: legacy path)."""

@@ -264,8 +264,9 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
 
 def scenario_file(name_or_path: str | Path) -> Path:
     """The file of a scenario given by path or by a bundled scenario's name
-    (:func:`capsim.data.resolve_scenario`). Raises :class:`ScenarioError` when it is
-    neither, naming the bundled scenarios."""
+    (:func:`capsim.data.resolve_scenario`). A bare name that is neither a file nor a
+    bundled scenario raises :class:`ScenarioError` naming the bundled ones; a missing
+    path is returned as it is (reading it reports the missing file)."""
     path = resolve_scenario(name_or_path)
     if not path.exists() and path.parent == Path("."):
         names = ", ".join(s.name for s in bundled_scenarios())

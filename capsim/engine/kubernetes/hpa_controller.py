@@ -132,8 +132,6 @@ class _RowGroup:
     rows: tuple[MetricRow, ...]
     hpa_of: IntArray
     slots: IntArray
-    services: IntArray
-    is_cpu: npt.NDArray[np.bool_]
     targets: IntArray
     requests: IntArray
 
@@ -156,8 +154,6 @@ def _row_groups(rows: Sequence[MetricRow]) -> list[_RowGroup]:
                 group,
                 np.array([r.hpa for r in group], dtype=np.int64),
                 np.array(slots, dtype=np.int64),
-                np.array([r.service for r in group], dtype=np.int64),
-                np.array([r.resource == "cpu" for r in group]),
                 np.array([r.target for r in group], dtype=np.int64),
                 np.array([r.request_milli for r in group], dtype=np.int64),
             )

@@ -25,7 +25,6 @@ from capsim.scenario import MetricsPipeline
 __all__ = ["PodCounts", "ResourceMetrics"]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 class PodCounts(NamedTuple):

@@ -15,13 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from capsim.models.packing import Node
 
 __all__ = ["Pod", "PodSet"]
-
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass

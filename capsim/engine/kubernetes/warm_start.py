@@ -76,12 +76,14 @@ def place_warm(
 def _warm_node_for(
     cluster: Cluster, platform: KubernetesPlatform, request: PodRequest
 ) -> Node | None:
-    """A new ready node of the first pool with room for ``request`` and under its max."""
+    """A new ready node of the first pool with room for ``request`` (CPU, memory and GPUs)
+    and under its max."""
     for pool in platform.node_pools:
         if (
             cluster.nodes.count(pool.name) < pool.max_nodes
             and request.cpu_m <= pool.allocatable_cpu_millicores
             and request.memory_b <= pool.allocatable_memory_bytes
+            and request.gpu <= pool.gpu
         ):
             return cluster.add_node(pool.name, 0.0, ready_s=0.0)
     return None
