@@ -104,10 +104,11 @@ def student_t_quantile(p: float, df: float) -> float:
     def gap(t: float) -> float:
         return _center(t, df) - target if central else target - _upper_tail(t, df)
 
-    lo, hi = 0.0, max(1.0, NormalDist().inv_cdf(p))
+    normal = NormalDist().inv_cdf(p)  # the start: Student's t is wider than the normal
+    lo, hi = 0.0, max(1.0, normal)
     while gap(hi) < 0:
         lo, hi = hi, 2.0 * hi
-    t = min(max(NormalDist().inv_cdf(p), lo), hi)
+    t = min(max(normal, lo), hi)
     for _ in range(200):
         g = gap(t)
         if g == 0.0:

@@ -174,7 +174,7 @@ def _recommend(args: argparse.Namespace) -> int:
     if not COMPILED:
         print(
             "capsim: note: Numba is not installed, so the fast path runs as plain Python "
-            "(the same results, about 200x slower): pip install 'capsim[fast]'",
+            "(the same results, about 170-200x slower): pip install 'capsim[fast]'",
             file=sys.stderr,
         )
     outcome = recommend(

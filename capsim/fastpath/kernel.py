@@ -22,7 +22,7 @@ Why compiled: a NumPy step per HPA sync over all configurations costs about 1.6 
 1,000 configurations (``benchmarks/bench_hpa.py``), so the 159,000 syncs of a month
 would take minutes; compiled, one configuration-sync costs tens of nanoseconds. Numba
 comes with the ``fast`` extra: without it the very same functions run as plain Python
-(:data:`COMPILED` is False), with the same results, bit for bit, about 200× slower.
+(:data:`COMPILED` is False), with the same results, bit for bit, about 170–200× slower.
 
 Pods live in *cohorts* (pods created by one sync): with constant delays they run, turn
 Ready and leave the HPA's start-up rules together, and a ReplicaSet removes the newest
@@ -38,9 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from capsim.hpa.calculator import cpu_unready_rule
+
 COMPILED = importlib.util.find_spec("numba") is not None
 """Whether the kernel is compiled (the ``fast`` extra installs Numba). Without Numba the
-same functions run as plain Python: the same results, about 200× slower
+same functions run as plain Python: the same results, about 170–200× slower
 (``benchmarks/fastpath_without_numba.py``)."""
 
 
@@ -62,6 +64,9 @@ else:  # the core install without the fast extra
 
 SAME_INSTANT_S = 1e-9
 RECORD, SCRAPE, SYNC = 1, 2, 4
+
+# The CPU unready-pod rule of the HPA maths, compiled with the kernel (one rule for all).
+_cpu_unready = njit(cache=True)(cpu_unready_rule)
 
 # Columns of the per-configuration metrics array.
 M_SCALE_EVENTS = 0
@@ -563,13 +568,17 @@ def simulate_config(
                         head += 1
                     continue
                 transition = running_s + ready_delay if is_ready else created
-                if created + init_s > now + SAME_INSTANT_S:
-                    not_ready = (not is_ready) or last_scrape + SAME_INSTANT_S < (
-                        transition + window_s
-                    )
-                else:
-                    not_ready = (not is_ready) and created + ird_s > transition + SAME_INSTANT_S
-                if not_ready:
+                if _cpu_unready(
+                    is_ready,
+                    created,
+                    transition,
+                    last_scrape,
+                    window_s,
+                    now,
+                    init_s,
+                    ird_s,
+                    SAME_INSTANT_S,
+                ):
                     unready += n
                 else:
                     ready += n

@@ -22,6 +22,7 @@ from capsim.hpa.types import MetricSample, MetricsError, PodInfo, ReplicaResult,
 __all__ = [
     "PodGroups",
     "cpu_sample_unready",
+    "cpu_unready_rule",
     "group_pods",
     "pods_metric_replicas",
     "resource_replicas",
@@ -64,6 +65,32 @@ def cpu_sample_unready(
     """
     if ready is None or start_s is None:
         return True
+    return cpu_unready_rule(
+        ready,
+        start_s,
+        ready_transition_s,
+        sample_time_s,
+        window_s,
+        now,
+        cpu_initialization_period_s,
+        initial_readiness_delay_s,
+        same_instant_s,
+    )
+
+
+def cpu_unready_rule(
+    ready: bool,
+    start_s: float,
+    ready_transition_s: float,
+    sample_time_s: float,
+    window_s: float,
+    now: float,
+    cpu_initialization_period_s: float,
+    initial_readiness_delay_s: float,
+    same_instant_s: float,
+) -> bool:
+    """:func:`cpu_sample_unready` for a pod that has a Ready condition and a start time:
+    plain numbers and a bool, so the fast path's compiled kernel runs this very rule."""
     if start_s + cpu_initialization_period_s > now + same_instant_s:
         return (not ready) or sample_time_s + same_instant_s < ready_transition_s + window_s
     return (not ready) and (

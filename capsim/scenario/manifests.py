@@ -197,11 +197,12 @@ class HpaTemplate(_Model):
     metrics: tuple[MetricSpec, ...] = Field(default_factory=_default_metrics)
     behavior: dict[str, Any] | None = None
 
-    @field_validator("metrics")
+    @field_validator("metrics", mode="before")
     @classmethod
-    def _default_when_empty(cls, metrics: tuple[MetricSpec, ...]) -> tuple[MetricSpec, ...]:
-        """``metrics: []`` is defaulted like no metrics (upstream ``SetDefaults``)."""
-        return metrics or _default_metrics()
+    def _default_when_empty(cls, metrics: Any) -> Any:
+        """``metrics: []`` or ``null`` is defaulted like no metrics (upstream
+        ``SetDefaults_HorizontalPodAutoscaler``: no metrics means CPU at 80 %)."""
+        return _default_metrics() if metrics is None or metrics == [] else metrics
 
     @property
     def parsed_behavior(self) -> Behavior | None:
@@ -380,9 +381,7 @@ def _parse_hpa(doc: RawObject) -> HorizontalPodAutoscaler:
         )
     body.pop("status", None)
     spec = body.get("spec")
-    defaulted = isinstance(spec, Mapping) and not spec.get("metrics")
-    if defaulted and isinstance(spec, Mapping):
-        body["spec"] = {k: v for k, v in spec.items() if k != "metrics"}
+    defaulted = isinstance(spec, Mapping) and not spec.get("metrics")  # HpaTemplate defaults
     try:
         hpa = HorizontalPodAutoscaler.model_validate(
             {**body, "source": doc.where, "metricsDefaulted": defaulted}

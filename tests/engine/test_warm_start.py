@@ -84,3 +84,8 @@ def test_an_empty_metrics_list_is_defaulted_like_none(tmp_path: Path) -> None:
         assert metric.target.average_utilization == 80
     sim = started(tmp_path, gpu_service({"minReplicas": 1, "maxReplicas": 5, "metrics": []}))
     assert [(r.resource, r.target) for r in sim.hpas.rows] == [("cpu", 80)]
+
+
+def test_a_null_metrics_list_is_defaulted_too() -> None:
+    (metric,) = HpaTemplate.model_validate({"maxReplicas": 5, "metrics": None}).metrics
+    assert (metric.resource_name, metric.target.average_utilization) == ("cpu", 80)

@@ -32,6 +32,7 @@ from capsim import hpa
 from capsim.engine.kubernetes.metrics import PodCounts, ResourceMetrics
 from capsim.engine.recorder import PlatformRecorder
 from capsim.scenario import (
+    BatchWorkload,
     KubernetesPlatform,
     KubernetesWorkload,
     PodTemplate,
@@ -161,6 +162,11 @@ def _row_groups(rows: Sequence[MetricRow]) -> list[_RowGroup]:
     return groups
 
 
+def has_hpa(config: KubernetesWorkload) -> bool:
+    """Whether an HPA scales the workload (inline, or in a manifest file)."""
+    return config.hpa is not None or config.hpa_manifest is not None
+
+
 def _metric_row(
     template: HpaTemplate, m: int, pod: PodTemplate, index: int, service: int, h: int
 ) -> MetricRow:
@@ -188,20 +194,31 @@ class HpaController:
     """Every HPA of one platform (see the module docstring).
 
     ``desired`` holds each workload's replicas (the Deployment's ``spec.replicas``), shared
-    with the platform; ``scale_to(w, replicas, now)`` makes the ReplicaSet follow.
+    with the platform; ``metrics`` is what the HPAs observe; ``scale_to(w, replicas, now)``
+    makes the ReplicaSet follow; decisions go to ``recorder``.
     """
 
     def __init__(
         self,
         platform_name: str,
         platform: KubernetesPlatform,
-        workloads: Sequence[object],
+        workloads: Sequence[ServiceWorkload | BatchWorkload],
         configs: Sequence[KubernetesWorkload],
         templates: Sequence[PodTemplate],
         services: Sequence[int],
         where: str,
         base_dir: Path,
+        *,
+        desired: IntArray,
+        metrics: ResourceMetrics,
+        scale_to: Callable[[int, int, float], None],
+        recorder: PlatformRecorder,
     ) -> None:
+        self.desired = desired
+        self.metrics = metrics
+        self._scale_to = scale_to
+        self._recorder = recorder
+        self._names = [w.name for w in workloads]
         pipeline = platform.metrics
         self.downscale_stabilization_s = pipeline.downscale_stabilization_s
         self.services = list(services)
@@ -215,7 +232,7 @@ class HpaController:
         for s, w in enumerate(self.services):
             workload, config = workloads[w], configs[w]
             assert isinstance(workload, ServiceWorkload)
-            if config.hpa is None and config.hpa_manifest is None:
+            if not has_hpa(config):
                 continue
             template = hpa_template(config, base_dir, workload.name)
             behavior = template.parsed_behavior
@@ -259,39 +276,27 @@ class HpaController:
 
     # --- one sync --------------------------------------------------------------------
 
-    def sync(
-        self,
-        now: float,
-        desired: IntArray,
-        metrics: ResourceMetrics,
-        scale_to: Callable[[int, int, float], None],
-        recorder: PlatformRecorder,
-        names: Sequence[str],
-    ) -> None:
+    def sync(self, now: float) -> None:
         """One controller sync for every HPA: decide them all, then scale and log."""
         if not self.hpa_services:
             return
         decide = self._decide_one_by_one if self.count <= SCALAR_HPA_LIMIT else self._decide_batched
-        for decision in decide(now, desired, metrics):
-            self._apply(decision, now, desired, scale_to, recorder, names)
+        for decision in decide(now):
+            self._apply(decision, now)
 
-    def _observe(
-        self, row: MetricRow, metrics: ResourceMetrics, now: float
-    ) -> tuple[PodCounts, int]:
+    def _observe(self, row: MetricRow, now: float) -> tuple[PodCounts, int]:
         """One metric's pods and per-pod sample, as the replica calculator needs them."""
-        counts = metrics.count_pods(self.services[row.service], row.resource, now)
-        return counts, metrics.sample(row.service, row.resource)
+        counts = self.metrics.count_pods(self.services[row.service], row.resource, now)
+        return counts, self.metrics.sample(row.service, row.resource)
 
-    def _decide_one_by_one(
-        self, now: float, desired: IntArray, metrics: ResourceMetrics
-    ) -> list[SyncDecision]:
+    def _decide_one_by_one(self, now: float) -> list[SyncDecision]:
         out: list[SyncDecision] = []
         for h, w in enumerate(self.workload_of):
-            current = int(desired[w])
+            current = int(self.desired[w])
             proposals: list[int | hpa.MetricsError] = []
             readings: list[MetricReading] = []
             for row in self.rows_of[h]:
-                (ready, unready, missing), sample = self._observe(row, metrics, now)
+                (ready, unready, missing), sample = self._observe(row, now)
                 replicas, ok = hpa.resource_replicas_counts(
                     current,
                     ready,
@@ -338,16 +343,14 @@ class HpaController:
             )
         return out
 
-    def _decide_batched(
-        self, now: float, desired: IntArray, metrics: ResourceMetrics
-    ) -> list[SyncDecision]:
+    def _decide_batched(self, now: float) -> list[SyncDecision]:
         n_hpa = self.count
         proposals = np.zeros((n_hpa, self._metrics_per_hpa), dtype=np.int64)
         ok = np.ones((n_hpa, self._metrics_per_hpa), dtype=np.bool_)
-        current = desired[self._hpa_workloads]
+        current = self.desired[self._hpa_workloads]
         readings: dict[int, MetricReading] = {}
         for group in self._row_groups:
-            seen = [self._observe(row, metrics, now) for row in group.rows]
+            seen = [self._observe(row, now) for row in group.rows]
             counts = np.array([c for c, _ in seen], dtype=np.int64).reshape(-1, 3)
             sample = np.array([s for _, s in seen], dtype=np.int64)
             result = hpa.resource_replicas_batch(
@@ -396,26 +399,20 @@ class HpaController:
             for h in range(n_hpa)
         ]
 
-    def _apply(
-        self,
-        decision: SyncDecision,
-        now: float,
-        desired: IntArray,
-        scale_to: Callable[[int, int, float], None],
-        recorder: PlatformRecorder,
-        names: Sequence[str],
-    ) -> None:
+    def _apply(self, decision: SyncDecision, now: float) -> None:
         """Scale the workload and log what the HPA decided (holds once, see module docs)."""
         h, w = decision.hpa, decision.workload
         old, new, reason = decision.current, decision.desired, decision.reason
         if new != old:
-            recorder.event(now, names[w], "scale", old, new, reason, decision.detail)
-            desired[w] = new
-            scale_to(w, new, now)
+            self._recorder.event(now, self._names[w], "scale", old, new, reason, decision.detail)
+            self.desired[w] = new
+            self._scale_to(w, new, now)
             self._held[h] = None
         elif decision.proposal != old and reason != "DesiredWithinRange":
             if self._held[h] != (reason, decision.proposal):
-                recorder.event(now, names[w], "hpa_hold", old, new, reason, decision.detail)
+                self._recorder.event(
+                    now, self._names[w], "hpa_hold", old, new, reason, decision.detail
+                )
             self._held[h] = (reason, decision.proposal)
         else:
             self._held[h] = None

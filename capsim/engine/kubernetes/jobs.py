@@ -26,8 +26,8 @@ __all__ = ["JobPlacement"]
 class JobPlacement:
     """Places the workers of queued jobs on ``cluster`` and runs them.
 
-    ``limit_cores`` and ``request_cores`` are per workload: the CPU a worker may use and
-    the CPU its pod requests.
+    ``limit_cores`` is per workload: the CPU a worker may use (its pod requests what
+    ``cluster.requests`` says).
     """
 
     def __init__(
@@ -35,12 +35,10 @@ class JobPlacement:
         cluster: Cluster,
         jobs: BatchJobs,
         limit_cores: Sequence[float],
-        request_cores: Sequence[float],
     ) -> None:
         self.cluster = cluster
         self.jobs = jobs
         self.limit_cores = list(limit_cores)
-        self.request_cores = list(request_cores)
 
     def submit(self, run: JobRun, now: float) -> None:
         """Queue a new job and place what fits."""
@@ -85,12 +83,15 @@ class JobPlacement:
             if run.placed == spec.workers:
                 self.jobs.queue.remove(run)
 
+    def _request_cores(self, w: int) -> float:
+        return self.cluster.requests[w].cpu_m / 1000.0
+
     def _bind_worker(self, run: JobRun, pod: Pod, node: Node, now: float) -> None:
         """``pod`` (already added to ``node``) is bound: it starts, then computes."""
         self.cluster.bind(pod, node, now)
         worker = run.placed
         limit = self.limit_cores[run.workload]
-        self.jobs.worker_placed(run, self.request_cores[run.workload], limit)
+        self.jobs.worker_placed(run, self._request_cores(run.workload), limit)
         self.cluster.env.process(self._run_worker(run, worker, pod, node))
 
     def _run_worker(
@@ -101,5 +102,5 @@ class JobPlacement:
         limit = self.limit_cores[run.workload]
         yield from self.jobs.work(run, worker, limit)
         cluster.delete_pod(pod)
-        self.jobs.worker_removed(run, self.request_cores[run.workload], limit)
+        self.jobs.worker_removed(run, self._request_cores(run.workload), limit)
         cluster.schedule_pending()

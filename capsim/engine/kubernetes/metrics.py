@@ -91,7 +91,7 @@ class ResourceMetrics:
                 pod.settled = settling = True
                 ready += 1
                 continue
-            if resource == "cpu" and self._cpu_unready(pod, scrape, now):
+            if resource == "cpu" and self._cpu_unready(pod, start, scrape, now):
                 unready += 1
                 continue
             ready += 1
@@ -99,8 +99,7 @@ class ResourceMetrics:
             self.pods.settle(w)
         return PodCounts(ready, unready, missing)
 
-    def _cpu_unready(self, pod: Pod, sample_s: float, now: float) -> bool:
-        start = pod.bound_s if pod.bound_s is not None else pod.created_s
+    def _cpu_unready(self, pod: Pod, start: float, sample_s: float, now: float) -> bool:
         return cpu_sample_unready(
             ready=pod.ready_s is not None,
             start_s=start,

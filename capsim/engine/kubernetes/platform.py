@@ -27,7 +27,7 @@ import numpy.typing as npt
 from capsim.engine.batch import JobRun
 from capsim.engine.kubernetes.cluster import Cluster
 from capsim.engine.kubernetes.cluster_autoscaler import ClusterAutoscaler
-from capsim.engine.kubernetes.hpa_controller import HpaController
+from capsim.engine.kubernetes.hpa_controller import HpaController, has_hpa
 from capsim.engine.kubernetes.jobs import JobPlacement
 from capsim.engine.kubernetes.metrics import ResourceMetrics
 from capsim.engine.kubernetes.warm_start import initial_hpa_replicas, place_warm
@@ -74,11 +74,15 @@ class KubernetesSim(PlatformSim):
         self.cluster = Cluster(
             self.env, rng, self.recorder, platform, self.names, self.templates, requests
         )
-        self.placement = JobPlacement(
-            self.cluster, self.batch_jobs, self.limit_cores, self._request_cores.tolist()
-        )
+        self.placement = JobPlacement(self.cluster, self.batch_jobs, self.limit_cores)
         self.cluster.place_jobs = self.placement.place
         self.metrics = ResourceMetrics(platform.metrics, self.cluster.pods, len(self.services))
+        # Each workload's Deployment replicas: fixed ones now, HPA ones at the warm start.
+        self.desired = np.zeros(len(self.workloads), dtype=np.int64)
+        for w in self.services:
+            config = self.configs[w]
+            if not has_hpa(config):
+                self.desired[w] = config.replicas if config.replicas is not None else 1
         self.hpas = HpaController(
             name,
             platform,
@@ -88,23 +92,20 @@ class KubernetesSim(PlatformSim):
             self.services,
             str(scenario.base_dir / scenario.name),
             scenario.base_dir,
+            desired=self.desired,
+            metrics=self.metrics,
+            scale_to=self.cluster.scale_to,
+            recorder=self.recorder,
         )
         self.autoscaler = ClusterAutoscaler(
             self.cluster, platform, self.placement.pending_requests, self.batch_jobs.batch
         )
-        # Each workload's Deployment replicas: fixed ones now, HPA ones at the warm start.
-        self.desired = np.zeros(len(self.workloads), dtype=np.int64)
-        hpa_workloads = set(self.hpas.workload_of)
-        for w in self.services:
-            if w not in hpa_workloads:
-                replicas = self.configs[w].replicas
-                self.desired[w] = replicas if replicas is not None else 1
 
     def tasks(self) -> list[PeriodicTask]:
         metrics = self.platform.metrics
         tasks = [
             PeriodicTask("metrics-scrape", metrics.metric_resolution_s, self._scrape),
-            PeriodicTask("hpa-sync", metrics.sync_period_s, self._hpa_sync),
+            PeriodicTask("hpa-sync", metrics.sync_period_s, self.hpas.sync),
         ]
         autoscaler = self.platform.cluster_autoscaler
         if autoscaler.enabled:
@@ -115,11 +116,6 @@ class KubernetesSim(PlatformSim):
 
     def _scrape(self, now: float) -> None:
         self.metrics.scrape(now, self.cpu_integral_at(now), self.cpu_rate, self.memory_mib)
-
-    def _hpa_sync(self, now: float) -> None:
-        self.hpas.sync(
-            now, self.desired, self.metrics, self.cluster.scale_to, self.recorder, self.names
-        )
 
     # --- state ----------------------------------------------------------------------
 
