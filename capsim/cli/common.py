@@ -1,9 +1,18 @@
 """What every ``capsim`` command shares: exit codes, argument types, input errors, and
 the optional extras a command may need.
 
-Exit codes: 0 success; 1 a check or verdict failed; 2 bad input (one line naming file,
-field and value), or an extra the command needs is not installed; 130 an interrupted
-``capsim live metrics-server`` (its rows are kept).
+Exit codes (the README's table says the same):
+
+- 0 success;
+- 1 a check or verdict failed (``validate``, ``recommend``);
+- 2 bad input, files, network or environment: one line on stderr naming the file or URL,
+  the field and the value; also an extra the command needs that is not installed;
+- 3 an internal error, a bug in capsim: one line saying so (``--debug`` shows the
+  traceback);
+- 130 interrupted (SIGINT, Ctrl-C) and 143 terminated (SIGTERM): no traceback, an existing
+  report left as it was, no staging folder left behind (``live metrics-server`` keeps the
+  rows it recorded);
+- 141 stdout closed early (``capsim hpa explain ... | head``): nothing more is printed.
 """
 
 from __future__ import annotations
@@ -16,19 +25,25 @@ from capsim.units import parse_duration_s
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_BUG",
     "EXIT_CHECK_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXTRAS",
     "Handler",
     "InputError",
     "MissingExtraError",
+    "Terminated",
     "duration_arg",
     "missing_extra",
     "require_extra",
     "tolerance_arg",
 ]
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,6 +64,12 @@ class InputError(Exception):
 
 class MissingExtraError(InputError):
     """A command needs an optional extra that is not installed (one line, exit 2)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that ``finally`` blocks and staging-folder
+    clean-ups run as they do for Ctrl-C (a ``BaseException``: no ``except Exception``
+    swallows it)."""
 
 
 def _extra_message(module: str, feature: str) -> str:

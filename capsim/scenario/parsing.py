@@ -13,7 +13,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-__all__ = ["format_loc", "load_yaml", "validation_message"]
+__all__ = [
+    "MAX_YAML_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "format_loc",
+    "load_yaml",
+    "parse_yaml_text",
+    "validation_message",
+]
 
 _MISSING = object()
 
@@ -68,17 +76,141 @@ def validation_message(
     return f"{prefix}: {message}, got {shown}"
 
 
+# Bounds on what a YAML file may ask of the parser, checked before anything is built.
+MAX_YAML_BYTES = 64 * 1024 * 1024
+"""Largest YAML file read (64 MiB); a scenario or a manifest is a few kilobytes."""
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of mappings and lists (PyYAML's composer recurses once per level)."""
+MAX_YAML_NODES = 1_000_000
+"""Most values a document may expand to, counting each use of an ``*alias`` in full: a
+"billion laughs" file of a few hundred bytes would otherwise expand to 10⁹ values."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with three refusals: a key given twice in one mapping,
+    nesting deeper than :data:`MAX_YAML_DEPTH`, and a document that expands (aliases
+    counted in full) to more than :data:`MAX_YAML_NODES` values."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.YAMLError(f"nested deeper than {MAX_YAML_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _check_expanded_size(node)
+        return node
+
+    def get_node(self) -> Any:
+        node = super().get_node()
+        if node is not None:
+            _check_expanded_size(node)
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = key_node.value
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} given twice (first on line {first})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_expanded_size(root: Any) -> None:
+    """Count the values ``root`` expands to, each shared (aliased) node once per use.
+
+    The count is memoised per node, so the check costs one visit per distinct node, and
+    it stops as soon as the limit is passed. Iterative: depth is already bounded, but a
+    wide graph must not recurse either.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if not children_done and children:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        size = 1 + sum(sizes[id(child)] for child in children)
+        if size > MAX_YAML_NODES:
+            raise yaml.YAMLError(
+                f"expands to more than {MAX_YAML_NODES:,} values (YAML aliases); refused"
+            )
+        sizes[id(node)] = size
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def parse_yaml_text(text: str, *, all_documents: bool = False) -> Any:
+    """Parse YAML strictly (see :class:`_StrictLoader`); raises ``yaml.YAMLError``."""
+    loader = _StrictLoader(text)
+    try:
+        if all_documents:
+            documents = []
+            while loader.check_data():  # type: ignore[no-untyped-call]
+                documents.append(loader.get_data())
+            return documents
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: Path, error: type[ValueError], *, all_documents: bool = False) -> Any:
     """Read a YAML file at the edge; problems raise ``error`` naming the file (and the line
-    and column of a syntax error). ``all_documents`` returns every document as a list."""
+    and column of a syntax error). ``all_documents`` returns every document as a list.
+
+    Strict: a key given twice, nesting deeper than :data:`MAX_YAML_DEPTH`, more than
+    :data:`MAX_YAML_NODES` values after alias expansion and a file over
+    :data:`MAX_YAML_BYTES` are errors, not silently accepted or left to exhaust memory.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise error(f"{path}: is a folder, not a YAML file")
+        if path.exists() and not path.is_file():
+            raise error(f"{path}: not a regular file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise error(
+            f"{path}: larger than {MAX_YAML_BYTES // 2**20} MiB; not a YAML file capsim reads"
+        )
     try:
-        return list(yaml.safe_load_all(text)) if all_documents else yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return parse_yaml_text(text, all_documents=all_documents)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
