@@ -1,6 +1,6 @@
 """``python -m capsim``: the ``capsim`` command."""
 
-from capsim.cli.main import console_main
+from capsim.cli.entry import console_main
 
 if __name__ == "__main__":
     console_main()

@@ -232,8 +232,11 @@ def _bug(error: BaseException, debug: bool) -> int:
 
 
 def console_main() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point (the installed script uses :mod:`.entry`, which sets
+    up signal handling before importing this module)."""
+    from capsim.cli.entry import console_main as entry
+
+    entry()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,12 @@ def add_run_parsers(commands: Any) -> None:
         metavar="SCENARIO",
         help="a scenario file, or the name of a bundled scenario (see capsim scenarios)",
     )
-    run.add_argument("--out", type=Path, help="report folder (default reports/<scenario-name>)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        help="report folder (default reports/<scenario-name>); must be new, empty or a "
+        "folder capsim wrote (it holds .capsim-output): capsim replaces nothing else",
+    )
     run.add_argument("--seed", type=int, help="seed (default: the scenario's)")
     run.add_argument(
         "--format",
@@ -85,10 +90,12 @@ def comparison_text(comparison: Comparison) -> str:
 def _run(args: argparse.Namespace) -> int:
     import capsim
     from capsim.report.writer import write_report
+    from capsim.results.files import check_output_folder
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     scenario = capsim.load_scenario(args.scenario)
     out = args.out or Path("reports") / scenario.name
+    check_output_folder(out)  # before the simulation, not after it
     show = not args.quiet and sys.stderr.isatty()
     result = capsim.run(scenario, seed=args.seed, progress=show)
     comparison = write_report(result, out, formats)

@@ -50,7 +50,11 @@ def add_validate_parsers(commands: Any) -> None:
         "cluster-autoscaled node pool) and judge it: exit 0 PASS, 1 FAIL, 2 bad input.",
     )
     _add_validate_inputs(validate)
-    validate.add_argument("--out", type=Path, help="also write a report folder here")
+    validate.add_argument(
+        "--out",
+        type=Path,
+        help="also write a report folder here; must be new, empty or a folder capsim wrote",
+    )
     recommend = commands.add_parser(
         "recommend",
         help="the cheapest HPA settings that hold the SLO on recorded load",
@@ -111,8 +115,12 @@ def _validate_inputs(args: argparse.Namespace) -> Any:
 
 def _validate(args: argparse.Namespace) -> int:
     from capsim.analysis.validate import validate
+    from capsim.results.files import check_output_folder
 
-    outcome = validate(_validate_inputs(args))
+    inputs = _validate_inputs(args)
+    if args.out is not None:
+        check_output_folder(args.out)  # before the simulation, not after it
+    outcome = validate(inputs)
     if args.out is not None:
         from capsim.report.writer import write_report
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import math
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from matplotlib.figure import Figure
 
 from capsim.report.figures import png_bytes
 from capsim.report.writer import embedded_png, format_value, html_page, markdown_table
-from capsim.results.files import replace_folder
+from capsim.results.files import new_staging_folder, publish_folder
 
 __all__ = ["headline_metrics", "sweep_figure", "sweep_table", "write_sweep_report"]
 
@@ -99,10 +98,10 @@ def sweep_figure(summary: pd.DataFrame) -> Figure | None:
 def write_sweep_report(
     runs: pd.DataFrame, summary: pd.DataFrame, out_dir: str | Path, title: str
 ) -> Path:
-    """Write the sweep's folder atomically; returns it."""
+    """Write the sweep's folder atomically; returns it. ``out_dir`` must be new, empty or
+    a folder capsim wrote (:func:`capsim.results.files.check_output_folder`)."""
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = new_staging_folder(target)
     try:
         runs.to_csv(staging / "runs.csv", index=False, lineterminator="\n")
         summary.to_csv(staging / "summary.csv", index=False, lineterminator="\n")
@@ -118,7 +117,7 @@ def write_sweep_report(
         markdown.append("Means over seeds ± the 95 % confidence half-width (Student's t).")
         (staging / "report.md").write_text("\n\n".join(markdown) + "\n", encoding="utf-8")
         (staging / "index.html").write_text(_html(title, header, rows, png), encoding="utf-8")
-        replace_folder(staging, target)
+        publish_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

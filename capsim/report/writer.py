@@ -20,7 +20,6 @@ import dataclasses
 import html
 import math
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import pandas as pd
 import yaml
 
 from capsim.analysis.compare import Comparison, compare
-from capsim.results.files import replace_folder
+from capsim.results.files import check_output_folder, new_staging_folder, publish_folder
 from capsim.results.run_result import RunResult
 
 __all__ = [
@@ -287,15 +286,15 @@ def write_report(
     if unknown or not chosen:
         raise ValueError(f"--format: unknown {unknown or 'nothing'}; choose from {FORMATS}")
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_output_folder(target)
     comparison = compare(result)
     if headline:
         comparison = dataclasses.replace(comparison, verdict=[*headline, *comparison.verdict])
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = new_staging_folder(target)
     try:
         figures = _figures_png(result) if {"html", "md"} & set(chosen) else {}
         if "json" in chosen:
-            result.save(staging)
+            result.write_files(staging)
         if "html" in chosen:
             page = render_html(result, comparison, figures)
             (staging / "index.html").write_text(page, encoding="utf-8")
@@ -306,7 +305,7 @@ def write_report(
                 (folder / f"{name}.png").write_bytes(data)
             text = render_markdown(result, comparison, list(figures))
             (staging / "report.md").write_text(text, encoding="utf-8")
-        replace_folder(staging, target)
+        publish_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ from capsim.engine.recording import (
     TIMESERIES_COLUMNS,
     Recording,
 )
-from capsim.results.files import fsync_dir, replace_folder, write_durably
+from capsim.results.files import new_staging_folder, publish_folder, write_durably
 from capsim.results.summary import summarize
 
 __all__ = ["RunResult", "conform"]
@@ -72,6 +72,70 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     data = frame.to_parquet(None, engine="pyarrow", index=False, compression="zstd")
     assert data is not None
     return data
+
+
+MAX_SUMMARY_BYTES = 64 * 2**20
+"""Largest ``summary.json`` :meth:`RunResult.load` reads (a run's is a few kilobytes)."""
+
+
+class ResultFolderError(ValueError):
+    """A folder given as a saved run is not one (exit 2, one line naming the file)."""
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SUMMARY_BYTES + 1)
+    except FileNotFoundError:
+        raise ResultFolderError(f"{path}: file not found (not a saved run)") from None
+    except OSError as exc:
+        raise ResultFolderError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SUMMARY_BYTES:
+        raise ResultFolderError(f"{path}: larger than {MAX_SUMMARY_BYTES // 2**20} MiB")
+    try:
+        summary: dict[str, Any] = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else "nested too deep"
+        raise ResultFolderError(f"{path}: not valid JSON: {reason}") from None
+    problem = _summary_problem(summary)
+    if problem:
+        raise ResultFolderError(f"{path}: not a capsim run summary: {problem}")
+    return summary
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _summary_problem(summary: Any) -> str | None:
+    """What makes ``summary`` unlike the one :func:`summarize` writes, or None.
+
+    The shape checked is what readers rely on: numbers at the top, ``platforms`` → name →
+    figures (numbers or null) and ``kind``, and ``workloads`` → name → the same."""
+    if not isinstance(summary, dict):
+        return "a JSON object expected"
+    for key in ("duration_s", "tick_s", "record_every_s"):
+        if not _is_number(summary.get(key)) or not math.isfinite(summary[key]):
+            return f"{key}: a finite number expected, got {summary.get(key)!r}"
+    if not isinstance(summary.get("scenario_as_run"), dict):
+        return "scenario_as_run: an object expected"
+    platforms = summary.get("platforms")
+    if not isinstance(platforms, dict) or not platforms:
+        return "platforms: an object of platforms expected"
+    for name, platform in platforms.items():
+        where = f"platforms.{name}"
+        if not isinstance(platform, dict) or not isinstance(platform.get("workloads"), dict):
+            return f"{where}.workloads: an object expected"
+        entries = [(where, platform)] + [
+            (f"{where}.workloads.{w}", e) for w, e in platform["workloads"].items()
+        ]
+        for at, entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+                return f"{at}.kind: a string expected"
+            for key, value in entry.items():
+                if key not in ("kind", "workloads") and not (value is None or _is_number(value)):
+                    return f"{at}.{key}: a number or null expected, got {value!r}"
+    return None
 
 
 def _read_csv(path: Path, columns: Mapping[str, str]) -> pd.DataFrame:
@@ -132,38 +196,56 @@ class RunResult:
     def save(self, directory: str | Path) -> Path:
         """Write the result folder atomically and return its path.
 
-        Files go to a hidden sibling folder first; only once all are written and synced
-        does it replace ``directory`` (rename the old one aside, rename the new one in,
-        delete the old). A failure leaves an existing folder untouched and no staging
-        folder behind. Same result → byte-identical files.
+        ``directory`` must be new, empty, or a folder capsim wrote: anything else is
+        refused with :class:`~capsim.results.files.OutputError` (capsim never replaces a
+        folder it did not write). Files go to a hidden sibling folder first; only once
+        all are written and synced does it replace ``directory``. A failure leaves an
+        existing folder untouched and no staging folder behind. Same result →
+        byte-identical files.
         """
         target = Path(directory)
-        if target.exists() and not target.is_dir():
-            raise NotADirectoryError(f"{target}: exists and is not a directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.saving-{uuid.uuid4().hex}")
-        staging.mkdir()
+        staging = new_staging_folder(target, flag="directory")
         try:
-            for name, data in self._files():
-                write_durably(staging / name, data)
-            fsync_dir(staging)
-            replace_folder(staging, target)
+            self.write_files(staging)
+            publish_folder(staging, target, flag="directory")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
 
+    def write_files(self, folder: Path) -> None:
+        """Write the data files into ``folder`` (which exists), each synced."""
+        for name, data in self._files():
+            write_durably(folder / name, data)
+
     @classmethod
     def load(cls, directory: str | Path) -> RunResult:
-        """Read a folder written by :meth:`save` (equal to what was saved)."""
+        """Read a folder written by :meth:`save` (equal to what was saved).
+
+        A folder that is not one (a file missing, ``summary.json`` not a JSON object or
+        larger than :data:`MAX_SUMMARY_BYTES`, a table that does not parse) raises
+        :class:`ResultFolderError` naming the file.
+        """
         folder = Path(directory)
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        summary = _read_summary(folder / "summary.json")
         parquet = folder / "timeseries.parquet"
-        if parquet.exists():
-            frame = pd.read_parquet(parquet, engine="pyarrow")
-            timeseries = conform(frame, TIMESERIES_COLUMNS, parquet.name)
-        else:
-            timeseries = _read_csv(folder / "timeseries.csv", TIMESERIES_COLUMNS)
-        events = _read_csv(folder / "events.csv", EVENT_COLUMNS)
-        jobs = _read_csv(folder / "jobs.csv", JOB_COLUMNS)
+        try:
+            if parquet.exists():
+                frame = pd.read_parquet(parquet, engine="pyarrow")
+                timeseries = conform(frame, TIMESERIES_COLUMNS, parquet.name)
+            else:
+                timeseries = _read_csv(folder / "timeseries.csv", TIMESERIES_COLUMNS)
+            events = _read_csv(folder / "events.csv", EVENT_COLUMNS)
+            jobs = _read_csv(folder / "jobs.csv", JOB_COLUMNS)
+        except FileNotFoundError as exc:
+            raise ResultFolderError(f"{exc.filename}: file not found (not a saved run)") from None
+        except ImportError:
+            raise
+        except (ValueError, OSError, pd.errors.ParserError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ResultFolderError(f"{folder}: not a saved run: {first}") from None
+        except Exception as exc:  # pyarrow's own errors on a file that is not Parquet
+            if type(exc).__module__.startswith("pyarrow"):
+                raise ResultFolderError(f"{parquet}: not a readable Parquet file") from None
+            raise
         return cls(timeseries, events, jobs, summary)
