@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Install the outside programs some tests drive, from Debian's packages, in two groups:
+# Install the outside programs some tests drive, from Debian's packages, in three groups:
 #   browser     chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver), for the
 #               tests that open reports in headless Chromium (tests/browser.py);
 #   prometheus  prometheus (/usr/bin/prometheus, /usr/bin/promtool), for the tests that run a
-#               real Prometheus server (tests/prometheus_server.py).
-# A group is installed only when one of its programs is missing, and independently of the other.
+#               real Prometheus server (tests/prometheus_server.py);
+#   victoria-metrics  victoria-metrics (/usr/bin/victoria-metrics), for the tests that run
+#               `capsim live prometheus` against a real VictoriaMetrics single-node server
+#               (tests/victoria_metrics_server.py).
+# A group is installed only when one of its programs is missing, and independently of the others.
 # Idempotent and never fatal: when a group cannot be installed (no apt-get, not root and no
-# passwordless sudo, offline), the script says so in one line, goes on with the other group and
+# passwordless sudo, offline), the script says so in one line, goes on with the other groups and
 # exits 0, and that group's tests skip.
-# The prometheus package's postinst starts its system service (port 9090) through invoke-rc.d,
-# and fails the install if that fails. Where the machine has no /usr/sbin/policy-rc.d, one that
-# denies every start (exit 101, see invoke-rc.d(8)) is put in place for the install and removed
-# after it. The tests never use that service: each starts its own server on a free port.
+# The prometheus and victoria-metrics packages' postinst start their system services (ports 9090
+# and 8428) through invoke-rc.d, and fail the install if that fails. Where the machine has no
+# /usr/sbin/policy-rc.d, one that denies every start (exit 101, see invoke-rc.d(8)) is put in
+# place for the install and removed after it. The tests never use that service: each starts its own server on a free port.
 set -euo pipefail
 
 POLICY_RC_D=/usr/sbin/policy-rc.d
@@ -111,4 +114,5 @@ install_group() {
 
 install_group browser "/usr/bin/chromium /usr/bin/chromedriver" chromium chromium-driver
 install_group prometheus "/usr/bin/prometheus /usr/bin/promtool" --no-service-start prometheus
+install_group victoria-metrics /usr/bin/victoria-metrics --no-service-start victoria-metrics
 exit 0

@@ -6,12 +6,12 @@ round trip trace → Prometheus → pull → `capsim validate`."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -673,14 +673,15 @@ def test_path_prefix_and_tenant_header(tmp_path: Path, capsys: pytest.CaptureFix
         code = cli.main([*base, "--url", server.url, "--out", str(out)])
         assert code == 2
         assert "not the Prometheus API; check the URL's path prefix" in capsys.readouterr().err
-        original = urllib.request.urlopen
+        original = http.client.HTTPConnection.request
 
-        def spy(request: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(dict(request.header_items()))
-            return original(request, *args, **kwargs)
+        def spy(self: Any, method: str, url: str, body: Any = None, headers: Any = None,
+                **kwargs: Any) -> Any:  # fmt: skip
+            sent.append({k.capitalize(): v for k, v in (headers or {}).items()})
+            return original(self, method, url, body, headers or {}, **kwargs)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(urllib.request, "urlopen", spy)
+            patch.setattr(http.client.HTTPConnection, "request", spy)
             code = cli.main([*base, "--url", f"{server.url}/prometheus/", "--out", str(out),
                              "--header", "X-Scope-OrgID: tenant-1"])  # fmt: skip
     assert code == 0

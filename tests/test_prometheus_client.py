@@ -86,7 +86,7 @@ def test_overload_is_retried_with_jittered_back_off(scripted: Any) -> None:
     rng = random.Random(7)
     assert waits == [rng.uniform(0, 0.5), rng.uniform(0, 1.0)]
     body = server.requests[0]["body"]
-    assert body == "query=up&step=30&timeout=60s&start=100&end=130"
+    assert body == "query=up&step=30&timeout=300s&start=100&end=130"
     assert server.requests[0]["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
 
 

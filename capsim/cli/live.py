@@ -10,15 +10,25 @@ not at all (written to a temporary file, then renamed).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, duration_arg
+from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, InputError, duration_arg
 from capsim.cli.live_cluster import add_cluster_commands
 
 __all__ = ["add_live_parser"]
+
+# The client's documented limits (capsim.kube.prometheus; repeated here so that building
+# the parser does not import the client).
+_MAX_POINTS = 2_000_000
+_DEFAULT_TIMEOUT_S = 300.0
+#: The largest credential file read (a token or user:password is far smaller).
+_MAX_SECRET_FILE_BYTES = 64 * 1024
+#: Times outside 1970-01-01 … 9999-12-31 are refused.
+_LATEST_S = 253_402_300_799.0
 
 
 def add_live_parser(commands: Any) -> None:
@@ -34,9 +44,20 @@ def add_live_parser(commands: Any) -> None:
         "prometheus",
         help="a Deployment's CPU, memory, replicas, requests and HPA from Prometheus",
         description="Pull a Deployment's history from Prometheus (or Thanos, Mimir, "
-        "VictoriaMetrics) into a trace CSV that capsim reads. Gaps stay gaps.",
+        "VictoriaMetrics) into a trace CSV that capsim reads. Gaps stay gaps (a point whose "
+        "window holds no raw sample, fewer than two for the CPU rate, is empty on every "
+        "server). Every answer is checked before anything is written: NaN is a gap; "
+        "infinities, negative values, absurd magnitudes, off-grid or repeated timestamps "
+        "and malformed answers are refused (exit 2) and nothing is written. Credentials go "
+        "only to --url's host: a redirect to another scheme, host or port is refused when "
+        "any credential or --header is set. No secret is ever printed or written.",
     )
-    prom.add_argument("--url", required=True, help="Prometheus base URL (with any path prefix)")
+    prom.add_argument(
+        "--url",
+        required=True,
+        help="Prometheus base URL (http or https, with any path prefix; no query string); "
+        "http://user:password@host:port is basic auth (percent-encode special characters)",
+    )
     prom.add_argument("--namespace", required=True)
     prom.add_argument("--deployment", required=True)
     prom.add_argument("--selector", metavar="REGEX", help="pod-name regex instead of owners")
@@ -44,18 +65,42 @@ def add_live_parser(commands: Any) -> None:
     prom.add_argument("--cluster", help='match cluster="NAME" (multi-cluster stores)')
     prom.add_argument("--rate-query", metavar="PROMQL", help="the request rate, per second")
     window = prom.add_mutually_exclusive_group()
-    window.add_argument("--since", type=duration, default=None, metavar="DURATION")
+    window.add_argument(
+        "--since", type=duration, default=None, metavar="DURATION", help="default 7d"
+    )
     window.add_argument("--start", metavar="TIME", help="ISO 8601 or Unix seconds")
     prom.add_argument("--end", metavar="TIME", help="ISO 8601 or Unix seconds (default now)")
-    prom.add_argument("--step", type=duration, default=30.0, metavar="DURATION")
-    prom.add_argument("--rate-window", type=duration, default=None, metavar="DURATION")
+    prom.add_argument(
+        "--step",
+        type=duration,
+        default=30.0,
+        metavar="DURATION",
+        help="default 30s; a whole number of milliseconds. The points lie on multiples of "
+        "the step (Unix time), inside [start, end]; at most "
+        f"{_MAX_POINTS:,} points per series in one pull",
+    )
+    prom.add_argument(
+        "--rate-window",
+        type=duration,
+        default=None,
+        metavar="DURATION",
+        help="the window of rate() and of the gap test (default max(2m, 4 × step); ≥ 1s)",
+    )
     prom.add_argument("--header", action="append", default=[], metavar="'K: V'")
     prom.add_argument("--bearer-token-file", type=Path, metavar="FILE")
     prom.add_argument("--basic-auth-file", type=Path, metavar="FILE", help="one line: user:pass")
     tls = prom.add_mutually_exclusive_group()
     tls.add_argument("--ca-file", type=Path, metavar="FILE")
     tls.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
-    prom.add_argument("--timeout", type=duration, default=60.0, metavar="DURATION")
+    prom.add_argument(
+        "--timeout",
+        type=duration,
+        default=_DEFAULT_TIMEOUT_S,
+        metavar="DURATION",
+        help=f"the overall deadline of the whole pull: every query, retry and wait, not "
+        f"each read (default {_DEFAULT_TIMEOUT_S:g}s); a server that answers slowly fails "
+        "at the deadline with exit 2",
+    )
     prom.add_argument("--out", type=Path, metavar="CSV", help="default <deployment>.csv")
     prom.add_argument(
         "--scenario-out", type=Path, metavar="S.yaml", help="also write a scenario of the workload"
@@ -88,58 +133,150 @@ def add_live_parser(commands: Any) -> None:
 
 
 def _time(text: str, flag: str) -> float:
+    """``--start``/``--end``: Unix seconds or ISO 8601 (UTC unless a zone is given), between
+    1970 and 9999."""
     import pandas as pd
 
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
+        try:
+            stamp = pd.Timestamp(text)
+        except (ValueError, TypeError, OverflowError):
+            raise InputError(
+                f"{flag}: not an ISO 8601 time or Unix seconds, got {text[:80]!r}"
+            ) from None
+        if pd.isna(stamp):
+            raise InputError(f"{flag}: not a time, got {text[:80]!r}") from None
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")
+        value = float(stamp.timestamp())
+    if not (math.isfinite(value) and 0 <= value <= _LATEST_S):
+        raise InputError(f"{flag}: must be a time between 1970 and 9999, got {text[:80]!r}")
+    return value
+
+
+def _duration_flag(value: float, flag: str, at_least_s: float) -> float:
+    if not (math.isfinite(value) and value >= at_least_s):
+        raise InputError(
+            f"{flag}: must be a finite duration of at least {at_least_s:g} s, got {value:g}"
+        )
+    return value
+
+
+def _read_secret(path: Path, flag: str) -> str:
+    """A credential file's text (stripped), never shown in any message."""
     try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        raise ValueError(f"{flag}: not an ISO 8601 time or Unix seconds: {text!r}") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return float(stamp.timestamp())
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: {flag}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > _MAX_SECRET_FILE_BYTES:
+        raise InputError(
+            f"{path}: {flag}: more than {_MAX_SECRET_FILE_BYTES:,} bytes, not a credential"
+        )
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: {flag}: not UTF-8 text") from None
+    if not text:
+        raise InputError(f"{path}: {flag}: empty")
+    if "\n" in text or "\r" in text:
+        raise InputError(f"{path}: {flag}: more than one line")
+    return text
 
 
-def _auth(args: argparse.Namespace) -> Any:
-    from capsim.kube.prometheus import Auth
+def _auth(args: argparse.Namespace, url_basic: tuple[str, str] | None) -> Any:
+    """The credentials of the flags (and the URL's userinfo); at most one source of the
+    ``Authorization`` header."""
+    from capsim.kube.prometheus import Auth, PrometheusError
 
     headers = []
     for text in args.header:
         name, sep, value = text.partition(":")
         if not sep or not name.strip():
-            raise ValueError(f"--header: expected 'Name: value', got {text!r}")
+            raise InputError(f"--header: expected 'Name: value', got {name.strip()[:40]!r}…")
         headers.append((name.strip(), value.strip()))
     token = None
     if args.bearer_token_file is not None:
-        token = args.bearer_token_file.read_text(encoding="utf-8").strip()
-    basic = None
+        token = _read_secret(args.bearer_token_file, "--bearer-token-file")
+    basic = url_basic
     if args.basic_auth_file is not None:
-        user, sep, password = (
-            args.basic_auth_file.read_text(encoding="utf-8").strip().partition(":")
-        )
-        if not sep:
-            raise ValueError(f"{args.basic_auth_file}: expected one line 'user:password'")
+        user, sep, password = _read_secret(args.basic_auth_file, "--basic-auth-file").partition(":")
+        if not sep or not user:
+            raise InputError(
+                f"{args.basic_auth_file}: --basic-auth-file: expected one line 'user:password'"
+            )
         basic = (user, password)
-    return Auth(tuple(headers), token, basic, args.ca_file, args.insecure)
+    given = [
+        flag
+        for flag, present in (
+            ("user:password in --url", url_basic is not None),
+            ("--basic-auth-file", args.basic_auth_file is not None),
+            ("--bearer-token-file", token is not None),
+            ("--header 'Authorization: …'", any(n.lower() == "authorization" for n, _ in headers)),
+        )
+        if present
+    ]
+    if len(given) > 1:
+        raise InputError(f"credentials: give one of {', '.join(given)}, not several")
+    try:
+        return Auth(tuple(headers), token, basic, args.ca_file, args.insecure)
+    except PrometheusError as exc:
+        raise InputError(str(exc)) from None
 
 
-def _prometheus(args: argparse.Namespace) -> int:
-    from capsim.kube.prometheus import Prometheus, PrometheusError
-    from capsim.kube.pull import Target, pull_trace
-    from capsim.results.files import replace_file
-
-    end_s = _time(args.end, "--end") if args.end else float(round(time.time()))
+def _window_s(args: argparse.Namespace) -> tuple[float, float, float]:
+    """``(start, end, step)`` in seconds: checked, on multiples of the step (the grid
+    VictoriaMetrics and caching query frontends align to as well), and at most
+    ``_MAX_POINTS`` points, all before any request or allocation."""
+    step_s = _duration_flag(args.step, "--step", 0.001)
+    step_ms = round(step_s * 1000)
+    if abs(step_ms - step_s * 1000) > 1e-6 * step_s * 1000:
+        raise InputError(f"--step: must be a whole number of milliseconds, got {step_s:g} s")
+    end_s = _time(args.end, "--end") if args.end else time.time()
     if args.start is not None:
         start_s = _time(args.start, "--start")
     else:
-        start_s = end_s - (args.since if args.since is not None else 7 * 86_400.0)
+        since = _duration_flag(
+            args.since if args.since is not None else 7 * 86_400.0, "--since", 0.001
+        )
+        start_s = end_s - since
+        if start_s < 0:
+            raise InputError(f"--since: reaches before 1970 (from --end), got {since:g} s")
     if start_s >= end_s:
-        raise ValueError(f"--start ({args.start}) is not before --end ({args.end or 'now'})")
-    step = args.step
-    start_s = end_s - step * ((end_s - start_s) // step)  # whole steps, ending at --end
+        raise InputError(f"--start ({args.start}) is not before --end ({args.end or 'now'})")
+    first = math.ceil(round(start_s * 1000, 3) / step_ms)
+    last = math.floor(round(end_s * 1000, 3) / step_ms)
+    if first > last:
+        raise InputError(
+            f"--step: no multiple of {step_s:g} s between the start and --end; use a smaller --step"
+        )
+    points = last - first + 1
+    if points > _MAX_POINTS:
+        raise InputError(
+            f"--since/--start, --end, --step: {points:,} points per series "
+            f"({(end_s - start_s):g} s every {step_s:g} s), more than the limit of "
+            f"{_MAX_POINTS:,} per pull; use a larger --step or a shorter range"
+        )
+    return first * step_ms / 1000, last * step_ms / 1000, step_ms / 1000
+
+
+def _prometheus(args: argparse.Namespace) -> int:
+    from capsim.kube.prometheus import Prometheus, PrometheusError, parse_url
+    from capsim.kube.pull import Target, pull_trace
+
+    try:
+        url, url_basic = parse_url(args.url)
+    except PrometheusError as exc:
+        raise InputError(str(exc)) from None
+    start_s, end_s, step = _window_s(args)
+    timeout_s = _duration_flag(args.timeout, "--timeout", 0.001)
+    rate_window_s = (
+        _duration_flag(args.rate_window, "--rate-window", 1.0)
+        if args.rate_window is not None
+        else max(120.0, 4 * step)
+    )
     target = Target(
         namespace=args.namespace,
         deployment=args.deployment,
@@ -147,16 +284,24 @@ def _prometheus(args: argparse.Namespace) -> int:
         container=args.container,
         cluster=args.cluster,
         rate_query=args.rate_query,
-        rate_window_s=args.rate_window or max(120.0, 4 * step),
+        rate_window_s=rate_window_s,
     )
-    prometheus = Prometheus(args.url, _auth(args), timeout_s=args.timeout)
+    auth = _auth(args, url_basic)
     try:
+        prometheus = Prometheus(url, auth, timeout_s=timeout_s)
         pulled = pull_trace(prometheus, target, start_s, end_s, step)
     except PrometheusError as exc:
         print(f"capsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = args.out or Path(f"{args.deployment}.csv")
-    replace_file(out, pulled.frame.to_csv(index=False, lineterminator="\n", na_rep=""))
+    # All or nothing: the scenario is made (and checked) before any file is written.
+    scenario = _scenario_text(args, pulled, out, url) if args.scenario_out is not None else None
+    _write_all(
+        out,
+        pulled.frame.to_csv(index=False, lineterminator="\n", na_rep=""),
+        args.scenario_out,
+        scenario,
+    )
     rows = len(pulled.frame)
     print(f"wrote {out}: {rows} rows every {step:g} s, columns {list(pulled.frame.columns[1:])}")
     _report_gaps(pulled.frame)
@@ -164,16 +309,43 @@ def _prometheus(args: argparse.Namespace) -> int:
         print(f"note: no data for {list(pulled.missing)} (left out)")
     for warning in prometheus.warnings:
         print(f"warning: the server answered with a warning (the data may be partial): {warning}")
-    if args.scenario_out is not None:
-        _write_scenario(args, pulled, out)
+    if scenario is not None:
+        notes = scenario[1]
+        print(f"wrote {args.scenario_out}: the workload as a scenario")
+        for note in notes:
+            print(f"  assumed: {note}")
+        print(f"next: capsim live compare --trace {out} --scenario {args.scenario_out}")
     return EXIT_OK
 
 
-def _write_scenario(args: argparse.Namespace, pulled: Any, trace: Path) -> None:
+def _write_all(
+    out: Path, csv: str, scenario_out: Path | None, scenario: tuple[str, list[str]] | None
+) -> None:
+    """The CSV, then the scenario; when the second cannot be written, a CSV that did not
+    exist before is removed again (each file appears whole: written beside, then renamed)."""
+    from capsim.results.files import replace_file
+
+    existed = out.exists() or out.is_symlink()
+    replace_file(out, csv)
+    if scenario_out is None or scenario is None:
+        return
+    try:
+        replace_file(scenario_out, scenario[0])
+    except BaseException:
+        if not existed:
+            out.unlink(missing_ok=True)
+        raise
+
+
+def _scenario_text(
+    args: argparse.Namespace, pulled: Any, trace: Path, url: str
+) -> tuple[str, list[str]]:
+    """The scenario's YAML (checked by capsim's own schema) and its assumptions."""
     import yaml
+    from pydantic import ValidationError
 
     from capsim.analysis.live_scenario import scenario_from_trace
-    from capsim.results.files import replace_file
+    from capsim.scenario import Scenario
 
     scenario, notes = scenario_from_trace(
         pulled.frame,
@@ -182,14 +354,19 @@ def _write_scenario(args: argparse.Namespace, pulled: Any, trace: Path) -> None:
         namespace=args.namespace,
         deployment=args.deployment,
         step_s=pulled.step_s,
-        source=args.url,
+        source=url,  # without userinfo: parse_url took it out
     )
+    try:
+        Scenario.model_validate(scenario)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise InputError(
+            f"{args.scenario_out}: {where}: the pulled data makes a scenario capsim refuses "
+            f"({problem['msg']}); nothing was written"
+        ) from None
     header = "".join(f"# {line}\n" for line in ["capsim live prometheus: assumptions", *notes])
-    replace_file(args.scenario_out, header + yaml.safe_dump(scenario, sort_keys=False))
-    print(f"wrote {args.scenario_out}: the workload as a scenario")
-    for note in notes:
-        print(f"  assumed: {note}")
-    print(f"next: capsim live compare --trace {trace} --scenario {args.scenario_out}")
+    return header + yaml.safe_dump(scenario, sort_keys=False), notes
 
 
 def _compare(args: argparse.Namespace) -> int:

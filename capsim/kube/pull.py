@@ -7,8 +7,10 @@ counted once:
 
 * ``cpu_cores``: ``rate(container_cpu_usage_seconds_total{container!="",image!=""}[w])``
   summed over the Deployment's pods (``container!=""`` drops the cgroup totals that would
-  double-count);
-* ``memory_bytes``: ``container_memory_working_set_bytes{container!=""}`` summed;
+  double-count), kept only where the window holds at least two raw samples
+  (``and count_over_time(…[w]) > 1``, see *Gaps* below);
+* ``memory_bytes``: ``container_memory_working_set_bytes{container!=""}`` summed (the
+  last raw sample in the window, ``last_over_time(…[w])``, as for every gauge below);
 * ``replicas_ready``: ``kube_deployment_status_replicas_ready`` (or, with ``--selector``,
   the number of matching pods with CPU samples: running pods, ready or not);
 * ``requests_per_s``: the user's ``--rate-query``, when given;
@@ -22,24 +24,59 @@ Pods belong to the Deployment through ``kube_pod_owner`` (owner a ReplicaSet) jo
 ``kube_replicaset_owner`` (owner the Deployment), or match a ``--selector`` pod-name
 regex. A ``cluster`` label matcher narrows every query for multi-cluster stores.
 
-Times with no data stay gaps (``NaN``, an empty CSV cell) and are reported; nothing is
-interpolated.
+**Gaps** (``NaN``, an empty CSV cell, reported; nothing is interpolated) are defined by
+the raw samples, the same on every server: a point ``t`` of a gauge is empty when the window
+``[t − w, t]`` (``w`` = the rate window) holds no raw sample, and a point of a counter's rate
+when it holds fewer than two. Prometheus's own ``rate()`` already gives nothing there, but
+VictoriaMetrics' ``rate()`` gives 0 at the start of a gap (it takes the last sample before
+the window as the base) and its gauges fade after its own staleness interval; the
+``count_over_time`` mask and ``last_over_time`` make both servers agree. The user's
+``--rate-query`` is taken as given (no mask).
+
+**What is kept of an answer**: ``NaN`` is a gap; ``±Inf``, a negative value, a value beyond
+:data:`MAX_VALUE` (replica counts: beyond the Kubernetes API's int32), or more than one
+series for a column is refused (``PrometheusError`` naming the URL, the column, the time and
+the value) and nothing is returned: the caller writes nothing.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from capsim.kube.prometheus import Prometheus, PrometheusError, label_matchers
+from capsim.kube.prometheus import (
+    MAX_POINTS_PER_PULL,
+    Prometheus,
+    PrometheusError,
+    Series,
+    count_points,
+    label_matchers,
+    redact_url,
+)
 from capsim.units import format_iso_utc
 
-__all__ = ["PulledTrace", "Target", "pull_trace", "target_queries"]
+__all__ = ["MAX_VALUE", "PulledTrace", "Target", "pull_trace", "target_queries"]
 
 FloatArray = npt.NDArray[np.float64]
+
+#: The largest value kept in any column (1e15 cores, bytes or requests per second is no
+#: real measurement); replica and HPA columns stop at the API's int32 maximum.
+MAX_VALUE = 1e15
+_INT32_MAX = 2**31 - 1
+_COUNT_COLUMNS = frozenset(
+    {
+        "replicas_ready",
+        "hpa_min_replicas",
+        "hpa_max_replicas",
+        "hpa_current_replicas",
+        "hpa_desired_replicas",
+        "hpa_target_cpu_utilization",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +97,10 @@ class Target:
             matchers.append(("cluster", "=", self.cluster))
         return matchers
 
+    def last(self, selector: str) -> str:
+        """A gauge's last raw sample in the window (a gap where the window has none)."""
+        return f"last_over_time({selector}[{_window(self.rate_window_s)}])"
+
     def pods(self) -> str:
         """A vector with one series (value 1) per pod of the Deployment, ``(namespace, pod)``,
         through the owner chain (not used with ``selector``: that filters ``pod`` directly)."""
@@ -67,12 +108,13 @@ class Target:
         deployment = label_matchers(
             [*self._base(), ("owner_kind", "=", "Deployment"), ("owner_name", "=", self.deployment)]
         )
+        owner = self.last(f'kube_pod_owner{{{base},owner_kind="ReplicaSet"}}')
+        replicaset = self.last(f"kube_replicaset_owner{{{deployment}}}")
         return (
             "max by (namespace, pod) ("
-            f'label_replace(kube_pod_owner{{{base},owner_kind="ReplicaSet"}}, '
-            '"replicaset", "$1", "owner_name", "(.*)")'
+            f'label_replace({owner}, "replicaset", "$1", "owner_name", "(.*)")'
             " * on (namespace, replicaset) group_left() "
-            f"max by (namespace, replicaset) (kube_replicaset_owner{{{deployment}}} * 0 + 1))"
+            f"max by (namespace, replicaset) ({replicaset} * 0 + 1))"
         )
 
     def _containers(self, extra: list[tuple[str, str, str]]) -> str:
@@ -97,35 +139,46 @@ def _window(seconds: float) -> str:
 
 def target_queries(target: Target) -> dict[str, str]:
     """The PromQL of every column (see the module docstring)."""
+    window = _window(target.rate_window_s)
+    counter = f"container_cpu_usage_seconds_total{{{target._containers([('image', '!=', '')])}}}"
+    by = "max by (namespace, pod, container)"
+    # The rate only where the window holds two raw samples or more (module docstring: Gaps).
     cpu = target._of_pods(
-        "max by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{"
-        f"{target._containers([('image', '!=', '')])}}}[{_window(target.rate_window_s)}]))"
+        f"{by} (rate({counter}[{window}])) and ({by} (count_over_time({counter}[{window}])) > 1)"
     )
     memory = target._of_pods(
-        "max by (namespace, pod, container) (container_memory_working_set_bytes{"
-        f"{target._containers([('image', '!=', '')])}}})"
+        f"{by} ("
+        + target.last(
+            f"container_memory_working_set_bytes{{{target._containers([('image', '!=', '')])}}}"
+        )
+        + ")"
     )
     base = label_matchers(target._base())
 
     def request(resource: str, unit: str) -> str:
         per_container = (
-            "max by (namespace, pod, container) (kube_pod_container_resource_requests{"
-            f"{target._containers([('resource', '=', resource), ('unit', '=', unit)])}}})"
+            f"{by} ("
+            + target.last(
+                "kube_pod_container_resource_requests{"
+                f"{target._containers([('resource', '=', resource), ('unit', '=', unit)])}}}"
+            )
+            + ")"
         )
         return f"max(sum by (namespace, pod) ({target._of_pods(per_container)}))"
 
+    info = target.last(
+        "kube_horizontalpodautoscaler_info{"
+        f'{base},scaletargetref_kind="Deployment",scaletargetref_name={_q(target.deployment)}}}'
+    )
     hpa_of = (
         "on (namespace, horizontalpodautoscaler) group_left() "
-        "max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_info{"
-        f'{base},scaletargetref_kind="Deployment",scaletargetref_name={_q(target.deployment)}}})'
+        f"max by (namespace, horizontalpodautoscaler) ({info})"
     )
 
     def hpa(metric: str, extra: str = "") -> str:
         selector = f"{base}{extra}"
-        return (
-            f"max(max by (namespace, horizontalpodautoscaler) "
-            f"(kube_horizontalpodautoscaler_{metric}{{{selector}}}) * {hpa_of})"
-        )
+        series = target.last(f"kube_horizontalpodautoscaler_{metric}{{{selector}}}")
+        return f"max(max by (namespace, horizontalpodautoscaler) ({series}) * {hpa_of})"
 
     queries = {
         "cpu_cores": f"sum({cpu})",
@@ -133,8 +186,12 @@ def target_queries(target: Target) -> dict[str, str]:
         "replicas_ready": (
             f"count(max by (namespace, pod) ({cpu}))"
             if target.selector is not None
-            else "max(kube_deployment_status_replicas_ready{"
-            f"{label_matchers([*target._base(), ('deployment', '=', target.deployment)])}}})"
+            else "max("
+            + target.last(
+                "kube_deployment_status_replicas_ready{"
+                f"{label_matchers([*target._base(), ('deployment', '=', target.deployment)])}}}"
+            )
+            + ")"
         ),
         "cpu_request_cores": request("cpu", "core"),
         "memory_request_bytes": request("memory", "byte"),
@@ -174,32 +231,79 @@ def pull_trace(
 ) -> PulledTrace:
     """Every column over ``[start, end]`` on the step grid (see the module docstring).
 
+    The whole pull runs under one deadline (``prometheus.timeout_s``). More than
+    :data:`MAX_POINTS_PER_PULL` points is refused before any request; every answer is
+    checked (module docstring: *What is kept*) before anything is returned.
     ``PrometheusError`` when the required CPU series matches nothing: the message says
     what the store has instead (deployments in the namespace, or no cAdvisor data).
     """
-    grid: FloatArray = start_s + step_s * np.arange(round((end_s - start_s) / step_s) + 1.0)
+    points = count_points(start_s, end_s, step_s)
+    if points > MAX_POINTS_PER_PULL:
+        raise PrometheusError(
+            f"{points:,} points per series from {format_iso_utc(start_s)} to "
+            f"{format_iso_utc(end_s)} every {step_s:g} s, more than the limit of "
+            f"{MAX_POINTS_PER_PULL:,}"
+        )
+    grid: FloatArray = start_s + step_s * np.arange(points, dtype=float)
     columns: dict[str, FloatArray] = {}
     missing: list[str] = []
-    for name, promql in target_queries(target).items():
-        series = prometheus.query_range(promql, float(grid[0]), float(grid[-1]), step_s)
-        if not series:
-            if name in REQUIRED:
-                raise PrometheusError(_nothing_matched(prometheus, target, start_s, end_s))
-            if name == "requests_per_s":
-                raise PrometheusError(
-                    f"--rate-query {target.rate_query!r} matched no series between "
-                    f"{format_iso_utc(start_s)} and {format_iso_utc(end_s)}"
-                )
-            missing.append(name)
-            continue
-        (only,) = series  # every query is aggregated to one series
-        values: FloatArray = np.full(grid.size, np.nan)
-        index = np.rint((only.times_s - grid[0]) / step_s).astype(np.int64)
-        inside = (index >= 0) & (index < grid.size)
-        values[index[inside]] = only.values[inside]
-        columns[name] = values
+    with prometheus.deadline():
+        for name, promql in target_queries(target).items():
+            series = prometheus.query_range(promql, float(grid[0]), float(grid[-1]), step_s)
+            if not series:
+                if name in REQUIRED:
+                    raise PrometheusError(_nothing_matched(prometheus, target, start_s, end_s))
+                if name == "requests_per_s":
+                    raise PrometheusError(
+                        f"--rate-query {target.rate_query!r} matched no series between "
+                        f"{format_iso_utc(start_s)} and {format_iso_utc(end_s)}"
+                    )
+                missing.append(name)
+                continue
+            columns[name] = _column(prometheus, name, promql, series, grid, step_s)
     frame = pd.DataFrame({"timestamp": [format_iso_utc(t) for t in grid], **columns})
     return PulledTrace(frame=frame, step_s=step_s, missing=tuple(missing))
+
+
+def _column(
+    prometheus: Prometheus,
+    name: str,
+    promql: str,
+    series: list[Series],
+    grid: FloatArray,
+    step_s: float,
+) -> FloatArray:
+    """One column on the grid from its one series, checked: NaN is a gap; infinities,
+    negatives and absurd magnitudes are refused."""
+    where = f"{redact_url(prometheus.url)}/api/v1/query_range: {name}"
+    if len(series) != 1:
+        shown = ", ".join(str(dict(s.labels)) for s in series[:3])
+        raise PrometheusError(
+            f"{where}: expected one series (the query is aggregated), got {len(series)}: "
+            f"{shown[:200]}"
+        )
+    (only,) = series
+    limit = float(_INT32_MAX) if name in _COUNT_COLUMNS else MAX_VALUE
+    values = only.values
+    bad = np.isinf(values) | (values < 0) | (values > limit)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        value = float(values[first])
+        why = (
+            "an infinite value"
+            if math.isinf(value)
+            else "a negative value"
+            if value < 0
+            else f"a value beyond {limit:g}, no real measurement"
+        )
+        raise PrometheusError(
+            f"{where}: {why} at {format_iso_utc(float(only.times_s[first]))}, got {value!r} "
+            f"({int(bad.sum())} such samples); nothing was written"
+        )
+    column: FloatArray = np.full(grid.size, np.nan)
+    index = np.rint((only.times_s - grid[0]) / step_s).astype(np.int64)
+    column[index] = values  # the client checked: on the grid, inside, each once
+    return column
 
 
 def _nothing_matched(prometheus: Prometheus, target: Target, start_s: float, end_s: float) -> str:
