@@ -143,8 +143,11 @@ RESOURCES = {
         Resource("Ingress", "ingresses", "networking.k8s.io", "networking.k8s.io/v1"),
         Resource("Job", "jobs", "batch", "batch/v1"),
         Resource("Node", "nodes", "", "v1", namespaced=False),
+        Resource("Namespace", "namespaces", "", "v1", namespaced=False),
     )
 }
+#: The namespaces a new cluster has.
+INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
 
 @dataclass(frozen=True)
@@ -200,24 +203,116 @@ def _invalid_option(field: str, reason: str, body: str) -> _StatusError:
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
     return copy.deepcopy(value)
 
 
-def _leaves(obj: Mapping[str, Any], prefix: FieldPath = ()) -> Iterator[FieldPath]:
+# --- the schema: which lists merge by key, which maps are atomic ---------------------------
+# A path in the schema is the field names from the object's root, list keys left out.
+
+_POD = ("spec", "template", "spec")
+#: PodSpec lists and their merge keys (k8s.io/api/core/v1 +listType=map +listMapKey).
+_POD_LISTS: dict[str, tuple[str, ...]] = {
+    "containers": ("name",),
+    "initContainers": ("name",),
+    "ephemeralContainers": ("name",),
+    "volumes": ("name",),
+    "imagePullSecrets": ("name",),
+    "hostAliases": ("ip",),
+    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
+    "resourceClaims": ("name",),
+    "schedulingGates": ("name",),
+}
+#: Container lists and their merge keys; ``protocol`` defaults to TCP in a port's key.
+_CONTAINER_LISTS: dict[str, tuple[str, ...]] = {
+    "ports": ("containerPort", "protocol"),
+    "env": ("name",),
+    "volumeMounts": ("mountPath",),
+    "volumeDevices": ("devicePath",),
+    "resizePolicy": ("resourceName",),
+}
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+
+def _list_keys(kind: str, names: FieldPath) -> tuple[str, ...] | None:
+    """The merge keys of the list at ``names`` in a ``kind``; ``None``: an atomic list."""
+    if names == ("metadata", "ownerReferences"):
+        return ("uid",)
+    if kind == "Service" and names == ("spec", "ports"):
+        return ("port", "protocol")
+    if kind in ("Deployment", "Job") and names[:3] == _POD:
+        rest = names[3:]
+        if len(rest) == 1:
+            return _POD_LISTS.get(rest[0])
+        if len(rest) == 2 and rest[0] in ("containers", "initContainers", "ephemeralContainers"):
+            return _CONTAINER_LISTS.get(rest[1])
+    return None
+
+
+def _atomic_map(kind: str, names: FieldPath) -> bool:
+    """Maps owned as a whole: label selectors (``+structType=atomic``), a Service's
+    selector and a pod's nodeSelector (``+mapType=atomic``)."""
+    if names == ("spec", "selector"):
+        return kind in ("Deployment", "PodDisruptionBudget", "Job", "Service")
+    return kind in ("Deployment", "Job") and names == (*_POD, "nodeSelector")
+
+
+def _key_token(keys: tuple[str, ...], item: Mapping[str, Any]) -> str:
+    """``k:{"name":"web"}``: a keyed list item in FieldsV1 (key fields sorted)."""
+    values = {k: item.get(k, _KEY_DEFAULTS.get(k)) for k in sorted(keys)}
+    return "k:" + json.dumps(values, separators=(",", ":"))
+
+
+def _check_items(where: FieldPath, keys: tuple[str, ...], items: list[Any]) -> None:
+    """Items of a keyed list: maps with every key field, no key twice (else 400, as
+    structured-merge-diff refuses to build the typed object)."""
+    seen = set()
+    for index, item in enumerate(items):
+        missing = [k for k in keys if k not in _KEY_DEFAULTS and not isinstance(item, dict)]
+        missing += [
+            k for k in keys if isinstance(item, dict) and item.get(k, _KEY_DEFAULTS.get(k)) is None
+        ]
+        if not isinstance(item, dict) or missing:
+            message = (
+                f".{'.'.join(where)}: element {index}: associative list with keys has an "
+                f"element that omits key field {_q(missing[0] if missing else keys[0])} "
+                "(and doesn't have default value)"
+            )
+            raise _StatusError(400, "BadRequest", f"failed to create typed patch object: {message}")
+        token = _key_token(keys, item)
+        if token in seen:
+            message = f".{'.'.join(where)}: duplicate entries for key {_token_str(token)}"
+            raise _StatusError(400, "BadRequest", f"failed to create typed patch object: {message}")
+        seen.add(token)
+
+
+def _leaves(
+    kind: str, obj: Mapping[str, Any], prefix: FieldPath = (), names: FieldPath = ()
+) -> Iterator[FieldPath]:
+    """Every owned path of ``obj``: leaves (scalars, atomic lists and maps, empty maps) and
+    keyed list items (their own path, ``.`` in FieldsV1, then their fields)."""
     for key, value in obj.items():
-        if isinstance(value, dict) and value:
-            yield from _leaves(value, (*prefix, key))
+        path, sub = (*prefix, f"f:{key}"), (*names, key)
+        if isinstance(value, dict) and value and not _atomic_map(kind, sub):
+            yield from _leaves(kind, value, path, sub)
+        elif isinstance(value, list) and value and (keys := _list_keys(kind, sub)) is not None:
+            _check_items(sub, keys, value)
+            for item in value:
+                item_path = (*path, _key_token(keys, item))
+                yield item_path
+                yield from _leaves(kind, item, item_path, sub)
         else:
-            yield (*prefix, key)
+            yield path
 
 
-def _owned_leaves(obj: Mapping[str, Any]) -> set[FieldPath]:
-    """The leaves setting ``obj`` owns: not kind, apiVersion, status or server metadata."""
+def _owned_leaves(kind: str, obj: Mapping[str, Any]) -> set[FieldPath]:
+    """The paths setting ``obj`` owns: not kind, apiVersion, status or server metadata."""
     return {
         p
-        for p in _leaves(obj)
-        if p[0] not in ("apiVersion", "kind", "status")
-        and not (p[0] == "metadata" and (len(p) == 1 or p[1] in _SERVER_META))
+        for p in _leaves(kind, obj)
+        if p[0] not in ("f:apiVersion", "f:kind", "f:status")
+        and not (p[0] == "f:metadata" and (len(p) == 1 or p[1][2:] in _SERVER_META))
     }
 
 
@@ -225,32 +320,217 @@ def _ordered(meta: Obj) -> Obj:  # metadata keys in the order a real server prin
     return {k: meta[k] for k in _META_ORDER if k in meta} | meta
 
 
+def _find_item(items: Any, token: str) -> tuple[int, Any]:
+    """The index and item of a keyed list with that ``k:`` token; (-1, _MISSING) if none."""
+    if isinstance(items, list):
+        keys = tuple(json.loads(token[2:]))
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and _key_token(keys, item) == token:
+                return index, item
+    return -1, _MISSING
+
+
 def _get(obj: Any, path: FieldPath) -> Any:
-    for key in path:
-        if not isinstance(obj, dict) or key not in obj:
+    for token in path:
+        if token.startswith("k:"):
+            obj = _find_item(obj, token)[1]
+        elif isinstance(obj, dict) and token[2:] in obj:
+            obj = obj[token[2:]]
+        else:
             return _MISSING
-        obj = obj[key]
+        if obj is _MISSING:
+            return _MISSING
     return obj
 
 
 def _delete(obj: Obj, path: FieldPath) -> None:
-    """Delete a leaf, then the maps left empty by it (never ``metadata``)."""
+    """Delete a leaf or a list item, then the maps and lists left empty by it (never
+    ``metadata``)."""
     parent = _get(obj, path[:-1])
-    if isinstance(parent, dict):
-        parent.pop(path[-1], None)
-        if not parent and len(path) > 1 and path[:-1] != ("metadata",):
-            _delete(obj, path[:-1])
+    token = path[-1]
+    if token.startswith("k:"):
+        index = _find_item(parent, token)[0]
+        if index < 0:
+            return
+        parent.pop(index)
+    elif isinstance(parent, dict):
+        parent.pop(token[2:], None)
+    else:
+        return
+    if not parent and len(path) > 1 and path[:-1] != ("f:metadata",):
+        _delete(obj, path[:-1])
 
 
-def _merge(live: Obj, config: Mapping[str, Any]) -> Obj:
-    """Maps merge key by key; scalars and lists from the config replace the live ones."""
-    out = copy.deepcopy(live)
-    for key, value in config.items():
-        if isinstance(value, dict) and value and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+def _merge(kind: str, live: Any, config: Any, names: FieldPath = ()) -> Any:
+    """structured-merge-diff's merge of an applied ``config`` into ``live``: maps merge key
+    by key, keyed lists item by item (live items in their order, each merged with the
+    applied item of the same key, then the new applied items in theirs); scalars, atomic
+    lists and atomic maps from the config replace the live ones."""
+    if (
+        isinstance(config, dict)
+        and config
+        and isinstance(live, dict)
+        and not _atomic_map(kind, names)
+    ):
+        out = copy.deepcopy(live)
+        for key, value in config.items():
+            out[key] = _merge(kind, out.get(key, _MISSING), value, (*names, key))
+        return out
+    keys = _list_keys(kind, names)
+    if keys is not None and isinstance(config, list) and config and isinstance(live, list):
+        applied = {_key_token(keys, item): item for item in config}
+        merged = []
+        for item in live:
+            token = _key_token(keys, item) if isinstance(item, dict) else ""
+            merged.append(
+                _merge(kind, item, applied.pop(token), names)
+                if token in applied
+                else copy.deepcopy(item)
+            )
+        return merged + [copy.deepcopy(item) for item in applied.values()]
+    return copy.deepcopy(config)
+
+
+def _changed(before: Obj, after: Obj, path: FieldPath) -> bool:
+    """Whether applying changes the value another manager owns at ``path``: a leaf's value,
+    or a keyed item that disappears (a change inside an item is a change of its leaves)."""
+    if path[-1].startswith("k:"):
+        return _get(before, path) is not _MISSING and _get(after, path) is _MISSING
+    return bool(_get(before, path) != _get(after, path))
+
+
+def _is_key_field(path: FieldPath) -> bool:
+    """A key field of a keyed item (removed only with its item)."""
+    return len(path) > 1 and path[-2].startswith("k:") and path[-1][2:] in json.loads(path[-2][2:])
+
+
+_DNS1123_LABEL = re.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _go_strings(values: Any) -> str:  # Go's %#v of a []string
+    if not values:
+        return "[]string(nil)" if values is None else "[]string{}"
+    return "[]string{" + ", ".join(_q(str(v)) for v in values) + "}"
+
+
+def _go_selector(selector: Any) -> str:
+    """Go's ``%#v`` of a ``v1.LabelSelector``, as ``field.Invalid`` prints the bad value."""
+    if not isinstance(selector, dict):
+        return "null"
+    labels = selector.get("matchLabels")
+    shown = (
+        "map[string]string(nil)"
+        if labels is None
+        else "map[string]string{"
+        + ", ".join(f"{_q(k)}:{_q(str(v))}" for k, v in sorted(labels.items()))
+        + "}"
+    )
+    expressions = selector.get("matchExpressions")
+    requirement = "v1.LabelSelectorRequirement"
+    listed = (
+        f"[]{requirement}(nil)"
+        if expressions is None
+        else f"[]{requirement}{{"
+        + ", ".join(
+            f"{requirement}{{Key:{_q(str(e.get('key', '')))}, "
+            f"Operator:{_q(str(e.get('operator', '')))}, Values:{_go_strings(e.get('values'))}}}"
+            for e in expressions
+        )
+        + "}"
+    )
+    return f"v1.LabelSelector{{MatchLabels:{shown}, MatchExpressions:{listed}}}"
+
+
+def _go_scalar(value: Any) -> str:
+    if value is None or value is _MISSING:
+        return "null"
+    return _q(value) if isinstance(value, str) else json.dumps(value)
+
+
+#: A Job's template fields that may change while it is suspended and has never started
+#: (mutable scheduling directives, batch/validation.validatePodTemplateUpdate).
+_JOB_SCHEDULING = (("spec", "nodeSelector"), ("spec", "tolerations"), ("spec", "schedulingGates"))
+
+
+def _job_template_changed(live: Obj, merged: Obj) -> bool:
+    old = copy.deepcopy((live.get("spec") or {}).get("template") or {})
+    new = copy.deepcopy((merged.get("spec") or {}).get("template") or {})
+    suspended = (merged.get("spec") or {}).get("suspend") is True
+    started = bool((live.get("status") or {}).get("startTime"))
+    if suspended and not started:
+        for template in (old, new):
+            meta = template.get("metadata") or {}
+            meta.pop("labels", None)
+            meta.pop("annotations", None)
+            pod = template.get("spec") or {}
+            for _, key in _JOB_SCHEDULING:
+                pod.pop(key, None)
+            affinity = pod.get("affinity") or {}
+            affinity.pop("nodeAffinity", None)
+            if "affinity" in pod and not affinity:
+                pod.pop("affinity")
+    return bool(old != new)
+
+
+def _immutable_errors(kind: str, live: Obj, merged: Obj) -> list[tuple[str, str]]:
+    """(field, error body) for every immutable field the update changes, as the API
+    server's update validation reports them (``ValidateImmutableField``: ``Invalid value:
+    <new value, Go %#v>: field is immutable``; Service cluster IPs: ``may not change once
+    set``). PodDisruptionBudget selectors are mutable since Kubernetes 1.15; HPAs and
+    Ingresses have no immutable fields."""
+    old_spec, new_spec = live.get("spec") or {}, merged.get("spec") or {}
+    errors: list[tuple[str, str]] = []
+
+    def immutable(field: str, shown: str) -> None:
+        errors.append((f"spec.{field}", f"Invalid value: {shown}: field is immutable"))
+
+    if kind in ("Deployment", "Job") and old_spec.get("selector") != new_spec.get("selector"):
+        immutable("selector", _go_selector(new_spec.get("selector")))
+    if kind == "Job":
+        old_completions, new_completions = old_spec.get("completions"), new_spec.get("completions")
+        if old_completions != new_completions:
+            indexed = new_spec.get("completionMode") == "Indexed"
+            if not indexed:
+                immutable("completions", _go_scalar(new_completions))
+            elif new_completions is not None and new_completions != new_spec.get("parallelism"):
+                errors.append(
+                    (
+                        "spec.completions",
+                        f"Invalid value: {new_completions}: can only be modified in tandem "
+                        "with spec.parallelism",
+                    )
+                )
+        if _job_template_changed(live, merged):
+            immutable("template", "core.PodTemplateSpec{...}")  # Go's %#v, abbreviated
+        if old_spec.get("completionMode") != new_spec.get("completionMode"):
+            immutable("completionMode", _go_scalar(new_spec.get("completionMode")))
+    if kind == "Service" and "ExternalName" not in (old_spec.get("type"), new_spec.get("type")):
+        old_ips = old_spec.get("clusterIPs") or []
+        if old_ips and new_spec.get("clusterIP") in (None, ""):  # patchAllocatedValues
+            new_spec["clusterIP"] = old_spec.get("clusterIP")
+        if (
+            new_spec.get("clusterIP") != old_spec.get("clusterIP")
+            and new_spec.get("clusterIPs") == old_ips
+        ):  # normalizeClusterIPs: the singular field changed alone
+            new_spec["clusterIPs"] = [new_spec["clusterIP"]]
+        new_ips = new_spec.get("clusterIPs") or []
+        if len(new_ips) == len(old_ips):
+            errors += [
+                (
+                    f"spec.clusterIPs[{i}]",
+                    f"Invalid value: {_go_strings(new_ips)}: may not change once set",
+                )
+                for i, ip in enumerate(old_ips)
+                if ip != new_ips[i]
+            ]
+        elif old_ips and (not new_ips or new_ips[0] != old_ips[0]):
+            errors.append(
+                (
+                    "spec.clusterIPs[0]",
+                    f"Invalid value: {_go_strings(new_ips)}: may not change once set",
+                )
+            )
+    return errors
 
 
 def _spec(obj: Mapping[str, Any]) -> Obj:  # what a change to bumps metadata.generation
@@ -258,19 +538,32 @@ def _spec(obj: Mapping[str, Any]) -> Obj:  # what a change to bumps metadata.gen
 
 
 def _to_fields(paths: Iterable[FieldPath]) -> Obj:
+    """FieldsV1: a tree of tokens; a path that is owned and also has owned children (a
+    keyed list item) gets ``.``."""
     tree: Obj = {}
-    for path in sorted(paths):
+    owned = set(paths)
+    for path in sorted(owned):
         node = tree
-        for key in path:
-            node = node.setdefault(f"f:{key}", {})
+        for depth, token in enumerate(path):
+            node = node.setdefault(token, {})
+            if path[: depth + 1] in owned and depth + 1 < len(path):
+                node["."] = {}
+    for path in owned:  # an item listed after its fields still gets "."
+        node = tree
+        for token in path:
+            node = node[token]
+        if node and "." not in node:
+            node["."] = {}
     return tree
 
 
 def _from_fields(tree: Mapping[str, Any], prefix: FieldPath = ()) -> set[FieldPath]:
     out: set[FieldPath] = set()
-    for key, sub in tree.items():
-        if key.startswith("f:"):  # ".", "k:", "v:" are never written by the stand-in
-            out |= _from_fields(sub, (*prefix, key[2:])) if sub else {(*prefix, key[2:])}
+    for token, sub in tree.items():
+        if token == ".":
+            out.add(prefix)
+        elif token.startswith(("f:", "k:")):  # "v:" and "i:" are never written here
+            out |= _from_fields(sub, (*prefix, token)) if sub else {(*prefix, token)}
     return out
 
 
@@ -279,8 +572,15 @@ def _entry(manager: str, operation: str, api_version: str, paths: Iterable[Field
     return entry | {"time": FIXED_TIME, "fieldsType": "FieldsV1", "fieldsV1": _to_fields(paths)}
 
 
-def _path_str(path: FieldPath) -> str:  # fieldpath.Path.String(), field names only
-    return "".join(f".{key}" for key in path)
+def _token_str(token: str) -> str:  # fieldpath.PathElement.String()
+    if token.startswith("f:"):
+        return f".{token[2:]}"
+    key = json.loads(token[2:])
+    return "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in key.items()) + "]"
+
+
+def _path_str(path: FieldPath) -> str:  # fieldpath.Path.String()
+    return "".join(map(_token_str, path))
 
 
 def _manager_id(entry: Mapping[str, Any]) -> str:  # internal.BuildManagerIdentifier
@@ -364,16 +664,22 @@ for _method in ("GET", "PATCH", "POST", "PUT", "DELETE"):
 class ApiServer:
     """The stand-in on ``127.0.0.1:<free port>``, serving while used as a context manager."""
 
-    def __init__(self, *, token: str = DEFAULT_TOKEN) -> None:
+    def __init__(
+        self, *, token: str = DEFAULT_TOKEN, namespaces: Iterable[str] = INITIAL_NAMESPACES
+    ) -> None:
         self.token = token
         self.requests: list[Request] = []
+        #: Requests that changed what is stored (not dry runs, not no-op applies, not seeds).
+        self.writes: list[Request] = []
         self._objects: dict[tuple[str, str, str], Obj] = {}
         self._forbidden: dict[tuple[str, str], str] = {}
         self._rejections: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
         self._pod_metrics: dict[str, list[Obj]] = {}
         self._metrics_server = "running"
-        self._rv = self._uids = self._ips = 0
+        self._rv = self._uids = self._ips = self._namespace_uids = 0
         self._lock = threading.Lock()
+        for namespace in namespaces:
+            self.create_namespace(namespace)
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.api = self
         serve = {"poll_interval": 0.02}  # shutdown() waits up to one poll interval
@@ -416,6 +722,29 @@ class ApiServer:
     def clear_requests(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.writes.clear()
+
+    def create_namespace(self, name: str) -> Obj:
+        """Store a Namespace, as ``kubectl create namespace`` would before the test starts:
+        not a counted write, and with its own uid series (``…-9000-…``), so that it moves
+        neither the server's uid, IP nor resourceVersion counters."""
+        body: Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        with self._lock:
+            self._namespace_uids += 1
+            meta = body["metadata"]
+            meta |= {"uid": f"00000000-0000-4000-9000-{self._namespace_uids:012d}"}
+            meta |= {"resourceVersion": "1", "creationTimestamp": FIXED_TIME}
+            meta["labels"] = {"kubernetes.io/metadata.name": name}
+            entry = _entry("kubectl-create", "Update", "v1", _owned_leaves("Namespace", body))
+            meta["managedFields"] = [entry]
+            body |= {"spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+            self._objects[("namespaces", "", name)] = body
+            return copy.deepcopy(body)
+
+    @property
+    def namespaces(self) -> list[str]:
+        with self._lock:
+            return sorted(n for (plural, _, n) in self._objects if plural == "namespaces")
 
     def get_object(self, plural: str, namespace: str, name: str) -> Obj | None:
         with self._lock:
@@ -467,7 +796,9 @@ class ApiServer:
             meta.setdefault("namespace", "default")
         else:
             meta.pop("namespace", None)
-        entry = _entry(manager, operation, body["apiVersion"], _owned_leaves(body))
+        entry = _entry(manager, operation, body["apiVersion"], _owned_leaves(res.kind, body))
+        if res.namespaced and ("namespaces", "", meta["namespace"]) not in self._objects:
+            self.create_namespace(meta["namespace"])  # a seeded object's namespace exists
         with self._lock:
             self._create_meta(res, body)
             meta |= {"managedFields": [entry]}
@@ -479,7 +810,15 @@ class ApiServer:
         body["metadata"] |= {"uid": f"00000000-0000-4000-8000-{self._uids + 1:012d}"}
         body["metadata"] |= {"creationTimestamp": FIXED_TIME}
         if res.plural == "services":
-            body.setdefault("spec", {}).setdefault("clusterIP", f"10.96.0.{self._ips + 1}")
+            spec = body.setdefault("spec", {})
+            if spec.get("type") != "ExternalName":
+                spec.setdefault("clusterIP", f"10.96.0.{self._ips + 1}")
+                spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        elif res.plural == "namespaces":
+            body.setdefault("spec", {"finalizers": ["kubernetes"]})
+            body["status"] = {"phase": "Active"}
+            labels = body["metadata"].setdefault("labels", {})
+            labels["kubernetes.io/metadata.name"] = body["metadata"]["name"]
         elif res.namespaced:  # Nodes, like Services, have no generation
             body["metadata"]["generation"] = 1
 
@@ -557,7 +896,10 @@ class ApiServer:
             return self._metrics(request)
         res, namespace, name = self._resolve(request.path)
         verbs = {"GET": "get" if name else "list", "PATCH": "patch" if name else ""}
-        verb = verbs.get(request.method, "") if res.namespaced or request.method == "GET" else ""
+        if res.plural == "namespaces":
+            verbs |= {"POST": "" if name else "create", "DELETE": "delete" if name else ""}
+        writable = res.namespaced or res.plural == "namespaces"
+        verb = verbs.get(request.method, "") if writable or request.method == "GET" else ""
         if not verb:
             message = "the server does not allow this method on the requested resource"
             raise _StatusError(405, "MethodNotAllowed", message, {})
@@ -585,10 +927,62 @@ class ApiServer:
             return 200, head | {"metadata": {"resourceVersion": str(self._rv)}, "items": items}
         if verb == "patch":
             return self._apply(res, namespace, name, live, request, error)
+        if verb == "create":
+            return self._create_namespace(request, error)
         if live is None:
             message = f"{_dotted(res.plural, res.group)} {_q(name)} not found"
             raise _StatusError(404, "NotFound", message, _details(name, res.group, res.plural))
+        if verb == "delete":
+            return self._delete_namespace(name, request)
         return 200, copy.deepcopy(live)
+
+    def _create_namespace(self, request: Request, error: Exception | None) -> tuple[int, Obj]:
+        """``POST /api/v1/namespaces`` (``kubectl create namespace``)."""
+        body = request.body
+        if error is not None or not isinstance(body, dict):
+            raise _StatusError(400, "BadRequest", "the body of the request is not a Namespace")
+        name = str((body.get("metadata") or {}).get("name") or "")
+        if not _DNS1123_LABEL.fullmatch(name) or len(name) > 63:
+            message = f"Invalid value: {_q(name)}: a lowercase RFC 1123 label must consist of"
+            message += " lower case alphanumeric characters or '-', and must start and end"
+            message += " with an alphanumeric character"
+            cause = {"reason": "FieldValueInvalid", "message": message, "field": "metadata.name"}
+            details = _details(name, "", "Namespace", causes=[cause])
+            raise _StatusError(
+                422,
+                "Invalid",
+                f"Namespace {_q(name)} is invalid: metadata.name: {message}",
+                details,
+            )
+        if ("namespaces", "", name) in self._objects:
+            message = f"namespaces {_q(name)} already exists"
+            raise _StatusError(409, "AlreadyExists", message, _details(name, "", "namespaces"))
+        res = RESOURCES["namespaces"]
+        stored: Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        stored["metadata"] |= {k: v for k, v in body["metadata"].items() if k == "labels"}
+        manager = (request.query.get("fieldManager") or ["kubectl-create"])[0]
+        self._create_meta(res, stored)
+        stored["metadata"]["managedFields"] = [
+            _entry(manager, "Update", "v1", _owned_leaves("Namespace", stored))
+        ]
+        if request.query.get("dryRun"):
+            return 201, copy.deepcopy(stored)
+        self._store(res, stored, created=True)
+        self.writes.append(request)
+        return 201, copy.deepcopy(stored)
+
+    def _delete_namespace(self, name: str, request: Request) -> tuple[int, Obj]:
+        """``DELETE /api/v1/namespaces/{name}``: the answer is the Namespace ``Terminating``;
+        here it and every object in it are gone at once (a real server takes a while)."""
+        live = copy.deepcopy(self._objects[("namespaces", "", name)])
+        live["status"] = {"phase": "Terminating"}
+        if request.query.get("dryRun"):
+            return 200, live
+        for key in [k for k in self._objects if k[1] == name or k == ("namespaces", "", name)]:
+            del self._objects[key]
+        self._rv += 1
+        self.writes.append(request)
+        return 200, live
 
     def _apply(
         self,
@@ -640,10 +1034,10 @@ class ApiServer:
 
         applied_config: Obj = _without_nulls(config)
         applied_config.pop("status", None)
-        applied = _owned_leaves(applied_config)
+        applied = _owned_leaves(res.kind, applied_config)
         before: Obj = copy.deepcopy(live) if live else {}
         entries: list[Obj] = before.get("metadata", {}).pop("managedFields", [])
-        merged = _merge(before, applied_config)
+        merged = _merge(res.kind, before, applied_config)
         mine = next(
             (e for e in entries if (e["manager"], e["operation"]) == (manager, "Apply")), None
         )
@@ -653,15 +1047,19 @@ class ApiServer:
             for e in entries
             if e is not mine
             for p in sorted(owned[id(e)])
-            if _get(before, p) != _get(merged, p)
+            if _changed(before, merged, p)
         ]
         if conflicts and not forced:
             raise _conflict(conflicts)
         for entry, path in conflicts:  # forced: the applier takes these fields over
             owned[id(entry)].discard(path)
         others = set().union(*(owned[id(e)] for e in entries if e is not mine))
-        for path in sorted((owned[id(mine)] if mine else set()) - applied, reverse=True):
-            if path not in others and not any(a[: len(path)] == path for a in applied):
+        dropped = (owned[id(mine)] if mine else set()) - applied
+        for path in sorted(dropped, key=len):  # an item before its own fields
+            kept = any(o[: len(path)] == path for o in others) or any(
+                a[: len(path)] == path for a in applied
+            )
+            if not kept and not _is_key_field(path):
                 _delete(merged, path)
 
         mine_new = _entry(manager, "Apply", res.api_version, applied)
@@ -682,6 +1080,21 @@ class ApiServer:
         merged["metadata"]["managedFields"] = managed
         merged["metadata"] = _ordered(merged["metadata"])
 
+        if live is not None and (invalid := _immutable_errors(res.kind, live, merged)):
+            causes = [
+                {"reason": "FieldValueInvalid", "message": body, "field": field}
+                for field, body in invalid
+            ]
+            texts = [f"{field}: {body}" for field, body in invalid]
+            shown = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+            message = f"{_dotted(res.kind, res.group)} {_q(name)} is invalid: {shown}"
+            raise _StatusError(
+                422, "Invalid", message, _details(name, res.group, res.kind, causes=causes)
+            )
+        if res.namespaced and ("namespaces", "", namespace) not in self._objects:
+            # NamespaceLifecycle admission: on a dry run too, as admission runs for both.
+            message = f"namespaces {_q(namespace)} not found"
+            raise _StatusError(404, "NotFound", message, _details(namespace, "", "namespaces"))
         if (rejection := self._rejections.get((res.plural, name))) and (
             rejection[3] or not dry_run
         ):
@@ -694,4 +1107,5 @@ class ApiServer:
         if merged == live or dry_run:  # a no-op or a dry run: nothing written
             return code, copy.deepcopy(merged)
         self._store(res, merged, created=live is None)
+        self.writes.append(request)
         return code, copy.deepcopy(merged)

@@ -30,6 +30,7 @@ KINDS = {
 @pytest.fixture
 def server() -> Iterator[ApiServer]:
     with ApiServer() as api:
+        api.create_namespace("shop")
         yield api
 
 
@@ -321,6 +322,7 @@ def test_kubeconfig_namespace_is_the_default(
     assert "namespace" not in manifest(folder, "Deployment")["metadata"]
     assert apply(server, tmp_path, folder, "--apply") == 0
     assert server.get_object("deployments", "shop", "web") is not None
+    server.create_namespace("staging")
     assert apply(server, tmp_path, folder, "--apply", "--namespace", "staging") == 0
     assert server.get_object("deployments", "staging", "web") is not None
 

@@ -39,6 +39,7 @@ def refused(request: Callable[[], object]) -> tuple[int, Any]:
 @pytest.fixture
 def server() -> Iterator[ApiServer]:
     with ApiServer() as running:
+        running.create_namespace("shop")
         yield running
 
 
@@ -228,10 +229,14 @@ def test_apply_creates_the_object_with_server_fields_and_managed_fields(
                 "f:metadata": {"f:labels": {"f:app": {}}},
                 "f:spec": {
                     "f:replicas": {},
-                    "f:selector": {"f:matchLabels": {"f:app": {}}},
+                    "f:selector": {},  # a LabelSelector is atomic (+structType=atomic)
                     "f:template": {
                         "f:metadata": {"f:labels": {"f:app": {}}},
-                        "f:spec": {"f:containers": {}},  # lists are atomic in the stand-in
+                        "f:spec": {
+                            "f:containers": {  # merged by name: the item and its fields
+                                'k:{"name":"app"}': {".": {}, "f:image": {}, "f:name": {}}
+                            }
+                        },
                     },
                 },
             },
@@ -304,12 +309,12 @@ def test_several_conflicts_are_listed_per_manager(server: ApiServer, client: Any
         "- .spec.replicas\n"
         'conflicts with "helm" using apps/v1:\n'
         "- .spec.replicas\n"
-        "- .spec.template.spec.containers"
+        '- .spec.template.spec.containers[name="app"].image'  # merged by name: one field
     )
     assert [(c["message"], c["field"]) for c in body["details"]["causes"]] == [
         ('conflict with "autoscaler"', ".spec.replicas"),
         ('conflict with "helm" using apps/v1', ".spec.replicas"),
-        ('conflict with "helm" using apps/v1', ".spec.template.spec.containers"),
+        ('conflict with "helm" using apps/v1', '.spec.template.spec.containers[name="app"].image'),
     ]
 
 
@@ -375,7 +380,11 @@ def test_a_service_gets_a_cluster_ip_that_nobody_owns(server: ApiServer) -> None
     assert created["spec"]["clusterIP"] == "10.96.0.1"
     assert "generation" not in created["metadata"]  # Services have none
     assert created["metadata"]["managedFields"][0]["fieldsV1"] == {
-        "f:spec": {"f:ports": {}, "f:selector": {"f:app": {}}}
+        "f:spec": {
+            # ports merge by port and protocol (TCP when not given); the selector is atomic
+            "f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:name": {}, "f:port": {}}},
+            "f:selector": {},
+        }
     }
     assert call(server, "PATCH", path, service) == (200, created)
 

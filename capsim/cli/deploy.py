@@ -4,7 +4,10 @@ adapter (:mod:`capsim.kube.emit`, :mod:`capsim.kube.checks`,
 
 Exit codes as every command: 0 success (or a clean dry run); 1 the dry run found
 problems or conflicts, or an apply stopped on a failure; 2 bad input (manifests that do
-not validate: every problem listed, nothing written) or no connection to the cluster.
+not validate: every problem listed, nothing written; a namespace, name or label that is not
+a valid Kubernetes name; an unusable kubeconfig; an object whose namespace does not exist
+or that would change an immutable field) or no answer from the cluster within
+``--timeout`` (default 30 s, one deadline for all of the command's API requests).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, require_extra
+from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, duration_arg, require_extra
+from capsim.kube.client import DEFAULT_TIMEOUT_S
 
 __all__ = ["add_deploy_parser"]
 
@@ -73,6 +77,13 @@ def add_deploy_parser(commands: Any) -> None:
         "--prune-check",
         action="store_true",
         help="report capsim-managed objects of the same instance that DIR no longer has",
+    )
+    apply.add_argument(
+        "--timeout",
+        type=duration_arg,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="DURATION",
+        help="one deadline for all of the command's API-server requests (default 30s)",
     )
     apply.add_argument("--debug", action="store_true", help="show tracebacks")
     emit.set_defaults(handler=_emit)
@@ -152,31 +163,36 @@ def _apply(args: argparse.Namespace) -> int:
     require_extra("kubernetes", "capsim deploy apply")
     from capsim.kube.apply import apply_manifests
     from capsim.kube.client import ApiError, ClusterUnreachableError, KubernetesCluster
+    from capsim.kube.names import dns1123_label
     from capsim.kube.write import load_manifest_dir
 
+    if args.namespace is not None and (problems := dns1123_label(args.namespace)):
+        raise ValueError(f"--namespace: {problems[-1]}, got {args.namespace!r}")
     objects = load_manifest_dir(args.folder)
+    server = "the cluster"
     try:
-        cluster = KubernetesCluster(args.kubeconfig, args.context)
-        plan = apply_manifests(
-            cluster,
-            objects,
-            namespace=args.namespace,
-            default_namespace=cluster.namespace,
-            apply=args.apply,
-            force_conflicts=args.force_conflicts,
-            prune_check=args.prune_check,
-        )
+        with KubernetesCluster(args.kubeconfig, args.context, timeout_s=args.timeout) as cluster:
+            server = cluster.server
+            plan = apply_manifests(
+                cluster,
+                objects,
+                namespace=args.namespace,
+                default_namespace=cluster.namespace,
+                apply=args.apply,
+                force_conflicts=args.force_conflicts,
+                prune_check=args.prune_check,
+            )
     except ClusterUnreachableError as exc:
         print(f"capsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ApiError as exc:
         print(
-            f"capsim: error: {cluster.server} refused the kubeconfig's credentials ({exc}); "
+            f"capsim: error: {server} refused the kubeconfig's credentials ({exc}); "
             "check --kubeconfig/--context",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    print(f"dry run (server-side apply, field manager capsim) against {cluster.server}:")
+    print(f"dry run (server-side apply, field manager capsim) against {server}:")
     for outcome in plan.outcomes:
         print(f"  {outcome.label}: {outcome.status}")
         for change in outcome.changes:
@@ -187,6 +203,10 @@ def _apply(args: argparse.Namespace) -> int:
             print(f"      warning: {warning}")
     for leftover in plan.leftovers:
         print(f"  left behind: {leftover}")
+    if plan.input_error is not None:
+        print("\nnothing applied")
+        print(f"capsim: error: {plan.input_error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if plan.problems:
         verb = "nothing applied" if args.apply else "fix them before --apply"
         print(f"\nthe dry run found problems: {verb}")
@@ -201,5 +221,8 @@ def _apply(args: argparse.Namespace) -> int:
     if plan.failure is not None:
         print(f"failed: {plan.failure}")
         print(f"not applied: {', '.join(plan.not_applied)}")
+        if plan.unreachable is not None:
+            print(f"capsim: error: {plan.unreachable}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return EXIT_PROBLEMS
     return EXIT_OK

@@ -18,6 +18,10 @@ rename). An existing ``--out`` (default ``<namespace>.yaml``, or
 ``<namespace>-<deployment>.yaml``) is kept unless ``--force``: it may hold the user's
 edits of the placeholders.
 
+Deadlines (``--timeout``, default 30 s): ``snapshot`` has one deadline for all of its
+requests; ``metrics-server`` gives each request (each sample) its own, as the recording
+itself lasts ``--duration`` (a sample that misses it is a gap, the first one stops).
+
 Exit codes: 0 done; 2 bad input, no answer from the cluster (naming its URL), credentials
 refused (401), forbidden (403), metrics.k8s.io not served (metrics-server not installed),
 no such Deployment, an existing ``--out``; 130 ``metrics-server`` interrupted (rows kept).
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, require_extra
+from capsim.kube.client import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
     from capsim.kube.client import KubernetesCluster
@@ -75,6 +80,13 @@ def add_cluster_commands(sub: Any, duration: Any) -> None:
     metrics.add_argument(
         "--out", type=Path, metavar="CSV", help="default <deployment>.csv or metrics-server.csv"
     )
+    metrics.add_argument(
+        "--timeout",
+        type=duration,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="DURATION",
+        help="deadline of each request (default 30s)",
+    )
     metrics.add_argument("--debug", action="store_true", help="show tracebacks")
 
     snapshot = sub.add_parser(
@@ -90,6 +102,13 @@ def add_cluster_commands(sub: Any, duration: Any) -> None:
     snapshot.add_argument("--context", help="kubeconfig context (default: the current one)")
     snapshot.add_argument("--out", type=Path, metavar="YAML", help="default <namespace>.yaml")
     snapshot.add_argument("--force", action="store_true", help="replace an existing --out")
+    snapshot.add_argument(
+        "--timeout",
+        type=duration,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="DURATION",
+        help="one deadline for all of the command's requests (default 30s)",
+    )
     snapshot.add_argument("--debug", action="store_true", help="show tracebacks")
     metrics.set_defaults(handler=run_cluster)
     snapshot.set_defaults(handler=run_cluster)
@@ -108,6 +127,12 @@ def run_cluster(
     here (exit 2).
     """
     require_extra("kubernetes", f"capsim live {args.live_command}")
+    from capsim.kube.names import dns1123_label, dns1123_subdomain
+
+    if problems := dns1123_label(args.namespace):
+        raise ValueError(f"--namespace: {problems[-1]}, got {args.namespace!r}")
+    if args.deployment is not None and (problems := dns1123_subdomain(args.deployment)):
+        raise ValueError(f"--deployment: {problems[-1]}, got {args.deployment!r}")
     if args.live_command == "metrics-server":
         return _metrics_server(args, clock, sleep)
     if args.live_command == "snapshot":
@@ -141,10 +166,12 @@ def _failure(error: Exception, server: str, *, metrics: bool = False) -> str:
     return f"{server}: {text}"
 
 
-def _connect(args: argparse.Namespace) -> KubernetesCluster:
+def _connect(args: argparse.Namespace, *, per_request: bool = False) -> KubernetesCluster:
     from capsim.kube.client import KubernetesCluster
 
-    return KubernetesCluster(args.kubeconfig, args.context)
+    return KubernetesCluster(
+        args.kubeconfig, args.context, timeout_s=args.timeout, per_request=per_request
+    )
 
 
 def _deployment_selector(cluster: KubernetesCluster, namespace: str, name: str) -> str:
@@ -219,6 +246,7 @@ def _metrics_server(
     if out.exists():
         raise ValueError(exists_message(out))
     server, recording = "the cluster", False
+    cluster: KubernetesCluster | None = None
     writer = TraceCsv(out)
     progress = _Progress(count)
 
@@ -227,7 +255,7 @@ def _metrics_server(
         progress(sample)
 
     try:
-        cluster = _connect(args)
+        cluster = connected = _connect(args, per_request=True)
         server = str(cluster.server)
         selector = args.selector or _deployment_selector(cluster, args.namespace, args.deployment)
         print(
@@ -238,7 +266,7 @@ def _metrics_server(
         )
         recording = True
         record(
-            lambda: cluster.list_pod_metrics(args.namespace, selector),
+            lambda: connected.list_pod_metrics(args.namespace, selector),
             interval_s=args.interval,
             duration_s=args.duration,
             clock=clock,
@@ -263,6 +291,8 @@ def _metrics_server(
     finally:
         writer.close()
         progress.close()
+        if cluster is not None:
+            cluster.close()
     print(
         f"wrote {out}: {writer.rows} rows every {format_duration(args.interval)} from "
         f"{_span(writer)}, columns cpu_cores, memory_bytes, pods"
@@ -291,9 +321,9 @@ def _snapshot(args: argparse.Namespace) -> int:
         refuse_existing(args.out, force=args.force)  # before asking the cluster anything
     server = "the cluster"
     try:
-        cluster = _connect(args)
-        server = str(cluster.server)
-        state = read_cluster(cluster, args.namespace, args.deployment)
+        with _connect(args) as cluster:
+            server = str(cluster.server)
+            state = read_cluster(cluster, args.namespace, args.deployment)
     except (ApiError, ClusterUnreachableError) as error:
         if args.debug:
             raise

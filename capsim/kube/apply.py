@@ -25,7 +25,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from capsim.kube.client import FIELD_MANAGER, KINDS, ApiError, Cluster, kind_info
+from capsim.kube.client import (
+    FIELD_MANAGER,
+    KINDS,
+    ApiError,
+    Cluster,
+    ClusterUnreachableError,
+    kind_info,
+)
 from capsim.kube.emit import apply_rank
 from capsim.scenario.manifests import ManifestError
 
@@ -38,8 +45,24 @@ __all__ = [
     "resolve_namespaces",
 ]
 
-Status = Literal["created", "changed", "unchanged", "conflict", "forbidden", "invalid", "failed"]
-PROBLEM_STATUSES = ("conflict", "forbidden", "invalid", "failed")
+Status = Literal[
+    "created",
+    "changed",
+    "unchanged",
+    "conflict",
+    "forbidden",
+    "invalid",
+    "failed",
+    "no-namespace",
+    "immutable",
+]
+#: The user's input cannot be applied as it is (exit 2): the object's namespace does not
+#: exist, or it changes a field the API server never changes in place.
+INPUT_STATUSES = ("no-namespace", "immutable")
+PROBLEM_STATUSES = ("conflict", "forbidden", "invalid", "failed", *INPUT_STATUSES)
+#: How the API server words a refused change of an immutable field
+#: (``apivalidation.ValidateImmutableField``; Service cluster IPs).
+_IMMUTABLE = ("field is immutable", "may not change once set")
 
 #: Fields the server owns; they differ between a live object and any apply of it.
 _SERVER_METADATA = frozenset(
@@ -96,6 +119,19 @@ class Plan:
     not_applied: list[str] = field(default_factory=list)
     failure: str | None = None
     leftovers: list[str] = field(default_factory=list)
+    #: The cluster stopped answering during the real apply (what was applied is listed).
+    unreachable: str | None = None
+
+    @property
+    def input_error(self) -> str | None:
+        """One line for the first object that cannot be applied as given (its namespace
+        does not exist, or an immutable field changes); ``None`` if there is none."""
+        found = [o for o in self.outcomes if o.status in INPUT_STATUSES]
+        if not found:
+            return None
+        first = found[0]
+        more = f" (and {len(found) - 1} more object(s), listed above)" if len(found) > 1 else ""
+        return f"{first.where}: {first.label}: {first.problems[0]}{more}"
 
     @property
     def problems(self) -> bool:
@@ -253,7 +289,28 @@ _MANAGER = re.compile(r'conflicts? with "([^"]+)"')
 
 def _describe(error: ApiError, verb: str, resource: str, outcome: ObjectOutcome) -> None:
     """Record an API error on ``outcome`` as the problem a user can act on."""
-    if error.code == 409 and error.causes:
+    if error.code == 404 and error.kind == "namespaces":
+        namespace = error.name or outcome.namespace
+        outcome.status = "no-namespace"
+        outcome.problems.append(
+            f"namespace {namespace!r} does not exist: create it first (kubectl create "
+            f"namespace {namespace}) or choose another with --namespace"
+        )
+    elif error.code == 422 and any(
+        phrase in str(cause.get("message", "")) for cause in error.causes for phrase in _IMMUTABLE
+    ):
+        outcome.status = "immutable"
+        kind = outcome.kind.lower()
+        for cause in error.causes:
+            message = str(cause.get("message", ""))
+            if not any(phrase in message for phrase in _IMMUTABLE):
+                continue
+            outcome.problems.append(
+                f"{cause.get('field')}: cannot be changed on the live object "
+                f"({_short(message)}); keep the live value, or delete the {outcome.kind} and "
+                f"apply again (kubectl delete {kind} -n {outcome.namespace} {outcome.name})"
+            )
+    elif error.code == 409 and error.causes:
         outcome.status = "conflict"
         for cause in error.causes:
             managers = _MANAGER.findall(str(cause.get("message", "")))
@@ -380,8 +437,10 @@ def apply_manifests(
 ) -> Plan:
     """Dry-run every object, then (``apply`` and a clean dry run) apply them in order.
 
-    ``ClusterUnreachableError`` propagates (no answer is not a plan); every API refusal is
-    recorded on its object.
+    ``ClusterUnreachableError`` during the dry run propagates (no answer is not a plan, and
+    nothing was changed); during the real apply it stops the run and is recorded in
+    :attr:`Plan.unreachable` with what was applied. Every API refusal is recorded on its
+    object.
     """
     resolved = resolve_namespaces(objects, namespace, default_namespace)
     scaled = _scaled_deployments(resolved)
@@ -408,6 +467,11 @@ def apply_manifests(
         assert info is not None
         try:
             cluster.apply(obj, ns, dry_run=False, force=force_conflicts)
+        except ClusterUnreachableError as error:
+            plan.unreachable = str(error)
+            plan.failure = f"{outcome.label}: no answer (it may or may not have been applied)"
+            plan.not_applied = labels[len(plan.applied) :]
+            return plan
         except ApiError as error:
             if error.code == 401:
                 raise
