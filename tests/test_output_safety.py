@@ -364,3 +364,31 @@ def test_compare_refuses_corrupt_saved_runs(
     (broken_csv / "events.csv").write_text('time_s,"unclosed\n1,2,3,4\n')
     assert main(["compare", str(good), str(broken_csv)]) == 2
     assert "not a saved run" in capsys.readouterr().err
+
+
+def _file_size_limit(limit_bytes: int) -> None:
+    """In the child: files larger than ``limit_bytes`` fail with EFBIG ([Errno 27])
+    instead of killing the process (SIGXFSZ ignored), as on a full quota."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+
+def test_a_write_that_fails_names_the_output_and_loses_nothing(tmp_path: Path) -> None:
+    """A report too big for the file-size limit (errno 27, as on a full disk): one line
+    naming --out and the file, exit 2, the old report intact, no staging folder."""
+    target = _old_report(tmp_path)
+    before = tree_digest(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "capsim", "run", "web-diurnal", "--out", str(target), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _file_size_limit(200_000),
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"capsim: error: --out {target}: cannot write (")
+    assert "File too large" in proc.stderr
+    assert tree_digest(tmp_path) == before

@@ -34,6 +34,7 @@ from capsim.models import queueing
 from capsim.models.queueing import ResponseTimeDistribution
 from capsim.results import run_result
 from capsim.results import summary as res
+from capsim.results.files import OutputError
 from capsim.results.latency import LatencyMixture
 from capsim.results.run_result import RunResult
 
@@ -494,6 +495,7 @@ def assert_results_equal(a: RunResult, b: RunResult) -> None:
 def test_round_trip(result: RunResult, tmp_path: Path) -> None:
     path = result.save(tmp_path / "out" / "run")
     assert sorted(p.name for p in path.iterdir()) == [
+        ".capsim-output",
         "events.csv",
         "jobs.csv",
         "summary.json",
@@ -544,7 +546,7 @@ def test_failed_save_leaves_the_good_folder(
 
     with monkeypatch.context() as patch:  # fails after summary.json and the time series
         patch.setattr(pd.DataFrame, "to_csv", disk_full)
-        with pytest.raises(OSError, match="disk full"):
+        with pytest.raises(OutputError, match=f"directory {good}: cannot write: disk full"):
             other.save(good)
     assert folder_bytes(good) == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
@@ -560,7 +562,7 @@ def test_failed_save_leaves_the_good_folder(
 
     with monkeypatch.context() as patch:
         patch.setattr(Path, "rename", second_rename_fails)
-        with pytest.raises(OSError, match="rename failed"):
+        with pytest.raises(OutputError, match="rename failed"):
             other.save(good)
     assert folder_bytes(good) == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
@@ -572,5 +574,6 @@ def test_failed_save_leaves_the_good_folder(
 
 def test_save_refuses_a_file(result: RunResult, tmp_path: Path) -> None:
     (tmp_path / "run").write_text("not a folder")
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(OutputError, match="exists and is not a folder"):
         result.save(tmp_path / "run")
+    assert (tmp_path / "run").read_text() == "not a folder"

@@ -19,7 +19,12 @@ from matplotlib.figure import Figure
 
 from capsim.report.figures import png_bytes
 from capsim.report.writer import embedded_png, format_value, html_page, markdown_table
-from capsim.results.files import new_staging_folder, publish_folder
+from capsim.results.files import (
+    new_staging_folder,
+    output_error,
+    publish_folder,
+    write_durably,
+)
 
 __all__ = ["headline_metrics", "sweep_figure", "sweep_table", "write_sweep_report"]
 
@@ -103,21 +108,24 @@ def write_sweep_report(
     target = Path(out_dir)
     staging = new_staging_folder(target)
     try:
-        runs.to_csv(staging / "runs.csv", index=False, lineterminator="\n")
-        summary.to_csv(staging / "summary.csv", index=False, lineterminator="\n")
+        write_durably(staging / "runs.csv", runs.to_csv(index=False, lineterminator="\n"))
+        write_durably(staging / "summary.csv", summary.to_csv(index=False, lineterminator="\n"))
         header, rows = sweep_table(summary)
         figure = sweep_figure(summary)
         png = png_bytes(figure) if figure is not None else b""
         if png:
             (staging / "figures").mkdir()
-            (staging / "figures" / "cost_vs_slo.png").write_bytes(png)
+            write_durably(staging / "figures" / "cost_vs_slo.png", png)
         markdown = [f"# {title}", markdown_table(header, rows)]
         if png:
             markdown.append("![cost against SLO](figures/cost_vs_slo.png)")
         markdown.append("Means over seeds ± the 95 % confidence half-width (Student's t).")
-        (staging / "report.md").write_text("\n\n".join(markdown) + "\n", encoding="utf-8")
-        (staging / "index.html").write_text(_html(title, header, rows, png), encoding="utf-8")
+        write_durably(staging / "report.md", "\n\n".join(markdown) + "\n")
+        write_durably(staging / "index.html", _html(title, header, rows, png))
         publish_folder(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise output_error(target, exc) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

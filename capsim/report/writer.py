@@ -28,7 +28,13 @@ import pandas as pd
 import yaml
 
 from capsim.analysis.compare import Comparison, compare
-from capsim.results.files import check_output_folder, new_staging_folder, publish_folder
+from capsim.results.files import (
+    check_output_folder,
+    new_staging_folder,
+    output_error,
+    publish_folder,
+    write_durably,
+)
 from capsim.results.run_result import RunResult
 
 __all__ = [
@@ -297,15 +303,18 @@ def write_report(
             result.write_files(staging)
         if "html" in chosen:
             page = render_html(result, comparison, figures)
-            (staging / "index.html").write_text(page, encoding="utf-8")
+            write_durably(staging / "index.html", page)
         if "md" in chosen:
             folder = staging / "figures"
             folder.mkdir()
             for name, data in figures.items():
-                (folder / f"{name}.png").write_bytes(data)
+                write_durably(folder / f"{name}.png", data)
             text = render_markdown(result, comparison, list(figures))
-            (staging / "report.md").write_text(text, encoding="utf-8")
+            write_durably(staging / "report.md", text)
         publish_folder(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise output_error(target, exc) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

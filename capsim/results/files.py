@@ -32,6 +32,7 @@ __all__ = [
     "check_output_folder",
     "fsync_dir",
     "new_staging_folder",
+    "output_error",
     "publish_folder",
     "replace_file",
     "replace_folder",
@@ -52,11 +53,26 @@ class OutputError(ValueError):
     """An output path capsim refuses to write (exit 2, one line)."""
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+def output_error(target: Path, error: OSError, flag: str = "--out") -> OutputError:
+    """An ``OSError`` while writing an output (a full disk, a file-size limit, a folder
+    gone) as one line naming the output, the file and the reason."""
+    where = f" ({Path(error.filename).name})" if error.filename else ""
+    reason = error.strerror or str(error) or type(error).__name__
+    return OutputError(f"{flag} {target}: cannot write{where}: {reason}; nothing was replaced")
+
+
+def write_durably(path: Path, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` and sync it; an ``OSError`` names
+    ``path`` even where the system call did not (a failed ``write`` has no file name)."""
+    try:
+        with path.open("wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -123,6 +139,8 @@ def _refusal(target: Path, flag: str) -> str | None:
         return None
     try:
         empty = next(target.iterdir(), None) is None
+    except FileNotFoundError:  # another capsim swapped it away this instant: nothing there
+        return None
     except OSError as exc:
         return f"{flag} {target}: cannot read the folder: {exc.strerror or exc}"
     if empty:
@@ -167,7 +185,8 @@ def check_output_folder(target: Path, flag: str = "--out") -> None:
         os.rmdir(probe)
     elif not os.access(base, os.W_OK | os.X_OK):
         raise OutputError(f"{flag} {target}: cannot create folders in {base}: permission denied")
-    if target.is_dir() and not os.access(target, os.W_OK | os.X_OK):
+    # (exists() again: another capsim may be swapping the folder this instant)
+    if target.is_dir() and not os.access(target, os.W_OK | os.X_OK) and target.exists():
         raise OutputError(f"{flag} {target}: cannot replace the folder: permission denied")
 
 

@@ -28,7 +28,12 @@ from capsim.engine.recording import (
     TIMESERIES_COLUMNS,
     Recording,
 )
-from capsim.results.files import new_staging_folder, publish_folder, write_durably
+from capsim.results.files import (
+    new_staging_folder,
+    output_error,
+    publish_folder,
+    write_durably,
+)
 from capsim.results.summary import summarize
 
 __all__ = ["RunResult", "conform"]
@@ -208,6 +213,9 @@ class RunResult:
         try:
             self.write_files(staging)
             publish_folder(staging, target, flag="directory")
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise output_error(target, exc, flag="directory") from exc
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
