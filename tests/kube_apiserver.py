@@ -1056,10 +1056,10 @@ class ApiServer:
         others = set().union(*(owned[id(e)] for e in entries if e is not mine))
         dropped = (owned[id(mine)] if mine else set()) - applied
         for path in sorted(dropped, key=len):  # an item before its own fields
-            kept = any(o[: len(path)] == path for o in others) or any(
+            keep = any(o[: len(path)] == path for o in others) or any(
                 a[: len(path)] == path for a in applied
             )
-            if not kept and not _is_key_field(path):
+            if not keep and not _is_key_field(path):
                 _delete(merged, path)
 
         mine_new = _entry(manager, "Apply", res.api_version, applied)

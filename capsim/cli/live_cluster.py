@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,7 +280,7 @@ def _metrics_server(
         return EXIT_INTERRUPTED
     except (ApiError, ClusterUnreachableError, ValueError) as error:
         if args.debug:
-            raise
+            traceback.print_exc()
         progress.close()
         message = (
             error if isinstance(error, ValueError) else _failure(error, server, metrics=recording)
@@ -326,7 +327,7 @@ def _snapshot(args: argparse.Namespace) -> int:
             state = read_cluster(cluster, args.namespace, args.deployment)
     except (ApiError, ClusterUnreachableError) as error:
         if args.debug:
-            raise
+            traceback.print_exc()
         print(f"capsim: error: {_failure(error, server)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     snapshot = snapshot_scenario(state)

@@ -307,7 +307,8 @@ def _describe(error: ApiError, verb: str, resource: str, outcome: ObjectOutcome)
                 continue
             outcome.problems.append(
                 f"{cause.get('field')}: cannot be changed on the live object "
-                f"({_short(message)}); keep the live value, or delete the {outcome.kind} and "
+                f"({message if len(message) <= 160 else message[:157] + '...'}); keep the live "
+                f"value, or delete the {outcome.kind} and "
                 f"apply again (kubectl delete {kind} -n {outcome.namespace} {outcome.name})"
             )
     elif error.code == 409 and error.causes:

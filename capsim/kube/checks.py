@@ -5,7 +5,10 @@ Two layers, every problem reported (not only the first) with object, field and v
 * **Schemas** (:func:`schema_problems`): the official OpenAPI-derived JSON schemas of the
   chosen Kubernetes version, as bundled by ``kubernetes-validate``, in strict mode
   (unknown fields and removed APIs are errors). Imported lazily (extra ``kube``).
-* **What the schemas miss** (:func:`consistency_problems`): quantities parse (the
+* **What the schemas miss** (:func:`consistency_problems`): names, namespaces and
+  labels follow the API server's rules (:mod:`capsim.kube.names`: ``metadata.name`` as
+  each kind requires, ``metadata.namespace`` a DNS-1123 label, label keys and values,
+  container names, port names, Ingress hosts), quantities parse (the
   schemas accept any string), limits are not below requests (the API server rejects
   that), a selector matches its pod labels, a Service or PDB selects pods of the set,
   the HPA's ``scaleTargetRef`` names a Deployment of the set, a Utilization target has
@@ -20,9 +23,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from capsim.kube import names
 from capsim.units import parse_quantity
 
-__all__ = ["Problem", "check_manifests", "consistency_problems", "schema_problems"]
+__all__ = [
+    "Problem",
+    "check_manifests",
+    "consistency_problems",
+    "name_problems",
+    "schema_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,7 @@ def consistency_problems(objects: Sequence[Mapping[str, Any]]) -> list[Problem]:
     deployments = [o for o in objects if o.get("kind") == "Deployment"]
     problems: list[Problem] = []
     for obj in objects:
+        problems.extend(name_problems(obj))
         kind = obj.get("kind")
         if kind in ("Deployment", "Job"):
             problems.extend(_pod_template_problems(obj))
@@ -133,6 +144,78 @@ def consistency_problems(objects: Sequence[Mapping[str, Any]]) -> list[Problem]:
             problems.extend(_hpa_problems(obj, deployments))
         elif kind == "Ingress":
             problems.extend(_ingress_problems(obj, objects))
+    return problems
+
+
+def _named(obj: Mapping[str, Any], field: str, value: Any, rule: Any, what: str) -> list[Problem]:
+    if not isinstance(value, str):
+        return []  # the schema reports a wrong type
+    found = rule(value)
+    return [Problem(object_name(obj), field, f"{'; '.join(found)}, got {value!r}")] if found else []
+
+
+def _labels_problems(obj: Mapping[str, Any], field: str, labels: Any) -> list[Problem]:
+    if not isinstance(labels, Mapping):
+        return []
+    problems = []
+    for key, value in labels.items():
+        problems += _named(obj, f"{field}", key, names.label_key, "label key")
+        if isinstance(value, str):
+            problems += _named(obj, f"{field}[{key}]", value, names.label_value, "label value")
+    return problems
+
+
+def name_problems(obj: Mapping[str, Any]) -> list[Problem]:
+    """Names, namespace, labels, container and port names and Ingress hosts that the API
+    server would refuse (its own rules and wording, :mod:`capsim.kube.names`)."""
+    kind = str(obj.get("kind", ""))
+    meta = obj.get("metadata") or {}
+    problems = _named(
+        obj, "metadata.name", meta.get("name"), lambda n: names.object_name(kind, n), "name"
+    )
+    if meta.get("name") is None:
+        problems.append(Problem(object_name(obj), "metadata.name", "missing"))
+    if meta.get("namespace") is not None:
+        problems += _named(
+            obj, "metadata.namespace", meta["namespace"], names.dns1123_label, "namespace"
+        )
+    problems += _labels_problems(obj, "metadata.labels", meta.get("labels"))
+    if kind in ("Deployment", "Job"):
+        template = _get(obj, "spec", "template", "metadata", "labels")
+        problems += _labels_problems(obj, "spec.template.metadata.labels", template)
+        pod = _get(obj, "spec", "template", "spec") or {}
+        for section in ("initContainers", "containers"):
+            for index, container in enumerate(pod.get(section) or []):
+                if not isinstance(container, Mapping):
+                    continue
+                path = f"spec.template.spec.{section}[{index}]"
+                problems += _named(
+                    obj, f"{path}.name", container.get("name"), names.dns1123_label, "name"
+                )
+                for p, port in enumerate(container.get("ports") or []):
+                    if isinstance(port, Mapping) and "name" in port:
+                        problems += _named(
+                            obj, f"{path}.ports[{p}].name", port["name"], names.port_name, "port"
+                        )
+    if kind == "Service":
+        for index, port in enumerate(_get(obj, "spec", "ports") or []):
+            if isinstance(port, Mapping) and "name" in port:
+                problems += _named(
+                    obj, f"spec.ports[{index}].name", port["name"], names.port_name, "port"
+                )
+        selector = _get(obj, "spec", "selector")
+        problems += _labels_problems(obj, "spec.selector", selector)
+    if kind == "Ingress":
+        for index, rule in enumerate(_get(obj, "spec", "rules") or []):
+            host = rule.get("host") if isinstance(rule, Mapping) else None
+            if isinstance(host, str):
+                problems += _named(
+                    obj,
+                    f"spec.rules[{index}].host",
+                    host,
+                    lambda h: names.dns1123_subdomain(h.removeprefix("*.")),
+                    "host",
+                )
     return problems
 
 

@@ -91,7 +91,7 @@ def kind_info(api_version: str, kind: str) -> KindInfo | None:
     return KINDS.get((api_version, kind))
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: the interpreter sets __traceback__ on exceptions
 class ApiError(Exception):
     """The API server said no: its ``Status`` (``code``, ``reason``, ``message``, causes)."""
 

@@ -91,6 +91,18 @@ class EmitOptions:
     ingress_host: str | None = None
     container_port: int = 8080
 
+    def __post_init__(self) -> None:
+        """``--namespace`` must be a DNS-1123 label and ``--ingress-host`` a DNS-1123
+        subdomain (``*.`` allowed in front), as the API server requires: ``ValueError``
+        naming the flag and the value otherwise."""
+        from capsim.kube.names import dns1123_label, dns1123_subdomain
+
+        if self.namespace is not None and (problems := dns1123_label(self.namespace)):
+            raise ValueError(f"--namespace: {'; '.join(problems)}, got {self.namespace!r}")
+        host = self.ingress_host
+        if host is not None and (problems := dns1123_subdomain(host.removeprefix("*."))):
+            raise ValueError(f"--ingress-host: {'; '.join(problems)}, got {host!r}")
+
 
 @dataclass(frozen=True)
 class ManifestSet:
