@@ -66,22 +66,64 @@ the real FieldsV1 form. A dry run answers what would be stored and stores nothin
 dry-run create has no resourceVersion). A no-op apply writes nothing and keeps the
 resourceVersion; every real write takes the next value of one server-wide counter.
 
+**Namespaces** (``v1`` Namespace, cluster-scoped): a new server has ``default``,
+``kube-node-lease``, ``kube-public`` and ``kube-system`` (``ApiServer(namespaces=...)``);
+:meth:`ApiServer.create_namespace` adds one as test setup, ``POST /api/v1/namespaces``
+(409 ``AlreadyExists``, 422 for a name that is not a DNS-1123 label), a server-side apply
+of a Namespace and ``DELETE /api/v1/namespaces/{name}`` (answered ``Terminating``; here the
+namespace and its objects go at once) change them through the API. Applying an object into
+a namespace that does not exist answers 404 ``namespaces "x" not found`` (details name and
+``kind: namespaces``), on a dry run too, as the NamespaceLifecycle admission plugin does;
+a GET there is the object's own 404 and a list is empty, as on a real server. A seeded
+object's namespace is created with it.
+
+**Merge keys**: server-side apply merges the lists Kubernetes merges by key
+(``+listType=map``): a pod's ``containers``, ``initContainers``, ``ephemeralContainers``,
+``volumes``, ``imagePullSecrets`` (``name``), ``hostAliases`` (``ip``),
+``topologySpreadConstraints`` (``topologyKey``, ``whenUnsatisfiable``), ``schedulingGates``,
+``resourceClaims``; a container's ``ports`` (``containerPort``, ``protocol`` -- TCP when
+not given), ``env`` (``name``), ``volumeMounts`` (``mountPath``), ``volumeDevices``
+(``devicePath``); a Service's ``ports`` (``port``, ``protocol``); ``ownerReferences``
+(``uid``). Every other list is atomic (``tolerations``, ``args``, an HPA's ``metrics``, an
+Ingress's ``rules``), and so are label selectors (Deployment, Job, PDB: ``+structType=atomic``),
+a Service's ``selector`` and a pod's ``nodeSelector`` (``+mapType=atomic``). managedFields
+use the real FieldsV1 tokens (``k:{"name":"web"}`` with ``.`` for the item itself), and
+conflicts name fields as ``fieldpath.Path.String()`` does:
+``.spec.template.spec.containers[name="web"].image``. A keyed item without its key, or a
+key given twice, is a 400. Merged lists keep the live items in their order, each merged with
+the applied item of the same key, then the new applied items.
+
+**Immutable fields** (update validation, on a dry run too): a Deployment's or Job's
+``spec.selector``, a Job's ``spec.template`` (except, while it is suspended and has never
+started, its labels, annotations, nodeSelector, tolerations, schedulingGates and node
+affinity), ``spec.completionMode`` and ``spec.completions`` (Indexed Jobs may change it in
+tandem with ``parallelism``), a Service's cluster IPs once set (``spec.clusterIPs[0]:
+Invalid value: []string{"10.96.0.9"}: may not change once set``; an omitted or empty
+``clusterIP`` keeps the live one). 422 ``Invalid`` with ``<Kind>.<group> "name" is invalid:
+<field>: Invalid value: <Go %#v of the new value>: field is immutable`` and one cause per
+field. A PodDisruptionBudget's selector is mutable (since Kubernetes 1.15).
+
+:attr:`ApiServer.writes` lists every request that changed what is stored (not dry runs,
+not no-op applies, not seeds or ``create_namespace``).
+
 Simplified on purpose:
 
-* Ownership is tracked on leaves: scalars, empty maps and whole lists. Every list is atomic,
-  including those real Kubernetes merges by key (containers, ports: ``k:{"name":"app"}``
-  there, ``f:containers`` here), so a change to one container conflicts as
-  ``.spec.template.spec.containers``.
+* Ownership is tracked on leaves (scalars, empty maps, atomic lists and maps) and keyed
+  list items; maps themselves are never owned (no ``.`` on a map).
 * A conflict is another manager's leaf whose value the merge would change; causes are sorted
   by manager then path (the real order is unspecified).
 * Applied nulls are dropped, ``status`` is ignored, a resourceVersion in the applied object is
   not checked, and a wrong ``kind`` gets stand-in wording.
-* The only defaulting is a Service's ``spec.clusterIP`` ``10.96.0.N``, owned by nobody.
+* The only defaulting is a Service's ``spec.clusterIP`` ``10.96.0.N`` (and ``clusterIPs``),
+  owned by nobody.
   ``generation`` starts at 1 and grows when anything outside metadata and status changes;
   Services have none, as on a real server. uids and IPs come from counters, every timestamp
   is ``2026-01-01T00:00:00Z``. List items carry no kind/apiVersion, as in real typed lists.
 * Label selectors: ``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``; set-based ones answer 400.
-* Nothing else: no create/update/delete/watch, subresources or other patch types (405/415);
+* A Job's template in a 422 is shown as ``core.PodTemplateSpec{...}`` (the real message
+  prints the whole Go struct); Jobs get no generated selector.
+* Nothing else: no create/update/delete/watch except of Namespaces, no subresources or other
+  patch types (405/415);
   no cluster-wide lists of namespaced kinds (``/apis/apps/v1/deployments`` is a 404 here).
 """
 

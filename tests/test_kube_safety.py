@@ -449,6 +449,20 @@ class TestKubeconfig:
             assert code == 2
             assert_no_secret(out, err)
             assert f"{kc}: users[name=u].user.exec: the credential plugin" in err.splitlines()[-1]
+        # The same plugin, once it works, authenticates (the stand-in checks the token).
+        answer = (
+            '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
+            f'"status": {{"token": "{TOKEN}"}}}}'
+        )
+        plugin.write_text(f"#!/bin/sh\necho '{answer}'\n")
+        with ApiServer(token=TOKEN) as server:
+            server.create_namespace("shop")
+            kc = kubeconfig(kc, server.url, user=user, namespace="shop")
+            argv = ["deploy", "apply", str(manifests), "--kubeconfig", str(kc)]
+            code, out, err, _ = run(argv, capsys)
+        assert code == 0, err
+        assert "dry run clean" in out
+        assert_no_secret(out, err)
 
     def test_a_hanging_exec_plugin_is_bounded_by_the_deadline(
         self, manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -463,28 +477,6 @@ class TestKubeconfig:
         assert code == 2
         assert "the credential plugin did not finish within --timeout 1s" in one_error_line(err)
         assert elapsed < 1 + GRACE_S
-
-    def test_a_working_exec_plugin_authenticates(
-        self, manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        plugin = tmp_path / "plugin.sh"
-        answer = (
-            '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
-            f'"status": {{"token": "{TOKEN}"}}}}'
-        )
-        plugin.write_text(f"#!/bin/sh\necho '{answer}'\n")
-        plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
-        with ApiServer(token=TOKEN) as server:
-            server.create_namespace("shop")
-            user = {
-                "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin)}
-            }
-            kc = kubeconfig(tmp_path / "config.kc", server.url, user=user, namespace="shop")
-            argv = ["deploy", "apply", str(manifests), "--kubeconfig", str(kc)]
-            code, out, err, _ = run(argv, capsys)
-        assert code == 0, err
-        assert "dry run clean" in out
-        assert_no_secret(out, err)
 
     def test_refused_credentials_with_debug_show_no_secret(
         self, manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -595,15 +587,24 @@ class TestNames:
         assert repr(value) in line
         assert not out.exists()
 
-    def test_a_valid_namespace_is_emitted(
+    def test_a_valid_namespace_is_emitted_and_an_invalid_one_in_a_file_is_not_applied(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         out = tmp_path / "out"
         argv = ["deploy", "emit", str(SCENARIOS_DIR / "web-diurnal.yaml"), "--out", str(out)]
         code, _, err, _ = run([*argv, "--namespace", "shop-1", "--image", "a:1"], capsys)
         assert code == 0, err
-        deployment = yaml.safe_load((out / "deployment-web.yaml").read_text())
+        path = out / "deployment-web.yaml"
+        deployment = yaml.safe_load(path.read_text())
         assert deployment["metadata"]["namespace"] == "shop-1"
+        deployment["metadata"]["namespace"] = "Shop_1"  # edited by hand afterwards
+        path.write_text(yaml.safe_dump(deployment))
+        with ApiServer() as server:
+            kc = server.write_kubeconfig(tmp_path / "kubeconfig")
+            code, _, err, _ = run(["deploy", "apply", str(out), "--kubeconfig", str(kc)], capsys)
+            assert code == 2
+            assert "metadata.namespace" in err
+            assert server.writes == []
 
     @pytest.mark.parametrize(
         ("kind", "change", "field"),

@@ -9,8 +9,10 @@ plain dicts and strict response models never see a live object capsim did not wr
 The ``kubernetes`` package is imported only here, lazily (extra ``kube``).
 
 Errors come back as :class:`ApiError` (the API server's ``Status``: code, reason,
-message, causes) or :class:`ClusterUnreachableError` (no answer: connection refused, TLS,
-timeout, a kubeconfig that cannot be read).
+message, causes), :class:`ClusterUnreachableError` (no answer within the deadline:
+connection refused, TLS, timeout; or an answer that is not the API's) or
+:class:`~capsim.kube.kubeconfig.KubeconfigError` (a kubeconfig capsim cannot use). None of
+their messages holds a secret of the kubeconfig.
 
 Live mode reads two more things through the same client: the cluster's Nodes
 (:meth:`KubernetesCluster.list_nodes`, ``GET /api/v1/nodes``) and metrics-server's latest

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from capsim.kube.checks import name_problems
 from capsim.results.files import replace_folder
 from capsim.scenario.manifests import ManifestError, raw_objects
 
@@ -111,7 +112,8 @@ def write_manifests(
 def load_manifest_dir(folder: Path) -> list[tuple[str, dict[str, Any]]]:
     """Every object of the ``*.yaml``/``*.yml`` files of ``folder`` (not the
     kustomization), with where it came from. ``ManifestError`` if there are none or one
-    is not a Kubernetes object."""
+    is not a Kubernetes object, or has a name, namespace or label the API server would
+    refuse (:func:`capsim.kube.checks.name_problems`)."""
     if not folder.is_dir():
         raise ManifestError(f"{folder}: not a folder of manifests")
     found: list[tuple[str, dict[str, Any]]] = []
@@ -126,6 +128,9 @@ def load_manifest_dir(folder: Path) -> list[tuple[str, dict[str, Any]]]:
                     raise ManifestError(f"{raw.where}: {key}: missing (not a Kubernetes object)")
             if not isinstance((body.get("metadata") or {}).get("name"), str):
                 raise ManifestError(f"{raw.where}: metadata.name: missing")
+            problems = name_problems(body)  # the API server would refuse these names
+            if problems:
+                raise ManifestError(f"{raw.where}: {problems[0]}")
             found.append((raw.where, body))
     if not found:
         raise ManifestError(f"{folder}: no manifests (*.yaml) to apply")
