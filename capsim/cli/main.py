@@ -42,7 +42,7 @@ from capsim.cli.run import add_run_parsers
 from capsim.cli.sweep import add_sweep_parser
 from capsim.cli.validate import add_validate_parsers
 
-__all__ = ["build_parser", "console_main", "main"]
+__all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -231,13 +231,5 @@ def _bug(error: BaseException, debug: bool) -> int:
     return EXIT_BUG
 
 
-def console_main() -> None:
-    """Console-script entry point (the installed script uses :mod:`.entry`, which sets
-    up signal handling before importing this module)."""
-    from capsim.cli.entry import console_main as entry
-
-    entry()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    console_main()
+if __name__ == "__main__":  # pragma: no cover - the console script is capsim.cli.entry
+    sys.exit(main())
