@@ -189,7 +189,8 @@ BAD_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "hpa min > max",
         lambda d: k8s(d)["workloads"]["web"]["hpa"].update(minReplicas=40),
-        "platforms.k8s.workloads.web: hpa.minReplicas (40) > hpa.maxReplicas (30)",
+        "platforms.k8s.workloads.web.hpa.maxReplicas: must be greater than or equal to "
+        "`minReplicas` (40), got 30",
     ),
     (
         "vm min > max",

@@ -17,6 +17,7 @@ from capsim.scenario.manifests import (
     Deployment,
     HorizontalPodAutoscaler,
     MetricSpec,
+    check_containers,
 )
 from capsim.units import format_cpu_millicores, format_duration, format_memory_bytes
 
@@ -115,7 +116,7 @@ def _scale_down_line(rules: ScalingRules, settings: ControllerSettings) -> str:
 def _metric_line(metric: MetricSpec, deployment: Deployment | None) -> str:
     target = metric.target
     resource = metric.resource_name
-    container = metric.container_resource.container if metric.container_resource else None
+    container = metric.container
     subject = {
         "Resource": f"{resource} (whole pod)",
         "ContainerResource": f"{resource} of container {container}",
@@ -126,11 +127,18 @@ def _metric_line(metric: MetricSpec, deployment: Deployment | None) -> str:
     if target.type == "Utilization":
         assert target.average_utilization is not None
         line = f"{subject}: keep average usage at {target.average_utilization} % of the request"
-        request = deployment.pod_request_milli(resource or "") if deployment else None
-        if request is not None and metric.type == "Resource":
+        request: int | None = None
+        whose = "per pod"
+        if deployment is not None and container is not None:
+            spec = deployment.container(container)
+            request = spec.resources.requests.get(resource or "") if spec else None
+            whose = f"of container {container}"
+        elif deployment is not None:
+            request = deployment.pod_request_milli(resource or "")
+        if request is not None:
             per_pod = request * target.average_utilization // 100
             line += (
-                f" (request {_amount(resource, request)} per pod → "
+                f" (request {_amount(resource, request)} {whose} → "
                 f"{_amount(resource, per_pod)} per pod)"
             )
         return line + "."
@@ -200,26 +208,19 @@ def _warnings(
     warnings: list[str] = []
     if hpa.api_version in DEPRECATED_HPA_VERSIONS:
         warnings.append(DEPRECATED_HPA_VERSIONS[hpa.api_version])
-    if spec.min_replicas > spec.max_replicas:
-        warnings.append(
-            f"minReplicas ({spec.min_replicas}) is greater than maxReplicas "
-            f"({spec.max_replicas}): the API server rejects this HPA"
-        )
-    elif spec.min_replicas == spec.max_replicas:
+    # minReplicas > maxReplicas and behavior beyond the API's limits are refused when the
+    # manifest is read (capsim.scenario.manifests): they never reach here.
+    if spec.min_replicas == spec.max_replicas:
         warnings.append(
             f"minReplicas equals maxReplicas ({spec.max_replicas}): this HPA can never change "
             "the replica count"
         )
-    if spec.min_replicas == 0 and not any(m.type in ("Object", "External") for m in spec.metrics):
+    if spec.min_replicas == 0:
         warnings.append(
-            "minReplicas 0 needs the HPAScaleToZero feature gate and at least one Object or "
-            "External metric; the API server rejects it otherwise"
+            "minReplicas 0 needs the HPAScaleToZero feature gate (alpha, off by default); "
+            "the API server rejects it otherwise"
         )
     if behavior is not None:
-        warnings.extend(
-            f"spec.behavior.{problem} (the API server rejects this)"
-            for problem in behavior.api_problems()
-        )
         if behavior.scale_up.select_policy == behavior.scale_down.select_policy == "Disabled":
             warnings.append(
                 "selectPolicy is Disabled for both scaleUp and scaleDown: this HPA never "
@@ -246,13 +247,15 @@ def _warnings(
             resource = metric.resource_name
             if metric.target.type != "Utilization" or resource is None:
                 continue
-            if metric.type == "ContainerResource" and metric.container_resource is not None:
-                container = metric.container_resource.container
-                container_names = [c.name for c in deployment.spec.template.spec.containers]
-                if container not in container_names:
+            container = metric.container
+            if container is not None:
+                spec_of = deployment.container(container)
+                if spec_of is not None and resource not in spec_of.resources.requests:
                     warnings.append(
-                        f"spec.metrics[{index}]: container {container!r} is not in Deployment/"
-                        f"{deployment.metadata.name} (containers: {', '.join(container_names)})"
+                        f"spec.metrics[{index}]: a Utilization target on {resource} of container "
+                        f"{container}, which requests no {resource} in Deployment/"
+                        f"{deployment.metadata.name}: the HPA cannot compute utilization "
+                        f"(missing request for {resource}) and will not scale on this metric"
                     )
                 continue
             lacking = deployment.containers_without_request(resource)
@@ -304,10 +307,16 @@ def explain_hpa(
     deployments: Sequence[Deployment] = (),
     settings: ControllerSettings = ControllerSettings(),
 ) -> Explanation:
-    """Describe one HPA's effective configuration and list its mistakes."""
+    """Describe one HPA's effective configuration and list its mistakes.
+
+    Raises :class:`~capsim.scenario.manifests.ManifestError` when a ContainerResource
+    metric names a container its Deployment (given) does not have.
+    """
     spec = hpa.spec
     behavior = hpa.behavior
     deployment = _find_deployment(hpa, deployments)
+    if deployment is not None:
+        check_containers(hpa, deployment)
     namespace = hpa.metadata.namespace or "default"
     ref = spec.scale_target_ref
     title = f"HorizontalPodAutoscaler {namespace}/{hpa.metadata.name}"
@@ -345,8 +354,12 @@ def explain_hpa(
         )
     if any(m.target.type == "Utilization" for m in spec.metrics) and not deployments:
         notes.append("no --deployment given: container requests were not checked")
-    if any(m.type in ("Object", "External") for m in spec.metrics):
-        notes.append("Object and External metrics are described but not simulated by capsim")
+    unsimulated = sorted({m.type for m in spec.metrics if m.type in ("Pods", "Object", "External")})
+    if unsimulated:
+        notes.append(
+            f"{' and '.join(unsimulated)} metrics are described but not simulated yet: "
+            "capsim validate and run refuse them"
+        )
     warnings = _warnings(hpa, behavior, deployments, deployment)
     data = {
         "name": hpa.metadata.name,

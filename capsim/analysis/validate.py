@@ -47,6 +47,7 @@ from capsim.scenario.manifests import (
     Deployment,
     HorizontalPodAutoscaler,
     ManifestError,
+    check_containers,
     load_deployments,
     load_hpas,
 )
@@ -247,7 +248,11 @@ def build_scenario(
     assumptions: list[str] = []
     hpa = hpa or select_hpa(inputs.hpa, inputs.deployment)
     target = hpa.spec.scale_target_ref.name
-    pod = _pod(_deployment(inputs.deployment, target), assumptions)
+    deployment = _deployment(inputs.deployment, target)
+    pod = _pod(deployment, assumptions)
+    if deployment is not None and any(m.container for m in hpa.spec.metrics):
+        check_containers(hpa, deployment)  # ContainerResource: the container must exist
+        pod["containers"] = deployment.container_requests()
     cpu_ms = inputs.cpu_ms_per_request
     if cpu_ms is None:
         cpu_ms = DEFAULT_CPU_MS_PER_REQUEST

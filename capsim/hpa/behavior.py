@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from capsim.units import parse_quantity
+from capsim.hpa.quantity import parse_api_quantity
 
 __all__ = [
     "MAX_PERIOD_S",
@@ -162,9 +162,16 @@ def _reject_unknown(spec: Mapping[str, Any], known: tuple[str, ...], path: str) 
             raise ValueError(f"{where}: unknown field (expected one of {', '.join(known)})")
 
 
+INT32_MAX = 2**31 - 1
+"""The API's ``int32`` fields (windows, policy values and periods) hold at most this."""
+
+
 def _int_field(value: Any, path: str) -> int:
+    """An ``int32`` field: a YAML integer (not a boolean, float or text) in range."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{path}: expected an integer, got {value!r}")
+    if not -(2**31) <= value <= INT32_MAX:
+        raise ValueError(f"{path}: must fit a 32-bit integer (at most {INT32_MAX}), got {value}")
     return value
 
 
@@ -201,7 +208,7 @@ def _merge_rules(spec: Any, defaults: ScalingRules, path: str) -> ScalingRules:
     tolerance = defaults.tolerance
     if spec.get("tolerance") is not None:
         try:
-            tolerance = float(parse_quantity(spec["tolerance"]))
+            tolerance = float(parse_api_quantity(spec["tolerance"]))
         except ValueError as exc:
             raise ValueError(f"{path}.tolerance: {exc}") from None
         if tolerance < 0:

@@ -11,11 +11,32 @@ Accepted HPA versions: ``autoscaling/v2``; ``autoscaling/v2beta2`` (removed in K
 1.26, same schema: read with a warning); ``autoscaling/v1`` (converted:
 ``targetCPUUtilizationPercentage`` becomes a CPU Utilization metric). ``autoscaling/v2beta1``
 has another schema and was removed in 1.25: rejected with the fix.
+
+The API server's own validation (``pkg/apis/autoscaling/validation/validation.go``) is
+applied here, so a manifest ``kubectl apply`` would refuse is refused with the same words:
+
+* ``minReplicas`` >= 1. 0 is accepted only with an Object or External metric (upstream:
+  the ``HPAScaleToZero`` feature gate *and* "must specify at least one Object or External
+  metric to support scaling to zero replicas"); capsim does not simulate those metrics yet,
+  so ``validate`` and ``run`` then refuse the metric instead.
+* ``maxReplicas`` >= 1 and >= ``minReplicas``; every count is a 32-bit integer, never a
+  boolean, float or text (``minReplicas: true`` is an error, not 1).
+* each metric populates exactly the source its ``type`` names; ``averageUtilization`` > 0;
+  ``value``/``averageValue`` positive quantities within ``9223372036854775807m`` (``NaN``,
+  ``inf``, ``1e400`` are errors); Utilization only on Resource and ContainerResource
+  metrics, which take Utilization or AverageValue; Pods metrics take AverageValue;
+  ``containerResource.container`` is a DNS-1123 label.
+* ``behavior``: windows 0..3600 s, policies Pods/Percent with value > 0 and period
+  1..1800 s, at least one policy, ``selectPolicy`` Max/Min/Disabled
+  (:meth:`HpaTemplate.parsed_behavior`).
+
+The same checks hold for an HPA written inline in a scenario: they live in
+:class:`HpaTemplate` and :func:`check_metric_targets`, which the scenario loader calls.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +47,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from capsim.hpa.behavior import Behavior
+from capsim.hpa.behavior import INT32_MAX, Behavior
+from capsim.hpa.quantity import quantity_milli
 from capsim.scenario.parsing import load_yaml
 from capsim.scenario.parsing import validation_message as _validation_message
-from capsim.units import parse_quantity
 
 __all__ = [
     "ContainerSpec",
@@ -46,6 +69,8 @@ __all__ = [
     "MetricSpec",
     "MetricTarget",
     "RawObject",
+    "check_containers",
+    "check_metric_targets",
     "load_deployments",
     "load_hpas",
     "raw_objects",
@@ -57,13 +82,18 @@ class ManifestError(ValueError):
 
 
 def _milli(value: Any) -> int:
-    """A quantity as integer milli-units, rounded up (``Quantity.MilliValue``)."""
+    """A quantity as integer milli-units, rounded up (``Quantity.MilliValue``); finite and
+    within the int64 milli range (:func:`capsim.hpa.quantity.parse_api_quantity`)."""
     if value is None:
         raise ValueError("a quantity is required")
-    return math.ceil(parse_quantity(value) * 1000)
+    return quantity_milli(value)
 
 
 MilliQuantity = Annotated[int, BeforeValidator(_milli)]
+Int32 = Annotated[int, Strict(), Field(le=INT32_MAX)]
+"""An ``int32`` API field: a YAML integer only (``true``, ``1.0`` and ``"1"`` are errors)."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class _Model(BaseModel):
@@ -92,15 +122,23 @@ class MetricTarget(_Model):
     """``type`` Utilization (``average_utilization`` percent), AverageValue or Value (milli)."""
 
     type: Literal["Utilization", "AverageValue", "Value"]
-    average_utilization: int | None = Field(default=None, gt=0)
+    average_utilization: Int32 | None = None
     average_value: MilliQuantity | None = None
     value: MilliQuantity | None = None
 
+    @field_validator("average_utilization")
+    @classmethod
+    def _utilization(cls, percent: int | None) -> int | None:
+        if percent is not None and percent < 1:
+            raise ValueError(f"must be greater than 0, got {percent!r}")
+        return percent
+
     @field_validator("average_value", "value")
     @classmethod
-    def _non_negative(cls, quantity: int | None) -> int | None:
-        if quantity is not None and quantity < 0:
-            raise ValueError("must not be negative")
+    def _positive(cls, quantity: int | None) -> int | None:
+        """Upstream ``validateMetricTarget``: ``Sign() != 1`` → "must be positive"."""
+        if quantity is not None and quantity <= 0:
+            raise ValueError("must be positive")
         return quantity
 
     @field_serializer("average_value", "value")
@@ -118,6 +156,17 @@ class _ResourceSource(_Model):
 
 class _ContainerResourceSource(_ResourceSource):
     container: str = Field(min_length=1)
+
+    @field_validator("container")
+    @classmethod
+    def _dns_label(cls, name: str) -> str:
+        """Upstream ``ValidateDNS1123Label``: a container name."""
+        if len(name) > 63 or not _DNS_LABEL.match(name):
+            raise ValueError(
+                "must be a DNS-1123 label (a container name: lower-case letters, digits and "
+                "'-', starting and ending with a letter or digit, at most 63 characters)"
+            )
+        return name
 
 
 class _MetricIdentifier(_Model):
@@ -152,11 +201,35 @@ class MetricSpec(_Model):
     external: _ExternalSource | None = None
 
     @property
+    def key(self) -> str:
+        """The manifest field of this metric's source (``containerResource``)."""
+        return self.type[0].lower() + self.type[1:]
+
+    @property
+    def sources(self) -> dict[str, Any]:
+        """Every source field the manifest populated, by manifest name."""
+        given = {
+            "resource": self.resource,
+            "containerResource": self.container_resource,
+            "pods": self.pods,
+            "object": self.object,
+            "external": self.external,
+        }
+        return {key: value for key, value in given.items() if value is not None}
+
+    @property
     def source(self) -> _ResourceSource | _PodsSource | _ObjectSource | _ExternalSource:
-        key = self.type[0].lower() + self.type[1:]
-        source = getattr(self, key)
-        assert source is not None
+        """The source ``type`` names (present once :func:`check_metric_targets` passed)."""
+        source = self.sources.get(self.key)
+        if source is None:
+            raise ValueError(f"{self.key}: required for type {self.type}")
         return source  # type: ignore[no-any-return]
+
+    @property
+    def container(self) -> str | None:
+        """The container of a ContainerResource metric, else ``None``."""
+        source = self.container_resource
+        return source.container if self.type == "ContainerResource" and source else None
 
     @property
     def target(self) -> MetricTarget:
@@ -186,16 +259,49 @@ def _default_metrics() -> tuple[MetricSpec, ...]:
     )
 
 
+_SCALE_TO_ZERO = (
+    "must be greater than or equal to 1 (0 needs the HPAScaleToZero feature gate and at "
+    "least one Object or External metric: 'must specify at least one Object or External "
+    "metric to support scaling to zero replicas')"
+)
+
+
 class HpaTemplate(_Model):
     """The scaling part of an HPA ``spec`` (no ``scaleTargetRef``), after API defaulting.
 
-    Scenarios embed it inline, camelCase exactly as in a manifest.
+    Scenarios embed it inline, camelCase exactly as in a manifest. ``metrics`` is declared
+    first so that the replica bounds are checked against it (scale to zero).
     """
 
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int = Field(gt=0)
     metrics: tuple[MetricSpec, ...] = Field(default_factory=_default_metrics)
+    min_replicas: Int32 = 1
+    max_replicas: Int32
     behavior: dict[str, Any] | None = None
+
+    @field_validator("min_replicas")
+    @classmethod
+    def _min_replicas(cls, value: int, info: ValidationInfo) -> int:
+        """Upstream ``validateHorizontalPodAutoscalerSpec`` and ``validateMetrics``."""
+        if value < 0:
+            raise ValueError(f"must be greater than or equal to 1, got {value!r}")
+        metrics = info.data.get("metrics")
+        if (
+            value == 0
+            and metrics is not None
+            and not any(m.type in ("Object", "External") for m in metrics)
+        ):
+            raise ValueError(f"{_SCALE_TO_ZERO}, got 0")
+        return value
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_replicas(cls, value: int, info: ValidationInfo) -> int:
+        if value < 1:
+            raise ValueError(f"must be greater than 0, got {value!r}")
+        low = info.data.get("min_replicas")
+        if low is not None and value < low:
+            raise ValueError(f"must be greater than or equal to `minReplicas` ({low})")
+        return value
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -206,8 +312,17 @@ class HpaTemplate(_Model):
 
     @property
     def parsed_behavior(self) -> Behavior | None:
-        """The defaulted :class:`~capsim.hpa.Behavior` (``None``: legacy path)."""
-        return Behavior.from_spec(self.behavior)
+        """The defaulted :class:`~capsim.hpa.Behavior` (``None``: legacy path).
+
+        Raises ``ValueError`` naming the field inside ``behavior`` for anything the API
+        server rejects, its limits on windows (3600 s) and periods (1800 s) included.
+        """
+        behavior = Behavior.from_spec(self.behavior)
+        if behavior is not None:
+            problems = behavior.api_problems()
+            if problems:
+                raise ValueError(problems[0])
+        return behavior
 
 
 class HpaSpec(HpaTemplate):
@@ -238,12 +353,21 @@ class ResourceRequirements(_Model):
     limits: dict[str, MilliQuantity] = Field(default_factory=dict)
     claims: list[dict[str, Any]] | None = None
 
+    @field_validator("requests", "limits")
+    @classmethod
+    def _non_negative(cls, amounts: dict[str, int]) -> dict[str, int]:
+        """Upstream ``ValidateResourceQuantityValue``: "must be greater than or equal to 0"."""
+        for name, milli in amounts.items():
+            if milli < 0:
+                raise ValueError(f"{name}: must be greater than or equal to 0")
+        return amounts
+
 
 class Probe(_Open):
-    initial_delay_seconds: int = Field(default=0, ge=0)
-    period_seconds: int = Field(default=10, ge=1)
-    success_threshold: int = Field(default=1, ge=1)
-    failure_threshold: int = Field(default=3, ge=1)
+    initial_delay_seconds: Int32 = Field(default=0, ge=0)
+    period_seconds: Int32 = Field(default=10, ge=1)
+    success_threshold: Int32 = Field(default=1, ge=1)
+    failure_threshold: Int32 = Field(default=3, ge=1)
 
 
 class ContainerSpec(_Open):
@@ -265,7 +389,7 @@ class PodTemplate(_Open):
 
 
 class DeploymentSpec(_Open):
-    replicas: int | None = Field(default=None, ge=0)
+    replicas: Int32 | None = Field(default=None, ge=0)
     selector: dict[str, Any] | None = None
     template: PodTemplate
 
@@ -297,12 +421,38 @@ class Deployment(_Open):
         return total
 
     def containers_without_request(self, resource: str) -> list[str]:
+        return [c.name for c in self.pod_containers if resource not in c.resources.requests]
+
+    @property
+    def pod_containers(self) -> list[ContainerSpec]:
+        """The containers that run beside each other: app containers, then sidecars
+        (restartable init containers), in manifest order."""
         pod = self.spec.template.spec
-        containers = [
+        return [
             *pod.containers,
             *(c for c in pod.init_containers if c.restart_policy == "Always"),
         ]
-        return [c.name for c in containers if resource not in c.resources.requests]
+
+    def container(self, name: str) -> ContainerSpec | None:
+        """The running container called ``name`` (an app container or a sidecar)."""
+        return next((c for c in self.pod_containers if c.name == name), None)
+
+    def container_requests(self) -> list[dict[str, Any]]:
+        """The running containers and their cpu and memory requests, as a scenario pod's
+        ``containers`` (:class:`capsim.scenario.platforms.PodContainer`): cpu as quantity
+        text, memory in bytes rounded up; a request the container does not set is left
+        out."""
+        out: list[dict[str, Any]] = []
+        for spec in self.pod_containers:
+            entry: dict[str, Any] = {"name": spec.name}
+            cpu = spec.resources.requests.get("cpu")
+            memory = spec.resources.requests.get("memory")
+            if cpu is not None:
+                entry["cpu_request"] = f"{cpu}m"
+            if memory is not None:
+                entry["memory_request"] = -(-memory // 1000)
+            out.append(entry)
+        return out
 
 
 @dataclass(frozen=True)
@@ -370,6 +520,11 @@ def _v1_to_v2(spec: Mapping[str, Any]) -> dict[str, Any]:
 def _parse_hpa(doc: RawObject) -> HorizontalPodAutoscaler:
     body = dict(doc.body)
     version = body.get("apiVersion")
+    if not isinstance(version, str):
+        raise ManifestError(
+            f"{doc.where}: apiVersion: expected autoscaling/v2 for a HorizontalPodAutoscaler, "
+            f"got {version!r}"
+        )
     if version in _REMOVED_HPA_VERSIONS:
         raise ManifestError(f"{doc.where}: apiVersion: {_REMOVED_HPA_VERSIONS[version]}")
     if version == "autoscaling/v1" and isinstance(body.get("spec"), Mapping):
@@ -396,37 +551,78 @@ def _parse_hpa(doc: RawObject) -> HorizontalPodAutoscaler:
     return hpa
 
 
+_TARGET_FIELDS = {
+    "Utilization": ("averageUtilization", "average_utilization"),
+    "AverageValue": ("averageValue", "average_value"),
+    "Value": ("value", "value"),
+}
+_TARGET_TYPES = {
+    "Resource": ("Utilization", "AverageValue"),
+    "ContainerResource": ("Utilization", "AverageValue"),
+    "Pods": ("AverageValue",),
+    "Object": ("Value", "AverageValue"),
+    "External": ("Value", "AverageValue"),
+}
+
+
 def check_metric_targets(template: HpaTemplate, where: str, prefix: str = "spec") -> None:
-    """Each metric has its source and the value its target type needs."""
+    """Each metric populates exactly the source its type names, with a target the API
+    server and the controller accept (upstream ``validateMetricSpec``,
+    ``validateResourceSource``, ``validatePodsSource``, ``validateMetricTarget``).
+
+    Raises :class:`ManifestError` ``WHERE: PREFIX.metrics[i].FIELD: message, got VALUE``.
+    """
     for index, metric in enumerate(template.metrics):
-        key = metric.type[0].lower() + metric.type[1:]
+        key = metric.key
         path = f"{prefix}.metrics[{index}]"
-        if getattr(metric, key) is None:
+        given = metric.sources
+        if key not in given:
             raise ManifestError(f"{where}: {path}.{key}: required for type {metric.type}")
+        for other in given:
+            if other != key:
+                raise ManifestError(
+                    f"{where}: {path}.{other}: must populate the given metric source only "
+                    f"(type is {metric.type})"
+                )
         target = metric.target
-        needed = {
-            "Utilization": "averageUtilization",
-            "AverageValue": "averageValue",
-            "Value": "value",
-        }[target.type]
-        if (
-            getattr(
-                target,
-                {
-                    "averageUtilization": "average_utilization",
-                    "averageValue": "average_value",
-                    "value": "value",
-                }[needed],
+        allowed = _TARGET_TYPES[metric.type]
+        if target.type not in allowed:
+            if target.type == "Utilization":
+                raise ManifestError(
+                    f"{where}: {path}.{key}.target.type: Utilization is only valid for "
+                    f"Resource and ContainerResource metrics, got it on a {metric.type} metric"
+                )
+            raise ManifestError(
+                f"{where}: {path}.{key}.target.type: a {metric.type} metric takes "
+                f"{' or '.join(allowed)}, got {target.type!r}"
             )
-            is None
-        ):
+        needed, attribute = _TARGET_FIELDS[target.type]
+        if getattr(target, attribute) is None:
             raise ManifestError(
                 f"{where}: {path}.{key}.target.{needed}: required for target type {target.type}"
             )
-        if target.type == "Utilization" and metric.type not in ("Resource", "ContainerResource"):
+        if target.average_utilization is not None and target.average_value is not None:
             raise ManifestError(
-                f"{where}: {path}.{key}.target.type: Utilization is only valid for Resource "
-                f"and ContainerResource metrics, got it on a {metric.type} metric"
+                f"{where}: {path}.{key}.target.averageValue: may not set both a target raw "
+                "value and a target utilization"
+            )
+
+
+def check_containers(hpa: HorizontalPodAutoscaler, deployment: Deployment) -> None:
+    """Each ContainerResource metric of ``hpa`` names a container of ``deployment``.
+
+    Upstream, such an HPA is accepted by the API server but never scales on the metric
+    (the controller reports ``container X not present in pod``); capsim refuses it as bad
+    input. Raises :class:`ManifestError` naming the HPA's field and the container.
+    """
+    names = [c.name for c in deployment.pod_containers]
+    for index, metric in enumerate(hpa.spec.metrics):
+        container = metric.container
+        if container is not None and container not in names:
+            raise ManifestError(
+                f"{hpa.source}: spec.metrics[{index}].containerResource.container: container "
+                f"{container!r} not present in pod of Deployment/{deployment.metadata.name} "
+                f"(containers: {', '.join(names)}), got {container!r}"
             )
 
 
@@ -437,6 +633,8 @@ def _objects_of_kind(path: Path, kind: str) -> Iterator[RawObject]:
         doc_kind = doc.body.get("kind")
         if doc_kind is None:
             raise ManifestError(f"{doc.where}: kind: required field is missing")
+        if not isinstance(doc_kind, str):
+            raise ManifestError(f"{doc.where}: kind: expected a string, got {doc_kind!r}")
         found.append(str(doc_kind))
         if doc_kind == kind:
             yield doc

@@ -23,6 +23,7 @@ __all__ = [
     "MetricsPipeline",
     "NodePool",
     "Platform",
+    "PodContainer",
     "PodTemplate",
     "ReservedResources",
     "VmAutoscaling",
@@ -130,8 +131,22 @@ class MetricsPipeline(FrozenModel):
     downscale_stabilization_s: Seconds = Field(default=300.0, alias="downscale_stabilization")
 
 
+class PodContainer(FrozenModel):
+    """One container of a pod, named for ``ContainerResource`` HPA metrics.
+
+    The model computes one usage per pod; the *first* container listed (the app) uses all
+    of it, the others (sidecars) none. A request left out means the container sets none.
+    """
+
+    name: Name
+    cpu_request_millicores: Millicores | None = Field(default=None, alias="cpu_request")
+    memory_request_bytes: Bytes | None = Field(default=None, alias="memory_request")
+
+
 class PodTemplate(FrozenModel):
-    """Per-workload pod: requests/limits, image, and start-up delays."""
+    """Per-workload pod: requests/limits, image, and start-up delays. ``containers``
+    (optional) names the pod's containers for ``ContainerResource`` metrics; without it the
+    pod is one container, whatever its name (see :class:`PodContainer`)."""
 
     cpu_request_millicores: Millicores = Field(alias="cpu_request")
     cpu_limit_millicores: Millicores | None = Field(default=None, alias="cpu_limit")
@@ -142,9 +157,13 @@ class PodTemplate(FrozenModel):
     pull_bandwidth_bytes_per_s: Bytes = Field(default=50 * 2**20, alias="pull_bandwidth")
     container_start: Distribution = Field(default_factory=lambda: reference_delay("2s", "5s"))
     readiness_delay: Distribution = Field(default_factory=lambda: reference_delay("10s", "30s"))
+    containers: tuple[PodContainer, ...] = ()
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> PodTemplate:
+        names = [c.name for c in self.containers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"containers: names must be unique, got {names}")
         if self.cpu_limit_millicores is not None and (
             self.cpu_limit_millicores < self.cpu_request_millicores
         ):

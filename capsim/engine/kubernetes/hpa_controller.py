@@ -9,8 +9,18 @@ calculator over pod counts, then :func:`~capsim.hpa.reconcile`). Up to
 call); more go through the batched NumPy form (:func:`~capsim.hpa.reconcile_batch`) in
 one call. Both make the same decisions (hypothesis-tested in ``tests/hpa``) and give the
 same :class:`SyncDecision`, so the decision log does not depend on how many HPAs a
-platform has. Supported metrics: ``Resource`` cpu and memory, with Utilization or
-AverageValue targets.
+platform has. Supported metrics: ``Resource`` and ``ContainerResource`` cpu and memory,
+with Utilization or AverageValue targets; Pods, Object and External metrics are refused
+(not simulated yet) with the field named.
+
+A ``ContainerResource`` metric is a Resource metric on one container's usage and request
+(upstream ``GetResourceReplicas`` with a container name; the metrics client sums only that
+container). The model computes one usage per pod, so: a pod without ``containers`` in its
+template is one container, whatever the metric calls it (its usage and request are the
+pod's); a pod that lists its containers gives all its usage to the first (the app), so a
+metric on the app uses the pod's usage against the app's own request, and a metric on
+another container (a sidecar, whose usage the model does not know) is refused, as is a
+container the pod does not have (upstream: "container X not present in pod").
 
 The decision log: a change of replicas is a ``scale`` event; a sync whose metrics asked
 for another size but was held back (stabilization, a rate limit, the bounds) is an
@@ -59,7 +69,8 @@ class MetricRow:
     resource: str  # "cpu" | "memory"
     utilization: bool  # a Utilization target (else AverageValue)
     target: int  # percent, or milli-units per pod
-    request_milli: int  # per pod: milli-cores, or milli-bytes
+    request_milli: int  # per pod (of the container, for ContainerResource): milli-units
+    container: str | None = None  # ContainerResource: the container measured
 
 
 class MetricReading(NamedTuple):
@@ -77,6 +88,7 @@ class MetricReading(NamedTuple):
     def describe(self) -> str:
         row, sample = self.row, self.sample_milli
         unit = "m" if row.resource == "cpu" else " milli-bytes"
+        subject = row.resource if row.container is None else f"{row.resource} of {row.container}"
         if row.utilization:
             used = 100 * sample // row.request_milli if row.request_milli else 0
             seen = f"{used} % of request vs target {row.target} %"
@@ -88,7 +100,7 @@ class MetricReading(NamedTuple):
         if self.unready_pods or self.missing_pods:
             pods += f", {self.unready_pods} unready, {self.missing_pods} without metrics"
         outcome = f"→ {self.proposal}" if self.proposal is not None else "→ no usable metrics"
-        return f"{row.resource}: {seen} (ratio {ratio:.2f}; {pods}) {outcome}"
+        return f"{subject}: {seen} (ratio {ratio:.2f}; {pods}) {outcome}"
 
 
 @dataclass(frozen=True)
@@ -167,26 +179,75 @@ def has_hpa(config: KubernetesWorkload) -> bool:
     return config.hpa is not None or config.hpa_manifest is not None
 
 
+def _container_request(pod: PodTemplate, container: str, resource: str, path: str) -> int | None:
+    """The request of ``container`` for a ContainerResource metric (see the module
+    docstring); ``None`` if it sets none. Raises ``ValueError`` naming the field."""
+    pod_request = pod.cpu_request_millicores if resource == "cpu" else pod.memory_request_bytes
+    if not pod.containers:
+        return pod_request if resource == "cpu" else pod_request * 1000
+    names = [c.name for c in pod.containers]
+    if container not in names:
+        raise ValueError(
+            f"{path}.containerResource.container: container {container!r} not present in pod "
+            f"(containers: {', '.join(names)}), got {container!r}"
+        )
+    if container != names[0]:
+        raise ValueError(
+            f"{path}.containerResource.container: a metric on container {container!r} is not "
+            f"simulated yet: the model gives all of a pod's usage to its first container "
+            f"({names[0]}) and knows no usage of the others, got {container!r}"
+        )
+    app = pod.containers[0]
+    if resource == "cpu":
+        return app.cpu_request_millicores
+    return None if app.memory_request_bytes is None else app.memory_request_bytes * 1000
+
+
 def _metric_row(
     template: HpaTemplate, m: int, pod: PodTemplate, index: int, service: int, h: int
 ) -> MetricRow:
+    """Metric ``m`` of ``template`` as a row; ``ValueError`` (``metrics[m].field: message``,
+    relative to the HPA spec) when capsim cannot simulate it."""
     metric = template.metrics[m]
-    resource = metric.resource_name
-    if metric.type != "Resource" or resource not in ("cpu", "memory"):
+    path = f"metrics[{m}]"
+    if metric.type not in ("Resource", "ContainerResource"):
         raise ValueError(
-            f".hpa.metrics[{m}]: only Resource cpu and memory metrics are simulated, got "
-            f"{metric.type} {metric.metric_name}"
+            f"{path}.type: {metric.type} metrics are not simulated yet (only Resource and "
+            f"ContainerResource cpu and memory), got {metric.type} {metric.metric_name!r}"
+        )
+    resource = metric.resource_name
+    if resource not in ("cpu", "memory"):
+        raise ValueError(
+            f"{path}.{metric.key}.name: only cpu and memory are simulated, got {resource!r}"
         )
     target = metric.target
-    request = pod.cpu_request_millicores if resource == "cpu" else pod.memory_request_bytes * 1000
+    container = metric.container
+    request: int | None
+    if container is not None:
+        request = _container_request(pod, container, resource, path)
+    else:
+        request = (
+            pod.cpu_request_millicores if resource == "cpu" else pod.memory_request_bytes * 1000
+        )
     if target.type == "Utilization":
         assert target.average_utilization is not None
-        return MetricRow(index, service, h, resource, True, target.average_utilization, request)
+        if not request:
+            raise ValueError(
+                f"{path}.{metric.key}.target.type: a Utilization target on {resource} needs a "
+                f"{resource} request, but {'container ' + container if container else 'the pod'}"
+                f" requests none (upstream: missing request for {resource}), got Utilization"
+            )
+        return MetricRow(
+            index, service, h, resource, True, target.average_utilization, request, container
+        )
     if target.type == "AverageValue":
         assert target.average_value is not None
-        return MetricRow(index, service, h, resource, False, target.average_value, request)
+        return MetricRow(
+            index, service, h, resource, False, target.average_value, request or 0, container
+        )
     raise ValueError(
-        f".hpa.metrics[{m}]: a Resource metric needs a Utilization or AverageValue target"
+        f"{path}.{metric.key}.target.type: a {metric.type} metric needs a Utilization or "
+        f"AverageValue target, got {target.type!r}"
     )
 
 
@@ -249,8 +310,11 @@ class HpaController:
                 try:
                     row = _metric_row(template, m, templates[w], len(self.rows), s, h)
                 except ValueError as exc:
-                    place = f"{where}: platforms.{platform_name}.workloads.{workload.name}"
-                    raise ScenarioError(f"{place}{exc}") from None
+                    if config.hpa_manifest is not None:
+                        place = f"{base_dir / config.hpa_manifest}: spec"
+                    else:
+                        place = f"{where}: platforms.{platform_name}.workloads.{workload.name}.hpa"
+                    raise ScenarioError(f"{place}.{exc}") from None
                 self.rows.append(row)
         self.min_replicas = np.array(mins, dtype=np.int64)
         self.max_replicas = np.array(maxs, dtype=np.int64)
