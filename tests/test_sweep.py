@@ -207,3 +207,229 @@ def test_capsim_sweep_writes_a_report(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (out / "figures" / "cost_vs_slo.png").read_bytes().startswith(b"\x89PNG")
     assert cli.main([*argv[:2], "--set", "hpa.nope=1", "--out", str(out)]) == 2
     assert "hpa.nope" in capsys.readouterr().err
+
+
+# --- Portable runs, limits and strict settings (issue 14) ------------------------------
+
+HPA_MANIFEST = """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 20
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+"""
+
+
+def folder_scenario(duration: str = "2h") -> dict[str, Any]:
+    """A scenario that names one file of each kind, by relative path: a trace (inside a
+    sum), a batch workload's arrival times and an HPA manifest."""
+    return {
+        "name": "portable",
+        "seed": 7,
+        "duration": duration,
+        "tick": "10s",
+        "workloads": [
+            {
+                "kind": "service",
+                "name": "web",
+                "load": {
+                    "type": "sum",
+                    "parts": [
+                        {
+                            "type": "trace",
+                            "path": "traces/load.csv",
+                            "column": "requests_per_s",
+                            "scale": 2,
+                        },
+                        {"type": "constant", "rate": 5},
+                    ],
+                    "poisson": True,
+                },
+                "cpu_ms_per_request": 40,
+            },
+            {
+                "kind": "batch",
+                "name": "etl",
+                "arrivals": {"path": "arrivals/jobs.csv"},
+                "workers": 3,
+                "cpu": "1",
+                "memory": "2Gi",
+                "duration": {"distribution": "lognormal", "median": "3m", "p99": "10m"},
+            },
+        ],
+        "platforms": {
+            "k8s": {
+                "kind": "kubernetes",
+                "node_pools": [
+                    {
+                        "name": "p",
+                        "vcpu": 4,
+                        "memory": "16Gi",
+                        "price_per_hour": 0.2,
+                        "max_nodes": 20,
+                    }
+                ],
+                "workloads": {
+                    "web": {
+                        "pod": {"cpu_request": "500m", "cpu_limit": 1, "memory_request": "256Mi"},
+                        "hpa_manifest": "manifests/hpa.yaml",
+                    },
+                    "etl": {},
+                },
+            },
+            "vm": {
+                "kind": "vm",
+                "instance": {"vcpu": 2, "memory": "8Gi", "price_per_hour": 0.1},
+                "workloads": {
+                    "web": {"autoscaling": {"target_pct": 50, "min": 1, "max": 20}},
+                    "etl": {},
+                },
+            },
+        },
+    }
+
+
+def write_folder_scenario(folder: Path, duration: str = "2h") -> Path:
+    """:func:`folder_scenario` and its files (a 3 h trace at 1 min) in ``folder``; the
+    scenario file's path."""
+    (folder / "traces").mkdir(parents=True)
+    (folder / "arrivals").mkdir()
+    (folder / "manifests").mkdir()
+    seconds = range(0, 3 * 3600, 60)
+    rates = [30 + 25 * math.sin(t / 7200 * 2 * math.pi) ** 2 for t in seconds]
+    (folder / "traces" / "load.csv").write_text(
+        "timestamp,requests_per_s\n"
+        + "".join(f"{t},{r:.3f}\n" for t, r in zip(seconds, rates, strict=True))
+    )
+    (folder / "arrivals" / "jobs.csv").write_text("submit_s\n300\n900\n1800\n2400\n4000\n6000\n")
+    (folder / "manifests" / "hpa.yaml").write_text(HPA_MANIFEST)
+    path = folder / "scen.yaml"
+    path.write_text(yaml.safe_dump(folder_scenario(duration)))
+    return path
+
+
+def test_a_portable_run_opens_no_file_and_equals_the_run_from_files(tmp_path: Path) -> None:
+    from capsim.analysis.sweep import _flatten, run_one
+    from capsim.scenario import BatchWorkload, KubernetesWorkload
+    from capsim.scenario.portable import make_portable
+
+    path = write_folder_scenario(tmp_path / "scen")
+    direct = _flatten(capsim.run(capsim.load_scenario(path), seed=11).summary)
+    scenario, traces = make_portable(capsim.load_scenario(path))
+    assert len(traces) == 1  # the one trace, read once
+    k8s_web = scenario.platforms["k8s"].workloads["web"]
+    assert isinstance(k8s_web, KubernetesWorkload)
+    assert k8s_web.hpa_manifest is None
+    assert k8s_web.hpa is not None
+    assert k8s_web.hpa.max_replicas == 20
+    etl = scenario.workloads[1]
+    assert isinstance(etl, BatchWorkload)
+    assert etl.arrivals.path is None
+    assert etl.arrivals.times_s == (300, 900, 1800, 2400, 4000, 6000)
+    # Every file gone, the scenario's folder included: the run needs none of them.
+    (tmp_path / "scen").rename(tmp_path / "elsewhere")
+    assert run_one((scenario, 11), traces) == direct
+
+
+def test_a_trace_not_shipped_is_a_bug_not_a_file_read(tmp_path: Path) -> None:
+    from capsim.analysis.sweep import run_one
+    from capsim.scenario.portable import make_portable
+
+    scenario, _ = make_portable(capsim.load_scenario(write_folder_scenario(tmp_path)))
+    with pytest.raises(LookupError, match=r"traces/load\.csv: this trace was not read at the edge"):
+        run_one((scenario, 1), {})  # the file is there, and is not opened
+
+
+def test_a_grid_beyond_the_limit_is_refused_before_any_work() -> None:
+    from capsim.analysis.sweep import MAX_RUNS, grid_size
+    from capsim.scenario import ScenarioError
+
+    # Keys that exist nowhere: any work on a combination would fail on them first.
+    settings = [Setting("nowhere.a", tuple(range(200))), Setting("nowhere.b", tuple(range(25)))]
+    assert grid_size(settings, seeds=3) == 15_000 > MAX_RUNS == 10_000
+    with pytest.raises(
+        ScenarioError,
+        match=r"^sw.yaml: --set × --seeds: at most 10,000 runs per sweep, got 15,000 "
+        r"\(200 × 25 values × 3 seeds\)",
+    ):
+        sweep(small(), Path(), settings, seeds=3, source="sw.yaml")
+    with pytest.raises(ScenarioError, match=r"--set k: at most 10,000 values, got 10,001"):
+        parse_setting("k=" + ",".join("1" * 10_001))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("hpa.minReplicas=[1", r"--set hpa.minReplicas: cannot read '\[1' as a YAML value"),
+        ("pod.x=a: 1\na: 2", r"--set pod.x: cannot read .* key 'a' given twice"),
+        (
+            "pod.x=a: &a\n - x\n - x\n"
+            + "".join(
+                f"b{i}: &b{i}\n - *{p}\n - *{p}\n"
+                for i, p in enumerate(["a"] + [f"b{i}" for i in range(24)])
+            ),
+            r"--set pod.x: cannot read .* expands to more than 1,000,000 values",
+        ),
+    ],
+)
+def test_setting_values_are_read_strictly(text: str, message: str) -> None:
+    from capsim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=message):
+        parse_setting(text)
+
+
+def test_a_setting_on_a_malformed_scenario_is_named_not_a_crash() -> None:
+    from capsim.scenario import ScenarioError
+
+    for data in ({"platforms": [1]}, {"platforms": {"k": {"kind": "kubernetes", "workloads": 5}}}):
+        with pytest.raises(ScenarioError, match=r"--set pod\.cpu_request: no workload"):
+            apply_setting(data, "pod.cpu_request", 1)
+    hpa = {"kind": "kubernetes", "workloads": {"w": {"hpa": {"metrics": [7, {"resource": 1}]}}}}
+    with pytest.raises(ScenarioError, match=r"--set hpa\.targetUtilization: no workload"):
+        apply_setting({"platforms": {"k": hpa}}, "hpa.targetUtilization", 50)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "0"], "argument --workers: must be 1 to 256, got '0'"),
+        (["--workers", "-3"], "argument --workers: must be 1 to 256, got '-3'"),
+        (["--workers", "100000"], "argument --workers: must be 1 to 256, got '100000'"),
+        (["--workers", "two"], "argument --workers: not a whole number: 'two'"),
+        (["--seeds", "0"], "argument --seeds: must be 1 to 10,000, got '0'"),
+        (["--timeout", "0s"], "argument --timeout: must be a duration > 0, got '0s'"),
+        (["--connect-timeout", "0"], "argument --connect-timeout: must be a duration > 0"),
+        (["--scheduler", "http://h:1"], "expected a Dask scheduler address tcp://HOST:PORT"),
+        (["--scheduler", "tcp://h:99999"], "expected a Dask scheduler address"),
+        (["--scheduler", "tcp://u:secret@h:1"], "expected a Dask scheduler address"),
+    ],
+)
+def test_sweep_arguments_are_checked_by_the_parser(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.build_parser().parse_args(["sweep", "web-diurnal", "--set", "a=1", *argv])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
+
+
+def test_a_sweep_with_a_bad_setting_value_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sw.yaml"
+    path.write_text(yaml.safe_dump(small()))
+    code = cli.main(
+        ["sweep", str(path), "--set", "hpa.minReplicas=[1", "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "--set hpa.minReplicas: cannot read '[1'" in err

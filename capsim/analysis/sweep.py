@@ -13,11 +13,19 @@ or a shorthand that applies to every workload of every platform where it fits:
 Values are read as YAML scalars (``50`` is a number, ``500m`` a string). A key that
 matches nothing is an error naming it.
 
+**Size.** At most :data:`MAX_RUNS` runs (the product of the numbers of values of every
+``--set``, times the seeds); a bigger grid is refused before anything is parsed or run.
+
 **Running.** One run per (combination, seed); seeds are ``scenario seed + 0, 1, …``.
 Runs go to a local process pool, to a Dask ``LocalCluster`` started with ``workers``, or
-to a Dask cluster at ``scheduler`` (``tcp://host:8786``). Each run returns only its
-flattened summary, so little crosses the network. Results are in submission order, so a
-sweep is reproducible whatever ran it.
+to a Dask cluster at ``scheduler`` (``tcp://host:8786``), with the deadlines of
+:mod:`capsim.analysis.parallel`. Every combination is parsed and checked here, and the
+files it names (traces, arrival files, HPA manifests) are read here, once
+(:mod:`capsim.scenario.portable`): a run carries its parsed scenario, the traces are
+shipped once to every worker, and no worker opens a file, so relative paths work and no
+shared file system is needed. Each run returns only its flattened summary, so little
+crosses the network. Results are in submission order, so a sweep is reproducible (the same
+numbers, bit for bit) whatever ran it.
 
 **Summary.** Per combination and platform, the mean of each metric over seeds and its
 95 % confidence interval from Student's t (``mean ± t₀.₉₇₅,ₙ₋₁ · s / √n``; none for
@@ -30,28 +38,38 @@ import copy
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from capsim.analysis.confidence import student_t_quantile
+from capsim.analysis.parallel import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, map_runs
+from capsim.scenario.base import ScenarioError
+
+if TYPE_CHECKING:
+    from capsim.scenario import Scenario
+    from capsim.scenario.load.traces import Trace
 
 __all__ = [
+    "MAX_RUNS",
     "Setting",
     "apply_setting",
     "combinations",
+    "grid_size",
     "map_runs",
     "parse_setting",
     "run_one",
     "summarize_runs",
     "sweep",
 ]
+
+MAX_RUNS = 10_000
+"""Most runs one sweep may ask for (combinations × seeds)."""
 
 _SHORTHANDS = ("hpa.", "pod.", "vm.")
 _PLATFORM_METRICS = ("cost_usd", "cost_per_hour_usd", "cpu_utilization_pct", "nodes_mean")
@@ -66,12 +84,43 @@ class Setting:
 
 
 def parse_setting(text: str) -> Setting:
-    """``KEY=V1,V2,…`` → :class:`Setting`; raises ``ValueError`` naming the text."""
+    """``KEY=V1,V2,…`` → :class:`Setting`; raises :class:`ScenarioError` naming the text.
+    Values are read by the strict YAML parser (no duplicate keys, bounded aliases)."""
+    from capsim.scenario.parsing import parse_yaml_text
+
     key, sep, values = text.partition("=")
     if not sep or not key.strip() or not values.strip():
-        raise ValueError(f"--set {text!r}: expected KEY=VALUE[,VALUE…]")
-    parsed = tuple(yaml.safe_load(v.strip()) for v in values.split(","))
-    return Setting(key.strip(), parsed)
+        raise ScenarioError(f"--set: expected KEY=VALUE[,VALUE…], got {text!r}")
+    pieces = values.split(",")
+    if len(pieces) > MAX_RUNS:
+        raise ScenarioError(
+            f"--set {key.strip()}: at most {MAX_RUNS:,} values, got {len(pieces):,}"
+        )
+    parsed = []
+    for piece in pieces:
+        try:
+            parsed.append(parse_yaml_text(piece.strip()))
+        except yaml.YAMLError as exc:
+            problem = " ".join(str(exc).split())
+            raise ScenarioError(
+                f"--set {key.strip()}: cannot read {piece.strip()!r} as a YAML value: {problem}"
+            ) from None
+    return Setting(key.strip(), tuple(parsed))
+
+
+def grid_size(settings: Sequence[Setting], seeds: int = 1) -> int:
+    """How many runs a sweep asks for: the product of the settings' value counts × seeds."""
+    return math.prod(len(s.values) for s in settings) * seeds
+
+
+def _check_grid(settings: Sequence[Setting], seeds: int, where: str) -> None:
+    runs = grid_size(settings, seeds)
+    if runs > MAX_RUNS:
+        axes = " × ".join(f"{len(s.values):,}" for s in settings) or "1"
+        raise ScenarioError(
+            f"{where}: --set × --seeds: at most {MAX_RUNS:,} runs per sweep, got {runs:,} "
+            f"({axes} values × {seeds:,} seeds); sweep fewer values or seeds"
+        )
 
 
 def _path(key: str) -> list[str | int]:
@@ -80,7 +129,7 @@ def _path(key: str) -> list[str | int]:
     for piece in key.split("."):
         match = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", piece)
         if match is None:
-            raise ValueError(f"--set {key}: cannot read {piece!r} as a field or field[index]")
+            raise ScenarioError(f"--set {key}: cannot read {piece!r} as a field or field[index]")
         parts.append(match.group(1))
         parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
     return parts
@@ -95,51 +144,60 @@ def _set_path(data: Any, parts: Sequence[str | int], value: Any, key: str) -> No
             where = "".join(
                 f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts[: depth + 1]
             ).lstrip(".")
-            raise ValueError(f"--set {key}: the scenario has no {where}") from None
+            raise ScenarioError(f"--set {key}: the scenario has no {where}") from None
     last = parts[-1]
     if isinstance(node, list) and not (isinstance(last, int) and last < len(node)):
-        raise ValueError(f"--set {key}: index {last} is out of range")
+        raise ScenarioError(f"--set {key}: index {last} is out of range")
     if not isinstance(node, dict | list):
-        raise ValueError(f"--set {key}: {parts[-2]} is not a mapping")
+        raise ScenarioError(f"--set {key}: {parts[-2]} is not a mapping")
     node[last] = value  # type: ignore[index]
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (the shape is checked later, by
+    parsing the result: a setting never fails on a scenario that is not yet valid)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _workloads(data: dict[str, Any], kind: str) -> Iterable[dict[str, Any]]:
-    for platform in data.get("platforms", {}).values():
-        if platform.get("kind") == kind:
-            yield from platform.get("workloads", {}).values()
+    for platform in _mapping(data.get("platforms")).values():
+        if _mapping(platform).get("kind") == kind:
+            for config in _mapping(platform.get("workloads")).values():
+                if isinstance(config, dict):
+                    yield config
+
+
+def _set_cpu_target(hpa: dict[str, Any], value: Any) -> int:
+    changed = 0
+    metrics = hpa.get("metrics")
+    for metric in metrics if isinstance(metrics, list) else []:
+        resource = _mapping(_mapping(metric).get("resource"))
+        target = _mapping(resource.get("target"))
+        if resource.get("name") == "cpu" and "averageUtilization" in target:
+            target["averageUtilization"] = value
+            changed += 1
+    return changed
 
 
 def _apply_shorthand(data: dict[str, Any], key: str, value: Any) -> int:
     """Apply a shorthand key; returns how many places it changed."""
     group, _, field = key.partition(".")
     changed = 0
-    if group == "pod":
-        for config in _workloads(data, "kubernetes"):
-            if "pod" in config:
-                config["pod"][field] = value
+    for config in _workloads(data, "vm" if group == "vm" else "kubernetes"):
+        if group in ("pod", "vm"):
+            part = config.get("pod" if group == "pod" else "autoscaling")
+            if isinstance(part, dict):
+                part[field] = value
                 changed += 1
-    elif group == "vm":
-        for config in _workloads(data, "vm"):
-            if "autoscaling" in config:
-                config["autoscaling"][field] = value
-                changed += 1
-    elif group == "hpa":
-        for config in _workloads(data, "kubernetes"):
-            hpa = config.get("hpa")
-            if hpa is None:
-                continue
-            if field == "targetUtilization":
-                for metric in hpa.get("metrics", []):
-                    target = metric.get("resource", {}).get("target", {})
-                    if metric.get("resource", {}).get("name") == "cpu" and "averageUtilization" in (
-                        target
-                    ):
-                        target["averageUtilization"] = value
-                        changed += 1
-            else:
-                hpa[field] = value
-                changed += 1
+            continue
+        hpa = config.get("hpa")
+        if not isinstance(hpa, dict):
+            continue
+        if field == "targetUtilization":
+            changed += _set_cpu_target(hpa, value)
+        else:
+            hpa[field] = value
+            changed += 1
     return changed
 
 
@@ -148,7 +206,7 @@ def apply_setting(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     out = copy.deepcopy(data)
     if key.startswith(_SHORTHANDS) and key.count(".") == 1 and "[" not in key:
         if _apply_shorthand(out, key, value) == 0:
-            raise ValueError(f"--set {key}: no workload of the scenario has that to set")
+            raise ScenarioError(f"--set {key}: no workload of the scenario has that to set")
         return out
     _set_path(out, _path(key), value, key)
     return out
@@ -180,57 +238,17 @@ def _flatten(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def run_one(job: tuple[dict[str, Any], str, int]) -> list[dict[str, Any]]:
-    """Run one scenario mapping (``data``, ``base_dir``, ``seed``); its flattened summary.
-    A top-level function, so process pools and Dask workers can import it."""
-    import capsim
-    from capsim.scenario import parse_scenario
+def run_one(job: tuple[Scenario, int], traces: Mapping[str, Trace]) -> list[dict[str, Any]]:
+    """Run one portable scenario (:func:`capsim.scenario.portable.make_portable`) with
+    ``seed``, reading traces only from ``traces``; its flattened summary. A top-level
+    function, so process pools and Dask workers can import it; it opens no file."""
+    from capsim.results.simulate import run
+    from capsim.scenario.portable import run_portable
 
-    data, base_dir, seed = job
-    scenario = parse_scenario(
-        data, where=f"{data.get('name', 'scenario')}", base_dir=Path(base_dir)
-    )
-    result = capsim.run(scenario, seed=seed)
+    scenario, seed = job
+    with run_portable(traces):
+        result = run(scenario, seed=seed)
     return _flatten(result.summary)
-
-
-def map_runs(
-    function: Callable[[Any], Any],
-    items: Sequence[Any],
-    *,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    processes: int | None = None,
-) -> list[Any]:
-    """``[function(item) for item in items]``, in parallel, results in input order.
-
-    ``scheduler``: a Dask cluster's address; ``workers``: a Dask ``LocalCluster`` of that
-    many single-threaded worker processes; neither: a local process pool of
-    ``processes`` (default: the machine's cores).
-    """
-    if scheduler is not None or workers is not None:
-        from distributed import Client, LocalCluster
-
-        # distributed is untyped: its objects are Any here.
-        client: Any
-        cluster: Any = None
-        if scheduler is not None:
-            client = Client(scheduler)  # type: ignore[no-untyped-call]
-        else:
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            client = Client(cluster)  # type: ignore[no-untyped-call]
-        try:
-            return list(client.gather(client.map(function, items, pure=False)))
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        return list(pool.map(function, items))
 
 
 def sweep(
@@ -242,28 +260,49 @@ def sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     processes: int | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    source: str = "scenario",
 ) -> pd.DataFrame:
     """Run every combination × seed; one row per (combination, seed, platform), with
-    the settings as ``set:<key>`` columns.
+    the settings as ``set:<key>`` columns. ``source`` names the scenario in messages.
 
-    Bad settings are found before anything runs (each combination is validated).
+    Everything that can be checked is checked before anything runs, here: the grid's size
+    (:data:`MAX_RUNS`), every combination (parsed), and the files each names (read once,
+    module docs). Raises :class:`ScenarioError` (or the loader's own input errors) for
+    bad input, :class:`~capsim.analysis.parallel.ClusterError` when the workers cannot be
+    reached or fail as a cluster.
     """
     from capsim.scenario import parse_scenario
+    from capsim.scenario.portable import make_portable
 
-    if seeds < 1:
-        raise ValueError(f"--seeds: must be >= 1, got {seeds}")
-    base_seed = int(data.get("seed", 0))
-    jobs = []
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ScenarioError(f"{source}: --seeds: must be a whole number >= 1, got {seeds!r}")
+    _check_grid(settings, seeds, source)
+    jobs: list[tuple[Scenario, int]] = []
     labels = []
+    traces: dict[str, Trace] = {}
     for combo in combinations(settings):
-        scenario = data
+        data_set = data
         for key, value in combo.items():
-            scenario = apply_setting(scenario, key, value)
-        parse_scenario(scenario, where=_label(combo), base_dir=base_dir)  # fail early
+            data_set = apply_setting(data_set, key, value)
+        where = f"{source} ({_label(combo)})" if combo else source
+        parsed = parse_scenario(data_set, where=where, base_dir=base_dir)
+        scenario, read = make_portable(parsed)
+        traces.update(read)
         for offset in range(seeds):
-            jobs.append((scenario, str(base_dir), base_seed + offset))
-            labels.append((combo, base_seed + offset))
-    results = map_runs(run_one, jobs, workers=workers, scheduler=scheduler, processes=processes)
+            jobs.append((scenario, scenario.seed + offset))
+            labels.append((combo, scenario.seed + offset))
+    results = map_runs(
+        run_one,
+        jobs,
+        shared=traces,
+        workers=workers,
+        scheduler=scheduler,
+        processes=processes,
+        timeout_s=timeout_s,
+        connect_timeout_s=connect_timeout_s,
+    )
     rows = []
     for (combo, seed), platform_rows in zip(labels, results, strict=True):
         for row in platform_rows:

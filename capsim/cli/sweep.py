@@ -4,12 +4,52 @@ one report with 95 % confidence intervals (:mod:`capsim.analysis.sweep`)."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
-from capsim.cli.common import EXIT_OK, InputError, require_extra
+from capsim.cli.common import EXIT_OK, InputError, duration_arg, require_extra
 
-__all__ = ["add_sweep_parser"]
+__all__ = ["add_sweep_parser", "positive_int_arg", "timeout_arg", "workers_arg"]
+
+# The bounds the arguments below check: capsim.analysis.parallel.MAX_LOCAL_WORKERS and
+# capsim.analysis.sweep.MAX_RUNS (not imported: building the parser stays light).
+_MAX_LOCAL_WORKERS = 256
+_MAX_RUNS = 10_000
+
+
+def positive_int_arg(text: str, *, most: int | None = None) -> int:
+    """An argparse type: a whole number >= 1 (and <= ``most``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1 or (most is not None and value > most):
+        bounds = f"1 to {most:,}" if most is not None else ">= 1"
+        raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
+    return value
+
+
+def workers_arg(text: str) -> int:
+    """An argparse type: the worker count of a Dask ``LocalCluster`` (1 to 256)."""
+    return positive_int_arg(text, most=_MAX_LOCAL_WORKERS)
+
+
+def timeout_arg(text: str) -> float:
+    """An argparse type: a deadline (``90s``, ``2h``, ``600``), finite and > 0 seconds."""
+    seconds = duration_arg(text)
+    if not (0 < seconds < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a duration > 0, got {text!r}")
+    return seconds
+
+
+def _scheduler_arg(text: str) -> str:
+    from capsim.analysis.parallel import check_scheduler_address  # standard library only
+
+    try:
+        return check_scheduler_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_sweep_parser(commands: Any) -> None:
@@ -20,7 +60,9 @@ def add_sweep_parser(commands: Any) -> None:
         description="Vary settings of SCENARIO (--set KEY=V1,V2; repeat for more "
         "keys), run every combination for --seeds seeds on a process pool, a Dask "
         "LocalCluster (--workers N) or a Dask cluster (--scheduler tcp://HOST:8786), and "
-        "write one comparison report with 95 %% confidence intervals.",
+        "write one comparison report with 95 %% confidence intervals. The scenario and "
+        "its traces are read here, once, and travel with the runs: Dask workers need "
+        f"none of its files. At most {_MAX_RUNS:,} runs (values × seeds).",
     )
     sweep.add_argument(
         "scenario", metavar="SCENARIO", help="a scenario file, or a bundled scenario's name"
@@ -34,10 +76,39 @@ def add_sweep_parser(commands: Any) -> None:
         help="hpa.targetUtilization, hpa.minReplicas, hpa.maxReplicas, pod.<field>, "
         "vm.<field>, or a dotted path such as workloads[0].cpu_ms_per_request",
     )
-    sweep.add_argument("--seeds", type=int, default=1, help="runs per combination")
+    sweep.add_argument(
+        "--seeds",
+        type=lambda text: positive_int_arg(text, most=_MAX_RUNS),
+        default=1,
+        help="runs per combination (default 1)",
+    )
     where = sweep.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="start a Dask LocalCluster of N workers")
-    where.add_argument("--scheduler", help="a Dask scheduler address, tcp://HOST:8786")
+    where.add_argument(
+        "--workers",
+        type=workers_arg,
+        metavar="N",
+        help=f"start a Dask LocalCluster of N workers (1 to {_MAX_LOCAL_WORKERS})",
+    )
+    where.add_argument(
+        "--scheduler",
+        type=_scheduler_arg,
+        metavar="ADDRESS",
+        help="a Dask scheduler address, tcp://HOST:8786",
+    )
+    sweep.add_argument(
+        "--timeout",
+        type=timeout_arg,
+        default="24h",
+        metavar="DURATION",
+        help="deadline for the whole Dask sweep, connecting included (default 24h)",
+    )
+    sweep.add_argument(
+        "--connect-timeout",
+        type=timeout_arg,
+        default="30s",
+        metavar="DURATION",
+        help="deadline for reaching the Dask scheduler and one of its workers (default 30s)",
+    )
     sweep.add_argument("--out", type=Path, help="report folder (reports/<name>-sweep)")
     sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
     sweep.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -45,6 +116,7 @@ def add_sweep_parser(commands: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from capsim.analysis.parallel import ClusterError
     from capsim.analysis.sweep import parse_setting, summarize_runs, sweep
     from capsim.report.sweep_report import sweep_table, write_sweep_report
     from capsim.report.writer import markdown_table
@@ -58,16 +130,24 @@ def _sweep(args: argparse.Namespace) -> int:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a scenario mapping")
     settings = [parse_setting(text) for text in args.settings]
-    runs = sweep(
-        data,
-        path.parent,
-        settings,
-        seeds=args.seeds,
-        workers=args.workers,
-        scheduler=args.scheduler,
-    )
+    try:
+        runs = sweep(
+            data,
+            path.parent,
+            settings,
+            seeds=args.seeds,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            timeout_s=args.timeout,
+            connect_timeout_s=args.connect_timeout,
+            source=str(path),
+        )
+    except ClusterError as exc:  # the network or the workers' environment: exit 2
+        raise InputError(str(exc)) from None
     summary = summarize_runs(runs)
-    name = str(data.get("name", path.stem))
+    name = data.get("name")
+    if not (isinstance(name, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)):
+        name = path.stem  # a --set may have replaced an unusable name: never a path here
     out = args.out or Path("reports") / f"{name}-sweep"
     write_sweep_report(runs, summary, out, f"capsim sweep: {name}")
     if not args.quiet:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -257,12 +261,40 @@ def _gap_error(
     )
 
 
+# Traces read once at the edge and shipped with a run to a machine without the user's files
+# (a Dask worker): while set, read_trace answers from them only (capsim.scenario.portable).
+_PRELOADED: ContextVar[Mapping[str, Trace] | None] = ContextVar("preloaded", default=None)
+
+
+def trace_key(spec: TraceLoad, base_dir: Path) -> str:
+    """What identifies a read trace: its file as the scenario names it, and the spec."""
+    return f"{base_dir}\0{spec.model_dump_json()}"
+
+
+@contextmanager
+def preloaded_traces(traces: Mapping[str, Trace]) -> Iterator[None]:
+    """Within the block, :func:`read_trace` returns ``traces[trace_key(spec, base_dir)]``
+    and opens no file; a spec that is not there is a bug (``LookupError``)."""
+    token = _PRELOADED.set(traces)
+    try:
+        yield
+    finally:
+        _PRELOADED.reset(token)
+
+
 def read_trace(spec: TraceLoad, *, base_dir: Path, where: str = "load") -> Trace:
     """Read, check and window a trace; ``spec.path`` is relative to ``base_dir``.
 
     Raises :class:`WorkloadError` naming the file, field or column, and the bad value.
     """
     path = Path(spec.path) if Path(spec.path).is_absolute() else base_dir / spec.path
+    preloaded = _PRELOADED.get()
+    if preloaded is not None:
+        key = trace_key(spec, base_dir)
+        if key not in preloaded:
+            raise LookupError(f"{path}: this trace was not read at the edge and shipped")
+        source = f"{where}: {path}: " if where else f"{path}: "
+        return dataclasses.replace(preloaded[key], source=source)
     if not path.is_file():
         field = f"{where}.path" if where else "path"
         raise WorkloadError(f"{field}: file not found: {spec.path}")
