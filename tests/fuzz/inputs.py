@@ -4,6 +4,7 @@ apply``; kubeconfig files; a saved run for ``compare``."""
 
 from __future__ import annotations
 
+import atexit
 import copy
 import math
 import shutil
@@ -194,6 +195,7 @@ def saved_run() -> Path:
         return _SAVED[0]
 
 
+@atexit.register
 def remove_saved_run() -> None:
     with _SAVED_LOCK:
         for path in _SAVED:

@@ -143,7 +143,12 @@ FLAG_CASES: list[tuple[str, list[str], list[str], dict[str, Any]]] = [
     ("apply:namespace-bad", [*APPLY, "--namespace", "Bad_NS!"], ["Bad_NS!"], {"needs": KUBE}),
     ("prom:step-0", [*PROM, "--step", "0"], ["--step"], {}),
     ("prom:step-negative", [*PROM, "--step", "-1s"], ["--step"], {}),
-    ("prom:since-100y-step-1ms", [*PROM, "--since", "36500d", "--step", "1ms"], ["--step"], {}),
+    (
+        "prom:since-100y-step-1ms",
+        [*PROM, "--since", "36500d", "--step", "1ms"],
+        ["--since|--step"],
+        {},
+    ),
     ("prom:since-0", [*PROM, "--since", "0"], ["--since"], {}),
     ("prom:url-ftp", [*PROM, "--url", "ftp://x"], ["ftp://x"], {}),
     ("prom:url-not-a-url", [*PROM, "--url", "not a url"], ["--url"], {}),
