@@ -269,3 +269,38 @@ def test_workers_0_ends_at_once(tmp_path: Path) -> None:
         "capsim: error: capsim sweep: argument --workers: must be 1 to 256, got '0' (see --help)\n"
     )
     assert seconds < 30
+
+
+def test_recommend_by_relative_paths_on_two_workers_equals_the_local_one(
+    cluster: DaskCluster, tmp_path: Path
+) -> None:
+    """``capsim recommend --scheduler``: the engine's confirmation runs happen on the
+    workers, which see neither the trace nor the folder it was named from; the answer is
+    the local one."""
+    import json
+    import shutil
+
+    from validate_examples import EXAMPLES, NASA
+
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("hpa-flapping.yaml", "deployment.yaml"):
+        shutil.copy(EXAMPLES / name, folder / name)
+    shutil.copy(NASA, folder / "load.csv")
+    args = ["recommend", "--hpa", "hpa-flapping.yaml", "--deployment", "deployment.yaml"]
+    args += ["--trace", "load.csv", "--scale", "40", "--end", "1d"]
+    args += ["--cpu-ms-per-request", "30", "--slo-p95-ms", "200", "--json"]
+    args += ["--targets", "60,80", "--presets", "default"]
+    local = subprocess.run([*CAPSIM, *args], cwd=folder, capture_output=True, text=True)
+    assert local.returncode in (0, 1), local.stderr
+    before = sum(executed(cluster.address).values())
+    remote = subprocess.run(
+        [*CAPSIM, *args, "--scheduler", cluster.address],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert remote.returncode == local.returncode, remote.stderr
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    assert sum(executed(cluster.address).values()) > before  # the workers ran them

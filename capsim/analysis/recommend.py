@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from capsim.analysis.sweep import map_runs
+from capsim.analysis.parallel import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    map_runs,
+)
 from capsim.analysis.validate import (
     SLO_SLACK_PCT,
     ValidateInputs,
@@ -55,8 +59,10 @@ from capsim.analysis.validate import (
     select_hpa,
 )
 from capsim.fastpath import FastPathError, evaluate_hpas
-from capsim.scenario import parse_scenario
+from capsim.scenario import Scenario, parse_scenario
+from capsim.scenario.load.traces import Trace
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
+from capsim.scenario.portable import make_portable, run_portable
 
 __all__ = ["PRESETS", "Candidate", "Recommendation", "candidate_specs", "emit_hpa", "recommend"]
 
@@ -188,15 +194,21 @@ def candidate_specs(
     return out
 
 
-def _evaluate(job: tuple[dict[str, Any], dict[str, Any], list[str], dict[str, Any]]) -> Any:
-    """Run one candidate's scenario and judge it (a top-level function for workers)."""
-    import capsim
-    from capsim.scenario import parse_scenario
+def _evaluate(
+    job: tuple[Scenario, dict[str, Any], list[str], dict[str, Any]],
+    traces: Mapping[str, Trace],
+) -> Any:
+    """Run one candidate's scenario and judge it (a top-level function for workers).
 
-    data, inputs_fields, assumptions, spec = job
+    The scenario was parsed and its trace read on the client
+    (:func:`capsim.scenario.portable.make_portable`): a worker opens no file, so a Dask
+    cluster needs neither the trace nor the working directory it was named from."""
+    import capsim
+
+    scenario, inputs_fields, assumptions, spec = job
     inputs = ValidateInputs(**inputs_fields)
-    scenario = parse_scenario(data, where="capsim recommend", base_dir=Path("."))
-    result = capsim.run(scenario)
+    with run_portable(traces):
+        result = capsim.run(scenario)
     name = scenario.workloads[0].name
     outcome = judge_run(result, name, int(spec["maxReplicas"]), inputs, assumptions)
     return outcome.passed, outcome.reasons, outcome.metrics
@@ -224,6 +236,8 @@ def recommend(
     workers: int | None = None,
     scheduler: str | None = None,
     processes: int | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     screen: bool = True,
     cpu_requests_m: Sequence[int] = (),
 ) -> Recommendation:
@@ -241,12 +255,23 @@ def recommend(
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
 
     def engine(indices: Sequence[int]) -> dict[int, Candidate]:
-        jobs = [
-            (_scenario_for(base, specs[i][3], specs[i][4]), fields, assumptions, specs[i][3])
-            for i in indices
-        ]
+        traces: dict[str, Trace] = {}
+        jobs = []
+        for i in indices:
+            data = _scenario_for(base, specs[i][3], specs[i][4])
+            parsed = parse_scenario(data, where="capsim recommend", base_dir=Path("."))
+            scenario, read = make_portable(parsed)
+            traces.update(read)
+            jobs.append((scenario, fields, assumptions, specs[i][3]))
         results = map_runs(
-            _evaluate, jobs, workers=workers, scheduler=scheduler, processes=processes
+            _evaluate,
+            jobs,
+            shared=traces,
+            workers=workers,
+            scheduler=scheduler,
+            processes=processes,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
         )
         return {
             i: Candidate(*specs[i], passed, tuple(reasons), metrics)

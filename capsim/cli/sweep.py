@@ -10,7 +10,13 @@ from typing import Any
 
 from capsim.cli.common import EXIT_OK, InputError, duration_arg, require_extra
 
-__all__ = ["add_sweep_parser", "positive_int_arg", "timeout_arg", "workers_arg"]
+__all__ = [
+    "add_parallel_arguments",
+    "add_sweep_parser",
+    "positive_int_arg",
+    "timeout_arg",
+    "workers_arg",
+]
 
 # The bounds the arguments below check: capsim.analysis.parallel.MAX_LOCAL_WORKERS and
 # capsim.analysis.sweep.MAX_RUNS (not imported: building the parser stays light).
@@ -52,6 +58,38 @@ def _scheduler_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers N | --scheduler ADDRESS``, ``--timeout`` and ``--connect-timeout``: where
+    runs execute and the deadlines of a Dask cluster (``sweep`` and ``recommend``)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=workers_arg,
+        metavar="N",
+        help=f"start a Dask LocalCluster of N workers (1 to {_MAX_LOCAL_WORKERS})",
+    )
+    where.add_argument(
+        "--scheduler",
+        type=_scheduler_arg,
+        metavar="ADDRESS",
+        help="a Dask scheduler address, tcp://HOST:8786",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=timeout_arg,
+        default="24h",
+        metavar="DURATION",
+        help="deadline for the whole Dask part, connecting included (default 24h)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=timeout_arg,
+        default="30s",
+        metavar="DURATION",
+        help="deadline for reaching the Dask scheduler and one of its workers (default 30s)",
+    )
+
+
 def add_sweep_parser(commands: Any) -> None:
     """The ``sweep`` command."""
     sweep = commands.add_parser(
@@ -82,34 +120,12 @@ def add_sweep_parser(commands: Any) -> None:
         default=1,
         help="runs per combination (default 1)",
     )
-    where = sweep.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=workers_arg,
-        metavar="N",
-        help=f"start a Dask LocalCluster of N workers (1 to {_MAX_LOCAL_WORKERS})",
-    )
-    where.add_argument(
-        "--scheduler",
-        type=_scheduler_arg,
-        metavar="ADDRESS",
-        help="a Dask scheduler address, tcp://HOST:8786",
-    )
+    add_parallel_arguments(sweep)
     sweep.add_argument(
-        "--timeout",
-        type=timeout_arg,
-        default="24h",
-        metavar="DURATION",
-        help="deadline for the whole Dask sweep, connecting included (default 24h)",
+        "--out",
+        type=Path,
+        help="report folder (reports/<name>-sweep); must be new, empty or a folder capsim wrote",
     )
-    sweep.add_argument(
-        "--connect-timeout",
-        type=timeout_arg,
-        default="30s",
-        metavar="DURATION",
-        help="deadline for reaching the Dask scheduler and one of its workers (default 30s)",
-    )
-    sweep.add_argument("--out", type=Path, help="report folder (reports/<name>-sweep)")
     sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
     sweep.add_argument("--debug", action="store_true", help="show tracebacks")
     sweep.set_defaults(handler=_sweep)
@@ -120,6 +136,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from capsim.analysis.sweep import parse_setting, summarize_runs, sweep
     from capsim.report.sweep_report import sweep_table, write_sweep_report
     from capsim.report.writer import markdown_table
+    from capsim.results.files import check_output_folder
     from capsim.scenario import ScenarioError, scenario_file
     from capsim.scenario.parsing import load_yaml
 
@@ -130,6 +147,8 @@ def _sweep(args: argparse.Namespace) -> int:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a scenario mapping")
     settings = [parse_setting(text) for text in args.settings]
+    out = args.out or Path("reports") / f"{_report_name(data, path)}-sweep"
+    check_output_folder(out)  # before the runs, not after them
     try:
         runs = sweep(
             data,
@@ -145,13 +164,18 @@ def _sweep(args: argparse.Namespace) -> int:
     except ClusterError as exc:  # the network or the workers' environment: exit 2
         raise InputError(str(exc)) from None
     summary = summarize_runs(runs)
-    name = data.get("name")
-    if not (isinstance(name, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)):
-        name = path.stem  # a --set may have replaced an unusable name: never a path here
-    out = args.out or Path("reports") / f"{name}-sweep"
-    write_sweep_report(runs, summary, out, f"capsim sweep: {name}")
+    write_sweep_report(runs, summary, out, f"capsim sweep: {_report_name(data, path)}")
     if not args.quiet:
         header, rows = sweep_table(summary)
         print(markdown_table(header, rows))
         print(f"\nreport: {out / 'index.html'}")
     return EXIT_OK
+
+
+def _report_name(data: dict[str, Any], path: Path) -> str:
+    """The scenario's name when it is a plain DNS label, else the file's stem (never a
+    path: the name becomes part of a folder name)."""
+    name = data.get("name")
+    if isinstance(name, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name):
+        return name
+    return path.stem

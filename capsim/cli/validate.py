@@ -17,6 +17,7 @@ from capsim.cli.common import (
     duration_arg,
     require_extra,
 )
+from capsim.cli.sweep import add_parallel_arguments
 
 __all__ = ["add_validate_parsers"]
 
@@ -76,9 +77,7 @@ def add_validate_parsers(commands: Any) -> None:
         metavar="CPUS",
         help="also try these pod CPU requests (e.g. 250m,500m,1), each with every target",
     )
-    where = recommend.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="a Dask LocalCluster of N workers")
-    where.add_argument("--scheduler", help="a Dask scheduler address, tcp://HOST:8786")
+    add_parallel_arguments(recommend)
     recommend.add_argument(
         "--emit",
         type=Path,
@@ -193,6 +192,8 @@ def _recommend(args: argparse.Namespace) -> int:
         cpu_requests_m=_cpu_list(args.cpu_requests),
         workers=args.workers,
         scheduler=args.scheduler,
+        timeout_s=args.timeout,
+        connect_timeout_s=args.connect_timeout,
     )
     emitted = None
     if args.emit is not None and outcome.chosen is not None:
