@@ -338,7 +338,59 @@ def test_unsimulated_hpa_metrics_are_kept_and_flagged(
     assert raw["platforms"]["kubernetes"]["workloads"]["web"]["hpa"]["metrics"] == [pods_metric]
     assert (
         "note: HPA shop/web scales on Pods requests_per_second: capsim run simulates only "
-        "Resource cpu and memory metrics"
+        "cpu and memory (Resource, or ContainerResource of the first container)"
+    ) in capsys.readouterr().out
+
+
+def container_metric(container_name: str) -> dict[str, object]:
+    return {
+        "type": "ContainerResource",
+        "containerResource": {
+            "name": "cpu",
+            "container": container_name,
+            "target": {"type": "Utilization", "averageUtilization": 60},
+        },
+    }
+
+
+def test_a_container_resource_metric_of_the_app_container_is_simulated(
+    server: ApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The scenario keeps the containers' own requests: the HPA divides the app
+    container's usage by its request (250m), not by the pod's sum (350m)."""
+    server.seed(node("a", "n2-standard-4", ("4", "16Gi"), ("3920m", "14Gi")), manager="kubelet")
+    pod = [
+        container("app", {"cpu": "250m", "memory": "64Mi"}),
+        container("proxy", {"cpu": "100m", "memory": "32Mi"}),
+    ]
+    server.seed(deployment("web", pod), manager="kubectl")
+    server.seed(hpa("web", WEB_HPA_SPEC | {"metrics": [container_metric("app")]}), manager="k")
+    assert snapshot(server, tmp_path) == 0
+    assert "scales on" not in capsys.readouterr().out
+    scenario = capsim.load_scenario(tmp_path / "shop.yaml")
+    platform = scenario.platforms["kubernetes"]
+    assert isinstance(platform, KubernetesPlatform)
+    template = platform.workloads["web"].pod
+    assert template.cpu_request_millicores == 350
+    assert [(c.name, c.cpu_request_millicores) for c in template.containers] == [
+        ("app", 250),
+        ("proxy", 100),
+    ]
+
+
+def test_a_container_resource_metric_of_a_sidecar_is_flagged(
+    server: ApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.seed(node("a", "n2-standard-4", ("4", "16Gi"), ("3920m", "14Gi")), manager="kubelet")
+    pod = [
+        container("app", {"cpu": "250m", "memory": "64Mi"}),
+        container("proxy", {"cpu": "100m", "memory": "32Mi"}),
+    ]
+    server.seed(deployment("web", pod), manager="kubectl")
+    server.seed(hpa("web", WEB_HPA_SPEC | {"metrics": [container_metric("proxy")]}), manager="k")
+    assert snapshot(server, tmp_path) == 0
+    assert (
+        "note: HPA shop/web scales on ContainerResource cpu of container proxy"
     ) in capsys.readouterr().out
 
 

@@ -406,15 +406,38 @@ def _targets(hpa: Mapping[str, Any], deployment: str) -> bool:
     return ref.get("kind") == "Deployment" and ref.get("name") == deployment
 
 
-def _unsimulated_metrics(spec: Mapping[str, Any]) -> list[str]:
+def _unsimulated_metrics(spec: Mapping[str, Any], app_container: str) -> list[str]:
+    """The HPA's metrics capsim cannot simulate: anything but cpu and memory, as a
+    ``Resource`` metric or as a ``ContainerResource`` metric of the app (first) container
+    (the model has no usage figure for sidecars)."""
     found = []
     for metric in spec.get("metrics") or []:
         kind = str(metric.get("type", "?"))
         source = metric.get(kind[:1].lower() + kind[1:]) or {}
         name = source.get("name") or (source.get("metric") or {}).get("name") or "?"
-        if kind != "Resource" or name not in SIMULATED_METRICS:
+        if kind == "ContainerResource" and name in SIMULATED_METRICS:
+            container = str(source.get("container", "?"))
+            if container != app_container:
+                found.append(f"ContainerResource {name} of container {container}")
+        elif kind != "Resource" or name not in SIMULATED_METRICS:
             found.append(f"{kind} {name}")
     return found
+
+
+def _pod_containers(deployment: Mapping[str, Any]) -> list[Obj]:
+    """The Deployment's containers by name with their requests, for a ``ContainerResource``
+    metric (which divides the container's usage by that container's request)."""
+    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    out: list[Obj] = []
+    for container in spec.get("containers") or []:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        entry: Obj = {"name": str(container.get("name", ""))}
+        if "cpu" in requests:
+            entry["cpu_request"] = format_cpu_millicores(parse_cpu_millicores(requests["cpu"]))
+        if "memory" in requests:
+            entry["memory_request"] = format_memory_bytes(parse_memory_bytes(requests["memory"]))
+        out.append(entry)
+    return out
 
 
 # --- the scenario ----------------------------------------------------------------------
@@ -512,12 +535,15 @@ def snapshot_scenario(state: ClusterState) -> Snapshot:
                     f"{label} is the target of {len(hpas)} HPAs (they fight over its replicas); "
                     f"took {_name(hpa)}, left out {others}"
                 )
-            unsimulated = _unsimulated_metrics(spec)
+            containers = _pod_containers(deployment)
+            if any(m.get("type") == "ContainerResource" for m in spec.get("metrics") or []):
+                config["pod"]["containers"] = containers
+            unsimulated = _unsimulated_metrics(spec, containers[0]["name"])
             if unsimulated:
                 notes.append(
                     f"HPA {ns}/{_name(hpa)} scales on {', '.join(unsimulated)}: capsim run "
-                    "simulates only Resource cpu and memory metrics and will refuse it until "
-                    "they are replaced"
+                    "simulates only cpu and memory (Resource, or ContainerResource of the "
+                    "first container) and will refuse it until they are replaced"
                 )
         else:
             replicas = (deployment.get("spec") or {}).get("replicas")
