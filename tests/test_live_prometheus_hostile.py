@@ -273,12 +273,17 @@ class TestDeadlines:
     def test_the_deadline_covers_retries_and_back_off(
         self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        server = serve(lambda r: Reply(status=503, body=b"busy", content_type="text/plain"))
+        def busy(request: Recorded) -> Reply:  # 4 attempts take 1.6 s at least
+            time.sleep(0.4)
+            return Reply(status=503, body=b"busy", content_type="text/plain")
+
+        server = serve(busy)
         began = time.monotonic()
         code, _, err = run(capsys, "--url", server.url, *WINDOW, "--timeout", "1s")
         assert code == 2
-        assert time.monotonic() - began < 3
-        assert "capsim: error:" in err
+        assert time.monotonic() - began < 2
+        assert_one_line_error(err, server.url, "--timeout", "retries included")
+        assert 2 <= len(server.requests) <= 3
 
     def test_the_deadline_is_for_the_whole_pull_not_each_request(self, serve: Any) -> None:
         """Eleven queries each answered in 0.3 s: fine one by one, but not within 2 s."""
@@ -297,12 +302,21 @@ class TestDeadlines:
         assert time.monotonic() - began < 3
         assert 5 <= len(server.requests) <= 8
 
-    def test_the_default_deadline_is_documented(self) -> None:
+    def test_the_default_deadline_and_limits_are_documented(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         assert client_module.DEFAULT_TIMEOUT_S == live_cli._DEFAULT_TIMEOUT_S == 300
         assert client_module.MAX_POINTS_PER_PULL == live_cli._MAX_POINTS
-        help_text = " ".join(cli.build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
-                             .choices["live"].format_help().split())  # fmt: skip
-        assert "live" in help_text
+        with pytest.raises(SystemExit):
+            cli.main(["live", "prometheus", "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "the overall deadline of the whole pull" in text
+        assert "not each read (default 300s)" in text
+        assert "at most 2,000,000 points per series" in text
+        assert "a redirect to another scheme, host or port is refused" in text
+        readme = (Path(__file__).parents[1] / "README.md").read_text()
+        assert "one overall deadline for the whole pull" in readme
+        assert "At most 2,000,000 points per series" in readme
 
 
 # --- limits -----------------------------------------------------------------------------
@@ -360,11 +374,9 @@ class TestLimits:
             (["--step", "nan"], "--step"),
             (["--step", "inf"], "--step"),
             (["--start", "nan", "--end", "1700000000"], "--start"),
-            (["--end", "inf"], "--end"),
-            (["--start", "1e300"], "--start"),
-            (["--start", "1700000000", "--end", "1600000000"], "not before --end"),
+            (["--end", "inf"], "--end: must be a time between 1970 and 9999"),
+            (["--start", "1e300"], "--start: must be a time between 1970 and 9999"),
             (["--start", "1700000000", "--end", "1700000001", "--step", "1h"], "--step"),
-            (["--start", "yesterday-ish"], "--start"),
             (["--since", "0"], "--since"),
             (["--since", "99999999999d"], "--since"),
             (["--timeout", "0"], "--timeout"),
@@ -372,8 +384,6 @@ class TestLimits:
             (["--rate-window", "0.5s"], "--rate-window"),
             (["--header", "Bad Name: x"], "--header"),
             (["--header", "X-Ok: a\x01b"], "--header"),
-            (["--header", "novalue"], "--header"),
-            (["--basic-auth-file", "/nonexistent/auth"], "/nonexistent/auth"),
             (["--basic-auth-file", "/dev/zero"], "/dev/zero"),
             (["--bearer-token-file", "/dev/null"], "empty"),
         ],
@@ -518,11 +528,11 @@ HOSTILE: dict[str, tuple[Any, str]] = {
     "answer a list": (lambda a, f: [a], "a JSON list"),
     "not JSON": (
         lambda a, f: Reply(body=b"hello", content_type="text/plain"),
-        "not the Prometheus API",
+        "not the Prometheus API (got text/plain): starts with 'hello'",
     ),
     "HTML page": (
         lambda a, f: Reply(body=b"<html>\n<body>Login</body>\n</html>", content_type="text/html"),
-        "not the Prometheus API (got text/html)",
+        "not the Prometheus API (got text/html): starts with '<html> <body>Login</body> </html>'",
     ),
     "HTML 502 page": (
         lambda a, f: Reply(

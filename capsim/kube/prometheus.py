@@ -561,7 +561,9 @@ class Prometheus:
                     f"got {len(raw):,} bytes"
                 ) from None
             raise self._fail(
-                f"{where}: not the Prometheus API (got {kind}); check the URL and its path "
+                f"{where}: query {query!r}: not the Prometheus API (got {_one_line(kind, 60)}): "
+                f"starts with {_one_line(raw[:40].decode('utf-8', 'replace'), 40)!r}; check the "
+                "URL and its path "
                 "prefix (Mimir: …/prometheus, Thanos Query: the query frontend's URL)"
             ) from None
         if not isinstance(answer, dict):
