@@ -47,20 +47,21 @@ def _bundled() -> dict[str, Any]:
 
 BASES = {"small": inputs.small_scenario(), "web-diurnal": _bundled()}
 
+# keys a scenario may add (most are optional fields), and one it must not know
+OPTIONAL_KEYS = ["tick", "record_every", "loop", "gaps", "idle_cpu", "gpu", "fuzz_extra"]
+NASTY = [
+    *(None, True, False, 0, -1, 2**31, 2**63, 10**30, -0.0, 1e-300, 1e300),
+    *(float("inf"), float("-inf"), float("nan"), "", "x"),
+    *("1e400", "-5m", "0s", "1ms", "1ns", "100y", "36500d", "500m", "1e400Gi", "-1Gi"),
+    *("Utilization", "kubernetes", "vm", "service", "batch", "diurnal", ".inf", "NaN"),
+]
 scalars = st.one_of(
-    st.none(),
-    st.booleans(),
+    st.sampled_from(NASTY),  # values that broke capsim before (issue 14), most of the time
+    st.sampled_from(NASTY),
+    st.sampled_from(NASTY),
     st.integers(min_value=-10, max_value=100),
-    st.sampled_from([0, -1, 2**31, 2**63, 10**30]),
     st.floats(allow_nan=True, allow_infinity=True, width=64),
-    st.sampled_from([1e-300, 1e300, -0.0, 0.5]),
     st.text(max_size=12),
-    st.sampled_from(
-        [
-            *("1e400", "-5m", "0s", "1ms", "1ns", "100y", "36500d", "500m", "1e400Gi", "-1Gi"),
-            *("Utilization", "kubernetes", "vm", "service", "batch", "diurnal", ".inf", "NaN"),
-        ]
-    ),
 )
 values = st.recursive(
     scalars,
@@ -89,12 +90,12 @@ def _deleted(data: Any, path: Path_) -> Any:
     return replaced(data, parent_path, shrunk)
 
 
-def _added(data: Any, path: Path_, value: Any) -> Any:
+def _added(data: Any, path: Path_, value: Any, key: str = "fuzz_extra") -> Any:
     node: Any = data
     for part in path:
         node = node[part]
     if isinstance(node, dict):
-        return replaced(data, path, {**node, "fuzz_extra": value})
+        return replaced(data, path, {**node, key: value})
     if isinstance(node, list):
         return replaced(data, path, [*node, value])
     return replaced(data, path, value)
@@ -110,14 +111,19 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
         paths = _paths(data)
         if not paths:
             break
-        path = draw(st.sampled_from(paths))
+        scalar_paths = [p for p, _ in leaves(data) if p]
+        path = draw(st.sampled_from(scalar_paths) | st.sampled_from(paths))
         action = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
         if action == "delete":
             data = _deleted(data, path)
             done.append(f"delete {path}")
         else:
             value = draw(values)
-            data = _added(data, path, value) if action == "add" else replaced(data, path, value)
+            if action == "add":
+                path = draw(st.sampled_from([(), *paths]))
+                data = _added(data, path, value, draw(st.sampled_from(OPTIONAL_KEYS)))
+            else:
+                data = replaced(data, path, value)
             done.append(f"{action} {path} = {value!r}")
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     return f"{name}: " + "; ".join(done), text
