@@ -49,6 +49,10 @@ _DECIMAL_SUFFIXES: dict[str, int] = {
     "P": 15,
     "E": 18,
 }
+# Bounds that keep exact arithmetic cheap on hostile text (a Kubernetes quantity is at most
+# 2^63-1 in milli-units anyway): "1e999999999" must not build a billion-digit integer.
+_MAX_QUANTITY_CHARS = 100
+_MAX_QUANTITY_EXPONENT = 1000
 _QUANTITY_RE = re.compile(
     r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?:(?P<binary>Ki|Mi|Gi|Ti|Pi|Ei)|(?P<exponent>[eE][+-]?[0-9]+)|(?P<decimal>[numkMGTPE]?))$"
@@ -71,6 +75,10 @@ def parse_quantity(text: str | int | float) -> Fraction:
         return Fraction(Decimal(repr(text)))
     if not isinstance(text, str):
         raise ValueError(f"not a quantity: {text!r}")
+    if len(text) > _MAX_QUANTITY_CHARS:
+        raise ValueError(
+            f"not a quantity: {text[:20]!r}... is longer than {_MAX_QUANTITY_CHARS} characters"
+        )
     match = _QUANTITY_RE.match(text.strip())
     if match is None:
         raise ValueError(
@@ -84,7 +92,12 @@ def parse_quantity(text: str | int | float) -> Fraction:
     if match["binary"]:
         return number * _BINARY_SUFFIXES[match["binary"]]
     if match["exponent"]:
-        return number * Fraction(10) ** int(match["exponent"][1:])
+        exponent = int(match["exponent"][1:])
+        if abs(exponent) > _MAX_QUANTITY_EXPONENT:
+            raise ValueError(
+                f"not a quantity: {text!r} (the exponent is beyond ±{_MAX_QUANTITY_EXPONENT})"
+            )
+        return number * Fraction(10) ** exponent
     return number * Fraction(10) ** _DECIMAL_SUFFIXES[match["decimal"] or ""]
 
 
@@ -153,7 +166,7 @@ def parse_duration_s(text: str | int | float) -> float:
         raise ValueError(f"not a duration: {text!r}")
     stripped = text.strip()
     if _PLAIN_SECONDS_RE.match(stripped):
-        return float(stripped)
+        return _finite_duration(float(stripped), text)
     position = 0
     total = 0.0
     last_unit_size = math.inf
@@ -168,7 +181,15 @@ def parse_duration_s(text: str | int | float) -> float:
         raise ValueError(
             f"not a duration: {text!r} (expected seconds or e.g. 90s, 15m, 24h, 7d, 1h30m)"
         )
-    return total
+    return _finite_duration(total, text)
+
+
+def _finite_duration(seconds: float, text: str) -> float:
+    """``seconds`` when finite: ``"9" * 400`` is a duration too long to hold."""
+    if not math.isfinite(seconds):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"not a duration: {shown!r} is too long to hold in seconds")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

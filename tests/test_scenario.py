@@ -250,7 +250,7 @@ BAD_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "duplicate names",
         lambda d: d["workloads"][1].update(name="web"),
-        "workload names must be unique, repeated: ['web']",
+        "workloads[1].name: workload names must be unique, 'web' repeats workloads[0]",
     ),
     ("bad name", lambda d: d.update(name="Web Compare"), "name: String should match pattern"),
     (

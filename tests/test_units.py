@@ -157,3 +157,27 @@ def test_quantity_suffix_scales(number: int, suffix: str) -> None:
         "u": Fraction(1, 10**6),
     }
     assert parse_quantity(f"{number}{suffix}") == number * factors[suffix]
+
+
+def test_a_duration_too_long_to_hold_is_refused_not_infinite() -> None:
+    """400 digits of seconds overflow a float to inf: refused, not returned as inf."""
+    from capsim.units import parse_duration_s
+
+    for text in ("9" * 400, "9" * 400 + "s", "1" + "0" * 320 + "d"):
+        with pytest.raises(ValueError, match="too long to hold in seconds"):
+            parse_duration_s(text)
+
+
+def test_a_quantity_exponent_or_length_beyond_the_bound_is_refused_at_once() -> None:
+    """``1e999999999`` would build a billion-digit integer (minutes, gigabytes)."""
+    import time
+
+    from capsim.units import parse_quantity
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"the exponent is beyond ±1000"):
+        parse_quantity("1e999999999")
+    with pytest.raises(ValueError, match="is longer than 100 characters"):
+        parse_quantity("1" * 101)
+    assert time.monotonic() - started < 1.0
+    assert parse_quantity("1e400") == 10**400  # within the bound: exact, as before

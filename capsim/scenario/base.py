@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from capsim.scenario.distributions import LogNormal
+from capsim.scenario.fields import StrictModel
 
 __all__ = ["FrozenModel", "Name", "ScenarioError", "reference_delay"]
 
@@ -19,8 +20,9 @@ class ScenarioError(ValueError):
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 
 
-class FrozenModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+class FrozenModel(StrictModel):
+    """The base of the scenario schema: frozen, unknown keys refused, numbers strict
+    (:class:`capsim.scenario.fields.StrictModel`)."""
 
 
 def reference_delay(median: str, p99: str) -> LogNormal:

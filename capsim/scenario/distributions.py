@@ -21,9 +21,9 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from capsim.scenario.fields import Seconds
+from capsim.scenario.fields import Seconds, StrictModel
 
 __all__ = [
     "Constant",
@@ -37,9 +37,7 @@ __all__ = [
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 
 
-class _Dist(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _Dist(StrictModel):
     def sample(self, rng: np.random.Generator, size: int) -> npt.NDArray[np.float64]:
         raise NotImplementedError  # pragma: no cover - every subclass defines it
 

@@ -9,15 +9,15 @@ Same scenario and seed give identical inputs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from capsim.scenario import BatchWorkload, Scenario, ScenarioError, ServiceWorkload
+from capsim.scenario.grid import run_grid
 from capsim.scenario.jobs import JobSpec, draw_jobs
-from capsim.scenario.load import build_load, default_tick_s
+from capsim.scenario.load import WorkloadError, build_load
 from capsim.scenario.load.specs import REQUESTS_PER_S
 
 __all__ = ["Inputs", "prepare_inputs"]
@@ -39,26 +39,6 @@ class Inputs:
     platform_seeds: dict[str, np.random.SeedSequence]
 
 
-def _tick_s(scenario: Scenario) -> float:
-    if scenario.tick_s is not None:
-        return scenario.tick_s
-    ticks = [
-        default_tick_s(w.load, base_dir=scenario.base_dir)
-        for w in scenario.workloads
-        if isinstance(w, ServiceWorkload)
-    ]
-    return min(ticks, default=1.0)
-
-
-def _whole_multiple(value: float, unit: float, what: str, where: str) -> int:
-    count = round(value / unit)
-    if count < 1 or not math.isclose(count * unit, value, rel_tol=1e-9, abs_tol=1e-9):
-        raise ScenarioError(
-            f"{where}: {what} ({value:g} s) must be a whole number of ticks ({unit:g} s)"
-        )
-    return count
-
-
 def _arrival_rate(
     workload: ServiceWorkload, values: FloatArray, unit: str, where: str
 ) -> FloatArray:
@@ -74,13 +54,15 @@ def _arrival_rate(
 
 
 def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
-    """Build the time grid, the load of every service and the seed streams."""
+    """Build the time grid, the load of every service and the seed streams. The grid is
+    checked against the run-size limits first (:func:`capsim.scenario.grid.run_grid`),
+    before anything is allocated."""
     seed = scenario.seed if seed is None else seed
     where = str(scenario.base_dir / f"{scenario.name}")
-    tick = _tick_s(scenario)
-    n_ticks = _whole_multiple(scenario.duration_s, tick, "duration", where)
-    every = scenario.record_every_s or tick * max(1, round(60.0 / tick))
-    _whole_multiple(every, tick, "record_every", where)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ScenarioError(f"{where}: seed: must be an integer >= 0, got {seed!r}")
+    grid = run_grid(scenario, where)
+    tick, n_ticks, every = grid.tick_s, grid.n_ticks, grid.record_every_s
     root = np.random.SeedSequence(seed)
     load_root, platform_root = root.spawn(2)
     load_seeds = load_root.spawn(len(scenario.workloads))
@@ -91,14 +73,17 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
             rng = np.random.default_rng(load_seeds[index])
             jobs[workload.name] = draw_jobs(workload, scenario.duration_s, rng, scenario.base_dir)
             continue
-        series = build_load(
-            workload.load,
-            duration_s=scenario.duration_s,
-            tick_s=tick,
-            rng=np.random.default_rng(load_seeds[index]),
-            base_dir=scenario.base_dir,
-            where=f"workloads[{index}].load",
-        )
+        try:
+            series = build_load(
+                workload.load,
+                duration_s=scenario.duration_s,
+                tick_s=tick,
+                rng=np.random.default_rng(load_seeds[index]),
+                base_dir=scenario.base_dir,
+                where=f"workloads[{index}].load",
+            )
+        except WorkloadError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
         rates[workload.name] = _arrival_rate(
             workload,
             np.asarray(series.values, dtype=float),

@@ -22,6 +22,7 @@ a scenario sees the same jobs.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from capsim.scenario.limits import MAX_DURATION_S
+from capsim.scenario.load.specs import WorkloadError
+from capsim.scenario.load.traces import (
+    csv_line_numbers,
+    file_problem,
+    first_line,
+    read_bounded,
+    row_name,
+)
 from capsim.scenario.workloads import BatchArrivals, BatchWorkload
 
 __all__ = ["JobSpec", "draw_jobs", "queue_key", "read_submit_times", "submit_times"]
@@ -57,34 +67,47 @@ class JobSpec:
 
 
 def read_submit_times(arrivals: BatchArrivals, base_dir: Path) -> FloatArray:
-    """The submit times in ``arrivals.path`` (relative to ``base_dir``), checked: the file
-    and column exist, and the times are numbers ≥ 0 in increasing order. Errors start
-    with ``path: `` and name the file, column, row and value."""
+    """The submit times in ``arrivals.path`` (relative to ``base_dir``), checked: a regular
+    file within the trace-file limits (:func:`capsim.scenario.load.traces.read_bounded`),
+    every row as wide as the header, the column exists, and the times are numbers from 0 to
+    ``MAX_DURATION_S`` in increasing order. Errors start with ``path: `` and name the file,
+    column, line and value."""
     assert arrivals.path is not None
     path = base_dir / arrivals.path
-    if not path.is_file():
-        raise ValueError(f"path: file not found: {arrivals.path}")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ValueError(f"path: {problem}: {arrivals.path}")
     try:
-        frame = pd.read_csv(path)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"path: {arrivals.path}: cannot read as CSV: {exc}") from None
+        data = read_bounded(path)
+        lines = csv_line_numbers(path, data)
+    except WorkloadError as exc:
+        raise ValueError(f"path: {exc}") from None
+    try:
+        frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ValueError(f"path: {arrivals.path}: cannot read as CSV: {first_line(exc)}") from None
     if arrivals.column not in frame:
         raise ValueError(
             f"path: {arrivals.path}: no column {arrivals.column!r} (columns: {list(frame)})"
         )
     values = pd.to_numeric(frame[arrivals.column], errors="coerce").to_numpy(dtype=np.float64)
     where = f"path: {arrivals.path}: column {arrivals.column!r}"
-    for row, value in enumerate(values):
-        if not (np.isfinite(value) and value >= 0):
-            raw = frame[arrivals.column].iloc[row]
-            raise ValueError(
-                f"{where}, line {row + 2}: submit time must be seconds >= 0, got {raw!r}"
-            )
-        if row and value < values[row - 1]:
-            raise ValueError(
-                f"{where}, line {row + 2}: submit times must be in increasing order "
-                f"({value:g} after {values[row - 1]:g})"
-            )
+    bad = np.flatnonzero(~((values >= 0) & (values <= MAX_DURATION_S)))
+    if bad.size:
+        row = int(bad[0])
+        raw = frame[arrivals.column].iloc[row]
+        raw = raw.item() if hasattr(raw, "item") else raw
+        raise ValueError(
+            f"{where}, {row_name(True, row, lines)}: submit time must be seconds from 0 to "
+            f"{MAX_DURATION_S:.0e}, got {raw!r}"
+        )
+    falls = np.flatnonzero(np.diff(values) < 0)
+    if falls.size:
+        row = int(falls[0]) + 1
+        raise ValueError(
+            f"{where}, {row_name(True, row, lines)}: submit times must be in increasing order "
+            f"({values[row]:g} after {values[row - 1]:g})"
+        )
     return values
 
 

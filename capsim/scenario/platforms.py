@@ -1,5 +1,10 @@
 """Platforms: Kubernetes (node pools, pods, the metrics pipeline, HPAs, the cluster
-autoscaler) and VM autoscaling groups (instances, target tracking)."""
+autoscaler) and VM autoscaling groups (instances, target tracking).
+
+Sizes are bounded as :mod:`capsim.scenario.limits` lists: at most 5,000 nodes per platform
+(``max_nodes`` summed over its pools; a VM group's ``max`` and ``instances``), 100 node pools,
+150,000 replicas per workload, 1,024 GPUs per node, pod or VM, prices up to 1e6 per hour;
+CPU and memory of nodes, VMs and ``cpu_request`` are more than 0."""
 
 from __future__ import annotations
 
@@ -12,7 +17,24 @@ from pydantic import Field, model_validator
 
 from capsim.scenario.base import FrozenModel, Name, reference_delay
 from capsim.scenario.distributions import Distribution
-from capsim.scenario.fields import Bytes, Millicores, PositiveSeconds, Seconds
+from capsim.scenario.fields import (
+    Bytes,
+    Float,
+    Int,
+    Millicores,
+    PositiveBytes,
+    PositiveMillicores,
+    PositiveSeconds,
+    Seconds,
+)
+from capsim.scenario.limits import (
+    MAX_GPU,
+    MAX_NODE_POOLS,
+    MAX_NODES,
+    MAX_PER_VM,
+    MAX_PRICE_PER_HOUR,
+    MAX_REPLICAS,
+)
 from capsim.scenario.manifests import HpaTemplate, load_hpas
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload
 
@@ -74,13 +96,13 @@ class NodePool(FrozenModel):
 
     name: Name
     instance: str = "node"
-    vcpu_millicores: Millicores = Field(alias="vcpu")
-    memory_bytes: Bytes = Field(alias="memory")
-    gpu: int = Field(default=0, ge=0)
-    price_per_hour: float = Field(ge=0)
+    vcpu_millicores: PositiveMillicores = Field(alias="vcpu")
+    memory_bytes: PositiveBytes = Field(alias="memory")
+    gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
+    price_per_hour: Float = Field(ge=0, le=MAX_PRICE_PER_HOUR)
     provision: Distribution = Field(default_factory=lambda: reference_delay("60s", "120s"))
-    min_nodes: int = Field(default=0, ge=0)
-    max_nodes: int = Field(ge=1)
+    min_nodes: Int = Field(default=0, ge=0, le=MAX_NODES)
+    max_nodes: Int = Field(ge=1, le=MAX_NODES)
     reserved: Literal["gke"] | ReservedResources = "gke"
 
     @model_validator(mode="after")
@@ -127,7 +149,7 @@ class MetricsPipeline(FrozenModel):
     sync_period_s: PositiveSeconds = Field(default=15.0, alias="sync_period")
     cpu_initialization_period_s: Seconds = Field(default=300.0, alias="cpu_initialization_period")
     initial_readiness_delay_s: Seconds = Field(default=30.0, alias="initial_readiness_delay")
-    tolerance: float = Field(default=0.1, ge=0)
+    tolerance: Float = Field(default=0.1, ge=0)
     downscale_stabilization_s: Seconds = Field(default=300.0, alias="downscale_stabilization")
 
 
@@ -148,13 +170,13 @@ class PodTemplate(FrozenModel):
     (optional) names the pod's containers for ``ContainerResource`` metrics; without it the
     pod is one container, whatever its name (see :class:`PodContainer`)."""
 
-    cpu_request_millicores: Millicores = Field(alias="cpu_request")
-    cpu_limit_millicores: Millicores | None = Field(default=None, alias="cpu_limit")
+    cpu_request_millicores: PositiveMillicores = Field(alias="cpu_request")
+    cpu_limit_millicores: PositiveMillicores | None = Field(default=None, alias="cpu_limit")
     memory_request_bytes: Bytes = Field(alias="memory_request")
     memory_limit_bytes: Bytes | None = Field(default=None, alias="memory_limit")
-    gpu: int = Field(default=0, ge=0)
+    gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
     image_size_bytes: Bytes = Field(default=0, alias="image_size")
-    pull_bandwidth_bytes_per_s: Bytes = Field(default=50 * 2**20, alias="pull_bandwidth")
+    pull_bandwidth_bytes_per_s: PositiveBytes = Field(default=50 * 2**20, alias="pull_bandwidth")
     container_start: Distribution = Field(default_factory=lambda: reference_delay("2s", "5s"))
     readiness_delay: Distribution = Field(default_factory=lambda: reference_delay("10s", "30s"))
     containers: tuple[PodContainer, ...] = ()
@@ -172,8 +194,6 @@ class PodTemplate(FrozenModel):
             self.memory_limit_bytes < self.memory_request_bytes
         ):
             raise ValueError("memory_limit must be >= memory_request")
-        if self.pull_bandwidth_bytes_per_s <= 0:
-            raise ValueError("pull_bandwidth must be > 0")
         return self
 
 
@@ -189,7 +209,7 @@ class KubernetesWorkload(FrozenModel):
     pod: PodTemplate | None = None
     hpa: HpaTemplate | None = None
     hpa_manifest: Path | None = None
-    replicas: int | None = Field(default=None, ge=0)
+    replicas: Int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
 
     @model_validator(mode="after")
     def _one_scaling_mode(self) -> KubernetesWorkload:
@@ -208,11 +228,28 @@ class KubernetesWorkload(FrozenModel):
 
 class KubernetesPlatform(FrozenModel):
     kind: Literal["kubernetes"]
-    node_pools: tuple[NodePool, ...] = Field(min_length=1)
+    node_pools: tuple[NodePool, ...] = Field(min_length=1, max_length=MAX_NODE_POOLS)
     scheduler: Literal["least_allocated", "most_allocated"] = "least_allocated"
     cluster_autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler)
     metrics: MetricsPipeline = Field(default_factory=MetricsPipeline)
     workloads: dict[str, KubernetesWorkload]
+
+    @model_validator(mode="after")
+    def _pools(self) -> KubernetesPlatform:
+        names = [pool.name for pool in self.node_pools]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(
+                    f"node_pools[{index}].name: node pool names must be unique, "
+                    f"{name!r} repeats node_pools[{names.index(name)}]"
+                )
+        nodes = sum(pool.max_nodes for pool in self.node_pools)
+        if nodes > MAX_NODES:
+            raise ValueError(
+                f"node_pools: max_nodes add up to {nodes:,} nodes, more than the limit of "
+                f"{MAX_NODES:,} per platform (Kubernetes' documented nodes per cluster)"
+            )
+        return self
 
 
 def hpa_template(config: KubernetesWorkload, base_dir: Path, name: str) -> HpaTemplate:
@@ -250,14 +287,14 @@ class VmInstance(FrozenModel):
     """A VM type: size, price, boot time, and what the guest OS and hypervisor take."""
 
     name: str = "vm"
-    vcpu_millicores: Millicores = Field(alias="vcpu")
-    memory_bytes: Bytes = Field(alias="memory")
-    gpu: int = Field(default=0, ge=0)
-    price_per_hour: float = Field(ge=0)
+    vcpu_millicores: PositiveMillicores = Field(alias="vcpu")
+    memory_bytes: PositiveBytes = Field(alias="memory")
+    gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
+    price_per_hour: Float = Field(ge=0, le=MAX_PRICE_PER_HOUR)
     boot: Distribution = Field(default_factory=lambda: reference_delay("35s", "90s"))
     guest_os_cpu_millicores: Millicores = Field(default=100, alias="guest_os_cpu")
     guest_os_memory_bytes: Bytes = Field(default=512 * 2**20, alias="guest_os_memory")
-    hypervisor_overhead_pct: float = Field(default=2.0, ge=0, lt=100)
+    hypervisor_overhead_pct: Float = Field(default=2.0, ge=0, lt=100)
 
     @model_validator(mode="after")
     def _room_for_the_app(self) -> VmInstance:
@@ -274,18 +311,21 @@ class VmInstance(FrozenModel):
         return usable - self.guest_os_cpu_millicores
 
 
+_MAX_PERIODS = 10_000  # alarm periods evaluated (CloudWatch allows far fewer)
+
+
 class VmAutoscaling(FrozenModel):
     """Target tracking on average CPU (AWS-style alarms; :mod:`capsim.models.target_tracking`)."""
 
     metric: Literal["cpu"] = "cpu"
-    target_pct: float = Field(gt=0, le=100)
-    min_instances: int = Field(alias="min", ge=0)
-    max_instances: int = Field(alias="max", ge=1)
+    target_pct: Float = Field(gt=0, le=100)
+    min_instances: Int = Field(alias="min", ge=0, le=MAX_NODES)
+    max_instances: Int = Field(alias="max", ge=1, le=MAX_NODES)
     metric_period_s: PositiveSeconds = Field(default=60.0, alias="metric_period")
-    scale_out_datapoints: int = Field(default=3, ge=1)
-    scale_out_evaluation_periods: int = Field(default=3, ge=1)
-    scale_in_datapoints: int = Field(default=15, ge=1)
-    scale_in_evaluation_periods: int = Field(default=15, ge=1)
+    scale_out_datapoints: Int = Field(default=3, ge=1, le=_MAX_PERIODS)
+    scale_out_evaluation_periods: Int = Field(default=3, ge=1, le=_MAX_PERIODS)
+    scale_in_datapoints: Int = Field(default=15, ge=1, le=_MAX_PERIODS)
+    scale_in_evaluation_periods: Int = Field(default=15, ge=1, le=_MAX_PERIODS)
     warmup_s: Seconds = Field(default=300.0, alias="warmup")
     cooldown_s: Seconds = Field(default=300.0, alias="cooldown")
 
@@ -314,8 +354,8 @@ class VmWorkload(FrozenModel):
 
     instance: VmInstance | None = None
     autoscaling: VmAutoscaling | None = None
-    instances: int | None = Field(default=None, ge=0)
-    per_vm: int = Field(default=1, ge=1)
+    instances: Int | None = Field(default=None, ge=0, le=MAX_NODES)
+    per_vm: Int = Field(default=1, ge=1, le=MAX_PER_VM)
 
     @model_validator(mode="after")
     def _one_scaling_mode(self) -> VmWorkload:

@@ -18,6 +18,12 @@ Conventions:
 * **Inline HPA specs** are camelCase, exactly as the ``spec`` of a manifest (without
   ``scaleTargetRef``).
 
+Sizes are bounded before anything is allocated (:mod:`capsim.scenario.limits` lists every
+limit: ticks × services × platforms, recorded rows, workloads, nodes, replicas, trace files,
+nesting depth, magnitudes); a scenario beyond one is refused in one line naming the field,
+the size and the limit. Numbers are never booleans, never infinite or NaN; workload and
+node pool names are unique.
+
 Defaults follow ``REFERENCE.md`` (metrics-server 15 s, HPA sync 15 s, cluster
 autoscaler scan 10 s and scale-down after 10 min, VM boot ~35 s, node ready ~60 s, …).
 """
@@ -31,8 +37,10 @@ from pydantic import Field, ValidationError, model_validator
 
 from capsim.data import bundled_scenarios, resolve_scenario
 from capsim.scenario.base import FrozenModel, Name, ScenarioError
-from capsim.scenario.fields import PositiveSeconds
+from capsim.scenario.fields import Int, PositiveSeconds
+from capsim.scenario.grid import check_batch_sizes, run_grid
 from capsim.scenario.jobs import read_submit_times
+from capsim.scenario.limits import MAX_PLATFORMS, MAX_REPLICAS, MAX_WORKLOADS, nesting_problem
 from capsim.scenario.load import WorkloadError, check_load
 from capsim.scenario.manifests import ManifestError, check_metric_targets, load_hpas
 from capsim.scenario.parsing import load_yaml, validation_message
@@ -44,6 +52,7 @@ from capsim.scenario.platforms import (
     VmInstance,
     VmPlatform,
     VmWorkload,
+    hpa_template,
     pod_template,
 )
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload, Workload
@@ -56,20 +65,25 @@ class Scenario(FrozenModel):
 
     name: Name
     description: str = ""
-    seed: int = Field(default=0, ge=0)
+    seed: Int = Field(default=0, ge=0)
     duration_s: PositiveSeconds = Field(alias="duration")
     tick_s: PositiveSeconds | None = Field(default=None, alias="tick")
     record_every_s: PositiveSeconds | None = Field(default=None, alias="record_every")
-    workloads: tuple[Workload, ...] = Field(min_length=1)
-    platforms: dict[Name, Platform] = Field(min_length=1)
+    workloads: tuple[Workload, ...] = Field(min_length=1, max_length=MAX_WORKLOADS)
+    platforms: dict[Name, Platform] = Field(min_length=1, max_length=MAX_PLATFORMS)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
         names = [w.name for w in self.workloads]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"workload names must be unique, repeated: {duplicates}")
+        first: dict[str, int] = {}
+        for index, name in enumerate(names):
+            if name in first:
+                raise ValueError(
+                    f"workloads[{index}].name: workload names must be unique, {name!r} "
+                    f"repeats workloads[{first[name]}]"
+                )
+            first[name] = index
         for platform_name, platform in self.platforms.items():
             unknown = sorted(set(platform.workloads) - set(names))
             if unknown:
@@ -229,11 +243,54 @@ def _check_hpa_manifests(scenario: Scenario, where: str) -> None:
                     raise ScenarioError(f"{where}: {field}.hpa_manifest: {exc}") from None
 
 
-def _check_loads(scenario: Scenario, where: str) -> None:
+def _check_replicas(scenario: Scenario, where: str) -> None:
+    """Each workload's pods (fixed ``replicas`` or an HPA's ``maxReplicas``; a VM group's
+    ``max`` or ``instances`` × ``per_vm``), and their sum per platform, within
+    ``MAX_REPLICAS`` (Kubernetes' documented pods per cluster)."""
+    for platform_name, platform in scenario.platforms.items():
+        total = 0
+        for workload_name, config in platform.workloads.items():
+            field = f"platforms.{platform_name}.workloads.{workload_name}"
+            if isinstance(config, KubernetesWorkload):
+                if config.replicas is not None:
+                    most, name = config.replicas, "replicas"
+                elif config.hpa is not None or config.hpa_manifest is not None:
+                    spec = hpa_template(config, scenario.base_dir, workload_name)
+                    most = spec.max_replicas
+                    name = "hpa.maxReplicas" if config.hpa is not None else "hpa_manifest"
+                else:
+                    continue
+            else:
+                count = (
+                    config.autoscaling.max_instances
+                    if config.autoscaling is not None
+                    else config.instances
+                )
+                if count is None:
+                    continue
+                most, name = count * config.per_vm, "per_vm"
+            if most > MAX_REPLICAS:
+                raise ScenarioError(
+                    f"{where}: {field}.{name}: {most:,} replicas, more than the limit of "
+                    f"{MAX_REPLICAS:,} per workload"
+                )
+            total += most
+        if total > MAX_REPLICAS:
+            raise ScenarioError(
+                f"{where}: platforms.{platform_name}.workloads: up to {total:,} replicas in "
+                f"all, more than the limit of {MAX_REPLICAS:,} per platform (Kubernetes' "
+                "documented pods per cluster)"
+            )
+
+
+def _check_loads(scenario: Scenario, where: str) -> dict[str, int]:
+    """Check every load and batch arrivals file; the number of submit times of each batch
+    workload whose arrivals come from a file."""
+    counts: dict[str, int] = {}
     for index, workload in enumerate(scenario.workloads):
         if isinstance(workload, BatchWorkload) and workload.arrivals.path is not None:
             try:
-                read_submit_times(workload.arrivals, scenario.base_dir)
+                counts[workload.name] = len(read_submit_times(workload.arrivals, scenario.base_dir))
             except ValueError as exc:
                 raise ScenarioError(f"{where}: workloads[{index}].arrivals.{exc}") from None
         if isinstance(workload, ServiceWorkload):
@@ -245,20 +302,32 @@ def _check_loads(scenario: Scenario, where: str) -> None:
                 if not message.startswith(field):
                     message = f"{field}: {message}"
                 raise ScenarioError(f"{where}: {message}") from None
+    return counts
 
 
 def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
     """Validate a scenario mapping (as loaded from YAML); errors name ``where``."""
     if not isinstance(data, dict):
-        raise ScenarioError(f"{where}: expected a mapping at the top level, got {data!r}")
+        shown = repr(data) if len(repr(data)) <= 80 else repr(data)[:77] + "..."
+        raise ScenarioError(f"{where}: expected a mapping at the top level, got {shown}")
+    too_deep = nesting_problem(data)
+    if too_deep is not None:
+        path, message = too_deep
+        raise ScenarioError(f"{where}: {path or '(document)'}: {message}")
     try:
         scenario = Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(validation_message(where, exc, data, _UNION_TAGS)) from None
-    _check_loads(scenario, where)
+    submit_counts = _check_loads(scenario, where)
     _check_modes(scenario, where)
     _check_hpa_manifests(scenario, where)
+    _check_replicas(scenario, where)
     _check_fits(scenario, where)
+    try:
+        run_grid(scenario, where)
+    except WorkloadError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    check_batch_sizes(scenario, submit_counts, where)
     return scenario
 
 

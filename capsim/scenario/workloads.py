@@ -1,4 +1,7 @@
-"""Workloads: request-driven services and batch job streams (the load side of a scenario)."""
+"""Workloads: request-driven services and batch job streams (the load side of a scenario).
+
+Numbers are bounded as :mod:`capsim.scenario.limits` lists (``cpu_ms_per_request`` from
+1 µs to 1 h, ``concurrency`` up to 1,000, ``workers`` up to 100,000, …)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,26 @@ from pydantic import Field, model_validator
 
 from capsim.scenario.base import FrozenModel, Name
 from capsim.scenario.distributions import Distribution
-from capsim.scenario.fields import Bytes, Millicores, PositiveSeconds, Seconds
+from capsim.scenario.fields import (
+    Bytes,
+    Float,
+    Int,
+    Millicores,
+    PositiveMillicores,
+    PositiveSeconds,
+    Seconds,
+)
+from capsim.scenario.limits import (
+    CPU_MS_PER_REQUEST_MAX,
+    CPU_MS_PER_REQUEST_MIN,
+    MAX_CONCURRENCY,
+    MAX_GPU,
+    MAX_LATENCY_MS,
+    MAX_MEMORY_MIB,
+    MAX_PRIORITY,
+    MAX_RATE,
+    MAX_WORKERS,
+)
 from capsim.scenario.load import LoadSpec
 
 __all__ = ["BatchArrivals", "BatchWorkload", "ServiceWorkload", "Slo", "Workload"]
@@ -18,8 +40,8 @@ __all__ = ["BatchArrivals", "BatchWorkload", "ServiceWorkload", "Slo", "Workload
 class Slo(FrozenModel):
     """Service-level objective: p95 latency, and optionally a maximum error (drop) rate."""
 
-    p95_latency_ms: float = Field(gt=0)
-    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    p95_latency_ms: Float = Field(gt=0, le=MAX_LATENCY_MS)
+    max_error_rate: Float | None = Field(default=None, ge=0, le=1)
 
 
 class ServiceWorkload(FrozenModel):
@@ -28,10 +50,10 @@ class ServiceWorkload(FrozenModel):
     kind: Literal["service"]
     name: Name
     load: LoadSpec
-    cpu_ms_per_request: float = Field(gt=0)
-    memory_mib: float = Field(default=256.0, ge=0)
-    memory_mib_per_request: float = Field(default=0.0, ge=0)
-    concurrency: int = Field(default=1, ge=1)
+    cpu_ms_per_request: Float = Field(ge=CPU_MS_PER_REQUEST_MIN, le=CPU_MS_PER_REQUEST_MAX)
+    memory_mib: Float = Field(default=256.0, ge=0, le=MAX_MEMORY_MIB)
+    memory_mib_per_request: Float = Field(default=0.0, ge=0, le=MAX_MEMORY_MIB)
+    concurrency: Int = Field(default=1, ge=1, le=MAX_CONCURRENCY)
     idle_cpu_millicores: Millicores = Field(default=0, alias="idle_cpu")
     timeout_s: PositiveSeconds = Field(default=30.0, alias="timeout")
     slo: Slo | None = None
@@ -41,7 +63,7 @@ class BatchArrivals(FrozenModel):
     """Job submissions: a Poisson rate per hour, explicit submit times, or a CSV file with
     a column of submit times in seconds from the start of the run."""
 
-    poisson_per_hour: float | None = Field(default=None, gt=0)
+    poisson_per_hour: Float | None = Field(default=None, gt=0, le=MAX_RATE * 3600)
     times_s: tuple[Seconds, ...] | None = Field(default=None, alias="times")
     path: Path | None = None
     column: str = "submit_s"
@@ -62,13 +84,13 @@ class BatchWorkload(FrozenModel):
     kind: Literal["batch"]
     name: Name
     arrivals: BatchArrivals
-    workers: int = Field(default=1, ge=1)
-    cpu_millicores: Millicores = Field(alias="cpu")
+    workers: Int = Field(default=1, ge=1, le=MAX_WORKERS)
+    cpu_millicores: PositiveMillicores = Field(alias="cpu")
     memory_bytes: Bytes = Field(alias="memory")
-    gpu: int = Field(default=0, ge=0)
+    gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
     duration: Distribution
     gang: bool = False
-    priority: int = 0
+    priority: Int = Field(default=0, ge=-MAX_PRIORITY, le=MAX_PRIORITY)
 
 
 Workload = Annotated[ServiceWorkload | BatchWorkload, Field(discriminator="kind")]

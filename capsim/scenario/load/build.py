@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from capsim.scenario.limits import MAX_RATE, MAX_TICKS
 from capsim.scenario.load.specs import (
     MAX_POISSON_COUNT,
     REQUESTS_PER_S,
@@ -18,6 +19,7 @@ from capsim.scenario.load.specs import (
     SumLoad,
     TraceLoad,
     WorkloadError,
+    check_load_depth,
 )
 from capsim.scenario.load.traces import read_trace
 from capsim.units import format_duration
@@ -107,6 +109,7 @@ def _unit(spec: LoadSpec, base_dir: Path, where: str) -> str | None:
 def check_load(spec: LoadSpec, *, base_dir: Path, where: str = "") -> str:
     """Check a spec as :func:`build_load` will use it (trace files, windows, gaps, units)
     and return its unit. Messages start with ``where`` (empty: the caller adds the path)."""
+    check_load_depth(spec, where or "load")
     return _unit(spec, base_dir, where) or REQUESTS_PER_S
 
 
@@ -125,7 +128,14 @@ def _evaluate(
         ]
         unit = _combined_unit(spec, [u for _, u in parts], where)
         combine = np.sum if isinstance(spec, SumLoad) else np.prod
-        values = np.asarray(combine([v for v, _ in parts], axis=0), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            values = np.asarray(combine([v for v, _ in parts], axis=0), dtype=np.float64)
+        if values.size and not values.max() <= MAX_RATE:
+            raise _error(
+                where,
+                f"the {spec.type} reaches {values.max():.3g} per second, more than the limit "
+                f"of {MAX_RATE:.0e}; check its parts' scale",
+            )
     else:
         edges = np.arange(ticks + 1, dtype=np.float64) * tick_s
         values, unit = spec.mean_rate(edges[:-1], edges[1:]), spec.unit
@@ -163,6 +173,12 @@ def build_load(
         raise _error(where, f"tick must be a positive number of seconds, got {tick!r}")
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise _error(where, f"duration must be positive, got {duration_s!r} s")
+    if duration_s / tick > MAX_TICKS:
+        raise _error(
+            where,
+            f"the duration {format_duration(duration_s)} is {duration_s / tick:.3g} ticks of "
+            f"{tick:g} s, more than the limit of {MAX_TICKS:,}; use a longer tick",
+        )
     ticks = round(duration_s / tick)
     if ticks < 1 or abs(ticks * tick - duration_s) > 1e-9 * duration_s:
         raise _error(

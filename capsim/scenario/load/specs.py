@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
 
-from capsim.scenario.fields import Seconds
+from capsim.scenario.fields import Float, Seconds, StrictModel
+from capsim.scenario.limits import MAX_LOAD_DEPTH, MAX_RATE, nesting_problem
 from capsim.scenario.parsing import format_loc
 from capsim.units import parse_duration_s
 
@@ -33,8 +33,8 @@ class WorkloadError(ValueError):
     """A load spec or trace is not usable; the message names file or field and the value."""
 
 
-Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-"""A non-negative load value in the spec's unit."""
+Rate = Annotated[Float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
+"""A non-negative load value in the spec's unit, at most ``MAX_RATE`` (1e9)."""
 
 
 def _trace_time(value: Any) -> float | datetime:
@@ -60,9 +60,7 @@ def _trace_time(value: Any) -> float | datetime:
 TraceTime = Annotated[float | datetime, BeforeValidator(_trace_time)]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
+class _Spec(StrictModel):
     unit: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
     poisson: bool = False
 
@@ -199,10 +197,10 @@ class TraceLoad(_Spec):
     type: Literal["trace"]
     path: str = Field(min_length=1)
     column: str | None = None
-    scale: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    scale: Float = Field(default=1.0, ge=0, le=MAX_RATE, allow_inf_nan=False)
     start: TraceTime | None = None
     end: TraceTime | None = None
-    time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    time_scale: Float = Field(default=1.0, ge=1e-6, le=1e6, allow_inf_nan=False)
     gaps: Literal["error", "hold", "fill"] = "error"
     fill_value: Rate | None = None
     loop: bool = False
@@ -234,20 +232,64 @@ _SPEC_ADAPTER: TypeAdapter[LoadSpec] = TypeAdapter(LoadSpec)
 _TAGS = frozenset({"constant", "diurnal", "step", "ramp", "spike", "sum", "product", "trace"})
 
 
-def parse_load_spec(data: Any, *, where: str = "load") -> LoadSpec:
-    """Validate a ``load:`` mapping (as read from YAML).
+def load_depth(spec: LoadSpec) -> int:
+    """How deep ``sum``/``product`` specs nest in ``spec`` (1: no sum or product).
+    Iterative, so safe on any depth."""
+    deepest = 0
+    stack: list[tuple[LoadSpec, int]] = [(spec, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, SumLoad | ProductLoad):
+            stack.extend((part, depth + 1) for part in node.parts)
+    return deepest
 
-    Raises :class:`WorkloadError` naming ``where``, the field path and the bad value.
+
+def check_load_depth(spec: LoadSpec, where: str) -> None:
+    """Refuse sums and products nested deeper than ``MAX_LOAD_DEPTH``, naming ``where``."""
+    depth = load_depth(spec) - 1
+    if depth > MAX_LOAD_DEPTH:
+        raise WorkloadError(
+            f"{where}: sums and products nested {depth} deep, more than the limit of "
+            f"{MAX_LOAD_DEPTH}"
+        )
+
+
+def _joined(path: str) -> str:
+    """``parts[0].parts[0]`` → ``.parts[0].parts[0]``; ``[3]`` stays ``[3]``."""
+    return path if not path or path.startswith("[") else f".{path}"
+
+
+def parse_load_spec(
+    data: Any, *, where: str = "load", names: Mapping[str, str] | None = None
+) -> LoadSpec:
+    """Validate a ``load:`` mapping (as read from YAML, or built from command-line flags).
+
+    Raises :class:`WorkloadError`, one line naming ``where``, the field path and the bad
+    value. ``names`` shows top-level fields under other names (``{"scale": "--scale"}``:
+    ``where: --scale: …``), for specs built from flags. Data nested deeper than
+    ``MAX_NESTING`` and sums or products deeper than ``MAX_LOAD_DEPTH`` are refused
+    before anything recurses.
     """
+    too_deep = nesting_problem(data)
+    if too_deep is not None:
+        inner, message = too_deep
+        raise WorkloadError(f"{where}{_joined(inner)}: {message}")
     try:
-        return _SPEC_ADAPTER.validate_python(data)
+        spec = _SPEC_ADAPTER.validate_python(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = format_loc(tuple(first["loc"]), data, _TAGS)
-        path = where if loc == "(document)" else f"{where}.{loc}"
+        if names is not None and loc.split(".")[0].split("[")[0] in names:
+            head = loc.split(".")[0].split("[")[0]
+            path = f"{where}: {names[head]}{loc[len(head) :]}"
+        else:
+            path = where if loc == "(document)" else f"{where}.{loc}"
         if first["type"] == "missing":
             raise WorkloadError(f"{path}: required field is missing") from None
         message = first["msg"].removeprefix("Value error, ")
         shown = repr(first.get("input"))
         got = "" if shown in message else f", got {shown}"
         raise WorkloadError(f"{path}: {message}{got}") from None
+    check_load_depth(spec, where)
+    return spec

@@ -1,11 +1,25 @@
-"""Recorded traces (CSV, Parquet): reading, checking, windows and resampling to ticks."""
+"""Recorded traces (CSV, Parquet): reading, checking, windows and resampling to ticks.
+
+A trace file is read with bounded size before it is parsed: a regular file (not a
+directory, FIFO, device or symbolic-link loop) of at most ``MAX_TRACE_BYTES`` (512 MiB) and
+``MAX_TRACE_ROWS`` (20 million) rows, whose span is at most ``MAX_TRACE_STEPS`` (50 million)
+of its steps; values are finite, ≥ 0 and, after ``scale``, at most ``MAX_RATE`` (1e9);
+numeric timestamps are seconds within ±``MAX_TIMESTAMP_S`` (1e11). Every row of a CSV
+has as many fields as its header. Each problem is one line naming the file, the line (CSV)
+or row (Parquet) or the column, and the value (:mod:`capsim.scenario.limits`).
+"""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import functools
+import io
 import math
-from collections.abc import Iterator, Mapping
+import os
+import stat
+from array import array
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -15,6 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capsim.scenario.limits import (
+    MAX_RATE,
+    MAX_TRACE_BYTES,
+    MAX_TRACE_ROWS,
+    MAX_TRACE_STEPS,
+)
 from capsim.scenario.load.specs import FloatArray, IntArray, TraceLoad, WorkloadError
 from capsim.units import format_duration
 
@@ -61,6 +81,8 @@ class Trace:
         """The exact path when ticks and steps share edges (the common case), else None."""
         whole = self.offset_s == 0 and math.isclose(self.span_s, len(self.values) * self.step_s)
         per_tick, per_step = tick_s / self.step_s, self.step_s / tick_s
+        if ticks * per_tick > MAX_TRACE_STEPS:  # a looped fine trace: integrate instead
+            return None
         if whole and per_tick >= 1 and math.isclose(per_tick, round(per_tick)):
             index = np.arange(ticks * round(per_tick)) % len(self.values)
             return np.asarray(
@@ -90,9 +112,10 @@ class _Table:
     offsets_s: FloatArray
     first_time: datetime | None  # None for numeric-seconds timestamps
     is_csv: bool
+    lines: IntArray | None = None  # a CSV's line of each row, when not simply row + 2
 
     def row(self, index: int) -> str:
-        return _row_name(self.is_csv, index)
+        return row_name(self.is_csv, index, self.lines)
 
     def when(self, offset_s: float) -> str:
         if self.first_time is None:
@@ -101,8 +124,11 @@ class _Table:
         return str(moment.isoformat()).replace("+00:00", "Z")
 
 
-def _row_name(is_csv: bool, index: int) -> str:
-    """Where row ``index`` (0-based) is: a CSV line number or a 1-based Parquet row."""
+def row_name(is_csv: bool, index: int, lines: IntArray | None = None) -> str:
+    """Where row ``index`` (0-based) is: a CSV line number (``lines[index]`` when given)
+    or a 1-based Parquet row."""
+    if lines is not None:
+        return f"line {int(lines[index])}"
     return f"line {index + 2}" if is_csv else f"row {index + 1}"
 
 
@@ -110,24 +136,164 @@ def _is_csv(path: Path) -> bool:
     return path.suffix.lower() not in {".parquet", ".pq"}
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+MAX_TIMESTAMP_S = 1e11
+"""Numeric timestamps are seconds within ±1e11 (about 3,170 years; Unix milliseconds are not
+seconds)."""
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _plain(value: object) -> object:
+    """A NumPy scalar as the Python value it holds (``np.int64(5)`` shows as ``5``)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a trace (missing, not a regular file, a symbolic-link
+    loop, unreadable), or None. Follows symbolic links."""
     try:
-        return pd.read_csv(path) if _is_csv(path) else pd.read_parquet(path)
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as exc:  # ELOOP, EACCES, ENAMETOOLONG, ...
+        return f"cannot open: {exc.strerror or first_line(exc)}"
+    if not stat.S_ISREG(mode):
+        return f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(mode), 'a special file')})"
+    return None
+
+
+def read_bounded(path: Path, *, limit: int = MAX_TRACE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; raises :class:`WorkloadError`
+    naming the file otherwise. Never blocks on a FIFO, never reads a device."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise WorkloadError(f"{path}: {problem}")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise WorkloadError(f"{path}: cannot open: {exc.strerror or first_line(exc)}") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):  # swapped since the check above
+            raise WorkloadError(f"{path}: not a regular file")
+        if info.st_size > limit:
+            raise WorkloadError(
+                f"{path}: {info.st_size:,} bytes, more than the limit of {limit:,} "
+                f"({limit // 2**20} MiB) for a trace file"
+            )
+        try:
+            data = file.read(limit + 1)
+        except OSError as exc:
+            raise WorkloadError(f"{path}: cannot read: {exc.strerror or first_line(exc)}") from None
+    if len(data) > limit:
+        raise WorkloadError(f"{path}: more than the limit of {limit:,} bytes for a trace file")
+    return data
+
+
+def csv_line_numbers(path: Path, data: bytes) -> IntArray | None:
+    """Check a CSV's shape before pandas reads it: UTF-8 text, a header, every row with as
+    many fields as the header, at most ``MAX_TRACE_ROWS`` rows. Returns each row's line
+    number when blank lines or quoted line breaks shift them (else None: row i is on line
+    i + 2). Raises :class:`WorkloadError` naming the file and the line."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise WorkloadError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    width = -1
+    rows = 0
+    lines: array[int] | None = None
+    try:
+        for record in reader:
+            if not record:  # a blank line: pandas skips it too
+                continue
+            if width < 0:
+                width = len(record)
+                if reader.line_num != 1:
+                    lines = array("q")
+                continue
+            rows += 1
+            if len(record) != width:
+                raise WorkloadError(
+                    f"{path}: line {reader.line_num}: {len(record)} field"
+                    f"{'' if len(record) == 1 else 's'}, but the header has {width} (every row "
+                    "needs one value per column)"
+                )
+            if rows > MAX_TRACE_ROWS:
+                raise WorkloadError(
+                    f"{path}: more than the limit of {MAX_TRACE_ROWS:,} rows for a trace file"
+                )
+            if lines is None and reader.line_num != rows + 1:
+                lines = array("q", range(2, rows + 1))
+            if lines is not None:
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise WorkloadError(f"{path}: line {reader.line_num}: not CSV: {first_line(exc)}") from None
+    if width < 0:
+        raise WorkloadError(f"{path}: empty file (expected a header: timestamp,<column>)")
+    return None if lines is None else np.frombuffer(lines, dtype=np.int64)
+
+
+def _read_parquet(path: Path, data: bytes) -> pd.DataFrame:
+    if len(data) < 12 or data[:4] != b"PAR1" or data[-4:] != b"PAR1":
+        raise WorkloadError(f"{path}: not a Parquet file (no PAR1 magic bytes at both ends)")
+    try:
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError as exc:
         raise WorkloadError(f"{path}: reading Parquet needs pyarrow ({exc})") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise WorkloadError(f"{path}: cannot read as CSV or Parquet: {exc}") from None
+    try:
+        rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+        if rows > MAX_TRACE_ROWS:
+            raise WorkloadError(
+                f"{path}: {rows:,} rows, more than the limit of {MAX_TRACE_ROWS:,} for a trace"
+            )
+        return pd.read_parquet(io.BytesIO(data))
+    except WorkloadError:
+        raise
+    except Exception as exc:  # pyarrow raises its own types for corrupt files
+        raise WorkloadError(f"{path}: cannot read as Parquet: {first_line(exc)}") from None
 
 
-def _offsets(frame: pd.DataFrame, path: Path) -> tuple[FloatArray, datetime | None]:
+def _read_frame(path: Path) -> tuple[pd.DataFrame, IntArray | None]:
+    """The file's table, and each row's CSV line when not simply row + 2."""
+    data = read_bounded(path)
+    if not _is_csv(path):
+        return _read_parquet(path, data), None
+    lines = csv_line_numbers(path, data)
+    try:
+        return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig"), lines
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise WorkloadError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
+
+
+def _offsets(
+    frame: pd.DataFrame, path: Path, where: Callable[[int], str]
+) -> tuple[FloatArray, datetime | None]:
     """Seconds since the first row, and the first row's time when timestamps are absolute."""
     stamps = frame["timestamp"]
-    where = functools.partial(_row_name, _is_csv(path))
     if pd.api.types.is_numeric_dtype(stamps) and not pd.api.types.is_bool_dtype(stamps):
         seconds = stamps.to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(seconds))
+        bad = np.flatnonzero(~(np.abs(seconds) <= MAX_TIMESTAMP_S))
         if bad.size:
-            raise WorkloadError(f"{path}: timestamp: missing or not finite at {where(bad[0])}")
+            raise WorkloadError(
+                f"{path}: timestamp: missing, not finite or beyond ±{MAX_TIMESTAMP_S:.0e} "
+                f"seconds at {where(int(bad[0]))}: {_plain(stamps.iloc[bad[0]])!r}"
+            )
         return seconds - seconds[0], None
     moments = pd.to_datetime(stamps, utc=True, format="ISO8601", errors="coerce")
     bad = np.flatnonzero(moments.isna().to_numpy())
@@ -143,22 +309,24 @@ def _offsets(frame: pd.DataFrame, path: Path) -> tuple[FloatArray, datetime | No
 @functools.lru_cache(maxsize=16)
 def _load_table(path: Path, _mtime_ns: int, _size: int) -> _Table:
     """Read and parse a trace file; cached per path, modification time and size."""
-    frame = _read_frame(path)
+    frame, lines = _read_frame(path)
     if "timestamp" not in frame.columns:
         raise WorkloadError(
             f"{path}: timestamp: column not found (columns: {', '.join(map(str, frame.columns))})"
         )
     if len(frame) < 2:
         raise WorkloadError(f"{path}: needs at least 2 rows to know its step, has {len(frame)}")
-    offsets, first_time = _offsets(frame, path)
-    return _Table(frame, offsets, first_time, _is_csv(path))
+    where = functools.partial(row_name, _is_csv(path), lines=lines)
+    offsets, first_time = _offsets(frame, path, where)
+    return _Table(frame, offsets, first_time, _is_csv(path), lines)
 
 
 def _table(path: Path) -> _Table:
-    if not path.is_file():
-        raise WorkloadError(f"{path}: file not found")
-    stat = path.stat()
-    return _load_table(path.resolve(), stat.st_mtime_ns, stat.st_size)
+    problem = file_problem(path)
+    if problem is not None:
+        raise WorkloadError(f"{path}: {problem}")
+    info = path.stat()
+    return _load_table(path.resolve(), info.st_mtime_ns, info.st_size)
 
 
 def _step_s(table: _Table, path: Path) -> float:
@@ -174,6 +342,13 @@ def _step_s(table: _Table, path: Path) -> float:
             f"{path}: timestamp: not sorted: {later} is earlier than {earlier} ({stamps.iloc[i]})"
         )
     step = float(deltas.min())
+    span = float(table.offsets_s[-1])
+    if span / step > MAX_TRACE_STEPS:
+        raise WorkloadError(
+            f"{path}: timestamp: spans {format_duration(span)} in steps of {step:g} s "
+            f"({span / step:.3g} steps), more than the limit of {MAX_TRACE_STEPS:,}; "
+            "resample the trace to a coarser step"
+        )
     off_grid = np.abs(deltas - np.rint(deltas / step) * step) > 1e-6 * step
     if off_grid.any():
         i = int(np.flatnonzero(off_grid)[0])
@@ -204,6 +379,7 @@ def _column_values(table: _Table, path: Path, column: str | None) -> tuple[str, 
         (np.isnan(values) & raw.notna().to_numpy(), "not a number"),
         (np.isinf(values), "not finite"),
         (values < 0, "negative value"),
+        (values > MAX_RATE, f"more than the limit of {MAX_RATE:.0e}:"),
     )
     for bad, problem in checks:
         if bad.any():
@@ -295,9 +471,10 @@ def read_trace(spec: TraceLoad, *, base_dir: Path, where: str = "load") -> Trace
             raise LookupError(f"{path}: this trace was not read at the edge and shipped")
         source = f"{where}: {path}: " if where else f"{path}: "
         return dataclasses.replace(preloaded[key], source=source)
-    if not path.is_file():
+    problem = file_problem(path)
+    if problem is not None:
         field = f"{where}.path" if where else "path"
-        raise WorkloadError(f"{field}: file not found: {spec.path}")
+        raise WorkloadError(f"{field}: {problem}: {spec.path}")
     table = _table(path)
     step = _step_s(table, path)
     column, values = _column_values(table, path, spec.column)
@@ -327,6 +504,13 @@ def read_trace(spec: TraceLoad, *, base_dir: Path, where: str = "load") -> Trace
         if spec.gaps == "hold":
             raise WorkloadError(f"{path}: {column}: gaps: hold has no value before the first gap")
         raise _gap_error(table, path, column, step, window, rows[first:last], first)
+    peak = float(window.max()) if window.size else 0.0
+    if peak * spec.scale > MAX_RATE:
+        field = f"{where}.scale" if where else "scale"
+        raise WorkloadError(
+            f"{field}: {column} peaks at {peak:g} in {path}; scaled by {spec.scale:g} that is "
+            f"{peak * spec.scale:.3g}, more than the limit of {MAX_RATE:.0e}, got {spec.scale!r}"
+        )
     return Trace(
         values=window * spec.scale,
         step_s=step * spec.time_scale,
