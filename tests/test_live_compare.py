@@ -152,3 +152,59 @@ def test_a_cluster_that_did_what_the_simulation_does(
     printed = capsys.readouterr().out
     assert "lag: the simulated HPA reacts 120 s earlier than the real one" in printed
     assert observed_levels(frame)["replicas"].iloc[-1] == frame["replicas_ready"].iloc[-1]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "not a CSV capsim can read"),
+        ("timestamp,replicas_ready\n", "no rows"),
+        ("time,replicas\n2026-01-01T00:00:00Z,1\n", "timestamp: no such column"),
+        ("timestamp,replicas_ready\nyesterday,1\n", "timestamp: not a date and time"),
+        (
+            "timestamp,replicas_ready\n2026-01-01T00:01:00Z,1\n2026-01-01T00:00:00Z,1\n",
+            "timestamp: row 2: missing, repeated or out of order",
+        ),
+        ("timestamp,replicas_ready\n2026-01-01T00:00:00Z,many\n", "replicas_ready: row 1"),
+        ("timestamp,replicas_ready\n2026-01-01T00:00:00Z,-2\n", "replicas_ready: row 1"),
+        ("timestamp,replicas_ready\n2026-01-01T00:00:00Z,inf\n", "replicas_ready: row 1"),
+        ('timestamp,replicas_ready\n"2026-01-01,1\n', "not a CSV capsim can read"),
+    ],
+)
+def test_a_trace_that_is_not_a_pulled_trace_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    _, scenario_path = write_scenario(tmp_path, synthetic_trace(30))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    out = tmp_path / "report"
+    code = cli.main(
+        ["live", "compare", "--trace", str(bad), "--scenario", str(scenario_path),
+         "--out", str(out)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"--trace {bad}: {expected}" in err
+    assert not out.exists()
+
+
+def test_compare_refuses_a_users_folder_before_simulating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trace, scenario_path = write_scenario(tmp_path, synthetic_trace(30))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "calibration.json").write_text("my own notes")
+
+    def no_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(capsim, "run", no_run)
+    code = cli.main(
+        ["live", "compare", "--trace", str(trace), "--scenario", str(scenario_path),
+         "--out", str(mine)]
+    )  # fmt: skip
+    assert code == 2
+    assert "a folder capsim did not write" in capsys.readouterr().err
+    assert (mine / "calibration.json").read_text() == "my own notes"

@@ -691,3 +691,25 @@ def test_path_prefix_and_tenant_header(tmp_path: Path, capsys: pytest.CaptureFix
     assert all(
         headers.get("Content-type") == "application/x-www-form-urlencoded" for headers in sent
     )
+
+
+def test_an_existing_out_file_is_kept_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """capsim cannot tell whether it wrote a CSV: an existing one is refused (before any
+    request; the URL here answers nothing) unless --force."""
+    from capsim.cli import main as cli
+
+    for flag in ("--out", "--scenario-out"):
+        existing = tmp_path / f"existing{flag}.csv"
+        existing.write_text("my data\n")
+        args = ["live", "prometheus", "--url", "http://127.0.0.1:9", "--namespace", "shop"]
+        args += ["--deployment", "web"]
+        args += ["--since", "1h", flag, str(existing)]
+        if flag == "--scenario-out":
+            args += ["--out", str(tmp_path / "new.csv")]
+        assert cli.main(args) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {existing}: the file exists" in err
+        assert "give --force" in err
+        assert existing.read_text() == "my data\n"

@@ -72,22 +72,55 @@ class Calibration:
 
 
 def observed_levels(trace: pd.DataFrame) -> pd.DataFrame:
-    """A pulled trace → ``time_s`` (from its first row), ``replicas``, ``utilization_pct``."""
-    stamps = pd.to_datetime(trace["timestamp"], utc=True)
+    """A pulled trace → ``time_s`` (from its first row), ``replicas``, ``utilization_pct``.
+
+    ``ValueError`` naming the column (and row) when the trace is not one ``capsim live
+    prometheus`` writes: no rows, timestamps that do not parse or do not increase,
+    replica counts or CPU figures that are not finite numbers ≥ 0 (a gap, an empty field,
+    is allowed)."""
+    for column in ("timestamp", "replicas_ready"):
+        if column not in trace.columns:
+            raise ValueError(f"{column}: no such column (a trace from capsim live prometheus)")
+    if trace.empty:
+        raise ValueError("no rows")
+    try:
+        stamps = pd.to_datetime(trace["timestamp"], utc=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"timestamp: not a date and time: {str(exc).splitlines()[0]}") from None
+    if stamps.isna().any() or not stamps.is_monotonic_increasing or stamps.duplicated().any():
+        row = int(np.argmax(stamps.isna().to_numpy() | ~_increasing(stamps)))
+        raise ValueError(f"timestamp: row {row + 1}: missing, repeated or out of order")
     time_s = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy(dtype=np.float64)
-    if "replicas_ready" not in trace.columns:
-        raise ValueError("the trace has no replicas_ready column to compare with")
-    replicas = trace["replicas_ready"].to_numpy(dtype=np.float64)
+    replicas = _levels(trace, "replicas_ready")
     utilization = np.full(time_s.size, np.nan)
     if {"cpu_cores", "cpu_request_cores"} <= set(trace.columns):
-        requested = replicas * trace["cpu_request_cores"].to_numpy(dtype=np.float64)
+        requested = replicas * _levels(trace, "cpu_request_cores")
         with np.errstate(divide="ignore", invalid="ignore"):
             utilization = np.where(
-                requested > 0,
-                100.0 * trace["cpu_cores"].to_numpy(dtype=np.float64) / requested,
-                np.nan,
+                requested > 0, 100.0 * _levels(trace, "cpu_cores") / requested, np.nan
             )
     return pd.DataFrame({"time_s": time_s, "replicas": replicas, "utilization_pct": utilization})
+
+
+def _increasing(stamps: pd.Series) -> Any:
+    """Per row: later than the row before (the first row is)."""
+    values = stamps.to_numpy()
+    ok = np.ones(values.size, dtype=bool)
+    ok[1:] = values[1:] > values[:-1]
+    return ok
+
+
+def _levels(trace: pd.DataFrame, column: str) -> FloatArray:
+    """A column as finite numbers ≥ 0 or NaN (an empty field); ``ValueError`` otherwise."""
+    values = pd.to_numeric(trace[column], errors="coerce").to_numpy(dtype=np.float64)
+    given = trace[column].notna().to_numpy()
+    bad = (given & np.isnan(values)) | np.isinf(values) | (values < 0)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(
+            f"{column}: row {row + 1}: not a number >= 0, got {trace[column].iloc[row]!r}"
+        )
+    return values
 
 
 def _sample(times_s: FloatArray, at_s: FloatArray, values: FloatArray) -> FloatArray:

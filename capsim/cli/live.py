@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -101,9 +102,17 @@ def add_live_parser(commands: Any) -> None:
         f"each read (default {_DEFAULT_TIMEOUT_S:g}s); a server that answers slowly fails "
         "at the deadline with exit 2",
     )
-    prom.add_argument("--out", type=Path, metavar="CSV", help="default <deployment>.csv")
+    prom.add_argument(
+        "--out",
+        type=Path,
+        metavar="CSV",
+        help="default <deployment>.csv; an existing file only with --force",
+    )
     prom.add_argument(
         "--scenario-out", type=Path, metavar="S.yaml", help="also write a scenario of the workload"
+    )
+    prom.add_argument(
+        "--force", action="store_true", help="replace existing --out and --scenario-out files"
     )
     prom.add_argument("--debug", action="store_true", help="show tracebacks")
     compare = sub.add_parser(
@@ -265,6 +274,7 @@ def _window_s(args: argparse.Namespace) -> tuple[float, float, float]:
 def _prometheus(args: argparse.Namespace) -> int:
     from capsim.kube.prometheus import Prometheus, PrometheusError, parse_url
     from capsim.kube.pull import Target, pull_trace
+    from capsim.results.files import check_output_file
 
     try:
         url, url_basic = parse_url(args.url)
@@ -287,13 +297,18 @@ def _prometheus(args: argparse.Namespace) -> int:
         rate_window_s=rate_window_s,
     )
     auth = _auth(args, url_basic)
+    out = args.out or Path(f"{args.deployment}.csv")
+    check_output_file(out, "--out", force=args.force)  # before asking Prometheus anything
+    if args.scenario_out is not None:
+        check_output_file(args.scenario_out, "--scenario-out", force=args.force)
+        if args.scenario_out.absolute() == out.absolute():
+            raise InputError(f"--scenario-out {args.scenario_out}: the same file as --out")
     try:
         prometheus = Prometheus(url, auth, timeout_s=timeout_s)
         pulled = pull_trace(prometheus, target, start_s, end_s, step)
     except PrometheusError as exc:
         print(f"capsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = args.out or Path(f"{args.deployment}.csv")
     # All or nothing: the scenario is made (and checked) before any file is written.
     scenario = _scenario_text(args, pulled, out, url) if args.scenario_out is not None else None
     _write_all(
@@ -375,10 +390,16 @@ def _compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     import capsim
-    from capsim.analysis.calibrate import calibrate, observed_levels
+    from capsim.analysis.calibrate import calibrate
     from capsim.report.calibration import calibration_figure
-    from capsim.report.figures import save_png
-    from capsim.results.files import replace_file
+    from capsim.report.figures import png_bytes
+    from capsim.results.files import (
+        check_output_folder,
+        new_staging_folder,
+        output_error,
+        publish_folder,
+        write_durably,
+    )
     from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
     scenario = capsim.load_scenario(args.scenario)
@@ -390,8 +411,9 @@ def _compare(args: argparse.Namespace) -> int:
     workload = args.workload or (services[0] if len(services) == 1 else None)
     if workload not in services:
         raise ValueError(f"{args.scenario}: give --workload (services: {services})")
-    trace = pd.read_csv(args.trace)
-    observed = observed_levels(trace)
+    observed = _observed(args.trace)
+    out = args.out or Path("reports") / f"{scenario.name}-compare"
+    check_output_folder(out)  # before the simulation, not after it
     steps = observed["time_s"].diff().dropna()
     step_s = float(steps.median()) if len(steps) else 1.0
     only = scenario.model_copy(update={"platforms": {platform: scenario.platforms[platform]}})
@@ -407,10 +429,19 @@ def _compare(args: argparse.Namespace) -> int:
         }
     )
     calibration = calibrate(observed, simulated, step_s, args.max_lag)
-    out = args.out or Path("reports") / f"{scenario.name}-compare"
     figure = calibration_figure(observed, simulated, f"{workload}: cluster vs simulation")
-    save_png(figure, out / "calibration.png")
-    replace_file(out / "calibration.json", json.dumps(calibration.as_dict(), indent=2) + "\n")
+    staging = new_staging_folder(out)
+    try:
+        write_durably(staging / "calibration.png", png_bytes(figure))
+        text = json.dumps(calibration.as_dict(), indent=2) + "\n"
+        write_durably(staging / "calibration.json", text)
+        publish_folder(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise output_error(out, exc) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if args.json:
         print(json.dumps(calibration.as_dict(), indent=2))
         return EXIT_OK
@@ -438,3 +469,28 @@ def _report_gaps(frame: Any) -> None:
             f"warning: {column}: {int(empty.sum())} of {rows} samples missing "
             f"({100 * empty.sum() / rows:.1f} %), left empty: {shown}{more}"
         )
+
+
+def _observed(path: Path) -> Any:
+    """The levels of a pulled trace (:func:`capsim.analysis.calibrate.observed_levels`),
+    read with the bounds of every trace; one-line ``InputError`` naming the file."""
+    import io
+
+    import pandas as pd
+
+    from capsim.analysis.calibrate import observed_levels
+    from capsim.scenario.load.traces import file_problem, read_bounded
+
+    problem = file_problem(path)
+    if problem:
+        raise InputError(f"--trace {path}: {problem}")
+    raw = read_bounded(path)
+    try:
+        trace = pd.read_csv(io.BytesIO(raw))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "empty"
+        raise InputError(f"--trace {path}: not a CSV capsim can read: {reason}") from None
+    try:
+        return observed_levels(trace)
+    except ValueError as exc:
+        raise InputError(f"--trace {path}: {exc}") from None

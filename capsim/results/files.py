@@ -29,6 +29,7 @@ from pathlib import Path
 __all__ = [
     "OUTPUT_MARKER",
     "OutputError",
+    "check_output_file",
     "check_output_folder",
     "fsync_dir",
     "new_staging_folder",
@@ -188,6 +189,28 @@ def check_output_folder(target: Path, flag: str = "--out") -> None:
     # (exists() again: another capsim may be swapping the folder this instant)
     if target.is_dir() and not os.access(target, os.W_OK | os.X_OK) and target.exists():
         raise OutputError(f"{flag} {target}: cannot replace the folder: permission denied")
+
+
+def check_output_file(path: Path, flag: str, *, force: bool = False) -> None:
+    """Refuse, before any work, a single output file capsim may not or cannot write.
+
+    An existing file (or symbolic link) is replaced only with ``force`` (capsim cannot tell
+    whether it wrote it: it may hold the user's edits); a folder never. The folder it goes
+    in must be writable (it is created when missing). Raises :class:`OutputError`.
+    """
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise OutputError(f"{flag} {path}: is a folder; give a file name")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise OutputError(
+            f"{flag} {path}: the file exists (it may hold your edits); give --force to "
+            "replace it or choose another path"
+        )
+    base = _nearest_existing(path.parent)
+    if not base.is_dir():
+        raise OutputError(f"{flag} {path}: {base} is not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {path}: cannot write in {base}: permission denied")
 
 
 def _remove_stale_staging(parent: Path, name: str) -> None:
