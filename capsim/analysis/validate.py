@@ -41,7 +41,7 @@ from capsim.analysis.metrics import (
 from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_lengths_s
 from capsim.scenario import parse_scenario
-from capsim.scenario.load.specs import TraceLoad
+from capsim.scenario.load.specs import TraceLoad, parse_load_spec
 from capsim.scenario.load.traces import read_trace
 from capsim.scenario.manifests import (
     Deployment,
@@ -233,10 +233,20 @@ def _window(inputs: ValidateInputs) -> tuple[dict[str, Any], float]:
         load["start"] = inputs.start_s
     if inputs.end_s is not None:
         load["end"] = inputs.end_s
-    trace = read_trace(TraceLoad.model_validate(load), base_dir=Path("."), where="--trace")
+    names = {"scale": "--scale", "start": "--start", "end": "--end", "column": "--column"}
+    spec = parse_load_spec(load, where="capsim validate", names=names | {"path": "--trace"})
+    if not isinstance(spec, TraceLoad):  # pragma: no cover - built as a trace above
+        raise TypeError(f"a trace load spec expected, got {type(spec).__name__}")
+    trace = read_trace(spec, base_dir=Path("."), where="--trace")
     duration = math.floor(trace.span_s / trace.step_s) * trace.step_s
     if duration <= 0:
         raise ValueError(f"--trace {inputs.trace}: the window holds no whole step")
+    if not np.any(trace.values > 0):
+        raise ValueError(
+            f"--trace {inputs.trace}: every value in the window is 0 (column "
+            f"{inputs.column or 'the first'}, after --scale): no load, so nothing about the "
+            "HPA can be validated"
+        )
     return load, duration
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "duration_arg",
     "missing_extra",
     "require_extra",
+    "seed_arg",
     "tolerance_arg",
 ]
 
@@ -109,4 +110,19 @@ def tolerance_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+MAX_SEED = 2**63 - 1
+
+
+def seed_arg(text: str) -> int:
+    """An argparse type: a seed, a whole number from 0 to 2**63 - 1 (NumPy's
+    ``SeedSequence`` takes no negative entropy)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be 0 to 2**63 - 1, got {text!r}")
     return value

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from capsim.cli.common import EXIT_OK, InputError
+from capsim.cli.common import EXIT_OK, InputError, seed_arg
 
 if TYPE_CHECKING:
     from capsim.analysis.compare import Comparison
@@ -35,7 +35,7 @@ def add_run_parsers(commands: Any) -> None:
         help="report folder (default reports/<scenario-name>); must be new, empty or a "
         "folder capsim wrote (it holds .capsim-output): capsim replaces nothing else",
     )
-    run.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    run.add_argument("--seed", type=seed_arg, help="seed (default: the scenario's)")
     run.add_argument(
         "--format",
         default="html,md,json",

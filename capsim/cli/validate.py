@@ -16,6 +16,7 @@ from capsim.cli.common import (
     InputError,
     duration_arg,
     require_extra,
+    seed_arg,
 )
 from capsim.cli.sweep import add_parallel_arguments
 
@@ -37,7 +38,7 @@ def _add_validate_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-utilization", type=float, metavar="PCT")
     parser.add_argument("--max-reversals-per-hour", type=float, default=4.0)
     parser.add_argument("--node-pool", default="general:4:16Gi:0.194", metavar="N:V:M:P")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -90,10 +91,16 @@ def add_validate_parsers(commands: Any) -> None:
 
 def _validate_inputs(args: argparse.Namespace) -> Any:
     from capsim.analysis.validate import ValidateInputs, parse_node_pool
+    from capsim.scenario.load.traces import file_problem
 
-    for path in (args.hpa, args.trace, args.deployment):
-        if path is not None and not path.is_file():
-            raise InputError(f"{path}: file not found")
+    for flag, path in (
+        ("--hpa", args.hpa),
+        ("--trace", args.trace),
+        ("--deployment", args.deployment),
+    ):
+        problem = None if path is None else file_problem(path)
+        if problem:
+            raise InputError(f"{flag} {path}: {problem}")
     return ValidateInputs(
         hpa=args.hpa,
         trace=args.trace,
