@@ -63,12 +63,10 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=64),
     st.text(max_size=12),
 )
-values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=6,
+values = (
+    scalars
+    | st.lists(scalars, max_size=3)
+    | st.dictionaries(st.text(max_size=6), scalars, max_size=3)
 )
 
 
