@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ from capsim.analysis.validate import (
     select_hpa,
 )
 from capsim.fastpath import FastPathError, evaluate_hpas
+from capsim.results.files import new_staging_folder, output_error, publish_folder, write_durably
 from capsim.scenario import Scenario, parse_scenario
 from capsim.scenario.load.traces import Trace
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
@@ -465,7 +467,25 @@ def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir
     With the Deployment, also ``deployment.yaml`` (that Deployment as written, with the
     recommended CPU request, for ``capsim deploy emit --recommendation``) and, when the
     request changes, ``deployment-patch.yaml`` (for ``kubectl patch``).
+
+    ``out_dir`` is a capsim output folder: new, empty, or one capsim wrote (see
+    :func:`capsim.results.files.check_output_folder`); it is written whole or not at all,
+    so the input manifests are never overwritten even when ``out_dir`` is their folder.
     """
+    staging = new_staging_folder(out_dir, flag="--emit")
+    try:
+        _emit_into(original, deployment, chosen, staging)
+        publish_folder(staging, out_dir, flag="--emit")
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise output_error(out_dir, exc, flag="--emit") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir / "hpa.yaml"
+
+
+def _emit_into(original: Path, deployment: Path | None, chosen: Candidate, out_dir: Path) -> None:
     hpa = select_hpa(original, deployment)
     document = {
         "apiVersion": "autoscaling/v2",
@@ -477,13 +497,10 @@ def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir
         },
         "spec": chosen.spec,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "hpa.yaml"
     header = f"# capsim recommend: CPU target {chosen.target_pct} %, {chosen.preset} behavior\n"
-    path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    write_durably(out_dir / "hpa.yaml", header + yaml.safe_dump(document, sort_keys=False))
     if deployment is not None:
         _emit_deployment(deployment, hpa.spec.scale_target_ref.name, chosen, out_dir)
-    return path
 
 
 def _request_shares(current_m: list[int], request_m: int) -> list[int]:
@@ -516,8 +533,8 @@ def _emit_deployment(deployment: Path, name: str, chosen: Candidate, out_dir: Pa
             resources.setdefault("requests", {})["cpu"] = f"{milli}m"
         header += f", with the recommended CPU request {chosen.cpu_request_m}m per pod"
         _write_request_patch(name, containers, shares, chosen, out_dir)
-    (out_dir / "deployment.yaml").write_text(
-        header + "\n" + yaml.safe_dump(body, sort_keys=False), encoding="utf-8"
+    write_durably(
+        out_dir / "deployment.yaml", header + "\n" + yaml.safe_dump(body, sort_keys=False)
     )
 
 
@@ -544,5 +561,5 @@ def _write_request_patch(
         f"target {chosen.target_pct} %\n"
         f"# kubectl patch deployment {name} --patch-file {path.name}\n"
     )
-    path.write_text(header + yaml.safe_dump(patch, sort_keys=False), encoding="utf-8")
+    write_durably(path, header + yaml.safe_dump(patch, sort_keys=False))
     return path

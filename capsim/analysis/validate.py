@@ -23,6 +23,7 @@ ceiling, reversals, scale-up lag).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,15 @@ def parse_node_pool(text: str) -> NodePool:
         raise ValueError(f"--node-pool: expected NAME:VCPU:MEMORY:PRICE, got {text!r}")
     name, vcpu, memory, price = parts
     try:
-        parse_cpu_millicores(vcpu)
-        parse_memory_bytes(memory)
+        vcpu_m = parse_cpu_millicores(vcpu)
+        memory_b = parse_memory_bytes(memory)
         price_value = float(price)
     except ValueError as exc:
         raise ValueError(f"--node-pool {text!r}: {exc}") from None
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or len(name) > 63:
+        raise ValueError(f"--node-pool {text!r}: NAME must be a DNS label, got {name!r}")
+    if vcpu_m <= 0 or memory_b <= 0:
+        raise ValueError(f"--node-pool {text!r}: VCPU and MEMORY must be > 0")
     if price_value < 0 or not math.isfinite(price_value):
         raise ValueError(f"--node-pool {text!r}: price must be >= 0, got {price!r}")
     return NodePool(name, vcpu, memory, price_value)
@@ -198,8 +203,23 @@ def _pod(deployment: Deployment | None, assumptions: list[str]) -> dict[str, Any
             f"{deployment.containers_without_request('cpu')} request no cpu: the HPA cannot "
             "compute CPU utilization"
         )
+    where = f"{deployment.source}: Deployment/{deployment.metadata.name}"
+    if cpu <= 0:
+        raise ManifestError(
+            f"{where}: the pod requests 0 cpu: the HPA cannot compute CPU utilization"
+        )
     memory = deployment.pod_request_milli("memory")
     containers = deployment.spec.template.spec.containers
+    for i, container in enumerate(containers):
+        for resource in ("cpu", "memory"):
+            request = container.resources.requests.get(resource)
+            limit = container.resources.limits.get(resource)
+            if request is not None and limit is not None and limit < request:
+                raise ManifestError(
+                    f"{where}: spec.template.spec.containers[{i}].resources.requests."
+                    f"{resource}: must be less than or equal to the {resource} limit "
+                    "(the API server refuses it)"
+                )
     limits = [c.resources.limits.get("cpu") for c in containers]
     pod: dict[str, Any] = {"cpu_request": f"{cpu}m"}
     if memory is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 from collections.abc import Callable
 
 from capsim.units import parse_duration_s
@@ -38,6 +39,8 @@ __all__ = [
     "Terminated",
     "duration_arg",
     "missing_extra",
+    "number_arg",
+    "positive_duration_arg",
     "require_extra",
     "seed_arg",
     "tolerance_arg",
@@ -108,9 +111,17 @@ def tolerance_arg(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+def positive_duration_arg(text: str) -> float:
+    """An argparse type: a duration (``90s``, ``2h``, ``600``), finite and > 0 seconds."""
+    seconds = duration_arg(text)
+    if not (0 < seconds < math.inf):
+        raise argparse.ArgumentTypeError(f"must be a duration > 0, got {text!r}")
+    return seconds
 
 
 MAX_SEED = 2**63 - 1
@@ -126,3 +137,29 @@ def seed_arg(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be 0 to 2**63 - 1, got {text!r}")
     return value
+
+
+def number_arg(
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    whole: bool = False,
+) -> Callable[[str], float]:
+    """An argparse type: a finite number in ``[low, high]`` (``(low, high]`` with
+    ``low_open``), a whole number with ``whole``; the error names the bounds and the text
+    (argparse adds the flag)."""
+    left = "(" if low_open else "["
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            kind = "a whole number" if whole else "a number"
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        inside = (low < value if low_open else low <= value) and value <= high
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"must be in {left}{low:g}, {high:g}], got {text!r}")
+        return value
+
+    return parse

@@ -11,7 +11,13 @@ from typing import Any
 import yaml
 
 from capsim.analysis.explain import ControllerSettings, Explanation, explain_hpa
-from capsim.cli.common import EXIT_CHECK_FAILED, EXIT_OK, duration_arg, tolerance_arg
+from capsim.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    duration_arg,
+    positive_duration_arg,
+    tolerance_arg,
+)
 from capsim.scenario.manifests import Deployment, load_deployments, load_hpas
 
 __all__ = ["add_hpa_parser"]
@@ -54,7 +60,7 @@ def add_hpa_parser(commands: Any) -> None:
     )
     explain.add_argument(
         "--sync-period",
-        type=duration_arg,
+        type=positive_duration_arg,
         default=15.0,
         metavar="DURATION",
         help="controller --horizontal-pod-autoscaler-sync-period (default 15s)",

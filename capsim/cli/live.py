@@ -272,7 +272,7 @@ def _window_s(args: argparse.Namespace) -> tuple[float, float, float]:
 
 
 def _prometheus(args: argparse.Namespace) -> int:
-    from capsim.kube.prometheus import Prometheus, PrometheusError, parse_url
+    from capsim.kube.prometheus import Prometheus, PrometheusError, parse_url, redact_url
     from capsim.kube.pull import Target, pull_trace
     from capsim.results.files import check_output_file
 
@@ -287,15 +287,18 @@ def _prometheus(args: argparse.Namespace) -> int:
         if args.rate_window is not None
         else max(120.0, 4 * step)
     )
-    target = Target(
-        namespace=args.namespace,
-        deployment=args.deployment,
-        selector=args.selector,
-        container=args.container,
-        cluster=args.cluster,
-        rate_query=args.rate_query,
-        rate_window_s=rate_window_s,
-    )
+    try:  # names by the API server's rules; nothing that could break out of PromQL
+        target = Target(
+            namespace=args.namespace,
+            deployment=args.deployment,
+            selector=args.selector,
+            container=args.container,
+            cluster=args.cluster,
+            rate_query=args.rate_query,
+            rate_window_s=rate_window_s,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     auth = _auth(args, url_basic)
     out = args.out or Path(f"{args.deployment}.csv")
     check_output_file(out, "--out", force=args.force)  # before asking Prometheus anything
@@ -303,23 +306,32 @@ def _prometheus(args: argparse.Namespace) -> int:
         check_output_file(args.scenario_out, "--scenario-out", force=args.force)
         if args.scenario_out.absolute() == out.absolute():
             raise InputError(f"--scenario-out {args.scenario_out}: the same file as --out")
+    shown_url = redact_url(url)
     try:
         prometheus = Prometheus(url, auth, timeout_s=timeout_s)
         pulled = pull_trace(prometheus, target, start_s, end_s, step)
     except PrometheusError as exc:
-        print(f"capsim: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if shown_url not in message:  # every error of the pull names the URL
+            message = f"{shown_url}: {message}"
+        print(f"capsim: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    # All or nothing: the scenario is made (and checked) before any file is written.
-    scenario = _scenario_text(args, pulled, out, url) if args.scenario_out is not None else None
-    _write_all(
-        out,
-        pulled.frame.to_csv(index=False, lineterminator="\n", na_rep=""),
-        args.scenario_out,
-        scenario,
-    )
-    rows = len(pulled.frame)
-    print(f"wrote {out}: {rows} rows every {step:g} s, columns {list(pulled.frame.columns[1:])}")
-    _report_gaps(pulled.frame)
+    frame = pulled.frame
+    # All or nothing: the scenario is made and loaded by capsim's own loader, with the
+    # trace, before any file is written.
+    scenario = None
+    if args.scenario_out is not None:
+        frame, trim_notes = _trimmed(args, frame, shown_url)
+        csv = frame.to_csv(index=False, lineterminator="\n", na_rep="")
+        text, notes = _scenario_text(args, frame, pulled.step_s, out, shown_url)
+        _check_loadable(args.scenario_out, text, out, csv, shown_url)
+        scenario = (text, [*trim_notes, *notes])
+    else:
+        csv = frame.to_csv(index=False, lineterminator="\n", na_rep="")
+    _write_all(out, csv, args.scenario_out, scenario)
+    rows = len(frame)
+    print(f"wrote {out}: {rows} rows every {step:g} s, columns {list(frame.columns[1:])}")
+    _report_gaps(frame)
     if pulled.missing:
         print(f"note: no data for {list(pulled.missing)} (left out)")
     for warning in prometheus.warnings:
@@ -352,8 +364,21 @@ def _write_all(
         raise
 
 
+def _trimmed(args: argparse.Namespace, frame: Any, url: str) -> tuple[Any, list[str]]:
+    """The pulled frame from the first point with load on (see
+    :func:`capsim.analysis.live_scenario.trim_leading_gaps`), and a note when it moved."""
+    from capsim.analysis.live_scenario import trim_leading_gaps
+
+    try:
+        return trim_leading_gaps(frame)
+    except ValueError as exc:
+        raise InputError(
+            f"{url}: {exc}: no load for --scenario-out {args.scenario_out}; nothing was written"
+        ) from None
+
+
 def _scenario_text(
-    args: argparse.Namespace, pulled: Any, trace: Path, url: str
+    args: argparse.Namespace, frame: Any, step_s: float, trace: Path, url: str
 ) -> tuple[str, list[str]]:
     """The scenario's YAML (checked by capsim's own schema) and its assumptions."""
     import yaml
@@ -363,12 +388,12 @@ def _scenario_text(
     from capsim.scenario import Scenario
 
     scenario, notes = scenario_from_trace(
-        pulled.frame,
+        frame,
         trace_path=trace,
         scenario_path=args.scenario_out,
         namespace=args.namespace,
         deployment=args.deployment,
-        step_s=pulled.step_s,
+        step_s=step_s,
         source=url,  # without userinfo: parse_url took it out
     )
     try:
@@ -377,11 +402,45 @@ def _scenario_text(
         problem = exc.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
         raise InputError(
-            f"{args.scenario_out}: {where}: the pulled data makes a scenario capsim refuses "
-            f"({problem['msg']}); nothing was written"
+            f"{args.scenario_out}: {where}: the data from {url} makes a scenario capsim "
+            f"refuses ({problem['msg']}); nothing was written"
         ) from None
     header = "".join(f"# {line}\n" for line in ["capsim live prometheus: assumptions", *notes])
     return header + yaml.safe_dump(scenario, sort_keys=False), notes
+
+
+def _check_loadable(scenario_out: Path, text: str, trace: Path, csv: str, url: str) -> None:
+    """Load the scenario ``text`` with ``capsim.load_scenario``, the loader ``capsim run``
+    uses, with the trace ``csv`` where the scenario will look for it: both are written
+    into a temporary copy of their layout (the scenario's folder as deep below a fresh
+    folder as its relative path to the trace climbs), so the trace path is the one that
+    will be written. ``InputError`` (one line naming the scenario file and the URL, paths
+    as they will be) when capsim would refuse it."""
+    import os
+    import tempfile
+
+    import capsim
+
+    relative = Path(os.path.relpath(trace.resolve(), scenario_out.resolve().parent))
+    climbs = len(relative.parts) - len([p for p in relative.parts if p != ".."])
+    with tempfile.TemporaryDirectory(prefix="capsim-scenario-check-") as folder:
+        home = Path(folder).joinpath(*[f"d{i}" for i in range(climbs)])
+        copy = home / scenario_out.name
+        copied_trace = Path(os.path.normpath(home / relative))
+        copied_trace.parent.mkdir(parents=True, exist_ok=True)
+        copied_trace.write_text(csv, encoding="utf-8")
+        copy.write_text(text, encoding="utf-8")
+        try:
+            capsim.load_scenario(copy)
+        except ValueError as exc:
+            message = " ".join(str(exc).split())
+            message = message.replace(str(copy), str(scenario_out))
+            message = message.replace(str(copied_trace), str(trace))
+            message = message.replace(str(home), str(scenario_out.parent))
+            raise InputError(
+                f"{scenario_out}: the data from {url} makes a scenario capsim refuses: "
+                f"{message}; nothing was written"
+            ) from None
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -406,11 +465,13 @@ def _compare(args: argparse.Namespace) -> int:
     platforms = [n for n, p in scenario.platforms.items() if isinstance(p, KubernetesPlatform)]
     platform = args.platform or (platforms[0] if len(platforms) == 1 else None)
     if platform not in platforms:
-        raise ValueError(f"{args.scenario}: give --platform (Kubernetes platforms: {platforms})")
+        given = f"--platform {args.platform!r} is not one" if args.platform else "give --platform"
+        raise InputError(f"{args.scenario}: {given} (Kubernetes platforms: {platforms})")
     services = [w.name for w in scenario.workloads if isinstance(w, ServiceWorkload)]
     workload = args.workload or (services[0] if len(services) == 1 else None)
     if workload not in services:
-        raise ValueError(f"{args.scenario}: give --workload (services: {services})")
+        given = f"--workload {args.workload!r} is not one" if args.workload else "give --workload"
+        raise InputError(f"{args.scenario}: {given} (services: {services})")
     observed = _observed(args.trace)
     out = args.out or Path("reports") / f"{scenario.name}-compare"
     check_output_folder(out)  # before the simulation, not after it

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from capsim.cli.common import EXIT_OK, InputError, duration_arg, require_extra
+from capsim.cli.common import EXIT_OK, InputError, positive_duration_arg, require_extra
 
 __all__ = [
     "add_parallel_arguments",
@@ -41,12 +41,8 @@ def workers_arg(text: str) -> int:
     return positive_int_arg(text, most=_MAX_LOCAL_WORKERS)
 
 
-def timeout_arg(text: str) -> float:
-    """An argparse type: a deadline (``90s``, ``2h``, ``600``), finite and > 0 seconds."""
-    seconds = duration_arg(text)
-    if not (0 < seconds < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a duration > 0, got {text!r}")
-    return seconds
+timeout_arg = positive_duration_arg
+"""An argparse type: a deadline (``90s``, ``2h``, ``600``), finite and > 0 seconds."""
 
 
 def _scheduler_arg(text: str) -> str:

@@ -15,10 +15,18 @@ from capsim.cli.common import (
     EXIT_OK,
     InputError,
     duration_arg,
+    number_arg,
     require_extra,
     seed_arg,
 )
 from capsim.cli.sweep import add_parallel_arguments
+from capsim.scenario.limits import (
+    CPU_MS_PER_REQUEST_MAX,
+    CPU_MS_PER_REQUEST_MIN,
+    MAX_CONCURRENCY,
+    MAX_LATENCY_MS,
+    MAX_RATE,
+)
 
 __all__ = ["add_validate_parsers"]
 
@@ -29,14 +37,29 @@ def _add_validate_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deployment", type=Path, metavar="DEPLOY.yaml")
     parser.add_argument("--trace", required=True, type=Path, metavar="TRACE.csv")
     parser.add_argument("--column", default="requests_per_s", help="requests_per_s|cpu_cores")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the trace")
+    parser.add_argument(
+        "--scale", type=number_arg(0, MAX_RATE), default=1.0, help="multiply the trace"
+    )
     parser.add_argument("--start", type=duration_arg, metavar="DURATION", help="window start")
     parser.add_argument("--end", type=duration_arg, metavar="DURATION", help="window end")
-    parser.add_argument("--cpu-ms-per-request", type=float, metavar="MS")
-    parser.add_argument("--concurrency", type=int, default=1, help="requests at once per pod")
-    parser.add_argument("--slo-p95-ms", type=float, metavar="MS")
-    parser.add_argument("--max-utilization", type=float, metavar="PCT")
-    parser.add_argument("--max-reversals-per-hour", type=float, default=4.0)
+    parser.add_argument(
+        "--cpu-ms-per-request",
+        type=number_arg(CPU_MS_PER_REQUEST_MIN, CPU_MS_PER_REQUEST_MAX),
+        metavar="MS",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=number_arg(1, MAX_CONCURRENCY, whole=True),
+        default=1,
+        help="requests at once per pod",
+    )
+    parser.add_argument(
+        "--slo-p95-ms", type=number_arg(0, MAX_LATENCY_MS, low_open=True), metavar="MS"
+    )
+    parser.add_argument("--max-utilization", type=number_arg(0, 1000, low_open=True), metavar="PCT")
+    parser.add_argument(
+        "--max-reversals-per-hour", type=number_arg(0, 3600), default=4.0, metavar="N"
+    )
     parser.add_argument("--node-pool", default="general:4:16Gi:0.194", metavar="N:V:M:P")
     parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -83,7 +106,8 @@ def add_validate_parsers(commands: Any) -> None:
         "--emit",
         type=Path,
         metavar="DIR",
-        help="write the HPA (and, with --deployment, the Deployment) here",
+        help="write the HPA (and, with --deployment, the Deployment) here: a new or empty "
+        "folder, or one capsim wrote",
     )
     validate.set_defaults(handler=_validate)
     recommend.set_defaults(handler=_recommend)
@@ -182,9 +206,12 @@ def _numbers(text: str, flag: str) -> list[int]:
 def _recommend(args: argparse.Namespace) -> int:
     from capsim.analysis.recommend import emit_hpa, recommend
     from capsim.fastpath.kernel import COMPILED
+    from capsim.results.files import check_output_folder
 
     if args.workers is not None or args.scheduler is not None:
         require_extra("distributed", "capsim recommend --workers/--scheduler")
+    if args.emit is not None:
+        check_output_folder(args.emit, "--emit")  # before the search, not after it
     if not COMPILED:
         print(
             "capsim: note: Numba is not installed, so the fast path runs as plain Python "
