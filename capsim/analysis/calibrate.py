@@ -84,7 +84,7 @@ def observed_levels(trace: pd.DataFrame) -> pd.DataFrame:
     if trace.empty:
         raise ValueError("no rows")
     try:
-        stamps = pd.to_datetime(trace["timestamp"], utc=True)
+        stamps = pd.to_datetime(trace["timestamp"], utc=True, format="ISO8601")
     except (ValueError, TypeError, OverflowError) as exc:
         raise ValueError(f"timestamp: not a date and time: {str(exc).splitlines()[0]}") from None
     if stamps.isna().any() or not stamps.is_monotonic_increasing or stamps.duplicated().any():
@@ -111,16 +111,23 @@ def _increasing(stamps: pd.Series) -> Any:
 
 
 def _levels(trace: pd.DataFrame, column: str) -> FloatArray:
-    """A column as finite numbers ≥ 0 or NaN (an empty field); ``ValueError`` otherwise."""
+    """A column as numbers in [0, :data:`MAX_LEVEL`] or NaN (an empty field);
+    ``ValueError`` otherwise."""
     values = pd.to_numeric(trace[column], errors="coerce").to_numpy(dtype=np.float64)
     given = trace[column].notna().to_numpy()
-    bad = (given & np.isnan(values)) | np.isinf(values) | (values < 0)
+    bad = (given & np.isnan(values)) | ~(np.isnan(values) | ((values >= 0) & (values <= MAX_LEVEL)))
     if bad.any():
         row = int(np.argmax(bad))
         raise ValueError(
-            f"{column}: row {row + 1}: not a number >= 0, got {trace[column].iloc[row]!r}"
+            f"{column}: row {row + 1}: not a number from 0 to {MAX_LEVEL:g}, got "
+            f"{trace[column].iloc[row]!r}"
         )
     return values
+
+
+MAX_LEVEL = 1e15
+"""Largest replica count or CPU figure read from an observed trace (what ``capsim live
+prometheus`` accepts from a server)."""
 
 
 def _sample(times_s: FloatArray, at_s: FloatArray, values: FloatArray) -> FloatArray:

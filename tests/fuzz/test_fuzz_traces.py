@@ -116,7 +116,9 @@ KINDS: dict[str, tuple[Build, frozenset[int]]] = {
 
 
 # validate and recommend replay gaps as "hold" (documented): a gap is valid input there
-GAPS_HELD = {"nan-value": VALID, "empty-cell": VALID}
+# validate/recommend: gaps are held (documented), and a window with no load at all is
+# refused (exit 2, "nothing about the HPA can be validated") rather than judged.
+GAPS_HELD = {"nan-value": VALID, "empty-cell": VALID, "all-zero": BAD_INPUT}
 # the observed side of live compare: gaps, odd steps and spans are what clusters give
 OBSERVED_OK = frozenset(
     {"valid", "all-zero", "one-row", "nan-value", "empty-cell", "1e308-value"}
