@@ -45,16 +45,16 @@ def history(start: int) -> tuple[str, np.ndarray]:
         where = f'namespace="shop",pod="{pod}"'
         app = f'{where},container="app",image="web:1"'
         add("container_cpu_usage_seconds", "counter", "container_cpu_usage_seconds_total",
-            app, [(t, f"{cpu_seconds(phase, t):.6f}") for t in kept])  # fmt: skip
+            app, [(int(t), f"{cpu_seconds(phase, t):.6f}") for t in kept])  # fmt: skip
         add("container_memory_working_set_bytes", "gauge", "container_memory_working_set_bytes",
-            app, [(t, str(memory_bytes(t))) for t in kept])  # fmt: skip
+            app, [(int(t), str(memory_bytes(t))) for t in kept])  # fmt: skip
         owner = f'{where},owner_kind="ReplicaSet",owner_name="web-7d4f"'
-        add("kube_pod_owner", "gauge", "kube_pod_owner", owner, [(t, "1") for t in times])
+        add("kube_pod_owner", "gauge", "kube_pod_owner", owner, [(int(t), "1") for t in times])
     add("kube_replicaset_owner", "gauge", "kube_replicaset_owner",
         'namespace="shop",replicaset="web-7d4f",owner_kind="Deployment",owner_name="web"',
-        [(t, "1") for t in times])  # fmt: skip
+        [(int(t), "1") for t in times])  # fmt: skip
     add("kube_deployment_status_replicas_ready", "gauge", "kube_deployment_status_replicas_ready",
-        'namespace="shop",deployment="web"', [(t, "2") for t in times])  # fmt: skip
+        'namespace="shop",deployment="web"', [(int(t), "2") for t in times])  # fmt: skip
     text = []
     for family, (kind, lines) in families.items():
         text.append(f"# TYPE {family} {kind}")

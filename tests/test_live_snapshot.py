@@ -371,6 +371,7 @@ def test_a_container_resource_metric_of_the_app_container_is_simulated(
     platform = scenario.platforms["kubernetes"]
     assert isinstance(platform, KubernetesPlatform)
     template = platform.workloads["web"].pod
+    assert template is not None
     assert template.cpu_request_millicores == 350
     assert [(c.name, c.cpu_request_millicores) for c in template.containers] == [
         ("app", 250),

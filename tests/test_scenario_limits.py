@@ -58,7 +58,7 @@ BASE: dict[str, Any] = {
 }
 
 
-def scenario(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def scenario(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
     data = copy.deepcopy(BASE)
     change(data)
     return data
@@ -89,7 +89,7 @@ def capsim_run(tmp_path: Path, data: dict[str, Any]) -> tuple[int, str]:
     return done.returncode, done.stderr
 
 
-def services(count: int) -> Callable[[dict[str, Any]], None]:
+def services(count: int) -> Callable[[dict[str, Any]], object]:
     def change(data: dict[str, Any]) -> None:
         web = data["workloads"][0]
         config = data["platforms"]["k8s"]["workloads"]["web"]
@@ -107,7 +107,7 @@ def nested_sums(depth: int) -> dict[str, Any]:
 
 
 # (id, change, fragments the one stderr line must hold)
-ALLOCATING: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
+ALLOCATING: list[tuple[str, Callable[[dict[str, Any]], object], list[str]]] = [
     (
         "ten years at a 1 s tick",
         lambda d: d.update(duration="3650d", tick="1s"),
@@ -162,7 +162,7 @@ ALLOCATING: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     ("case", "change", "fragments"), ALLOCATING, ids=[c[0] for c in ALLOCATING]
 )
 def test_a_run_too_big_is_refused_before_allocating(
-    tmp_path: Path, case: str, change: Callable[[dict[str, Any]], None], fragments: list[str]
+    tmp_path: Path, case: str, change: Callable[[dict[str, Any]], object], fragments: list[str]
 ) -> None:
     code, err = capsim_run(tmp_path, scenario(change))
     assert code == 2, err
@@ -201,7 +201,7 @@ def test_a_trace_file_beyond_the_size_limit_is_refused_unread(tmp_path: Path) ->
 
 # --- refused while parsing (no run needed) ---------------------------------------------
 
-PARSED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+PARSED: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     (
         "more than 1,000 workloads",
         services(1001),
@@ -270,7 +270,7 @@ def _nested_lists(depth: int) -> list[Any]:
 
 @pytest.mark.parametrize(("case", "change", "message"), PARSED, ids=[c[0] for c in PARSED])
 def test_limits_are_checked_when_the_scenario_is_parsed(
-    case: str, change: Callable[[dict[str, Any]], None], message: str
+    case: str, change: Callable[[dict[str, Any]], object], message: str
 ) -> None:
     data = scenario(change)
     with pytest.raises(ScenarioError) as info:

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from capsim.cli.main import main
 
@@ -280,8 +281,8 @@ def test_every_numeric_field_refuses_booleans() -> None:
     import capsim.scenario.schema as schema
     import capsim.scenario.workloads as workloads
 
-    def subclasses(cls: type) -> list[type]:
-        out = []
+    def subclasses(cls: type[BaseModel]) -> list[type[BaseModel]]:
+        out: list[type[BaseModel]] = []
         for sub in cls.__subclasses__():
             out += [sub, *subclasses(sub)]
         return out

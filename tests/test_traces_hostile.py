@@ -41,7 +41,7 @@ platforms:
 HEADER = "timestamp,requests_per_s\n"
 
 
-def text(body: str) -> Callable[[Path], None]:
+def text(body: str) -> Callable[[Path], object]:
     def make(path: Path) -> None:
         path.write_text(body, encoding="utf-8")
 
@@ -65,7 +65,7 @@ def make_directory(path: Path) -> None:
 
 
 # (id, file name, how to make it, extra spec text, fragments of the one line)
-CASES: list[tuple[str, str, Callable[[Path], None], str, list[str]]] = [
+CASES: list[tuple[str, str, Callable[[Path], object], str, list[str]]] = [
     (
         "ragged, a row too wide",
         "t.csv",
@@ -153,7 +153,7 @@ def test_a_hostile_trace_is_one_line(
     capsys: pytest.CaptureFixture[str],
     case: str,
     name: str,
-    make: Callable[[Path], None],
+    make: Callable[[Path], object],
     extra: str,
     fragments: list[str],
 ) -> None:
@@ -172,7 +172,7 @@ def test_a_hostile_trace_is_one_line(
         assert fragment in err, err
 
 
-SUBMITS: list[tuple[str, Callable[[Path], None], str]] = [
+SUBMITS: list[tuple[str, Callable[[Path], object], str]] = [
     ("ragged", text("submit_s\n0\n10,20\n"), "jobs.csv: line 3: 2 fields, but the header has 1"),
     ("a FIFO", make_fifo, "arrivals.path: not a regular file (a FIFO): jobs.csv"),
     (
@@ -188,7 +188,7 @@ def test_a_hostile_submit_times_file_is_one_line(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     case: str,
-    make: Callable[[Path], None],
+    make: Callable[[Path], object],
     fragment: str,
 ) -> None:
     (tmp_path / "t.csv").write_text(HEADER + "0,1\n60,1\n120,1\n", encoding="utf-8")
