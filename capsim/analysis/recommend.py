@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +59,7 @@ from capsim.analysis.validate import (
     select_hpa,
 )
 from capsim.fastpath import FastPathError, evaluate_hpas
-from capsim.results.files import new_staging_folder, output_error, publish_folder, write_durably
+from capsim.results.files import output_folder, write_durably
 from capsim.scenario import Scenario, parse_scenario
 from capsim.scenario.load.traces import Trace
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
@@ -472,16 +471,8 @@ def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir
     :func:`capsim.results.files.check_output_folder`); it is written whole or not at all,
     so the input manifests are never overwritten even when ``out_dir`` is their folder.
     """
-    staging = new_staging_folder(out_dir, flag="--emit")
-    try:
+    with output_folder(out_dir, "--emit") as staging:
         _emit_into(original, deployment, chosen, staging)
-        publish_folder(staging, out_dir, flag="--emit")
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise output_error(out_dir, exc, flag="--emit") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir / "hpa.yaml"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +18,7 @@ from matplotlib.figure import Figure
 
 from capsim.report.figures import png_bytes
 from capsim.report.writer import embedded_png, format_value, html_page, markdown_table
-from capsim.results.files import (
-    new_staging_folder,
-    output_error,
-    publish_folder,
-    write_durably,
-)
+from capsim.results.files import output_folder, write_durably
 
 __all__ = ["headline_metrics", "sweep_figure", "sweep_table", "write_sweep_report"]
 
@@ -106,8 +100,7 @@ def write_sweep_report(
     """Write the sweep's folder atomically; returns it. ``out_dir`` must be new, empty or
     a folder capsim wrote (:func:`capsim.results.files.check_output_folder`)."""
     target = Path(out_dir)
-    staging = new_staging_folder(target)
-    try:
+    with output_folder(target) as staging:
         write_durably(staging / "runs.csv", runs.to_csv(index=False, lineterminator="\n"))
         write_durably(staging / "summary.csv", summary.to_csv(index=False, lineterminator="\n"))
         header, rows = sweep_table(summary)
@@ -122,13 +115,6 @@ def write_sweep_report(
         markdown.append("Means over seeds ± the 95 % confidence half-width (Student's t).")
         write_durably(staging / "report.md", "\n\n".join(markdown) + "\n")
         write_durably(staging / "index.html", _html(title, header, rows, png))
-        publish_folder(staging, target)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise output_error(target, exc) from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 

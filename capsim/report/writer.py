@@ -19,7 +19,6 @@ import base64
 import dataclasses
 import html
 import math
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,7 @@ import pandas as pd
 import yaml
 
 from capsim.analysis.compare import Comparison, compare
-from capsim.results.files import (
-    check_output_folder,
-    new_staging_folder,
-    output_error,
-    publish_folder,
-    write_durably,
-)
+from capsim.results.files import check_output_folder, output_folder, write_durably
 from capsim.results.run_result import RunResult
 
 __all__ = [
@@ -296,8 +289,7 @@ def write_report(
     comparison = compare(result)
     if headline:
         comparison = dataclasses.replace(comparison, verdict=[*headline, *comparison.verdict])
-    staging = new_staging_folder(target)
-    try:
+    with output_folder(target) as staging:
         figures = _figures_png(result) if {"html", "md"} & set(chosen) else {}
         if "json" in chosen:
             result.write_files(staging)
@@ -311,11 +303,4 @@ def write_report(
                 write_durably(folder / f"{name}.png", data)
             text = render_markdown(result, comparison, list(figures))
             write_durably(staging / "report.md", text)
-        publish_folder(staging, target)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise output_error(target, exc) from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return comparison

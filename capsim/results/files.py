@@ -34,6 +34,7 @@ __all__ = [
     "fsync_dir",
     "new_staging_folder",
     "output_error",
+    "output_folder",
     "publish_folder",
     "replace_file",
     "replace_folder",
@@ -304,3 +305,23 @@ def publish_folder(staging: Path, target: Path, flag: str = "--out") -> None:
         if reason:
             raise OutputError(reason)
         replace_folder(staging, target)
+
+
+@contextlib.contextmanager
+def output_folder(target: Path, flag: str = "--out") -> Iterator[Path]:
+    """``with output_folder(out) as staging:`` write the files into ``staging``; on leaving
+    the block the folder replaces ``out`` whole (:func:`publish_folder`). ``out`` is
+    checked first (:func:`check_output_folder`). On any error nothing is replaced and no
+    staging folder is left; an ``OSError`` (a full disk, a file-size limit) becomes one
+    :class:`OutputError` naming ``flag``, ``out`` and the file."""
+    target = Path(target)
+    staging = new_staging_folder(target, flag)
+    try:
+        yield staging
+        publish_folder(staging, target, flag)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise output_error(target, exc, flag) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

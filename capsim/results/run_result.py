@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,7 @@ from capsim.engine.recording import (
     TIMESERIES_COLUMNS,
     Recording,
 )
-from capsim.results.files import (
-    new_staging_folder,
-    output_error,
-    publish_folder,
-    write_durably,
-)
+from capsim.results.files import output_folder, write_durably
 from capsim.results.summary import summarize
 
 __all__ = ["RunResult", "conform"]
@@ -209,16 +203,8 @@ class RunResult:
         byte-identical files.
         """
         target = Path(directory)
-        staging = new_staging_folder(target, flag="directory")
-        try:
+        with output_folder(target, "directory") as staging:
             self.write_files(staging)
-            publish_folder(staging, target, flag="directory")
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise output_error(target, exc, flag="directory") from exc
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return target
 
     def write_files(self, folder: Path) -> None:
