@@ -434,6 +434,56 @@ def test_query_errors_and_empty_matches_are_explained(
     err = capsys.readouterr().err
     assert "no CPU series for Deployment shop/shop-frontend" in err
     assert "Deployments in namespace shop: ['api', 'web']" in err
+    assert err.startswith(f"capsim: error: {server.url}: ")  # every error names the URL
+
+
+#: Label values that must reach Prometheus as exactly themselves: quotes, backslashes and
+#: text that would close the literal and add PromQL, tabs, and UTF-8 beyond the BMP (which
+#: JSON would escape as a surrogate pair, an error in PromQL's Go-style escapes).
+HOSTILE_LABEL_VALUES = [
+    'eu"} or vector(1) or {x="',
+    "back\\slash\\",
+    'quote"',
+    "tab\there",
+    "line\nbreak",
+    "del\x7fchar",
+    "caf\u00e9 \U0001f30d",
+    "\\x41 is not A",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_LABEL_VALUES)
+def test_label_values_read_back_exactly_from_a_real_prometheus(
+    history: tuple[PrometheusServer, int], value: str
+) -> None:
+    """Prometheus's own lexer reads each literal capsim writes back as the value given."""
+    server, _ = history
+    client = prometheus_module.Prometheus(server.url, prometheus_module.Auth(basic_auth=AUTH))
+    literal = prometheus_module.promql_string(value)
+    answer = client.query(f'label_replace(vector(1), "x", {literal}, "", "")', time.time())
+    assert [labels.get("x") for labels, _ in answer] == [value]
+    # absent() answers with the labels of its selector's equality matchers: the matcher
+    # capsim writes reads back too.
+    matchers = prometheus_module.label_matchers([("x", "=", value), ("y", "!=", value)])
+    absent = client.query(f"absent(capsim_no_such_metric{{{matchers}}})", time.time())
+    assert [labels for labels, _ in absent] == [{"x": value}]
+
+
+def test_a_hostile_cluster_value_is_a_plain_label_value(
+    history: tuple[PrometheusServer, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--cluster with a quote, a backslash and a character beyond the BMP: Prometheus parses
+    every query (nothing matches that cluster, so: no CPU series), never a parse error."""
+    server, start = history
+    end = str(start + HISTORY_DAYS * DAY_S)
+    code = pull(
+        server, tmp_path, "--deployment", "web", "--end", end, "--since", "1h",
+        "--cluster", 'eu-\U0001f30d"} or vector(1) #\\',
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no CPU series for Deployment shop/web" in err, err
+    assert "parse error" not in err
 
 
 def test_unreachable_url(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hostile_http import (
     HostileServer,
@@ -25,6 +26,7 @@ from hostile_http import (
     redirect,
 )
 
+import capsim
 from capsim.cli import live as live_cli
 from capsim.cli import main as cli
 from capsim.kube import prometheus as client_module
@@ -642,3 +644,325 @@ class TestHostileAnswers:
             1200,
             1260,
         ]
+
+
+# --- issue 14: names, PromQL literals, NaN and errors that name the URL ------------------
+
+
+def queries(server: HostileServer) -> list[str]:
+    return [request.form.get("query", "") for request in server.requests]
+
+
+class TestNamesAndPromQL:
+    @pytest.mark.parametrize(
+        ("flag", "value", "words"),
+        [
+            ("--namespace", "Bad_NS!", "a lowercase RFC 1123 label must consist of"),
+            ("--namespace", "a" * 64, "must be no more than 63 characters"),
+            ("--namespace", "shop-", "a lowercase RFC 1123 label"),
+            ("--namespace", "shop.eu", "a lowercase RFC 1123 label"),  # a subdomain, not a label
+            ("--deployment", "Web", "a lowercase RFC 1123 subdomain must consist of"),
+            ("--deployment", "web_1", "a lowercase RFC 1123 subdomain"),
+            ("--deployment", "web.", "a lowercase RFC 1123 subdomain"),
+            ("--deployment", "w" * 254, "must be no more than 253 characters"),
+            ("--deployment", 'web"} or vector(1) #', "a lowercase RFC 1123 subdomain"),
+            ("--container", "App", "a lowercase RFC 1123 label"),
+            ("--container", 'app",container!="', "a lowercase RFC 1123 label"),
+        ],
+    )
+    def test_names_the_api_server_refuses_are_refused_before_any_request(
+        self,
+        work: Path,
+        serve: Any,
+        capsys: pytest.CaptureFixture[str],
+        flag: str,
+        value: str,
+        words: str,
+    ) -> None:
+        server = serve(fake_prometheus)
+        # (for --namespace and --deployment, the later flag wins over BASE's)
+        code, _, err = run(
+            capsys, "--url", server.url, *WINDOW, "--scenario-out", "w.yaml", flag, value
+        )
+        assert code == 2, err
+        assert_one_line_error(err, flag, "Invalid value", words, repr(value))
+        assert server.requests == []
+        assert outputs(work) == set()
+
+    @pytest.mark.parametrize(
+        ("flag", "accepted", "refused"),
+        [
+            ("--namespace", "s" * 63, "s" * 64),
+            ("--namespace", "0shop", "shop-"),
+            ("--deployment", "web-2.eu", "web-2.eu."),  # a subdomain: dots inside allowed
+            ("--deployment", "w" * 200, "W" * 200),
+            ("--container", "a" * 63, "a" * 64),
+            ("--container", "app-1", "app.1"),  # a label: no dots
+        ],
+    )
+    def test_each_rule_at_its_boundary(
+        self,
+        work: Path,
+        serve: Any,
+        capsys: pytest.CaptureFixture[str],
+        flag: str,
+        accepted: str,
+        refused: str,
+    ) -> None:
+        """A name the API server accepts is pulled; its neighbour that it refuses is not."""
+        server = serve(fake_prometheus)
+        code, _, err = run(capsys, "--url", server.url, *WINDOW, flag, accepted, "--out", "a.csv")
+        assert code == 0, err
+        assert (work / "a.csv").is_file()
+        label = {"--namespace": "namespace", "--deployment": "deployment"}.get(flag, "container")
+        assert any(f'{label}="{accepted}"' in q for q in queries(server))
+        asked = len(server.requests)
+        code, _, err = run(capsys, "--url", server.url, *WINDOW, flag, refused, "--out", "r.csv")
+        assert code == 2
+        assert_one_line_error(err, flag, "Invalid value", repr(refused))
+        assert len(server.requests) == asked
+        assert not (work / "r.csv").exists()
+
+    @pytest.mark.parametrize(
+        ("flag", "value", "fragment"),
+        [
+            ("--cluster", "eu\n1", "control characters"),
+            ("--cluster", "eu\r1", "control characters"),
+            ("--cluster", "eu\x001", "control characters"),
+            ("--cluster", "", "empty"),
+            ("--cluster", "eu\udcff", "not UTF-8"),  # an undecodable byte of the command line
+            ("--selector", "web-.*\n", "control characters"),
+            ("--rate-query", "sum(rate(x[1m]))\x07", "control characters"),
+            ("--rate-query", "x\udcff", "not UTF-8"),
+        ],
+    )
+    def test_text_that_could_break_a_query_is_refused_before_any_request(
+        self,
+        work: Path,
+        serve: Any,
+        capsys: pytest.CaptureFixture[str],
+        flag: str,
+        value: str,
+        fragment: str,
+    ) -> None:
+        server = serve(fake_prometheus)
+        code, _, err = run(capsys, "--url", server.url, *WINDOW, flag, value)
+        assert code == 2, err
+        assert_one_line_error(err, flag, fragment)
+        assert server.requests == []
+        assert outputs(work) == set()
+
+    def test_quotes_and_backslashes_in_cluster_and_selector_stay_inside_the_literal(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Each query carries the values as one escaped literal: the text of the value
+        never appears unescaped, so it cannot close the string and add a matcher."""
+        server = serve(fake_prometheus)
+        cluster = 'eu-\U0001f30d"} or vector(1) or {x="\\'
+        selector = 'web-.*"}\\'
+        code, _, err = run(
+            capsys, "--url", server.url, *WINDOW, "--cluster", cluster, "--selector", selector
+        )
+        assert code == 0, err
+        sent = queries(server)
+        assert sent
+        for query in sent:
+            # UTF-8 as it is: PromQL reads Go escapes, where a \ud83c surrogate is an error
+            assert 'cluster="eu-\U0001f30d\\"} or vector(1) or {x=\\"\\\\"' in query, query
+            assert cluster not in query
+        cpu = next(q for q in sent if "container_cpu_usage_seconds_total" in q)
+        assert 'pod=~"web-.*\\"}\\\\"' in cpu
+
+
+def leading_gap(count: int) -> Callable[[dict[str, Any], dict[str, str]], Any]:
+    """The first ``count`` points NaN (Prometheus's "no value")."""
+
+    def change(answer: dict[str, Any], form: dict[str, str]) -> Any:
+        for pair in values(answer)[:count]:
+            pair[1] = "NaN"
+        return answer
+
+    return change
+
+
+def all_nan(answer: dict[str, Any], form: dict[str, str]) -> Any:
+    for pair in values(answer):
+        pair[1] = "NaN"
+    return answer
+
+
+#: The first grid point of WINDOW (the first multiple of 60 s after 1700000000).
+FIRST_S = 1_700_000_040
+
+
+class TestNaNAndTheScenario:
+    """What capsim writes, capsim loads: a scenario whose trace starts with gaps would be
+    refused by its own loader (``gaps: hold`` has no value to hold), so the trace starts at
+    the first point with load; a pull with no load at all is refused."""
+
+    @pytest.mark.parametrize("column", ["cpu_cores", "requests_per_s"])
+    def test_leading_gaps_start_the_trace_at_the_first_value(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str], column: str
+    ) -> None:
+        server = serve(spoil(column, leading_gap(5)))
+        rate = ["--rate-query", "rate(http_requests_total[2m])"] if column != "cpu_cores" else []
+        code, out, err = run(
+            capsys, "--url", server.url, *WINDOW, *rate, "--out", "w.csv",
+            "--scenario-out", "w.yaml",
+        )  # fmt: skip
+        assert code == 0, err
+        frame = pd.read_csv(work / "w.csv")
+        assert len(frame) == 60 - 5
+        assert frame["timestamp"].iloc[0] == "2023-11-14T22:19:00Z"  # FIRST_S + 5 × 60
+        assert frame[column].notna().all()
+        scenario = capsim.load_scenario(work / "w.yaml")  # what `capsim run` does
+        assert scenario.duration_s == (60 - 5 - 1) * 60
+        assert "the 5 points from 2023-11-14T22:14:00Z on had none" in out
+        assert "the first point with a " + column in (work / "w.yaml").read_text()
+        result = capsim.run(scenario)
+        assert len(result.timeseries) > 0
+        # Without a scenario the CSV is the whole pull, gaps included.
+        code, out, err = run(capsys, "--url", server.url, *WINDOW, *rate, "--out", "all.csv")
+        assert code == 0, err
+        frame = pd.read_csv(work / "all.csv")
+        assert len(frame) == 60
+        assert frame[column].isna().sum() == 5
+        assert f"warning: {column}: 5 of 60 samples missing" in out
+
+    def test_the_scenario_loads_from_another_folder(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The loader is run with the trace where the scenario will look for it."""
+        server = serve(spoil("cpu_cores", leading_gap(2)))
+        (work / "data").mkdir()
+        (work / "scenarios" / "shop").mkdir(parents=True)
+        code, _, err = run(
+            capsys, "--url", server.url, *WINDOW, "--out", "data/w.csv",
+            "--scenario-out", "scenarios/shop/w.yaml",
+        )  # fmt: skip
+        assert code == 0, err
+        scenario = capsim.load_scenario(work / "scenarios" / "shop" / "w.yaml")
+        assert scenario.workloads[0].load.path == "../../data/w.csv"  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize("column", ["cpu_cores", "requests_per_s"])
+    @pytest.mark.parametrize("scenario_out", [True, False])
+    def test_no_load_at_all_is_refused_naming_the_url(
+        self,
+        work: Path,
+        serve: Any,
+        capsys: pytest.CaptureFixture[str],
+        column: str,
+        scenario_out: bool,
+    ) -> None:
+        server = serve(spoil(column, all_nan))
+        rate = ["--rate-query", "rate(http_requests_total[2m])"] if column != "cpu_cores" else []
+        extra = ["--scenario-out", "w.yaml"] if scenario_out else []
+        code, _, err = run(capsys, "--url", server.url, *WINDOW, *rate, "--out", "w.csv", *extra)
+        assert code == 2
+        assert_one_line_error(err, server.url, column, "no value at any of the 60 points")
+        assert outputs(work) == set()
+
+    def test_every_answer_nan_is_refused(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The fuzz suite's ``nan`` server: every value of every query NaN."""
+
+        def route(request: Recorded) -> Reply:
+            if request.path.split("?")[0].endswith("/api/v1/query"):
+                return fake_prometheus(request)
+            return json_reply(all_nan(prometheus_matrix(request.form), request.form))
+
+        server = serve(route)
+        code, _, err = run(
+            capsys, "--url", server.url, *WINDOW, "--out", "w.csv", "--scenario-out", "w.yaml"
+        )
+        assert code == 2
+        assert_one_line_error(err, server.url, "cpu_cores", "nothing was written")
+        assert outputs(work) == set()
+
+    def test_a_trace_the_loader_refuses_is_not_written(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """5e9 cores: below the pull's own bound (1e15) and a valid schema, but beyond the
+        largest trace value capsim replays (1e9), which only the loader checks. The
+        message names the scenario, the URL and the trace as the user will see them,
+        never the temporary copy the check used."""
+        server = serve(spoil("cpu_cores", with_values(lambda v, f: [[t, "5e9"] for t, _ in v])))
+        code, _, err = run(
+            capsys, "--url", server.url, *WINDOW, "--out", "w.csv", "--scenario-out", "w.yaml"
+        )
+        assert code == 2
+        assert_one_line_error(err, "w.yaml", server.url, "w.csv", "1e+09", "nothing was written")
+        assert "capsim-scenario-check" not in err
+        assert outputs(work) == set()
+
+    def test_tiny_requests_make_a_valid_pod(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """0.0001 cores and 0.2 bytes round to 0m and 0 B, which no manifest may say:
+        the smallest request, 1m and 1 byte, is used instead."""
+        tiny = {"cpu_request_cores": "0.0001", "memory_request_bytes": "0.2"}
+
+        def route(request: Recorded) -> Reply:
+            column = column_of(request.form.get("query", ""))
+            if column not in tiny or request.path.endswith("/api/v1/query"):
+                return fake_prometheus(request)
+            answer = prometheus_matrix(request.form)
+            for pair in values(answer):
+                pair[1] = tiny[column]
+            return json_reply(answer)
+
+        server = serve(route)
+        code, _, err = run(
+            capsys, "--url", server.url, *WINDOW, "--out", "w.csv", "--scenario-out", "w.yaml"
+        )
+        assert code == 0, err
+        scenario = capsim.load_scenario(work / "w.yaml")
+        pod = scenario.platforms["kubernetes"].workloads["web"].pod  # type: ignore[union-attr]
+        assert pod is not None
+        assert pod.cpu_request_millicores == 1
+        assert pod.memory_request_bytes == 1
+
+
+class TestErrorsNameTheURL:
+    def test_nothing_matched_names_the_url(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        empty = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        server = serve(lambda request: json_reply(empty))
+        code, _, err = run(capsys, "--url", server.url, *WINDOW, "--out", "w.csv")
+        assert code == 2
+        assert_one_line_error(err, server.url, "no CPU series for Deployment shop/web")
+        assert outputs(work) == set()
+
+    def test_a_rate_query_that_matches_nothing_names_the_url(
+        self, work: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        empty = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        server = serve(spoil("requests_per_s", lambda a, f: empty))
+        code, _, err = run(
+            capsys, "--url", server.url, *WINDOW, "--rate-query", "rate(http_requests_total[1m])"
+        )
+        assert code == 2
+        assert_one_line_error(err, server.url, "--rate-query", "matched no series")
+
+    def test_the_point_limit_of_a_pull_names_the_url(self) -> None:
+        from capsim.kube.pull import Target, pull_trace
+
+        prometheus = Prometheus("http://user:pw-x1@127.0.0.1:9/prefix")
+        with pytest.raises(PrometheusError) as raised:
+            pull_trace(prometheus, Target("shop", "web"), 0, MAX_POINTS_PER_PULL * 60.0, 60)
+        message = str(raised.value)
+        assert message.startswith("http://127.0.0.1:9/prefix: 2,000,001 points per series")
+        assert "pw-x1" not in message
+
+    def test_target_refuses_bad_names_itself(self) -> None:
+        """The check is in the model, not only the command line."""
+        from capsim.kube.pull import Target
+
+        with pytest.raises(ValueError, match="--namespace: Invalid value"):
+            Target("Bad_NS!", "web")
+        with pytest.raises(ValueError, match="--deployment: Invalid value"):
+            Target("shop", "web/x")
+        with pytest.raises(ValueError, match="--cluster: control characters"):
+            Target("shop", "web", cluster="a\nb")

@@ -8,7 +8,13 @@ What the trace says is taken from it; what it cannot say is a stated assumption:
   both. Without a request rate the load is the ``cpu_cores`` column itself, read as
   "requests" of 1,000 ms of CPU each: replicas and utilization are right, latency is not
   meaningful. Gaps are held (``gaps: hold``): the last value before a gap continues.
-* **pod**: the median CPU and memory request per pod (capsim's defaults if absent).
+* **the window**: a held gap needs a value before it, so the trace (the CSV written beside
+  the scenario, not only the scenario's window) starts at the first point where the load
+  column has a value (:func:`trim_leading_gaps`); the points before it are left out and
+  the assumptions say how many. ``capsim live compare`` then lines the simulation up with
+  the trace's first row, as it does for any trace.
+* **pod**: the median CPU and memory request per pod (capsim's defaults if absent; at
+  least 1m and 1 byte, the smallest a manifest can say).
 * **scaling**: the HPA's last minReplicas, maxReplicas and CPU Utilization target. Its
   ``behavior`` is not exported by kube-state-metrics: the scenario uses none (the legacy
   path) and says so. Without an HPA: fixed replicas, the median ready replicas.
@@ -32,7 +38,7 @@ from capsim.analysis.validate import (
     workload_name,
 )
 
-__all__ = ["scenario_from_trace"]
+__all__ = ["load_column", "scenario_from_trace", "trim_leading_gaps"]
 
 
 def _last(frame: pd.DataFrame, column: str) -> float | None:
@@ -47,6 +53,31 @@ def _median(frame: pd.DataFrame, column: str) -> float | None:
         return None
     values = frame[column].dropna()
     return float(values.median()) if len(values) else None
+
+
+def load_column(frame: pd.DataFrame) -> str:
+    """The column the scenario replays: ``requests_per_s`` when pulled, else ``cpu_cores``."""
+    return "requests_per_s" if "requests_per_s" in frame.columns else "cpu_cores"
+
+
+def trim_leading_gaps(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` from its first row with a value in the load column on (rows renumbered),
+    and a note when rows were left out. ``ValueError`` when the column has no value at
+    all (there is nothing to replay)."""
+    column = load_column(frame)
+    present = frame[column].notna().to_numpy()
+    if not present.any():
+        raise ValueError(f"{column}: no value at any of the {len(frame)} points (every one a gap)")
+    first = int(np.argmax(present))
+    if first == 0:
+        return frame, []
+    trimmed = frame.iloc[first:].reset_index(drop=True)
+    note = (
+        f"the trace starts at {trimmed['timestamp'].iloc[0]}, the first point with a {column} "
+        f"value: the {first} points from {frame['timestamp'].iloc[0]} on had none and are left "
+        "out (a held gap needs a value before it)"
+    )
+    return trimmed, [note]
 
 
 def scenario_from_trace(
@@ -64,7 +95,7 @@ def scenario_from_trace(
     name = workload_name(deployment)
     relative = Path(os.path.relpath(trace_path.resolve(), scenario_path.resolve().parent))
     load: dict[str, Any] = {"type": "trace", "path": relative.as_posix(), "gaps": "hold"}
-    have_rate = "requests_per_s" in frame.columns
+    have_rate = load_column(frame) == "requests_per_s"
     if have_rate:
         both = frame[["cpu_cores", "requests_per_s"]].dropna()
         cpu_s, requests = float(both["cpu_cores"].sum()), float(both["requests_per_s"].sum())
@@ -81,8 +112,12 @@ def scenario_from_trace(
     pod: dict[str, Any] = {}
     cpu_request = _median(frame, "cpu_request_cores")
     memory_request = _median(frame, "memory_request_bytes")
-    pod["cpu_request"] = f"{round(cpu_request * 1000)}m" if cpu_request else DEFAULT_CPU_REQUEST
-    pod["memory_request"] = int(memory_request) if memory_request else DEFAULT_MEMORY_REQUEST
+    pod["cpu_request"] = (
+        f"{max(1, round(cpu_request * 1000))}m" if cpu_request else DEFAULT_CPU_REQUEST
+    )
+    pod["memory_request"] = (
+        max(1, round(memory_request)) if memory_request else DEFAULT_MEMORY_REQUEST
+    )
     if not cpu_request:
         notes.append(f"no CPU request in the data: {DEFAULT_CPU_REQUEST} assumed")
     scaling, scaling_notes = _scaling(frame)

@@ -3,8 +3,10 @@ a scenario) and ``capsim live compare`` (the simulated HPA against the observed 
 ``metrics-server`` and ``snapshot`` are in :mod:`capsim.cli.live_cluster`.
 
 Exit codes as every command: 0 written; 2 bad input or Prometheus could not answer
-(unreachable, credentials, a query error, nothing matched). The CSV appears complete or
-not at all (written to a temporary file, then renamed).
+(unreachable, credentials, a query error, nothing matched; every such error names the URL,
+without credentials). The CSV appears complete or not at all (written to a temporary file,
+then renamed); with ``--scenario-out`` both files appear or neither, and the scenario is
+first loaded by ``capsim.load_scenario`` with the trace where it will be.
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ def add_live_parser(commands: Any) -> None:
         "infinities, negative values, absurd magnitudes, off-grid or repeated timestamps "
         "and malformed answers are refused (exit 2) and nothing is written. Credentials go "
         "only to --url's host: a redirect to another scheme, host or port is refused when "
-        "any credential or --header is set. No secret is ever printed or written.",
+        "any credential or --header is set. No secret is ever printed or written. With "
+        "--scenario-out, the scenario is loaded by capsim's own loader before anything is "
+        "written, and the trace starts at the first point with load (a held gap needs a "
+        "value before it).",
     )
     prom.add_argument(
         "--url",
@@ -59,11 +64,21 @@ def add_live_parser(commands: Any) -> None:
         help="Prometheus base URL (http or https, with any path prefix; no query string); "
         "http://user:password@host:port is basic auth (percent-encode special characters)",
     )
-    prom.add_argument("--namespace", required=True)
-    prom.add_argument("--deployment", required=True)
+    prom.add_argument(
+        "--namespace", required=True, help="a DNS-1123 label, checked as the API server does"
+    )
+    prom.add_argument(
+        "--deployment",
+        required=True,
+        help="a DNS-1123 subdomain, checked as the API server does",
+    )
     prom.add_argument("--selector", metavar="REGEX", help="pod-name regex instead of owners")
-    prom.add_argument("--container", help="only this container")
-    prom.add_argument("--cluster", help='match cluster="NAME" (multi-cluster stores)')
+    prom.add_argument("--container", help="only this container (a DNS-1123 label)")
+    prom.add_argument(
+        "--cluster",
+        help='match cluster="NAME" (multi-cluster stores; any text without control '
+        "characters, sent as an escaped PromQL string)",
+    )
     prom.add_argument("--rate-query", metavar="PROMQL", help="the request rate, per second")
     window = prom.add_mutually_exclusive_group()
     window.add_argument(
@@ -323,9 +338,8 @@ def _prometheus(args: argparse.Namespace) -> int:
     if args.scenario_out is not None:
         frame, trim_notes = _trimmed(args, frame, shown_url)
         csv = frame.to_csv(index=False, lineterminator="\n", na_rep="")
-        text, notes = _scenario_text(args, frame, pulled.step_s, out, shown_url)
-        _check_loadable(args.scenario_out, text, out, csv, shown_url)
-        scenario = (text, [*trim_notes, *notes])
+        scenario = _scenario_text(args, frame, pulled.step_s, out, shown_url, trim_notes)
+        _check_loadable(args.scenario_out, scenario[0], out, csv, shown_url)
     else:
         csv = frame.to_csv(index=False, lineterminator="\n", na_rep="")
     _write_all(out, csv, args.scenario_out, scenario)
@@ -378,9 +392,15 @@ def _trimmed(args: argparse.Namespace, frame: Any, url: str) -> tuple[Any, list[
 
 
 def _scenario_text(
-    args: argparse.Namespace, frame: Any, step_s: float, trace: Path, url: str
+    args: argparse.Namespace,
+    frame: Any,
+    step_s: float,
+    trace: Path,
+    url: str,
+    notes_before: list[str],
 ) -> tuple[str, list[str]]:
-    """The scenario's YAML and its assumptions (checked by :func:`_check_loadable`)."""
+    """The scenario's YAML and its assumptions, ``notes_before`` first (checked by
+    :func:`_check_loadable`)."""
     import yaml
 
     from capsim.analysis.live_scenario import scenario_from_trace
@@ -394,6 +414,7 @@ def _scenario_text(
         step_s=step_s,
         source=url,  # without userinfo: parse_url took it out
     )
+    notes = [*notes_before, *notes]
     header = "".join(f"# {line}\n" for line in ["capsim live prometheus: assumptions", *notes])
     return header + yaml.safe_dump(scenario, sort_keys=False), notes
 
@@ -416,6 +437,7 @@ def _check_loadable(scenario_out: Path, text: str, trace: Path, csv: str, url: s
         home = Path(folder).joinpath(*[f"d{i}" for i in range(climbs)])
         copy = home / scenario_out.name
         copied_trace = Path(os.path.normpath(home / relative))
+        home.mkdir(parents=True, exist_ok=True)
         copied_trace.parent.mkdir(parents=True, exist_ok=True)
         copied_trace.write_text(csv, encoding="utf-8")
         copy.write_text(text, encoding="utf-8")

@@ -74,7 +74,9 @@ __all__ = [
     "Series",
     "chunk_ranges",
     "count_points",
+    "label_matchers",
     "parse_url",
+    "promql_string",
     "redact_url",
 ]
 
@@ -755,6 +757,38 @@ def _ts(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_MATCH_OPS = frozenset({"=", "!=", "=~", "!~"})
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def promql_string(value: str) -> str:
+    """``value`` as a PromQL double-quoted string literal that reads back as exactly
+    ``value``: backslash, quote, newline, CR and tab escaped, other control characters as
+    ``\\xHH``, everything else (UTF-8) as it is. PromQL's lexer reads Go escapes, so nothing
+    in ``value`` can end the literal. ``ValueError`` for text that is not UTF-8 (a lone
+    surrogate from an undecodable command-line byte)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"not UTF-8 text: {value.encode('utf-8', 'backslashreplace')!r}") from None
+    out = []
+    for char in value:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
 def label_matchers(matchers: Sequence[tuple[str, str, str]]) -> str:
-    """``[("namespace", "=", "shop")]`` → ``namespace="shop"`` (values escaped)."""
-    return ",".join(f"{name}{op}{json.dumps(value)}" for name, op, value in matchers)
+    """``[("namespace", "=", "shop")]`` → ``namespace="shop"`` (values escaped by
+    :func:`promql_string`; names and operators checked, ``ValueError`` otherwise)."""
+    parts = []
+    for name, op, value in matchers:
+        if not _LABEL_NAME.match(name) or op not in _MATCH_OPS:
+            raise ValueError(f"not a label matcher: {name!r} {op!r}")
+        parts.append(f"{name}{op}{promql_string(value)}")
+    return ",".join(parts)

@@ -24,6 +24,16 @@ Pods belong to the Deployment through ``kube_pod_owner`` (owner a ReplicaSet) jo
 ``kube_replicaset_owner`` (owner the Deployment), or match a ``--selector`` pod-name
 regex. A ``cluster`` label matcher narrows every query for multi-cluster stores.
 
+**Names are checked before any query** (:class:`Target`, ``ValueError`` naming the flag and
+the value), by the API server's rules and in its words (:mod:`capsim.kube.names`): the
+namespace and a container name are DNS-1123 labels, the Deployment name a DNS-1123
+subdomain. ``--cluster`` and ``--selector`` (any text a label value or a regex may be) go
+into label matchers as PromQL string literals, escaped by :func:`label_matchers`; control
+characters (a newline included) and text that is not UTF-8 are refused there, so nothing
+given can end a string literal and add PromQL of its own. ``--rate-query`` is the user's
+own PromQL, sent as given (wrapped in ``sum(…)``); it must be UTF-8 without control
+characters other than whitespace.
+
 **Gaps** (``NaN``, an empty CSV cell, reported; nothing is interpolated) are defined by
 the raw samples, the same on every server: a point ``t`` of a gauge is empty when the window
 ``[t − w, t]`` (``w`` = the rate window) holds no raw sample, and a point of a counter's rate
@@ -36,7 +46,12 @@ the window as the base) and its gauges fade after its own staleness interval; th
 **What is kept of an answer**: ``NaN`` is a gap; ``±Inf``, a negative value, a value beyond
 :data:`MAX_VALUE` (replica counts: beyond the Kubernetes API's int32), or more than one
 series for a column is refused (``PrometheusError`` naming the URL, the column, the time and
-the value) and nothing is returned: the caller writes nothing.
+the value) and nothing is returned: the caller writes nothing. A ``cpu_cores`` (or
+``--rate-query``) column with no value at all, every point a gap, is refused the same way:
+there is no load to replay.
+
+**Every error names the Prometheus URL** (without its userinfo or query), and for an answer
+the column and the query.
 """
 
 from __future__ import annotations
@@ -48,6 +63,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from capsim.kube.names import dns1123_label, dns1123_subdomain
 from capsim.kube.prometheus import (
     MAX_POINTS_PER_PULL,
     Prometheus,
@@ -55,6 +71,7 @@ from capsim.kube.prometheus import (
     Series,
     count_points,
     label_matchers,
+    promql_string,
     redact_url,
 )
 from capsim.units import format_iso_utc
@@ -90,6 +107,35 @@ class Target:
     cluster: str | None = None
     rate_query: str | None = None
     rate_window_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        """Refuse (``ValueError``, one line naming the flag and the value) what the API
+        server would refuse as a name, and what could break out of a PromQL string."""
+        checks = [
+            ("--namespace", self.namespace, dns1123_label),
+            ("--deployment", self.deployment, dns1123_subdomain),
+        ]
+        if self.container is not None:
+            checks.append(("--container", self.container, dns1123_label))
+        for flag, value, rule in checks:
+            problems = rule(value)
+            if problems:
+                raise ValueError(f"{flag}: Invalid value: {'; '.join(problems)}, got {value!r}")
+        for flag, text in (
+            ("--cluster", self.cluster),
+            ("--selector", self.selector),
+            ("--rate-query", self.rate_query),
+        ):
+            if text is None:
+                continue
+            problem = _text_problem(text, whitespace_ok=flag == "--rate-query")
+            if problem:
+                raise ValueError(f"{flag}: {problem}, got {_shown(text)}")
+        if not (math.isfinite(self.rate_window_s) and self.rate_window_s >= 1.0):
+            raise ValueError(
+                "--rate-window: must be a finite duration of at least 1 s, got "
+                f"{self.rate_window_s}"
+            )
 
     def _base(self) -> list[tuple[str, str, str]]:
         matchers = [("namespace", "=", self.namespace)]
@@ -131,6 +177,27 @@ class Target:
         if self.selector is not None:
             return per_container
         return f"({per_container}) * on (namespace, pod) group_left() ({self.pods()})"
+
+
+def _shown(text: str) -> str:
+    """A flag's value for a message: at most 80 characters, surrogates escaped."""
+    short = text if len(text) <= 80 else text[:79] + "…"
+    return repr(short.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _text_problem(text: str, whitespace_ok: bool = False) -> str | None:
+    """Why ``text`` cannot go into a query: empty, not UTF-8 (an undecodable byte in the
+    command line), or control characters (whitespace allowed where ``whitespace_ok``)."""
+    if not text.strip():
+        return "empty"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not UTF-8 text"
+    allowed = "\t\n\r" if whitespace_ok else ""
+    if any((ord(c) < 0x20 and c not in allowed) or 0x7F <= ord(c) < 0xA0 for c in text):
+        return "control characters (a newline, a tab, …) are not allowed"
+    return None
 
 
 def _window(seconds: float) -> str:
@@ -209,7 +276,7 @@ def target_queries(target: Target) -> dict[str, str]:
 
 
 def _q(text: str) -> str:
-    return label_matchers([("x", "=", text)])[2:]
+    return promql_string(text)
 
 
 @dataclass(frozen=True)
@@ -237,10 +304,11 @@ def pull_trace(
     ``PrometheusError`` when the required CPU series matches nothing: the message says
     what the store has instead (deployments in the namespace, or no cAdvisor data).
     """
+    where = redact_url(prometheus.url)
     points = count_points(start_s, end_s, step_s)
     if points > MAX_POINTS_PER_PULL:
         raise PrometheusError(
-            f"{points:,} points per series from {format_iso_utc(start_s)} to "
+            f"{where}: {points:,} points per series from {format_iso_utc(start_s)} to "
             f"{format_iso_utc(end_s)} every {step_s:g} s, more than the limit of "
             f"{MAX_POINTS_PER_PULL:,}"
         )
@@ -255,12 +323,20 @@ def pull_trace(
                     raise PrometheusError(_nothing_matched(prometheus, target, start_s, end_s))
                 if name == "requests_per_s":
                     raise PrometheusError(
-                        f"--rate-query {target.rate_query!r} matched no series between "
-                        f"{format_iso_utc(start_s)} and {format_iso_utc(end_s)}"
+                        f"{where}: --rate-query {_shown(target.rate_query or '')} matched "
+                        f"no series between {format_iso_utc(start_s)} and "
+                        f"{format_iso_utc(end_s)}"
                     )
                 missing.append(name)
                 continue
-            columns[name] = _column(prometheus, name, promql, series, grid, step_s)
+            column = _column(prometheus, name, promql, series, grid, step_s)
+            if name in (*REQUIRED, "requests_per_s") and np.isnan(column).all():
+                raise PrometheusError(
+                    f"{where}/api/v1/query_range: {name}: no value at any of the {points:,} "
+                    f"points between {format_iso_utc(start_s)} and {format_iso_utc(end_s)} "
+                    "(every one NaN, a gap): no load to replay; nothing was written"
+                )
+            columns[name] = column
     frame = pd.DataFrame({"timestamp": [format_iso_utc(t) for t in grid], **columns})
     return PulledTrace(frame=frame, step_s=step_s, missing=tuple(missing))
 
@@ -315,7 +391,8 @@ def _nothing_matched(prometheus: Prometheus, target: Target, start_s: float, end
         else f"Deployment {target.namespace}/{target.deployment}"
     )
     lines = [
-        f"no CPU series for {what} between {format_iso_utc(start_s)} and {format_iso_utc(end_s)}"
+        f"{redact_url(prometheus.url)}: no CPU series for {what} between "
+        f"{format_iso_utc(start_s)} and {format_iso_utc(end_s)}"
     ]
     span = _window(end_s - start_s)
     try:
