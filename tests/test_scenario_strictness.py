@@ -338,19 +338,21 @@ def test_scale_flag_negative_is_one_line(
 
     hpa = tmp_path / "hpa.yaml"
     hpa.write_text(HPA, encoding="utf-8")
-    code = main(
-        [
-            "validate",
-            "--hpa",
-            str(hpa),
-            "--trace",
-            str(TRACES_DIR / "nasa_http_1995-07_per_minute.csv"),
-            "--cpu-ms-per-request",
-            "20",
-            "--scale",
-            "-1",
-        ]
-    )
+    with pytest.raises(SystemExit) as stopped:  # refused by argparse, before any work
+        main(
+            [
+                "validate",
+                "--hpa",
+                str(hpa),
+                "--trace",
+                str(TRACES_DIR / "nasa_http_1995-07_per_minute.csv"),
+                "--cpu-ms-per-request",
+                "20",
+                "--scale",
+                "-1",
+            ]
+        )
+    code = stopped.value.code
     err = capsys.readouterr().err
     assert code == 2, err
     assert len(err.splitlines()) == 1, err

@@ -58,8 +58,10 @@ def test_a_negative_scale_names_the_flag(
 ) -> None:
     trace = tmp_path / "load.csv"
     trace.write_text(trace_text([10.0 + i for i in range(120)]))
-    assert cli.main(args_for(trace, "--scale", "-1")) == 2
-    assert "--scale:" in one_error_line(capsys)
+    with pytest.raises(SystemExit) as stopped:  # argparse: before anything runs
+        cli.main(args_for(trace, "--scale", "-1"))
+    assert stopped.value.code == 2
+    assert "argument --scale: must be in [0, 1e+09], got '-1'" in one_error_line(capsys)
 
 
 @pytest.mark.parametrize("kind", ["folder", "fifo", "missing"])

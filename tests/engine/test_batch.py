@@ -501,7 +501,7 @@ def test_submit_times_from_a_csv_file(tmp_path: Path) -> None:
         (
             "at\n5\nsoon\n",
             {"path": "s.csv", "column": "at"},
-            r"column 'at', line 3: submit time must be seconds >= 0, got 'soon'",
+            r"column 'at', line 3: submit time must be seconds from 0 to 1e\+09, got 'soon'",
         ),
         ("submit_s\n1\n", {"path": "s.csv", "times": ["1s"]}, r"give exactly one of"),
     ],
