@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import copy
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from kube_apiserver import ApiServer
+from kube_scripted import Answer, ScriptedApiServer, Seen, write_kubeconfig
+from kube_scripted import status as kstatus
 
 from capsim.cli import main as cli
 from capsim.data import SCENARIOS_DIR
+from capsim.kube.apply import is_manifest_problem
+from capsim.kube.client import ApiError
 
+Script = Callable[[Seen], Answer]
 APPLY = "application/apply-patch+yaml"
 ORDER = ["services", "deployments", "poddisruptionbudgets", "horizontalpodautoscalers"]
 KINDS = {
@@ -183,20 +188,29 @@ def test_warns_when_replicas_or_another_hpa_would_fight(
     assert "warning: HorizontalPodAutoscaler web-legacy already scales Deployment/web" in out
 
 
-def test_rbac_refusal_names_verb_and_resource(
+def test_rbac_refusal_is_the_environment_one_line_naming_server_verb_and_resource(
     server: ApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """RBAC says the user may not: nothing about the manifests (exit 2, not 1), one line
+    naming the server, the request and the 403 (before: exit 1, "forbidden" as a dry-run
+    problem on stdout, stderr empty)."""
     folder = emit(tmp_path / "web")
     server.forbid("patch", "horizontalpodautoscalers")
     capsys.readouterr()
-    assert apply(server, tmp_path, folder) == 1
-    out = capsys.readouterr().out
-    assert "HorizontalPodAutoscaler shop/web: forbidden" in out
-    assert (
-        "forbidden: RBAC does not allow patch on horizontalpodautoscalers.autoscaling in "
-        'namespace shop (horizontalpodautoscalers.autoscaling "web" is forbidden: User '
-        '"system:serviceaccount:ci:deployer" cannot patch resource'
-    ) in out
+    assert apply(server, tmp_path, folder, "--apply") == 2
+    out, err = capsys.readouterr()
+    line = one_line(err)
+    assert line.startswith(
+        f"capsim: error: {server.url}: patch (dry run) horizontalpodautoscalers.autoscaling "
+        'shop/web: forbidden (403 Forbidden: horizontalpodautoscalers.autoscaling "web" is '
+        'forbidden: User "system:serviceaccount:ci:deployer" cannot patch resource'
+    )
+    assert line.endswith(
+        "the kubeconfig's user may not patch (dry run) horizontalpodautoscalers.autoscaling in "
+        "namespace shop; ask for that permission (RBAC) or use another --context"
+    )
+    assert "the dry run found problems" not in out
+    assert patches(server, dry_run=False) == []
 
 
 def test_validation_errors_show_the_servers_causes(
@@ -343,3 +357,276 @@ def test_batch_jobs_are_applied_last_and_suspended(
         assert job is not None
         assert job["spec"]["suspend"] is True
     assert "applied: " in capsys.readouterr().out
+
+
+# --- the manifests or the environment: exit 1 or exit 2 ---------------------------------------
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("capsim: error: ")
+    return lines[0]
+
+
+def _empty_cluster(patch: Answer | None = None, real: Answer | None = None) -> Script:
+    """An empty cluster: objects are not found, lists are empty, a dry-run apply answers the
+    object sent; ``patch`` instead answers every dry-run apply, ``real`` every real one."""
+
+    def script(seen: Seen) -> Answer:
+        path = seen.path.split("?")[0]
+        if seen.method == "PATCH":
+            answer = patch if "dryRun=All" in seen.path else real
+            if answer is not None:
+                return answer
+            return Answer.json(200, yaml.safe_load(seen.body))
+        if path.rstrip("/").split("/")[-1] in ("horizontalpodautoscalers", "deployments"):
+            return Answer.json(200, {"kind": "List", "apiVersion": "v1", "items": []})
+        name = path.rstrip("/").split("/")[-1]
+        return Answer.json(404, kstatus(404, "NotFound", f'"{name}" not found'))
+
+    return script
+
+
+def _everything(answer: Answer) -> Script:
+    return lambda seen: answer
+
+
+HTML = Answer(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+#: (id, how the server answers, what the one line says after "<server>: <request>: ")
+ENVIRONMENT: list[tuple[str, Script, str]] = [
+    (
+        "every-request-500",
+        _everything(Answer.json(500, kstatus(500, "InternalError", "etcdserver: timed out"))),
+        "the server failed (500 InternalError: etcdserver: timed out); a cluster or network "
+        "problem, not the manifests",
+    ),
+    (
+        "every-request-html-502",
+        _everything(HTML),
+        "the server failed (502 Bad Gateway: a text/html answer: <html><body><h1>502 Bad "
+        "Gateway</h1></body></html>); a cluster or network problem, not the manifests",
+    ),
+    (
+        "every-request-403",
+        _everything(Answer.json(403, kstatus(403, "Forbidden", "forbidden: no access"))),
+        "forbidden (403 Forbidden: forbidden: no access): the kubeconfig's user may not list",
+    ),
+    (
+        "every-request-401",
+        _everything(Answer.json(401, kstatus(401, "Unauthorized", "Unauthorized"))),
+        "the server refused the kubeconfig's credentials (401 Unauthorized: Unauthorized)",
+    ),
+    (
+        "every-request-429",
+        _everything(Answer.json(429, kstatus(429, "TooManyRequests", "slow down"))),
+        "the server is busy (429 TooManyRequests: slow down); try again later",
+    ),
+    (
+        "every-request-redirect",
+        _everything(Answer(307, b"", headers=(("Location", "http://elsewhere.test/x"),))),
+        "HTTP 307 Temporary Redirect: a redirect to http://elsewhere.test/x, not followed",
+    ),
+    (
+        "dry-run-503",
+        _empty_cluster(patch=Answer.json(503, kstatus(503, "ServiceUnavailable", "try later"))),
+        "patch (dry run) services shop/web: the server failed (503 ServiceUnavailable: try later)",
+    ),
+    (
+        "dry-run-404-text",
+        _empty_cluster(patch=Answer(404, b"404 page not found\n", "text/plain")),
+        "patch (dry run) services shop/web: HTTP 404 Not Found (404 page not found), not a "
+        "Kubernetes Status: not the API server's answer",
+    ),
+    (
+        "dry-run-404-kind-not-served",
+        _empty_cluster(
+            patch=Answer.json(
+                404, kstatus(404, "NotFound", "the server could not find the requested resource")
+            )
+        ),
+        "not found (404 NotFound: the server could not find the requested resource): the server "
+        "does not serve services",
+    ),
+    (
+        "dry-run-answers-a-list",
+        _empty_cluster(patch=Answer.json(200, {"kind": "List", "items": []})),
+        "Service shop/web: the answer is not that object (kind List, metadata.name None)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"), [e[1:] for e in ENVIRONMENT], ids=[e[0] for e in ENVIRONMENT]
+)
+def test_errors_of_the_server_or_network_exit_2_naming_server_and_status(
+    script: Script, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """5xx, 401, RBAC 403, 429, redirects, non-Status answers and objects that are not the
+    object asked for say nothing about the manifests: exit 2, one line on stderr naming the
+    server URL and the status; no dry-run verdict (before: exit 1 with stderr empty and
+    "the dry run found problems" on stdout)."""
+    folder = emit(tmp_path / "web")
+    capsys.readouterr()
+    with ScriptedApiServer(script) as scripted:
+        kc = write_kubeconfig(tmp_path / "kc.yaml", scripted.url, {"token": "t0ken-for-tests"})
+        code = cli.main(["deploy", "apply", str(folder), "--kubeconfig", str(kc), "--apply"])
+        sent = list(scripted.requests)
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    line = one_line(err)
+    assert line.startswith(f"capsim: error: {scripted.url}: ")
+    assert expected in line
+    assert "the dry run found problems" not in out
+    assert not [r for r in sent if r.method == "PATCH" and "dryRun=All" not in r.path]
+
+
+#: (the dry run's answer to PATCH, status shown, problem shown) -- about the manifests.
+MANIFEST_PROBLEMS: list[tuple[Answer, str, str]] = [
+    (
+        Answer.json(
+            422,
+            kstatus(
+                422,
+                "Invalid",
+                'Service "web" is invalid: spec.ports[0].port: Invalid value: 0',
+                causes=[{"field": "spec.ports[0].port", "message": "Invalid value: 0"}],
+            ),
+        ),
+        "invalid",
+        "invalid: spec.ports[0].port: Invalid value: 0",
+    ),
+    (
+        Answer.json(
+            409,
+            kstatus(
+                409,
+                "Conflict",
+                "Apply failed with 1 conflict",
+                causes=[{"field": ".spec.type", "message": 'conflict with "helm"'}],
+            ),
+        ),
+        "conflict",
+        "conflict: .spec.type is owned by helm",
+    ),
+    (
+        Answer.json(
+            403,
+            kstatus(
+                403,
+                "Forbidden",
+                'admission webhook "policy.example.com" denied the request: images must be '
+                "pinned by digest",
+            ),
+        ),
+        "denied",
+        'denied by admission: admission webhook "policy.example.com" denied the request',
+    ),
+    (
+        Answer.json(
+            403,
+            kstatus(
+                403,
+                "Forbidden",
+                'services "web" is forbidden: exceeded quota: q, requested: services=1, used: '
+                "services=5, limited: services=5",
+            ),
+        ),
+        "denied",
+        'denied by admission: services "web" is forbidden: exceeded quota: q',
+    ),
+]
+
+
+def test_what_the_dry_run_finds_about_the_manifests_stays_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The other side of the line: the API server's own Status about the object -- 422,
+    409, and a 403 from admission (a webhook, a quota) -- is a finding of the dry run, exit
+    1 with the object's problem on stdout and nothing on stderr (before: an admission 403
+    was shown as an RBAC refusal, "forbidden: RBAC does not allow patch")."""
+    folder = emit(tmp_path / "web")
+    for patch, status, problem in MANIFEST_PROBLEMS:
+        capsys.readouterr()
+        with ScriptedApiServer(_empty_cluster(patch=patch)) as scripted:
+            kc = write_kubeconfig(tmp_path / "kc.yaml", scripted.url, {"token": "t0ken-for-tests"})
+            code = cli.main(["deploy", "apply", str(folder), "--kubeconfig", str(kc)])
+        out, err = capsys.readouterr()
+        assert code == 1, (out, err)
+        assert err == ""
+        assert f"Service shop/web: {status}" in out
+        assert problem in out
+        assert "the dry run found problems: fix them before --apply" in out
+
+
+def test_a_server_failing_during_the_real_apply_lists_what_was_applied_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = emit(tmp_path / "web")
+    capsys.readouterr()
+    failing = Answer.json(503, kstatus(503, "ServiceUnavailable", "etcd leader changed"))
+
+    def script(seen: Seen) -> Answer:
+        if seen.method == "PATCH" and "dryRun" not in seen.path and "/deployments/" in seen.path:
+            return failing
+        return _empty_cluster()(seen)
+
+    with ScriptedApiServer(script) as scripted:
+        kc = write_kubeconfig(tmp_path / "kc.yaml", scripted.url, {"token": "t0ken-for-tests"})
+        code = cli.main(["deploy", "apply", str(folder), "--kubeconfig", str(kc), "--apply"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "applied: Service shop/web\n" in out
+    assert "failed: Deployment shop/web: refused (503 ServiceUnavailable)" in out
+    assert (
+        "not applied: Deployment shop/web, PodDisruptionBudget shop/web, "
+        "HorizontalPodAutoscaler shop/web"
+    ) in out
+    assert one_line(err) == (
+        f"capsim: error: {scripted.url}: patch deployments.apps shop/web: the server failed "
+        "(503 ServiceUnavailable: etcd leader changed); a cluster or network problem, not the "
+        "manifests: try again later"
+    )
+
+
+def _api_error(code: int, message: str = "m", *, status: bool = True, kind: str = "") -> ApiError:
+    return ApiError(code, "Reason", message, kind=kind, is_status=status)
+
+
+@pytest.mark.parametrize(
+    ("error", "about_the_manifests"),
+    [
+        (_api_error(400), True),
+        (_api_error(409), True),
+        (_api_error(422), True),
+        (_api_error(404, kind="namespaces"), True),
+        (_api_error(404, kind="deployments"), False),
+        (_api_error(403, 'admission webhook "x" denied the request: no'), True),
+        (_api_error(403, "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: x"), True),
+        (_api_error(403, 'pods "x" is forbidden: exceeded quota: q'), True),
+        (_api_error(403, "maximum cpu usage per Container is 2, but limit is 4"), True),
+        (_api_error(403, 'User "u" cannot patch resource "deployments"'), False),
+        (_api_error(401), False),
+        (_api_error(405), False),
+        (_api_error(415), False),
+        (_api_error(429), False),
+        (_api_error(500), False),
+        (_api_error(503), False),
+        (_api_error(422, status=False), False),  # a proxy's 422 page, not the API's Status
+        (_api_error(409, status=False), False),
+    ],
+)
+def test_the_line_between_manifest_problems_and_environment_errors(
+    error: ApiError, about_the_manifests: bool
+) -> None:
+    assert is_manifest_problem(error) is about_the_manifests
+
+
+def test_the_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["deploy", "apply", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "1 the dry run found problems in the manifests" in text
+    assert "2 bad input" in text
+    assert "credentials refused (401), RBAC forbids (other 403s)" in text
+    assert "a failing server (5xx)" in text

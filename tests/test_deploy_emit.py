@@ -412,18 +412,130 @@ def test_emit_is_byte_identical_and_replaces_its_own_folder(
     assert "next: kubectl apply -k" in out
 
 
+_REC_HPA = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "web", "namespace": "shop"},
+    "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 2,
+        "maxReplicas": 10,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 70},
+                },
+            }
+        ],
+    },
+}
+
+
+def _recommendation(folder: Path, port: int, cpu_limit: str) -> Path:
+    """A ``recommend --emit`` folder whose Deployment (the user's) has that port and CPU
+    limit (the request is 250m)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    container = {
+        "name": "web",
+        "image": "nginx:1.27",
+        "ports": [{"containerPort": port}],
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": cpu_limit}},
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [container]},
+            },
+        },
+    }
+    (folder / "hpa.yaml").write_text(yaml.safe_dump(_REC_HPA))
+    (folder / "deployment.yaml").write_text(yaml.safe_dump(deployment))
+    return folder
+
+
 def test_invalid_set_writes_nothing_and_lists_every_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert emit(tmp_path, "out") == 0
-    before = read_all(tmp_path / "out")
+    out = tmp_path / "out"
+    good = _recommendation(tmp_path / "good", 8080, "500m")
+    assert cli.main(["deploy", "emit", "--recommendation", str(good), "--out", str(out)]) == 0
+    before = read_all(out)
     capsys.readouterr()
-    assert emit(tmp_path, "out", "--port", "70000") == 2
+    # The user's own Deployment: a port out of range and a limit below the request.
+    bad = _recommendation(tmp_path / "bad", 70000, "100m")
+    assert cli.main(["deploy", "emit", "--recommendation", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "1 problem(s) in the manifests" in err
+    assert "2 problem(s) in the manifests" in err
     assert "nothing written" in err
     assert "Deployment/shop/web: spec.template.spec.containers[0].ports[0].containerPort: " in err
-    assert read_all(tmp_path / "out") == before  # the good set is untouched
+    assert "resources.limits.cpu: limit '100m' is below the request '250m'" in err
+    assert read_all(out) == before  # the good set is untouched
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--port", "0", "argument --port: must be a port number from 1 to 65535, got '0'"),
+        ("--port", "70000", "argument --port: must be a port number from 1 to 65535, got '70000'"),
+        ("--port", "65536", "argument --port: must be a port number from 1 to 65535, got '65536'"),
+        ("--port", "-1", "argument --port: must be a port number from 1 to 65535, got '-1'"),
+        ("--port", "8080.5", "argument --port: not a whole number: '8080.5'"),
+        ("--port", "http", "argument --port: not a whole number: 'http'"),
+        ("--k8s-version", "", "argument --k8s-version: expected MAJOR.MINOR such as 1.31, got ''"),
+        (
+            "--k8s-version",
+            "latest",
+            "argument --k8s-version: expected MAJOR.MINOR such as 1.31, got 'latest'",
+        ),
+    ],
+)
+def test_numeric_flags_are_checked_at_the_command_line(
+    flag: str, value: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line naming the flag and the value, before anything is built (before: --port 0
+    and 70000 were "1 problem(s) in the manifests" on two lines without naming --port; an
+    empty --k8s-version emitted for the default version)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        emit(tmp_path, "out", f"{flag}={value}")
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0] == f"capsim: error: capsim deploy emit: {expected} (see --help)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_port_range_is_exactly_1_to_65535(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for port, accepted in (("0", False), ("1", True), ("65535", True), ("65536", False)):
+        capsys.readouterr()
+        if not accepted:
+            with pytest.raises(SystemExit) as exited:
+                emit(tmp_path, f"out-{port}", "--port", port)
+            assert exited.value.code == 2
+            assert f"argument --port: must be a port number from 1 to 65535, got '{port}'" in (
+                capsys.readouterr().err
+            )
+            assert not (tmp_path / f"out-{port}").exists()
+            continue
+        assert emit(tmp_path, f"out-{port}", "--port", port) == 0
+        emitted = (tmp_path / f"out-{port}" / "deployment-web.yaml").read_text()
+        container = yaml.safe_load(emitted)["spec"]["template"]["spec"]["containers"][0]
+        assert container["ports"][0]["containerPort"] == int(port)
+
+
+def test_emit_options_refuse_a_port_out_of_range() -> None:
+    for port in (0, 65536, True):
+        with pytest.raises(ValueError, match=r"--port: must be a port number from 1 to 65535"):
+            EmitOptions(container_port=port)
 
 
 def test_a_folder_capsim_did_not_write_is_not_replaced(

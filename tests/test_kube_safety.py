@@ -7,6 +7,7 @@ run first and an explicit --apply (the stand-in counts real writes)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import stat
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,14 @@ from typing import Any
 import pytest
 import yaml
 from kube_apiserver import ApiServer
+from kube_scripted import Answer, ScriptedApiServer, Seen, write_kubeconfig
+from kube_scripted import status as kstatus
 
 from capsim.cli import main as cli
 from capsim.data import SCENARIOS_DIR
 from capsim.kube.checks import check_manifests, name_problems
-from capsim.kube.client import DEFAULT_TIMEOUT_S
+from capsim.kube.client import DEFAULT_TIMEOUT_S, KubernetesCluster
+from capsim.kube.kubeconfig import KubeconfigError
 
 TOKEN = "s3cr3t-token-d0-not-print-4f7a1c"
 PASSWORD = "hunter2-password-never-shown-9b2"
@@ -125,7 +130,8 @@ def assert_no_secret(*texts: str, folder: Path | None = None) -> None:
             assert secret not in text
     if folder is not None:
         for path in folder.rglob("*"):
-            if path.is_file() and path.name != "kubeconfig" and not path.name.endswith(".kc"):
+            inputs = ("kubeconfig", "token", "plugin.sh")  # the secrets' own files
+            if path.is_file() and path.name not in inputs and not path.name.endswith(".kc"):
                 data = path.read_bytes()
                 assert not any(secret.encode() in data for secret in SECRETS), path
 
@@ -190,9 +196,7 @@ class TestDeadline:
             argv = [*COMMANDS[command](kc, manifests, tmp_path), "--timeout", "2s"]
             code, out, err, elapsed = run(argv, capsys)
         assert code == 2
-        if command == "live metrics-server":  # says what it samples before the first sample
-            err = err.split("\n", 1)[1]
-        line = one_error_line(err)
+        line = one_error_line(err)  # metrics-server says what it samples on stdout
         assert f"{silent.url}: no answer within --timeout 2s" in line
         assert elapsed < 2 + GRACE_S
         assert_no_secret(out, err, folder=tmp_path)
@@ -551,6 +555,361 @@ class TestKubeconfig:
             code, out, err, _ = run(["deploy", "apply", str(manifests)], capsys)
         assert code == 0, err
         assert "Deployment shop/web: created" in out
+
+
+# --- bearer tokens: trimmed as client-go trims them; refused without the value -------------
+
+
+def _token_file(folder: Path, content: bytes) -> dict[str, Any]:
+    path = folder / "token"
+    path.write_bytes(content)
+    return {"tokenFile": str(path)}
+
+
+#: (id, how the token is given) -- each works against a server expecting exactly TOKEN.
+GOOD_TOKENS: list[tuple[str, Callable[[Path], dict[str, Any]]]] = [
+    ("file-newline", lambda d: _token_file(d, f"{TOKEN}\n".encode())),  # echo tok > f
+    ("file-crlf", lambda d: _token_file(d, f"{TOKEN}\r\n".encode())),
+    ("file-spaces-around", lambda d: _token_file(d, f"  \t{TOKEN}  \n\n".encode())),
+    ("inline-newline", lambda d: {"token": f"{TOKEN}\n"}),
+    ("inline-spaces", lambda d: {"token": f" {TOKEN} "}),
+    ("relative-file", lambda d: (_token_file(d, f"{TOKEN}\n".encode()), {"tokenFile": "token"})[1]),
+]
+
+#: (id, how the token is given, the field the one line must name)
+BAD_TOKENS: list[tuple[str, Callable[[Path], dict[str, Any]], str]] = [
+    (
+        "file-empty",
+        lambda d: _token_file(d, b""),
+        "users[name=u].user.tokenFile: the file is empty",
+    ),
+    (
+        "file-only-whitespace",
+        lambda d: _token_file(d, b" \n\t\n"),
+        "users[name=u].user.tokenFile: the file is empty",
+    ),
+    (
+        "file-inner-newline",
+        lambda d: _token_file(d, f"{TOKEN}\n{PASSWORD}\n".encode()),
+        "users[name=u].user.tokenFile: the token holds a character a bearer token cannot",
+    ),
+    (
+        "file-inner-space",
+        lambda d: _token_file(d, f"Bearer {TOKEN}\n".encode()),
+        "users[name=u].user.tokenFile: the token holds a character a bearer token cannot",
+    ),
+    (
+        "file-control-char",
+        lambda d: _token_file(d, f"{TOKEN}\x00{PASSWORD}".encode()),
+        "users[name=u].user.tokenFile: the token holds a character a bearer token cannot",
+    ),
+    (
+        "file-non-ascii",
+        lambda d: _token_file(d, f"{TOKEN}é\n".encode()),
+        "users[name=u].user.tokenFile: the token holds a character a bearer token cannot",
+    ),
+    (
+        "file-not-utf8",
+        lambda d: _token_file(d, TOKEN.encode() + b"\xff\xfe\n"),
+        "users[name=u].user.tokenFile: not UTF-8 text",
+    ),
+    (
+        "file-huge",
+        lambda d: _token_file(d, TOKEN.encode() * 5000),
+        "users[name=u].user.tokenFile: larger than 65536 bytes",
+    ),
+    (
+        "inline-inner-newline",
+        lambda d: {"token": f"{TOKEN}\r\n{PASSWORD}"},
+        "users[name=u].user.token: the token holds a character a bearer token cannot",
+    ),
+    ("inline-blank", lambda d: {"token": " \n "}, "users[name=u].user.token: blank"),
+    (
+        "password-not-latin1",
+        lambda d: {"username": "admin", "password": f"{PASSWORD}\u2603"},
+        "users[name=u].user.password: holds a character HTTP basic auth cannot carry",
+    ),
+]
+
+
+def _live_argv(command: str, manifests: Path, tmp: Path) -> list[str]:
+    if command == "deploy apply":
+        return ["deploy", "apply", str(manifests)]
+    if command == "live snapshot":
+        return ["live", "snapshot", "--namespace", "shop", "--out", str(tmp / "snap.yaml")]
+    return [
+        *("live", "metrics-server", "--namespace", "shop", "--deployment", "web"),
+        *("--duration", "1s", "--interval", "1s", "--out", str(tmp / "m.csv")),
+    ]
+
+
+class TestTokens:
+    """A token file written with ``echo`` ends in a newline: client-go trims the whitespace
+    around a file's token (``strings.TrimSpace``); capsim trims it too (and around an inline
+    token), and refuses a token that is still no header value with one line naming the
+    kubeconfig field, never the value (before the fix: exit 3 "Invalid header value
+    b'Bearer …\\n'", the token in the message and the --debug traceback)."""
+
+    @pytest.mark.parametrize("given", [g[1] for g in GOOD_TOKENS], ids=[g[0] for g in GOOD_TOKENS])
+    def test_a_token_with_whitespace_around_it_is_sent_trimmed(
+        self,
+        given: Callable[[Path], dict[str, Any]],
+        manifests: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        # The stand-in answers 401 unless the header is exactly "Bearer TOKEN".
+        with ApiServer(token=TOKEN) as server:
+            server.create_namespace("shop")
+            kc = kubeconfig(
+                tmp_path / "config.kc", server.url, user=given(tmp_path), namespace="shop"
+            )
+            argv = ["deploy", "apply", str(manifests), "--kubeconfig", str(kc)]
+            code, out, err, _ = run(argv, capsys)
+            assert code == 0, err
+            assert "dry run clean" in out
+            assert len(server.requests) > 0
+        assert_no_secret(out, err)
+
+    @pytest.mark.parametrize("command", sorted(COMMANDS))
+    def test_every_command_reads_a_token_file_with_a_newline(
+        self, command: str, manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with ApiServer(token=TOKEN) as server:
+            server.create_namespace("shop")
+            user = _token_file(tmp_path, f"{TOKEN}\n".encode())
+            kc = kubeconfig(tmp_path / "config.kc", server.url, user=user, namespace="shop")
+            argv = [*_live_argv(command, manifests, tmp_path), "--kubeconfig", str(kc)]
+            code, out, err, _ = run(argv, capsys)
+            answered = list(server.requests)
+        # The empty stand-in: apply's dry run is clean; snapshot and metrics-server find no
+        # Deployment (exit 2, one line) -- after the server accepted the token.
+        assert code == (0 if command == "deploy apply" else 2), err
+        assert answered, "no request reached the server"
+        assert "Traceback" not in err
+        assert "Unauthorized" not in err
+        assert "Invalid header" not in err
+        if code == 2:
+            assert "no Deployment" in one_error_line(err) or "no Deployments" in err
+        assert_no_secret(out, err, folder=tmp_path)
+
+    @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+    @pytest.mark.parametrize(
+        ("given", "expected"), [b[1:] for b in BAD_TOKENS], ids=[b[0] for b in BAD_TOKENS]
+    )
+    def test_an_unusable_token_is_one_line_naming_the_field_without_the_value(
+        self,
+        given: Callable[[Path], dict[str, Any]],
+        expected: str,
+        debug: bool,
+        manifests: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        with ApiServer(token=TOKEN) as server:
+            kc = kubeconfig(tmp_path / "config.kc", server.url, user=given(tmp_path))
+            for command in sorted(COMMANDS):
+                argv = [*_live_argv(command, manifests, tmp_path), "--kubeconfig", str(kc)]
+                code, out, err, _ = run([*argv, *(["--debug"] if debug else [])], capsys)
+                assert code == 2, err
+                assert_no_secret(out, err, folder=tmp_path)
+                last = err.strip().splitlines()[-1]
+                if not debug:
+                    last = one_error_line(err)
+                assert last.startswith(f"capsim: error: {kc}: "), last
+                assert expected in last
+            assert server.requests == []  # refused before any request
+
+    def test_an_exec_plugin_token_that_is_no_header_value_is_refused_without_it(
+        self, manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        plugin = tmp_path / "plugin.sh"
+        answer = (
+            '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
+            f'"status": {{"token": "{TOKEN}\\\\n{PASSWORD}"}}}}'
+        )
+        plugin.write_text(f"#!/bin/sh\necho '{answer}'\n")
+        plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+        user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin)}}
+        with ApiServer(token=TOKEN) as server:
+            kc = kubeconfig(tmp_path / "config.kc", server.url, user=user)
+            for debug in ([], ["--debug"]):
+                argv = ["deploy", "apply", str(manifests), "--kubeconfig", str(kc), *debug]
+                code, out, err, _ = run(argv, capsys)
+                assert code == 2, err
+                assert_no_secret(out, err)
+                assert (
+                    f"{kc}: users[name=u].user.exec: the credential holds a character an HTTP "
+                    "header cannot carry"
+                ) in err.splitlines()[-1]
+            assert server.requests == []
+
+    def test_a_header_the_client_refuses_is_one_line_without_the_token(
+        self, tmp_path: Path
+    ) -> None:
+        """Whatever puts a bad value in the Authorization header later (a refreshed exec
+        token), http.client's "Invalid header value b'Bearer <token>'" never escapes: a
+        KubeconfigError naming the user entry, without the value, and no chained error."""
+        with ApiServer(token=TOKEN) as server:
+            kc = kubeconfig(tmp_path / "config.kc", server.url)
+            with KubernetesCluster(kc) as cluster:
+                configuration = cluster.api_client.configuration
+                configuration.refresh_api_key_hook = None  # it would restore the loaded one
+                configuration.api_key["BearerToken"] = f"Bearer {TOKEN}\n{PASSWORD}"
+                with pytest.raises(KubeconfigError) as raised:
+                    cluster.get("apps/v1", "Deployment", "shop", "web")
+        text = "".join(traceback.format_exception(raised.value))
+        assert f"{kc}: users[name=u].user: the credentials cannot be sent in an HTTP header" in (
+            str(raised.value)
+        )
+        assert_no_secret(text)
+        assert raised.value.__cause__ is None
+
+    def test_an_unexpected_error_holding_a_secret_is_redacted(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An error capsim does not expect (exit 3, its traceback shown by --debug) whose
+        message holds the token is replaced by a RuntimeError with the token as ***."""
+        from kubernetes.client import AppsV1Api
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise TypeError(f"cannot serialize header Bearer {TOKEN}")
+
+        monkeypatch.setattr(AppsV1Api, "read_namespaced_deployment", broken)
+        with ApiServer(token=TOKEN) as server:
+            kc = kubeconfig(tmp_path / "config.kc", server.url)
+            with KubernetesCluster(kc) as cluster, pytest.raises(RuntimeError) as raised:
+                cluster.get("apps/v1", "Deployment", "shop", "web")
+        assert str(raised.value) == "TypeError: cannot serialize header Bearer ***"
+        assert_no_secret("".join(traceback.format_exception(raised.value)))
+
+
+# --- credentials the server echoes back are scrubbed ----------------------------------------
+
+BASIC = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+
+
+def _echo(seen: Seen) -> Answer:
+    """A server that puts the credentials it was sent in its answer: a 500 Status for
+    PATCH and for the PodMetrics list, live objects holding them for everything else."""
+    auth = seen.header("Authorization")
+    decoded = ""
+    if auth.startswith("Basic "):
+        decoded = base64.b64decode(auth[6:]).decode("latin-1")
+    said = f"rejected credentials {auth} ({decoded}); also as JSON: {json.dumps(auth)}"
+    path = seen.path.split("?")[0]
+    if seen.method == "PATCH" or "metrics.k8s.io" in path:
+        return Answer.json(500, kstatus(500, "InternalError", said))
+    name = path.rstrip("/").split("/")[-1]
+    if name in ("deployments", "horizontalpodautoscalers"):
+        return Answer.json(
+            200,
+            {"kind": "List", "apiVersion": "v1", "items": [_echo_deployment(said)]}
+            if name == "deployments"
+            else {"kind": "List", "items": []},
+        )
+    if name == "nodes":  # the credential as the node's instance type, too
+        credential = decoded.partition(":")[2] if decoded else auth.partition(" ")[2]
+        return Answer.json(200, {"kind": "NodeList", "items": [_echo_node(said, credential)]})
+    if "/deployments/" in path:
+        return Answer.json(200, _echo_deployment(said))
+    return Answer.json(404, kstatus(404, "NotFound", f"{name} not found ({said})"))
+
+
+def _echo_deployment(said: str) -> dict[str, Any]:
+    container = {
+        "name": "app",
+        "image": "nginx",
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
+        "env": [{"name": "NOTE", "value": said}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "annotations": {"note": said}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [container]},
+            },
+        },
+    }
+
+
+def _echo_node(said: str, instance_type: str) -> dict[str, Any]:
+    capacity = {"cpu": "2", "memory": "8Gi", "pods": "110"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": "n1",
+            "labels": {"node.kubernetes.io/instance-type": instance_type},
+            "annotations": {"note": said},
+        },
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }
+
+
+class TestEchoedCredentials:
+    """A server (or a proxy in front of it) that echoes the credentials it was sent, in an
+    error message or inside the objects it returns: capsim prints, writes and shows none of
+    them, in any form it knows (the token, the password, basic auth's base64), also with
+    --debug; each is replaced by ``***`` (before: the token on stderr, or on stdout for
+    deploy apply)."""
+
+    @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+    @pytest.mark.parametrize("auth", ["token", "token-file", "basic"])
+    @pytest.mark.parametrize("command", sorted(COMMANDS))
+    def test_nothing_the_server_echoes_shows(
+        self,
+        command: str,
+        auth: str,
+        debug: bool,
+        manifests: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        user: dict[str, Any] = {
+            "token": {"token": TOKEN},
+            "token-file": _token_file(tmp_path, f"{TOKEN}\n".encode()),
+            "basic": {"username": "admin", "password": PASSWORD},
+        }[auth]
+        with ScriptedApiServer(_echo) as server:
+            kc = write_kubeconfig(tmp_path / "config.kc", server.url, user)
+            argv = [*_live_argv(command, manifests, tmp_path), "--kubeconfig", str(kc)]
+            code, out, err, _ = run([*argv, *(["--debug"] if debug else [])], capsys)
+            sent = [r.header("Authorization") for r in server.requests]
+        assert sent, "no request reached the server"
+        assert all(TOKEN in s or BASIC in s for s in sent)  # it did get the credentials
+        for text in (out, err):
+            assert BASIC not in text
+        assert_no_secret(out, err, folder=tmp_path)
+        if command != "live snapshot":  # the echo is in the message, shown redacted
+            assert "***" in err
+        if command == "deploy apply":  # every PATCH: 500 -- not the manifests
+            assert code == 2
+            line = err.strip().splitlines()[-1]
+            assert line.startswith(f"capsim: error: {server.url}: patch (dry run) ")
+            assert (
+                "the server failed (500 InternalError: rejected credentials Bearer ***" in line
+                or ("rejected credentials Basic *** (admin:***)" in line)
+            )
+        if not debug and code == 2:
+            one_error_line(err)
+
+    def test_the_snapshot_written_holds_no_echoed_secret(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with ScriptedApiServer(_echo) as server:
+            kc = write_kubeconfig(tmp_path / "config.kc", server.url, {"token": TOKEN})
+            out_file = tmp_path / "snap.yaml"
+            argv = ["live", "snapshot", "--namespace", "shop", "--kubeconfig", str(kc)]
+            code, out, err, _ = run([*argv, "--out", str(out_file)], capsys)
+        assert code == 0, err
+        assert out_file.exists()
+        assert_no_secret(out, err, folder=tmp_path)
 
 
 # --- names --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from kube_apiserver import ApiServer
+from kube_scripted import Answer, ScriptedApiServer, Seen, write_kubeconfig
 
 from capsim.cli import main as cli
 from capsim.cli.live_cluster import run_cluster
@@ -332,7 +333,8 @@ def test_deployment_resolves_to_its_selector(
     ]
     out = capsys.readouterr()
     assert "wrote web.csv: 2 rows every 15s" in out.out
-    assert "(app=web,track!=canary)" in out.err
+    assert "(app=web,track!=canary)" in out.out
+    assert out.err == ""  # stderr: the error line only (and a progress bar on a terminal)
 
 
 def test_a_missing_deployment_names_those_that_exist(
@@ -345,7 +347,8 @@ def test_a_missing_deployment_names_those_that_exist(
     assert cli.main([*argv, "--kubeconfig", str(config)]) == 2
     err = capsys.readouterr().err
     assert (
-        "capsim: error: no Deployment 'web' in namespace 'shop'; Deployments there: api, worker"
+        f"capsim: error: {server.url}: no Deployment 'web' in namespace 'shop'; Deployments "
+        "there: api, worker"
     ) in err
     assert not (tmp_path / "web.csv").exists()
     assert metric_requests(server) == []
@@ -485,3 +488,64 @@ def test_a_progress_bar_only_on_a_terminal(
     err = capsys.readouterr().err
     assert "capsim metrics-server" in err
     assert "2/2" in err
+
+
+# --- answers that are not the Deployment asked for name the server ----------------------------
+
+
+def _answering(body: dict[str, Any]) -> Callable[[Seen], Answer]:
+    return lambda seen: Answer.json(200, body)
+
+
+HUGE_LIST = {"kind": "List", "items": [{"metadata": {"name": f"n{i}"}} for i in range(200_000)]}
+NOT_THE_DEPLOYMENT: list[tuple[str, dict[str, Any], str]] = [
+    ("a-huge-list", HUGE_LIST, "the answer is not that object (kind List, metadata.name None)"),
+    (
+        "another-kind",
+        {"kind": "Service", "metadata": {"name": "web"}},
+        "the answer is not that object (kind Service, metadata.name web)",
+    ),
+    (
+        "another-name",
+        {"kind": "Deployment", "metadata": {"name": "api"}},
+        "the answer is not that object (kind Deployment, metadata.name api)",
+    ),
+    ("no-metadata", {"kind": "Deployment"}, "(kind Deployment, metadata.name None)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [n[1:] for n in NOT_THE_DEPLOYMENT],
+    ids=[n[0] for n in NOT_THE_DEPLOYMENT],
+)
+def test_an_answer_that_is_not_the_deployment_names_the_server(
+    body: dict[str, Any], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server answering the Deployment GET with something else (a 10 MB list, another
+    object): one line naming the server, the object asked for and what came (before:
+    "Deployment ?/?: spec.selector: missing", no server)."""
+    with ScriptedApiServer(_answering(body)) as scripted:
+        config = write_kubeconfig(tmp_path / "kc.yaml", scripted.url, {"token": "t0ken"})
+        argv = ["live", "metrics-server", "--namespace", "shop", "--deployment", "web"]
+        argv += ["--kubeconfig", str(config), "--out", str(tmp_path / "m.csv")]
+        assert cli.main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"capsim: error: {scripted.url}: Deployment shop/web: ")
+    assert expected in lines[0]
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_a_deployment_without_a_selector_names_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {"kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}, "spec": {}}
+    with ScriptedApiServer(_answering(body)) as scripted:
+        config = write_kubeconfig(tmp_path / "kc.yaml", scripted.url, {"token": "t0ken"})
+        argv = ["live", "metrics-server", "--namespace", "shop", "--deployment", "web"]
+        assert cli.main([*argv, "--kubeconfig", str(config), "--out", str(tmp_path / "m.csv")]) == 2
+    assert capsys.readouterr().err == (
+        f"capsim: error: {scripted.url}: Deployment shop/web: spec.selector: missing (a "
+        "Deployment selects its pods with it)\n"
+    )

@@ -415,8 +415,8 @@ def test_a_missing_deployment_names_those_there(
 ) -> None:
     assert snapshot(cluster, tmp_path, "--deployment", "nope") == 2
     assert (
-        "capsim: error: no Deployment 'nope' in namespace 'shop'; Deployments there: infer, web, "
-        "worker"
+        f"capsim: error: {cluster.url}: no Deployment 'nope' in namespace 'shop'; Deployments "
+        "there: infer, web, worker"
     ) in capsys.readouterr().err
     assert not (tmp_path / "shop-nope.yaml").exists()
 
@@ -426,7 +426,7 @@ def test_an_empty_namespace_exit_2(
 ) -> None:
     assert snapshot(server, tmp_path) == 2
     err = capsys.readouterr().err
-    assert "capsim: error: namespace 'shop' has no Deployments to snapshot" in err
+    assert f"capsim: error: {server.url}: namespace 'shop' has no Deployments to snapshot" in err
     assert list(tmp_path.glob("*.yaml")) == []
 
 
@@ -438,7 +438,7 @@ def test_a_pod_that_fits_no_node_is_a_clear_error(
     server.seed(deployment("big", big), manager="kubectl")
     assert snapshot(server, tmp_path) == 2
     err = capsys.readouterr().err
-    assert "capsim: error: the cluster does not make a valid scenario:" in err
+    assert f"capsim: error: {server.url}: the cluster does not make a valid scenario:" in err
     assert "platforms.kubernetes.workloads.big.pod: requests fit on no node pool" in err
     assert not (tmp_path / "shop.yaml").exists()
 

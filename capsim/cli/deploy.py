@@ -3,16 +3,36 @@ adapter (:mod:`capsim.kube.emit`, :mod:`capsim.kube.checks`,
 :mod:`capsim.kube.write`, :mod:`capsim.kube.apply`).
 
 Exit codes as every command: 0 success (or a clean dry run); 1 the dry run found
-problems or conflicts, or an apply stopped on a failure; 2 bad input (manifests that do
-not validate: every problem listed, nothing written; a namespace, name or label that is not
-a valid Kubernetes name; an unusable kubeconfig; an object whose namespace does not exist
-or that would change an immutable field) or no answer from the cluster within
-``--timeout`` (default 30 s, one deadline for all of the command's API requests).
+problems in the manifests, or an apply stopped on one; 2 bad input, the network or the
+environment; 3 a bug in capsim.
+
+``deploy apply`` draws the line between 1 and 2 on what the API server's answer is about
+(:func:`capsim.kube.apply.is_manifest_problem`):
+
+* **1, the manifests**: the server's own ``Status`` with 409 Conflict (another field
+  manager owns a field; ``--force-conflicts``), 422 Invalid or 400 BadRequest (the
+  server's causes are listed), or 403 when admission refused the object itself (a webhook
+  or ValidatingAdmissionPolicy denied it, a ResourceQuota or LimitRange it exceeds);
+  ``--prune-check`` leftovers. Every object's outcome is listed on stdout.
+* **2, the input**: manifests that do not load (one line naming the file); a namespace,
+  name or label that is not a valid Kubernetes name; an object whose namespace does not
+  exist or that would change an immutable field (listed, then one line).
+* **2, the network or the environment** (one line on stderr naming the server URL and the
+  status; the dry run stops there): an unusable kubeconfig; no answer within ``--timeout``
+  (default 30 s, one deadline for all of the command's API requests); 401 (credentials
+  refused); any other 403 (RBAC: the user may not get/list/patch that resource); a 404 that
+  is not a missing namespace (the kind is not served); 429; every 5xx; an answer that is not
+  the API server's (not JSON, an HTML error page, a redirect, another object than asked).
+  During ``--apply`` the objects applied before it are listed on stdout first.
+
+deploy emit's numeric flags are checked at the command line: ``--port`` is 1 to 65535 and
+``--k8s-version`` is ``MAJOR.MINOR`` (one line naming the flag and the value).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +43,39 @@ from capsim.kube.client import DEFAULT_TIMEOUT_S
 __all__ = ["add_deploy_parser"]
 
 EXIT_PROBLEMS = 1
+MAX_PORT = 65535
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_VERSION = re.compile(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?")
+
+APPLY_EXIT_CODES = (
+    "exit codes: 0 a clean dry run (or everything applied); 1 the dry run found problems in "
+    "the manifests: conflicts with other field managers (409), invalid objects (422/400), "
+    "objects admission denies (a webhook, policy, quota or LimitRange: 403); 2 bad input (a "
+    "manifest folder or kubeconfig capsim cannot use, a namespace that does not exist, an "
+    "immutable field changed) or the network/environment, one line naming the server URL and "
+    "the status: no answer within --timeout, credentials refused (401), RBAC forbids (other "
+    "403s), a kind not served (404), a failing server (5xx), an answer that is not the API "
+    "server's (HTML, not JSON, a redirect)."
+)
+
+
+def _port_arg(text: str) -> int:
+    """An argparse type: a TCP port, a whole number from 1 to 65535."""
+    if not _WHOLE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    value = int(text)
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(
+            f"must be a port number from 1 to {MAX_PORT}, got {text!r}"
+        )
+    return value
+
+
+def _k8s_version_arg(text: str) -> str:
+    """An argparse type: a Kubernetes version, ``MAJOR.MINOR`` (``1.31``, ``v1.31.2``)."""
+    if not _VERSION.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected MAJOR.MINOR such as 1.31, got {text!r}")
+    return text.strip()
 
 
 def add_deploy_parser(commands: Any) -> None:
@@ -52,8 +105,12 @@ def add_deploy_parser(commands: Any) -> None:
     emit.add_argument("--workload", help="only this workload (default: every service)")
     emit.add_argument("--namespace", help="metadata.namespace of every object")
     emit.add_argument("--image", help="container image (scenarios name none)")
-    emit.add_argument("--port", type=int, default=8080, help="container port (default 8080)")
-    emit.add_argument("--k8s-version", default=None, metavar="1.31", help="target version")
+    emit.add_argument(
+        "--port", type=_port_arg, default=8080, help="container port, 1-65535 (default 8080)"
+    )
+    emit.add_argument(
+        "--k8s-version", type=_k8s_version_arg, default=None, metavar="1.31", help="target version"
+    )
     emit.add_argument("--ingress-host", metavar="HOST", help="also emit an Ingress for HOST")
     emit.add_argument("--out", type=Path, metavar="DIR", help="folder (default deploy/<name>)")
     emit.add_argument("--kustomize", action="store_true", help="also write kustomization.yaml")
@@ -64,6 +121,7 @@ def add_deploy_parser(commands: Any) -> None:
         description="Server-side apply (field manager capsim) every manifest in DIR with "
         "dryRun=All and show what would change against the live objects. Only with --apply "
         "are objects changed, in dependency order, stopping at the first failure.",
+        epilog=APPLY_EXIT_CODES,
     )
     apply.add_argument("folder", type=Path, metavar="DIR")
     apply.add_argument("--kubeconfig", type=Path, metavar="FILE")
@@ -161,7 +219,7 @@ def _only_kubernetes_platform(scenario: Any, path: Path) -> str:
 
 def _apply(args: argparse.Namespace) -> int:
     require_extra("kubernetes", "capsim deploy apply")
-    from capsim.kube.apply import apply_manifests
+    from capsim.kube.apply import ClusterRefusedError, apply_manifests
     from capsim.kube.client import ApiError, ClusterUnreachableError, KubernetesCluster
     from capsim.kube.names import dns1123_label
     from capsim.kube.write import load_manifest_dir
@@ -185,12 +243,11 @@ def _apply(args: argparse.Namespace) -> int:
     except ClusterUnreachableError as exc:
         print(f"capsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ApiError as exc:
-        print(
-            f"capsim: error: {server} refused the kubeconfig's credentials ({exc}); "
-            "check --kubeconfig/--context",
-            file=sys.stderr,
-        )
+    except ClusterRefusedError as exc:
+        print(f"capsim: error: {exc.message(server)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ApiError as exc:  # an answer apply_manifests does not sort (none known)
+        print(f"capsim: error: {server}: the API server answered {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"dry run (server-side apply, field manager capsim) against {server}:")
     for outcome in plan.outcomes:
@@ -223,6 +280,9 @@ def _apply(args: argparse.Namespace) -> int:
         print(f"not applied: {', '.join(plan.not_applied)}")
         if plan.unreachable is not None:
             print(f"capsim: error: {plan.unreachable}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if plan.refused is not None:
+            print(f"capsim: error: {plan.refused.message(server)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         return EXIT_PROBLEMS
     return EXIT_OK

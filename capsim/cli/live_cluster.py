@@ -22,6 +22,9 @@ Deadlines (``--timeout``, default 30 s): ``snapshot`` has one deadline for all o
 requests; ``metrics-server`` gives each request (each sample) its own, as the recording
 itself lasts ``--duration`` (a sample that misses it is a gap, the first one stops).
 
+The line saying what is sampled goes to stdout; stderr holds only the progress bar (on a
+terminal) and, on failure, the one error line (with the rows kept, if any).
+
 Exit codes: 0 done; 2 bad input, no answer from the cluster (naming its URL), credentials
 refused (401), forbidden (403), metrics.k8s.io not served (metrics-server not installed),
 no such Deployment, an existing ``--out``; 130 ``metrics-server`` interrupted (rows kept).
@@ -182,10 +185,14 @@ def _deployment_selector(cluster: KubernetesCluster, namespace: str, name: str) 
     deployment = cluster.get("apps/v1", "Deployment", namespace, name)
     if deployment is None:
         existing = [
-            str(d["metadata"]["name"]) for d in cluster.list("apps/v1", "Deployment", namespace)
+            str((d.get("metadata") or {}).get("name"))
+            for d in cluster.list("apps/v1", "Deployment", namespace)
         ]
-        raise ValueError(missing_deployment(namespace, name, existing))
-    return selector_of(deployment)
+        raise ValueError(f"{cluster.server}: {missing_deployment(namespace, name, existing)}")
+    try:
+        return selector_of(deployment)
+    except ValueError as exc:  # the server's object: name the server
+        raise ValueError(f"{cluster.server}: {exc}") from None
 
 
 class _Progress:
@@ -263,7 +270,7 @@ def _metrics_server(
             f"sampling metrics.k8s.io pods in {args.namespace} ({selector}) on {server} every "
             f"{format_duration(args.interval)} for {format_duration(args.duration)} "
             f"({count} samples) into {out}; Ctrl-C stops and keeps the rows",
-            file=sys.stderr,
+            flush=True,
         )
         recording = True
         record(
@@ -285,9 +292,8 @@ def _metrics_server(
         message = (
             error if isinstance(error, ValueError) else _failure(error, server, metrics=recording)
         )
-        print(f"capsim: error: {message}", file=sys.stderr)
-        if writer.rows:
-            print(f"note: {_kept(writer)}", file=sys.stderr)
+        kept = f"; {_kept(writer)}" if writer.rows else ""
+        print(f"capsim: error: {message}{kept}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         writer.close()
@@ -312,6 +318,7 @@ def _metrics_server(
 def _snapshot(args: argparse.Namespace) -> int:
     from capsim.kube.client import ApiError, ClusterUnreachableError
     from capsim.kube.snapshot import (
+        SnapshotError,
         read_cluster,
         refuse_existing,
         snapshot_scenario,
@@ -325,12 +332,14 @@ def _snapshot(args: argparse.Namespace) -> int:
         with _connect(args) as cluster:
             server = str(cluster.server)
             state = read_cluster(cluster, args.namespace, args.deployment)
+        snapshot = snapshot_scenario(state)
     except (ApiError, ClusterUnreachableError) as error:
         if args.debug:
             traceback.print_exc()
         print(f"capsim: error: {_failure(error, server)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    snapshot = snapshot_scenario(state)
+    except SnapshotError as error:  # what the cluster holds: name the server
+        raise SnapshotError(f"{server}: {error}") from None
     out: Path = args.out or Path(f"{snapshot.scenario['name']}.yaml")
     write_snapshot(out, snapshot.to_yaml(), force=args.force)
     print(f"wrote {out}: {snapshot.summary}")

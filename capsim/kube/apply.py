@@ -6,14 +6,27 @@
    metadata and ``status`` left out), giving *created*, *changed* (each field, old → new)
    or *unchanged*.
 2. **Problems** stop everything: conflicts with other field managers (named, with their
-   fields; ``--force-conflicts`` takes ownership), RBAC refusals (verb and resource),
-   validation errors (the server's causes), objects the dry run cannot apply.
+   fields; ``--force-conflicts`` takes ownership), validation errors (the server's
+   causes), admission denials (a webhook or policy, a quota or LimitRange the object
+   exceeds), objects the dry run cannot apply.
    **Warnings** do not: a live Deployment whose ``spec.replicas`` another manager owns
    while an HPA scales it (that manager's next apply resets the scale), or another HPA
    already scaling the same Deployment (two HPAs fight).
 3. **Only with ``apply=True``**, and only after a clean dry run, objects are applied for
    real in dependency order (Service, Deployment, PDB, HPA, Ingress, Job). The first failure
    stops the run; the report says exactly what was applied and what was not.
+
+**The manifests or the environment?** Only answers about the objects are problems of the
+plan (the command exits 1): the API server's own ``Status`` with 400 BadRequest, 409
+Conflict or 422 Invalid, and 403 when admission refused the object itself (a webhook or
+ValidatingAdmissionPolicy denied it, a ResourceQuota or LimitRange it exceeds, PodSecurity).
+A missing namespace (404 on ``namespaces``) or a changed immutable field is a problem of the
+input (exit 2, listed). Everything else says nothing about the manifests and raises
+:class:`ClusterRefusedError` at once (exit 2, one line naming the server and the status): 401
+(credentials refused), any other 403 (RBAC: the user may not do this), any other 404 (the
+kind is not served, or the URL is not the API server's), 405/415/429, every 5xx, and any
+answer that is not a Kubernetes ``Status`` (an HTML error page from a proxy, plain text,
+a redirect) whatever its code.
 
 The cluster sits behind :class:`~capsim.kube.client.Cluster`; nothing here knows HTTP.
 """
@@ -38,10 +51,12 @@ from capsim.scenario.manifests import ManifestError
 
 __all__ = [
     "Change",
+    "ClusterRefusedError",
     "ObjectOutcome",
     "Plan",
     "apply_manifests",
     "diff_objects",
+    "is_manifest_problem",
     "resolve_namespaces",
 ]
 
@@ -50,7 +65,7 @@ Status = Literal[
     "changed",
     "unchanged",
     "conflict",
-    "forbidden",
+    "denied",
     "invalid",
     "failed",
     "no-namespace",
@@ -59,7 +74,7 @@ Status = Literal[
 #: The user's input cannot be applied as it is (exit 2): the object's namespace does not
 #: exist, or it changes a field the API server never changes in place.
 INPUT_STATUSES = ("no-namespace", "immutable")
-PROBLEM_STATUSES = ("conflict", "forbidden", "invalid", "failed", *INPUT_STATUSES)
+PROBLEM_STATUSES = ("conflict", "denied", "invalid", "failed", *INPUT_STATUSES)
 #: How the API server words a refused change of an immutable field
 #: (``apivalidation.ValidateImmutableField``; Service cluster IPs).
 _IMMUTABLE = ("field is immutable", "may not change once set")
@@ -121,6 +136,9 @@ class Plan:
     leftovers: list[str] = field(default_factory=list)
     #: The cluster stopped answering during the real apply (what was applied is listed).
     unreachable: str | None = None
+    #: The cluster refused a real apply for a reason that is not the object's (5xx, 401,
+    #: RBAC 403, an answer that is not the API's); what was applied is listed.
+    refused: ClusterRefusedError | None = None
 
     @property
     def input_error(self) -> str | None:
@@ -285,6 +303,94 @@ def _hpa_fights(emitted: Mapping[str, Any], live_hpas: Sequence[Mapping[str, Any
 # --- errors -------------------------------------------------------------------------------
 
 _MANAGER = re.compile(r'conflicts? with "([^"]+)"')
+#: How the API server words a 403 that refuses the object itself rather than the user:
+#: admission webhooks (``admission webhook "x" denied the request``), ValidatingAdmissionPolicy
+#: (``... with binding 'b' denied request: ...``), ResourceQuota (``exceeded quota``),
+#: LimitRange (``maximum cpu usage per Container is 2, but limit is 4``) and PodSecurity
+#: (``violates PodSecurity "restricted:latest"``).
+_DENIED = (
+    "admission webhook",
+    "denied the request",
+    "denied request",
+    "exceeded quota",
+    " usage per ",
+    "violates PodSecurity",
+)
+
+
+def is_manifest_problem(error: ApiError) -> bool:
+    """Whether ``error`` is something the dry run found about the object (see the module
+    docstring for the line); ``False``: the cluster, the network or the credentials."""
+    if not error.is_status:
+        return False
+    if error.code in (400, 409, 422):
+        return True
+    if error.code == 404:
+        return error.kind == "namespaces"
+    if error.code == 403:
+        return any(phrase in error.message for phrase in _DENIED)
+    return False
+
+
+class ClusterRefusedError(Exception):
+    """An API-server answer that is not about the manifests (see :func:`is_manifest_problem`):
+    the request (``verb`` on ``resource`` in ``namespace``, ``name`` if one object), the
+    answer (:attr:`error`) and, from :meth:`message`, one line naming the server."""
+
+    def __init__(
+        self, error: ApiError, verb: str, resource: str, namespace: str, name: str = ""
+    ) -> None:
+        self.error, self.verb, self.resource = error, verb, resource
+        self.namespace, self.name = namespace, name
+        super().__init__(self.message("the API server"))
+
+    @property
+    def request(self) -> str:
+        """``patch deployments.apps shop/web`` or ``list horizontalpodautoscalers.autoscaling
+        in namespace shop``."""
+        if self.name:
+            return f"{self.verb} {self.resource} {self.namespace}/{self.name}"
+        return f"{self.verb} {self.resource} in namespace {self.namespace}"
+
+    def message(self, server: str) -> str:
+        """One line: the server, the request, the status and what it means."""
+        error, head = self.error, f"{server}: {self.request}"
+        code = error.code
+        if code >= 500:
+            return (
+                f"{head}: the server failed ({error}); a cluster or network problem, not the "
+                "manifests: try again later"
+            )
+        if not error.is_status and 300 <= code < 400:
+            return (
+                f"{head}: HTTP {code} {error.reason}: {error.message}; give the final URL as "
+                "the kubeconfig's server"
+            )
+        if not error.is_status:
+            return (
+                f"{head}: HTTP {code} {error.reason} ({error.message}), not a Kubernetes "
+                "Status: not the API server's answer (a proxy, load balancer or another "
+                "service at this URL?); check the kubeconfig's server"
+            )
+        if code == 401:
+            return (
+                f"{head}: the server refused the kubeconfig's credentials ({error}); check "
+                "--kubeconfig/--context"
+            )
+        if code == 403:
+            return (
+                f"{head}: forbidden ({error}): the kubeconfig's user may not {self.verb} "
+                f"{self.resource} in namespace {self.namespace}; ask for that permission (RBAC) "
+                "or use another --context"
+            )
+        if code == 404:
+            return (
+                f"{head}: not found ({error}): the server does not serve {self.resource} "
+                "(an older or partial cluster?) or the URL is not the API server's"
+            )
+        if code == 429:
+            return f"{head}: the server is busy ({error}); try again later"
+        return f"{head}: the server answered {error}, which is not about the manifests"
 
 
 def _describe(error: ApiError, verb: str, resource: str, outcome: ObjectOutcome) -> None:
@@ -320,11 +426,8 @@ def _describe(error: ApiError, verb: str, resource: str, outcome: ObjectOutcome)
                 "(--force-conflicts takes ownership; or change it where they manage it)"
             )
     elif error.code == 403:
-        outcome.status = "forbidden"
-        outcome.problems.append(
-            f"forbidden: RBAC does not allow {verb} on {resource} in namespace "
-            f"{outcome.namespace} ({error.message})"
-        )
+        outcome.status = "denied"
+        outcome.problems.append(f"denied by admission: {error.message}")
     elif error.code in (400, 422):
         outcome.status = "invalid"
         causes = [f"{c.get('field')}: {c.get('message')}" for c in error.causes]
@@ -356,8 +459,9 @@ def _dry_run(
         verb = "patch"
         after = cluster.apply(obj, namespace, dry_run=True, force=force)
     except ApiError as error:
-        if error.code == 401:
-            raise  # the credentials, not this object: nothing else would work either
+        if not is_manifest_problem(error):  # nothing else would work either
+            shown = "patch (dry run)" if verb == "patch" else verb
+            raise ClusterRefusedError(error, shown, info.resource, namespace, name) from None
         _describe(error, verb, info.resource, outcome)
         return outcome
     if live is None:
@@ -393,6 +497,9 @@ def _live_hpas(
         try:
             found.extend(cluster.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace))
         except ApiError as error:
+            if not is_manifest_problem(error):
+                resource = "horizontalpodautoscalers.autoscaling"
+                raise ClusterRefusedError(error, "list", resource, namespace) from None
             problems.append(
                 f"cannot list horizontalpodautoscalers.autoscaling in {namespace} to look for "
                 f"HPAs that would fight ({error})"
@@ -415,7 +522,14 @@ def _leftovers(cluster: Cluster, objects: Sequence[tuple[str, dict[str, Any], st
             continue
         selector = f"app.kubernetes.io/managed-by=capsim,app.kubernetes.io/instance={instance}"
         for api_version, kind in KINDS:
-            for live in cluster.list(api_version, kind, namespace, selector):
+            try:
+                listed = cluster.list(api_version, kind, namespace, selector)
+            except ApiError as error:
+                if not is_manifest_problem(error):
+                    resource = KINDS[(api_version, kind)].resource
+                    raise ClusterRefusedError(error, "list", resource, namespace) from None
+                raise
+            for live in listed:
                 name = (live.get("metadata") or {}).get("name")
                 if (kind, namespace, name) not in wanted:
                     found.append(
@@ -438,10 +552,11 @@ def apply_manifests(
 ) -> Plan:
     """Dry-run every object, then (``apply`` and a clean dry run) apply them in order.
 
-    ``ClusterUnreachableError`` during the dry run propagates (no answer is not a plan, and
-    nothing was changed); during the real apply it stops the run and is recorded in
-    :attr:`Plan.unreachable` with what was applied. Every API refusal is recorded on its
-    object.
+    ``ClusterUnreachableError`` and :class:`ClusterRefusedError` (an answer that is not about
+    the manifests: :func:`is_manifest_problem`) during the dry run propagate (no answer is
+    not a plan, and nothing was changed); during the real apply they stop the run and are
+    recorded in :attr:`Plan.unreachable` / :attr:`Plan.refused` with what was applied.
+    Every refusal about an object is recorded on that object.
     """
     resolved = resolve_namespaces(objects, namespace, default_namespace)
     scaled = _scaled_deployments(resolved)
@@ -474,8 +589,11 @@ def apply_manifests(
             plan.not_applied = labels[len(plan.applied) :]
             return plan
         except ApiError as error:
-            if error.code == 401:
-                raise
+            if not is_manifest_problem(error):
+                plan.refused = ClusterRefusedError(error, "patch", info.resource, ns, outcome.name)
+                plan.failure = f"{outcome.label}: refused ({error.code} {error.reason})"
+                plan.not_applied = labels[len(plan.applied) :]
+                return plan
             failed = ObjectOutcome(where, outcome.kind, outcome.name, ns)
             _describe(error, "patch", info.resource, failed)
             plan.failure = f"{outcome.label}: {'; '.join(failed.problems)}"

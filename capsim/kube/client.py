@@ -9,10 +9,18 @@ plain dicts and strict response models never see a live object capsim did not wr
 The ``kubernetes`` package is imported only here, lazily (extra ``kube``).
 
 Errors come back as :class:`ApiError` (the API server's ``Status``: code, reason,
-message, causes), :class:`ClusterUnreachableError` (no answer within the deadline:
-connection refused, TLS, timeout; or an answer that is not the API's) or
-:class:`~capsim.kube.kubeconfig.KubeconfigError` (a kubeconfig capsim cannot use). None of
-their messages holds a secret of the kubeconfig.
+message, causes; or an HTTP error whose body is not a ``Status``, :attr:`ApiError.is_status`
+false), :class:`ClusterUnreachableError` (no answer within the deadline: connection
+refused, TLS, timeout; or an answer that is not the API's: not JSON, not an object, not the
+object asked for) or :class:`~capsim.kube.kubeconfig.KubeconfigError` (a kubeconfig capsim
+cannot use, or credentials that cannot be sent in an HTTP header).
+
+**Secrets**: none of these messages holds a secret of the kubeconfig. Every text that comes
+from the server (a ``Status`` message and its causes, an error page, and every string of a
+JSON answer that holds one) has each secret capsim knows (token, password, the basic-auth
+header's base64, client-key data, an exec plugin's token) replaced by ``***`` before anyone
+sees it (:meth:`KubernetesCluster.redact`): a server that echoes the credentials it was
+sent cannot make capsim print, write or show them in a ``--debug`` traceback.
 
 Live mode reads two more things through the same client: the cluster's Nodes
 (:meth:`KubernetesCluster.list_nodes`, ``GET /api/v1/nodes``) and metrics-server's latest
@@ -32,10 +40,12 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from capsim.kube.kubeconfig import KubeconfigError, load_kubeconfig, redact_secrets
 
 __all__ = [
     "FIELD_MANAGER",
@@ -95,7 +105,11 @@ def kind_info(api_version: str, kind: str) -> KindInfo | None:
 
 @dataclass(eq=False)  # not frozen: the interpreter sets __traceback__ on exceptions
 class ApiError(Exception):
-    """The API server said no: its ``Status`` (``code``, ``reason``, ``message``, causes)."""
+    """The API server said no: its ``Status`` (``code``, ``reason``, ``message``, causes).
+
+    An HTTP error whose body is not a Kubernetes ``Status`` (an HTML page from a proxy or a
+    load balancer, plain text) is an ``ApiError`` too, with ``is_status`` false and a
+    ``message`` saying what came instead. Every text in it is already redacted."""
 
     code: int
     reason: str
@@ -105,6 +119,8 @@ class ApiError(Exception):
     #: the namespace of the object does not exist).
     kind: str = ""
     name: str = ""
+    #: The body was a Kubernetes ``Status`` (JSON) -- the API server itself answered.
+    is_status: bool = True
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}: {self.message}"
@@ -159,28 +175,101 @@ class Cluster(Protocol):
         ...
 
 
-def _status(exc: Any) -> ApiError:
-    """An ``ApiException`` as an :class:`ApiError` (its body is a ``Status`` when JSON)."""
+def _one_line(text: Any, limit: int) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _header(exc: Any, name: str) -> str:
+    headers = getattr(exc, "headers", None)
+    try:
+        value = headers.get(name) if headers is not None else None
+    except (AttributeError, TypeError):
+        value = None
+    return str(value) if value else ""
+
+
+def _status(exc: Any, redact: Callable[[str], str] = lambda text: text) -> ApiError:
+    """An ``ApiException`` as an :class:`ApiError`, every text redacted with ``redact``.
+
+    A body that is a Kubernetes ``Status`` gives its reason, message, causes and details;
+    any other body gives ``is_status=False`` and a message: plain text as it is (shortened),
+    anything else (an HTML error page) as its content type and first characters, a redirect
+    as where it points."""
     body: Any = exc.body
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
+    body = redact(str(body or ""))
     try:
-        status = json.loads(body) if body else {}
-    except ValueError:
-        status = {}
-    if not isinstance(status, dict):
-        status = {}
+        status = json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        status = None
+    is_status = isinstance(status, dict) and (
+        status.get("kind") == "Status" or status.get("status") == "Failure"
+    )
+    reason = redact(str(exc.reason or ""))
+    code = int(exc.status or 0)
+    if not is_status or not isinstance(status, dict):
+        location = _one_line(redact(_header(exc, "Location")), 160)
+        if 300 <= code < 400:
+            where = f" to {location}" if location else ""
+            message = f"a redirect{where}, not followed (the credentials would go with it)"
+        else:  # plain text (the aggregator's "service unavailable") as it is; else say what
+            kind = _header(exc, "Content-Type").split(";")[0].strip()
+            shown = _one_line(body, 160)
+            if kind == "text/plain" and shown:
+                message = shown
+            else:
+                message = f"a {kind or 'untyped'} answer{': ' + shown if shown else ''}"
+        return ApiError(code=code, reason=reason, message=message, is_status=False)
     details = status.get("details")
     details = details if isinstance(details, dict) else {}
     causes = details.get("causes")
-    text = status.get("message") or body or exc.reason or ""
+    kept = [c for c in causes if isinstance(c, dict)] if isinstance(causes, list) else []
     return ApiError(
-        code=int(exc.status or 0),
-        reason=str(status.get("reason") or exc.reason or ""),
-        message=" ".join(str(text).split())[:2000],
-        causes=tuple(c for c in causes if isinstance(c, dict)) if isinstance(causes, list) else (),
+        code=code,
+        reason=redact(str(status.get("reason") or reason)),
+        message=redact(_one_line(status.get("message") or reason, 2000)),
+        causes=tuple({k: redact(str(v)) for k, v in c.items()} for c in kept),
         kind=str(details.get("kind") or ""),
         name=str(details.get("name") or ""),
+    )
+
+
+def _redacted_tree(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (parsed JSON) with every string, key or value, passed through ``redact``.
+    Iterative: a hostile answer nested deeply does not reach the recursion limit."""
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        item = parent[key]
+        if isinstance(item, str):
+            parent[key] = redact(item)
+        elif isinstance(item, dict):
+            fixed = {redact(k) if isinstance(k, str) else k: v for k, v in item.items()}
+            parent[key] = fixed
+            stack.extend((fixed, k) for k in fixed)
+        elif isinstance(item, list):
+            stack.extend((item, index) for index in range(len(item)))
+    return root[0]
+
+
+def _mentions(data: bytes, secrets: Sequence[str]) -> bool:
+    """Whether ``data`` (a JSON answer) may hold one of ``secrets``, as is or JSON-escaped."""
+    for secret in secrets:
+        escaped = json.dumps(secret)[1:-1]
+        if secret.encode("utf-8", "replace") in data or escaped.encode() in data:
+            return True
+    return False
+
+
+def _header_error(error: BaseException) -> bool:
+    """An error building the request's headers: ``http.client`` refusing a header value
+    (a control character in it) or one that is not Latin-1."""
+    text = str(error).lower()
+    return isinstance(error, UnicodeEncodeError) or (
+        isinstance(error, ValueError) and "header" in text
     )
 
 
@@ -264,8 +353,6 @@ class KubernetesCluster:
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
-        from capsim.kube.kubeconfig import KubeconfigError, load_kubeconfig
-
         if not (isinstance(timeout_s, int | float) and 0 < timeout_s < math.inf):
             raise ValueError(f"--timeout: must be a positive duration, got {timeout_s!r}")
         self.timeout_s = float(timeout_s)
@@ -273,6 +360,7 @@ class KubernetesCluster:
         self._deadline = _Deadline.start(self.timeout_s)
         loaded = load_kubeconfig(kubeconfig, context)
         self._kubeconfig = loaded
+        self._secrets: tuple[str, ...] = loaded.secrets
         self.server: str = loaded.server
         #: Where objects that name no namespace go: the context's namespace, as kubectl does.
         self.namespace: str = loaded.namespace
@@ -307,7 +395,8 @@ class KubernetesCluster:
             if isinstance(error, ConfigException | OSError | ValueError | KeyError | TypeError):
                 text = loaded.redact(" ".join(str(error).split()))[:300]
                 raise KubeconfigError(f"{loaded.where}: cannot load the kubeconfig: {text}")
-            raise error
+            raise self._scrubbed(error)
+        self._check_credentials(configuration)
         has_credentials = bool(configuration.api_key.get("BearerToken") or configuration.cert_file)
         if "exec" in loaded.user and (captured or not has_credentials):
             self.close()
@@ -318,6 +407,37 @@ class KubernetesCluster:
             )
         configuration.retries = False  # one try: the deadline, not urllib3, decides
         self._api_client = client.ApiClient(configuration)
+
+    def _check_credentials(self, configuration: Any) -> None:
+        """Remember the credential the client will send (an exec plugin's token is known
+        only now) as a secret, and refuse one that cannot be an HTTP header value."""
+        header = configuration.api_key.get("BearerToken")
+        if not isinstance(header, str):
+            return
+        _, _, credential = header.partition(" ")
+        self._secrets = (*self._secrets, credential, credential.strip())
+        if credential and not all("!" <= char <= "~" for char in credential):
+            loaded = self._kubeconfig
+            source = "exec" if "exec" in loaded.user else "token"
+            self.close()
+            raise KubeconfigError(
+                f"{loaded.where}: {loaded.user_field}.{source}: the credential holds a "
+                "character an HTTP header cannot carry (a space, a control character or "
+                "non-ASCII); the value is not shown"
+            )
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret capsim knows of this cluster's user replaced by
+        ``***`` (use it on anything the server said before showing it)."""
+        return redact_secrets(text, self._secrets)
+
+    def _scrubbed(self, error: BaseException) -> BaseException:
+        """``error`` itself, or, if its message holds a secret, a ``RuntimeError`` with the
+        message redacted (its traceback, shown by ``--debug``, cannot show the secret)."""
+        text = f"{error} {error.args!r}"
+        if redact_secrets(text, self._secrets) == text:
+            return error
+        return RuntimeError(f"{type(error).__name__}: {self.redact(str(error))}")
 
     def __enter__(self) -> KubernetesCluster:
         return self
@@ -368,34 +488,60 @@ class KubernetesCluster:
             raise ClusterUnreachableError(self._deadline_message())
         if isinstance(error, ApiException):
             if not error.status:  # TLS and other failures before any HTTP status
-                reason = self._kubeconfig.redact(" ".join(str(error.reason or "").split()))
+                reason = self.redact(" ".join(str(error.reason or "").split()))
                 raise ClusterUnreachableError(f"{self.server}: no answer ({reason[:300]})")
-            raise _status(error)
+            raise _status(error, self.redact)
         if isinstance(error, HTTPError | OSError):
-            reason = self._kubeconfig.redact(_reason(error))
+            reason = self.redact(_reason(error))
             raise ClusterUnreachableError(f"{self.server}: no answer ({reason})")
+        if error is not None and _header_error(error):
+            loaded = self._kubeconfig
+            raise KubeconfigError(
+                f"{loaded.where}: {loaded.user_field or 'users'}: the credentials cannot be "
+                "sent in an HTTP header (a control or non-Latin-1 character in the token, "
+                "username or password); the value is not shown"
+            )
         if error is not None:
-            raise error
+            raise self._scrubbed(error)
         try:
             answer = json.loads(data)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             answer = None
         if not isinstance(answer, dict):
             raise ClusterUnreachableError(
                 f"{self.server}: the answer is not a Kubernetes object (JSON); is this the "
                 "API server's URL?"
             )
+        if self._secrets and _mentions(data, self._secrets):
+            answer = dict(_redacted_tree(answer, self.redact))
         return answer
+
+    def _expect(self, answer: Mapping[str, Any], kind: str, where: str) -> dict[str, Any]:
+        """``answer`` if it is the ``kind`` object ``where`` names (``namespace/name``);
+        :class:`ClusterUnreachableError` naming the server and what came instead if not (a
+        List, another kind or name: not the API server, or not its answer)."""
+        got_kind = answer.get("kind")
+        meta = answer.get("metadata")
+        got_name = meta.get("name") if isinstance(meta, dict) else None
+        expected_name = where.rpartition("/")[2]
+        if (got_kind is None or got_kind == kind) and got_name == expected_name:
+            return dict(answer)
+        shown_kind = _one_line(self.redact(str(got_kind)), 60)
+        shown_name = _one_line(self.redact(str(got_name)), 60)
+        raise ClusterUnreachableError(
+            f"{self.server}: {kind} {where}: the answer is not that object (kind "
+            f"{shown_kind}, metadata.name {shown_name}); is this the API server's URL?"
+        )
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         api, info = self._api(api_version, kind)
         try:
             found = self._call(getattr(api, f"read_namespaced_{info.method}"), name, namespace)
         except ApiError as error:
-            if error.code == 404:
+            if error.code == 404 and error.is_status:  # the API's NotFound, not a proxy's 404
                 return None
             raise
-        return dict(found)
+        return self._expect(found, kind, f"{namespace}/{name}")
 
     def list(
         self, api_version: str, kind: str, namespace: str, label_selector: str | None = None
@@ -446,12 +592,13 @@ class KubernetesCluster:
             options["dry_run"] = "All"
         if force:
             options["force"] = True
+        name = str(obj["metadata"]["name"])
         result = self._call(
             getattr(api, f"patch_namespaced_{info.method}"),
-            obj["metadata"]["name"],
+            name,
             namespace,
             dict(obj),
             _content_type=APPLY_CONTENT_TYPE,
             **options,
         )
-        return dict(result)
+        return self._expect(result, str(obj["kind"]), f"{namespace}/{name}")

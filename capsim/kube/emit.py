@@ -79,6 +79,8 @@ PORT_NAME = "http"
 SERVICE_PORT = 80
 PROBE_PERIOD_S = 5
 GPU_RESOURCE = "nvidia.com/gpu"
+#: The largest TCP port (``containerPort``: 1 to 65535, as the API server validates it).
+MAX_PORT = 65535
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,16 @@ class EmitOptions:
     container_port: int = 8080
 
     def __post_init__(self) -> None:
-        """``--namespace`` must be a DNS-1123 label and ``--ingress-host`` a DNS-1123
-        subdomain (``*.`` allowed in front), as the API server requires: ``ValueError``
+        """``--namespace`` must be a DNS-1123 label, ``--ingress-host`` a DNS-1123
+        subdomain (``*.`` allowed in front) and ``--port`` a port number (1 to 65535), as
+        the API server requires; ``--k8s-version`` is ``MAJOR.MINOR``: ``ValueError``
         naming the flag and the value otherwise."""
         from capsim.kube.names import dns1123_label, dns1123_subdomain
+
+        port = self.container_port
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= MAX_PORT:
+            raise ValueError(f"--port: must be a port number from 1 to {MAX_PORT}, got {port!r}")
+        version_tuple(self.k8s_version)
 
         if self.namespace is not None and (problems := dns1123_label(self.namespace)):
             raise ValueError(f"--namespace: {'; '.join(problems)}, got {self.namespace!r}")

@@ -20,24 +20,37 @@ every kubeconfig it cannot use:
   the kubeconfig's folder, as kubectl does), or inline ``*-data`` is not base64;
 * a client certificate without its key (or the reverse); an ``exec`` plugin without a
   ``command`` or ``apiVersion``, or whose command is not found; an ``auth-provider``
-  (removed from kubectl in 1.26: use an exec plugin).
+  (removed from kubectl in 1.26: use an exec plugin);
+* a bearer token (``token``, or the content of ``tokenFile``) that is empty or holds
+  anything but visible ASCII once the whitespace around it is trimmed, or a ``tokenFile``
+  larger than :data:`MAX_TOKEN_BYTES` or not UTF-8; a ``username`` or ``password`` that
+  HTTP basic auth cannot carry (not Latin-1). The message names the field, never the value.
+
+**Tokens are trimmed** as client-go trims them: the content of a ``tokenFile`` has the
+whitespace around it removed (``strings.TrimSpace`` in client-go's file token source), so
+``echo "$TOKEN" > token`` works; capsim trims an inline ``token`` the same way. The
+``kubernetes`` Python client does neither (a trailing newline ends in "Invalid header
+value"), so the chosen user is handed to it with the trimmed token inline
+(:attr:`Kubeconfig.config`) and the file is read once, here. An inline ``token`` wins
+over ``tokenFile``, as in both clients.
 
 ``KUBECONFIG`` with several files is merged as kubectl merges it: the first file to set
 ``current-context`` wins, and the first entry of each name in ``clusters``, ``users`` and
 ``contexts``. Relative paths are made absolute against the file that holds them.
 
-Secrets (tokens, passwords, ``tokenFile`` contents, client-key data) are never part of a
-message; :attr:`Kubeconfig.secrets` lists them so that any text from the client can be
-redacted (:meth:`Kubeconfig.redact`).
+Secrets (tokens, passwords, ``tokenFile`` contents, the basic-auth header's base64,
+client-key data) are never part of a message; :attr:`Kubeconfig.secrets` lists them so that
+any text from the client or the server can be redacted (:meth:`Kubeconfig.redact`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,10 +60,23 @@ import yaml
 
 from capsim.kube.names import dns1123_label
 
-__all__ = ["MAX_BYTES", "Kubeconfig", "KubeconfigError", "default_paths", "load_kubeconfig"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_TOKEN_BYTES",
+    "Kubeconfig",
+    "KubeconfigError",
+    "default_paths",
+    "load_kubeconfig",
+    "redact_secrets",
+]
 
 #: A kubeconfig larger than this is refused unread (real ones are a few KiB).
 MAX_BYTES = 4 * 1024 * 1024
+#: A ``tokenFile`` larger than this is refused unread (a JWT is a few KiB).
+MAX_TOKEN_BYTES = 64 * 1024
+#: Secrets shorter than this are not searched for in text (they would blank out ordinary
+#: words); a credential that short is no protection anyway.
+MIN_SECRET_CHARS = 4
 _SECTIONS = {"clusters": "cluster", "users": "user", "contexts": "context"}
 _FILE_FIELDS = {
     "cluster": ("certificate-authority",),
@@ -86,10 +112,16 @@ class Kubeconfig:
 
     def redact(self, text: str) -> str:
         """``text`` with every secret of this kubeconfig replaced by ``***``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        return redact_secrets(text, self.secrets)
+
+
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first, at least
+    :data:`MIN_SECRET_CHARS` characters) replaced by ``***``."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_CHARS and secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def default_paths(explicit: Path | None) -> list[Path]:
@@ -287,12 +319,21 @@ def _check_files(where: str, field: str, inner: str, body: Mapping[str, Any]) ->
             ) from None
 
 
-def _secrets(user: Mapping[str, Any]) -> list[str]:
-    found: list[str] = []
+def _secrets(user: Mapping[str, Any], token: str | None) -> list[str]:
+    """Every secret of ``user`` as it may show in text: the token (as given and trimmed),
+    the password, the basic-auth header's base64 of ``username:password``, client-key
+    data (and each long line of the PEM inside it)."""
+    found: list[str] = [token] if token else []
     for key in ("token", "password", "client-key-data"):
         value = user.get(key)
         if isinstance(value, str) and value:
             found.append(value)
+            found.append(value.strip())
+    username, password = user.get("username"), user.get("password")
+    if isinstance(username, str) and isinstance(password, str) and password:
+        with contextlib.suppress(UnicodeEncodeError):
+            pair = f"{username}:{password}".encode("latin-1")
+            found.append(base64.b64encode(pair).decode("ascii"))
     key_data = user.get("client-key-data")
     if isinstance(key_data, str):
         try:
@@ -300,15 +341,70 @@ def _secrets(user: Mapping[str, Any]) -> list[str]:
         except (binascii.Error, ValueError):
             decoded = ""
         found.extend(line for line in decoded.splitlines() if len(line) >= 16)
-    token_file = user.get("tokenFile")
-    if isinstance(token_file, str) and os.path.isfile(token_file):
+    return [secret for secret in found if secret]
+
+
+def _visible_ascii(text: str) -> bool:
+    """Only the characters of a header value a bearer token may hold: ``!`` to ``~``."""
+    return all("!" <= char <= "~" for char in text)
+
+
+def _bearer_token(where: str, field: str, user: Mapping[str, Any]) -> str | None:
+    """The user's bearer token, trimmed (``token``, else the content of ``tokenFile``), or
+    ``None`` when it has none. Raises :class:`KubeconfigError` naming the field (never the
+    value) for a token that is blank, or holds control characters, spaces or non-ASCII
+    inside, or a ``tokenFile`` that is too large or not UTF-8."""
+    inline = user.get("token")
+    if isinstance(inline, str) and inline:
+        token, key = inline.strip(), "token"
+    else:
+        path = user.get("tokenFile")
+        if not isinstance(path, str) or not path:
+            return None
+        key = "tokenFile"
         try:
-            text = Path(token_file).read_text(errors="replace").strip()
-        except OSError:
-            text = ""
-        if text:
-            found.append(text)
-    return found
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_TOKEN_BYTES + 1)
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise KubeconfigError(f"{where}: {field}.tokenFile: {reason}, got {path}") from None
+        if len(raw) > MAX_TOKEN_BYTES:
+            raise KubeconfigError(
+                f"{where}: {field}.tokenFile: larger than {MAX_TOKEN_BYTES} bytes (not a "
+                f"token), got {path}"
+            )
+        try:
+            token = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise KubeconfigError(
+                f"{where}: {field}.tokenFile: not UTF-8 text (not a token), got {path}"
+            ) from None
+        if not token:
+            raise KubeconfigError(f"{where}: {field}.tokenFile: the file is empty, got {path}")
+    if not token:
+        raise KubeconfigError(f"{where}: {field}.token: blank (only whitespace)")
+    if not _visible_ascii(token):
+        shown = f", got {user['tokenFile']}" if key == "tokenFile" else ""
+        raise KubeconfigError(
+            f"{where}: {field}.{key}: the token holds a character a bearer token cannot "
+            f"(a space, a control character or non-ASCII) after trimming the whitespace "
+            f"around it; the value is not shown{shown}"
+        )
+    return token
+
+
+def _check_basic_auth(where: str, field: str, user: Mapping[str, Any]) -> None:
+    """HTTP basic auth carries ``username:password`` as Latin-1 (the client encodes it so)."""
+    for key in ("username", "password"):
+        value = user.get(key)
+        if isinstance(value, str):
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise KubeconfigError(
+                    f"{where}: {field}.{key}: holds a character HTTP basic auth cannot carry "
+                    "(only Latin-1); the value is not shown"
+                ) from None
 
 
 def _check_user(where: str, field: str, user: Mapping[str, Any]) -> None:
@@ -319,6 +415,7 @@ def _check_user(where: str, field: str, user: Mapping[str, Any]) -> None:
     if ("username" in user) != ("password" in user):
         missing = "password" if "username" in user else "username"
         raise KubeconfigError(f"{where}: {field}.{missing}: missing (basic auth needs both)")
+    _check_basic_auth(where, field, user)
     has_cert = "client-certificate" in user or "client-certificate-data" in user
     has_key = "client-key" in user or "client-key-data" in user
     if has_cert != has_key:
@@ -436,8 +533,14 @@ def load_kubeconfig(explicit: Path | None, context: str | None) -> Kubeconfig:
         raise KubeconfigError(
             f"{cluster_where}: {cluster_field}.insecure-skip-tls-verify: expected true or false"
         )
+    token: str | None = None
     if user_name is not None:
-        _check_user(str(origin[f"users/{user_name}"]), user_field, user)
+        user_where = str(origin[f"users/{user_name}"])
+        _check_user(user_where, user_field, user)
+        token = _bearer_token(user_where, user_field, user)
+        if token is not None:
+            user = _with_inline_token(user, token)
+            merged = _replace_user(merged, user_name, user)
     return Kubeconfig(
         files=tuple(existing),
         config=merged,
@@ -446,5 +549,18 @@ def load_kubeconfig(explicit: Path | None, context: str | None) -> Kubeconfig:
         server=server,
         user=user,
         user_field=user_field,
-        secrets=tuple(_secrets(user)),
+        secrets=tuple(_secrets(user, token)),
     )
+
+
+def _with_inline_token(user: Mapping[str, Any], token: str) -> dict[str, Any]:
+    """``user`` with ``token`` inline and no ``tokenFile`` (the client reads neither again)."""
+    fixed = {k: v for k, v in user.items() if k != "tokenFile"}
+    fixed["token"] = token
+    return fixed
+
+
+def _replace_user(merged: dict[str, Any], name: str, user: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``merged`` whose user ``name`` is ``user``."""
+    users = [{"name": e["name"], "user": user} if e["name"] == name else e for e in merged["users"]]
+    return {**merged, "users": users}
