@@ -123,6 +123,33 @@ def replace_folder(staging: Path, target: Path) -> None:
     fsync_dir(target.parent)
 
 
+def _stable_listing(folder: Path, attempts: int = 20) -> set[str] | None:
+    """The entries of the folder at ``folder``, or None when there is none.
+
+    Another capsim may be swapping a new folder in at this path while we look (the old one
+    is renamed aside, then deleted file by file). A listing counts only when the folder
+    listed is still the one at the path afterwards (same inode); otherwise it is taken
+    again, so a half-deleted old folder is never mistaken for a folder capsim did not
+    write."""
+    names: set[str] | None = None
+    for _ in range(attempts):
+        try:
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except FileNotFoundError:
+            return None
+        try:
+            listed = os.fstat(fd).st_ino
+            names = set(os.listdir(fd))
+        finally:
+            os.close(fd)
+        try:
+            if os.stat(folder).st_ino == listed:
+                return names
+        except FileNotFoundError:
+            return None
+    return names
+
+
 def _refusal(target: Path, flag: str) -> str | None:
     """Why ``target`` may not be replaced by capsim, or None when it may."""
     if target.is_symlink():
@@ -137,15 +164,11 @@ def _refusal(target: Path, flag: str) -> str | None:
             f"{flag} {target}: exists and is not a folder; capsim never replaces a file "
             "it did not write: give another path"
         )
-    if (target / OUTPUT_MARKER).is_file():
-        return None
     try:
-        empty = next(target.iterdir(), None) is None
-    except FileNotFoundError:  # another capsim swapped it away this instant: nothing there
-        return None
+        names = _stable_listing(target)
     except OSError as exc:
         return f"{flag} {target}: cannot read the folder: {exc.strerror or exc}"
-    if empty:
+    if names is None or not names or OUTPUT_MARKER in names:
         return None
     return (
         f"{flag} {target}: a folder capsim did not write (not empty, no {OUTPUT_MARKER} "
@@ -158,6 +181,24 @@ def _nearest_existing(path: Path) -> Path:
         if candidate.exists() or candidate.is_symlink():
             return candidate
     return Path(".")
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Whether this process may change ``folder``'s entries. The folder is opened once and
+    asked through its descriptor, so another capsim swapping a new folder in at this path
+    meanwhile cannot make the answer about a folder that is gone (a folder gone is fine)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    try:
+        if os.access not in os.supports_dir_fd:  # pragma: no cover - not Linux/BSD
+            return os.access(folder, os.W_OK | os.X_OK)
+        return os.access(".", os.W_OK | os.X_OK, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def check_output_folder(target: Path, flag: str = "--out") -> None:
@@ -187,8 +228,7 @@ def check_output_folder(target: Path, flag: str = "--out") -> None:
         os.rmdir(probe)
     elif not os.access(base, os.W_OK | os.X_OK):
         raise OutputError(f"{flag} {target}: cannot create folders in {base}: permission denied")
-    # (exists() again: another capsim may be swapping the folder this instant)
-    if target.is_dir() and not os.access(target, os.W_OK | os.X_OK) and target.exists():
+    if target.is_dir() and not _writable_folder(target):
         raise OutputError(f"{flag} {target}: cannot replace the folder: permission denied")
 
 
