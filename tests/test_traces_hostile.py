@@ -222,3 +222,22 @@ def test_a_looped_fine_trace_resamples_without_a_huge_index(tmp_path: Path) -> N
     tracemalloc.stop()
     assert means == pytest.approx(np.full(1440, 7.0), rel=1e-9)
     assert peak < 50 * 2**20
+
+
+def test_a_column_of_bytes_may_hold_memory_sizes_a_load_may_not(tmp_path: Path) -> None:
+    """1 GiB of memory is an ordinary value in a ``memory_bytes`` column (as ``capsim live
+    metrics-server`` writes it); the same number as requests per second is beyond the load
+    limit of 1e9."""
+    from capsim.scenario.load.specs import TraceLoad, WorkloadError
+    from capsim.scenario.load.traces import read_trace
+
+    rows = "".join(f"2026-01-01T00:00:{s:02d}Z,{2**30},{2**30}\n" for s in range(0, 60, 15))
+    (tmp_path / "t.csv").write_text("timestamp,memory_bytes,requests_per_s\n" + rows)
+
+    def read(column: str) -> list[float]:
+        spec = TraceLoad.model_validate({"type": "trace", "path": "t.csv", "column": column})
+        return [float(v) for v in read_trace(spec, base_dir=tmp_path).values]
+
+    assert read("memory_bytes") == [2.0**30] * 4
+    with pytest.raises(WorkloadError, match=r"requests_per_s: more than the limit of 1e\+09"):
+        read("requests_per_s")

@@ -3,7 +3,8 @@
 A trace file is read with bounded size before it is parsed: a regular file (not a
 directory, FIFO, device or symbolic-link loop) of at most ``MAX_TRACE_BYTES`` (512 MiB) and
 ``MAX_TRACE_ROWS`` (20 million) rows, whose span is at most ``MAX_TRACE_STEPS`` (50 million)
-of its steps; values are finite, ≥ 0 and, after ``scale``, at most ``MAX_RATE`` (1e9);
+of its steps; values are finite, ≥ 0 and, after ``scale``, at most ``MAX_RATE`` (1e9;
+a column of bytes, ``*_bytes``, at most ``MAX_MEMORY_BYTES``);
 numeric timestamps are seconds within ±``MAX_TIMESTAMP_S`` (1e11). Every row of a CSV
 has as many fields as its header. Each problem is one line naming the file, the line (CSV)
 or row (Parquet) or the column, and the value (:mod:`capsim.scenario.limits`).
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from capsim.scenario.limits import (
+    MAX_MEMORY_BYTES,
     MAX_RATE,
     MAX_TRACE_BYTES,
     MAX_TRACE_ROWS,
@@ -375,11 +377,12 @@ def _column_values(table: _Table, path: Path, column: str | None) -> tuple[str, 
         )
     raw = table.frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    limit = column_limit(str(column))
     checks = (
         (np.isnan(values) & raw.notna().to_numpy(), "not a number"),
         (np.isinf(values), "not finite"),
         (values < 0, "negative value"),
-        (values > MAX_RATE, f"more than the limit of {MAX_RATE:.0e}:"),
+        (values > limit, f"more than the limit of {limit:.0e}:"),
     )
     for bad, problem in checks:
         if bad.any():
@@ -390,6 +393,13 @@ def _column_values(table: _Table, path: Path, column: str | None) -> tuple[str, 
                 f"(timestamp {table.frame['timestamp'].iloc[i]})"
             )
     return column, values
+
+
+def column_limit(column: str) -> float:
+    """The largest value a trace column may hold: ``MAX_RATE`` (1e9) for a load (requests
+    per second, cores), ``MAX_MEMORY_BYTES`` (2⁵⁰) for a column of bytes (``*_bytes``, as
+    ``capsim live`` writes memory), which can be read but never drive a service."""
+    return float(MAX_MEMORY_BYTES) if column.endswith("_bytes") else MAX_RATE
 
 
 def _window_offset(table: _Table, path: Path, name: str, bound: float | datetime) -> float:
@@ -505,11 +515,12 @@ def read_trace(spec: TraceLoad, *, base_dir: Path, where: str = "load") -> Trace
             raise WorkloadError(f"{path}: {column}: gaps: hold has no value before the first gap")
         raise _gap_error(table, path, column, step, window, rows[first:last], first)
     peak = float(window.max()) if window.size else 0.0
-    if peak * spec.scale > MAX_RATE:
+    limit = column_limit(str(column))
+    if peak * spec.scale > limit:
         field = f"{where}.scale" if where else "scale"
         raise WorkloadError(
             f"{field}: {column} peaks at {peak:g} in {path}; scaled by {spec.scale:g} that is "
-            f"{peak * spec.scale:.3g}, more than the limit of {MAX_RATE:.0e}, got {spec.scale!r}"
+            f"{peak * spec.scale:.3g}, more than the limit of {limit:.0e}, got {spec.scale!r}"
         )
     return Trace(
         values=window * spec.scale,
