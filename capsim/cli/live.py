@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -463,13 +462,7 @@ def _compare(args: argparse.Namespace) -> int:
     from capsim.analysis.calibrate import calibrate
     from capsim.report.calibration import calibration_figure
     from capsim.report.figures import png_bytes
-    from capsim.results.files import (
-        check_output_folder,
-        new_staging_folder,
-        output_error,
-        publish_folder,
-        write_durably,
-    )
+    from capsim.results.files import check_output_folder, output_folder, write_durably
     from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
     scenario = capsim.load_scenario(args.scenario)
@@ -505,18 +498,10 @@ def _compare(args: argparse.Namespace) -> int:
     except ValueError as exc:  # nothing to compare: about the trace given
         raise InputError(f"--trace {args.trace}: {exc}") from None
     figure = calibration_figure(observed, simulated, f"{workload}: cluster vs simulation")
-    staging = new_staging_folder(out)
-    try:
+    with output_folder(out) as staging:
         write_durably(staging / "calibration.png", png_bytes(figure))
         text = json.dumps(calibration.as_dict(), indent=2) + "\n"
         write_durably(staging / "calibration.json", text)
-        publish_folder(staging, out)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise output_error(out, exc) from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     if args.json:
         print(json.dumps(calibration.as_dict(), indent=2))
         return EXIT_OK
