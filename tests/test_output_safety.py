@@ -392,3 +392,10 @@ def test_a_write_that_fails_names_the_output_and_loses_nothing(tmp_path: Path) -
     assert proc.stderr.startswith(f"capsim: error: --out {target}: cannot write (")
     assert "File too large" in proc.stderr
     assert tree_digest(tmp_path) == before
+
+
+def test_the_committed_example_report_is_capsims_own_folder() -> None:
+    """``make example`` regenerates reports/example with ``capsim run --out``: the
+    committed folder must carry the marker, or capsim (rightly) refuses to replace it."""
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "reports" / "example" / OUTPUT_MARKER).is_file()
