@@ -9,6 +9,7 @@ import errno
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,30 @@ def test_a_closed_pipe_ends_quietly_with_141() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert err == ""
+
+
+def test_an_error_found_when_the_load_is_built_names_the_scenario_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A trace shorter than the run is found when the run's load is built, after parsing:
+    the message still starts with the scenario's file, as a parse error would."""
+    (tmp_path / "traces").mkdir()
+    rows = "".join(
+        f"2026-01-01T{h:02d}:{m:02d}:00Z,{10 + m}\n" for h in range(3) for m in range(60)
+    )
+    (tmp_path / "traces" / "load.csv").write_text("timestamp,requests_per_s\n" + rows)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: tw\nduration: 4h\n"
+        "workloads:\n  - name: web\n    kind: service\n    cpu_ms_per_request: 20\n"
+        "    load: {type: trace, path: traces/load.csv}\n"
+        "platforms:\n  vm:\n    kind: vm\n"
+        "    instance: {vcpu: 2, memory: 4Gi, price_per_hour: 0.1}\n"
+        "    workloads: {web: {per_vm: 1, instances: 2}}\n"
+    )
+    assert cli.main(["run", str(scenario), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"capsim: error: {scenario}: workloads[0].load: ")
+    assert "load.csv: " in err
+    assert "the trace window lasts 3h of simulated time but the run needs 4h" in err
+    assert err.count("\n") == 1

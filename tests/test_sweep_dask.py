@@ -96,7 +96,7 @@ def test_an_input_error_on_a_worker_is_exit_2_in_one_line(
     code, err, _ = capsim_cli([*SWEEP, "--scheduler", cluster.address, "--out", "o"], tmp_path)
     assert code == 2
     assert err.count("\n") == 1
-    assert err.startswith("capsim: error: scenario ")
+    assert err.startswith("capsim: error: scen.yaml")  # the file, with the combination
     assert ": workloads[0].load.parts[0]: traces/load.csv: " in err
     assert "the trace window lasts 3h of simulated time but the run needs 4h" in err
     assert not (tmp_path / "o").exists()

@@ -58,7 +58,7 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
     checked against the run-size limits first (:func:`capsim.scenario.grid.run_grid`),
     before anything is allocated."""
     seed = scenario.seed if seed is None else seed
-    where = f"scenario {scenario.name!r}"
+    where = scenario.source or f"scenario {scenario.name!r}"
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ScenarioError(f"{where}: seed: must be an integer >= 0, got {seed!r}")
     grid = run_grid(scenario, where)

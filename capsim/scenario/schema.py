@@ -33,7 +33,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from capsim.data import bundled_scenarios, resolve_scenario
 from capsim.scenario.base import FrozenModel, Name, ScenarioError
@@ -72,6 +72,14 @@ class Scenario(FrozenModel):
     workloads: tuple[Workload, ...] = Field(min_length=1, max_length=MAX_WORKLOADS)
     platforms: dict[Name, Platform] = Field(min_length=1, max_length=MAX_PLATFORMS)
     base_dir: Path = Field(default=Path("."), exclude=True)
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        """Where the scenario was read from (its file, or what :func:`parse_scenario` was
+        told), for messages about it found later, when its load is built; ``""`` when
+        built directly."""
+        return self._source
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -318,6 +326,7 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
         scenario = Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(validation_message(where, exc, data, _UNION_TAGS)) from None
+    scenario._source = where
     submit_counts = _check_loads(scenario, where)
     _check_modes(scenario, where)
     _check_hpa_manifests(scenario, where)
