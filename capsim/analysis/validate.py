@@ -23,7 +23,6 @@ ceiling, reversals, scale-up lag).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from capsim.analysis.metrics import (
 from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_lengths_s
 from capsim.scenario import parse_scenario
+from capsim.scenario.base import is_name
 from capsim.scenario.load.specs import TraceLoad, parse_load_spec
 from capsim.scenario.load.traces import read_trace
 from capsim.scenario.manifests import (
@@ -105,7 +105,7 @@ def parse_node_pool(text: str) -> NodePool:
         price_value = float(price)
     except ValueError as exc:
         raise ValueError(f"--node-pool {text!r}: {exc}") from None
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or len(name) > 63:
+    if not is_name(name):
         raise ValueError(f"--node-pool {text!r}: NAME must be a DNS label, got {name!r}")
     if vcpu_m <= 0 or memory_b <= 0:
         raise ValueError(f"--node-pool {text!r}: VCPU and MEMORY must be > 0")

@@ -320,13 +320,13 @@ def _snapshot(args: argparse.Namespace) -> int:
     from capsim.kube.snapshot import (
         SnapshotError,
         read_cluster,
-        refuse_existing,
         snapshot_scenario,
         write_snapshot,
     )
+    from capsim.results.files import check_output_file
 
     if args.out is not None:
-        refuse_existing(args.out, force=args.force)  # before asking the cluster anything
+        check_output_file(args.out, "--out", force=args.force)  # before asking the cluster
     server = "the cluster"
     try:
         with _connect(args) as cluster:

@@ -4,7 +4,6 @@ one report with 95 % confidence intervals (:mod:`capsim.analysis.sweep`)."""
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +170,9 @@ def _sweep(args: argparse.Namespace) -> int:
 def _report_name(data: dict[str, Any], path: Path) -> str:
     """The scenario's name when it is a plain DNS label, else the file's stem (never a
     path: the name becomes part of a folder name)."""
+    from capsim.scenario.base import is_name
+
     name = data.get("name")
-    if isinstance(name, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name):
+    if isinstance(name, str) and is_name(name):
         return name
     return path.stem

@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from capsim.results.files import replace_file
+from capsim.results.files import check_output_file, replace_file
 from capsim.units import (
     format_cpu_millicores,
     format_memory_bytes,
@@ -66,7 +66,6 @@ __all__ = [
     "dns_label",
     "missing_deployment",
     "read_cluster",
-    "refuse_existing",
     "snapshot_scenario",
     "write_snapshot",
 ]
@@ -633,19 +632,11 @@ def _check(snapshot: Snapshot, namespace: str) -> None:
         raise SnapshotError(f"the cluster does not make a valid scenario: {exc}") from None
 
 
-def refuse_existing(path: Path, *, force: bool) -> None:
-    """Raise ``ValueError`` naming ``--out`` if ``path`` exists and ``force`` is not given."""
-    if path.exists() and not force:
-        raise ValueError(
-            f"--out {path}: the file exists (it may hold your edits); give --force to replace "
-            "it or choose another path"
-        )
-
-
 def write_snapshot(path: Path, text: str, *, force: bool = False) -> None:
     """Write ``text`` to ``path`` all at once (a temporary file, then a rename). An existing
-    file is kept unless ``force`` (it may hold the user's edits of the placeholders)."""
-    refuse_existing(path, force=force)
+    file is kept unless ``force`` (it may hold the user's edits of the placeholders):
+    :func:`capsim.results.files.check_output_file`, the rule of every single-file output."""
+    check_output_file(path, "--out", force=force)
     replace_file(path, text)
 
 

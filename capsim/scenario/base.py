@@ -3,6 +3,7 @@ error type, and default delays."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import Field
@@ -17,7 +18,15 @@ class ScenarioError(ValueError):
     """A scenario is invalid; the message names the file, the field path and the value."""
 
 
-Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+"""A DNS-1123 label (at most 63 characters): every name in a scenario."""
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` is a valid :data:`Name`."""
+    return len(text) <= 63 and re.fullmatch(NAME_PATTERN, text) is not None
 
 
 class FrozenModel(StrictModel):
