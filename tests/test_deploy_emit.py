@@ -549,6 +549,23 @@ def test_a_folder_capsim_did_not_write_is_not_replaced(
     assert (folder / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.parametrize("points_to", ["capsim-folder", "nowhere"])
+def test_a_symbolic_link_is_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], points_to: str
+) -> None:
+    """Even a link to a folder capsim wrote (or a dangling link) stays a link: replacing
+    it would put a folder where the user keeps a link."""
+    assert emit(tmp_path, "capsim-folder") == 0
+    capsys.readouterr()
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / points_to)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert emit(tmp_path, "link") == 2
+    assert "is a symbolic link" in capsys.readouterr().err
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 # --- round trips --------------------------------------------------------------------------
 
 

@@ -85,6 +85,11 @@ def write_manifests(
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ManifestError(f"two objects would be written to {duplicates}")
+    if out_dir.is_symlink():
+        raise ManifestError(
+            f"--out {out_dir}: is a symbolic link; capsim writes only a new folder or one it "
+            "wrote itself: give another path"
+        )
     if out_dir.exists():
         if not out_dir.is_dir():
             raise ManifestError(f"--out {out_dir}: exists and is not a folder")
