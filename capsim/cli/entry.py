@@ -1,10 +1,12 @@
 """The ``capsim`` console script and ``python -m capsim``: signal handling first.
 
-SIGTERM is turned into :class:`~capsim.cli.common.Terminated` (and SIGINT is Python's
-``KeyboardInterrupt``) before anything heavy is imported, so a signal that arrives while
-capsim is still starting ends it with exit 143 / 130 and one line, like one that arrives
-later, instead of a traceback or a bare kill. Only the standard library and the small
-:mod:`capsim.cli.common` are imported here.
+While capsim is still importing, SIGINT and SIGTERM are only noted (raising inside
+Python's import machinery prints an "Exception ignored … KeyboardInterrupt" traceback of
+its own); once the imports are done a noted signal ends capsim with one line and exit
+130 / 143. From then on SIGINT is Python's ``KeyboardInterrupt`` and SIGTERM raises
+:class:`~capsim.cli.common.Terminated`, so clean-ups run and :func:`capsim.cli.main.main`
+reports them. Only the standard library and the small :mod:`capsim.cli.common` are
+imported before the handlers are in place.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from types import FrameType
 
 __all__ = ["console_main"]
 
+_noted: list[int] = []
+
+
+def _note(signum: int, frame: FrameType | None) -> None:
+    _noted.append(signum)
+
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     from capsim.cli.common import Terminated
@@ -24,21 +32,18 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 def console_main() -> None:
     """Console-script entry point: exit with :func:`capsim.cli.main.main`'s code."""
+    signal.signal(signal.SIGINT, _note)
+    signal.signal(signal.SIGTERM, _note)
     from capsim.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED
+    from capsim.cli.main import main
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        from capsim.cli.main import main
-
-        code = main()
-    except KeyboardInterrupt:
-        print("capsim: error: interrupted while starting", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    except BaseException as exc:
-        from capsim.cli.common import Terminated
-
-        if not isinstance(exc, Terminated):
-            raise
-        print("capsim: error: terminated while starting", file=sys.stderr)
-        code = EXIT_TERMINATED
-    sys.exit(code)
+    if _noted:
+        terminated = signal.SIGTERM in _noted
+        print(
+            f"capsim: error: {'terminated' if terminated else 'interrupted'} while starting",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    sys.exit(main())
