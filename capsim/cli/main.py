@@ -182,7 +182,14 @@ def _quiet_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``capsim`` command; returns the exit code (see :mod:`capsim.cli.common`)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        _say("interrupted while starting")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        _say("terminated while starting")
+        return EXIT_TERMINATED
     debug = bool(getattr(args, "debug", False) or getattr(args, "debug_all", False))
     handler: Handler = args.handler
     try:
