@@ -23,7 +23,6 @@ Modelling notes:
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from capsim.engine.machines import Machines
 from capsim.engine.platform import PlatformSim
 from capsim.engine.recorder import Levels
 from capsim.engine.schedule import PeriodicTask
+from capsim.engine.warm import ReplicaProfile, settled_vm_count
 from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 from capsim.scenario import ServiceWorkload, VmInstance, VmPlatform
 from capsim.scenario.inputs import Inputs
@@ -216,24 +216,45 @@ class VmSim(PlatformSim):
     # --- warm start ------------------------------------------------------------------
 
     def setup(self) -> None:
+        """Fixed groups at their size; autoscaled ones at the size target tracking settles
+        at for the first tick's load (:func:`capsim.engine.warm.settled_vm_count`: guest
+        OS and idle CPU included), their VMs in service and past warm-up. A size that is
+        no fixed point (the decisions cycle) is noted as a ``warm_start`` event at 0."""
         for s, w in enumerate(self.services):
-            instance = self.instances[w]
             config = self.configs[w]
             if config.instances is not None:
                 count = config.instances
             else:
-                policy = self.policies[w]
-                workload = self.workloads[w]
-                assert isinstance(workload, ServiceWorkload)
-                demand = self.rates[0, s] * workload.cpu_ms_per_request
-                per_vm_at_target = instance.vcpu_millicores * policy.target_pct / 100.0
-                count = min(
-                    max(math.ceil(demand / per_vm_at_target), policy.min_instances),
-                    policy.max_instances,
-                )
+                count = self._settled_count(w, float(self.rates[0, s]))
             self.desired[w] = count
             for _ in range(count):
                 self._launch(w, 0.0, booted=True)
+
+    def _settled_count(self, w: int, arrival_rate: float) -> int:
+        """The warm size of autoscaled group ``w`` (see :meth:`setup`)."""
+        instance = self.instances[w]
+        workload = self.workloads[w]
+        assert isinstance(workload, ServiceWorkload)
+        per_vm = self.per_vm[w]
+        size = settled_vm_count(
+            self.policies[w],
+            arrival_rate=arrival_rate,
+            profile=ReplicaProfile.of(workload, instance.app_cpu_millicores / per_vm / 1000.0),
+            per_vm=per_vm,
+            vcpu_millicores=instance.vcpu_millicores,
+            guest_os_cpu_millicores=instance.guest_os_cpu_millicores,
+        )
+        if not size.converged:
+            self.recorder.event(
+                0.0,
+                workload.name,
+                "warm_start",
+                size.seen[0],
+                size.replicas,
+                "NoFixedPoint",
+                size.note("target tracking"),
+            )
+        return size.replicas
 
     # --- the group's alarms ------------------------------------------------------------
 

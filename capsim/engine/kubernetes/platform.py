@@ -138,7 +138,10 @@ class KubernetesSim(PlatformSim):
         return self.batch_jobs.with_batch(levels)
 
     def setup(self) -> None:
-        for w, replicas in initial_hpa_replicas(self.hpas, self.rates[0], self.workloads).items():
+        warm = initial_hpa_replicas(
+            self.hpas, self.rates[0], self.workloads, self.limit_cores, self.recorder
+        )
+        for w, replicas in warm.items():
             self.desired[w] = replicas
         place_warm(self.cluster, self.platform, self.desired, self.names)
 

@@ -1,10 +1,12 @@
 """The warm start of a Kubernetes platform at time 0.
 
-Each HPA starts at what its CPU metrics would ask for the first tick's load, clamped to
-its bounds (at least one replica); fixed-size workloads at their size. Each pool starts
-with its ``min_nodes``; the starting pods are scheduled on them, adding ready nodes where
-they do not fit (the first pool with room under ``max_nodes``). Those pods have run and
-been Ready for a day, with their images pulled; a pod that finds no node stays Pending.
+Each HPA starts at the size it settles at for the first tick's load: a size its next
+sync keeps, on the CPU (idle CPU included) and memory its warm pods report
+(:func:`settled_hpa_size`, :mod:`capsim.engine.warm`); fixed-size workloads at their
+size. Each pool starts with its ``min_nodes``; the starting pods are scheduled on them,
+adding ready nodes where they do not fit (the first pool with room under
+``max_nodes``). Those pods have run and been Ready for a day, with their images pulled;
+a pod that finds no node stays Pending.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.kubernetes.cluster import Cluster
-from capsim.engine.kubernetes.hpa_controller import HpaController
+from capsim.engine.kubernetes.hpa_controller import HpaController, MetricRow
+from capsim.engine.recorder import PlatformRecorder
+from capsim.engine.warm import ReplicaProfile, WarmSize, replica_usage, settle
+from capsim.hpa import resource_replicas_counts
 from capsim.models.packing import Node, PodRequest, choose_node
 from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
-__all__ = ["LONG_AGO_S", "initial_hpa_replicas", "place_warm"]
+__all__ = ["LONG_AGO_S", "initial_hpa_replicas", "place_warm", "settled_hpa_size"]
 
 LONG_AGO_S = -86_400.0  # when the starting pods were created, ran and turned Ready
 
@@ -29,23 +34,102 @@ IntArray = npt.NDArray[np.int64]
 
 
 def initial_hpa_replicas(
-    controller: HpaController, first_rates: FloatArray, workloads: Sequence[object]
+    controller: HpaController,
+    first_rates: FloatArray,
+    workloads: Sequence[object],
+    cpu_limit_cores: Sequence[float],
+    recorder: PlatformRecorder | None = None,
 ) -> dict[int, int]:
-    """Workload index → replicas, for each workload an HPA scales: the replicas its cpu
-    metrics want for ``first_rates`` (requests/s per service), within its bounds."""
+    """Workload index → replicas, for each workload an HPA scales: the size its HPA
+    settles at for ``first_rates`` (requests/s per service); see :func:`settled_hpa_size`.
+
+    ``cpu_limit_cores`` is each workload's CPU cap per replica (by workload index). A size
+    that is no fixed point (the decisions cycle) is noted in ``recorder``'s decision log
+    as a ``warm_start`` event at time 0.
+    """
     out: dict[int, int] = {}
     for h, s in enumerate(controller.hpa_services):
         w = controller.services[s]
         workload = workloads[w]
         assert isinstance(workload, ServiceWorkload)
-        demand_cores = first_rates[s] * workload.cpu_ms_per_request / 1000.0
-        needed = 1
-        for row in (r for r in controller.rows_of[h] if r.resource == "cpu"):
-            per_pod_m = row.request_milli * row.target / 100.0 if row.utilization else row.target
-            needed = max(needed, math.ceil(demand_cores * 1000.0 / per_pod_m))
-        low, high = int(controller.min_replicas[h]), int(controller.max_replicas[h])
-        out[w] = min(max(needed, low), high)
+        size = settled_hpa_size(
+            controller.rows_of[h],
+            min_replicas=int(controller.min_replicas[h]),
+            max_replicas=int(controller.max_replicas[h]),
+            tolerance_up=float(controller.tol_up[h]),
+            tolerance_down=float(controller.tol_down[h]),
+            arrival_rate=float(first_rates[s]),
+            profile=ReplicaProfile.of(workload, cpu_limit_cores[w]),
+        )
+        out[w] = size.replicas
+        if not size.converged and recorder is not None:
+            recorder.event(
+                0.0,
+                workload.name,
+                "warm_start",
+                size.seen[0],
+                size.replicas,
+                "NoFixedPoint",
+                size.note("the HPA"),
+            )
     return out
+
+
+def settled_hpa_size(
+    rows: Sequence[MetricRow],
+    *,
+    min_replicas: int,
+    max_replicas: int,
+    tolerance_up: float,
+    tolerance_down: float,
+    arrival_rate: float,
+    profile: ReplicaProfile,
+) -> WarmSize:
+    """The size an HPA with metric ``rows`` settles at when ``arrival_rate`` requests/s
+    arrive steadily at replicas of ``profile``.
+
+    One step is one HPA sync on the metrics ``N`` warm, Ready, long-running pods report
+    (:func:`capsim.engine.warm.replica_usage`: served CPU plus idle CPU, capped at the
+    limit, and memory; the per-pod samples rounded to milli-units as metrics-server's
+    scrape does): every metric through :func:`capsim.hpa.resource_replicas_counts` with
+    the tolerances, the largest proposal, clamped to ``[min_replicas, max_replicas]``.
+    The first guess is the CPU demand without idle CPU over the CPU target per pod (at
+    least one replica, within the bounds). Assumes every warm pod finds a node (a Pending
+    pod would count as unready).
+    """
+
+    def clamp(n: int) -> int:
+        return min(max(n, min_replicas), max_replicas)
+
+    def step(n: int) -> int:
+        usage = replica_usage(arrival_rate, n, profile)
+        cpu_milli = round(usage.cpu_cores * 1000.0)
+        memory_milli = round(usage.memory_mib * 2**20 * 1000.0)
+        proposals = []
+        for row in rows:
+            sample = cpu_milli if row.resource == "cpu" else memory_milli
+            replicas, ok = resource_replicas_counts(
+                n,
+                n,
+                0,
+                0,
+                n * sample,
+                row.request_milli,
+                target_utilization=row.target if row.utilization else None,
+                target_average_value_milli=None if row.utilization else row.target,
+                tolerance_up=tolerance_up,
+                tolerance_down=tolerance_down,
+            )
+            if ok:
+                proposals.append(replicas)
+        return clamp(max(proposals)) if proposals else n
+
+    demand_cores = arrival_rate * profile.cpu_ms_per_request / 1000.0
+    guess = 1
+    for row in (r for r in rows if r.resource == "cpu"):
+        per_pod_m = row.request_milli * row.target / 100.0 if row.utilization else row.target
+        guess = max(guess, math.ceil(demand_cores * 1000.0 / per_pod_m))
+    return settle(clamp(guess), step)
 
 
 def place_warm(

@@ -1,0 +1,214 @@
+"""What the Kubernetes and VM warm starts share: per-replica usage at a steady load, and
+the search for the size an autoscaler settles at.
+
+**The settled size** of an autoscaled workload is a fixed point ``N = step(N)``, where
+``step`` is one decision of the workload's own autoscaler (the HPA replica calculator,
+or a target-tracking evaluation) on the metrics ``N`` warm replicas report at the first
+tick's load. Started there, the autoscaler's first decision keeps ``N``, so a steady load
+causes no scale event at time 0. :func:`settle` iterates ``step`` from a first guess;
+each autoscaler's ``step`` is built from its pure decision functions, not re-derived here
+(:func:`settled_vm_count` here, ``settled_hpa_size`` in
+:mod:`capsim.engine.kubernetes.warm_start`). From below, the steps climb to the nearest
+fixed point: with a tolerance band there may be several, and the warm start takes the one
+the autoscaler would reach from the demand-only first guess.
+
+**Usage per replica** (:func:`replica_usage`), the plain steady-state formula, with no
+backlog (the warm replicas have served this load for a long time):
+
+* ``K = c μ`` requests/s per replica, ``μ = min(1, limit / c) / (cpu_ms / 1000)``;
+  the ``N`` replicas serve ``min(λ, N K)`` requests/s and share them evenly.
+* CPU = served per replica × ``cpu_ms / 1000`` + idle CPU, capped at the limit (cores).
+* Memory = ``memory_mib`` + ``memory_mib_per_request`` × mean requests in the replica,
+  the M/M/c mean number in system ``a + C(c, a) · a / (c − a)`` with ``a`` = served per
+  replica / μ and ``C`` Erlang C (while ``a < c``; at or above capacity, ``c`` busy slots
+  and no stationary queue: the warm start does not know the backlog a tick would build).
+
+These are what the service model (:mod:`capsim.models.service`) reports for a tick that
+starts with no backlog, in the same order of float operations for the CPU; they are
+written out here so the warm start does not depend on the model's internals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
+from capsim.scenario import ServiceWorkload
+
+__all__ = [
+    "MAX_SETTLE_STEPS",
+    "ReplicaProfile",
+    "ReplicaUsage",
+    "WarmSize",
+    "replica_usage",
+    "settle",
+    "settled_vm_count",
+]
+
+MAX_SETTLE_STEPS = 10_000  # autoscaler decisions tried before giving up on a fixed point
+
+
+@dataclass(frozen=True)
+class ReplicaUsage:
+    """What one of ``N`` ready replicas uses at a steady load."""
+
+    cpu_cores: float
+    memory_mib: float
+
+
+@dataclass(frozen=True)
+class WarmSize:
+    """A warm size and how it was found.
+
+    ``seen`` lists every size the search visited, the first guess first (and, when the
+    decisions cycle, the size they came back to last). When they came to no fixed point
+    (:func:`settle`), ``converged`` is False.
+    """
+
+    replicas: int
+    converged: bool
+    seen: tuple[int, ...]
+
+    def note(self, decider: str) -> str:
+        """A decision-log detail for a size that is no fixed point."""
+        path = " → ".join(map(str, self.seen[-12:]))
+        if len(self.seen) > 12:
+            path = "… → " + path
+        return (
+            f"{decider}'s decisions at the first tick's load reach no fixed point "
+            f"({path}); starting at {self.replicas}, the largest size they keep returning to"
+        )
+
+
+def _erlang_c(servers: int, load_erlangs: float) -> float:
+    """Probability an arrival waits in an M/M/c (Erlang B recursion, then C)."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load_erlangs * b / (k + load_erlangs * b)
+    rho = load_erlangs / servers
+    return b / (1.0 - rho * (1.0 - b)) if rho < 1.0 else 1.0
+
+
+@dataclass(frozen=True)
+class ReplicaProfile:
+    """What one replica of a service needs and may use: CPU per request (ms), concurrency
+    slots, the CPU cap (cores), idle CPU (cores) and memory (MiB, fixed and per request
+    in the replica)."""
+
+    cpu_ms_per_request: float
+    concurrency: int
+    cpu_limit_cores: float
+    idle_cpu_cores: float = 0.0
+    memory_mib: float = 0.0
+    memory_mib_per_request: float = 0.0
+
+    @classmethod
+    def of(cls, workload: ServiceWorkload, cpu_limit_cores: float) -> ReplicaProfile:
+        """The profile of ``workload``'s replicas under a CPU cap of ``cpu_limit_cores``."""
+        return cls(
+            cpu_ms_per_request=workload.cpu_ms_per_request,
+            concurrency=workload.concurrency,
+            cpu_limit_cores=cpu_limit_cores,
+            idle_cpu_cores=workload.idle_cpu_millicores / 1000.0,
+            memory_mib=workload.memory_mib,
+            memory_mib_per_request=workload.memory_mib_per_request,
+        )
+
+
+def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -> ReplicaUsage:
+    """CPU (cores) and memory (MiB) of each of ``replicas`` ready replicas when
+    ``arrival_rate`` requests/s arrive steadily (see the module docstring); zero usage
+    with no replica."""
+    if replicas <= 0:
+        return ReplicaUsage(0.0, 0.0)
+    c = profile.concurrency
+    cpu_ms = profile.cpu_ms_per_request
+    mu = min(1.0, profile.cpu_limit_cores / c) / (cpu_ms / 1000.0)
+    capacity = replicas * (c * mu)
+    served = min(arrival_rate, capacity)
+    served_per_replica = served * (1.0 / replicas)
+    cpu = served_per_replica * cpu_ms / 1000.0 + profile.idle_cpu_cores
+    busy = served_per_replica / mu
+    queued = 0.0
+    if arrival_rate < capacity and busy > 0.0:
+        queued = _erlang_c(c, busy) * busy / (c - busy)
+    return ReplicaUsage(
+        cpu_cores=min(cpu, profile.cpu_limit_cores),
+        memory_mib=profile.memory_mib + profile.memory_mib_per_request * (busy + queued),
+    )
+
+
+def settle(first_guess: int, step: Callable[[int], int]) -> WarmSize:
+    """Iterate ``n ← step(n)`` from ``first_guess`` until ``step(n) == n``.
+
+    The sizes are whole numbers within the autoscaler's bounds, so the walk either settles
+    or comes back to a size it has seen: then the decisions cycle, and the warm size is
+    the largest size of the cycle (``converged`` False). A walk can be long, one replica
+    per step (a ratio held just below 1 by a CPU limit walks down to the minimum), so it
+    is bounded only by :data:`MAX_SETTLE_STEPS`, after which the largest size seen is
+    taken.
+    """
+    seen = [first_guess]
+    index = {first_guess: 0}
+    n = first_guess
+    for _ in range(MAX_SETTLE_STEPS):
+        nxt = step(n)
+        if nxt == n:
+            return WarmSize(n, True, tuple(seen))
+        if nxt in index:
+            cycle = seen[index[nxt] :]
+            seen.append(nxt)
+            return WarmSize(max(cycle), False, tuple(seen))
+        index[nxt] = len(seen)
+        seen.append(nxt)
+        n = nxt
+    return WarmSize(max(seen), False, tuple(seen))
+
+
+def settled_vm_count(
+    policy: TargetTracking,
+    *,
+    arrival_rate: float,
+    profile: ReplicaProfile,
+    per_vm: int,
+    vcpu_millicores: float,
+    guest_os_cpu_millicores: float,
+) -> WarmSize:
+    """The number of VMs a target-tracking group settles at when ``arrival_rate``
+    requests/s arrive steadily at its ``per_vm`` app instances per VM, each of
+    ``profile`` (its CPU cap: the VM's application CPU over ``per_vm``).
+
+    One step is one alarm evaluation
+    (:func:`~capsim.models.target_tracking.evaluate`) with every remembered datapoint the
+    CPU percent ``N`` warmed VMs show: app usage (:func:`replica_usage`) times
+    ``per_vm`` plus the guest OS, over the vCPUs (the engine's datapoint,
+    ``VmSim._evaluate``), no instance warming up and no recent activity. The first guess
+    is the CPU demand over the target's share of one VM, within the bounds. With no VM
+    there is no datapoint, so a group at 0 stays there (as target tracking would).
+    """
+    vcpu_cores = vcpu_millicores / 1000.0
+
+    def step(vms: int) -> int:
+        if vms <= 0:
+            return vms
+        cores_per_app = replica_usage(arrival_rate, vms * per_vm, profile).cpu_cores
+        vm_cores = cores_per_app * per_vm + guest_os_cpu_millicores / 1000.0
+        datapoint = 100.0 * vm_cores / vcpu_cores
+        return evaluate(
+            policy,
+            GroupMemory(datapoints=(datapoint,) * policy.history_length),
+            now=0.0,
+            datapoint=datapoint,
+            desired=vms,
+            counted_instances=vms,
+            warming_instances=0,
+        ).desired
+
+    demand = arrival_rate * profile.cpu_ms_per_request
+    per_vm_at_target = vcpu_millicores * policy.target_pct / 100.0
+    guess = min(
+        max(math.ceil(demand / per_vm_at_target), policy.min_instances), policy.max_instances
+    )
+    return settle(guess, step)
