@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Literal, cast
 
-from capsim.hpa.quantity import parse_api_quantity
+from capsim.hpa.quantity import approximate_float64
 
 __all__ = [
     "MAX_PERIOD_S",
@@ -55,7 +56,9 @@ class ScalingRules:
     ``stabilization_window_s`` is ``None`` only for scale-down when the user left it
     unset: the controller then uses its ``--horizontal-pod-autoscaler-downscale-
     stabilization`` flag (300 s). ``tolerance`` is ``None`` when unset (the controller's
-    global tolerance applies).
+    global tolerance applies); when set it is the float the controller compares with,
+    ``Quantity.AsApproximateFloat64()`` of the API server's canonical text
+    (:func:`capsim.hpa.quantity.approximate_float64`: ``700m`` → 0.7000000000000001).
     """
 
     stabilization_window_s: int | None
@@ -150,9 +153,32 @@ def _rules_to_spec(rules: ScalingRules) -> dict[str, Any]:
 
 
 def format_tolerance(tolerance: float) -> str:
-    """A tolerance as the API's quantity text: ``0.1`` → ``"100m"``, ``1`` → ``"1"``."""
-    milli = round(tolerance * 1000)
-    return f"{milli}m" if milli % 1000 else str(milli // 1000)
+    """A tolerance as the API's quantity text: ``0.1`` → ``"100m"``, ``1`` → ``"1"``.
+
+    The coarsest of milli, micro and nano units that names the float: either the
+    decimal itself (``0.7`` → ``"700m"``, as a controller flag gives it) or the text the
+    manifest parser turns into that float (0.7000000000000001 → ``"700m"``), so a parsed
+    tolerance written back reads back to the same float (``0.00015`` → ``"150u"``). A
+    float finer than 1n is rounded to the nearest nano.
+    """
+    for suffix, per_unit in (("m", 10**3), ("u", 10**6), ("n", 10**9)):
+        count = round(tolerance * per_unit)
+        text = _quantity_text(count, suffix, per_unit)
+        if float(Fraction(count, per_unit)) == tolerance or _reads_as(text, tolerance):
+            return text
+    return text
+
+
+def _quantity_text(count: int, suffix: str, per_unit: int) -> str:
+    """``count`` units as quantity text, whole numbers without a suffix."""
+    return str(count // per_unit) if count % per_unit == 0 else f"{count}{suffix}"
+
+
+def _reads_as(text: str, tolerance: float) -> bool:
+    try:
+        return approximate_float64(text) == tolerance
+    except ValueError:  # beyond the quantity range: no text names it
+        return False
 
 
 def _reject_unknown(spec: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:
@@ -208,7 +234,8 @@ def _merge_rules(spec: Any, defaults: ScalingRules, path: str) -> ScalingRules:
     tolerance = defaults.tolerance
     if spec.get("tolerance") is not None:
         try:
-            tolerance = float(parse_api_quantity(spec["tolerance"]))
+            # The controller compares with AsApproximateFloat64, not the exact decimal.
+            tolerance = approximate_float64(spec["tolerance"])
         except ValueError as exc:
             raise ValueError(f"{path}.tolerance: {exc}") from None
         if tolerance < 0:
