@@ -337,6 +337,34 @@ def test_queue_buffers_grow_on_demand() -> None:
     assert np.all(np.diff(out.response_s) > 0)
 
 
+def test_grown_state_behaves_like_a_larger_one() -> None:
+    # Joining replicas grows the rows (the pooled queue moves to the new last row); the
+    # requests' fates do not depend on how many spare rows the state carries.
+    for routing in ROUTINGS:
+        params = rq.RequestParams(slots=1, cores=1.0, timeout_s=0.5, routing=routing)
+        big = rq.new_state(params, 6)
+        big.routable[:2] = True
+        small = rq.new_state(params, 1)
+        small, first = rq.join_replica(small)
+        small, second = rq.join_replica(small)
+        assert (first, second) == (0, 1)
+        assert small.n_busy.shape[0] == 2
+        arrival, size, u = poisson_path(25.0, 400, 0.1, seed=9)
+        outs = []
+        for state in (big, small):
+            mid = float(arrival[199])
+            state, out1 = rq.step(state, params, arrival[:200], size[:200], u[:200], mid)
+            rq.leave_replica(state, 0, grace_s=0.3)
+            state, joined = rq.join_replica(state)
+            state, out2 = rq.step(state, params, arrival[200:], size[200:], u[200:], 100.0)
+            outs.append((joined, state.counts.tolist(), out1, out2))
+        assert outs[0][0] == outs[1][0]  # the lowest free row (the small state grew if needed)
+        assert outs[0][1] == outs[1][1]
+        for a, b in zip(outs[0][2:], outs[1][2:], strict=True):
+            assert np.array_equal(a.response_id, b.response_id)
+            assert np.allclose(a.response_s, b.response_s, rtol=0, atol=1e-12)
+
+
 # --- the same sample path in Ciw ------------------------------------------------------------
 
 
@@ -815,8 +843,9 @@ class Trace:
     size_core_s: FloatArray
 
 
-def play(sc: Scenario, kernel: rq.Kernel) -> Trace:
-    """Run a scenario (lifecycle changes between ticks), then drain with all routable."""
+def play(sc: Scenario, kernel: rq.Kernel, halves: bool = False) -> Trace:
+    """Run a scenario (lifecycle changes between ticks), then drain with all routable;
+    ``halves``: each tick in two calls (split at its midpoint)."""
     rng = np.random.default_rng(sc.seed)
     state = rq.new_state(sc.params, sc.replicas, queue_capacity=1)
     uniforms = max(sc.params.uniforms_per_request, 1)
@@ -836,12 +865,19 @@ def play(sc: Scenario, kernel: rq.Kernel) -> Trace:
         if n and rng.random() < 0.3:  # simultaneous arrivals
             arrival[: n // 2] = arrival[0]
         size = rng.exponential(0.1, n) if rng.random() < 0.7 else np.full(n, 0.1)
-        state, out = rq.step(
-            state, sc.params, arrival, size, rng.random((n, uniforms)), t + length, kernel=kernel
-        )
-        outcomes.append(out)
+        u = rng.random((n, uniforms))
         arrivals.append(arrival)
         sizes.append(size)
+        if halves:
+            mid = t + length / 2
+            k = int(np.searchsorted(arrival, mid, side="right"))
+            state, out = rq.step(state, sc.params, arrival[:k], size[:k], u[:k], mid, kernel)
+            outcomes.append(out)
+            arrival, size, u = arrival[k:], size[k:], u[k:]
+            state, out = rq.step(state, sc.params, arrival, size, u, t + length, kernel)
+        else:
+            state, out = rq.step(state, sc.params, arrival, size, u, t + length, kernel)
+        outcomes.append(out)
         t += length
     return Trace(outcomes, state, np.concatenate(arrivals), np.concatenate(sizes))
 
@@ -900,6 +936,28 @@ def test_properties_compiled_equals_python(sc: Scenario) -> None:
             assert np.array_equal(a.integrals, b.integrals)
         for field, x, y in zip(rq.RequestState._fields, trace.state, other.state, strict=True):
             assert np.array_equal(x, y), field
+
+
+@settings(max_examples=60)
+@given(scenarios())
+def test_block_stepping_equals_tick_by_tick(sc: Scenario) -> None:
+    # One call over two ticks against two calls: the same fates and, to rounding (the
+    # integrals and virtual work are summed in other pieces), the same responses.
+    whole = Scenario(
+        sc.params, sc.replicas, sc.ticks, [[True] * sc.replicas] * len(sc.ticks), math.inf, sc.seed
+    )
+    split = play(whole, compiled_kernel, halves=True)
+    trace = play(whole, compiled_kernel)
+    assert np.array_equal(split.state.counts, trace.state.counts)
+    ids_a = np.concatenate([o.response_id for o in split.outcomes])
+    ids_b = np.concatenate([o.response_id for o in trace.outcomes])
+    resp_a = np.concatenate([o.response_s for o in split.outcomes])
+    resp_b = np.concatenate([o.response_s for o in trace.outcomes])
+    assert np.array_equal(np.sort(ids_a), np.sort(ids_b))
+    assert np.allclose(resp_a[np.argsort(ids_a)], resp_b[np.argsort(ids_b)], rtol=1e-9, atol=1e-9)
+    cpu_a = sum(o.integrals[:, rq.INTEGRAL_CPU].sum() for o in split.outcomes)
+    cpu_b = sum(o.integrals[:, rq.INTEGRAL_CPU].sum() for o in trace.outcomes)
+    assert cpu_a == pytest.approx(cpu_b, rel=1e-9, abs=1e-12)
 
 
 def test_compiled_kernel_is_numba_when_available() -> None:

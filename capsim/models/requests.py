@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -283,6 +283,74 @@ def grow_queues(state: RequestState, capacity: int) -> RequestState:
         q_id=ids,
         q_head=np.zeros(rows, dtype=np.int64),
     )
+
+
+def grow_replicas(state: RequestState, max_replicas: int) -> RequestState:
+    """The same state with ``max_replicas`` replica rows (new rows empty, not routable).
+
+    Row indices of existing replicas are kept; the pooled queue moves to the new last row.
+    """
+    old = state.n_busy.shape[0]
+    if max_replicas < old:
+        raise ValueError(f"cannot shrink from {old} to {max_replicas} replica rows")
+    if max_replicas == old:
+        return state
+    extra = max_replicas - old
+
+    def rows(a: npt.NDArray[Any], fill: float | int | bool) -> npt.NDArray[Any]:
+        pad = np.full((extra, *a.shape[1:]), fill, dtype=a.dtype)
+        return np.concatenate([a, pad])
+
+    def rows_then_pool(a: npt.NDArray[Any], fill: float | int | bool) -> npt.NDArray[Any]:
+        pad = np.full((extra, *a.shape[1:]), fill, dtype=a.dtype)
+        return np.concatenate([a[:old], pad, a[old:]])
+
+    clock = float(state.clock_s[0])
+    n = max_replicas + 1
+    return state._replace(
+        slot_finish=rows(state.slot_finish, 0.0),
+        slot_arrival_s=rows(state.slot_arrival_s, 0.0),
+        slot_id=rows(state.slot_id, 0),
+        n_busy=rows(state.n_busy, 0),
+        virtual=rows(state.virtual, 0.0),
+        last_s=rows_then_pool(state.last_s, clock),
+        routable=rows(state.routable, False),
+        deadline_s=rows(state.deadline_s, math.inf),
+        q_arrival_s=rows_then_pool(state.q_arrival_s, 0.0),
+        q_size_core_s=rows_then_pool(state.q_size_core_s, 0.0),
+        q_id=rows_then_pool(state.q_id, 0),
+        q_head=rows_then_pool(state.q_head, 0),
+        q_len=rows_then_pool(state.q_len, 0),
+        heap=np.arange(n, dtype=np.int64),  # rebuilt at every call's start
+        heap_pos=np.arange(n, dtype=np.int64),
+        event_s=np.full(n, math.inf),
+        event_kind=np.zeros(n, dtype=np.int64),
+        event_slot=np.zeros(max_replicas, dtype=np.int64),
+        routable_list=np.zeros(max_replicas, dtype=np.int64),
+    )
+
+
+def join_replica(state: RequestState) -> tuple[RequestState, int]:
+    """Make a new replica routable from the state's clock (it starts empty): the lowest
+    free row (:func:`is_free`), growing the rows if none is free. Returns (state, row)."""
+    for row in range(state.n_busy.shape[0]):
+        if is_free(state, row):
+            break
+    else:
+        row = state.n_busy.shape[0]
+        state = grow_replicas(state, 2 * row)
+    state.routable[row] = True
+    state.deadline_s[row] = math.inf
+    return state, row
+
+
+def leave_replica(state: RequestState, row: int, grace_s: float) -> None:
+    """Stop routing to ``row`` from the state's clock; what it still holds at clock +
+    ``grace_s`` (inf: no limit) is dropped then."""
+    if not state.routable[row]:
+        raise ValueError(f"replica row {row} is not routable")
+    state.routable[row] = False
+    state.deadline_s[row] = float(state.clock_s[0]) + grace_s
 
 
 def in_system(state: RequestState) -> int:
