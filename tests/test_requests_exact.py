@@ -779,17 +779,18 @@ def overload_core(seed: int) -> tuple[float, float, float]:
 
 
 def test_overload_then_recovery_against_ciw() -> None:
-    # M/M/1, μ = 10, λ = 15 for 300 s then 5, τ = 10 s: abandoned ≈ 1426, waiting at
-    # 300 s ≈ 148, queue empty again ≈ 19 s later (design note, 12 Ciw replications).
+    # M/M/1, μ = 10, λ = 15 for 300 s then 5, τ = 10 s: abandoned ≈ 1400 (400 core and 40
+    # Ciw replications agree: 1400.6 ± 4.4 and 1400.4 ± 14.5 s.e.; the design note's 1426 ±
+    # 25 came from 12), waiting at 300 s ≈ 148, queue empty again ≈ 20 s later.
     core = np.array([overload_core(seed) for seed in range(16)])
     ref = np.array([overload_ciw(seed) for seed in range(8)])
     for k, name in enumerate(["abandoned", "waiting at 300 s", "drain s"]):
         c_mean, c_half = t_interval(core[:, k])
         r_mean, r_half = t_interval(ref[:, k])
         assert abs(c_mean - r_mean) <= math.hypot(c_half, r_half), (name, c_mean, r_mean)
-    assert t_interval(core[:, 0])[0] == pytest.approx(1426, rel=0.05)
+    assert t_interval(core[:, 0])[0] == pytest.approx(1400, rel=0.05)
     assert t_interval(core[:, 1])[0] == pytest.approx(148, rel=0.1)
-    assert t_interval(core[:, 2])[0] == pytest.approx(19, rel=0.15)
+    assert t_interval(core[:, 2])[0] == pytest.approx(20, rel=0.15)
 
 
 # --- properties -------------------------------------------------------------------------------
