@@ -21,14 +21,15 @@ and may use 1 core, target 70 % (350m per pod), 1 to 50 replicas. Per pod at ``N
   pod, far above the 5.3 req/s each pod gets.
 
 **Kubernetes with a memory metric (concurrency 2), by hand.** Memory 10 MiB + 50 MiB per
-request in the pod, target ``averageValue: 30Mi``, besides the CPU metric. A pod is an
-M/M/2 with μ = 10 req/s per slot; at ``a = λ/(Nμ)`` Erlangs, ``ρ = a/2``, Erlang C is
-``2ρ²/(1+ρ)`` and the mean number in the pod ``L = a + C ρ/(1−ρ)``.
+request in the pod, target ``averageValue: 30Mi``, besides the CPU metric. Two slots share
+the pod's 1-core limit, so the number in the pod is an M/M/1's with μ = 20 req/s:
+``ρ = 100/(20N) = 5/N`` and ``L = ρ/(1−ρ) = 5/(N−5)`` (the 30 s timeout abandons nothing
+measurable at these loads).
 
-* At 15: a = 2/3, C = 1/6, L = 2/3 + 1/12 = 3/4 → 47.5 MiB → ratio 1.583 →
-  ``ceil(23.75) = 24``; CPU asks 19; the HPA takes the larger, 24.
-* At 24: a = 5/12, ρ = 5/24, C = 0.071839, L = 0.43557 → 31.78 MiB → ratio 1.059, inside
-  the band (24); CPU 308m → 61 % → ``ceil(0.871 × 24) = 21``. Largest: **24**.
+* At 15: L = 1/2 → 35 MiB → ratio 1.167, outside ±10 % → ``ceil(17.5) = 18``; CPU asks
+  19; the HPA takes the larger, 19.
+* At 19: L = 5/14 → 27.86 MiB → ratio 0.929, inside the band (19); CPU 363m, inside its
+  band too (19). Largest: **19**.
 
 **VMs, by hand.** 2 vCPU, no hypervisor overhead, guest OS 200m, so 1.8 cores for the
 app; idle CPU 100m per app instance; target 50 %, 1 to 20 VMs. A VM's datapoint is
@@ -186,7 +187,7 @@ def test_kubernetes_steady_load_starts_settled(
 
 def test_kubernetes_memory_metric_counts_in_the_warm_size(tmp_path: Path) -> None:
     result = run_mapping(tmp_path, kubernetes_scenario(2, memory_target="30Mi"))
-    assert_steady(result, 24)
+    assert_steady(result, 19)
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
@@ -221,24 +222,41 @@ def test_alternating_decisions_start_at_the_larger_size_and_say_so(tmp_path: Pat
 # --- fixed points, with metrics computed here exactly --------------------------------------
 
 
-def _erlang_c(c: int, a: Fraction) -> Fraction:
-    """``C(c, a)`` from the factorial formula, exactly (``a < c``)."""
-    top = a**c / math.factorial(c) * Fraction(c) / (c - a)
-    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+def _mean_in_pod(lam: Fraction, mu: Fraction, cores: Fraction) -> Fraction:
+    """Mean requests in a pod whose ``n`` requests complete at rate ``μ min(n, k)`` (slots
+    sharing ``k`` cores; a textbook birth–death chain), exactly, for ``λ < kμ``: weights
+    ``π_n = Π λ/(μ min(j, k))`` up to ``n₀ = ⌈k⌉``, then geometric with ratio ``r = λ/(kμ)``."""
+    n0 = math.ceil(cores)
+    weights = [Fraction(1)]
+    for n in range(1, n0):
+        weights.append(weights[-1] * lam / (mu * min(Fraction(n), cores)))
+    r = lam / (cores * mu)
+    head = weights[-1] * r  # π_{n0}
+    # Σ_{n≥n0} π_n = head/(1−r); Σ_{n≥n0} n π_n = head (n0 (1−r) + r)/(1−r)²
+    total = sum(weights) + head / (1 - r)
+    moment = sum(n * w for n, w in enumerate(weights)) + head * (n0 * (1 - r) + r) / (1 - r) ** 2
+    return moment / total
+
+
+TIMEOUT_S = 10.0**9  # no abandonment: the warm start's CPU then counts every arrival
 
 
 def _per_pod(
     lam: Fraction, n: int, cpu_ms: Fraction, c: int, limit_m: Fraction, idle_m: Fraction
 ) -> tuple[Fraction, Fraction, bool]:
-    """(CPU millicores, mean requests in the pod, whether below capacity), exactly."""
-    slot_cores = min(Fraction(1), limit_m / 1000 / c)
-    mu = slot_cores * 1000 / cpu_ms
-    capacity = n * c * mu
+    """(CPU millicores, mean requests in the pod, whether below capacity), exactly: ``c``
+    slots on ``k = min(c, limit)`` cores of ``μ = 1000/cpu_ms`` requests/s each; in
+    overload every core is busy and the queue holds the last ``τ`` of arrivals."""
+    cores = min(Fraction(c), limit_m / 1000)
+    mu = 1000 / cpu_ms
+    capacity = n * cores * mu
     served = min(lam, capacity)
     cpu_m = min(served / n * cpu_ms + idle_m, limit_m)
-    a = served / n / mu
-    in_pod = a + (_erlang_c(c, a) * a / (c - a) if lam < capacity else 0)
     assume(abs(lam - capacity) > Fraction(1, 10**6) * max(lam, Fraction(1)))
+    if lam < capacity:
+        in_pod = _mean_in_pod(lam / n, mu, cores) if lam > 0 else Fraction(0)
+    else:
+        in_pod = cores + lam / n * Fraction(TIMEOUT_S)
     return cpu_m, in_pod, lam < capacity
 
 
@@ -289,6 +307,7 @@ def test_the_warm_hpa_size_is_a_fixed_point(
         idle_cpu_cores=idle_m / 1000.0,
         memory_mib=float(memory_mib),
         memory_mib_per_request=float(per_request_mib),
+        timeout_s=TIMEOUT_S,
     )
     size = settled_hpa_size(
         rows,
@@ -382,6 +401,7 @@ def test_the_warm_vm_count_is_a_fixed_point(
             concurrency=concurrency,
             cpu_limit_cores=float(limit_m / 1000),
             idle_cpu_cores=idle_m / 1000.0,
+            timeout_s=TIMEOUT_S,
         ),
         per_vm=per_vm,
         vcpu_millicores=vcpu,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from capsim.data import TRACES_DIR
@@ -173,40 +173,17 @@ def test_check_load_checks_without_generating(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- Poisson
 
 
-def test_poisson_counts_have_poisson_mean_and_variance() -> None:
-    rate, tick, ticks = 5.0, 0.5, 200_000
-    load = run(
-        {"type": "constant", "rate": rate, "poisson": True},
-        duration_s=ticks * tick,
-        tick_s=tick,
-        seed=42,
-    )
-    counts = load.values * tick
-    assert np.array_equal(counts, np.round(counts))
-    lam = rate * tick
-    assert abs(counts.mean() - lam) < 5 * math.sqrt(lam / ticks)
-    assert abs(counts.var() - lam) < 5 * math.sqrt((2 * lam**2 + lam) / ticks)
-
-
-def test_poisson_is_deterministic_per_seed() -> None:
-    spec = {"type": "diurnal", "base": 1, "peak": 9, "period": "1m", "poisson": True}
-    first, again = run(spec, duration_s=600, seed=7), run(spec, duration_s=600, seed=7)
-    other = run(spec, duration_s=600, seed=8)
-    assert np.array_equal(first.values, again.values)
-    assert not np.array_equal(first.values, other.values)
-
-
-def test_poisson_in_one_part_only() -> None:
-    spec = {
-        "type": "sum",
-        "parts": [
-            {"type": "constant", "rate": 3},
-            {"type": "constant", "rate": 2, "poisson": True},
-        ],
-    }
-    values = run(spec, duration_s=1000).values
-    assert values.min() >= 3
-    assert np.array_equal(values - 3, np.round(values - 3))
+@pytest.mark.parametrize("seed", [7, 8])
+def test_poisson_declares_the_process_and_draws_no_counts(seed: int) -> None:
+    """``poisson: true`` says requests arrive as a Poisson process at the load's rate, which
+    is what the service model assumes: the values stay the rates, whatever the seed (a
+    drawn count fed to the queueing maths would count the Poisson noise twice)."""
+    spec: dict[str, Any] = {"type": "diurnal", "base": 1, "peak": 9, "period": "1m"}
+    plain = run(spec, duration_s=600, seed=seed)
+    declared = run({**spec, "poisson": True}, duration_s=600, seed=seed)
+    assert np.array_equal(plain.values, declared.values)
+    parts = {"type": "sum", "parts": [{"type": "constant", "rate": 3}, {**spec, "poisson": True}]}
+    assert np.allclose(run(parts, duration_s=600, seed=seed).values, plain.values + 3)
 
 
 # --------------------------------------------------------------------------- bundled traces
@@ -546,12 +523,6 @@ def test_bad_spec_one_clear_error(spec: dict[str, Any], message: str) -> None:
         ),
         ({"type": "constant", "rate": 1}, -1, 1, r"load: duration must be positive, got -1 s"),
         (
-            {"type": "constant", "rate": 1e9, "poisson": True},
-            1e8,
-            1e7,
-            r"load: poisson: 1e\+16 requests in one 1e\+07 s tick is more than can be drawn",
-        ),
-        (
             {"type": "constant", "rate": 1, "unit": "cpu_cores", "poisson": True},
             10,
             1,
@@ -686,7 +657,11 @@ def shapes() -> st.SearchStrategy[dict[str, Any]]:
 def test_non_negative_specs_give_non_negative_values(
     spec: dict[str, Any], tick_s: float, ticks: int, poisson: bool
 ) -> None:
-    load = run({**spec, "poisson": poisson}, duration_s=ticks * tick_s, tick_s=tick_s)
+    try:
+        load = run({**spec, "poisson": poisson}, duration_s=ticks * tick_s, tick_s=tick_s)
+    except WorkloadError as error:  # products of random parts can pass the rate limit
+        assume("more than the limit" not in str(error))
+        raise
     assert len(load.values) == ticks
     assert np.isfinite(load.values).all()
     assert load.values.min() >= 0

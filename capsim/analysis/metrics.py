@@ -35,7 +35,6 @@ import pandas as pd
 
 from capsim.models.prices import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
 from capsim.models.queueing import mmc_response_quantile_s
-from capsim.models.service import ServiceParams
 from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_lengths_s
 
@@ -307,27 +306,39 @@ def replica_cpu_limit_cores(scenario: dict[str, Any], platform: str, workload: s
     return app_millicores / float(mine["per_vm"]) / 1000.0
 
 
+def replica_servers(
+    cpu_ms_per_request: float, concurrency: int, cpu_limit_cores: float
+) -> tuple[int, float]:
+    """A replica as an M/M/c: ``(c, μ)``. The service model (:mod:`capsim.models.service`)
+    runs ``min(concurrency, limit)`` cores' worth of requests at once, each at one full core:
+    for a whole number of cores that is exactly an M/M/k with ``μ = 1000/cpu_ms``; for a
+    fractional one, ``concurrency`` servers sharing the limit have the same capacity."""
+    cores = min(float(concurrency), cpu_limit_cores)
+    if cores == math.floor(cores):
+        return int(cores), 1000.0 / cpu_ms_per_request
+    return concurrency, min(1.0, cpu_limit_cores / concurrency) * 1000.0 / cpu_ms_per_request
+
+
 def service_demand(
     result: RunResult, platform: str, workload: str
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
     """The rows of a service with a p95 SLO on a platform (in time order) and its demand at
     each: :func:`demand_units` for the row's mean arrival rate with the replica's M/M/c
-    model on that platform (the engine's :class:`~capsim.models.service.ServiceParams`)."""
+    model on that platform (:func:`replica_servers`)."""
     scenario = result.summary["scenario_as_run"]
     spec = next(w for w in scenario["workloads"] if w["name"] == workload)
-    params = ServiceParams.of(
-        cpu_ms_per_request=[spec["cpu_ms_per_request"]],
-        concurrency=[spec["concurrency"]],
-        cpu_limit_cores=[replica_cpu_limit_cores(scenario, platform, workload)],
-        timeout_s=[spec["timeout_s"]],
+    servers, mu = replica_servers(
+        spec["cpu_ms_per_request"],
+        spec["concurrency"],
+        replica_cpu_limit_cores(scenario, platform, workload),
     )
     ts = result.timeseries
     mine = ts[(ts["platform"] == platform) & (ts["workload"] == workload)]
     mine = mine.sort_values("time_s", kind="stable")
     demand = demand_units(
         mine["arrival_rate"].to_numpy(np.float64),
-        float(params.mu_per_s[0]),
-        int(params.concurrency[0]),
+        mu,
+        servers,
         spec["slo"]["p95_latency_ms"] / 1000.0,
     )
     return mine, demand
@@ -337,7 +348,7 @@ def service_elasticity(result: RunResult) -> pd.DataFrame:
     """SPEC elasticity of every service with a p95 SLO on every platform.
 
     Demand is :func:`demand_units` for each row's mean arrival rate with the replica's
-    M/M/c model on that platform (the engine's :class:`~capsim.models.service.ServiceParams`);
+    M/M/c model on that platform (:func:`replica_servers`);
     supply is the ready replicas (app instances on VMs). One row per platform and
     workload: the :class:`Elasticity` fields, mean demand and supply, and the median and
     longest time to capacity (s).

@@ -22,8 +22,9 @@ from capsim.engine.batch import BatchJobs, JobRun
 from capsim.engine.progress import ProgressCallback
 from capsim.engine.recorder import Levels, PlatformRecorder
 from capsim.engine.schedule import PeriodicTask
+from capsim.engine.services import ServiceBank
 from capsim.models.schedule import SAME_INSTANT_S, Periodic
-from capsim.models.service import ServiceParams, advance, advance_block
+from capsim.models.service import O_CPU, O_IN_FLIGHT, O_MEMORY
 from capsim.scenario import ServiceWorkload
 from capsim.scenario.inputs import Inputs
 
@@ -34,26 +35,16 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def service_params(
-    workloads: Sequence[ServiceWorkload], cpu_limit_cores: Sequence[float]
-) -> ServiceParams:
-    """The service model's constants for ``workloads`` with per-replica CPU limits."""
-    return ServiceParams.of(
-        cpu_ms_per_request=[w.cpu_ms_per_request for w in workloads],
-        concurrency=[w.concurrency for w in workloads],
-        cpu_limit_cores=list(cpu_limit_cores),
-        timeout_s=[w.timeout_s for w in workloads],
-        idle_cpu_cores=[w.idle_cpu_millicores / 1000.0 for w in workloads],
-        memory_mib=[w.memory_mib for w in workloads],
-        memory_mib_per_request=[w.memory_mib_per_request for w in workloads],
-    )
-
-
 class PlatformSim:
     """Base of the Kubernetes and VM simulations (see the module docstring)."""
 
     def __init__(
-        self, name: str, inputs: Inputs, rng: np.random.Generator, cpu_limit_cores: Sequence[float]
+        self,
+        name: str,
+        inputs: Inputs,
+        rng: np.random.Generator,
+        cpu_limit_cores: Sequence[float],
+        routing: Sequence[str],
     ) -> None:
         scenario = inputs.scenario
         self.name = name
@@ -63,13 +54,12 @@ class PlatformSim:
         self.workloads = list(scenario.workloads)
         self.services = [i for i, w in enumerate(self.workloads) if isinstance(w, ServiceWorkload)]
         service_workloads = [w for w in self.workloads if isinstance(w, ServiceWorkload)]
-        self.params = service_params(service_workloads, cpu_limit_cores)
+        self.bank = ServiceBank(service_workloads, cpu_limit_cores, routing, inputs.tick_s)
         self.rates = (
             np.stack([inputs.arrival_rates[w.name] for w in service_workloads], axis=1)
             if service_workloads
             else np.zeros((inputs.n_ticks, 0))
         )
-        self.backlog = np.zeros(len(self.services))  # requests queued per service
         self.recorder = PlatformRecorder(
             name,
             [w.name for w in self.workloads],
@@ -77,11 +67,13 @@ class PlatformSim:
             inputs.n_ticks,
             inputs.tick_s,
             arrival_rates=self.rates,
+            concurrency=np.array([float(w.concurrency) for w in service_workloads]),
         )
         n = len(self.services)
         self.cpu_integral = np.zeros(n)  # core-seconds per replica up to the current tick
         self.cpu_rate = np.zeros(n)  # cores per replica during the current tick
         self.memory_mib = np.zeros(n)  # per replica during the current tick
+        self.in_flight_per_pod = np.zeros(n)  # requests per ready replica, current tick
         self.tick_start_s = 0.0
         self.next_tick = 0  # index of the next tick to step
         self.on_progress: ProgressCallback | None = None
@@ -141,8 +133,7 @@ class PlatformSim:
         Every event at or before a tick's start (within :data:`SAME_INSTANT_S`, as
         :meth:`_tick_index` counts) happens before that tick. Ready replicas change only at
         events, so the ticks up to the next event are one block with fixed replicas
-        (:func:`~capsim.models.service.step_block`); while a backlog lasts, blocks are one tick
-        long. The result is the tick-by-tick recurrence, whatever the block lengths.
+        (:meth:`~capsim.engine.services.ServiceBank.step` steps them one by one).
         """
         tick_s = self.inputs.tick_s
         while self.next_tick < until:
@@ -160,8 +151,6 @@ class PlatformSim:
             last = until
             if upcoming < math.inf:
                 last = min(until, self._tick_index(upcoming, inclusive=False))
-            if self.backlog.any():
-                last = self.next_tick + 1
             self._step_block(self.next_tick, last)
 
     def _settle(self, now: float) -> Generator[simpy.Event, Any, None]:
@@ -175,30 +164,24 @@ class PlatformSim:
         """Step ticks ``[first, last)`` with the current replicas (see :meth:`_run_ticks`)."""
         tick_s = self.inputs.tick_s
         ready = self.ready_replicas()
-        replicas = ready.astype(np.float64)
+        if first == 0:  # warm replicas have served the first tick's load for long
+            self.bank.warm(self.rates[0], ready.astype(np.float64))
+            self.recorder.in_system_at_start = self.bank.in_system()
+        out = self.bank.step(self.rates[first:last], ready.astype(np.float64))
         # The CPU integral is folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
         # this order however the ticks are blocked: metric samples are then the same
-        # floats for any block lengths (the batched sweep folds the same way).
+        # floats for any block lengths (the fast path folds the same way).
         integral = self.cpu_integral + self.cpu_rate * tick_s  # up to the start of `first`
-        if last - first == 1:  # one tick: plain arrays, less overhead
-            self.backlog, out = advance(
-                self.params, self.backlog, self.rates[first], replicas, tick_s
-            )
-            self.cpu_integral = integral
-            self.cpu_rate = out.cpu_used_cores_per_replica
-            self.memory_mib = out.memory_used_mib_per_replica
-        else:
-            self.backlog, out = advance_block(
-                self.params, self.backlog, self.rates[first:last], replicas, tick_s
-            )
-            last = first + out.backlog.shape[0]  # the ticks the block kept
-            cpu = out.cpu_used_cores_per_replica
-            steps = np.concatenate([integral[None, :], cpu[:-1] * tick_s])
-            self.cpu_integral = np.add.accumulate(steps, axis=0)[-1]
-            self.cpu_rate = cpu[-1]
-            self.memory_mib = out.memory_used_mib_per_replica[-1]
+        cpu = out[:, :, O_CPU]
+        steps = np.concatenate([integral[None, :], cpu[:-1] * tick_s])
+        self.cpu_integral = np.add.accumulate(steps, axis=0)[-1]
+        self.cpu_rate = cpu[-1].copy()
+        self.memory_mib = out[-1, :, O_MEMORY].copy()
+        self.in_flight_per_pod = np.where(
+            ready > 0, out[-1, :, O_IN_FLIGHT] / np.maximum(ready, 1), 0.0
+        )
         self.tick_start_s = (last - 1) * tick_s
-        capacity = ready * self.params.cpu_limit_cores
+        capacity = ready * self.bank.cpu_limit_cores
         self.recorder.ticks(first, out, ready, self.cpu_requested_cores(), capacity)
         self.next_tick = last
 

@@ -25,12 +25,12 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.recording import LatencyComponents
+from capsim.models import service as sv
 from capsim.models.queueing import (
     ResponseTimeDistribution,
     pooled_row_means_s,
     pooled_row_quantiles_s,
 )
-from capsim.models.service import TickOutput
 
 __all__ = ["BATCH_LEVELS", "Levels", "PlatformRecorder"]
 
@@ -59,15 +59,24 @@ _SUMS = (
     "arrived",
     "served",
     "dropped",
+    "abandoned",
+    "in_flight",
+    "queued",
+    "in_flight_per_pod",
+    "queue_per_pod",
+    "rps_per_pod",
+    "slots_busy_pct",
     "cpu_used",
     "memory_used",
     "cpu_requested",
     "cpu_capacity",
     "gpu_used",
 )
+_CPU_USED = _SUMS.index("cpu_used")
+_MEMORY = _SUMS.index("memory_used")
 # Batch workloads report interval means of these (cores, MiB, GPUs), the last rows of _SUMS.
 # Services use no GPU in the model.
-BATCH_LEVELS = _SUMS[3:]
+BATCH_LEVELS = _SUMS[_CPU_USED:]
 
 
 @dataclass
@@ -80,6 +89,7 @@ class PlatformRecorder:
     n_ticks: int
     tick_s: float
     arrival_rates: FloatArray  # (n_ticks, services): the whole run's load
+    concurrency: FloatArray  # (services,): request slots per replica
     columns: dict[str, list[Any]] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -90,8 +100,12 @@ class PlatformRecorder:
         self._wait_p = np.zeros(shape)
         self._wait_rate = np.ones(shape)
         self._service_rate = np.ones(shape)
+        self._wait_limit = np.full(shape, np.inf)
         self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
         self._backlog = np.zeros(len(self.services))
+        self._in_system = np.zeros(len(self.services))
+        self._row_in_system: list[FloatArray] = []
+        self.in_system_at_start = np.zeros(len(self.services))
         self._first_tick = 0
         self._ticks_in_interval = 0
         self._intervals: list[tuple[int, int]] = []  # ticks [first, last) of each row
@@ -102,37 +116,46 @@ class PlatformRecorder:
     def ticks(
         self,
         first: int,
-        out: TickOutput,
+        out: FloatArray,
         ready: npt.NDArray[np.int64],
         cpu_requested_cores: FloatArray,
         cpu_capacity_cores: FloatArray,
     ) -> None:
-        """Add ticks ``first, first + 1, …`` of the services: ``out`` holds
-        ``(ticks, services)`` arrays, or ``(services,)`` for one tick; replicas, requests
-        and capacity held over the block. Arrivals are summed from ``arrival_rates`` when
-        a row closes, the same sum however the ticks were blocked."""
-        one = out.served_rate.ndim == 1
-        count = 1 if one else out.served_rate.shape[0]
+        """Add ticks ``first, first + 1, …`` of the services: ``out`` is the model's
+        ``(ticks, services, OUT_FIELDS)`` block; replicas, requests and capacity held over
+        the block. Arrivals are summed from ``arrival_rates`` when a row closes, the same
+        sum however the ticks were blocked."""
+        count = out.shape[0]
         last = first + count
-        shape = (count, len(self.services))
-
-        def total(values: FloatArray) -> FloatArray:
-            return values if one else np.broadcast_to(values, shape).sum(axis=0)
-
+        dt = self.tick_s
+        pods = np.maximum(ready, 1).astype(np.float64)
+        has = ready > 0
+        sums = out.sum(axis=0)
+        slots = self.concurrency
         acc = self._acc
-        acc[1] += total(out.served_rate)
-        acc[2] += total(out.dropped_rate)
-        acc[3] += total(out.cpu_used_cores_per_replica) * ready
-        acc[4] += total(out.memory_used_mib_per_replica) * ready
-        acc[5] += cpu_requested_cores * count
-        acc[6] += cpu_capacity_cores * count
-        self._backlog = out.backlog if one else np.broadcast_to(out.backlog, shape)[-1]
-        self._served[first:last] = out.served_rate * self.tick_s
-        law = out.latency  # NaN where nothing was served: masked by weight 0 later
-        self._fixed[first:last] = law.fixed_wait_s
-        self._wait_p[first:last] = law.wait_probability
-        self._wait_rate[first:last] = law.wait_rate_per_s
-        self._service_rate[first:last] = law.service_rate_per_s
+        acc[1] += sums[:, sv.O_SERVED] / dt
+        acc[2] += (sums[:, sv.O_DROPPED] + sums[:, sv.O_ABANDONED]) / dt
+        acc[3] += sums[:, sv.O_ABANDONED] / dt
+        acc[4] += sums[:, sv.O_IN_FLIGHT]
+        acc[5] += sums[:, sv.O_QUEUED]
+        acc[6] += np.where(has, sums[:, sv.O_IN_FLIGHT] / pods, 0.0)
+        acc[7] += np.where(has, sums[:, sv.O_QUEUED] / pods, 0.0)
+        acc[8] += np.where(has, sums[:, sv.O_SERVED] / dt / pods, 0.0)
+        busy_slots = np.minimum(out[:, :, sv.O_IN_FLIGHT] / pods, slots).sum(axis=0)
+        acc[9] += np.where(has, 100.0 * busy_slots / slots, 0.0)
+        acc[_CPU_USED] += sums[:, sv.O_CPU] * ready
+        acc[_MEMORY] += sums[:, sv.O_MEMORY] * ready
+        acc[_CPU_USED + 2] += cpu_requested_cores * count
+        acc[_CPU_USED + 3] += cpu_capacity_cores * count
+        self._backlog = out[-1, :, sv.O_QUEUED]
+        self._in_system = out[-1, :, sv.O_IN_SYSTEM]
+        self._served[first:last] = out[:, :, sv.O_SERVED]
+        # NaN where nothing was served: masked by weight 0 later
+        self._fixed[first:last] = out[:, :, sv.O_FIXED]
+        self._wait_p[first:last] = out[:, :, sv.O_WAIT_P]
+        self._wait_rate[first:last] = out[:, :, sv.O_WAIT_RATE]
+        self._service_rate[first:last] = out[:, :, sv.O_MU]
+        self._wait_limit[first:last] = out[:, :, sv.O_WAIT_LIMIT]
         self._ticks_in_interval += count
 
     def row(
@@ -146,15 +169,18 @@ class PlatformRecorder:
         ticks = self._ticks_in_interval
         means = np.zeros((len(_SUMS), len(self.workloads)))
         backlog = np.zeros(len(self.workloads))
+        in_system = np.zeros(len(self.workloads))
         if batch_means is not None:
             means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
         if ticks:
             self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
             means[:, self.services] = self._acc / ticks
             backlog[self.services] = self._backlog
-        means[4] *= 2**20  # MiB → bytes
+        in_system[self.services] = self._in_system
+        means[_MEMORY] *= 2**20  # MiB → bytes
         self._row_sums.append(means)
         self._row_backlog.append(backlog)
+        self._row_in_system.append(in_system)
         self._row_levels.append((time_s, levels))
         self._intervals.append((self._first_tick, next_tick))
         self._acc[:] = 0.0
@@ -165,7 +191,7 @@ class PlatformRecorder:
         """Build every column at once (latency request-weighted and exact)."""
         n, rows = len(self.workloads), len(self._row_levels)
         sums = np.stack(self._row_sums) if rows else np.zeros((0, len(_SUMS), n))
-        used, capacity = sums[:, 3], sums[:, 6]
+        used, capacity = sums[:, _CPU_USED], sums[:, _CPU_USED + 3]
         levels = [level for _, level in self._row_levels]
 
         def level(name: str, default: int = 0) -> FloatArray:
@@ -184,7 +210,15 @@ class PlatformRecorder:
             "arrival_rate": sums[:, 0],
             "served_rate": sums[:, 1],
             "dropped_rate": sums[:, 2],
+            "abandoned_rate": sums[:, 3],
             "backlog": np.array(self._row_backlog),
+            "in_system": np.array(self._row_in_system),
+            "in_flight": sums[:, 4],
+            "queued": sums[:, 5],
+            "in_flight_per_pod": sums[:, 6],
+            "queue_per_pod": sums[:, 7],
+            "rps_per_pod": sums[:, 8],
+            "slots_busy_pct": sums[:, 9],
             "latency_mean_ms": mean,
             "latency_p95_ms": p95,
             "latency_p99_ms": p99,
@@ -192,17 +226,17 @@ class PlatformRecorder:
             "replicas_ready": level("replicas_ready"),
             "replicas_total": level("replicas_total"),
             "cpu_used_cores": used,
-            "cpu_requested_cores": sums[:, 5],
+            "cpu_requested_cores": sums[:, _CPU_USED + 2],
             "cpu_capacity_cores": capacity,
             "utilization_pct": np.where(
                 capacity > 0, 100.0 * used / np.where(capacity > 0, capacity, 1.0), 0.0
             ),
-            "memory_used_bytes": sums[:, 4],
+            "memory_used_bytes": sums[:, _MEMORY],
             "nodes": level("nodes"),
             "cost_usd": np.repeat([x.cost_usd for x in levels], n),
             "platform_cpu_cores": np.repeat(self._interval_means("capacity_core_s"), n),
             "platform_memory_bytes": np.repeat(self._interval_means("capacity_byte_s"), n),
-            "gpu_used": sums[:, 7],
+            "gpu_used": sums[:, _CPU_USED + 4],
             "platform_gpus": np.repeat(self._interval_means("capacity_gpu_s"), n),
             "jobs_queued": level("jobs_queued"),
             "jobs_running": level("jobs_running"),
@@ -239,6 +273,7 @@ class PlatformRecorder:
                     _gather(self._wait_p, ticks),
                     _gather(self._wait_rate, ticks),
                     _gather(self._service_rate, ticks),
+                    _gather(self._wait_limit, ticks),
                 )
                 served = _gather(self._served, ticks)
                 means = pooled_row_means_s(law, served).reshape(len(chunk), k)
@@ -270,6 +305,8 @@ class PlatformRecorder:
                 wait_probability=self._wait_p[:, i].copy(),
                 wait_rate_per_s=self._wait_rate[:, i].copy(),
                 service_rate_per_s=self._service_rate[:, i].copy(),
+                wait_limit_s=self._wait_limit[:, i].copy(),
+                in_system_at_start=float(self.in_system_at_start[i]),
             )
             for i, w in enumerate(self.services)
         }

@@ -35,7 +35,9 @@ FloatArray = npt.NDArray[np.float64]
 _F, _I, STRING = "float64", "int64", "str"
 TIMESERIES_COLUMNS: Mapping[str, str] = {
     "time_s": _F, "platform": STRING, "workload": STRING,
-    "arrival_rate": _F, "served_rate": _F, "dropped_rate": _F, "backlog": _F,
+    "arrival_rate": _F, "served_rate": _F, "dropped_rate": _F, "abandoned_rate": _F,
+    "backlog": _F, "in_system": _F, "in_flight": _F, "queued": _F,
+    "in_flight_per_pod": _F, "queue_per_pod": _F, "rps_per_pod": _F, "slots_busy_pct": _F,
     "latency_mean_ms": _F, "latency_p95_ms": _F, "latency_p99_ms": _F,
     "replicas_desired": _I, "replicas_ready": _I, "replicas_total": _I,
     "cpu_used_cores": _F, "cpu_requested_cores": _F, "cpu_capacity_cores": _F,
@@ -68,6 +70,8 @@ class LatencyComponents:
     wait_probability: FloatArray
     wait_rate_per_s: FloatArray
     service_rate_per_s: FloatArray
+    wait_limit_s: FloatArray | float = float("inf")
+    in_system_at_start: float = 0.0  # requests in the warm replicas at time 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -74,7 +74,12 @@ class VmSim(PlatformSim):
             )
             if isinstance(w, ServiceWorkload)
         ]
-        super().__init__(name, inputs, rng, limits)
+        routing = [
+            c.routing
+            for c, w in zip(self.configs, inputs.scenario.workloads, strict=True)
+            if isinstance(w, ServiceWorkload)
+        ]
+        super().__init__(name, inputs, rng, limits, routing)
         self.vms: list[list[Vm]] = [[] for _ in self.workloads]
         self.machines = Machines(platform.billing_minimum_s)
         self.desired = np.zeros(len(self.workloads), dtype=np.int64)
@@ -239,7 +244,11 @@ class VmSim(PlatformSim):
         size = settled_vm_count(
             self.policies[w],
             arrival_rate=arrival_rate,
-            profile=ReplicaProfile.of(workload, instance.app_cpu_millicores / per_vm / 1000.0),
+            profile=ReplicaProfile.of(
+                workload,
+                instance.app_cpu_millicores / per_vm / 1000.0,
+                self.configs[w].routing,
+            ),
             per_vm=per_vm,
             vcpu_millicores=instance.vcpu_millicores,
             guest_os_cpu_millicores=instance.guest_os_cpu_millicores,

@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from capsim.models.service import ROUTING, stationary_law, steady_cpu_per_replica
 from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 from capsim.scenario import ServiceWorkload
 
@@ -103,10 +104,15 @@ class ReplicaProfile:
     idle_cpu_cores: float = 0.0
     memory_mib: float = 0.0
     memory_mib_per_request: float = 0.0
+    timeout_s: float = 30.0
+    routing: int = 0  # capsim.models.service.ROUTING
 
     @classmethod
-    def of(cls, workload: ServiceWorkload, cpu_limit_cores: float) -> ReplicaProfile:
-        """The profile of ``workload``'s replicas under a CPU cap of ``cpu_limit_cores``."""
+    def of(
+        cls, workload: ServiceWorkload, cpu_limit_cores: float, routing: str = "random"
+    ) -> ReplicaProfile:
+        """The profile of ``workload``'s replicas under a CPU cap of ``cpu_limit_cores``,
+        behind ``routing``."""
         return cls(
             cpu_ms_per_request=workload.cpu_ms_per_request,
             concurrency=workload.concurrency,
@@ -114,6 +120,8 @@ class ReplicaProfile:
             idle_cpu_cores=workload.idle_cpu_millicores / 1000.0,
             memory_mib=workload.memory_mib,
             memory_mib_per_request=workload.memory_mib_per_request,
+            timeout_s=workload.timeout_s,
+            routing=ROUTING[routing],
         )
 
 
@@ -123,20 +131,37 @@ def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -
     with no replica."""
     if replicas <= 0:
         return ReplicaUsage(0.0, 0.0)
-    c = profile.concurrency
-    cpu_ms = profile.cpu_ms_per_request
-    mu = min(1.0, profile.cpu_limit_cores / c) / (cpu_ms / 1000.0)
-    capacity = replicas * (c * mu)
-    served = min(arrival_rate, capacity)
-    served_per_replica = served * (1.0 / replicas)
-    cpu = served_per_replica * cpu_ms / 1000.0 + profile.idle_cpu_cores
-    busy = served_per_replica / mu
-    queued = 0.0
-    if arrival_rate < capacity and busy > 0.0:
-        queued = _erlang_c(c, busy) * busy / (c - busy)
+    cpu = steady_cpu_per_replica(
+        arrival_rate,
+        float(replicas),
+        profile.cpu_ms_per_request / 1000.0,
+        float(profile.concurrency),
+        profile.cpu_limit_cores,
+        profile.timeout_s,
+        profile.idle_cpu_cores,
+        profile.routing,
+    )
+    cpu_s = profile.cpu_ms_per_request / 1000.0
+    cores = min(float(profile.concurrency), profile.cpu_limit_cores)
+    per_replica = arrival_rate / replicas
+    if per_replica >= cores / cpu_s:  # overload: every core busy, the queue full to τ
+        in_flight = cores + per_replica * profile.timeout_s
+    else:
+        scale = 2.0 / (1.0 / replicas + 1.0) if profile.routing == 1 else 1.0
+        if profile.routing == 2:
+            p_ab, c_wait, _, wait = stationary_law(
+                arrival_rate, replicas * cores, 1.0 / cpu_s, profile.timeout_s, 1.0
+            )
+        else:
+            p_ab, c_wait, _, wait = stationary_law(
+                per_replica, cores, 1.0 / cpu_s, profile.timeout_s, scale
+            )
+        in_flight = per_replica * (
+            (1.0 - p_ab) * (c_wait * wait + cpu_s) + p_ab * profile.timeout_s
+        )
     return ReplicaUsage(
-        cpu_cores=min(cpu, profile.cpu_limit_cores),
-        memory_mib=profile.memory_mib + profile.memory_mib_per_request * (busy + queued),
+        cpu_cores=cpu,
+        memory_mib=profile.memory_mib + profile.memory_mib_per_request * in_flight,
     )
 
 

@@ -39,6 +39,22 @@ from typing import Any
 import numpy as np
 
 from capsim.hpa.calculator import cpu_unready_rule
+from capsim.jit import compile_family
+from capsim.models import service
+from capsim.models.service import (
+    O_ABANDONED,
+    O_CPU,
+    O_DROPPED,
+    O_FIXED,
+    O_MEMORY,
+    O_MU,
+    O_SERVED,
+    O_WAIT_LIMIT,
+    O_WAIT_P,
+    O_WAIT_RATE,
+    OUT_FIELDS,
+    STATE_FIELDS,
+)
 
 COMPILED = importlib.util.find_spec("numba") is not None
 """Whether the kernel is compiled (the ``fast`` extra installs Numba). Without Numba the
@@ -67,6 +83,24 @@ RECORD, SCRAPE, SYNC = 1, 2, 4
 
 # The CPU unready-pod rule of the HPA maths, compiled with the kernel (one rule for all).
 _cpu_unready = njit(cache=True)(cpu_unready_rule)
+# The service model, compiled: the very function the engine steps (capsim.engine.services).
+_SERVICE = compile_family(
+    vars(service),
+    [
+        "_phi",
+        "_truncated_wait_mean",
+        "_mean_clipped_linear",
+        "stationary_law",
+        "service_tick",
+        "response_tail",
+        "steady_cpu_per_replica",
+        "warm_up",
+    ],
+)
+_service_tick = _SERVICE["service_tick"]
+_response_tail = _SERVICE["response_tail"]
+_steady_cpu = _SERVICE["steady_cpu_per_replica"]
+_warm_up = _SERVICE["warm_up"]
 
 # Columns of the per-configuration metrics array.
 M_SCALE_EVENTS = 0
@@ -104,48 +138,6 @@ def _tick_index(time_s: float, tick_s: float, n_ticks: int, inclusive: bool) -> 
     else:
         count = int(math.ceil(ticks))
     return min(max(count, 0), n_ticks)
-
-
-@njit(cache=True)
-def _erlang_c(servers: int, load: float) -> float:
-    b = 1.0
-    for k in range(1, servers + 1):
-        b = load * b / (k + load * b)
-    rho = load / servers
-    if rho < 1.0:
-        return b / (1.0 - rho * (1.0 - b))
-    return 1.0
-
-
-@njit(cache=True)
-def _clipped_antiderivative(x: float, upper: float) -> float:
-    inside = min(max(x, 0.0), upper)
-    return 0.5 * (inside * inside) + upper * max(x - upper, 0.0)
-
-
-@njit(cache=True)
-def _mean_clipped_linear(x0: float, x1: float, upper: float) -> float:
-    """``capsim.models.service._mean_clipped_linear`` for one element."""
-    low, high = min(x0, x1), max(x0, x1)
-    crosses = (low < 0.0 and high > 0.0) or (low < upper and high > upper)
-    span = x1 - x0
-    scale = max(max(abs(x0), abs(x1)), upper)
-    if crosses and abs(span) > 1e-6 * scale:
-        value = (_clipped_antiderivative(x1, upper) - _clipped_antiderivative(x0, upper)) / span
-    else:
-        value = 0.5 * (x0 + x1)
-    return min(max(value, 0.0), upper)
-
-
-@njit(cache=True)
-def _tail(t: float, wait_p: float, theta: float, mu: float) -> float:
-    """``P(W + S > t)`` for ``t ≥ 0`` (``capsim.models.queueing._tail_and_density``)."""
-    s = min(theta, mu)
-    x = abs(theta - mu) * t
-    phi = -math.expm1(-x) / x if x > 0.0 else 1.0
-    decay = math.exp(-s * t)
-    mu_decay = decay if mu <= theta else math.exp(-mu * t)
-    return (1.0 - wait_p) * mu_decay + wait_p * (decay * (1.0 + s * t * phi))
 
 
 @njit(cache=True)
@@ -255,6 +247,64 @@ def _proposal(
     return replicas, True
 
 
+WARM_SETTLE_STEPS = 10_000  # capsim.engine.warm.MAX_SETTLE_STEPS (a test holds them equal)
+
+
+@njit(cache=True)
+def _settle(
+    first,
+    lam,
+    cpu_s,
+    concurrency,
+    limit_cores,
+    timeout_s,
+    idle_cores,
+    routing,
+    request,
+    target,
+    utilization,
+    tol_up,
+    tol_down,
+    min_r,
+    max_r,
+):
+    """``capsim.engine.warm.settle`` of one CPU-metric HPA: iterate one sync on the
+    metrics ``n`` warm pods report; a fixed point, else the largest size of the cycle
+    (or of the walk, after ``WARM_SETTLE_STEPS``)."""
+    seen = np.zeros(WARM_SETTLE_STEPS + 1, dtype=np.int64)
+    seen[0] = first
+    count = 1
+    n = first
+    for _ in range(WARM_SETTLE_STEPS):
+        cpu = _steady_cpu(
+            lam, float(n), cpu_s, concurrency, limit_cores, timeout_s, idle_cores, routing
+        )
+        sample = int(np.rint(cpu * 1000.0))
+        proposal, ok = _proposal(
+            n, n, 0, 0, n * sample, request, target, utilization, tol_up, tol_down
+        )
+        nxt = min(max(proposal, min_r), max_r) if ok else n
+        if nxt == n:
+            return n
+        at = -1
+        for j in range(count):
+            if seen[j] == nxt:
+                at = j
+                break
+        if at >= 0:
+            best = nxt
+            for j in range(at, count):
+                best = max(best, seen[j])
+            return best
+        seen[count] = nxt
+        count += 1
+        n = nxt
+    best = seen[0]
+    for j in range(count):
+        best = max(best, seen[j])
+    return best
+
+
 @njit(cache=True)
 def _push_max(times, values, head: int, tail: int, cap: int, t: float, v: int) -> int:
     """Push onto a max-deque (ring of ``cap``); returns the new tail."""
@@ -282,7 +332,8 @@ def simulate_config(
     rates,
     tick_s: float,
     duration_s: float,
-    service,  # cpu_ms, concurrency, timeout_s, idle_cores, memory_mib, memory_mib_per_request
+    service,  # cpu_ms, concurrency, timeout_s, idle_cores, memory_mib, memory_mib_per_request,
+    #           routing code, abandonment ring slots
     pod_times,  # start_s, ready_s, window_s, init_s, initial_readiness_delay_s
     config_int,  # (n, 10): request_m, target, utilization, min, max, legacy, up_sel, down_sel,
     #              up_longest_s, down_longest_s
@@ -300,6 +351,7 @@ def simulate_config(
     n_ticks = rates.shape[0]
     cpu_ms, concurrency, timeout_s = service[0], int(service[1]), service[2]
     idle_cores, memory_mib, memory_per_request = service[3], service[4], service[5]
+    routing, ring_slots = int(service[6]), int(service[7])
     start_delay, ready_delay, window_s, init_s, ird_s = (
         pod_times[0],
         pod_times[1],
@@ -319,16 +371,30 @@ def simulate_config(
     up_pol, down_pol = up_policies[c], down_policies[c]
     slo_s, max_error, max_util = slo[0], slo[1], slo[2]
     request_cores = request / 1000.0
-    mu = min(1.0, limit_cores / concurrency) / (cpu_ms / 1000.0)
-    replica_capacity = concurrency * mu
     keep_laws = laws.shape[1] > 0
     keep_trajectory = trajectory.shape[1] > 0
 
-    # --- warm start (engine.kubernetes.warm_start.initial_hpa_replicas) ---
+    # --- warm start (engine.kubernetes.warm_start.settled_hpa_size, engine.warm.settle) ---
     demand_cores = rates[0] * cpu_ms / 1000.0
     per_pod_m = request * target / 100.0 if utilization else float(target)
     needed = max(1, int(math.ceil(demand_cores * 1000.0 / per_pod_m)))
-    desired = min(max(needed, min_r), max_r)
+    desired = _settle(
+        min(max(needed, min_r), max_r),
+        rates[0],
+        cpu_ms / 1000.0,
+        float(concurrency),
+        limit_cores,
+        timeout_s,
+        idle_cores,
+        routing,
+        request,
+        target,
+        utilization,
+        tol_up,
+        tol_down,
+        min_r,
+        max_r,
+    )
 
     # --- pods: settled ones counted, the rest in cohorts (ids head..tail-1, a ring) ---
     cohort_cap = caps[0]
@@ -355,7 +421,22 @@ def simulate_config(
     up_n = down_n = 0
 
     # --- service and metrics state ---
-    backlog = 0.0
+    service_state = np.zeros(STATE_FIELDS)
+    ring = np.zeros(ring_slots)
+    tick_out = np.zeros(OUT_FIELDS)
+    if n_ticks > 0:  # the warm pods have served the first tick's load for long
+        _warm_up(
+            rates[0],
+            float(serving),
+            tick_s,
+            cpu_ms / 1000.0,
+            float(concurrency),
+            limit_cores,
+            timeout_s,
+            routing,
+            service_state,
+            ring,
+        )
     integral = 0.0  # core-seconds per replica up to the current tick's start
     cpu_rate = 0.0  # per replica, current tick
     next_tick = 0
@@ -416,46 +497,34 @@ def simulate_config(
                 ):
                     serving += c_count[ready_ptr % cohort_cap]
                     ready_ptr += 1
-                # one tick of the service model (capsim.models.service.advance)
+                # one tick of the service model (capsim.models.service.service_tick)
                 lam = rates[next_tick]
                 integral = integral + cpu_rate * tick_s
-                replicas = float(serving)
-                capacity = replicas * replica_capacity
-                queue_limit = capacity * timeout_s
-                b0 = backlog
-                total = b0 + lam * tick_s
-                served = min(total / tick_s, capacity)
-                left = max(total - served * tick_s, 0.0)
-                backlog = min(left, queue_limit)
-                dropped = left - backlog
-                has = replicas > 0
-                per_replica = 1.0 / replicas if has else 0.0
-                stable = has and lam < capacity
-                if stable:
-                    wait_p = _erlang_c(concurrency, lam * per_replica / mu)
-                    wait_rate = (capacity - lam) * per_replica
-                else:
-                    wait_p = 0.0
-                    wait_rate = concurrency * mu
-                if b0 != 0.0 or not stable:
-                    mean_backlog = _mean_clipped_linear(
-                        b0, b0 + (lam - capacity) * tick_s, queue_limit
-                    )
-                else:
-                    mean_backlog = 0.0
-                served_per_replica = served * per_replica
-                if has:
-                    cpu = served_per_replica * cpu_ms / 1000.0 + idle_cores
-                    cpu_rate = min(cpu, limit_cores)
-                    in_system = served_per_replica / mu + mean_backlog * per_replica
-                    if stable:
-                        in_system += lam * per_replica * wait_p / wait_rate
-                    memory = memory_mib + memory_per_request * in_system
-                    fixed_wait = mean_backlog / capacity
-                else:
-                    cpu_rate = 0.0
-                    memory = 0.0
-                    fixed_wait = math.nan
+                _service_tick(
+                    lam,
+                    float(serving),
+                    tick_s,
+                    cpu_ms / 1000.0,
+                    float(concurrency),
+                    limit_cores,
+                    timeout_s,
+                    idle_cores,
+                    memory_mib,
+                    memory_per_request,
+                    routing,
+                    service_state,
+                    ring,
+                    tick_out,
+                )
+                served = tick_out[O_SERVED] / tick_s
+                dropped = tick_out[O_DROPPED] + tick_out[O_ABANDONED]
+                cpu_rate = tick_out[O_CPU]
+                memory = tick_out[O_MEMORY]
+                fixed_wait = tick_out[O_FIXED]
+                wait_p = tick_out[O_WAIT_P]
+                wait_rate = tick_out[O_WAIT_RATE]
+                mu = tick_out[O_MU]
+                wait_limit = tick_out[O_WAIT_LIMIT]
                 row_arrived += lam
                 row_served += served
                 row_dropped += dropped / tick_s
@@ -464,7 +533,9 @@ def simulate_config(
                 row_requested += request_cores * total_pods
                 weight = served * tick_s
                 if weight > 0.0 and slo_s == slo_s:
-                    late = _tail(max(slo_s - fixed_wait, 0.0), wait_p, wait_rate, mu)
+                    late = _response_tail(
+                        max(slo_s - fixed_wait, 0.0), wait_p, wait_rate, mu, wait_limit
+                    )
                     row_w += weight
                     row_late += weight * late
                 if keep_laws:
@@ -473,6 +544,7 @@ def simulate_config(
                     laws[c, next_tick, 2] = wait_p
                     laws[c, next_tick, 3] = wait_rate
                     laws[c, next_tick, 4] = mu
+                    laws[c, next_tick, 5] = wait_limit
                 row_ticks += 1
                 next_tick += 1
             # pod changes due by the instant

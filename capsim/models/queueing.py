@@ -10,6 +10,7 @@ Errors name the argument, the index and the value.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "response_time_mean_s",
     "response_time_quantile_s",
     "response_time_tail",
+    "wait_mean_s",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -98,73 +100,130 @@ def erlang_c_unchecked(servers: IntArray, offered_load: FloatArray) -> FloatArra
 class ResponseTimeDistribution:
     """Per-element law of a response time ``T = fixed_wait_s + W + S`` (seconds).
 
-    ``W`` is 0 with probability ``1 − wait_probability`` and ``Exp(wait_rate_per_s)``
-    otherwise; ``S ~ Exp(service_rate_per_s)``; ``W`` and ``S`` are independent. Arrays
-    of any one shape (services in a tick, or one service's ticks stacked over a run).
+    ``W`` is 0 with probability ``1 − wait_probability``; otherwise it has the density
+    ``∝ e^{−θ x}`` on ``(0, wait_limit_s]`` with ``θ = wait_rate_per_s`` — an exponential
+    truncated at the limit, which is how a queue whose requests leave at a client
+    timeout waits (M/M/c+D). ``θ`` may be 0 or negative when the limit is finite (an
+    overloaded queue: waits pile up towards the limit). With ``wait_limit_s = inf`` (the
+    default) ``W ~ Exp(θ)``, ``θ > 0``. ``S ~ Exp(service_rate_per_s)``; ``W`` and ``S`` are
+    independent. Arrays of any one shape (services in a tick, or one service's ticks).
     """
 
     fixed_wait_s: FloatArray
     wait_probability: FloatArray
     wait_rate_per_s: FloatArray
     service_rate_per_s: FloatArray
+    wait_limit_s: FloatArray | float = math.inf
 
 
-def _hypoexp(t: FloatArray, r1: FloatArray, r2: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Tail and density of ``Exp(r1) + Exp(r2)`` at ``t ≥ 0``, stable when ``r1 ≈ r2``.
+def _phi(x: FloatArray) -> FloatArray:
+    """``(1 − e^{−x}) / x`` for any real ``x`` (1 at 0), without cancellation."""
+    safe = np.where(x != 0, x, 1.0)
+    return np.where(x != 0, -np.expm1(-safe) / safe, 1.0)
 
-    With ``s = min``, ``d = |r1 − r2|`` and ``φ(x) = (1 − e^{−x}) / x`` (φ(0) = 1):
-    tail ``e^{−st} (1 + s t φ(dt))``, density ``r1 r2 t e^{−st} φ(dt)``.
+
+def _wait_parts(
+    u: FloatArray, theta: FloatArray, mu: FloatArray, limit: FloatArray | float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """For a waiting request, at ``u ≥ 0``: ``P(W > u)``, ``I(u)`` and ``E[W]``.
+
+    ``W`` has density ``h e^{−θx}`` on ``(0, τ]`` (``h = 1/(τ φ(θτ))``; ``h = θ`` when
+    ``τ = ∞``). ``I(u) = ∫₀^{min(u,τ)} h e^{−θx} e^{−μ(u−x)} dx``, so that
+    ``P(W + S > u) = P(W > u) + I(u)`` and the density of ``W + S`` is ``μ I(u)``.
     """
-    tail, density, _ = _hypoexp_parts(t, r1, r2, np.minimum(r1, r2))
+    tau = np.broadcast_to(np.asarray(limit, dtype=np.float64), np.shape(u))
+    finite = np.isfinite(tau)
+    tau_f = np.where(finite & (tau > 0), tau, 1.0)  # τ = 0: no wait (the caller's C is 0)
+    # θτ below −500: every wait within τ/500 of τ (as capsim.models.service clamps it)
+    theta = np.where(finite, np.maximum(theta, -500.0 / tau_f), theta)
+    h = np.where(finite, 1.0 / (tau_f * _phi(theta * tau_f)), theta)
+    ue = np.where(finite, np.minimum(u, tau_f), u)
+    low = np.minimum(theta, mu)
+    i_end = h * ue * np.exp(-low * ue) * _phi(np.abs(theta - mu) * ue)
+    integral = i_end * np.exp(-mu * (u - ue))
+    rest = np.maximum(tau_f - u, 0.0)
+    beyond = np.where(
+        finite, h * rest * np.exp(-theta * np.minimum(u, tau_f)) * _phi(theta * rest), 0.0
+    )
+    beyond = np.where(finite, beyond, np.exp(-theta * u))
+    x = theta * tau_f
+    small = np.abs(x) < 1e-6
+    safe = np.where(small, 1.0, x)
+    with np.errstate(over="ignore"):  # e^x beyond float range: 1/(e^x − 1) is 0
+        tail_term = 1.0 / np.expm1(np.minimum(safe, 700.0))
+    truncated_mean = np.where(small, tau_f * (0.5 - x / 12.0), tau_f * (1.0 / safe - tail_term))
+    mean = np.where(finite, truncated_mean, 1.0 / np.where(finite, 1.0, theta))
+    return beyond, integral, mean
+
+
+def tail_and_density(
+    t: FloatArray,
+    c_wait: FloatArray,
+    theta: FloatArray,
+    mu: FloatArray,
+    limit: FloatArray | float = math.inf,
+) -> tuple[FloatArray, FloatArray]:
+    """``P(W + S > t)`` and its density, ``t ≥ 0`` (law: :class:`ResponseTimeDistribution`)."""
+    beyond, integral, _ = _wait_parts(t, theta, mu, limit)
+    waits = (np.asarray(limit) > 0) & (c_wait > 0)  # no room to wait: no wait
+    c_wait = np.where(waits, c_wait, 0.0)
+    plain = np.exp(-mu * t)
+    tail = np.where(waits, (1.0 - c_wait) * plain + c_wait * (beyond + integral), plain)
+    density = np.where(waits, (1.0 - c_wait) * mu * plain + c_wait * mu * integral, mu * plain)
     return tail, density
 
 
-def _hypoexp_parts(
-    t: FloatArray, r1: FloatArray, r2: FloatArray, s: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """:func:`_hypoexp` given ``s = min(r1, r2)``, plus ``e^{−r2 t}`` from the same two
-    exponentials (``e^{−r2 t}`` is ``e^{−st}`` or ``e^{−st} e^{−dt}``)."""
-    x = np.abs(r1 - r2) * t
-    safe_x = np.where(x > 0, x, 1.0)
-    one_minus = -np.expm1(-safe_x)  # 1 − e^{−dt}
-    phi = np.where(x > 0, one_minus / safe_x, 1.0)
-    decay = np.exp(-s * t)
-    r2_decay = np.where(r2 <= r1, decay, np.exp(-r2 * t))
-    return decay * (1.0 + s * t * phi), r1 * r2 * t * decay * phi, r2_decay
-
-
-def _tail_and_density(
-    t: FloatArray, c_wait: FloatArray, theta: FloatArray, mu: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """``P(W + S > t)`` and its density, ``t ≥ 0``."""
-    hypo_tail, hypo_density, exp_tail = _hypoexp_parts(t, theta, mu, np.minimum(theta, mu))
-    tail = (1.0 - c_wait) * exp_tail + c_wait * hypo_tail
-    return tail, (1.0 - c_wait) * mu * exp_tail + c_wait * hypo_density
+def wait_mean_s(theta: FloatArray, limit: FloatArray | float) -> FloatArray:
+    """Mean of a waiting request's wait (density ``∝ e^{−θx}`` on ``(0, limit]``), s."""
+    theta = np.asarray(theta, dtype=np.float64)
+    return _wait_parts(np.zeros(theta.shape), theta, np.ones(theta.shape), limit)[2]
 
 
 def _random_part_quantile_s(
-    q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray
+    q: float,
+    c_wait: FloatArray,
+    theta: FloatArray,
+    mu: FloatArray,
+    limit: FloatArray | float = math.inf,
 ) -> FloatArray:
     """Solve ``P(W + S > t) = 1 − q`` by Newton on the log tail, safeguarded by bisection;
     converges to ~1e-13 relative (see :func:`_random_part_quantile_bracket_s`)."""
-    return _random_part_quantile_bracket_s(q, c_wait, theta, mu)[0]
+    return _random_part_quantile_bracket_s(q, c_wait, theta, mu, limit)[0]
+
+
+def upper_bound_s(
+    q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray, limit: FloatArray | float
+) -> FloatArray:
+    """A time beyond the ``q``-quantile of ``W + S``: ``W ≤ τ`` gives ``τ − ln(1−q)/μ``;
+    for ``τ = ∞``, ``P(W + S > t) ≤ 2 e^{−st/2}`` (``s = min(θ, μ)``) gives
+    ``2 ln(2/(1−q)) / s``."""
+    service = -math.log1p(-q) / mu
+    tau = np.broadcast_to(np.asarray(limit, dtype=np.float64), np.shape(service))
+    finite = np.isfinite(tau)
+    slowest = np.where(finite, 1.0, np.minimum(np.where(finite, 1.0, theta), mu))
+    unbounded = 2.0 * math.log(2.0 / (1.0 - q)) / slowest
+    bound = np.where(finite, np.where(finite, tau, 0.0) + service, unbounded)
+    return np.where(c_wait > 0, bound, service)
 
 
 def _random_part_quantile_bracket_s(
-    q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray, iterations: int = _MAX_ITER
+    q: float,
+    c_wait: FloatArray,
+    theta: FloatArray,
+    mu: FloatArray,
+    limit: FloatArray | float = math.inf,
+    iterations: int = _MAX_ITER,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``(t, lo, hi)`` after at most ``iterations`` safeguarded Newton steps: the estimate
-    of the quantile and a bracket that always holds it.
-
-    Bracket: ``W + S ≥ S`` gives ``lo = −ln(1−q)/μ``; ``P(W + S > t) ≤ 2 e^{−st/2}``
-    (``s = min(θ, μ)``) gives ``hi = 2 ln(2/(1−q)) / s``.
-    """
+    of the quantile and a bracket that always holds it (``W + S ≥ S`` gives
+    ``lo = −ln(1−q)/μ``; ``hi`` from :func:`upper_bound_s`)."""
     log_target = np.log1p(-q)
-    lo = np.broadcast_to(-log_target / mu, np.broadcast(c_wait, theta, mu).shape).copy()
-    hi = np.where(c_wait > 0, 2.0 * np.log(2.0 / (1.0 - q)) / np.minimum(theta, mu), lo)
+    shape = np.broadcast(c_wait, theta, mu, np.asarray(limit)).shape
+    lo = np.broadcast_to(-log_target / mu, shape).copy()
+    hi = np.broadcast_to(upper_bound_s(q, c_wait, theta, mu, limit), shape).copy()
     t = lo.copy()
     for _ in range(iterations):
-        tail, density = _tail_and_density(t, c_wait, theta, mu)
+        tail, density = tail_and_density(t, c_wait, theta, mu, limit)
         gap = np.log(np.maximum(tail, 1e-300)) - log_target
         lo = np.where(gap >= 0, t, lo)
         hi = np.where(gap <= 0, t, hi)
@@ -187,8 +246,12 @@ def response_time_tail(dist: ResponseTimeDistribution, t_s: npt.ArrayLike) -> Fl
     """``P(T > t_s)``; 1 for ``t_s`` below the fixed wait; NaN where the law is NaN."""
     shifted = np.asarray(t_s, dtype=np.float64) - dist.fixed_wait_s
     positive = np.maximum(np.nan_to_num(shifted, nan=0.0, posinf=0.0), 0.0)
-    tail, _ = _tail_and_density(
-        positive, dist.wait_probability, dist.wait_rate_per_s, dist.service_rate_per_s
+    tail, _ = tail_and_density(
+        positive,
+        dist.wait_probability,
+        dist.wait_rate_per_s,
+        dist.service_rate_per_s,
+        dist.wait_limit_s,
     )
     tail = np.where(np.isposinf(shifted), 0.0, tail)
     return np.where(np.isnan(shifted), np.nan, tail)
@@ -198,16 +261,24 @@ def response_time_quantile_s(dist: ResponseTimeDistribution, q: float) -> FloatA
     """The exact ``q``-quantile of ``T`` (seconds), per element."""
     _validate_q(q)
     random_part = _random_part_quantile_s(
-        q, dist.wait_probability, dist.wait_rate_per_s, dist.service_rate_per_s
+        q,
+        dist.wait_probability,
+        dist.wait_rate_per_s,
+        dist.service_rate_per_s,
+        dist.wait_limit_s,
     )
     return dist.fixed_wait_s + random_part
 
 
 def response_time_mean_s(dist: ResponseTimeDistribution) -> FloatArray:
-    """``E[T] = fixed wait + C / θ + 1 / μ`` (seconds)."""
+    """``E[T] = fixed wait + C E[W | wait] + 1 / μ`` (seconds; ``E[W | wait] = 1/θ``
+    without a limit)."""
+    waiting = wait_mean_s(
+        np.broadcast_to(dist.wait_rate_per_s, np.shape(dist.wait_probability)), dist.wait_limit_s
+    )
     return (
         dist.fixed_wait_s
-        + dist.wait_probability / dist.wait_rate_per_s
+        + np.where(dist.wait_probability > 0, dist.wait_probability * waiting, 0.0)
         + 1.0 / dist.service_rate_per_s
     )
 
@@ -229,7 +300,10 @@ def pooled_response_time_quantile_s(
     keep = w > 0
     if not keep.any():
         return float("nan")
-    parts = [np.broadcast_to(getattr(dist, f.name), w.shape)[keep] for f in fields(dist)]
+    parts = [
+        np.broadcast_to(np.asarray(getattr(dist, f.name), dtype=np.float64), w.shape)[keep]
+        for f in fields(dist)
+    ]
     kept = ResponseTimeDistribution(*parts)
     share = w[keep] / w[keep].sum()
     each = response_time_quantile_s(kept, q)
@@ -268,13 +342,14 @@ def pooled_row_quantiles_s(
     c_wait = np.where(keep, dist.wait_probability, 0.0)
     theta = np.where(keep, dist.wait_rate_per_s, 1.0)
     mu = np.where(keep, dist.service_rate_per_s, 1.0)
+    limit = np.where(keep, dist.wait_limit_s, math.inf)
     out = np.empty((len(qs), w.shape[0]))
     for index, q in enumerate(qs):
         _validate_q(q)
         # A few Newton steps per component: an estimate of its quantile and a bracket
         # that holds it. The pooled quantile lies between the components' quantiles.
         part, part_lo, part_hi = _random_part_quantile_bracket_s(
-            q, c_wait, theta, mu, iterations=_START_ITER
+            q, c_wait, theta, mu, limit, iterations=_START_ITER
         )
         each = fixed + part
         lo = np.min(np.where(keep, fixed + part_lo, np.inf), axis=1)
@@ -290,8 +365,8 @@ def pooled_row_quantiles_s(
                 break
             ta = t[active]
             shifted = ta[:, None] - fixed[active]
-            tail, density = _tail_and_density(
-                np.maximum(shifted, 0.0), c_wait[active], theta[active], mu[active]
+            tail, density = tail_and_density(
+                np.maximum(shifted, 0.0), c_wait[active], theta[active], mu[active], limit[active]
             )
             before = shifted < 0
             part = share[active]

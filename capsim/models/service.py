@@ -1,412 +1,380 @@
-"""Pure service model: offered load and ready replicas → served, dropped, backlog, latency, usage.
+"""Pure service model: one tick of one service — offered load and ready replicas in;
+served, dropped, abandoned, requests in flight, usage and the latency law out.
 
-Vectorized over services: every per-service quantity is a float64 array of shape ``(n,)``
-and :func:`step` advances all services by one tick at once. No clock, no randomness, no
-state other than the :class:`ServiceState` passed in and returned. Units: seconds,
-requests, requests/s, cores, MiB (names say which).
+Written in the subset of Python that Numba compiles (floats, ints, 1-D arrays, ``math``),
+so that the engine (:mod:`capsim.engine.platform`, tick by tick) and the fast path
+(:mod:`capsim.fastpath.kernel`, inside its compiled loop) run *the same function*:
+:func:`service_tick`. It imports neither Numba nor SimPy; the callers compile it
+(:mod:`capsim.jit`). No clock, no randomness: ``dt_s``, the load and the replicas are
+arguments, and the state it carries is an array the caller owns. Units: seconds,
+requests, requests/s, cores, MiB.
 
-**Replica.** Arrivals (Poisson, rate λ) split evenly over the ``ready`` replicas. A
-replica is an M/M/c queue with ``c = concurrency`` servers; each server runs at
-``min(1, cpu_limit_cores / c)`` cores, so a request's mean service time is
-``cpu_ms_per_request / 1000 / speed`` s and ``μ`` is its inverse. A replica therefore
-serves at most ``c μ = min(c, cpu_limit_cores) / (cpu_ms_per_request / 1000)`` req/s.
+**The request model the maths stands for** (``README.md`` › *The service model*):
 
-**Flow (fluid backlog).** Capacity ``K = ready · c · μ``. Per tick of ``dt`` s the excess
-``(λ − K) dt`` accumulates in a fluid backlog that never goes below 0. Requests that
-would wait longer than ``timeout_s`` are dropped: the backlog is capped at the queue
-limit ``K · timeout_s`` and the overflow is dropped. With no ready replica ``K = 0``, the
-limit is 0, and every arrival and any backlog left over is dropped (connections reset).
-Per tick, exactly in real arithmetic (to rounding in float64):
-``λ dt = served + dropped + (backlog' − backlog)``; the served rate never passes ``K``.
+* Requests arrive as a Poisson process at the tick's mean rate ``λ`` (the load; the
+  expected model never draws counts). Each needs an exponential amount of CPU work of
+  mean ``s = cpu_ms_per_request / 1000`` core-seconds.
+* A replica has ``c = concurrency`` slots and ``k = cpu_limit_cores`` cores. Requests in
+  slots share the cores (processor sharing once more than ``k`` are busy); beyond the
+  slots they wait in a FCFS queue. The replica therefore serves at most
+  ``min(c, k) / s`` requests/s. The number of requests in a replica is a birth–death
+  chain with death rate ``min(n, k) / s`` (for whole ``k`` exactly an M/M/k): its mean,
+  hence the mean response by Little's law, is exact; the response time's *shape* is
+  that of FCFS service on ``min(c, k)`` full-speed cores (processor sharing spreads
+  response times more: the README's accuracy table states how much).
+* **Routing** over the ready replicas: ``random`` (kube-proxy: each replica an
+  independent queue fed ``λ/N``), ``round_robin`` (each replica fed every N-th request:
+  its waits scaled by the Allen–Cunneen factor ``(c_a² + 1)/2`` with ``c_a² = 1/N``, an
+  approximation whose error the README states), ``pooled`` (one queue in front of every
+  slot, the ideal). With no ready replica every request is **dropped** (connection
+  refused), and so is whatever was queued.
+* **Client timeout** ``τ``: a request still waiting in the queue ``τ`` after it arrived
+  **abandons** (an error; it used no CPU). A request that started service completes, so a
+  served request's latency is at most ``τ`` plus its own service time (M/M/c+D, Baccelli
+  and Hebuterne 1981). Abandonments are booked when they happen, ``τ`` after arrival; until
+  then the request counts as waiting.
 
-**Latency** of a request served in the tick: ``T = w + W + S``.
+**The maths per tick.** The stationary law of the routed queue at ``λ`` is M/M/c+D in
+closed form, valid at any load (``ρ ≥ 1`` too: the timeout bounds the queue): the share
+that abandons, the chance a served request waits, and its wait, an exponential of rate
+``θ = kμ − λ`` truncated at ``τ`` (``θ ≤ 0`` in overload). On top of it a **fluid
+backlog** carries what the stationary law cannot: the queue built up by an overload
+(``λ ≥`` capacity), which then drains at the spare capacity and delays every request
+behind it by a fixed wait, while arrivals that would wait beyond ``τ`` abandon. The
+stationary requests in flight (Little's law) are a carried reservoir too, so that
+arrivals = served + dropped + abandoned + in system holds at every tick, exactly in real
+arithmetic, also while load and replicas change.
 
-* ``S ~ Exp(μ)`` is its service.
-* ``w`` is the deterministic wait behind the fluid backlog: the backlog's time-average
-  over the tick (Poisson arrivals see time averages) divided by ``K``. The backlog path
-  inside the tick is ``clip(backlog + (λ − K) u, 0, limit)``, the same path whose end
-  point is the new backlog, so ``w ≤ timeout_s``.
-* ``W`` is the stationary M/M/c wait while ``ρ = λ / K < 1``: 0 with probability
-  ``1 − C`` and ``Exp(cμ − λ/ready)`` with probability ``C`` (Erlang C). Without a
-  backlog, ``T`` is exactly M/M/c. While a backlog drains (``ρ < 1``) both waits are
-  added, which is conservative and continuous as the backlog empties. When ``ρ ≥ 1`` the
-  M/M/c has no stationary law: all servers are busy, the queue is the fluid backlog, and
-  ``W = 0`` (the random spread of the wait around ``w`` is ignored).
-
-Latency is the same for every request of a service in a tick, so a run's percentiles
-are request-weighted mixtures over ticks: :func:`pooled_response_time_quantile_s`.
-Latency is NaN where no replica is ready (no request is served). At ``ρ → 1⁻`` the
-stationary wait diverges while an overloaded tick starts from the current backlog: the
-stationary formula assumes that load has lasted forever, the fluid one follows it.
-
-**Usage per replica.** CPU = served req/s per replica × ``cpu_ms_per_request / 1000``
-+ ``idle_cpu_cores``, capped at ``cpu_limit_cores`` (the idle baseline does not take
-capacity away). Memory = ``memory_mib`` + ``memory_mib_per_request`` × mean requests in
-the replica (Little's law: busy servers + fluid backlog share + stationary queue); no
-memory limit is modelled. Both are 0 where no replica is ready.
+**Usage per replica.** CPU = served req/s per replica × ``s`` + ``idle_cpu_cores``, capped
+at ``k``. Memory = ``memory_mib`` + ``memory_mib_per_request`` × requests in flight per
+replica.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, fields
+import math
 
 import numpy as np
 import numpy.typing as npt
 
-from capsim.models.queueing import (
-    ResponseTimeDistribution,
-    as_counts,
-    check_array,
-    erlang_c_unchecked,
-    response_time_mean_s,
-    response_time_quantile_s,
-)
-
 __all__ = [
-    "ServiceParams",
-    "ServiceState",
-    "TickOutput",
-    "advance",
-    "advance_block",
-    "replica_capacity_per_s",
-    "service_rate_per_s",
-    "step",
-    "step_block",
+    "OUT_FIELDS",
+    "ROUTING",
+    "STATE_FIELDS",
+    "ring_length",
+    "service_tick",
 ]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
-_POSITIVE = ("cpu_ms_per_request", "cpu_limit_cores", "timeout_s")
-_NON_NEGATIVE = ("idle_cpu_cores", "memory_mib", "memory_mib_per_request")
+ROUTING = {"random": 0, "round_robin": 1, "pooled": 2}
+"""Routing policies of the expected model and their codes in :func:`service_tick`."""
+
+# --- carried state, one float64 row per service -----------------------------------------
+S_BACKLOG = 0  # fluid backlog: requests waiting beyond the stationary queue (to be served)
+S_RESERVOIR = 1  # stationary requests in flight (in service + waiting to be served)
+S_PENDING = 2  # requests waiting that will abandon (booked in the ring)
+S_HEAD = 3  # the ring's slot for the current tick
+STATE_FIELDS = 4
+
+# --- per-tick output, one float64 row per service-tick ----------------------------------
+O_SERVED = 0  # requests completed in the tick
+O_DROPPED = 1  # requests refused (no ready replica)
+O_ABANDONED = 2  # requests that left the queue at their timeout in the tick
+O_CAPACITY = 3  # most requests/s the ready replicas serve
+O_CPU = 4  # cores used per ready replica
+O_MEMORY = 5  # MiB used per ready replica
+O_IN_FLIGHT = 6  # requests in the system (in service + waiting), tick mean
+O_QUEUED = 7  # requests waiting, tick mean (including those that will abandon)
+O_BUSY = 8  # requests in service, tick mean
+O_FIXED = 9  # law: fixed wait (s)
+O_WAIT_P = 10  # law: probability a served request waits
+O_WAIT_RATE = 11  # law: θ of the truncated-exponential wait (1/s, any sign)
+O_MU = 12  # law: service rate of one request at one core (1/s)
+O_WAIT_LIMIT = 13  # law: longest wait (s)
+O_IN_SYSTEM = 14  # requests in the system at the tick's end (the carried state's sum)
+OUT_FIELDS = 15
+
+_NEGLIGIBLE = 1e-15  # P(abandon) below float64's resolution of 1 − P: taken as 0
+_MIN_THETA_TAU = -500.0  # θτ below this: every served wait is within τ/500 of τ (e^500 fits)
 
 
-@dataclass(frozen=True)
-class ServiceParams:
-    """Per-service constants, each an array of shape ``(n,)`` (read-only after checks).
+def ring_length(timeout_s: float, dt_s: float) -> int:
+    """Slots of the abandonment ring: a request abandons ``τ`` after it arrived, in the
+    tick ``⌊τ/dt⌋`` or ``⌊τ/dt⌋ + 1`` after its own."""
+    return math.floor(timeout_s / dt_s) + 2
 
-    ``cpu_ms_per_request`` (> 0) CPU time of one request at one full core;
-    ``concurrency`` (integer ≥ 1) requests served at once per replica; ``cpu_limit_cores``
-    (> 0); ``timeout_s`` (> 0) longest queue wait before a request is dropped;
-    ``idle_cpu_cores``, ``memory_mib`` and ``memory_mib_per_request`` (≥ 0) per replica.
+
+def _phi(x: float) -> float:
+    """``(1 − e^{−x}) / x`` (1 at 0), any real ``x``."""
+    if x == 0.0:
+        return 1.0
+    return -math.expm1(-x) / x
+
+
+def _truncated_wait_mean(theta: float, tau: float) -> float:
+    """Mean of the density ``∝ e^{−θx}`` on ``(0, τ]``."""
+    x = theta * tau
+    if abs(x) < 1e-6:
+        return tau * (0.5 - x / 12.0)
+    if x > 700.0:  # e^x overflows; 1/(e^x − 1) is below 1e-304 anyway
+        return tau / x
+    return tau * (1.0 / x - 1.0 / math.expm1(x))
+
+
+def _mean_clipped_linear(x0: float, x1: float, upper: float) -> float:
+    """Average over ``u ∈ [0, 1]`` of ``clip(x0 + (x1 − x0) u, 0, upper)``, exactly: the
+    difference quotient of the antiderivative across a kink, else the midpoint."""
+    low, high = min(x0, x1), max(x0, x1)
+    crosses = (low < 0.0 < high) or (low < upper < high)
+    span = x1 - x0
+    scale = max(max(abs(x0), abs(x1)), upper)
+    if crosses and abs(span) > 1e-6 * scale:
+        a0 = min(max(x0, 0.0), upper)
+        a1 = min(max(x1, 0.0), upper)
+        f0 = 0.5 * a0 * a0 + upper * max(x0 - upper, 0.0)
+        f1 = 0.5 * a1 * a1 + upper * max(x1 - upper, 0.0)
+        value = (f1 - f0) / span
+    else:
+        value = 0.5 * (x0 + x1)
+    return min(max(value, 0.0), upper)
+
+
+def stationary_law(
+    lam: float, cores: float, mu: float, tau: float, wait_scale: float
+) -> tuple[float, float, float, float]:
+    """M/M/c+D of one routed queue: ``(P(abandon), P(wait | served), θ, E[W | wait])``.
+
+    ``lam`` requests/s into a queue whose ``n`` requests complete at rate
+    ``μ min(n, cores)`` (``μ = 1/s``, ``cores`` may be fractional), FCFS, patience ``τ``.
+    With ``π`` the birth–death weights of the ``n₀ = ⌈cores⌉`` states before saturation,
+    ``r = π_{n₀−1} / Σπ`` (Erlang B's recursion, stable), ``K = cores μ`` and
+    ``θ = K − λ``: the served waits have mass ``W = λ r τ φ(θτ)`` and the abandoners
+    ``A = λ r e^{−θτ} / K`` against 1 for the requests that do not wait. ``wait_scale``
+    multiplies ``θ`` (1 for Poisson arrivals; the Allen–Cunneen factor for round robin).
     """
+    capacity = cores * mu
+    if lam <= 0.0:
+        return 0.0, 0.0, capacity, 0.0
+    r = 1.0
+    states = math.ceil(cores)
+    for n in range(1, states):
+        x = lam / (mu * min(float(n), cores))
+        r = x * r / (1.0 + x * r)
+    theta_tau = max((capacity - lam) * wait_scale * tau, _MIN_THETA_TAU)
+    theta = theta_tau / tau
+    waiting = lam * r * tau * _phi(theta_tau)
+    abandoning = lam * r * math.exp(-theta_tau) / capacity
+    p_abandon = abandoning / (1.0 + waiting + abandoning)
+    if p_abandon < _NEGLIGIBLE:
+        p_abandon = 0.0
+    p_wait = waiting / (1.0 + waiting)
+    return p_abandon, p_wait, theta, _truncated_wait_mean(theta, tau)
 
-    cpu_ms_per_request: FloatArray
-    concurrency: IntArray
-    cpu_limit_cores: FloatArray
-    timeout_s: FloatArray
-    idle_cpu_cores: FloatArray
-    memory_mib: FloatArray
-    memory_mib_per_request: FloatArray
 
-    def __post_init__(self) -> None:
-        n = np.shape(self.cpu_ms_per_request)
-        for f in fields(self):
-            raw = getattr(self, f.name)
-            where = f"ServiceParams.{f.name}"
-            if np.ndim(raw) != 1 or np.shape(raw) != n:
-                raise ValueError(f"{where}: must have shape {n} (1-D), got {np.shape(raw)}")
-            value: npt.NDArray[np.int64] | npt.NDArray[np.float64]
-            if f.name == "concurrency":
-                value = as_counts(where, raw, minimum=1)
+def service_tick(
+    lam: float,
+    replicas: float,
+    dt_s: float,
+    cpu_s: float,
+    concurrency: float,
+    cpu_limit_cores: float,
+    timeout_s: float,
+    idle_cpu_cores: float,
+    memory_mib: float,
+    memory_mib_per_request: float,
+    routing: int,
+    state: FloatArray,
+    ring: FloatArray,
+    out: FloatArray,
+) -> None:
+    """Advance one service by one tick of ``dt_s`` s (model: the module docstring).
+
+    ``lam`` requests/s offered over the tick, ``replicas`` ready (whole, ≥ 0, held over
+    the tick). ``state`` (``STATE_FIELDS``) and ``ring`` (``ring_length(timeout_s, dt_s)``
+    slots) are updated in place; ``out`` (``OUT_FIELDS``) receives the tick
+    (``O_*`` indices). Conservation, per tick: ``lam·dt = served + dropped + abandoned +
+    Δ(backlog + reservoir + pending)``.
+    """
+    mu = 1.0 / cpu_s
+    per_replica_cores = min(concurrency, cpu_limit_cores)
+    capacity = replicas * per_replica_cores * mu
+    arrivals = lam * dt_s
+    backlog = state[S_BACKLOG]
+    reservoir = state[S_RESERVOIR]
+    served = dropped = push = mean_backlog = 0.0
+    new_backlog = new_reservoir = 0.0
+    fixed = wait_p = 0.0
+    theta = capacity
+    limit = timeout_s
+    if replicas <= 0.0:
+        dropped = arrivals + backlog + reservoir
+        fixed = math.nan
+    else:
+        if routing == 2:  # pooled: one queue in front of every slot
+            lam_unit, cores_unit, scale = lam, replicas * per_replica_cores, 1.0
+        else:
+            lam_unit, cores_unit = lam / replicas, per_replica_cores
+            scale = 2.0 / (1.0 / replicas + 1.0) if routing == 1 else 1.0
+        p_ab, c_wait, theta, wait_mean = stationary_law(lam_unit, cores_unit, mu, timeout_s, scale)
+        top = capacity * timeout_s  # the fluid queue holds at most τ of service
+        if backlog <= 0.0 and lam < capacity:
+            # the stationary regime: the law as it is, its requests in a reservoir
+            target = lam * (1.0 - p_ab) * (c_wait * wait_mean + cpu_s)
+            push = arrivals * p_ab
+            available = arrivals - push + reservoir - target
+            if available < 0.0:  # the reservoir is still filling: nothing extra served
+                new_reservoir = reservoir + arrivals - push
             else:
-                floats = np.array(raw, dtype=np.float64)
-                check_array(where, floats, positive=f.name in _POSITIVE)
-                value = floats
-            value.setflags(write=False)
-            object.__setattr__(self, f.name, value)
+                served = min(available, capacity * dt_s)
+                new_backlog = available - served
+                new_reservoir = target
+                mean_backlog = 0.5 * new_backlog
+            wait_p = c_wait
+        else:
+            # the fluid regime: a backlog drains (or builds) at λ − capacity
+            target = min(backlog + arrivals, capacity * dt_s) / dt_s * cpu_s  # in service
+            available = backlog + arrivals + reservoir - target
+            if available < 0.0:
+                new_reservoir = reservoir + backlog + arrivals
+            else:
+                served = min(available, capacity * dt_s)
+                left = available - served
+                new_backlog = min(left, top)
+                push = left - new_backlog
+                new_reservoir = target
+                mean_backlog = _mean_clipped_linear(backlog, left, top)
+            # draining: the stationary spread behind the fixed wait
+            wait_p = c_wait if lam < capacity else 0.0
+        fixed = mean_backlog / capacity
+        limit = max(timeout_s - fixed, 0.0)
+        if limit <= 0.0:
+            wait_p = 0.0
+    # abandonments: each request leaves τ after it arrived, uniformly over the tick
+    slots = ring.shape[0]
+    head = int(state[S_HEAD])
+    delay = timeout_s / dt_s
+    whole = math.floor(delay)
+    frac = delay - whole
+    ring[(head + whole) % slots] += push * (1.0 - frac)
+    ring[(head + whole + 1) % slots] += push * frac
+    abandoned = ring[head]
+    ring[head] = 0.0
+    pending_before = state[S_PENDING]
+    pending = max(pending_before + push - abandoned, 0.0)
+    state[S_HEAD] = float((head + 1) % slots)
+    state[S_PENDING] = pending
+    state[S_BACKLOG] = new_backlog
+    state[S_RESERVOIR] = new_reservoir
 
-    @classmethod
-    def of(
-        cls,
-        *,
-        cpu_ms_per_request: npt.ArrayLike,
-        concurrency: npt.ArrayLike,
-        cpu_limit_cores: npt.ArrayLike,
-        timeout_s: npt.ArrayLike,
-        idle_cpu_cores: npt.ArrayLike = 0.0,
-        memory_mib: npt.ArrayLike = 0.0,
-        memory_mib_per_request: npt.ArrayLike = 0.0,
-    ) -> ServiceParams:
-        """Build from scalars or arrays broadcast to one 1-D shape."""
-        given = (
-            cpu_ms_per_request,
+    busy = served / dt_s * cpu_s
+    waiting_reservoir = max(new_reservoir - busy, 0.0)
+    queued = mean_backlog + waiting_reservoir + 0.5 * (pending_before + pending)
+    in_flight = queued + busy
+    out[O_SERVED] = served
+    out[O_DROPPED] = dropped
+    out[O_ABANDONED] = abandoned
+    out[O_CAPACITY] = capacity
+    out[O_IN_FLIGHT] = in_flight
+    out[O_QUEUED] = queued
+    out[O_BUSY] = busy
+    out[O_FIXED] = fixed
+    out[O_WAIT_P] = wait_p
+    out[O_WAIT_RATE] = theta
+    out[O_MU] = mu
+    out[O_WAIT_LIMIT] = limit
+    out[O_IN_SYSTEM] = new_backlog + new_reservoir + pending
+    if replicas > 0.0:
+        cpu = served / dt_s / replicas * cpu_s + idle_cpu_cores
+        out[O_CPU] = min(cpu, cpu_limit_cores)
+        out[O_MEMORY] = memory_mib + memory_mib_per_request * in_flight / replicas
+    else:
+        out[O_CPU] = 0.0
+        out[O_MEMORY] = 0.0
+
+
+def response_tail(t: float, c_wait: float, theta: float, mu: float, tau: float) -> float:
+    """``P(W + S > t)`` for ``t ≥ 0`` of one tick's law (``W`` 0 or, with probability
+    ``c_wait``, of density ``∝ e^{−θx}`` on ``(0, τ]``; ``S ~ Exp(μ)``): the scalar form of
+    :func:`capsim.models.queueing.tail_and_density`."""
+    plain = math.exp(-mu * t)
+    if c_wait <= 0.0 or tau <= 0.0:
+        return plain
+    if math.isinf(tau):
+        h, reach = theta, t
+        beyond = math.exp(-theta * t)
+    else:
+        h = 1.0 / (tau * _phi(theta * tau))
+        reach = min(t, tau)
+        rest = max(tau - t, 0.0)
+        beyond = h * rest * math.exp(-theta * reach) * _phi(theta * rest)
+    low = min(theta, mu)
+    integral = h * reach * math.exp(-low * reach) * _phi(abs(theta - mu) * reach)
+    integral *= math.exp(-mu * (t - reach))
+    return (1.0 - c_wait) * plain + c_wait * (beyond + integral)
+
+
+def steady_cpu_per_replica(
+    lam: float,
+    replicas: float,
+    cpu_s: float,
+    concurrency: float,
+    cpu_limit_cores: float,
+    timeout_s: float,
+    idle_cpu_cores: float,
+    routing: int,
+) -> float:
+    """Cores one of ``replicas`` ready replicas uses when ``lam`` requests/s have arrived
+    steadily for long: what :func:`service_tick` reports once its state has settled
+    (served ``λ (1 − P(abandon))``, or the capacity in overload)."""
+    if replicas <= 0.0:
+        return 0.0
+    mu = 1.0 / cpu_s
+    per_replica_cores = min(concurrency, cpu_limit_cores)
+    capacity = replicas * per_replica_cores * mu
+    if lam >= capacity:
+        served = capacity
+    elif routing == 2:
+        served = lam * (
+            1.0 - stationary_law(lam, replicas * per_replica_cores, mu, timeout_s, 1.0)[0]
+        )
+    else:
+        scale = 2.0 / (1.0 / replicas + 1.0) if routing == 1 else 1.0
+        p_ab = stationary_law(lam / replicas, per_replica_cores, mu, timeout_s, scale)[0]
+        served = lam * (1.0 - p_ab)
+    return min(served / replicas * cpu_s + idle_cpu_cores, cpu_limit_cores)
+
+
+def warm_up(
+    lam: float,
+    replicas: float,
+    dt_s: float,
+    cpu_s: float,
+    concurrency: float,
+    cpu_limit_cores: float,
+    timeout_s: float,
+    routing: int,
+    state: FloatArray,
+    ring: FloatArray,
+) -> None:
+    """Put a service's state where a long steady run at ``lam`` with ``replicas`` leaves
+    it: requests in flight and those waiting to abandon, as at time 0 of a warm start
+    (one tick per ring slot, plus one, at ``lam``; the outputs are discarded)."""
+    scratch = np.zeros(OUT_FIELDS)
+    for _ in range(ring.shape[0] + 1):
+        service_tick(
+            lam,
+            replicas,
+            dt_s,
+            cpu_s,
             concurrency,
             cpu_limit_cores,
             timeout_s,
-            idle_cpu_cores,
-            memory_mib,
-            memory_mib_per_request,
+            0.0,
+            0.0,
+            0.0,
+            routing,
+            state,
+            ring,
+            scratch,
         )
-        arrays = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v)) for v in given))
-        return cls(*(np.array(a) for a in arrays))
-
-    @property
-    def n(self) -> int:
-        """Number of services."""
-        return int(self.cpu_ms_per_request.shape[0])
-
-    @functools.cached_property
-    def mu_per_s(self) -> FloatArray:
-        """``μ``: requests/s of one server, at ``min(1, cpu_limit / c)`` cores."""
-        speed_cores = np.minimum(1.0, self.cpu_limit_cores / self.concurrency)
-        mu: FloatArray = speed_cores / (self.cpu_ms_per_request / 1000.0)
-        mu.setflags(write=False)
-        return mu
-
-    @functools.cached_property
-    def replica_capacity_per_s(self) -> FloatArray:
-        """``c μ``: most requests/s one replica serves."""
-        capacity: FloatArray = self.concurrency * self.mu_per_s
-        capacity.setflags(write=False)
-        return capacity
-
-
-@dataclass(frozen=True)
-class ServiceState:
-    """What a service carries from tick to tick: its fluid ``backlog`` (requests, ≥ 0).
-
-    Shape ``(n,)``; or ``(ticks, n)`` as the input of a block of ticks, one row per
-    tick's start (see :func:`step`).
-    """
-
-    backlog: FloatArray
-
-    def __post_init__(self) -> None:
-        value = np.array(self.backlog, dtype=np.float64)
-        if value.ndim not in (1, 2):
-            raise ValueError(f"ServiceState.backlog: must be 1-D or 2-D, got shape {value.shape}")
-        check_array("ServiceState.backlog", value, positive=False)
-        value.setflags(write=False)
-        object.__setattr__(self, "backlog", value)
-
-    @classmethod
-    def empty(cls, n: int) -> ServiceState:
-        """No backlog anywhere."""
-        return cls(np.zeros(n))
-
-
-@dataclass(frozen=True)
-class TickOutput:
-    """One tick of every service (arrays of shape ``(n,)``); rates are tick averages.
-
-    ``served_rate``, ``dropped_rate`` and ``capacity_rate`` in requests/s; ``backlog``
-    (requests) at the end of the tick; latencies in ms (NaN with no ready replica);
-    ``utilization`` = served / capacity, the servers' busy share (``min(ρ, 1)`` without
-    a backlog; 1 while one drains; 0 without capacity); per-replica CPU (cores) and
-    memory (MiB), 0 with no ready replica; ``latency`` the full law behind the numbers.
-    """
-
-    served_rate: FloatArray
-    dropped_rate: FloatArray
-    capacity_rate: FloatArray
-    backlog: FloatArray
-    latency_mean_ms: FloatArray
-    latency_p95_ms: FloatArray
-    latency_p99_ms: FloatArray
-    utilization: FloatArray
-    cpu_used_cores_per_replica: FloatArray
-    memory_used_mib_per_replica: FloatArray
-    latency: ResponseTimeDistribution
-
-    def rows(self, count: int) -> TickOutput:
-        """The first ``count`` ticks of a block (fields of shape ``(ticks, n)``; fields
-        that do not vary over the block stay ``(n,)``)."""
-
-        def cut(values: FloatArray) -> FloatArray:
-            return values[:count] if values.ndim == 2 else values
-
-        law = self.latency
-        arrays = {f.name: cut(getattr(self, f.name)) for f in fields(self) if f.name != "latency"}
-        return TickOutput(
-            **arrays,
-            latency=ResponseTimeDistribution(
-                cut(law.fixed_wait_s),
-                cut(law.wait_probability),
-                cut(law.wait_rate_per_s),
-                cut(law.service_rate_per_s),
-            ),
-        )
-
-
-def service_rate_per_s(params: ServiceParams) -> FloatArray:
-    """``μ``: requests/s of one server (one concurrency slot) of one replica."""
-    return params.mu_per_s
-
-
-def replica_capacity_per_s(params: ServiceParams) -> FloatArray:
-    """``c μ``: most requests/s one replica serves."""
-    return params.replica_capacity_per_s
-
-
-def _mean_clipped_linear(x0: FloatArray, x1: FloatArray, upper: FloatArray) -> FloatArray:
-    """Average over ``u ∈ [0, 1]`` of ``clip(x0 + (x1 − x0) u, 0, upper)``.
-
-    On one linear piece (no kink at 0 or ``upper`` crossed) it is the clipped midpoint,
-    exactly. Across a kink, the difference quotient of the antiderivative ``F`` of
-    ``clip(·, 0, upper)``; still the midpoint when ``x1 ≈ x0`` (the quotient would cancel).
-    """
-
-    def antiderivative(x: FloatArray) -> FloatArray:
-        inside = np.clip(x, 0.0, upper)
-        return 0.5 * inside**2 + upper * np.maximum(x - upper, 0.0)
-
-    low, high = np.minimum(x0, x1), np.maximum(x0, x1)
-    crosses = ((low < 0.0) & (high > 0.0)) | ((low < upper) & (high > upper))
-    span = x1 - x0
-    scale = np.maximum(np.maximum(np.abs(x0), np.abs(x1)), upper)
-    use_quotient = crosses & (np.abs(span) > 1e-6 * scale)
-    safe_span = np.where(use_quotient, span, 1.0)
-    quotient = (antiderivative(x1) - antiderivative(x0)) / safe_span
-    midpoint = 0.5 * (x0 + x1)
-    return np.clip(np.where(use_quotient, quotient, midpoint), 0.0, upper)
-
-
-def _inputs(
-    params: ServiceParams,
-    state: ServiceState,
-    arrival_rate: npt.ArrayLike,
-    ready: npt.ArrayLike,
-    dt_s: float,
-) -> tuple[FloatArray, FloatArray]:
-    """Validated ``(λ, ready)`` as float arrays of shape ``(n,)``, or ``(ticks, n)`` for a
-    block of ticks (then ``state.backlog`` is ``(ticks, n)`` too: each tick's start)."""
-    n = params.n
-    lam_in = np.asarray(arrival_rate, dtype=np.float64)
-    shape = (n,) if lam_in.ndim < 2 else (lam_in.shape[0], n)
-    if state.backlog.shape != shape:
-        raise ValueError(f"state.backlog: must have shape {shape}, got {state.backlog.shape}")
-    if not (np.isfinite(dt_s) and dt_s > 0):
-        raise ValueError(f"dt_s: must be > 0 and finite, got {dt_s!r}")
-    lam = np.broadcast_to(lam_in, shape).copy()
-    check_array("arrival_rate", lam, positive=False)
-    replicas = np.broadcast_to(as_counts("ready", ready, minimum=0), (n,))
-    return lam, replicas.astype(np.float64)
-
-
-def step(
-    params: ServiceParams,
-    state: ServiceState,
-    arrival_rate: npt.ArrayLike,
-    ready: npt.ArrayLike,
-    dt_s: float,
-    *,
-    quantiles: bool = True,
-) -> tuple[ServiceState, TickOutput]:
-    """Advance every service by one tick of ``dt_s`` seconds (model: module docstring).
-
-    With ``quantiles=False`` the p95/p99 latencies are left NaN (the law in
-    ``TickOutput.latency`` is complete; callers that pool many ticks evaluate it later).
-
-    ``arrival_rate`` (requests/s, ≥ 0) is the tick's mean offered load and ``ready`` the
-    number of ready replicas (integer ≥ 0), both held over the tick.
-    """
-    lam, replicas = _inputs(params, state, arrival_rate, ready, dt_s)
-    backlog, output = advance(params, state.backlog, lam, replicas, dt_s, quantiles=quantiles)
-    return ServiceState(backlog), output
-
-
-def advance(
-    params: ServiceParams,
-    backlog: FloatArray,
-    lam: FloatArray,
-    replicas: FloatArray,
-    dt_s: float,
-    *,
-    quantiles: bool = False,
-) -> tuple[FloatArray, TickOutput]:
-    """:func:`step` on arrays the caller has already checked (the engine's own): float64
-    ``lam`` ≥ 0 and ``backlog`` ≥ 0 of one shape, ``(n,)`` or ``(ticks, n)``, and whole
-    ``replicas`` ≥ 0 of shape ``(n,)`` as float64. Returns the backlog after the tick."""
-    mu = service_rate_per_s(params)
-    capacity = replicas * replica_capacity_per_s(params)
-    limit = capacity * params.timeout_s
-    b0 = backlog
-    total = b0 + lam * dt_s
-    served_rate = np.minimum(total / dt_s, capacity)  # the rate is what must not pass K
-    left = np.maximum(total - served_rate * dt_s, 0.0)
-    backlog = np.minimum(left, limit)
-    dropped = left - backlog
-
-    has = replicas > 0
-    per_replica = np.where(has, 1.0 / np.where(has, replicas, 1.0), 0.0)
-    # ρ < 1 decided on the totals the fluid uses, so both regimes agree to the last bit.
-    stable = has & (lam < capacity)
-    load_erlangs = np.where(stable, lam * per_replica / mu, 0.0)
-    wait_probability = np.where(stable, erlang_c_unchecked(params.concurrency, load_erlangs), 0.0)
-    wait_rate = np.where(stable, (capacity - lam) * per_replica, params.concurrency * mu)
-    if b0.any() or not stable.all():
-        mean_backlog = _mean_clipped_linear(b0, b0 + (lam - capacity) * dt_s, limit)
-    else:  # no backlog and under capacity all tick: none builds
-        mean_backlog = np.zeros(lam.shape)
-    fixed_wait = np.where(has, mean_backlog / np.where(has, capacity, 1.0), np.nan)
-    law = ResponseTimeDistribution(fixed_wait, wait_probability, wait_rate, mu)
-    nan = np.full(lam.shape, np.nan)
-
-    served_per_replica = served_rate * per_replica
-    in_system = (
-        served_per_replica / mu
-        + mean_backlog * per_replica
-        + np.where(stable, lam * per_replica * law.wait_probability / law.wait_rate_per_s, 0.0)
-    )
-    cpu = served_per_replica * params.cpu_ms_per_request / 1000.0 + params.idle_cpu_cores
-    output = TickOutput(
-        served_rate=served_rate,
-        dropped_rate=dropped / dt_s,
-        capacity_rate=capacity,
-        backlog=backlog,
-        latency_mean_ms=1000.0 * response_time_mean_s(law),
-        latency_p95_ms=1000.0 * response_time_quantile_s(law, 0.95) if quantiles else nan,
-        latency_p99_ms=1000.0 * response_time_quantile_s(law, 0.99) if quantiles else nan,
-        utilization=np.where(has, np.minimum(served_rate / np.where(has, capacity, 1.0), 1.0), 0),
-        cpu_used_cores_per_replica=np.where(has, np.minimum(cpu, params.cpu_limit_cores), 0.0),
-        memory_used_mib_per_replica=np.where(
-            has, params.memory_mib + params.memory_mib_per_request * in_system, 0.0
-        ),
-        latency=law,
-    )
-    return backlog, output
-
-
-def step_block(
-    params: ServiceParams,
-    state: ServiceState,
-    arrival_rates: FloatArray,
-    ready: npt.ArrayLike,
-    dt_s: float,
-) -> tuple[ServiceState, TickOutput]:
-    """Advance consecutive ticks at once with replicas held (``arrival_rates`` is
-    ``(ticks, n)``); returns the state after the ticks it kept and their outputs.
-
-    Every tick after the first is assumed to start with no backlog, which holds while the
-    load stays under capacity. The block keeps its ticks up to the first that ends with
-    a backlog: each of those started from its true backlog, so the outputs are exactly
-    the tick-by-tick recurrence of :func:`step` (up to floating-point rounding). The
-    caller steps the rest again from the returned state.
-    """
-    rates = np.asarray(arrival_rates, dtype=np.float64)
-    if rates.ndim != 2 or rates.shape[0] < 1:
-        raise ValueError(f"arrival_rates: must be (ticks, n) with ticks >= 1, got {rates.shape}")
-    lam, replicas = _inputs(params, ServiceState(np.zeros(rates.shape)), rates, ready, dt_s)
-    check_array("state.backlog", state.backlog, positive=False)
-    backlog, out = advance_block(params, state.backlog, lam, replicas, dt_s)
-    return ServiceState(backlog), out
-
-
-def advance_block(
-    params: ServiceParams,
-    backlog: FloatArray,
-    rates: FloatArray,
-    replicas: FloatArray,
-    dt_s: float,
-) -> tuple[FloatArray, TickOutput]:
-    """:func:`step_block` on arrays the caller has already checked (as for
-    :func:`advance`; ``backlog`` is ``(n,)``, ``rates`` ``(ticks, n)``)."""
-    start = np.zeros_like(rates)
-    start[0] = backlog
-    _, out = advance(params, start, rates, replicas, dt_s)
-    ends_with_backlog = np.flatnonzero(out.backlog[:-1].any(axis=1))
-    if ends_with_backlog.size:
-        out = out.rows(int(ends_with_backlog[0]) + 1)
-    return out.backlog[-1], out

@@ -178,6 +178,11 @@ def _service_metrics(
         "requests_arrived": arrived,
         "requests_served": time_integral(_col(rows, "served_rate"), dt),
         "requests_dropped": dropped,
+        "requests_abandoned": time_integral(_col(rows, "abandoned_rate"), dt),
+        "requests_in_system_at_start": (
+            components.in_system_at_start if components is not None else 0.0
+        ),
+        "requests_in_system_at_end": float(_col(rows, "in_system")[-1]) if len(rows) else 0.0,
         "dropped_pct": share_pct(dropped, arrived),
         "latency_mean_ms": 1000.0 * mix.mean_s(),
         "latency_p50_ms": 1000.0 * mix.quantile_s(0.50),

@@ -197,6 +197,14 @@ class PodTemplate(FrozenModel):
         return self
 
 
+Routing = Literal["random", "round_robin", "pooled"]
+"""How requests are spread over a service's ready replicas (:mod:`capsim.models.service`):
+``random`` is a plain Kubernetes Service (kube-proxy in iptables or nftables mode picks an
+endpoint at random per connection), the default on Kubernetes; ``round_robin`` is IPVS
+``rr``, most ingress controllers and cloud load balancers (the AWS ALB default), the
+default on VMs; ``pooled`` is one queue in front of every replica, the ideal bound."""
+
+
 class KubernetesWorkload(FrozenModel):
     """How one workload runs on a Kubernetes platform: its pod, and (services) its scaling:
     an inline HPA spec, an HPA manifest path, or fixed replicas.
@@ -210,6 +218,7 @@ class KubernetesWorkload(FrozenModel):
     hpa: HpaTemplate | None = None
     hpa_manifest: Path | None = None
     replicas: Int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
+    routing: Routing = "random"
 
     @model_validator(mode="after")
     def _one_scaling_mode(self) -> KubernetesWorkload:
@@ -356,6 +365,7 @@ class VmWorkload(FrozenModel):
     autoscaling: VmAutoscaling | None = None
     instances: Int | None = Field(default=None, ge=0, le=MAX_NODES)
     per_vm: Int = Field(default=1, ge=1, le=MAX_PER_VM)
+    routing: Routing = "round_robin"
 
     @model_validator(mode="after")
     def _one_scaling_mode(self) -> VmWorkload:

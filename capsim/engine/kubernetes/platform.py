@@ -35,7 +35,7 @@ from capsim.engine.platform import PlatformSim
 from capsim.engine.recorder import Levels
 from capsim.engine.schedule import PeriodicTask
 from capsim.models.packing import PodRequest
-from capsim.scenario import KubernetesPlatform, PodTemplate, pod_template
+from capsim.scenario import KubernetesPlatform, PodTemplate, ServiceWorkload, pod_template
 from capsim.scenario.inputs import Inputs
 
 __all__ = ["KubernetesSim"]
@@ -64,7 +64,12 @@ class KubernetesSim(PlatformSim):
             for limit, w in zip(self.limit_cores, scenario.workloads, strict=True)
             if w.kind == "service"
         ]
-        super().__init__(name, inputs, rng, limits)
+        routing = [
+            c.routing
+            for c, w in zip(self.configs, inputs.scenario.workloads, strict=True)
+            if isinstance(w, ServiceWorkload)
+        ]
+        super().__init__(name, inputs, rng, limits, routing)
         self.names = [w.name for w in self.workloads]
         requests = [
             PodRequest(t.cpu_request_millicores, t.memory_request_bytes, t.gpu)
@@ -139,7 +144,12 @@ class KubernetesSim(PlatformSim):
 
     def setup(self) -> None:
         warm = initial_hpa_replicas(
-            self.hpas, self.rates[0], self.workloads, self.limit_cores, self.recorder
+            self.hpas,
+            self.rates[0],
+            self.workloads,
+            self.limit_cores,
+            self.recorder,
+            [c.routing for c in self.configs],
         )
         for w, replicas in warm.items():
             self.desired[w] = replicas

@@ -39,6 +39,7 @@ def initial_hpa_replicas(
     workloads: Sequence[object],
     cpu_limit_cores: Sequence[float],
     recorder: PlatformRecorder | None = None,
+    routing: Sequence[str] | None = None,
 ) -> dict[int, int]:
     """Workload index → replicas, for each workload an HPA scales: the size its HPA
     settles at for ``first_rates`` (requests/s per service); see :func:`settled_hpa_size`.
@@ -59,7 +60,9 @@ def initial_hpa_replicas(
             tolerance_up=float(controller.tol_up[h]),
             tolerance_down=float(controller.tol_down[h]),
             arrival_rate=float(first_rates[s]),
-            profile=ReplicaProfile.of(workload, cpu_limit_cores[w]),
+            profile=ReplicaProfile.of(
+                workload, cpu_limit_cores[w], "random" if routing is None else routing[w]
+            ),
         )
         out[w] = size.replicas
         if not size.converged and recorder is not None:

@@ -17,8 +17,9 @@ models hold durations as float seconds in ``period_s``, ``rise_s``, ``at_s``, �
     {type: trace, path: traces/nasa_http_1995-07_per_minute.csv, column: requests_per_s,
      scale: 40, start: 12d, end: "1995-07-15T00:00:00Z", time_scale: 0.5, gaps: error}
 
-Any spec may add ``poisson: true`` (request rates only): the count in each tick is drawn
-from Poisson(mean rate × tick) and the value becomes count / tick.
+Any spec may add ``poisson: true`` (request rates only): it states that requests arrive as
+a Poisson process at the load's rate, which the service model assumes of every load
+(:mod:`capsim.models.service`); no per-tick count is drawn, so the values stay the rates.
 
 Values are **mean rates over each tick** ``[k·tick, (k+1)·tick)``, integrated exactly for
 every shape, so a step or spike inside a tick is averaged, never sampled. A ``product``

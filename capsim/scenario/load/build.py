@@ -10,7 +10,6 @@ import numpy as np
 
 from capsim.scenario.limits import MAX_RATE, MAX_TICKS
 from capsim.scenario.load.specs import (
-    MAX_POISSON_COUNT,
     REQUESTS_PER_S,
     SYNTHETIC_TICK_S,
     FloatArray,
@@ -140,16 +139,10 @@ def _evaluate(
         edges = np.arange(ticks + 1, dtype=np.float64) * tick_s
         values, unit = spec.mean_rate(edges[:-1], edges[1:]), spec.unit
     values = np.maximum(values, 0.0)  # integrals of non-negative rates, up to rounding
+    # ``poisson: true`` declares the arrivals a Poisson process at this rate, which is what
+    # the service model assumes of every load: no count is drawn (a drawn count fed to the
+    # queueing maths as that tick's rate would count the Poisson noise twice).
     _check_poisson(spec, unit, where)
-    if spec.poisson:
-        expected = values * tick_s
-        if expected.size and expected.max() > MAX_POISSON_COUNT:
-            raise _error(
-                where,
-                f"poisson: {expected.max():.3g} requests in one {tick_s:g} s tick is more than "
-                f"can be drawn ({MAX_POISSON_COUNT:.0e}); check the load's scale",
-            )
-        values = rng.poisson(expected) / tick_s
     return values, unit
 
 

@@ -1,0 +1,151 @@
+"""The engine's side of the service model: every service's carried state, stepped tick
+by tick through the compiled :func:`capsim.models.service.service_tick`.
+
+The model is one pure function of plain numbers (shared with the fast path's compiled
+loop, so both run the same floats); this bank owns the arrays it updates: per service
+the state row and the abandonment ring, and the per-service constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from capsim.jit import compile_family, jit
+from capsim.models import service
+from capsim.models.service import OUT_FIELDS, ROUTING, STATE_FIELDS, ring_length
+from capsim.scenario import ServiceWorkload
+
+__all__ = ["SERVICE_TICK", "ServiceBank"]
+
+FloatArray = npt.NDArray[np.float64]
+
+_COMPILED = compile_family(
+    vars(service),
+    [
+        "_phi",
+        "_truncated_wait_mean",
+        "_mean_clipped_linear",
+        "stationary_law",
+        "service_tick",
+        "warm_up",
+    ],
+)
+SERVICE_TICK = _COMPILED["service_tick"]
+""":func:`capsim.models.service.service_tick`, compiled where Numba is installed."""
+
+_P_CPU_S, _P_SLOTS, _P_LIMIT, _P_TIMEOUT, _P_IDLE, _P_MEMORY, _P_MEMORY_PER_REQUEST = range(7)
+_P_ROUTING = 7
+
+
+def _step_block(
+    rates: FloatArray,
+    replicas: FloatArray,
+    dt_s: float,
+    params: FloatArray,
+    slots: npt.NDArray[np.int64],
+    state: FloatArray,
+    rings: FloatArray,
+    out: FloatArray,
+) -> None:
+    """Every service through ``rates.shape[0]`` ticks (``out``: ticks × services × fields)."""
+    for t in range(rates.shape[0]):
+        for s in range(rates.shape[1]):
+            _service_tick(
+                rates[t, s],
+                replicas[s],
+                dt_s,
+                params[s, _P_CPU_S],
+                params[s, _P_SLOTS],
+                params[s, _P_LIMIT],
+                params[s, _P_TIMEOUT],
+                params[s, _P_IDLE],
+                params[s, _P_MEMORY],
+                params[s, _P_MEMORY_PER_REQUEST],
+                int(params[s, _P_ROUTING]),
+                state[s],
+                rings[s, : slots[s]],
+                out[t, s],
+            )
+
+
+_service_tick: Any = SERVICE_TICK
+_compiled_block: Any = jit(_step_block)
+
+
+class ServiceBank:
+    """The services of one platform: constants, carried state, and :meth:`step`."""
+
+    def __init__(
+        self,
+        workloads: Sequence[ServiceWorkload],
+        cpu_limit_cores: Sequence[float],
+        routing: Sequence[str],
+        tick_s: float,
+    ) -> None:
+        n = len(workloads)
+        self.tick_s = tick_s
+        self.cpu_limit_cores = np.array(cpu_limit_cores, dtype=np.float64).reshape(n)
+        self.params = np.zeros((n, 8))
+        for i, (w, limit, route) in enumerate(
+            zip(workloads, self.cpu_limit_cores, routing, strict=True)
+        ):
+            self.params[i] = (
+                w.cpu_ms_per_request / 1000.0,
+                w.concurrency,
+                limit,
+                w.timeout_s,
+                w.idle_cpu_millicores / 1000.0,
+                w.memory_mib,
+                w.memory_mib_per_request,
+                ROUTING[route],
+            )
+        self.slots = np.array(
+            [ring_length(w.timeout_s, tick_s) for w in workloads], dtype=np.int64
+        ).reshape(n)
+        self.state = np.zeros((n, STATE_FIELDS))
+        self.rings = np.zeros((n, int(self.slots.max(initial=1))))
+
+    def warm(self, rates: FloatArray, replicas: FloatArray) -> None:
+        """Start every service as if ``rates`` (req/s) had reached ``replicas`` for long
+        (:func:`capsim.models.service.warm_up`)."""
+        warm_up = _COMPILED["warm_up"]
+        p = self.params
+        for s in range(p.shape[0]):
+            warm_up(
+                float(rates[s]),
+                float(replicas[s]),
+                self.tick_s,
+                p[s, _P_CPU_S],
+                p[s, _P_SLOTS],
+                p[s, _P_LIMIT],
+                p[s, _P_TIMEOUT],
+                int(p[s, _P_ROUTING]),
+                self.state[s],
+                self.rings[s, : self.slots[s]],
+            )
+
+    def in_system(self) -> FloatArray:
+        """Requests in each service now (in service, waiting, waiting to abandon)."""
+        total: FloatArray = self.state[:, : STATE_FIELDS - 1].sum(axis=1)
+        return total
+
+    def step(self, rates: FloatArray, replicas: FloatArray) -> FloatArray:
+        """Step ``rates.shape[0]`` ticks (rates: ticks × services, req/s) with ``replicas``
+        ready per service held; returns ticks × services × ``OUT_FIELDS``."""
+        out = np.zeros((rates.shape[0], rates.shape[1], OUT_FIELDS))
+        if rates.shape[1]:
+            _compiled_block(
+                np.ascontiguousarray(rates, dtype=np.float64),
+                replicas,
+                self.tick_s,
+                self.params,
+                self.slots,
+                self.state,
+                self.rings,
+                out,
+            )
+        return out

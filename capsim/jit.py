@@ -1,0 +1,51 @@
+"""Compiling the pure models with Numba where it is installed (the ``fast`` extra).
+
+The models (:mod:`capsim.models`) are written in the subset of Python that Numba compiles
+but never import it. :func:`compile_family` compiles a family of such functions that
+call one another: each gets a namespace in which the others are compiled too (Numba
+needs a compiled callee). Without Numba the functions are returned as they are: the same
+results, bit for bit, only slower.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["COMPILED", "compile_family", "jit"]
+
+COMPILED = importlib.util.find_spec("numba") is not None
+"""Whether Numba is installed, so that :func:`jit` and :func:`compile_family` compile."""
+
+
+def jit(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``numba.njit(cache=True)(function)``, or ``function`` itself without Numba."""
+    if not COMPILED:
+        return function
+    import numba
+
+    compiled: Callable[..., Any] = numba.njit(cache=True)(function)
+    return compiled
+
+
+def compile_family(
+    namespace: dict[str, Any], names: Sequence[str]
+) -> dict[str, Callable[..., Any]]:
+    """Compile the functions ``names`` of a module (its ``globals()``) so that each calls
+    the compiled others; returns name → callable. The module itself is left untouched."""
+    if not COMPILED:
+        return {name: namespace[name] for name in names}
+    shared = dict(namespace)
+    compiled: dict[str, Callable[..., Any]] = {}
+    for name in names:
+        original = namespace[name]
+        copy = types.FunctionType(
+            original.__code__, shared, name, original.__defaults__, original.__closure__
+        )
+        copy.__qualname__ = original.__qualname__
+        copy.__module__ = original.__module__
+        compiled[name] = jit(copy)
+        shared[name] = compiled[name]
+    return compiled

@@ -1,0 +1,234 @@
+"""The expected service model (:func:`capsim.models.service.service_tick`) against
+independent references: Erlang C, the M/M/c+D closed form (``tests/reference/queues.py``),
+processor sharing by Little's law, E_N/M/1 for round robin, and live Ciw runs for an
+overload followed by recovery. Never against capsim's own formulas.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ciw
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import queues as ref
+
+from capsim.engine.warm import MAX_SETTLE_STEPS
+from capsim.fastpath.kernel import WARM_SETTLE_STEPS
+from capsim.models import service as sv
+from capsim.models.queueing import ResponseTimeDistribution
+from capsim.results.latency import LatencyMixture
+
+MU = 10.0  # 100 ms of CPU per request
+
+
+def run(
+    rates: list[float],
+    replicas: list[float],
+    *,
+    dt: float = 1.0,
+    cpu_s: float = 1.0 / MU,
+    slots: float = 1.0,
+    cores: float = 1.0,
+    tau: float = 30.0,
+    routing: str = "random",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step one service; check conservation at every tick; return (outputs, in-system)."""
+    state = np.zeros(sv.STATE_FIELDS)
+    ring = np.zeros(sv.ring_length(tau, dt))
+    outs, inside = [], []
+    arrived = settled = 0.0
+    for lam, r in zip(rates, replicas, strict=True):
+        out = np.zeros(sv.OUT_FIELDS)
+        sv.service_tick(
+            lam,
+            r,
+            dt,
+            cpu_s,
+            slots,
+            cores,
+            tau,
+            0.0,
+            0.0,
+            0.0,
+            sv.ROUTING[routing],
+            state,
+            ring,
+            out,
+        )
+        arrived += lam * dt
+        settled += out[sv.O_SERVED] + out[sv.O_DROPPED] + out[sv.O_ABANDONED]
+        in_system = state[sv.S_BACKLOG] + state[sv.S_RESERVOIR] + state[sv.S_PENDING]
+        assert arrived == pytest.approx(settled + in_system, rel=1e-9, abs=1e-9)
+        assert out[sv.O_SERVED] <= out[sv.O_CAPACITY] * dt * (1 + 1e-12)
+        assert min(out[sv.O_SERVED], out[sv.O_DROPPED], out[sv.O_ABANDONED]) >= 0
+        outs.append(out)
+        inside.append(in_system)
+    return np.array(outs), np.array(inside)
+
+
+def mixture(outs: np.ndarray) -> LatencyMixture:
+    law = ResponseTimeDistribution(
+        outs[:, sv.O_FIXED],
+        outs[:, sv.O_WAIT_P],
+        outs[:, sv.O_WAIT_RATE],
+        outs[:, sv.O_MU],
+        outs[:, sv.O_WAIT_LIMIT],
+    )
+    return LatencyMixture.of(law, outs[:, sv.O_SERVED])
+
+
+@pytest.mark.parametrize("c", [1, 4, 16])
+@pytest.mark.parametrize("rho", [0.3, 0.6, 0.8, 0.9, 0.95])
+@pytest.mark.parametrize("dt", [1.0, 60.0])
+def test_stationary_mmc_equals_erlang_c(c: int, rho: float, dt: float) -> None:
+    """Two replicas of c slots on c cores under a steady load: each an M/M/c at λ/2."""
+    lam = rho * 2 * c * MU
+    outs, _ = run([lam] * 200, [2.0] * 200, dt=dt, slots=c, cores=c, tau=1e4)
+    m = mixture(outs[50:])
+    per = lam / 2
+    assert m.mean_s() == pytest.approx(ref.mmc_response_mean(per, MU, c), rel=0.02)
+    for q in (0.95, 0.99):
+        assert m.quantile_s(q) == pytest.approx(ref.mmc_response_quantile(per, MU, c, q), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("lam", "c", "tau"), [(9.5, 1, 1.0), (38.0, 4, 0.5), (15.0, 1, 1.0), (60.0, 4, 0.5)]
+)
+def test_timeout_is_mmc_plus_d(lam: float, c: int, tau: float) -> None:
+    """A waiting request abandons at τ: the abandoned share and the served response time
+    are those of M/M/c+D (also in overload, where the timeout keeps the queue stable)."""
+    law = ref.mmc_deterministic_patience(lam, MU, c, tau)
+    outs, _ = run([lam] * 3000, [1.0] * 3000, slots=c, cores=c, tau=tau)
+    steady = outs[1000:]
+    share = steady[:, sv.O_ABANDONED].sum() / (lam * len(steady))
+    m = mixture(steady)
+    if lam < c * MU:  # the stationary regime carries the closed form exactly
+        assert share == pytest.approx(law.abandon_probability, rel=0.02)
+        assert m.mean_s() == pytest.approx(law.served_response_mean(), rel=0.02)
+        for q in (0.95, 0.99):
+            assert m.quantile_s(q) == pytest.approx(law.served_response_quantile(q), rel=0.02)
+    else:  # overload: the fluid queue sits at τ of work (every served request waits ~τ)
+        assert share == pytest.approx(law.abandon_probability, rel=0.05)
+        assert m.quantile_s(0.99) == pytest.approx(law.served_response_quantile(0.99), rel=0.10)
+    # no served request waits beyond τ
+    assert (steady[:, sv.O_FIXED] + steady[:, sv.O_WAIT_LIMIT] <= tau + 1e-12).all()
+
+
+def _ciw_overload(seed: int) -> tuple[int, int, float]:
+    """Ciw: M/M/1, μ 10, λ 15 for 300 s then 5, patience 10 s. (abandoned, waiting at
+    300 s, drain: seconds after 300 s until the last request queued at 300 s starts)."""
+    ciw.seed(seed)
+    network = ciw.create_network(
+        arrival_distributions=[
+            ciw.dists.PoissonIntervals(
+                rates=[15.0, 5.0], endpoints=[300.0, 500.0], max_sample_date=500.0
+            )
+        ],
+        service_distributions=[ciw.dists.Exponential(MU)],
+        number_of_servers=[1],
+        reneging_time_distributions=[ciw.dists.Deterministic(10.0)],
+    )
+    sim = ciw.Simulation(network)
+    sim.simulate_until_max_time(500.0)
+    records = sim.get_all_records()
+    abandoned = sum(1 for r in records if r.record_type == "renege")
+    intervals = []  # each request's wait: [arrival, service start or abandonment)
+    for r in records:
+        start = r.exit_date if r.record_type == "renege" else r.service_start_date
+        intervals.append((r.arrival_date, start))
+    for ind in sim.nodes[1].all_individuals:  # still waiting at the end
+        intervals.append((ind.arrival_date, math.inf))
+    waiting = sum(1 for a, b in intervals if a <= 300.0 < b)
+    # the first instant after 300 s with nobody waiting
+    events = sorted(
+        [(a, 1) for a, b in intervals if b > 300.0] + [(b, -1) for a, b in intervals if b > 300.0]
+    )
+    count, drain = 0, math.inf
+    for time_s, change in events:
+        count += change
+        if time_s >= 300.0 and count == 0:
+            drain = time_s - 300.0
+            break
+    return abandoned, waiting, drain
+
+
+def test_overload_then_recovery_against_ciw() -> None:
+    ciw_runs = np.array([_ciw_overload(seed) for seed in range(8)], dtype=float)
+    outs, _ = run([15.0] * 300 + [5.0] * 200, [1.0] * 500, tau=10.0)
+    abandoned = outs[:, sv.O_ABANDONED].sum()
+    waiting = outs[299, sv.O_QUEUED]
+    after = outs[300:, sv.O_FIXED]
+    drain = float(np.argmax(after <= 0.0))  # ticks until the fluid backlog is gone
+    mean = ciw_runs.mean(axis=0)
+    half = 2.4 * ciw_runs.std(axis=0, ddof=1) / math.sqrt(len(ciw_runs))
+    assert abs(abandoned - mean[0]) <= 0.05 * mean[0] + half[0]
+    assert abs(waiting - mean[1]) <= 0.05 * mean[1] + half[1]
+    assert abs(drain - mean[2]) <= 0.05 * mean[2] + half[2] + 1.0  # one 1-s tick
+    # served waits never exceed the timeout (fixed wait + the spread's limit)
+    assert (outs[:, sv.O_FIXED] + outs[:, sv.O_WAIT_LIMIT] <= 10.0 + 1e-9).all()
+
+
+def test_processor_sharing_mean_is_little() -> None:
+    """4 slots on 1 core, λ 3/s, 100 ms: the number in system is M/M/1's, so the mean
+    response is 1/(μ − λ) = 142.9 ms (c slow servers gave 405 ms)."""
+    outs, _ = run([3.0] * 100, [1.0] * 100, slots=4, cores=1)
+    expected = ref.limited_ps_mm_mean_response(3.0, MU, 4, 1)
+    assert mixture(outs[10:]).mean_s() == pytest.approx(expected, rel=0.02)
+
+
+def test_pooled_routing_is_one_queue() -> None:
+    outs, _ = run([144.0] * 100, [16.0] * 100, routing="pooled", tau=1e4)
+    m = mixture(outs[10:])
+    assert m.mean_s() == pytest.approx(ref.pooled_response_mean(16, 144.0, MU, 1), rel=0.02)
+    assert m.quantile_s(0.99) == pytest.approx(
+        ref.pooled_response_quantile(16, 144.0, MU, 1, 0.99), rel=0.02
+    )
+
+
+def test_round_robin_against_erlang_arrivals() -> None:
+    """Round robin over 16 replicas at ρ 0.9: each replica sees Erlang-16 gaps (E16/M/1,
+    548 ms). capsim's Allen–Cunneen scaling is an approximation: within 10 % (README)."""
+    outs, _ = run([144.0] * 100, [16.0] * 100, routing="round_robin", tau=1e4)
+    exact = ref.round_robin_response_mean(16, 144.0, MU)
+    got = mixture(outs[10:]).mean_s()
+    assert got == pytest.approx(exact, rel=0.10)
+    random_mean = mixture(run([144.0] * 100, [16.0] * 100, tau=1e4)[0][10:]).mean_s()
+    assert got < random_mean  # round robin beats random routing
+
+
+def test_no_replica_drops_everything_queued() -> None:
+    outs, _ = run([30.0] * 5 + [30.0] * 3, [1.0] * 5 + [0.0] * 3, tau=10.0)
+    assert outs[5:, sv.O_SERVED].sum() == 0
+    assert outs[5, sv.O_DROPPED] >= 30.0
+    assert math.isnan(outs[5, sv.O_FIXED])
+
+
+def test_warm_settle_steps_agree() -> None:
+    assert WARM_SETTLE_STEPS == MAX_SETTLE_STEPS
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.floats(0, 80), st.integers(0, 6)), min_size=1, max_size=60),
+    slots=st.integers(1, 4),
+    cores=st.sampled_from([0.5, 1.0, 1.5, 2.0, 4.0]),
+    tau=st.sampled_from([0.3, 1.0, 5.0, 30.0]),
+    dt=st.sampled_from([0.5, 1.0, 15.0]),
+    routing=st.sampled_from(["random", "round_robin", "pooled"]),
+)
+def test_conservation_and_bounds(
+    steps: list[tuple[float, int]], slots: int, cores: float, tau: float, dt: float, routing: str
+) -> None:
+    """Arrivals = served + dropped + abandoned + in system after every tick (checked in
+    :func:`run`); served never above capacity; no served wait beyond τ; CPU ≤ the limit."""
+    rates = [lam for lam, _ in steps]
+    replicas = [float(r) for _, r in steps]
+    outs, inside = run(rates, replicas, dt=dt, slots=slots, cores=cores, tau=tau, routing=routing)
+    assert (inside >= -1e-9).all()
+    served = outs[:, sv.O_SERVED] > 0
+    waits = outs[served, sv.O_FIXED] + outs[served, sv.O_WAIT_LIMIT]
+    assert (waits <= tau * (1 + 1e-12)).all()
+    assert (outs[:, sv.O_CPU] <= cores + 1e-12).all()
