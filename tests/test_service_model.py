@@ -7,6 +7,7 @@ overload followed by recovery. Never against capsim's own formulas.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import ciw
 import numpy as np
@@ -34,12 +35,18 @@ def run(
     cores: float = 1.0,
     tau: float = 30.0,
     routing: str = "random",
+    warm: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step one service; check conservation at every tick; return (outputs, in-system)."""
     state = np.zeros(sv.STATE_FIELDS)
     ring = np.zeros(sv.ring_length(tau, dt))
+    if warm:  # warm replicas: the first tick's load has lasted for long (the engine's start)
+        sv.warm_up(
+            rates[0], replicas[0], dt, cpu_s, slots, cores, tau, sv.ROUTING[routing], state, ring
+        )
     outs, inside = [], []
-    arrived = settled = 0.0
+    arrived = 0.0
+    settled = -(state[sv.S_BACKLOG] + state[sv.S_QUEUED] + state[sv.S_PENDING] + state[sv.S_BUSY])
     for lam, r in zip(rates, replicas, strict=True):
         out = np.zeros(sv.OUT_FIELDS)
         sv.service_tick(
@@ -60,7 +67,9 @@ def run(
         )
         arrived += lam * dt
         settled += out[sv.O_SERVED] + out[sv.O_DROPPED] + out[sv.O_ABANDONED]
-        in_system = state[sv.S_BACKLOG] + state[sv.S_RESERVOIR] + state[sv.S_PENDING]
+        in_system = (
+            state[sv.S_BACKLOG] + state[sv.S_QUEUED] + state[sv.S_PENDING] + state[sv.S_BUSY]
+        )
         assert arrived == pytest.approx(settled + in_system, rel=1e-9, abs=1e-9)
         assert out[sv.O_SERVED] <= out[sv.O_CAPACITY] * dt * (1 + 1e-12)
         assert min(out[sv.O_SERVED], out[sv.O_DROPPED], out[sv.O_ABANDONED]) >= 0
@@ -157,7 +166,7 @@ def _ciw_overload(seed: int) -> tuple[int, int, float]:
 
 def test_overload_then_recovery_against_ciw() -> None:
     ciw_runs = np.array([_ciw_overload(seed) for seed in range(8)], dtype=float)
-    outs, _ = run([15.0] * 300 + [5.0] * 200, [1.0] * 500, tau=10.0)
+    outs, _ = run([15.0] * 300 + [5.0] * 200, [1.0] * 500, tau=10.0, warm=False)
     abandoned = outs[:, sv.O_ABANDONED].sum()
     waiting = outs[299, sv.O_QUEUED]
     after = outs[300:, sv.O_FIXED]
@@ -210,25 +219,68 @@ def test_warm_settle_steps_agree() -> None:
     assert WARM_SETTLE_STEPS == MAX_SETTLE_STEPS
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     steps=st.lists(st.tuples(st.floats(0, 80), st.integers(0, 6)), min_size=1, max_size=60),
     slots=st.integers(1, 4),
+    cpu_s=st.sampled_from([0.01, 0.1, 2.0, 30.0]),
     cores=st.sampled_from([0.5, 1.0, 1.5, 2.0, 4.0]),
     tau=st.sampled_from([0.3, 1.0, 5.0, 30.0]),
     dt=st.sampled_from([0.5, 1.0, 15.0]),
     routing=st.sampled_from(["random", "round_robin", "pooled"]),
 )
 def test_conservation_and_bounds(
-    steps: list[tuple[float, int]], slots: int, cores: float, tau: float, dt: float, routing: str
+    steps: list[tuple[float, int]],
+    slots: int,
+    cpu_s: float,
+    cores: float,
+    tau: float,
+    dt: float,
+    routing: str,
 ) -> None:
     """Arrivals = served + dropped + abandoned + in system after every tick (checked in
     :func:`run`); served never above capacity; no served wait beyond τ; CPU ≤ the limit."""
     rates = [lam for lam, _ in steps]
     replicas = [float(r) for _, r in steps]
-    outs, inside = run(rates, replicas, dt=dt, slots=slots, cores=cores, tau=tau, routing=routing)
+    outs, inside = run(
+        rates, replicas, dt=dt, cpu_s=cpu_s, slots=slots, cores=cores, tau=tau, routing=routing
+    )
+    assert (outs[:, sv.O_SERVED] >= 0).all()
     assert (inside >= -1e-9).all()
     served = outs[:, sv.O_SERVED] > 0
     waits = outs[served, sv.O_FIXED] + outs[served, sv.O_WAIT_LIMIT]
     assert (waits <= tau * (1 + 1e-12)).all()
     assert (outs[:, sv.O_CPU] <= cores + 1e-12).all()
+
+
+@pytest.mark.parametrize("rho", [1.0, 0.999])
+def test_growth_from_empty_follows_the_exact_chain(rho: float) -> None:
+    """M/M/1 from empty at ρ ≈ 1 for an hour (no timeout): the mean response of a request
+    arriving at 1 h, and averaged over the hour, within 2 % of the exact CTMC (the
+    stationary formula would say 100 ms at ρ = 1 and 100 s at ρ = 0.999)."""
+    exact = ref.mmc_transient(rho * MU, MU, 1, [3600.0], k_max=3000)
+    outs, _ = run([rho * MU] * 3600, [1.0] * 3600, tau=1e4, warm=False)
+    last = mixture(outs[-1:]).mean_s()
+    hour = mixture(outs).mean_s()
+    assert last == pytest.approx(float(exact.response_of_arrival_s()[-1]), rel=0.02)
+    assert hour == pytest.approx(float(exact.response_of_arrival_average_s()[-1]), rel=0.02)
+
+
+def test_readme_accuracy_table_is_the_scripts_output() -> None:
+    """The README's accuracy table is what ``scripts/accuracy_table.py`` prints (the fast
+    sections are recomputed here; the transient and Ciw rows by the tests above and by
+    ``tests/test_reference_queues.py``)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(
+        "accuracy_table", root / "scripts" / "accuracy_table.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for rows in (module.mmc_rows(), module.timeout_rows(), module.routing_rows()):
+        for line in rows:
+            assert line in readme, line

@@ -8,6 +8,7 @@ the state row and the abandonment ring, and the per-service constants.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,23 +20,9 @@ from capsim.models import service
 from capsim.models.service import OUT_FIELDS, ROUTING, STATE_FIELDS, ring_length
 from capsim.scenario import ServiceWorkload
 
-__all__ = ["SERVICE_TICK", "ServiceBank"]
+__all__ = ["ServiceBank"]
 
 FloatArray = npt.NDArray[np.float64]
-
-_COMPILED = compile_family(
-    vars(service),
-    [
-        "_phi",
-        "_truncated_wait_mean",
-        "_mean_clipped_linear",
-        "stationary_law",
-        "service_tick",
-        "warm_up",
-    ],
-)
-SERVICE_TICK = _COMPILED["service_tick"]
-""":func:`capsim.models.service.service_tick`, compiled where Numba is installed."""
 
 _P_CPU_S, _P_SLOTS, _P_LIMIT, _P_TIMEOUT, _P_IDLE, _P_MEMORY, _P_MEMORY_PER_REQUEST = range(7)
 _P_ROUTING = 7
@@ -72,8 +59,30 @@ def _step_block(
             )
 
 
-_service_tick: Any = SERVICE_TICK
-_compiled_block: Any = jit(_step_block)
+_FAMILY = (
+    "_phi",
+    "_truncated_wait_mean",
+    "_mean_clipped_linear",
+    "stationary_law",
+    "rbm_progress",
+    "rbm_age",
+    "grow_queue",
+    "matched_wait_rate",
+    "abandon_share",
+    "service_tick",
+    "warm_up",
+)
+_service_tick: Any = None  # set by _compiled(): the callee _step_block compiles against
+
+
+@functools.cache
+def _compiled() -> tuple[dict[str, Any], Any]:
+    """The model's functions and the block loop, compiled on first use (so importing the
+    engine does not import Numba)."""
+    global _service_tick
+    family = compile_family(vars(service), _FAMILY)
+    _service_tick = family["service_tick"]
+    return family, jit(_step_block)
 
 
 class ServiceBank:
@@ -112,7 +121,7 @@ class ServiceBank:
     def warm(self, rates: FloatArray, replicas: FloatArray) -> None:
         """Start every service as if ``rates`` (req/s) had reached ``replicas`` for long
         (:func:`capsim.models.service.warm_up`)."""
-        warm_up = _COMPILED["warm_up"]
+        warm_up = _compiled()[0]["warm_up"]
         p = self.params
         for s in range(p.shape[0]):
             warm_up(
@@ -138,7 +147,7 @@ class ServiceBank:
         ready per service held; returns ticks × services × ``OUT_FIELDS``."""
         out = np.zeros((rates.shape[0], rates.shape[1], OUT_FIELDS))
         if rates.shape[1]:
-            _compiled_block(
+            _compiled()[1](
                 np.ascontiguousarray(rates, dtype=np.float64),
                 replicas,
                 self.tick_s,

@@ -72,10 +72,11 @@ ROUTING = {"random": 0, "round_robin": 1, "pooled": 2}
 
 # --- carried state, one float64 row per service -----------------------------------------
 S_BACKLOG = 0  # fluid backlog: requests waiting beyond the stationary queue (to be served)
-S_RESERVOIR = 1  # stationary requests in flight (in service + waiting to be served)
+S_QUEUED = 1  # requests waiting in the routed queues (to be served)
 S_PENDING = 2  # requests waiting that will abandon (booked in the ring)
-S_HEAD = 3  # the ring's slot for the current tick
-STATE_FIELDS = 4
+S_BUSY = 3  # requests in service
+S_HEAD = 4  # the ring's slot for the current tick
+STATE_FIELDS = 5
 
 # --- per-tick output, one float64 row per service-tick ----------------------------------
 O_SERVED = 0  # requests completed in the tick
@@ -172,6 +173,92 @@ def stationary_law(
     return p_abandon, p_wait, theta, _truncated_wait_mean(theta, tau)
 
 
+def rbm_progress(t: float) -> float:
+    """``H₁(t) = E Z(t) / E Z(∞)`` of the canonical regulated Brownian motion (drift −1,
+    variance 1) started empty: ``1 − 2[(1 + t) Ψ(√t) − √t φ(√t)]`` with ``Ψ`` the normal
+    tail and ``φ`` its density (Abate and Whitt 1987, *Transient behavior of regulated
+    Brownian motion I*). 0 at 0, → 1; ``≈ 4 φ(0) √t`` for small ``t``."""
+    if t <= 0.0:
+        return 0.0
+    root = math.sqrt(t)
+    tail = 0.5 * math.erfc(root / math.sqrt(2.0))
+    density = math.exp(-0.5 * t) / math.sqrt(2.0 * math.pi)
+    return min(max(1.0 - 2.0 * ((1.0 + t) * tail - root * density), 0.0), 1.0)
+
+
+def rbm_age(progress: float) -> float:
+    """The canonical time ``t`` with ``H₁(t) = progress`` (0 ≤ progress < 1), by bisection
+    on ``log t`` (``H₁`` increases)."""
+    if progress <= 0.0:
+        return 0.0
+    lo, hi = -40.0, 8.0  # log t: e^8 ≈ 3000 canonical units (H₁ = 1 − 1e-500)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if rbm_progress(math.exp(mid)) < progress:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def grow_queue(queued: float, target: float, lam: float, capacity: float, dt_s: float) -> float:
+    """The waiting requests of one routed queue after ``dt_s`` s, growing from ``queued``
+    towards the stationary ``target`` (never beyond it).
+
+    The queue's growth from empty is that of a regulated Brownian motion with drift
+    ``λ − K`` and variance ``σ² = λ + K`` (Poisson arrivals, exponential service at full
+    load). Below capacity its progress towards the stationary mean is ``H₁`` of
+    :func:`rbm_progress` at the canonical age ``δ² t / σ²`` (``δ = K − λ``), applied to
+    the exact stationary level: the current level gives the age, the age grows by
+    ``dt_s``. At or above capacity the driftless part grows as ``σ √(2t/π)`` and the drift
+    adds ``(λ − K) t``. Exact for growth from empty in the heavy-traffic limit; elsewhere
+    an approximation the README's accuracy table measures.
+    """
+    if queued >= target:
+        return target
+    variance = lam + capacity
+    drift = capacity - lam
+    if variance <= 0.0:
+        return target
+    if drift > 0.0:
+        scale = variance / (drift * drift)  # canonical time unit, seconds
+        age = rbm_age(queued / target) + dt_s / scale
+        return min(target * rbm_progress(age), target)
+    grown = math.sqrt(queued * queued + 2.0 * variance * dt_s / math.pi) - drift * dt_s
+    return min(grown, target)
+
+
+def matched_wait_rate(theta: float, tau: float, mean_s: float) -> float:
+    """``θ' ≥ θ`` whose truncated-exponential wait on ``(0, τ]`` has mean ``mean_s`` (at
+    most the mean at ``θ``): bisection between ``θ`` and ``1/mean_s``."""
+    if _truncated_wait_mean(theta, tau) <= mean_s:
+        return theta
+    lo, hi = theta, max(1.0 / mean_s, theta)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if _truncated_wait_mean(mid, tau) > mean_s:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def abandon_share(lam: float, cores: float, mu: float, tau: float, theta: float) -> float:
+    """``P(abandon)`` of the M/M/c+D of :func:`stationary_law` with the wait's exponential
+    rate set to ``θ`` (the law a queue still building up has: its waits are shorter)."""
+    if lam <= 0.0:
+        return 0.0
+    r = 1.0
+    for n in range(1, math.ceil(cores)):
+        x = lam / (mu * min(float(n), cores))
+        r = x * r / (1.0 + x * r)
+    theta_tau = max(theta * tau, _MIN_THETA_TAU)
+    waiting = lam * r * tau * _phi(theta_tau)
+    abandoning = lam * r * math.exp(-theta_tau) / (cores * mu)
+    share = abandoning / (1.0 + waiting + abandoning)
+    return share if share >= _NEGLIGIBLE else 0.0
+
+
 def service_tick(
     lam: float,
     replicas: float,
@@ -194,62 +281,87 @@ def service_tick(
     the tick). ``state`` (``STATE_FIELDS``) and ``ring`` (``ring_length(timeout_s, dt_s)``
     slots) are updated in place; ``out`` (``OUT_FIELDS``) receives the tick
     (``O_*`` indices). Conservation, per tick: ``lam·dt = served + dropped + abandoned +
-    Δ(backlog + reservoir + pending)``.
+    Δ(backlog + queued + in service + pending)``.
     """
     mu = 1.0 / cpu_s
     per_replica_cores = min(concurrency, cpu_limit_cores)
     capacity = replicas * per_replica_cores * mu
     arrivals = lam * dt_s
     backlog = state[S_BACKLOG]
-    reservoir = state[S_RESERVOIR]
+    queued = state[S_QUEUED]
+    busy = state[S_BUSY]
     served = dropped = push = mean_backlog = 0.0
-    new_backlog = new_reservoir = 0.0
+    new_backlog = new_queued = new_busy = 0.0
     fixed = wait_p = 0.0
     theta = capacity
     limit = timeout_s
+    queued_mean = 0.0
     if replicas <= 0.0:
-        dropped = arrivals + backlog + reservoir
+        dropped = arrivals + backlog + queued + busy
         fixed = math.nan
     else:
         if routing == 2:  # pooled: one queue in front of every slot
-            lam_unit, cores_unit, scale = lam, replicas * per_replica_cores, 1.0
+            units, cores_unit, scale = 1.0, replicas * per_replica_cores, 1.0
         else:
-            lam_unit, cores_unit = lam / replicas, per_replica_cores
+            units, cores_unit = replicas, per_replica_cores
             scale = 2.0 / (1.0 / replicas + 1.0) if routing == 1 else 1.0
+        lam_unit = lam / units
         p_ab, c_wait, theta, wait_mean = stationary_law(lam_unit, cores_unit, mu, timeout_s, scale)
-        top = capacity * timeout_s  # the fluid queue holds at most τ of service
-        if backlog <= 0.0 and lam < capacity:
-            # the stationary regime: the law as it is, its requests in a reservoir
-            target = lam * (1.0 - p_ab) * (c_wait * wait_mean + cpu_s)
-            push = arrivals * p_ab
-            available = arrivals - push + reservoir - target
-            if available < 0.0:  # the reservoir is still filling: nothing extra served
-                new_reservoir = reservoir + arrivals - push
-            else:
-                served = min(available, capacity * dt_s)
-                new_backlog = available - served
-                new_reservoir = target
-                mean_backlog = 0.5 * new_backlog
-            wait_p = c_wait
-        else:
-            # the fluid regime: a backlog drains (or builds) at λ − capacity
-            target = min(backlog + arrivals, capacity * dt_s) / dt_s * cpu_s  # in service
-            available = backlog + arrivals + reservoir - target
-            if available < 0.0:
-                new_reservoir = reservoir + backlog + arrivals
-            else:
-                served = min(available, capacity * dt_s)
-                left = available - served
-                new_backlog = min(left, top)
-                push = left - new_backlog
-                new_reservoir = target
-                mean_backlog = _mean_clipped_linear(backlog, left, top)
-            # draining: the stationary spread behind the fixed wait
-            wait_p = c_wait if lam < capacity else 0.0
+        target = lam * (1.0 - p_ab) * c_wait * wait_mean  # stationary waiting requests
+        if queued > target:  # the queue is above its level: the excess drains as a fluid
+            backlog += queued - target
+            queued = target
+        new_queued = (
+            units * grow_queue(queued / units, target / units, lam_unit, cores_unit * mu, dt_s)
+            if target > 0.0
+            else 0.0
+        )
+        fill = new_queued / target if target > 0.0 else 1.0
+        queued_mean = 0.5 * (queued + new_queued)
+        if fill < 1.0 and c_wait > 0.0 and lam > 0.0:
+            # still building up: the waits of the stationary family with this mean, and
+            # the abandonment that law has (none while the queue is short)
+            wanted = queued_mean / (lam * (1.0 - p_ab)) / c_wait
+            theta = matched_wait_rate(theta, timeout_s, wanted) if wanted > 0.0 else math.inf
+            p_ab = (
+                abandon_share(lam_unit, cores_unit, mu, timeout_s, theta) if wanted > 0.0 else 0.0
+            )
+        push = arrivals * p_ab
+        draining = backlog > 0.0
+        new_busy = (capacity if draining else min(lam * (1.0 - p_ab), capacity)) * cpu_s
+        available = arrivals - push + backlog + (queued - new_queued) + busy
+        if available < 0.0:  # cannot hold more than arrived: the queue grows less
+            new_queued += available
+            available = 0.0
+        new_busy = min(new_busy, available)
+        served = available - new_busy
+        top = capacity * timeout_s  # a fluid backlog holds at most τ of service
+        if served > capacity * dt_s:  # more than the replicas can serve: all busy
+            new_busy = min(capacity * cpu_s, available)
+            served = available - new_busy
+        if served > capacity * dt_s:  # and the rest waits as a fluid backlog
+            left = served - capacity * dt_s
+            served = capacity * dt_s
+            new_backlog = min(left, top)
+            push += left - new_backlog
+        if draining or new_backlog > 0.0:
+            mean_backlog = _mean_clipped_linear(
+                backlog, backlog - (capacity * dt_s - lam * dt_s), top
+            )
+            mean_backlog = min(mean_backlog, max(backlog, new_backlog))
         fixed = mean_backlog / capacity
         limit = max(timeout_s - fixed, 0.0)
-        if limit <= 0.0:
+        wait_p = c_wait
+        if limit <= 0.0 or c_wait <= 0.0 or math.isinf(theta):
             wait_p = 0.0
+            theta = capacity
+        elif limit < timeout_s:  # behind a fluid backlog: the spread keeps its mean
+            accepted = lam * (1.0 - p_ab)
+            wanted = queued_mean / accepted / c_wait if accepted > 0.0 else 0.0
+            if wanted <= 0.0:
+                wait_p = 0.0
+            else:
+                theta = matched_wait_rate(theta, limit, wanted)
     # abandonments: each request leaves τ after it arrived, uniformly over the tick
     slots = ring.shape[0]
     head = int(state[S_HEAD])
@@ -265,25 +377,25 @@ def service_tick(
     state[S_HEAD] = float((head + 1) % slots)
     state[S_PENDING] = pending
     state[S_BACKLOG] = new_backlog
-    state[S_RESERVOIR] = new_reservoir
+    state[S_QUEUED] = new_queued
+    state[S_BUSY] = new_busy
 
-    busy = served / dt_s * cpu_s
-    waiting_reservoir = max(new_reservoir - busy, 0.0)
-    queued = mean_backlog + waiting_reservoir + 0.5 * (pending_before + pending)
-    in_flight = queued + busy
+    in_service = 0.5 * (busy + new_busy)
+    waiting = mean_backlog + queued_mean + 0.5 * (pending_before + pending)
+    in_flight = waiting + in_service
     out[O_SERVED] = served
     out[O_DROPPED] = dropped
     out[O_ABANDONED] = abandoned
     out[O_CAPACITY] = capacity
     out[O_IN_FLIGHT] = in_flight
-    out[O_QUEUED] = queued
-    out[O_BUSY] = busy
+    out[O_QUEUED] = waiting
+    out[O_BUSY] = in_service
     out[O_FIXED] = fixed
     out[O_WAIT_P] = wait_p
     out[O_WAIT_RATE] = theta
     out[O_MU] = mu
     out[O_WAIT_LIMIT] = limit
-    out[O_IN_SYSTEM] = new_backlog + new_reservoir + pending
+    out[O_IN_SYSTEM] = new_backlog + new_queued + new_busy + pending
     if replicas > 0.0:
         cpu = served / dt_s / replicas * cpu_s + idle_cpu_cores
         out[O_CPU] = min(cpu, cpu_limit_cores)
@@ -360,6 +472,17 @@ def warm_up(
     """Put a service's state where a long steady run at ``lam`` with ``replicas`` leaves
     it: requests in flight and those waiting to abandon, as at time 0 of a warm start
     (one tick per ring slot, plus one, at ``lam``; the outputs are discarded)."""
+    mu = 1.0 / cpu_s
+    cores = min(concurrency, cpu_limit_cores)
+    if replicas > 0.0 and lam > 0.0:
+        if routing == 2:
+            units, cores_unit, scale = 1.0, replicas * cores, 1.0
+        else:
+            units, cores_unit = replicas, cores
+            scale = 2.0 / (1.0 / replicas + 1.0) if routing == 1 else 1.0
+        p_ab, c_wait, _, wait_mean = stationary_law(lam / units, cores_unit, mu, timeout_s, scale)
+        state[S_QUEUED] = lam * (1.0 - p_ab) * c_wait * wait_mean
+        state[S_BUSY] = min(lam * (1.0 - p_ab), replicas * cores * mu) * cpu_s
     scratch = np.zeros(OUT_FIELDS)
     for _ in range(ring.shape[0] + 1):
         service_tick(

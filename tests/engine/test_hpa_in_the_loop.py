@@ -15,18 +15,18 @@ after creation and are Ready 10 s later; metrics every 15 s; syncs every 15 s.
   backlog. The new pods count: Ready at 627, and 627 + 15 ≤ 645. Ratio 2 → 16, allowed
   by max(8 + 4, 16).
 * **660: hold 16.** The 8 new pods are missing (647 + 15 > 660) → 50 % → ratio 1.
-* **675: 16 → 27.** The queue (1080 requests at 657) drains at 80 req/s, and the 8 pods
-  Ready at 657 take 8 requests from it at once (every core busy: 16 in service, 8 before),
-  so after tick 657 it holds 992, after tick 669 32. Tick 670 serves those 32, its 80
-  arrivals and 4.8 requests of the in-service count stepping down to a busy share of
-  11.2: 116.8 requests, 0.73 core per pod; tick 671 fills the stationary M/M/1 level
-  (16 in the pods at ρ = 0.5) and serves 75.2 (0.47 core); then 0.5 core. In the window
-  (660, 675]: (10 × 1.0 + 0.73 + 0.47 + 3 × 0.5) / 15 = 0.8467 → 84 % →
-  ceil(1.68 × 16) = 27, allowed by max(20, 32).
-* **690 to 975: hold 27.** 690 is conservative: 11 pods are missing, then the direction
-  flips. From 705 on, 27 pods at 0.296 cores → 29 % → proposal 16, but the 27s of 675
+* **675: 16 → 28.** From 627 the 8 pods run at ρ = 1 exactly: the queue keeps growing
+  (as a regulated Brownian motion without drift, σ√(2t/π) per pod, on top of the 1080
+  left from the overload) and holds about 1121 requests at 657. Then the 8 new pods are
+  Ready: 16 in service, the rest (the queue of an M/M/1 at ρ = 0.5, 0.5 per pod, stays)
+  drains at 160 − 80 = 80 req/s and is gone during tick 670. Per pod: 1.0 core for the
+  ticks 660–669, 0.905 in tick 670 (144.8 served), 0.55 in tick 671 (the in-service count
+  falls from 16 to 8: 88 served), then 0.5. The window (660, 675] means 0.864 → 86 % →
+  ceil(1.72 × 16) = 28, allowed by max(20, 32).
+* **690 to 975: hold 28.** 690 is conservative: 12 pods are missing, then the direction
+  flips. From 705 on, 28 pods at 0.2857 cores → 28 % → proposal 16, but the 28s of 675
   and 690 are inside the 300 s scale-down window.
-* **Scale-down to 16** with ``behavior`` (window edge strict): the last 27 (at 690) stops
+* **Scale-down to 16** with ``behavior`` (window edge strict): the last 28 (at 690) stops
   counting at 990. On the legacy path (inclusive edge) it still counts at 990, so 1005.
 """
 
@@ -117,6 +117,6 @@ def test_step_trajectory(tmp_path: Path, behavior: dict[str, Any] | None, down_a
     assert scale_events(tmp_path, behavior) == [
         (615.0, 4, 8),
         (645.0, 8, 16),
-        (675.0, 16, 27),
-        (down_at, 27, 16),
+        (675.0, 16, 28),
+        (down_at, 28, 16),
     ]

@@ -1,0 +1,259 @@
+"""The service model's accuracy table: capsim's expected model against independent
+references (closed forms in ``tests/reference/queues.py``, Ciw runs in
+``tests/reference/ciw_models.py``). Prints the Markdown table the README shows between
+its ``accuracy-table`` markers; ``tests/test_service_model.py`` checks the README holds
+exactly this output, so the table cannot drift from the code::
+
+    .venv/bin/python scripts/accuracy_table.py            # print
+    .venv/bin/python scripts/accuracy_table.py --write    # replace the README's table
+
+Every capsim figure comes from :func:`capsim.models.service.service_tick` stepped over
+1-s ticks at a constant load after a warm-up, pooled with the run summary's exact
+latency mixture (:class:`capsim.results.latency.LatencyMixture`).
+"""
+
+# ruff: noqa: E501  (table rows read best one per line)
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from reference import ciw_models as cm  # noqa: E402
+from reference import queues as rq  # noqa: E402
+
+from capsim.models import service as sv  # noqa: E402
+from capsim.models.queueing import ResponseTimeDistribution  # noqa: E402
+from capsim.results.latency import LatencyMixture  # noqa: E402
+
+README = ROOT / "README.md"
+BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
+MU = 10.0  # 100 ms of CPU per request at one core
+
+
+def steady(
+    lam: float,
+    replicas: float,
+    *,
+    slots: float = 1.0,
+    cores: float = 1.0,
+    tau: float = 1e4,
+    routing: str = "random",
+    ticks: int = 400,
+) -> tuple[LatencyMixture, float]:
+    """(latency mixture, abandoned share) of ``ticks`` 1-s ticks after 100 of warm-up."""
+    state = np.zeros(sv.STATE_FIELDS)
+    ring = np.zeros(sv.ring_length(tau, 1.0))
+    sv.warm_up(lam, replicas, 1.0, 1 / MU, slots, cores, tau, sv.ROUTING[routing], state, ring)
+    outs = []
+    for _ in range(ticks + 100):
+        out = np.zeros(sv.OUT_FIELDS)
+        sv.service_tick(
+            lam, replicas, 1.0, 1 / MU, slots, cores, tau, 0.0, 0.0, 0.0,
+            sv.ROUTING[routing], state, ring, out,
+        )  # fmt: skip
+        outs.append(out)
+    o = np.array(outs[100:])
+    law = ResponseTimeDistribution(
+        o[:, sv.O_FIXED], o[:, sv.O_WAIT_P], o[:, sv.O_WAIT_RATE], o[:, sv.O_MU],
+        o[:, sv.O_WAIT_LIMIT],
+    )  # fmt: skip
+    return LatencyMixture.of(law, o[:, sv.O_SERVED]), o[:, sv.O_ABANDONED].sum() / (lam * ticks)
+
+
+def row(case: str, reference: str, pairs: list[tuple[str, float, float, float]]) -> str:
+    """One table row: per metric ``name ref → capsim (error)``; ``scale`` for display."""
+    refs = " / ".join(f"{r * k:.4g}" for _, r, _, k in pairs)
+    ours = " / ".join(f"{c * k:.4g}" for _, _, c, k in pairs)
+    errors = " / ".join(f"{100 * (c - r) / r:+.1f} %" for _, r, c, _ in pairs)
+    names = " / ".join(n for n, _, _, _ in pairs)
+    return f"| {case} | {names} | {reference} | {refs} | {ours} | {errors} |"
+
+
+def mmc_rows() -> list[str]:
+    rows = []
+    for c in (1, 4, 16):
+        for rho in (0.3, 0.6, 0.8, 0.9, 0.95):
+            lam = rho * c * MU
+            mix, _ = steady(lam, 1.0, slots=c, cores=c)
+            rows.append(
+                row(
+                    f"M/M/{c}, ρ {rho}",
+                    "Erlang C",
+                    [
+                        ("mean ms", rq.mmc_response_mean(lam, MU, c), mix.mean_s(), 1000),
+                        ("p95", rq.mmc_response_quantile(lam, MU, c, 0.95), mix.quantile_s(0.95), 1000),
+                        ("p99", rq.mmc_response_quantile(lam, MU, c, 0.99), mix.quantile_s(0.99), 1000),
+                    ],
+                )
+            )  # fmt: skip
+    return rows
+
+
+def timeout_rows() -> list[str]:
+    rows = []
+    for lam, c, tau in ((9.5, 1, 1.0), (38.0, 4, 0.5), (15.0, 1, 1.0), (60.0, 4, 0.5)):
+        law = rq.mmc_deterministic_patience(lam, MU, c, tau)
+        mix, share = steady(lam, 1.0, slots=c, cores=c, tau=tau, ticks=2000)
+        rows.append(
+            row(
+                f"M/M/{c}+D, ρ {lam / (c * MU):g}, timeout {tau:g} s",
+                "M/M/c+D closed form",
+                [
+                    ("abandoned %", law.abandon_probability, share, 100),
+                    ("mean ms", law.served_response_mean(), mix.mean_s(), 1000),
+                    ("p99", law.served_response_quantile(0.99), mix.quantile_s(0.99), 1000),
+                ],
+            )
+        )
+    return rows
+
+
+def routing_rows() -> list[str]:
+    lam = 0.9 * 16 * MU
+    pooled, _ = steady(lam, 16.0, routing="pooled")
+    rr, _ = steady(lam, 16.0, routing="round_robin")
+    random, _ = steady(lam, 16.0)
+    return [
+        row(
+            "16 replicas, ρ 0.9, random",
+            "M/M/1 per replica",
+            [("mean ms", rq.mmc_response_mean(lam / 16, MU, 1), random.mean_s(), 1000)],
+        ),
+        row(
+            "16 replicas, ρ 0.9, round robin",
+            "E₁₆/M/1 (Erlang-16 gaps)",
+            [("mean ms", rq.round_robin_response_mean(16, lam, MU), rr.mean_s(), 1000)],
+        ),
+        row(
+            "16 replicas, ρ 0.9, pooled",
+            "Erlang C, M/M/16",
+            [
+                ("mean ms", rq.pooled_response_mean(16, lam, MU, 1), pooled.mean_s(), 1000),
+                ("p99", rq.pooled_response_quantile(16, lam, MU, 1, 0.99), pooled.quantile_s(0.99), 1000),
+            ],
+        ),
+    ]  # fmt: skip
+
+
+def ps_rows() -> list[str]:
+    mix, _ = steady(3.0, 1.0, slots=4, cores=1)
+    ciw = cm.simulate_processor_sharing(
+        3.0, cm.Service("exponential", 0.1), 4, 1, replications=10, customers=20_000
+    )
+    return [
+        row(
+            "4 slots on 1 core (processor sharing), λ 3/s",
+            f"M/M/1 by Little (mean); Ciw PSNode, 10 × 20k (p99 ± {1000 * ciw.p99_response_s.half_width:.0f} ms)",
+            [
+                ("mean ms", rq.limited_ps_mm_mean_response(3.0, MU, 4, 1), mix.mean_s(), 1000),
+                ("p99", ciw.p99_response_s.mean, mix.quantile_s(0.99), 1000),
+            ],
+        )
+    ]  # fmt: skip
+
+
+def overload_rows() -> list[str]:
+    ref = cm.simulate_overload_recovery(
+        [15.0, 5.0], [300.0, 500.0], cm.Service("exponential", 0.1), 1,
+        tau_s=10.0, probe_s=300.0, switch_s=300.0, replications=12,
+    )  # fmt: skip
+    state = np.zeros(sv.STATE_FIELDS)
+    ring = np.zeros(sv.ring_length(10.0, 1.0))
+    outs = []
+    for t in range(500):
+        out = np.zeros(sv.OUT_FIELDS)
+        lam = 15.0 if t < 300 else 5.0
+        sv.service_tick(lam, 1.0, 1.0, 0.1, 1.0, 1.0, 10.0, 0.0, 0.0, 0.0, 0, state, ring, out)
+        outs.append(out)
+    o = np.array(outs)
+    drain = float(np.argmax(o[300:, sv.O_FIXED] <= 0.0))
+    abandoned, waiting, drain_ref = ref.abandoned, ref.waiting_at_probe, ref.drain_s
+    return [
+        row(
+            "overload then recovery: M/M/1, λ 15 → 5/s at 300 s, timeout 10 s",
+            "Ciw, 12 replications",
+            [
+                ("abandoned", abandoned.mean, o[:, sv.O_ABANDONED].sum(), 1),
+                ("waiting at 300 s", waiting.mean, o[299, sv.O_QUEUED], 1),
+                ("drain s", drain_ref.mean, drain, 1),
+            ],
+        )
+    ]
+
+
+def transient_rows() -> list[str]:
+    rows = []
+    for c, rho in ((1, 1.0), (1, 0.999), (4, 1.0), (4, 0.999)):
+        lam = rho * c * MU
+        exact = rq.mmc_transient(lam, MU, c, [3600.0], k_max=6000)
+        state = np.zeros(sv.STATE_FIELDS)
+        ring = np.zeros(sv.ring_length(1e4, 1.0))
+        outs = []
+        for _ in range(3600):
+            out = np.zeros(sv.OUT_FIELDS)
+            sv.service_tick(
+                lam, 1.0, 1.0, 0.1, float(c), float(c), 1e4, 0.0, 0.0, 0.0, 0, state, ring, out
+            )
+            outs.append(out)
+        o = np.array(outs)
+        law = ResponseTimeDistribution(
+            o[:, sv.O_FIXED], o[:, sv.O_WAIT_P], o[:, sv.O_WAIT_RATE], o[:, sv.O_MU],
+            o[:, sv.O_WAIT_LIMIT],
+        )  # fmt: skip
+        at_end = LatencyMixture.of(law, np.where(np.arange(3600) >= 3599, o[:, sv.O_SERVED], 0.0))
+        over_hour = LatencyMixture.of(law, o[:, sv.O_SERVED])
+        rows.append(
+            row(
+                f"M/M/{c} at ρ {rho:g} from empty, first hour (no timeout)",
+                "exact CTMC (expm_multiply)",
+                [
+                    ("mean response at 1 h, s", float(exact.response_of_arrival_s()[-1]), at_end.mean_s(), 1),
+                    ("averaged over the hour", float(exact.response_of_arrival_average_s()[-1]), over_hour.mean_s(), 1),
+                ],
+            )
+        )  # fmt: skip
+    return rows
+
+
+SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
+    ("stationary", mmc_rows),
+    ("timeouts", timeout_rows),
+    ("routing", routing_rows),
+    ("processor sharing", ps_rows),
+    ("overload", overload_rows),
+    ("transient", transient_rows),
+]
+
+
+def table() -> str:
+    lines = [
+        "| case | metrics | reference | reference value | capsim (expected) | error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, make in SECTIONS:
+        lines += make()
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="replace the README's table")
+    args = parser.parse_args()
+    text = table()
+    if not args.write:
+        print(text, end="")
+        return
+    readme = README.read_text(encoding="utf-8")
+    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+    README.write_text(readme[:start] + "\n" + text + readme[end:], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
