@@ -24,7 +24,7 @@ from capsim.engine.recorder import Levels, PlatformRecorder
 from capsim.engine.schedule import PeriodicTask
 from capsim.engine.services import ServiceBank
 from capsim.models.schedule import SAME_INSTANT_S, Periodic
-from capsim.models.service import O_CPU, O_IN_FLIGHT, O_MEMORY
+from capsim.models.service import O_CPU, O_IN_FLIGHT, O_MEMORY, O_SERVED
 from capsim.scenario import ServiceWorkload
 from capsim.scenario.inputs import Inputs
 
@@ -73,7 +73,9 @@ class PlatformSim:
         self.cpu_integral = np.zeros(n)  # core-seconds per replica up to the current tick
         self.cpu_rate = np.zeros(n)  # cores per replica during the current tick
         self.memory_mib = np.zeros(n)  # per replica during the current tick
-        self.in_flight_per_pod = np.zeros(n)  # requests per ready replica, current tick
+        # per service: requests in flight per ready pod, requests/s served per ready pod
+        self.pods_integral = np.zeros((n, 2))  # their integrals up to the current tick
+        self.pods_rate = np.zeros((n, 2))  # their values during the current tick
         self.tick_start_s = 0.0
         self.next_tick = 0  # index of the next tick to step
         self.on_progress: ProgressCallback | None = None
@@ -112,6 +114,12 @@ class PlatformSim:
             self.on_progress(self.name, now, self.inputs.scenario.duration_s)
 
     # --- shared machinery ------------------------------------------------------------
+
+    def pods_integral_at(self, now: float) -> FloatArray:
+        """Integrals from 0 to ``now`` of requests in flight per ready pod (column 0) and
+        requests/s served per ready pod (column 1), per service: a Pods metric's mean over
+        any window is a difference of two of these over the window's length."""
+        return self.pods_integral + self.pods_rate * (now - self.tick_start_s)
 
     def cpu_integral_at(self, now: float) -> FloatArray:
         """Core-seconds used per replica from 0 to ``now`` (for windowed means)."""
@@ -177,9 +185,19 @@ class PlatformSim:
         self.cpu_integral = np.add.accumulate(steps, axis=0)[-1]
         self.cpu_rate = cpu[-1].copy()
         self.memory_mib = out[-1, :, O_MEMORY].copy()
-        self.in_flight_per_pod = np.where(
-            ready > 0, out[-1, :, O_IN_FLIGHT] / np.maximum(ready, 1), 0.0
-        )
+        # Per-pod request metrics (what a Pods metric of an HPA reads), folded the same way.
+        pods = np.maximum(ready, 1).astype(np.float64)
+        per_pod = np.stack(
+            [
+                np.where(ready > 0, out[:, :, O_IN_FLIGHT] / pods, 0.0),
+                np.where(ready > 0, out[:, :, O_SERVED] / tick_s / pods, 0.0),
+            ],
+            axis=2,
+        )  # (ticks, services, 2)
+        start = self.pods_integral + self.pods_rate * tick_s
+        steps = np.concatenate([start[None], per_pod[:-1] * tick_s])
+        self.pods_integral = np.add.accumulate(steps, axis=0)[-1]
+        self.pods_rate = per_pod[-1].copy()
         self.tick_start_s = (last - 1) * tick_s
         capacity = ready * self.bank.cpu_limit_cores
         self.recorder.ticks(first, out, ready, self.cpu_requested_cores(), capacity)
