@@ -269,7 +269,8 @@ def test_validate_refuses_hostile_manifests(
 UNSIMULATED: list[tuple[str, str, str]] = [
     ("Pods metric", MAX5 + "  metrics:\n  - type: Pods\n    pods: {metric: {name: rps}, "
      "target: {type: AverageValue, averageValue: '10'}}\n",
-     "spec.metrics[0].type: Pods metrics are not simulated yet"),
+     "spec.metrics[0].pods.metric.name: the Pods metrics capsim simulates are "
+     "requests_in_flight and requests_per_second, got 'rps'"),
     ("Object metric", MAX5 + "  metrics:\n" + OBJECT,
      "spec.metrics[0].type: Object metrics are not simulated yet"),
     ("External metric", MAX5 + "  metrics:\n  - type: External\n    external: {metric: "

@@ -35,7 +35,7 @@ from capsim.report.figures import (
 from capsim.results.run_result import RunResult
 
 SLO_MS = 1000.0
-SERVICE_KEYS = ["load_web", "replicas_web", "latency_web"]
+SERVICE_KEYS = ["load_web", "replicas_web", "latency_web", "requests_web"]
 PLATFORM_KEYS = ["utilization", "nodes", "cost"]
 BATCH_KEYS = ["batch_queue", "batch_waits"]
 

@@ -5,8 +5,9 @@ state); :func:`save_png` writes one through the Agg renderer. :func:`figures` re
 in reading order, keyed by file stem:
 
 * per service workload ``w``: ``load_w`` (arrival and served rate, SLO-violation spans
-  shaded), ``replicas_w`` (ready and desired replicas, VMs, scale events) and
-  ``latency_w`` (p95 latency against the SLO);
+  shaded), ``replicas_w`` (ready and desired replicas, VMs, scale events),
+  ``latency_w`` (p95 latency against the SLO) and ``requests_w`` (requests in flight and
+  queued per ready replica, and the target of an HPA on ``requests_in_flight``);
 * ``utilization``, ``nodes`` and ``cost``: one line per platform on shared axes;
 * with batch workloads: ``batch_queue`` (jobs running and queued, two panels) and
   ``batch_waits`` (the distribution of job waits).
@@ -36,6 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from capsim.analysis.metrics import row_spans
+from capsim.hpa.quantity import quantity_milli
 from capsim.results.files import replace_file
 from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_error_rate
@@ -45,6 +47,7 @@ __all__ = [
     "PLATFORM_COLORS",
     "TimeAxis",
     "figures",
+    "hpa_pods_targets",
     "platform_colors",
     "png_bytes",
     "save_png",
@@ -447,6 +450,75 @@ def _latency_figure(run: _Run, workload: str) -> Figure:
     return figure
 
 
+def hpa_pods_targets(
+    result: RunResult, metric: str = "requests_in_flight"
+) -> dict[tuple[str, str], float]:
+    """``(platform, workload) → target`` per pod of each HPA written inline in the run's
+    scenario that scales on the Pods metric ``metric`` (its ``averageValue``, in units).
+    An HPA in a manifest file is not in the summary, so it is not listed."""
+    out: dict[tuple[str, str], float] = {}
+    platforms = result.summary.get("scenario_as_run", {}).get("platforms", {})
+    for platform, spec in platforms.items():
+        workloads = spec.get("workloads", {}) if isinstance(spec, Mapping) else {}
+        for workload, config in workloads.items():
+            hpa = config.get("hpa") if isinstance(config, Mapping) else None
+            for entry in (hpa or {}).get("metrics", []) or []:
+                pods = entry.get("pods") if entry.get("type") == "Pods" else None
+                if not pods or pods.get("metric", {}).get("name") != metric:
+                    continue
+                value = pods.get("target", {}).get("average_value")
+                if value is not None:
+                    out[(str(platform), str(workload))] = quantity_milli(value) / 1000.0
+    return out
+
+
+def _requests_figure(run: _Run, workload: str, targets: Mapping[tuple[str, str], float]) -> Figure:
+    """Requests in flight (solid: in service plus queued) and queued (dotted) per ready
+    replica, interval means, per platform; the target of an HPA on
+    ``requests_in_flight`` as a dash-dotted line in the platform's colour."""
+    figure, ax = _time_figure(run)
+    for platform in run.platforms:
+        rows = run.rows(platform, workload)
+        if not len(rows):
+            continue
+        time_s, color = _col(rows, "time_s"), run.colors[platform]
+        _step_line(
+            ax,
+            run,
+            time_s,
+            _col(rows, "in_flight_per_pod"),
+            color=color,
+            label=f"{platform} in flight",
+        )
+        _step_line(
+            ax,
+            run,
+            time_s,
+            _col(rows, "queue_per_pod"),
+            color=color,
+            linestyle=":",
+            label=f"{platform} queued",
+        )
+        target = targets.get((platform, workload))
+        if target is not None:
+            ax.axhline(
+                target,
+                color=color,
+                linestyle="-.",
+                linewidth=2.0,
+                alpha=0.5,  # the in-flight line sits on it once the HPA has settled
+                label=f"{platform} HPA target {target:g}",
+            )
+    ax.set_ylim(bottom=0.0)
+    _finish(
+        ax,
+        f"{workload}: requests per ready replica",
+        run.axis.label,
+        "in flight, queued (requests per replica)",
+    )
+    return figure
+
+
 # --- platform figures --------------------------------------------------------------------
 
 
@@ -600,17 +672,22 @@ def _batch_waits_figure(run: _Run) -> Figure:
 def figures(result: RunResult) -> dict[str, Figure]:
     """Figures for a report, in reading order; keys are file stems (e.g. "load_web").
 
-    Per service workload ``w``: ``load_w``, ``replicas_w``, ``latency_w``; then
-    ``utilization`` (and ``gpu_utilization`` when GPUs are bought), ``nodes``, ``cost``;
-    then, with batch workloads, ``batch_queue`` and ``batch_waits``. Figures that do not
-    apply are left out.
+    Per service workload ``w``: ``load_w``, ``replicas_w``, ``latency_w``,
+    ``requests_w`` (when the run recorded requests per replica); then ``utilization``
+    (and ``gpu_utilization`` when GPUs are bought), ``nodes``, ``cost``; then, with batch
+    workloads, ``batch_queue`` and ``batch_waits``. Figures that do not apply are left
+    out.
     """
     run = _prepare(result)
+    per_pod = {"in_flight_per_pod", "queue_per_pod"} <= set(result.timeseries.columns)
+    targets = hpa_pods_targets(result)
     out: dict[str, Figure] = {}
     for workload in run.services:
         out[f"load_{workload}"] = _load_figure(run, workload)
         out[f"replicas_{workload}"] = _replicas_figure(run, workload)
         out[f"latency_{workload}"] = _latency_figure(run, workload)
+        if per_pod:
+            out[f"requests_{workload}"] = _requests_figure(run, workload, targets)
     frames = {p: _platform_frame(run, p) for p in run.platforms}
     frames = {p: f for p, f in frames.items() if len(f)}
     if frames:

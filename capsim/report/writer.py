@@ -80,6 +80,29 @@ def _figures_png(result: RunResult) -> dict[str, bytes]:
     return {name: png_bytes(figure) for name, figure in figures(result).items()}
 
 
+def _figure_notes(result: RunResult) -> list[str]:
+    """Sentences for the figures: where each HPA on a Pods metric has its target."""
+    from capsim.report.figures import hpa_pods_targets
+
+    notes = []
+    for (platform, workload), target in sorted(hpa_pods_targets(result).items()):
+        notes.append(
+            f"requests_{workload}: the {platform} HPA scales {workload} on requests_in_flight "
+            f"with a target of {format_value(target)} per pod (averageValue), the "
+            f"dash-dotted line; it compares the target with the mean over the metrics "
+            f"adapter's window of the solid line."
+        )
+    for (platform, workload), target in sorted(
+        hpa_pods_targets(result, "requests_per_second").items()
+    ):
+        notes.append(
+            f"The {platform} HPA scales {workload} on requests_per_second with a target of "
+            f"{format_value(target)} per pod (averageValue): the time series column "
+            f"rps_per_pod is what it reads."
+        )
+    return notes
+
+
 def _title(result: RunResult) -> str:
     return f"capsim report: {result.summary['scenario']}"
 
@@ -166,6 +189,7 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
     title = html.escape(_title(result))
     verdict = "".join(f"<p>{html.escape(line)}</p>" for line in comparison.verdict)
     images = "".join(embedded_png(name, data) for name, data in figures.items())
+    images += "".join(f'<p class="muted">{html.escape(note)}</p>' for note in _figure_notes(result))
     details = "".join(
         f"<h3>{html.escape(workload)}</h3>{_html_frame(frame)}"
         for workload, frame in _detail_tables(result)
@@ -243,6 +267,7 @@ def render_markdown(result: RunResult, comparison: Comparison, figure_names: lis
         _md_comparison(comparison),
         "## Figures",
         "\n\n".join(f"![{name}](figures/{name}.png)" for name in figure_names),
+        "\n\n".join(f"_{note}_" for note in _figure_notes(result)),
         "## Per workload",
     ]
     for workload, frame in _detail_tables(result):

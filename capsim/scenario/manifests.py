@@ -61,6 +61,7 @@ from capsim.scenario.parsing import load_yaml
 from capsim.scenario.parsing import validation_message as _validation_message
 
 __all__ = [
+    "SIMULATED_POD_METRICS",
     "ContainerSpec",
     "Deployment",
     "HorizontalPodAutoscaler",
@@ -71,8 +72,10 @@ __all__ = [
     "RawObject",
     "check_containers",
     "check_metric_targets",
+    "check_pods_metrics",
     "load_deployments",
     "load_hpas",
+    "pods_metric_problem",
     "raw_objects",
 ]
 
@@ -606,6 +609,39 @@ def check_metric_targets(template: HpaTemplate, where: str, prefix: str = "spec"
                 f"{where}: {path}.{key}.target.averageValue: may not set both a target raw "
                 "value and a target utilization"
             )
+
+
+SIMULATED_POD_METRICS: tuple[str, ...] = ("requests_in_flight", "requests_per_second")
+"""The ``Pods`` metrics capsim simulates, by ``pods.metric.name``: the requests in flight
+in a pod (in service plus queued), and the requests per second it served, each averaged
+over the metrics adapter's window (:mod:`capsim.engine.kubernetes.metrics`)."""
+
+
+def pods_metric_problem(metric: MetricSpec, path: str) -> str | None:
+    """Why capsim cannot simulate ``metric`` if it is a ``Pods`` metric
+    (``PATH.pods.metric.name: message, got VALUE``), else ``None``. Such a metric is valid
+    upstream, so ``hpa explain`` describes it; ``validate`` and ``run`` refuse it. A
+    ``selector`` on the metric is accepted and has no effect (the model has one series per
+    pod)."""
+    if metric.type != "Pods" or metric.pods is None:
+        return None
+    name = metric.pods.metric.name
+    if name in SIMULATED_POD_METRICS:
+        return None
+    accepted = " and ".join(SIMULATED_POD_METRICS)
+    return (
+        f"{path}.pods.metric.name: the Pods metrics capsim simulates are {accepted}, got {name!r}"
+    )
+
+
+def check_pods_metrics(template: HpaTemplate, where: str, prefix: str = "spec") -> None:
+    """Every ``Pods`` metric of ``template`` is one capsim simulates
+    (:func:`pods_metric_problem`); raises :class:`ManifestError`
+    ``WHERE: PREFIX.metrics[i].pods.metric.name: message, got VALUE``."""
+    for index, metric in enumerate(template.metrics):
+        problem = pods_metric_problem(metric, f"{prefix}.metrics[{index}]")
+        if problem is not None:
+            raise ManifestError(f"{where}: {problem}")
 
 
 def check_containers(hpa: HorizontalPodAutoscaler, deployment: Deployment) -> None:

@@ -10,8 +10,12 @@ call); more go through the batched NumPy form (:func:`~capsim.hpa.reconcile_batc
 one call. Both make the same decisions (hypothesis-tested in ``tests/hpa``) and give the
 same :class:`SyncDecision`, so the decision log does not depend on how many HPAs a
 platform has. Supported metrics: ``Resource`` and ``ContainerResource`` cpu and memory,
-with Utilization or AverageValue targets; Pods, Object and External metrics are refused
-(not simulated yet) with the field named.
+with Utilization or AverageValue targets; ``Pods`` metrics ``requests_in_flight`` and
+``requests_per_second`` with an AverageValue target (upstream ``GetMetricReplicas``: the
+same plain-metric maths as a memory AverageValue, no readiness rule; the samples and
+which pods have one: :mod:`.metrics`). Other Pods metrics, and Object and External
+metrics, are refused (not simulated yet) with the field named. With several metrics the
+HPA takes the largest proposal, as upstream.
 
 A ``ContainerResource`` metric is a Resource metric on one container's usage and request
 (upstream ``GetResourceReplicas`` with a container name; the metrics client sums only that
@@ -50,7 +54,7 @@ from capsim.scenario import (
     ServiceWorkload,
     hpa_template,
 )
-from capsim.scenario.manifests import HpaTemplate
+from capsim.scenario.manifests import SIMULATED_POD_METRICS, HpaTemplate, pods_metric_problem
 
 __all__ = ["SCALAR_HPA_LIMIT", "HpaController", "MetricReading", "MetricRow", "SyncDecision"]
 
@@ -66,11 +70,16 @@ class MetricRow:
     index: int  # among all the platform's metric rows
     service: int  # index among the platform's services
     hpa: int  # index among the HPAs
-    resource: str  # "cpu" | "memory"
+    resource: str  # "cpu" | "memory" | a Pods metric (SIMULATED_POD_METRICS)
     utilization: bool  # a Utilization target (else AverageValue)
     target: int  # percent, or milli-units per pod
     request_milli: int  # per pod (of the container, for ContainerResource): milli-units
     container: str | None = None  # ContainerResource: the container measured
+
+    @property
+    def pods_metric(self) -> bool:
+        """A ``Pods`` metric (requests in flight or per second per pod)."""
+        return self.resource in SIMULATED_POD_METRICS
 
 
 class MetricReading(NamedTuple):
@@ -89,7 +98,10 @@ class MetricReading(NamedTuple):
         row, sample = self.row, self.sample_milli
         unit = "m" if row.resource == "cpu" else " milli-bytes"
         subject = row.resource if row.container is None else f"{row.resource} of {row.container}"
-        if row.utilization:
+        if row.pods_metric:  # plain numbers per pod, to the milli-unit
+            seen = f"{sample / 1000:.3f} per pod vs target {row.target / 1000:g}"
+            ratio = sample / row.target if row.target else math.nan
+        elif row.utilization:
             used = 100 * sample // row.request_milli if row.request_milli else 0
             seen = f"{used} % of request vs target {row.target} %"
             ratio = used / row.target if row.target else math.nan
@@ -210,10 +222,18 @@ def _metric_row(
     relative to the HPA spec) when capsim cannot simulate it."""
     metric = template.metrics[m]
     path = f"metrics[{m}]"
+    if metric.type == "Pods":
+        problem = pods_metric_problem(metric, path)
+        if problem is not None:
+            raise ValueError(problem)
+        target = metric.target
+        assert target.average_value is not None  # Pods metrics take AverageValue only
+        return MetricRow(index, service, h, metric.metric_name, False, target.average_value, 0)
     if metric.type not in ("Resource", "ContainerResource"):
         raise ValueError(
             f"{path}.type: {metric.type} metrics are not simulated yet (only Resource and "
-            f"ContainerResource cpu and memory), got {metric.type} {metric.metric_name!r}"
+            f"ContainerResource cpu and memory, and Pods "
+            f"{' and '.join(SIMULATED_POD_METRICS)}), got {metric.type} {metric.metric_name!r}"
         )
     resource = metric.resource_name
     if resource not in ("cpu", "memory"):

@@ -1,4 +1,5 @@
-"""metrics-server as the HPA sees it: per-pod resource samples and which pods count.
+"""The HPA's metrics: metrics-server's per-pod resource samples, a metrics adapter's
+per-pod request metrics, and which pods count.
 
 Every ``metric_resolution_s`` a scrape takes, per service, the mean CPU its replicas used
 over the window since the previous scrape, and the memory in use now. All replicas of a
@@ -8,11 +9,36 @@ for each of its pods. A pod has no sample until its container has run for one wi
 the pod was scheduled, its Ready condition turns true at readiness, and the CPU
 initialization period and the initial readiness delay apply
 (:func:`capsim.hpa.cpu_sample_unready`, the rule the HPA maths use).
+
+**Pods metrics** (``type: Pods``, :data:`~capsim.scenario.manifests.SIMULATED_POD_METRICS`):
+``requests_in_flight`` (requests in a pod: in service plus queued) and
+``requests_per_second`` (requests it served per second), as the custom metrics API serves
+them through a metrics adapter (prometheus-adapter) whose query averages the app's series
+over a window, ``avg_over_time(in_flight[1m])`` or ``rate(requests_total[1m])``. The
+window is :data:`PODS_METRIC_WINDOW_S` (60 s) rounded to a whole number of scrapes (at
+least one), so it always starts at an earlier scrape; each scrape (same times as the
+resource scrape) takes per service the time mean over the window of the value per ready
+pod (the platform's integrals, :meth:`capsim.engine.platform.PlatformSim.pods_integral_at`),
+rounded to milli-units as a quantity. Before time 0 the warm pods ran at the first
+tick's values. Ready pods share a service's traffic evenly in the model, so every pod
+with a sample reports that mean.
+
+Which pods have a sample: a pod that has been Ready for one whole window before the
+scrape (its series then covers only time it served traffic, so the per-ready-pod mean is
+its own). A pod Pending is *unready*; a pod running but not Ready yet, or Ready for less
+than a window, is *missing*. Upstream groups the pods of a Pods metric with no
+readiness or start-up rule (``groupPods`` with resource ``""``): Pending → unready, no
+sample → missing, the rest ready, which is what :meth:`ResourceMetrics.count_pods` does
+for these metrics. (An app that serves its metrics before it is Ready reports 0 for the
+time it was not; upstream then counts those zeros. Counted as missing here instead, they
+are filled with 0 on a scale-up, which is the same, and with the target on a
+scale-down, which holds the size instead of pulling it down.)
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import deque
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -21,8 +47,13 @@ from capsim.engine.kubernetes.pods import Pod, PodSet
 from capsim.hpa import cpu_sample_unready
 from capsim.models.schedule import SAME_INSTANT_S
 from capsim.scenario import MetricsPipeline
+from capsim.scenario.manifests import SIMULATED_POD_METRICS
 
-__all__ = ["PodCounts", "ResourceMetrics"]
+__all__ = ["PODS_METRIC_WINDOW_S", "PodCounts", "ResourceMetrics"]
+
+PODS_METRIC_WINDOW_S: Final = 60.0
+"""The window a metrics adapter averages a Pods metric over (``[1m]``), in seconds;
+rounded to a whole number of scrapes (see the module docstring)."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,6 +76,15 @@ class ResourceMetrics:
         self._integral = np.zeros(n_services)
         self.cpu_milli = np.zeros(n_services, dtype=np.int64)  # per pod, per service
         self.memory_milli = np.zeros(n_services, dtype=np.int64)  # milli-bytes per pod
+        # Pods metrics: the window in scrapes and seconds, the integrals at the last
+        # scrapes (oldest first), and where they were at the first scrape
+        resolution = config.metric_resolution_s
+        self.pods_window_scrapes = max(1, round(PODS_METRIC_WINDOW_S / resolution))
+        self.pods_window_s = self.pods_window_scrapes * resolution
+        self._pods_history: deque[FloatArray] = deque(maxlen=self.pods_window_scrapes + 1)
+        self._pods_first: tuple[float, FloatArray, FloatArray] | None = None
+        # per service: requests in flight, requests/s served (milli-units per pod)
+        self.pods_milli = np.zeros((n_services, len(SIMULATED_POD_METRICS)), dtype=np.int64)
 
     def scrape(
         self, now: float, cpu_integral: FloatArray, cpu_rate: FloatArray, memory_mib: FloatArray
@@ -61,21 +101,46 @@ class ResourceMetrics:
         self._integral = cpu_integral
         self.last_scrape_s = now
 
+    def scrape_pods(self, now: float, integral: FloatArray, rate: FloatArray) -> None:
+        """Sample the Pods metrics of every service (after :meth:`scrape`, at the same
+        times): ``integral`` (services × metrics, in :data:`SIMULATED_POD_METRICS`
+        order) holds the integrals from 0 to ``now`` of each metric per ready pod,
+        ``rate`` their values now (the first scrape's: what the warm pods ran at
+        before it)."""
+        history = self._pods_history
+        history.append(np.array(integral, dtype=np.float64))
+        if self._pods_first is None:
+            self._pods_first = (now, history[-1], np.array(rate, dtype=np.float64))
+        window = self.pods_window_s
+        if len(history) > self.pods_window_scrapes:
+            start = history[0]  # the scrape one window ago
+        else:  # the window reaches back before the first scrape: the warm pods' values
+            first_s, first, first_rate = self._pods_first
+            start = first + first_rate * (now - window - first_s)
+        mean = (history[-1] - start) / window
+        self.pods_milli = np.rint(mean * 1000.0).astype(np.int64)
+
     def sample(self, service: int, resource: str) -> int:
-        """The latest per-pod sample of ``service`` (milli-cores or milli-bytes)."""
+        """The latest per-pod sample of ``service``: milli-cores (``cpu``), milli-bytes
+        (``memory``) or milli-units of a Pods metric (its name)."""
+        if resource in SIMULATED_POD_METRICS:
+            return int(self.pods_milli[service, SIMULATED_POD_METRICS.index(resource)])
         values = self.cpu_milli if resource == "cpu" else self.memory_milli
         return int(values[service])
 
     def count_pods(self, w: int, resource: str, now: float) -> PodCounts:
-        """Group the pods of workload ``w`` for ``resource`` as upstream ``groupPods``.
+        """Group the pods of workload ``w`` for ``resource`` (``cpu``, ``memory`` or a Pods
+        metric's name) as upstream ``groupPods``.
 
-        A pod that is Ready, has run one metric window before the last scrape and is past
-        the CPU initialization period counts as ready with samples for good (times only
-        move on): it is *settled*, counted without being looked at again.
+        A pod that is Ready, has run one metric window before the last scrape, has been
+        Ready for one Pods-metric window before it, and is past the CPU initialization
+        period counts as ready with samples for good, for every metric (times only move
+        on): it is *settled*, counted without being looked at again.
         """
         scrape = self.last_scrape_s
         window = self.config.metric_resolution_s
         init = self.config.cpu_initialization_period_s
+        pods_metric = resource in SIMULATED_POD_METRICS
         ready = int(self.pods.settled[w])
         unready = missing = 0
         settling = False
@@ -86,8 +151,15 @@ class ResourceMetrics:
             if scrape is None or pod.running_s + window > scrape + SAME_INSTANT_S:
                 missing += 1  # no sample until the container has run one window
                 continue
+            served_window = (
+                pod.ready_s is not None
+                and pod.ready_s + self.pods_window_s <= scrape + SAME_INSTANT_S
+            )
+            if pods_metric and not served_window:
+                missing += 1  # no series over a whole window of serving yet
+                continue
             start = pod.bound_s if pod.bound_s is not None else pod.created_s
-            if pod.ready_s is not None and start + init <= now + SAME_INSTANT_S:
+            if served_window and start + init <= now + SAME_INSTANT_S:
                 pod.settled = settling = True
                 ready += 1
                 continue

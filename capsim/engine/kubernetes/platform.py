@@ -121,6 +121,7 @@ class KubernetesSim(PlatformSim):
 
     def _scrape(self, now: float) -> None:
         self.metrics.scrape(now, self.cpu_integral_at(now), self.cpu_rate, self.memory_mib)
+        self.metrics.scrape_pods(now, self.pods_integral_at(now), self.pods_rate)
 
     # --- state ----------------------------------------------------------------------
 

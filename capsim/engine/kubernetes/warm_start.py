@@ -1,16 +1,17 @@
 """The warm start of a Kubernetes platform at time 0.
 
 Each HPA starts at the size it settles at for the first tick's load: a size its next
-sync keeps, on the CPU (idle CPU included) and memory its warm pods report
-(:func:`settled_hpa_size`, :mod:`capsim.engine.warm`); fixed-size workloads at their
-size. Each pool starts with its ``min_nodes``; the starting pods are scheduled on them,
-adding ready nodes where they do not fit (the first pool with room under
-``max_nodes``). Those pods have run and been Ready for a day, with their images pulled;
-a pod that finds no node stays Pending.
+sync keeps, on the CPU (idle CPU included), memory, requests in flight and requests per
+second its warm pods report (:func:`settled_hpa_size`, :mod:`capsim.engine.warm`);
+fixed-size workloads at their size. Each pool starts with its ``min_nodes``; the
+starting pods are scheduled on them, adding ready nodes where they do not fit (the first
+pool with room under ``max_nodes``). Those pods have run and been Ready for a day, with
+their images pulled; a pod that finds no node stays Pending.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -25,7 +26,13 @@ from capsim.hpa import resource_replicas_counts
 from capsim.models.packing import Node, PodRequest, choose_node
 from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
-__all__ = ["LONG_AGO_S", "initial_hpa_replicas", "place_warm", "settled_hpa_size"]
+__all__ = [
+    "LONG_AGO_S",
+    "initial_hpa_replicas",
+    "place_warm",
+    "settled_hpa_size",
+    "steady_pods_metrics",
+]
 
 LONG_AGO_S = -86_400.0  # when the starting pods were created, ran and turned Ready
 
@@ -78,6 +85,26 @@ def initial_hpa_replicas(
     return out
 
 
+def steady_pods_metrics(
+    arrival_rate: float, replicas: int, profile: ReplicaProfile
+) -> dict[str, float]:
+    """The Pods metrics each of ``replicas`` warm pods of ``profile`` reports when
+    ``arrival_rate`` requests/s arrive steadily: ``requests_in_flight`` (mean requests in
+    the pod, in service plus queued, by Little's law) and ``requests_per_second`` (served
+    per pod), by the steady state of :func:`capsim.engine.warm.replica_usage`: its memory
+    counts the requests in a replica (at one MiB per request and none fixed), its CPU
+    without idle CPU the work served (never capped: a replica serves at most its cores'
+    worth)."""
+    counting = dataclasses.replace(
+        profile, memory_mib=0.0, memory_mib_per_request=1.0, idle_cpu_cores=0.0
+    )
+    usage = replica_usage(arrival_rate, replicas, counting)
+    return {
+        "requests_in_flight": usage.memory_mib,
+        "requests_per_second": usage.cpu_cores / (profile.cpu_ms_per_request / 1000.0),
+    }
+
+
 def settled_hpa_size(
     rows: Sequence[MetricRow],
     *,
@@ -93,12 +120,15 @@ def settled_hpa_size(
 
     One step is one HPA sync on the metrics ``N`` warm, Ready, long-running pods report
     (:func:`capsim.engine.warm.replica_usage`: served CPU plus idle CPU, capped at the
-    limit, and memory; the per-pod samples rounded to milli-units as metrics-server's
-    scrape does): every metric through :func:`capsim.hpa.resource_replicas_counts` with
-    the tolerances, the largest proposal, clamped to ``[min_replicas, max_replicas]``.
-    The first guess is the CPU demand without idle CPU over the CPU target per pod (at
-    least one replica, within the bounds). Assumes every warm pod finds a node (a Pending
-    pod would count as unready).
+    limit, and memory; :func:`steady_pods_metrics` for the Pods metrics; the per-pod
+    samples rounded to milli-units as the scrapes do): every metric through
+    :func:`capsim.hpa.resource_replicas_counts` with the tolerances (a Pods metric as an
+    AverageValue, as upstream), the largest proposal, clamped to
+    ``[min_replicas, max_replicas]``. The first guess is the largest of the CPU demand
+    without idle CPU over the CPU target per pod, the arrivals over a requests/s target,
+    and the requests in service (``λ × cpu_ms``, no queue) over an in-flight target (at
+    least one replica, within the bounds): each at most the size its metric asks for.
+    Assumes every warm pod finds a node (a Pending pod would count as unready).
     """
 
     def clamp(n: int) -> int:
@@ -106,11 +136,16 @@ def settled_hpa_size(
 
     def step(n: int) -> int:
         usage = replica_usage(arrival_rate, n, profile)
-        cpu_milli = round(usage.cpu_cores * 1000.0)
-        memory_milli = round(usage.memory_mib * 2**20 * 1000.0)
+        samples = {
+            "cpu": round(usage.cpu_cores * 1000.0),
+            "memory": round(usage.memory_mib * 2**20 * 1000.0),
+        }
+        if any(row.pods_metric for row in rows):
+            pods = steady_pods_metrics(arrival_rate, n, profile)
+            samples |= {name: round(value * 1000.0) for name, value in pods.items()}
         proposals = []
         for row in rows:
-            sample = cpu_milli if row.resource == "cpu" else memory_milli
+            sample = samples[row.resource]
             replicas, ok = resource_replicas_counts(
                 n,
                 n,
@@ -129,9 +164,14 @@ def settled_hpa_size(
 
     demand_cores = arrival_rate * profile.cpu_ms_per_request / 1000.0
     guess = 1
-    for row in (r for r in rows if r.resource == "cpu"):
-        per_pod_m = row.request_milli * row.target / 100.0 if row.utilization else row.target
-        guess = max(guess, math.ceil(demand_cores * 1000.0 / per_pod_m))
+    for row in rows:
+        if row.resource == "cpu":
+            per_pod_m = row.request_milli * row.target / 100.0 if row.utilization else row.target
+            guess = max(guess, math.ceil(demand_cores * 1000.0 / per_pod_m))
+        elif row.resource == "requests_per_second":
+            guess = max(guess, math.floor(arrival_rate * 1000.0 / row.target))
+        elif row.resource == "requests_in_flight":
+            guess = max(guess, math.floor(demand_cores * 1000.0 / row.target))
     return settle(clamp(guess), step)
 
 
