@@ -510,3 +510,15 @@ def test_without_the_per_pod_columns_there_is_no_requests_figure(step_run: RunRe
         step_run, timeseries=step_run.timeseries.drop(columns=["in_flight_per_pod"])
     )
     assert "requests_web" not in figures(old)
+
+
+def test_the_batched_controller_decides_the_same(
+    tmp_path: Path, step_run: RunResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Platforms with many HPAs decide them in one batched call: the same decision log."""
+    import capsim.engine.kubernetes.hpa_controller as controller
+
+    monkeypatch.setattr(controller, "SCALAR_HPA_LIMIT", 0)
+    load = {"type": "step", "before": 20, "after": 50, "at": "600s"}
+    batched = run_mapping(tmp_path, scenario(load, IN_FLIGHT))
+    pd.testing.assert_frame_equal(batched.events, step_run.events)
