@@ -368,7 +368,9 @@ def test_slo_line_is_drawn_at_the_slo(runs: Runs) -> None:
     assert len(slo) == 1
     assert np.asarray(slo[0].get_ydata(), dtype=float) == pytest.approx([SLO_MS, SLO_MS])
     assert hex_colour(slo[0].get_color()) == "#000000"
-    assert ax.get_yscale() == "linear"  # about 150 to 1000 ms: under two decades
+    # the VM's overload (two VMs against 80 req/s for minutes) waits up to the 30 s
+    # timeout, more than two decades above the idle p95 of ~150 ms: a log scale
+    assert ax.get_yscale() == "log"
 
 
 def test_latency_goes_logarithmic_over_two_decades(runs: Runs) -> None:

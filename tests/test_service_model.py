@@ -36,14 +36,16 @@ def run(
     tau: float = 30.0,
     routing: str = "random",
     warm: bool = True,
+    scv: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step one service; check conservation at every tick; return (outputs, in-system)."""
     state = np.zeros(sv.STATE_FIELDS)
     ring = np.zeros(sv.ring_length(tau, dt))
     if warm:  # warm replicas: the first tick's load has lasted for long (the engine's start)
         sv.warm_up(
-            rates[0], replicas[0], dt, cpu_s, slots, cores, tau, sv.ROUTING[routing], state, ring
-        )
+            rates[0], replicas[0], dt, cpu_s, slots, cores, tau, sv.ROUTING[routing], scv, state,
+            ring,
+        )  # fmt: skip
     outs, inside = [], []
     arrived = 0.0
     settled = -(state[sv.S_BACKLOG] + state[sv.S_QUEUED] + state[sv.S_PENDING] + state[sv.S_BUSY])
@@ -61,6 +63,7 @@ def run(
             0.0,
             0.0,
             sv.ROUTING[routing],
+            scv,
             state,
             ring,
             out,
@@ -85,6 +88,8 @@ def mixture(outs: np.ndarray) -> LatencyMixture:
         outs[:, sv.O_WAIT_RATE],
         outs[:, sv.O_MU],
         outs[:, sv.O_WAIT_LIMIT],
+        outs[:, sv.O_SHARE2],
+        outs[:, sv.O_MU2],
     )
     return LatencyMixture.of(law, outs[:, sv.O_SERVED])
 
@@ -284,3 +289,38 @@ def test_readme_accuracy_table_is_the_scripts_output() -> None:
     for rows in (module.mmc_rows(), module.timeout_rows(), module.routing_rows()):
         for line in rows:
             assert line in readme, line
+
+
+@pytest.mark.parametrize("rho", [0.3, 0.6, 0.9])
+@pytest.mark.parametrize(("scv", "second_moment"), [(0.0, 0.01), (0.25, 0.0125)])
+def test_mg1_mean_is_pollaczek_khinchine(rho: float, scv: float, second_moment: float) -> None:
+    """One slot on one core with deterministic work (or cv 0.5): the mean response is
+    Pollaczek–Khinchine's exactly (E[S] = 100 ms, E[S²] = 0.01 or 0.0125 s²)."""
+    lam = rho * MU
+    outs, _ = run([lam] * 100, [1.0] * 100, tau=1e4, scv=scv)
+    assert mixture(outs).mean_s() == pytest.approx(
+        ref.pk_mean_response(lam, 0.1, second_moment), rel=0.005
+    )
+
+
+def test_work_more_variable_than_exponential_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from capsim.scenario import ServiceTime
+
+    with pytest.raises(ValidationError, match=r"cv above 1\) is not modelled yet"):
+        ServiceTime(distribution="lognormal", cv=2.0)
+    with pytest.raises(ValidationError, match="needs its cv"):
+        ServiceTime(distribution="gamma")
+    assert ServiceTime(distribution="deterministic").scv == 0.0
+
+
+def test_in_flight_follows_a_falling_load() -> None:
+    """10 replicas of one slot, the load falling slowly from 50 to 20 req/s: requests in
+    flight stay at the M/M/1 level of each moment, ρ/(1 − ρ) per replica (Little), not at
+    the busy level of a draining queue."""
+    rates = list(np.linspace(50.0, 20.0, 600))
+    outs, _ = run(rates, [10.0] * 600)
+    for tick in (100, 300, 500, 599):
+        rho = rates[tick] / 10 / MU
+        assert outs[tick, sv.O_IN_FLIGHT] / 10 == pytest.approx(rho / (1 - rho), rel=0.05)

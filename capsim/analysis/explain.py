@@ -354,11 +354,22 @@ def explain_hpa(
         )
     if any(m.target.type == "Utilization" for m in spec.metrics) and not deployments:
         notes.append("no --deployment given: container requests were not checked")
-    unsimulated = sorted({m.type for m in spec.metrics if m.type in ("Pods", "Object", "External")})
+    simulated_pods = ("requests_in_flight", "requests_per_second")
+    unsimulated = sorted(
+        {
+            m.type
+            for m in spec.metrics
+            if m.type in ("Object", "External")
+            or (
+                m.type == "Pods" and m.pods is not None and m.pods.metric.name not in simulated_pods
+            )
+        }
+    )
     if unsimulated:
         notes.append(
-            f"{' and '.join(unsimulated)} metrics are described but not simulated yet: "
-            "capsim validate and run refuse them"
+            f"{' and '.join(unsimulated)} metrics are described but not simulated yet "
+            f"(Pods metrics are simulated when named {' or '.join(simulated_pods)}): "
+            "capsim validate and run refuse the others"
         )
     warnings = _warnings(hpa, behavior, deployments, deployment)
     data = {

@@ -101,6 +101,8 @@ class PlatformRecorder:
         self._wait_rate = np.ones(shape)
         self._service_rate = np.ones(shape)
         self._wait_limit = np.full(shape, np.inf)
+        self._share2 = np.zeros(shape)
+        self._mu2 = np.ones(shape)
         self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
         self._backlog = np.zeros(len(self.services))
         self._in_system = np.zeros(len(self.services))
@@ -156,6 +158,8 @@ class PlatformRecorder:
         self._wait_rate[first:last] = out[:, :, sv.O_WAIT_RATE]
         self._service_rate[first:last] = out[:, :, sv.O_MU]
         self._wait_limit[first:last] = out[:, :, sv.O_WAIT_LIMIT]
+        self._share2[first:last] = out[:, :, sv.O_SHARE2]
+        self._mu2[first:last] = out[:, :, sv.O_MU2]
         self._ticks_in_interval += count
 
     def row(
@@ -274,6 +278,8 @@ class PlatformRecorder:
                     _gather(self._wait_rate, ticks),
                     _gather(self._service_rate, ticks),
                     _gather(self._wait_limit, ticks),
+                    _gather(self._share2, ticks),
+                    _gather(self._mu2, ticks),
                 )
                 served = _gather(self._served, ticks)
                 means = pooled_row_means_s(law, served).reshape(len(chunk), k)
@@ -307,6 +313,8 @@ class PlatformRecorder:
                 service_rate_per_s=self._service_rate[:, i].copy(),
                 wait_limit_s=self._wait_limit[:, i].copy(),
                 in_system_at_start=float(self.in_system_at_start[i]),
+                service_share2=self._share2[:, i].copy(),
+                service_rate2_per_s=self._mu2[:, i].copy(),
             )
             for i, w in enumerate(self.services)
         }

@@ -72,6 +72,8 @@ class LatencyComponents:
     service_rate_per_s: FloatArray
     wait_limit_s: FloatArray | float = float("inf")
     in_system_at_start: float = 0.0  # requests in the warm replicas at time 0
+    service_share2: FloatArray | float = 0.0  # two-phase work: share of the second phase
+    service_rate2_per_s: FloatArray | float = 1.0
 
 
 @dataclass(frozen=True, eq=False)

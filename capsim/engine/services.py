@@ -25,7 +25,7 @@ __all__ = ["ServiceBank"]
 FloatArray = npt.NDArray[np.float64]
 
 _P_CPU_S, _P_SLOTS, _P_LIMIT, _P_TIMEOUT, _P_IDLE, _P_MEMORY, _P_MEMORY_PER_REQUEST = range(7)
-_P_ROUTING = 7
+_P_ROUTING, _P_WORK_SCV = 7, 8
 
 
 def _step_block(
@@ -53,6 +53,7 @@ def _step_block(
                 params[s, _P_MEMORY],
                 params[s, _P_MEMORY_PER_REQUEST],
                 int(params[s, _P_ROUTING]),
+                params[s, _P_WORK_SCV],
                 state[s],
                 rings[s, : slots[s]],
                 out[t, s],
@@ -69,7 +70,10 @@ _FAMILY = (
     "grow_queue",
     "matched_wait_rate",
     "abandon_share",
+    "wait_scale",
+    "work_law",
     "service_tick",
+    "steady_law",
     "warm_up",
 )
 _service_tick: Any = None  # set by _compiled(): the callee _step_block compiles against
@@ -98,7 +102,7 @@ class ServiceBank:
         n = len(workloads)
         self.tick_s = tick_s
         self.cpu_limit_cores = np.array(cpu_limit_cores, dtype=np.float64).reshape(n)
-        self.params = np.zeros((n, 8))
+        self.params = np.zeros((n, 9))
         for i, (w, limit, route) in enumerate(
             zip(workloads, self.cpu_limit_cores, routing, strict=True)
         ):
@@ -111,6 +115,7 @@ class ServiceBank:
                 w.memory_mib,
                 w.memory_mib_per_request,
                 ROUTING[route],
+                w.service_time.scv,
             )
         self.slots = np.array(
             [ring_length(w.timeout_s, tick_s) for w in workloads], dtype=np.int64
@@ -133,6 +138,7 @@ class ServiceBank:
                 p[s, _P_LIMIT],
                 p[s, _P_TIMEOUT],
                 int(p[s, _P_ROUTING]),
+                p[s, _P_WORK_SCV],
                 self.state[s],
                 self.rings[s, : self.slots[s]],
             )

@@ -34,7 +34,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from capsim.models.service import ROUTING, stationary_law, steady_cpu_per_replica
+from capsim.models.service import ROUTING, steady_cpu_per_replica, steady_law
 from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 from capsim.scenario import ServiceWorkload
 
@@ -106,6 +106,7 @@ class ReplicaProfile:
     memory_mib_per_request: float = 0.0
     timeout_s: float = 30.0
     routing: int = 0  # capsim.models.service.ROUTING
+    work_scv: float = 1.0  # squared coefficient of variation of a request's work
 
     @classmethod
     def of(
@@ -122,6 +123,7 @@ class ReplicaProfile:
             memory_mib_per_request=workload.memory_mib_per_request,
             timeout_s=workload.timeout_s,
             routing=ROUTING[routing],
+            work_scv=workload.service_time.scv,
         )
 
 
@@ -131,34 +133,22 @@ def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -
     with no replica."""
     if replicas <= 0:
         return ReplicaUsage(0.0, 0.0)
-    cpu = steady_cpu_per_replica(
-        arrival_rate,
+    cpu_s = profile.cpu_ms_per_request / 1000.0
+    shape = (
         float(replicas),
-        profile.cpu_ms_per_request / 1000.0,
+        cpu_s,
         float(profile.concurrency),
         profile.cpu_limit_cores,
         profile.timeout_s,
-        profile.idle_cpu_cores,
-        profile.routing,
     )
-    cpu_s = profile.cpu_ms_per_request / 1000.0
-    cores = min(float(profile.concurrency), profile.cpu_limit_cores)
+    cpu = steady_cpu_per_replica(
+        arrival_rate, *shape, profile.idle_cpu_cores, profile.routing, profile.work_scv
+    )
+    # requests in a replica (Little): served ones wait and are served, abandoning ones
+    # wait the timeout; the M/M/c+D law holds at any load
+    p_ab, c_wait, _, wait = steady_law(arrival_rate, *shape, profile.routing, profile.work_scv)
     per_replica = arrival_rate / replicas
-    if per_replica >= cores / cpu_s:  # overload: every core busy, the queue full to τ
-        in_flight = cores + per_replica * profile.timeout_s
-    else:
-        scale = 2.0 / (1.0 / replicas + 1.0) if profile.routing == 1 else 1.0
-        if profile.routing == 2:
-            p_ab, c_wait, _, wait = stationary_law(
-                arrival_rate, replicas * cores, 1.0 / cpu_s, profile.timeout_s, 1.0
-            )
-        else:
-            p_ab, c_wait, _, wait = stationary_law(
-                per_replica, cores, 1.0 / cpu_s, profile.timeout_s, scale
-            )
-        in_flight = per_replica * (
-            (1.0 - p_ab) * (c_wait * wait + cpu_s) + p_ab * profile.timeout_s
-        )
+    in_flight = per_replica * ((1.0 - p_ab) * (c_wait * wait + cpu_s) + p_ab * profile.timeout_s)
     return ReplicaUsage(
         cpu_cores=cpu,
         memory_mib=profile.memory_mib + profile.memory_mib_per_request * in_flight,

@@ -340,6 +340,7 @@ def evaluate_hpas(
             service.memory_mib_per_request,
             ROUTING[config.workloads[service.name].routing],
             ring_length(service.timeout_s, inputs.tick_s),
+            service.service_time.scv,
         ]
     )
     pod_times = np.array(
@@ -363,7 +364,7 @@ def evaluate_hpas(
     out = np.zeros((n, N_METRICS))
     n_syncs = int(np.count_nonzero(flags & SYNC))
     traj = np.zeros((n, n_syncs if trajectory else 0), dtype=np.int32)
-    laws = np.zeros((n, inputs.n_ticks if latency else 0, 6))
+    laws = np.zeros((n, inputs.n_ticks if latency else 0, 8))
     evaluate_configs(
         times, flags, rates, float(inputs.tick_s), float(scenario.duration_s), service_row,
         pod_times, ints, floats, up_pol, down_pol, slo_row, caps, out, traj, laws,
@@ -391,7 +392,7 @@ def _with_pod(scenario: Scenario, platform: str, pod: object) -> Scenario:
 
 def _pooled_p95_ms(law: FloatArray) -> float:
     weights = law[:, 0]
-    dist = ResponseTimeDistribution(law[:, 1], law[:, 2], law[:, 3], law[:, 4], law[:, 5])
+    dist = ResponseTimeDistribution(*(law[:, i] for i in range(1, 8)))
     return 1000.0 * pooled_response_time_quantile_s(dist, weights, 0.95)
 
 

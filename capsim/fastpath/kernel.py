@@ -4,10 +4,10 @@ One function steps one HPA configuration through the whole run, exactly as
 :class:`capsim.engine.kubernetes.KubernetesSim` steps one service whose pods always
 find room and start after constant delays; :func:`evaluate_configs` runs many
 configurations in parallel threads. Everything here is plain numbers and NumPy arrays
-(Numba ``njit``), so it is re-expressed, operation for operation, from:
+(Numba ``njit``). It calls the very service model the engine steps,
+:func:`capsim.models.service.service_tick`, compiled (so the CPU samples the HPA sees are
+the same floats), and re-expresses, operation for operation:
 
-* the service model, :func:`capsim.models.service.advance` (same float operations in the
-  same order, so the CPU samples the HPA sees are the same floats);
 * the engine's event order (:meth:`capsim.engine.platform.PlatformSim._loop`): at one
   instant, pod changes, then the record row, then the tick starting then, then the
   scrape and the HPA sync; times within ``SAME_INSTANT_S`` are one instant;
@@ -48,7 +48,9 @@ from capsim.models.service import (
     O_FIXED,
     O_MEMORY,
     O_MU,
+    O_MU2,
     O_SERVED,
+    O_SHARE2,
     O_WAIT_LIMIT,
     O_WAIT_P,
     O_WAIT_RATE,
@@ -96,10 +98,15 @@ _SERVICE = compile_family(
         "grow_queue",
         "matched_wait_rate",
         "abandon_share",
+        "wait_scale",
+        "work_law",
         "service_tick",
-        "response_tail",
+        "steady_law",
+        "steady_abandon_share",
         "steady_cpu_per_replica",
         "warm_up",
+        "_phase_tail",
+        "response_tail",
     ],
 )
 _service_tick = _SERVICE["service_tick"]
@@ -265,6 +272,7 @@ def _settle(
     timeout_s,
     idle_cores,
     routing,
+    work_scv,
     request,
     target,
     utilization,
@@ -282,7 +290,7 @@ def _settle(
     n = first
     for _ in range(WARM_SETTLE_STEPS):
         cpu = _steady_cpu(
-            lam, float(n), cpu_s, concurrency, limit_cores, timeout_s, idle_cores, routing
+            lam, float(n), cpu_s, concurrency, limit_cores, timeout_s, idle_cores, routing, work_scv
         )
         sample = int(np.rint(cpu * 1000.0))
         proposal, ok = _proposal(
@@ -356,7 +364,7 @@ def simulate_config(
     n_ticks = rates.shape[0]
     cpu_ms, concurrency, timeout_s = service[0], int(service[1]), service[2]
     idle_cores, memory_mib, memory_per_request = service[3], service[4], service[5]
-    routing, ring_slots = int(service[6]), int(service[7])
+    routing, ring_slots, work_scv = int(service[6]), int(service[7]), service[8]
     start_delay, ready_delay, window_s, init_s, ird_s = (
         pod_times[0],
         pod_times[1],
@@ -392,6 +400,7 @@ def simulate_config(
         timeout_s,
         idle_cores,
         routing,
+        work_scv,
         request,
         target,
         utilization,
@@ -439,6 +448,7 @@ def simulate_config(
             limit_cores,
             timeout_s,
             routing,
+            work_scv,
             service_state,
             ring,
         )
@@ -517,6 +527,7 @@ def simulate_config(
                     memory_mib,
                     memory_per_request,
                     routing,
+                    work_scv,
                     service_state,
                     ring,
                     tick_out,
@@ -530,6 +541,8 @@ def simulate_config(
                 wait_rate = tick_out[O_WAIT_RATE]
                 mu = tick_out[O_MU]
                 wait_limit = tick_out[O_WAIT_LIMIT]
+                share2 = tick_out[O_SHARE2]
+                mu2 = tick_out[O_MU2]
                 row_arrived += lam
                 row_served += served
                 row_dropped += dropped / tick_s
@@ -539,7 +552,7 @@ def simulate_config(
                 weight = served * tick_s
                 if weight > 0.0 and slo_s == slo_s:
                     late = _response_tail(
-                        max(slo_s - fixed_wait, 0.0), wait_p, wait_rate, mu, wait_limit
+                        max(slo_s - fixed_wait, 0.0), wait_p, wait_rate, mu, wait_limit, share2, mu2
                     )
                     row_w += weight
                     row_late += weight * late
@@ -550,6 +563,8 @@ def simulate_config(
                     laws[c, next_tick, 3] = wait_rate
                     laws[c, next_tick, 4] = mu
                     laws[c, next_tick, 5] = wait_limit
+                    laws[c, next_tick, 6] = share2
+                    laws[c, next_tick, 7] = mu2
                 row_ticks += 1
                 next_tick += 1
             # pod changes due by the instant

@@ -105,8 +105,10 @@ class ResponseTimeDistribution:
     truncated at the limit, which is how a queue whose requests leave at a client
     timeout waits (M/M/c+D). ``θ`` may be 0 or negative when the limit is finite (an
     overloaded queue: waits pile up towards the limit). With ``wait_limit_s = inf`` (the
-    default) ``W ~ Exp(θ)``, ``θ > 0``. ``S ~ Exp(service_rate_per_s)``; ``W`` and ``S`` are
-    independent. Arrays of any one shape (services in a tick, or one service's ticks).
+    default) ``W ~ Exp(θ)``, ``θ > 0``. ``S ~ Exp(service_rate_per_s)``, or with probability
+    ``service_share2`` ``Exp(service_rate2_per_s)`` (a two-phase hyperexponential, for work
+    more variable than exponential); ``W`` and ``S`` are independent. Arrays of any one
+    shape (services in a tick, or one service's ticks).
     """
 
     fixed_wait_s: FloatArray
@@ -114,6 +116,8 @@ class ResponseTimeDistribution:
     wait_rate_per_s: FloatArray
     service_rate_per_s: FloatArray
     wait_limit_s: FloatArray | float = math.inf
+    service_share2: FloatArray | float = 0.0
+    service_rate2_per_s: FloatArray | float = 1.0
 
 
 def _phi(x: FloatArray) -> FloatArray:
@@ -156,14 +160,9 @@ def _wait_parts(
     return beyond, integral, mean
 
 
-def tail_and_density(
-    t: FloatArray,
-    c_wait: FloatArray,
-    theta: FloatArray,
-    mu: FloatArray,
-    limit: FloatArray | float = math.inf,
+def _one_phase(
+    t: FloatArray, c_wait: FloatArray, theta: FloatArray, mu: FloatArray, limit: FloatArray | float
 ) -> tuple[FloatArray, FloatArray]:
-    """``P(W + S > t)`` and its density, ``t ≥ 0`` (law: :class:`ResponseTimeDistribution`)."""
     beyond, integral, _ = _wait_parts(t, theta, mu, limit)
     waits = (np.asarray(limit) > 0) & (c_wait > 0)  # no room to wait: no wait
     c_wait = np.where(waits, c_wait, 0.0)
@@ -171,6 +170,24 @@ def tail_and_density(
     tail = np.where(waits, (1.0 - c_wait) * plain + c_wait * (beyond + integral), plain)
     density = np.where(waits, (1.0 - c_wait) * mu * plain + c_wait * mu * integral, mu * plain)
     return tail, density
+
+
+def tail_and_density(
+    t: FloatArray,
+    c_wait: FloatArray,
+    theta: FloatArray,
+    mu: FloatArray,
+    limit: FloatArray | float = math.inf,
+    share2: FloatArray | float = 0.0,
+    mu2: FloatArray | float = 1.0,
+) -> tuple[FloatArray, FloatArray]:
+    """``P(W + S > t)`` and its density, ``t ≥ 0`` (law: :class:`ResponseTimeDistribution`)."""
+    tail, density = _one_phase(t, c_wait, theta, mu, limit)
+    second = np.asarray(share2, dtype=np.float64)
+    if not (second > 0).any():
+        return tail, density
+    tail2, density2 = _one_phase(t, c_wait, theta, np.asarray(mu2, dtype=np.float64), limit)
+    return (1.0 - second) * tail + second * tail2, (1.0 - second) * density + second * density2
 
 
 def wait_mean_s(theta: FloatArray, limit: FloatArray | float) -> FloatArray:
@@ -185,18 +202,27 @@ def _random_part_quantile_s(
     theta: FloatArray,
     mu: FloatArray,
     limit: FloatArray | float = math.inf,
+    share2: FloatArray | float = 0.0,
+    mu2: FloatArray | float = 1.0,
 ) -> FloatArray:
     """Solve ``P(W + S > t) = 1 − q`` by Newton on the log tail, safeguarded by bisection;
     converges to ~1e-13 relative (see :func:`_random_part_quantile_bracket_s`)."""
-    return _random_part_quantile_bracket_s(q, c_wait, theta, mu, limit)[0]
+    return _random_part_quantile_bracket_s(q, c_wait, theta, mu, limit, share2=share2, mu2=mu2)[0]
 
 
 def upper_bound_s(
-    q: float, c_wait: FloatArray, theta: FloatArray, mu: FloatArray, limit: FloatArray | float
+    q: float,
+    c_wait: FloatArray,
+    theta: FloatArray,
+    mu: FloatArray,
+    limit: FloatArray | float,
+    share2: FloatArray | float = 0.0,
+    mu2: FloatArray | float = 1.0,
 ) -> FloatArray:
     """A time beyond the ``q``-quantile of ``W + S``: ``W ≤ τ`` gives ``τ − ln(1−q)/μ``;
     for ``τ = ∞``, ``P(W + S > t) ≤ 2 e^{−st/2}`` (``s = min(θ, μ)``) gives
-    ``2 ln(2/(1−q)) / s``."""
+    ``2 ln(2/(1−q)) / s``. With two service phases, the slower one's (a bound on both)."""
+    mu = np.where(np.asarray(share2) > 0, np.minimum(mu, mu2), mu)
     service = -math.log1p(-q) / mu
     tau = np.broadcast_to(np.asarray(limit, dtype=np.float64), np.shape(service))
     finite = np.isfinite(tau)
@@ -213,17 +239,21 @@ def _random_part_quantile_bracket_s(
     mu: FloatArray,
     limit: FloatArray | float = math.inf,
     iterations: int = _MAX_ITER,
+    *,
+    share2: FloatArray | float = 0.0,
+    mu2: FloatArray | float = 1.0,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``(t, lo, hi)`` after at most ``iterations`` safeguarded Newton steps: the estimate
     of the quantile and a bracket that always holds it (``W + S ≥ S`` gives
     ``lo = −ln(1−q)/μ``; ``hi`` from :func:`upper_bound_s`)."""
     log_target = np.log1p(-q)
     shape = np.broadcast(c_wait, theta, mu, np.asarray(limit)).shape
-    lo = np.broadcast_to(-log_target / mu, shape).copy()
-    hi = np.broadcast_to(upper_bound_s(q, c_wait, theta, mu, limit), shape).copy()
+    fastest = np.where(np.asarray(share2) > 0, np.maximum(mu, mu2), mu)
+    lo = np.broadcast_to(-log_target / fastest, shape).copy()
+    hi = np.broadcast_to(upper_bound_s(q, c_wait, theta, mu, limit, share2, mu2), shape).copy()
     t = lo.copy()
     for _ in range(iterations):
-        tail, density = tail_and_density(t, c_wait, theta, mu, limit)
+        tail, density = tail_and_density(t, c_wait, theta, mu, limit, share2, mu2)
         gap = np.log(np.maximum(tail, 1e-300)) - log_target
         lo = np.where(gap >= 0, t, lo)
         hi = np.where(gap <= 0, t, hi)
@@ -252,6 +282,8 @@ def response_time_tail(dist: ResponseTimeDistribution, t_s: npt.ArrayLike) -> Fl
         dist.wait_rate_per_s,
         dist.service_rate_per_s,
         dist.wait_limit_s,
+        dist.service_share2,
+        dist.service_rate2_per_s,
     )
     tail = np.where(np.isposinf(shifted), 0.0, tail)
     return np.where(np.isnan(shifted), np.nan, tail)
@@ -266,6 +298,8 @@ def response_time_quantile_s(dist: ResponseTimeDistribution, q: float) -> FloatA
         dist.wait_rate_per_s,
         dist.service_rate_per_s,
         dist.wait_limit_s,
+        dist.service_share2,
+        dist.service_rate2_per_s,
     )
     return dist.fixed_wait_s + random_part
 
@@ -276,10 +310,16 @@ def response_time_mean_s(dist: ResponseTimeDistribution) -> FloatArray:
     waiting = wait_mean_s(
         np.broadcast_to(dist.wait_rate_per_s, np.shape(dist.wait_probability)), dist.wait_limit_s
     )
+    second = np.asarray(dist.service_share2, dtype=np.float64)
+    service = np.where(
+        second > 0,
+        (1.0 - second) / dist.service_rate_per_s + second / np.asarray(dist.service_rate2_per_s),
+        1.0 / dist.service_rate_per_s,
+    )
     return (
         dist.fixed_wait_s
         + np.where(dist.wait_probability > 0, dist.wait_probability * waiting, 0.0)
-        + 1.0 / dist.service_rate_per_s
+        + service
     )
 
 
@@ -343,13 +383,15 @@ def pooled_row_quantiles_s(
     theta = np.where(keep, dist.wait_rate_per_s, 1.0)
     mu = np.where(keep, dist.service_rate_per_s, 1.0)
     limit = np.where(keep, dist.wait_limit_s, math.inf)
+    share2 = np.where(keep, dist.service_share2, 0.0)
+    mu2 = np.where(keep, dist.service_rate2_per_s, 1.0)
     out = np.empty((len(qs), w.shape[0]))
     for index, q in enumerate(qs):
         _validate_q(q)
         # A few Newton steps per component: an estimate of its quantile and a bracket
         # that holds it. The pooled quantile lies between the components' quantiles.
         part, part_lo, part_hi = _random_part_quantile_bracket_s(
-            q, c_wait, theta, mu, limit, iterations=_START_ITER
+            q, c_wait, theta, mu, limit, iterations=_START_ITER, share2=share2, mu2=mu2
         )
         each = fixed + part
         lo = np.min(np.where(keep, fixed + part_lo, np.inf), axis=1)
@@ -366,7 +408,13 @@ def pooled_row_quantiles_s(
             ta = t[active]
             shifted = ta[:, None] - fixed[active]
             tail, density = tail_and_density(
-                np.maximum(shifted, 0.0), c_wait[active], theta[active], mu[active], limit[active]
+                np.maximum(shifted, 0.0),
+                c_wait[active],
+                theta[active],
+                mu[active],
+                limit[active],
+                share2[active],
+                mu2[active],
             )
             before = shifted < 0
             part = share[active]

@@ -94,7 +94,9 @@ O_WAIT_RATE = 11  # law: θ of the truncated-exponential wait (1/s, any sign)
 O_MU = 12  # law: service rate of one request at one core (1/s)
 O_WAIT_LIMIT = 13  # law: longest wait (s)
 O_IN_SYSTEM = 14  # requests in the system at the tick's end (the carried state's sum)
-OUT_FIELDS = 15
+O_SHARE2 = 15  # law: share of requests whose work is the second exponential phase
+O_MU2 = 16  # law: that phase's rate (1/s)
+OUT_FIELDS = 17
 
 _NEGLIGIBLE = 1e-15  # P(abandon) below float64's resolution of 1 − P: taken as 0
 _MIN_THETA_TAU = -500.0  # θτ below this: every served wait is within τ/500 of τ (e^500 fits)
@@ -152,7 +154,8 @@ def stationary_law(
     ``r = π_{n₀−1} / Σπ`` (Erlang B's recursion, stable), ``K = cores μ`` and
     ``θ = K − λ``: the served waits have mass ``W = λ r τ φ(θτ)`` and the abandoners
     ``A = λ r e^{−θτ} / K`` against 1 for the requests that do not wait. ``wait_scale``
-    multiplies ``θ`` (1 for Poisson arrivals; the Allen–Cunneen factor for round robin).
+    (:func:`wait_scale`) ≠ 1 keeps the chance ``(W + A)/(1 + W + A)`` of finding every
+    core busy and scales the waits' rate (below capacity): those beyond ``τ`` abandon.
     """
     capacity = cores * mu
     if lam <= 0.0:
@@ -162,14 +165,23 @@ def stationary_law(
     for n in range(1, states):
         x = lam / (mu * min(float(n), cores))
         r = x * r / (1.0 + x * r)
-    theta_tau = max((capacity - lam) * wait_scale * tau, _MIN_THETA_TAU)
-    theta = theta_tau / tau
+    theta_tau = max((capacity - lam) * tau, _MIN_THETA_TAU)
     waiting = lam * r * tau * _phi(theta_tau)
     abandoning = lam * r * math.exp(-theta_tau) / capacity
-    p_abandon = abandoning / (1.0 + waiting + abandoning)
+    if wait_scale == 1.0 or theta_tau <= 0.0:
+        theta = theta_tau / tau
+        p_abandon = abandoning / (1.0 + waiting + abandoning)
+        p_wait = waiting / (1.0 + waiting)
+    else:
+        # the same chance of finding every core busy, with the waits' exponential rate
+        # scaled: a wait beyond τ abandons
+        busy = (waiting + abandoning) / (1.0 + waiting + abandoning)
+        theta = (capacity - lam) * wait_scale
+        beyond = math.exp(-min(theta * tau, 700.0))
+        p_abandon = busy * beyond
+        p_wait = busy * (1.0 - beyond) / (1.0 - p_abandon)
     if p_abandon < _NEGLIGIBLE:
         p_abandon = 0.0
-    p_wait = waiting / (1.0 + waiting)
     return p_abandon, p_wait, theta, _truncated_wait_mean(theta, tau)
 
 
@@ -259,6 +271,30 @@ def abandon_share(lam: float, cores: float, mu: float, tau: float, theta: float)
     return share if share >= _NEGLIGIBLE else 0.0
 
 
+def wait_scale(routing: int, replicas: float, work_scv: float, slots: float, cores: float) -> float:
+    """The Allen–Cunneen factor ``2 / (c_a² + c_s²)`` on the rate of the waits: ``c_a² =
+    1/N`` for round robin over ``N`` replicas (every ``N``-th request), 1 otherwise
+    (Poisson); ``c_s²`` the work's squared coefficient of variation — 1 when slots share
+    the cores (processor sharing is insensitive to the work's shape). Exact for the mean
+    wait of M/G/1; an approximation elsewhere (README, accuracy table)."""
+    arrivals = 1.0 / replicas if routing == 1 and replicas > 0.0 else 1.0
+    work = work_scv if cores >= slots else 1.0
+    return 2.0 / (arrivals + work)
+
+
+def work_law(cpu_s: float, work_scv: float) -> tuple[float, float, float, float]:
+    """A request's work as ``(shift, rate, share2, rate2)``: ``shift + Exp(rate)`` with
+    probability ``1 − share2``, else ``shift + Exp(rate2)``, matching mean ``cpu_s`` and
+    squared coefficient of variation ``work_scv``: a shifted exponential up to 1
+    (``shift = s(1 − cv)``; deterministic work keeps 0.1 % of its mean as exponential
+    jitter), a two-phase hyperexponential with balanced means above it."""
+    if work_scv <= 1.0:
+        cv = max(math.sqrt(work_scv), 1e-3)
+        return cpu_s * (1.0 - cv), 1.0 / (cpu_s * cv), 0.0, 1.0
+    first = 0.5 * (1.0 + math.sqrt((work_scv - 1.0) / (work_scv + 1.0)))
+    return 0.0, 2.0 * first / cpu_s, 1.0 - first, 2.0 * (1.0 - first) / cpu_s
+
+
 def service_tick(
     lam: float,
     replicas: float,
@@ -271,6 +307,7 @@ def service_tick(
     memory_mib: float,
     memory_mib_per_request: float,
     routing: int,
+    work_scv: float,
     state: FloatArray,
     ring: FloatArray,
     out: FloatArray,
@@ -296,15 +333,14 @@ def service_tick(
     theta = capacity
     limit = timeout_s
     queued_mean = 0.0
+    law_mu, share2, law_mu2 = mu, 0.0, 1.0
     if replicas <= 0.0:
         dropped = arrivals + backlog + queued + busy
         fixed = math.nan
     else:
-        if routing == 2:  # pooled: one queue in front of every slot
-            units, cores_unit, scale = 1.0, replicas * per_replica_cores, 1.0
-        else:
-            units, cores_unit = replicas, per_replica_cores
-            scale = 2.0 / (1.0 / replicas + 1.0) if routing == 1 else 1.0
+        units = 1.0 if routing == 2 else replicas  # pooled: one queue in front of every slot
+        cores_unit = replicas * per_replica_cores / units
+        scale = wait_scale(routing, replicas, work_scv, concurrency, cpu_limit_cores)
         lam_unit = lam / units
         p_ab, c_wait, theta, wait_mean = stationary_law(lam_unit, cores_unit, mu, timeout_s, scale)
         target = lam * (1.0 - p_ab) * c_wait * wait_mean  # stationary waiting requests
@@ -327,8 +363,8 @@ def service_tick(
                 abandon_share(lam_unit, cores_unit, mu, timeout_s, theta) if wanted > 0.0 else 0.0
             )
         push = arrivals * p_ab
-        draining = backlog > 0.0
-        new_busy = (capacity if draining else min(lam * (1.0 - p_ab), capacity)) * cpu_s
+        # in service: what arrives (less abandonment) plus what a backlog adds, at most all
+        new_busy = min((arrivals * (1.0 - p_ab) + backlog) / dt_s, capacity) * cpu_s
         available = arrivals - push + backlog + (queued - new_queued) + busy
         if available < 0.0:  # cannot hold more than arrived: the queue grows less
             new_queued += available
@@ -344,13 +380,15 @@ def service_tick(
             served = capacity * dt_s
             new_backlog = min(left, top)
             push += left - new_backlog
-        if draining or new_backlog > 0.0:
+        if backlog > 0.0 or new_backlog > 0.0:
             mean_backlog = _mean_clipped_linear(
                 backlog, backlog - (capacity * dt_s - lam * dt_s), top
             )
             mean_backlog = min(mean_backlog, max(backlog, new_backlog))
         fixed = mean_backlog / capacity
         limit = max(timeout_s - fixed, 0.0)
+        shift, law_mu, share2, law_mu2 = work_law(cpu_s, work_scv)
+        fixed += shift
         wait_p = c_wait
         if limit <= 0.0 or c_wait <= 0.0 or math.isinf(theta):
             wait_p = 0.0
@@ -393,7 +431,9 @@ def service_tick(
     out[O_FIXED] = fixed
     out[O_WAIT_P] = wait_p
     out[O_WAIT_RATE] = theta
-    out[O_MU] = mu
+    out[O_MU] = law_mu
+    out[O_SHARE2] = share2
+    out[O_MU2] = law_mu2
     out[O_WAIT_LIMIT] = limit
     out[O_IN_SYSTEM] = new_backlog + new_queued + new_busy + pending
     if replicas > 0.0:
@@ -405,10 +445,7 @@ def service_tick(
         out[O_MEMORY] = 0.0
 
 
-def response_tail(t: float, c_wait: float, theta: float, mu: float, tau: float) -> float:
-    """``P(W + S > t)`` for ``t ≥ 0`` of one tick's law (``W`` 0 or, with probability
-    ``c_wait``, of density ``∝ e^{−θx}`` on ``(0, τ]``; ``S ~ Exp(μ)``): the scalar form of
-    :func:`capsim.models.queueing.tail_and_density`."""
+def _phase_tail(t: float, c_wait: float, theta: float, mu: float, tau: float) -> float:
     plain = math.exp(-mu * t)
     if c_wait <= 0.0 or tau <= 0.0:
         return plain
@@ -426,6 +463,19 @@ def response_tail(t: float, c_wait: float, theta: float, mu: float, tau: float) 
     return (1.0 - c_wait) * plain + c_wait * (beyond + integral)
 
 
+def response_tail(
+    t: float, c_wait: float, theta: float, mu: float, tau: float, share2: float, mu2: float
+) -> float:
+    """``P(W + S > t)`` for ``t ≥ 0`` of one tick's law (``W`` 0 or, with probability
+    ``c_wait``, of density ``∝ e^{−θx}`` on ``(0, τ]``; ``S ~ Exp(μ)``, or ``Exp(μ₂)`` with
+    probability ``share2``): the scalar form of
+    :func:`capsim.models.queueing.tail_and_density`."""
+    tail = _phase_tail(t, c_wait, theta, mu, tau)
+    if share2 <= 0.0:
+        return tail
+    return (1.0 - share2) * tail + share2 * _phase_tail(t, c_wait, theta, mu2, tau)
+
+
 def steady_cpu_per_replica(
     lam: float,
     replicas: float,
@@ -435,26 +485,52 @@ def steady_cpu_per_replica(
     timeout_s: float,
     idle_cpu_cores: float,
     routing: int,
+    work_scv: float,
 ) -> float:
     """Cores one of ``replicas`` ready replicas uses when ``lam`` requests/s have arrived
     steadily for long: what :func:`service_tick` reports once its state has settled
     (served ``λ (1 − P(abandon))``, or the capacity in overload)."""
     if replicas <= 0.0:
         return 0.0
-    mu = 1.0 / cpu_s
-    per_replica_cores = min(concurrency, cpu_limit_cores)
-    capacity = replicas * per_replica_cores * mu
-    if lam >= capacity:
-        served = capacity
-    elif routing == 2:
-        served = lam * (
-            1.0 - stationary_law(lam, replicas * per_replica_cores, mu, timeout_s, 1.0)[0]
-        )
-    else:
-        scale = 2.0 / (1.0 / replicas + 1.0) if routing == 1 else 1.0
-        p_ab = stationary_law(lam / replicas, per_replica_cores, mu, timeout_s, scale)[0]
-        served = lam * (1.0 - p_ab)
+    p_ab = steady_abandon_share(
+        lam, replicas, cpu_s, concurrency, cpu_limit_cores, timeout_s, routing, work_scv
+    )
+    capacity = replicas * min(concurrency, cpu_limit_cores) / cpu_s
+    served = min(lam * (1.0 - p_ab), capacity)
     return min(served / replicas * cpu_s + idle_cpu_cores, cpu_limit_cores)
+
+
+def steady_law(
+    lam: float,
+    replicas: float,
+    cpu_s: float,
+    concurrency: float,
+    cpu_limit_cores: float,
+    timeout_s: float,
+    routing: int,
+    work_scv: float,
+) -> tuple[float, float, float, float]:
+    """:func:`stationary_law` of one service's routed queue (``replicas`` > 0)."""
+    units = 1.0 if routing == 2 else replicas
+    cores_unit = replicas * min(concurrency, cpu_limit_cores) / units
+    scale = wait_scale(routing, replicas, work_scv, concurrency, cpu_limit_cores)
+    return stationary_law(lam / units, cores_unit, 1.0 / cpu_s, timeout_s, scale)
+
+
+def steady_abandon_share(
+    lam: float,
+    replicas: float,
+    cpu_s: float,
+    concurrency: float,
+    cpu_limit_cores: float,
+    timeout_s: float,
+    routing: int,
+    work_scv: float,
+) -> float:
+    """The share of arrivals that abandon once the queue has settled."""
+    return steady_law(
+        lam, replicas, cpu_s, concurrency, cpu_limit_cores, timeout_s, routing, work_scv
+    )[0]
 
 
 def warm_up(
@@ -466,23 +542,20 @@ def warm_up(
     cpu_limit_cores: float,
     timeout_s: float,
     routing: int,
+    work_scv: float,
     state: FloatArray,
     ring: FloatArray,
 ) -> None:
     """Put a service's state where a long steady run at ``lam`` with ``replicas`` leaves
     it: requests in flight and those waiting to abandon, as at time 0 of a warm start
     (one tick per ring slot, plus one, at ``lam``; the outputs are discarded)."""
-    mu = 1.0 / cpu_s
-    cores = min(concurrency, cpu_limit_cores)
     if replicas > 0.0 and lam > 0.0:
-        if routing == 2:
-            units, cores_unit, scale = 1.0, replicas * cores, 1.0
-        else:
-            units, cores_unit = replicas, cores
-            scale = 2.0 / (1.0 / replicas + 1.0) if routing == 1 else 1.0
-        p_ab, c_wait, _, wait_mean = stationary_law(lam / units, cores_unit, mu, timeout_s, scale)
+        p_ab, c_wait, _, wait_mean = steady_law(
+            lam, replicas, cpu_s, concurrency, cpu_limit_cores, timeout_s, routing, work_scv
+        )
         state[S_QUEUED] = lam * (1.0 - p_ab) * c_wait * wait_mean
-        state[S_BUSY] = min(lam * (1.0 - p_ab), replicas * cores * mu) * cpu_s
+        cores = min(concurrency, cpu_limit_cores)
+        state[S_BUSY] = min(lam * (1.0 - p_ab), replicas * cores / cpu_s) * cpu_s
     scratch = np.zeros(OUT_FIELDS)
     for _ in range(ring.shape[0] + 1):
         service_tick(
@@ -497,6 +570,7 @@ def warm_up(
             0.0,
             0.0,
             routing,
+            work_scv,
             state,
             ring,
             scratch,

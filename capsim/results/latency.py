@@ -67,10 +67,19 @@ class LatencyMixture:
     service_rate_per_s: FloatArray
     weight: FloatArray
     wait_limit_s: FloatArray | None = None
+    service_share2: FloatArray | None = None
+    service_rate2_per_s: FloatArray | None = None
 
     def __post_init__(self) -> None:
-        if self.wait_limit_s is None:
-            object.__setattr__(self, "wait_limit_s", np.full(np.shape(self.weight), math.inf))
+        n = np.shape(self.weight)
+        defaults = (
+            ("wait_limit_s", math.inf),
+            ("service_share2", 0.0),
+            ("service_rate2_per_s", 1.0),
+        )
+        for name, value in defaults:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(n, value))
         arrays = self._arrays()
         shapes = {np.shape(x) for x in arrays}
         if len(shapes) != 1 or len(next(iter(shapes))) != 1:
@@ -96,6 +105,12 @@ class LatencyMixture:
         assert self.wait_limit_s is not None
         return self.wait_limit_s
 
+    @property
+    def _second(self) -> tuple[FloatArray, FloatArray]:
+        assert self.service_share2 is not None
+        assert self.service_rate2_per_s is not None
+        return self.service_share2, self.service_rate2_per_s
+
     def _arrays(self) -> tuple[FloatArray, ...]:
         return (
             self.fixed_s,
@@ -104,6 +119,7 @@ class LatencyMixture:
             self.service_rate_per_s,
             self.weight,
             self._limit,
+            *self._second,
         )
 
     @classmethod
@@ -121,11 +137,13 @@ class LatencyMixture:
             law.wait_rate_per_s,
             law.service_rate_per_s,
             law.wait_limit_s,
+            law.service_share2,
+            law.service_rate2_per_s,
         )
-        f, c, theta, mu, limit = (
+        f, c, theta, mu, limit, share2, mu2 = (
             np.broadcast_to(np.asarray(p, dtype=np.float64).ravel(), w.shape)[keep] for p in parts
         )
-        return cls(f, c, theta, mu, w[keep], limit)
+        return cls(f, c, theta, mu, w[keep], limit, share2, mu2)
 
     @property
     def total_weight(self) -> float:
@@ -139,6 +157,7 @@ class LatencyMixture:
             self.wait_rate_per_s,
             self.service_rate_per_s,
             self._limit,
+            *self._second,
         )
 
     def mean_s(self) -> float:
@@ -157,6 +176,7 @@ class LatencyMixture:
             self.wait_rate_per_s,
             self.service_rate_per_s,
             self._limit,
+            *self._second,
         )
         tail = np.where(started, tail, 1.0)
         density = np.where(started, density, 0.0)
@@ -184,7 +204,12 @@ class LatencyMixture:
             return math.nan
         lo = float(self.fixed_s.min())
         bound = upper_bound_s(
-            q, self.wait_probability, self.wait_rate_per_s, self.service_rate_per_s, self._limit
+            q,
+            self.wait_probability,
+            self.wait_rate_per_s,
+            self.service_rate_per_s,
+            self._limit,
+            *self._second,
         )
         hi = float((self.fixed_s + bound).max())
         log_target = math.log((1.0 - q) * self.total_weight)
@@ -227,5 +252,7 @@ def latency_mixture(components: LatencyComponents) -> LatencyMixture:
         components.wait_rate_per_s,
         components.service_rate_per_s,
         components.wait_limit_s,
+        components.service_share2,
+        components.service_rate2_per_s,
     )
     return LatencyMixture.of(law, components.served)

@@ -32,7 +32,13 @@ if TYPE_CHECKING:
         pod_template,
     )
     from capsim.scenario.schema import Scenario, load_scenario, parse_scenario, scenario_file
-    from capsim.scenario.workloads import BatchArrivals, BatchWorkload, ServiceWorkload, Slo
+    from capsim.scenario.workloads import (
+        BatchArrivals,
+        BatchWorkload,
+        ServiceTime,
+        ServiceWorkload,
+        Slo,
+    )
 
 _LAZY = {
     "BatchArrivals": "capsim.scenario.workloads",
@@ -45,6 +51,7 @@ _LAZY = {
     "PodTemplate": "capsim.scenario.platforms",
     "Scenario": "capsim.scenario.schema",
     "ScenarioError": "capsim.scenario.base",
+    "ServiceTime": "capsim.scenario.workloads",
     "ServiceWorkload": "capsim.scenario.workloads",
     "Slo": "capsim.scenario.workloads",
     "VmAutoscaling": "capsim.scenario.platforms",
@@ -70,6 +77,7 @@ __all__ = [
     "PodTemplate",
     "Scenario",
     "ScenarioError",
+    "ServiceTime",
     "ServiceWorkload",
     "Slo",
     "VmAutoscaling",

@@ -34,7 +34,14 @@ from capsim.scenario.limits import (
 )
 from capsim.scenario.load import LoadSpec
 
-__all__ = ["BatchArrivals", "BatchWorkload", "ServiceWorkload", "Slo", "Workload"]
+__all__ = [
+    "BatchArrivals",
+    "BatchWorkload",
+    "ServiceTime",
+    "ServiceWorkload",
+    "Slo",
+    "Workload",
+]
 
 
 class Slo(FrozenModel):
@@ -44,8 +51,59 @@ class Slo(FrozenModel):
     max_error_rate: Float | None = Field(default=None, ge=0, le=1)
 
 
+MAX_SERVICE_TIME_CV = 10.0
+"""Largest coefficient of variation of a request's work (beyond it one request in a
+million would hold the replica for hours)."""
+
+
+MAX_MODELLED_CV = 1.0
+"""Largest ``cv`` the expected model takes: above it a two-moment model of the waits puts
+p99 far too low (−42 % for lognormal work of cv 2 at ρ 0.6 against Ciw)."""
+
+
+class ServiceTime(FrozenModel):
+    """The shape of a request's CPU work around its mean (``cpu_ms_per_request``).
+
+    ``exponential`` (the default; coefficient of variation 1), ``deterministic`` (every
+    request the same), ``lognormal`` and ``gamma`` with a coefficient of variation ``cv``
+    (standard deviation over mean). The expected service model uses the first two moments
+    (mean and ``cv``): see ``README.md`` › *The service model* for what that means. A
+    ``cv`` above 1 is refused for now (:data:`MAX_MODELLED_CV`).
+    """
+
+    distribution: Literal["exponential", "deterministic", "lognormal", "gamma"] = "exponential"
+    cv: Float | None = Field(default=None, gt=0, le=MAX_SERVICE_TIME_CV)
+
+    @model_validator(mode="after")
+    def _cv_where_it_belongs(self) -> ServiceTime:
+        if self.distribution in ("exponential", "deterministic") and self.cv is not None:
+            raise ValueError(
+                f"cv: the {self.distribution} distribution has no cv to set, got {self.cv}"
+            )
+        if self.distribution in ("lognormal", "gamma") and self.cv is None:
+            raise ValueError(f"cv: the {self.distribution} distribution needs its cv (e.g. 0.5)")
+        if self.cv is not None and self.cv > MAX_MODELLED_CV:
+            raise ValueError(
+                f"cv: work more variable than exponential (cv above {MAX_MODELLED_CV:g}) is not "
+                f"modelled yet: its waits have heavier tails than the model's and its p99 "
+                f"would be too low (README, The service model), got {self.cv}"
+            )
+        return self
+
+    @property
+    def scv(self) -> float:
+        """Squared coefficient of variation of the work."""
+        if self.distribution == "exponential":
+            return 1.0
+        if self.distribution == "deterministic":
+            return 0.0
+        assert self.cv is not None
+        return self.cv * self.cv
+
+
 class ServiceWorkload(FrozenModel):
-    """A request-driven service: load, CPU per request, memory, concurrency, timeout, SLO."""
+    """A request-driven service: load, CPU per request and its shape, memory, concurrency,
+    timeout, SLO."""
 
     kind: Literal["service"]
     name: Name
@@ -56,6 +114,7 @@ class ServiceWorkload(FrozenModel):
     concurrency: Int = Field(default=1, ge=1, le=MAX_CONCURRENCY)
     idle_cpu_millicores: Millicores = Field(default=0, alias="idle_cpu")
     timeout_s: PositiveSeconds = Field(default=30.0, alias="timeout")
+    service_time: ServiceTime = Field(default_factory=ServiceTime)
     slo: Slo | None = None
 
 
