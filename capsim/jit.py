@@ -14,7 +14,7 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["COMPILED", "compile_family", "jit"]
+__all__ = ["COMPILED", "compile_family", "forget_stale_cache", "jit"]
 
 COMPILED = importlib.util.find_spec("numba") is not None
 """Whether Numba is installed, so that :func:`jit` and :func:`compile_family` compile."""
@@ -49,3 +49,38 @@ def compile_family(
         compiled[name] = jit(copy)
         shared[name] = compiled[name]
     return compiled
+
+
+def forget_stale_cache(module_file: str, *dependencies: str) -> None:
+    """Drop Numba's cache of ``module_file``'s functions when a module they call changed.
+
+    Numba keys a cached function on its own source file only: a cached caller keeps the
+    machine code of a callee from another module after that module changed. So the
+    callers' cache files (``__pycache__/<module>.*.nbi|nbc``, written by Numba for capsim)
+    are removed whenever the SHA-256 of the ``dependencies``' sources differs from the one
+    recorded beside them. Best effort: a read-only install (whose files never change)
+    is left alone.
+    """
+    if not COMPILED:
+        return
+    import hashlib
+    from pathlib import Path
+
+    source = Path(module_file)
+    cache = source.parent / "__pycache__"
+    digest = hashlib.sha256()
+    for path in dependencies:
+        digest.update(Path(path).read_bytes())
+    stamp = cache / f"{source.stem}.deps-sha256"
+    try:
+        if stamp.read_text(encoding="ascii") == digest.hexdigest():
+            return
+    except OSError:
+        pass
+    try:
+        cache.mkdir(exist_ok=True)
+        for old in (*cache.glob(f"{source.stem}.*.nbi"), *cache.glob(f"{source.stem}.*.nbc")):
+            old.unlink()
+        stamp.write_text(digest.hexdigest(), encoding="ascii")
+    except OSError:
+        return

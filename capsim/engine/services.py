@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from capsim.jit import compile_family, jit
+from capsim.jit import compile_family, forget_stale_cache, jit
 from capsim.models import service
 from capsim.models.service import OUT_FIELDS, ROUTING, STATE_FIELDS, ring_length
 from capsim.scenario import ServiceWorkload
@@ -84,6 +84,7 @@ def _compiled() -> tuple[dict[str, Any], Any]:
     """The model's functions and the block loop, compiled on first use (so importing the
     engine does not import Numba)."""
     global _service_tick
+    forget_stale_cache(__file__, service.__file__)  # the block loop's cache holds the model
     family = compile_family(vars(service), _FAMILY)
     _service_tick = family["service_tick"]
     return family, jit(_step_block)

@@ -38,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from capsim.hpa import calculator
 from capsim.hpa.calculator import cpu_unready_rule
-from capsim.jit import compile_family
+from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import service
 from capsim.models.service import (
     O_ABANDONED,
@@ -82,6 +83,9 @@ else:  # the core install without the fast extra
 
 SAME_INSTANT_S = 1e-9
 RECORD, SCRAPE, SYNC = 1, 2, 4
+
+# The kernel's cached machine code includes the service model and the HPA rule it calls.
+forget_stale_cache(__file__, service.__file__, calculator.__file__)
 
 # The CPU unready-pod rule of the HPA maths, compiled with the kernel (one rule for all).
 _cpu_unready = njit(cache=True)(cpu_unready_rule)

@@ -99,6 +99,8 @@ O_MU2 = 16  # law: that phase's rate (1/s)
 OUT_FIELDS = 17
 
 _NEGLIGIBLE = 1e-15  # P(abandon) below float64's resolution of 1 − P: taken as 0
+_FAR = 40.0  # θτ beyond this: e^-θτ < 5e-18, the timeout changes nothing representable
+_SETTLED = 30.0  # canonical RBM time beyond this: H₁ within 1e-9 of 1 (settled)
 _MIN_THETA_TAU = -500.0  # θτ below this: every served wait is within τ/500 of τ (e^500 fits)
 
 
@@ -118,10 +120,10 @@ def _phi(x: float) -> float:
 def _truncated_wait_mean(theta: float, tau: float) -> float:
     """Mean of the density ``∝ e^{−θx}`` on ``(0, τ]``."""
     x = theta * tau
+    if x > _FAR:  # 1/(e^x − 1) below 5e-18 of 1/x
+        return tau / x
     if abs(x) < 1e-6:
         return tau * (0.5 - x / 12.0)
-    if x > 700.0:  # e^x overflows; 1/(e^x − 1) is below 1e-304 anyway
-        return tau / x
     return tau * (1.0 / x - 1.0 / math.expm1(x))
 
 
@@ -166,6 +168,12 @@ def stationary_law(
         x = lam / (mu * min(float(n), cores))
         r = x * r / (1.0 + x * r)
     theta_tau = max((capacity - lam) * tau, _MIN_THETA_TAU)
+    if theta_tau > _FAR and wait_scale == 1.0:
+        # the timeout is far beyond the waits (e^-θτ below 1e-17): no abandonment, and the
+        # waits are the untruncated exponential (M/M/c)
+        theta = capacity - lam
+        waiting = lam * r / theta
+        return 0.0, waiting / (1.0 + waiting), theta, 1.0 / theta
     waiting = lam * r * tau * _phi(theta_tau)
     abandoning = lam * r * math.exp(-theta_tau) / capacity
     if wait_scale == 1.0 or theta_tau <= 0.0:
@@ -199,18 +207,35 @@ def rbm_progress(t: float) -> float:
 
 
 def rbm_age(progress: float) -> float:
-    """The canonical time ``t`` with ``H₁(t) = progress`` (0 ≤ progress < 1), by bisection
-    on ``log t`` (``H₁`` increases)."""
+    """The canonical time ``t`` with ``H₁(t) = progress`` (0 ≤ progress < 1): Newton on
+    ``log t`` with ``H₁'(t) = 2 (φ(√t)/√t − Ψ(√t))`` (positive: Mills' ratio), safeguarded
+    by a bracket, from the small-``t`` inverse ``t = (progress / 4φ(0))²``."""
     if progress <= 0.0:
         return 0.0
-    lo, hi = -40.0, 8.0  # log t: e^8 ≈ 3000 canonical units (H₁ = 1 − 1e-500)
+    if progress >= 1.0:
+        return math.inf
+    lo, hi = -60.0, 8.0  # log t; H₁(e^8) = 1 − 1e-500
+    x = min(max(2.0 * math.log(progress * math.sqrt(2.0 * math.pi) / 4.0), lo), hi)
     for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if rbm_progress(math.exp(mid)) < progress:
-            lo = mid
+        t = math.exp(x)
+        gap = rbm_progress(t) - progress
+        if gap < 0.0:
+            lo = x
         else:
-            hi = mid
-    return math.exp(0.5 * (lo + hi))
+            hi = x
+        root = math.sqrt(t)
+        slope = 2.0 * (
+            math.exp(-0.5 * t) / math.sqrt(2.0 * math.pi) / root
+            - 0.5 * math.erfc(root / math.sqrt(2.0))
+        )
+        step = gap / (slope * t) if slope > 0.0 else math.inf
+        nxt = x - step
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - x) < 1e-12 or hi - lo < 1e-12:
+            return math.exp(nxt)
+        x = nxt
+    return math.exp(x)
 
 
 def grow_queue(queued: float, target: float, lam: float, capacity: float, dt_s: float) -> float:
@@ -226,7 +251,7 @@ def grow_queue(queued: float, target: float, lam: float, capacity: float, dt_s: 
     adds ``(λ − K) t``. Exact for growth from empty in the heavy-traffic limit; elsewhere
     an approximation the README's accuracy table measures.
     """
-    if queued >= target:
+    if queued >= target * (1.0 - 1e-12):  # settled (to rounding)
         return target
     variance = lam + capacity
     drift = capacity - lam
@@ -234,6 +259,8 @@ def grow_queue(queued: float, target: float, lam: float, capacity: float, dt_s: 
         return target
     if drift > 0.0:
         scale = variance / (drift * drift)  # canonical time unit, seconds
+        if dt_s > _SETTLED * scale:  # relaxes within the tick, whatever the start
+            return target
         age = rbm_age(queued / target) + dt_s / scale
         return min(target * rbm_progress(age), target)
     grown = math.sqrt(queued * queued + 2.0 * variance * dt_s / math.pi) - drift * dt_s
@@ -245,7 +272,10 @@ def matched_wait_rate(theta: float, tau: float, mean_s: float) -> float:
     most the mean at ``θ``): bisection between ``θ`` and ``1/mean_s``."""
     if _truncated_wait_mean(theta, tau) <= mean_s:
         return theta
-    lo, hi = theta, max(1.0 / mean_s, theta)
+    guess = 1.0 / mean_s
+    if guess * tau > 40.0:  # the truncation takes less than e^-40 of the mean: E[W] = 1/θ
+        return max(guess, theta)
+    lo, hi = theta, max(guess, theta)
     for _ in range(80):
         mid = 0.5 * (lo + hi)
         if _truncated_wait_mean(mid, tau) > mean_s:
@@ -288,6 +318,8 @@ def work_law(cpu_s: float, work_scv: float) -> tuple[float, float, float, float]
     squared coefficient of variation ``work_scv``: a shifted exponential up to 1
     (``shift = s(1 − cv)``; deterministic work keeps 0.1 % of its mean as exponential
     jitter), a two-phase hyperexponential with balanced means above it."""
+    if work_scv == 1.0:
+        return 0.0, 1.0 / cpu_s, 0.0, 1.0
     if work_scv <= 1.0:
         cv = max(math.sqrt(work_scv), 1e-3)
         return cpu_s * (1.0 - cv), 1.0 / (cpu_s * cv), 0.0, 1.0
