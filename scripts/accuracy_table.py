@@ -68,11 +68,17 @@ def steady(
     return LatencyMixture.of(law, o[:, sv.O_SERVED]), o[:, sv.O_ABANDONED].sum() / (lam * ticks)
 
 
+def _error(reference: float, value: float) -> str:
+    """Relative error in %, one decimal; 0.0 without a sign below 0.05 % (rounding noise)."""
+    error = 100 * (value - reference) / reference
+    return "0.0 %" if abs(error) < 0.05 else f"{error:+.1f} %"
+
+
 def row(case: str, reference: str, pairs: list[tuple[str, float, float, float]]) -> str:
     """One table row: per metric ``name ref → capsim (error)``; ``scale`` for display."""
     refs = " / ".join(f"{r * k:.4g}" for _, r, _, k in pairs)
     ours = " / ".join(f"{c * k:.4g}" for _, _, c, k in pairs)
-    errors = " / ".join(f"{100 * (c - r) / r:+.1f} %" for _, r, c, _ in pairs)
+    errors = " / ".join(_error(r, c) for _, r, c, _ in pairs)
     names = " / ".join(n for n, _, _, _ in pairs)
     return f"| {case} | {names} | {reference} | {refs} | {ours} | {errors} |"
 
