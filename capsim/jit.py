@@ -20,21 +20,26 @@ COMPILED = importlib.util.find_spec("numba") is not None
 """Whether Numba is installed, so that :func:`jit` and :func:`compile_family` compile."""
 
 
-def jit(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``numba.njit(cache=True)(function)``, or ``function`` itself without Numba."""
+def jit(function: Callable[..., Any], *, inline: bool = False) -> Callable[..., Any]:
+    """``numba.njit(cache=True)(function)``, or ``function`` itself without Numba;
+    ``inline`` compiles it into its callers (no call overhead in hot loops)."""
     if not COMPILED:
         return function
     import numba
 
-    compiled: Callable[..., Any] = numba.njit(cache=True)(function)
+    options: dict[str, Any] = {"cache": True}
+    if inline:
+        options["inline"] = "always"
+    compiled: Callable[..., Any] = numba.njit(**options)(function)
     return compiled
 
 
 def compile_family(
-    namespace: dict[str, Any], names: Sequence[str]
+    namespace: dict[str, Any], names: Sequence[str], inline: Sequence[str] = ()
 ) -> dict[str, Callable[..., Any]]:
     """Compile the functions ``names`` of a module (its ``globals()``) so that each calls
-    the compiled others; returns name → callable. The module itself is left untouched."""
+    the compiled others; returns name → callable. Those also in ``inline`` are compiled
+    into their callers. The module itself is left untouched."""
     if not COMPILED:
         return {name: namespace[name] for name in names}
     shared = dict(namespace)
@@ -46,7 +51,7 @@ def compile_family(
         )
         copy.__qualname__ = original.__qualname__
         copy.__module__ = original.__module__
-        compiled[name] = jit(copy)
+        compiled[name] = jit(copy, inline=name in inline)
         shared[name] = compiled[name]
     return compiled
 

@@ -85,7 +85,7 @@ def _compiled() -> tuple[dict[str, Any], Any]:
     engine does not import Numba)."""
     global _service_tick
     forget_stale_cache(__file__, service.__file__)  # the block loop's cache holds the model
-    family = compile_family(vars(service), _FAMILY)
+    family = compile_family(vars(service), _FAMILY, inline=service.HOT_HELPERS)
     _service_tick = family["service_tick"]
     return family, jit(_step_block)
 

@@ -112,6 +112,7 @@ _SERVICE = compile_family(
         "_phase_tail",
         "response_tail",
     ],
+    inline=service.HOT_HELPERS,
 )
 _service_tick = _SERVICE["service_tick"]
 _response_tail = _SERVICE["response_tail"]

@@ -104,6 +104,21 @@ _SETTLED = 30.0  # canonical RBM time beyond this: H₁ within 1e-9 of 1 (settle
 _MIN_THETA_TAU = -500.0  # θτ below this: every served wait is within τ/500 of τ (e^500 fits)
 
 
+HOT_HELPERS = (
+    "_phi",
+    "_truncated_wait_mean",
+    "_mean_clipped_linear",
+    "stationary_law",
+    "grow_queue",
+    "matched_wait_rate",
+    "wait_scale",
+    "work_law",
+    "_phase_tail",
+)
+"""The small functions a compiler should build into their callers: every service-tick
+calls them (:func:`capsim.jit.compile_family`)."""
+
+
 def ring_length(timeout_s: float, dt_s: float) -> int:
     """Slots of the abandonment ring: a request abandons ``τ`` after it arrived, in the
     tick ``⌊τ/dt⌋`` or ``⌊τ/dt⌋ + 1`` after its own."""
