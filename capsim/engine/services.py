@@ -60,22 +60,6 @@ def _step_block(
             )
 
 
-_FAMILY = (
-    "_phi",
-    "_truncated_wait_mean",
-    "_mean_clipped_linear",
-    "stationary_law",
-    "rbm_progress",
-    "rbm_age",
-    "grow_queue",
-    "matched_wait_rate",
-    "abandon_share",
-    "wait_scale",
-    "work_law",
-    "service_tick",
-    "steady_law",
-    "warm_up",
-)
 _service_tick: Any = None  # set by _compiled(): the callee _step_block compiles against
 
 
@@ -85,7 +69,7 @@ def _compiled() -> tuple[dict[str, Any], Any]:
     engine does not import Numba)."""
     global _service_tick
     forget_stale_cache(__file__, service.__file__)  # the block loop's cache holds the model
-    family = compile_family(vars(service), _FAMILY, inline=service.HOT_HELPERS)
+    family = compile_family(vars(service), service.COMPILED_FUNCTIONS, inline=service.HOT_HELPERS)
     _service_tick = family["service_tick"]
     return family, jit(_step_block)
 

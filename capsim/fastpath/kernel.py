@@ -90,30 +90,7 @@ forget_stale_cache(__file__, service.__file__, calculator.__file__)
 # The CPU unready-pod rule of the HPA maths, compiled with the kernel (one rule for all).
 _cpu_unready = njit(cache=True)(cpu_unready_rule)
 # The service model, compiled: the very function the engine steps (capsim.engine.services).
-_SERVICE = compile_family(
-    vars(service),
-    [
-        "_phi",
-        "_truncated_wait_mean",
-        "_mean_clipped_linear",
-        "stationary_law",
-        "rbm_progress",
-        "rbm_age",
-        "grow_queue",
-        "matched_wait_rate",
-        "abandon_share",
-        "wait_scale",
-        "work_law",
-        "service_tick",
-        "steady_law",
-        "steady_abandon_share",
-        "steady_cpu_per_replica",
-        "warm_up",
-        "_phase_tail",
-        "response_tail",
-    ],
-    inline=service.HOT_HELPERS,
-)
+_SERVICE = compile_family(vars(service), service.COMPILED_FUNCTIONS, inline=service.HOT_HELPERS)
 _service_tick = _SERVICE["service_tick"]
 _response_tail = _SERVICE["response_tail"]
 _steady_cpu = _SERVICE["steady_cpu_per_replica"]

@@ -104,6 +104,29 @@ _SETTLED = 30.0  # canonical RBM time beyond this: H₁ within 1e-9 of 1 (settle
 _MIN_THETA_TAU = -500.0  # θτ below this: every served wait is within τ/500 of τ (e^500 fits)
 
 
+COMPILED_FUNCTIONS = (
+    "_phi",
+    "_truncated_wait_mean",
+    "_mean_clipped_linear",
+    "stationary_law",
+    "rbm_progress",
+    "rbm_age",
+    "grow_queue",
+    "matched_wait_rate",
+    "abandon_share",
+    "wait_scale",
+    "work_law",
+    "service_tick",
+    "steady_law",
+    "steady_abandon_share",
+    "steady_cpu_per_replica",
+    "warm_up",
+    "_phase_tail",
+    "response_tail",
+)
+"""The functions callers compile, callees before their callers
+(:func:`capsim.jit.compile_family`)."""
+
 HOT_HELPERS = (
     "_phi",
     "_truncated_wait_mean",
