@@ -30,7 +30,7 @@ def test_a_report_with_services_and_batch_jobs_renders(tmp_path: Path) -> None:
     write_report(result, out, ["html"])
     page = check_page(out / "index.html")
     assert page.console_errors == []
-    assert page.images == 8  # load, replicas, latency, utilization, nodes, cost, 2 batch
+    assert page.images == 9  # load, replicas, latency, requests, utilization, nodes, cost, 2 batch
     assert page.images_loaded == page.images
     assert not page.blank()
     assert page.title == "capsim report: web-and-training"
