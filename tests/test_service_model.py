@@ -324,3 +324,14 @@ def test_in_flight_follows_a_falling_load() -> None:
     for tick in (100, 300, 500, 599):
         rho = rates[tick] / 10 / MU
         assert outs[tick, sv.O_IN_FLIGHT] / 10 == pytest.approx(rho / (1 - rho), rel=0.05)
+
+
+def test_a_sub_core_limit_slows_each_request() -> None:
+    """One slot on a 250m limit, 65 ms of CPU per request: a request alone runs at a
+    quarter core, so the replica is an M/M/1 with rate 0.25/0.065 s⁻¹ and the mean
+    response is 1/(μ − λ) (not the full-core 65 ms plus a wait)."""
+    mu = 0.25 / 0.065
+    outs, _ = run([2.0] * 50, [1.0] * 50, cpu_s=0.065, cores=0.25, tau=1e4)
+    assert mixture(outs).mean_s() == pytest.approx(1 / (mu - 2.0), rel=0.005)
+    in_flight = outs[-1, sv.O_IN_FLIGHT]
+    assert in_flight == pytest.approx((2.0 / mu) / (1 - 2.0 / mu), rel=0.005)

@@ -148,7 +148,11 @@ def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -
     # wait the timeout; the M/M/c+D law holds at any load
     p_ab, c_wait, _, wait = steady_law(arrival_rate, *shape, profile.routing, profile.work_scv)
     per_replica = arrival_rate / replicas
-    in_flight = per_replica * ((1.0 - p_ab) * (c_wait * wait + cpu_s) + p_ab * profile.timeout_s)
+    # a request alone on a sub-core limit runs at that fraction of a core
+    service_s = cpu_s / min(1.0, float(profile.concurrency), profile.cpu_limit_cores)
+    in_flight = per_replica * (
+        (1.0 - p_ab) * (c_wait * wait + service_s) + p_ab * profile.timeout_s
+    )
     return ReplicaUsage(
         cpu_cores=cpu,
         memory_mib=profile.memory_mib + profile.memory_mib_per_request * in_flight,

@@ -106,6 +106,7 @@ _MIN_THETA_TAU = -500.0  # θτ below this: every served wait is within τ/500 o
 
 COMPILED_FUNCTIONS = (
     "_phi",
+    "_last_state_share",
     "_truncated_wait_mean",
     "_mean_clipped_linear",
     "stationary_law",
@@ -118,7 +119,6 @@ COMPILED_FUNCTIONS = (
     "work_law",
     "service_tick",
     "steady_law",
-    "steady_abandon_share",
     "steady_cpu_per_replica",
     "warm_up",
     "_phase_tail",
@@ -129,6 +129,7 @@ COMPILED_FUNCTIONS = (
 
 HOT_HELPERS = (
     "_phi",
+    "_last_state_share",
     "_truncated_wait_mean",
     "_mean_clipped_linear",
     "stationary_law",
@@ -183,6 +184,16 @@ def _mean_clipped_linear(x0: float, x1: float, upper: float) -> float:
     return min(max(value, 0.0), upper)
 
 
+def _last_state_share(lam: float, cores: float, mu: float) -> float:
+    """``π_{n₀−1} / Σ_{n<n₀} π_n`` of the birth–death weights ``π_n = Π λ/(μ min(j, cores))``
+    over the ``n₀ = ⌈cores⌉`` states before saturation (Erlang B's stable recursion)."""
+    r = 1.0
+    for n in range(1, math.ceil(cores)):
+        x = lam / (mu * min(float(n), cores))
+        r = x * r / (1.0 + x * r)
+    return r
+
+
 def stationary_law(
     lam: float, cores: float, mu: float, tau: float, wait_scale: float
 ) -> tuple[float, float, float, float]:
@@ -200,11 +211,7 @@ def stationary_law(
     capacity = cores * mu
     if lam <= 0.0:
         return 0.0, 0.0, capacity, 0.0
-    r = 1.0
-    states = math.ceil(cores)
-    for n in range(1, states):
-        x = lam / (mu * min(float(n), cores))
-        r = x * r / (1.0 + x * r)
+    r = _last_state_share(lam, cores, mu)
     theta_tau = max((capacity - lam) * tau, _MIN_THETA_TAU)
     if theta_tau > _FAR and wait_scale == 1.0:
         # the timeout is far beyond the waits (e^-θτ below 1e-17): no abandonment, and the
@@ -328,10 +335,7 @@ def abandon_share(lam: float, cores: float, mu: float, tau: float, theta: float)
     rate set to ``θ`` (the law a queue still building up has: its waits are shorter)."""
     if lam <= 0.0:
         return 0.0
-    r = 1.0
-    for n in range(1, math.ceil(cores)):
-        x = lam / (mu * min(float(n), cores))
-        r = x * r / (1.0 + x * r)
+    r = _last_state_share(lam, cores, mu)
     theta_tau = max(theta * tau, _MIN_THETA_TAU)
     waiting = lam * r * tau * _phi(theta_tau)
     abandoning = lam * r * math.exp(-theta_tau) / (cores * mu)
@@ -393,6 +397,7 @@ def service_tick(
     mu = 1.0 / cpu_s
     per_replica_cores = min(concurrency, cpu_limit_cores)
     capacity = replicas * per_replica_cores * mu
+    service_s = cpu_s / min(1.0, per_replica_cores)  # a request alone on a sub-core limit
     arrivals = lam * dt_s
     backlog = state[S_BACKLOG]
     queued = state[S_QUEUED]
@@ -434,7 +439,7 @@ def service_tick(
             )
         push = arrivals * p_ab
         # in service: what arrives (less abandonment) plus what a backlog adds, at most all
-        new_busy = min((arrivals * (1.0 - p_ab) + backlog) / dt_s, capacity) * cpu_s
+        new_busy = min((arrivals * (1.0 - p_ab) + backlog) / dt_s, capacity) * service_s
         available = arrivals - push + backlog + (queued - new_queued) + busy
         if available < 0.0:  # cannot hold more than arrived: the queue grows less
             new_queued += available
@@ -443,7 +448,7 @@ def service_tick(
         served = available - new_busy
         top = capacity * timeout_s  # a fluid backlog holds at most τ of service
         if served > capacity * dt_s:  # more than the replicas can serve: all busy
-            new_busy = min(capacity * cpu_s, available)
+            new_busy = min(capacity * service_s, available)
             served = available - new_busy
         if served > capacity * dt_s:  # and the rest waits as a fluid backlog
             left = served - capacity * dt_s
@@ -457,7 +462,7 @@ def service_tick(
             mean_backlog = min(mean_backlog, max(backlog, new_backlog))
         fixed = mean_backlog / capacity
         limit = max(timeout_s - fixed, 0.0)
-        shift, law_mu, share2, law_mu2 = work_law(cpu_s, work_scv)
+        shift, law_mu, share2, law_mu2 = work_law(service_s, work_scv)
         fixed += shift
         wait_p = c_wait
         if limit <= 0.0 or c_wait <= 0.0 or math.isinf(theta):
@@ -562,9 +567,9 @@ def steady_cpu_per_replica(
     (served ``λ (1 − P(abandon))``, or the capacity in overload)."""
     if replicas <= 0.0:
         return 0.0
-    p_ab = steady_abandon_share(
+    p_ab = steady_law(
         lam, replicas, cpu_s, concurrency, cpu_limit_cores, timeout_s, routing, work_scv
-    )
+    )[0]
     capacity = replicas * min(concurrency, cpu_limit_cores) / cpu_s
     served = min(lam * (1.0 - p_ab), capacity)
     return min(served / replicas * cpu_s + idle_cpu_cores, cpu_limit_cores)
@@ -585,22 +590,6 @@ def steady_law(
     cores_unit = replicas * min(concurrency, cpu_limit_cores) / units
     scale = wait_scale(routing, replicas, work_scv, concurrency, cpu_limit_cores)
     return stationary_law(lam / units, cores_unit, 1.0 / cpu_s, timeout_s, scale)
-
-
-def steady_abandon_share(
-    lam: float,
-    replicas: float,
-    cpu_s: float,
-    concurrency: float,
-    cpu_limit_cores: float,
-    timeout_s: float,
-    routing: int,
-    work_scv: float,
-) -> float:
-    """The share of arrivals that abandon once the queue has settled."""
-    return steady_law(
-        lam, replicas, cpu_s, concurrency, cpu_limit_cores, timeout_s, routing, work_scv
-    )[0]
 
 
 def warm_up(
@@ -625,7 +614,7 @@ def warm_up(
         )
         state[S_QUEUED] = lam * (1.0 - p_ab) * c_wait * wait_mean
         cores = min(concurrency, cpu_limit_cores)
-        state[S_BUSY] = min(lam * (1.0 - p_ab), replicas * cores / cpu_s) * cpu_s
+        state[S_BUSY] = min(lam * (1.0 - p_ab), replicas * cores / cpu_s) * cpu_s / min(1.0, cores)
     scratch = np.zeros(OUT_FIELDS)
     for _ in range(ring.shape[0] + 1):
         service_tick(
