@@ -278,6 +278,17 @@ class CiwSummary:
     served: int
     replications: int
     customers_per_replication: int
+    wait_probability: Estimate | None = None
+    """Share of served requests that waited at all (``waiting_time > 0``)."""
+
+
+ArrivalFactory = Callable[[float], Any]
+"""Makes one ciw arrival distribution of the given rate (requests/s)."""
+
+
+def poisson_arrivals(rate: float) -> Any:
+    """Poisson arrivals: ``Exponential(rate)`` interarrival times."""
+    return ciw.dists.Exponential(rate)
 
 
 def _stationary(
@@ -289,6 +300,8 @@ def _stationary(
     warmup_customers: int,
     seed: int,
     drain_s: float | None,
+    arrivals: ArrivalFactory = poisson_arrivals,
+    arrival_scv: float = 1.0,
 ) -> CiwSummary:
     if replications < 2:
         raise ValueError("at least two replications for a confidence interval")
@@ -301,16 +314,16 @@ def _stationary(
         if topology.tau_s is not None:
             drain_s = topology.tau_s + 50 * scale
         else:
-            drain_s = 25 * scale / max(1.0 - rho, 0.01)
+            drain_s = 25 * scale * max(1.0, arrival_scv) / max(1.0 - rho, 0.01)
     nodes = topology.replica_nodes()
     per_rep: dict[str, list[float]] = {
-        k: [] for k in ("mean", "p95", "p99", "wait", "abandoned", "rejected")
+        k: [] for k in ("mean", "p95", "p99", "wait", "abandoned", "rejected", "p_wait")
     }
     served_total = 0
     max_response = 0.0
     for r in range(replications):
         ciw.seed(seed + r)
-        sim = topology.build(lambda rate: ciw.dists.Exponential(rate), lam_total)
+        sim = topology.build(arrivals, lam_total)
         sim.simulate_until_max_time(stop + drain_s)
         response: list[float] = []
         wait: list[float] = []
@@ -335,6 +348,7 @@ def _stationary(
         per_rep["p95"].append(float(np.quantile(times, 0.95)))
         per_rep["p99"].append(float(np.quantile(times, 0.99)))
         per_rep["wait"].append(float(np.mean(wait)))
+        per_rep["p_wait"].append(float(np.mean(np.asarray(wait) > 0.0)))
         per_rep["abandoned"].append(abandoned / total)
         per_rep["rejected"].append(rejected / total)
         served_total += len(response)
@@ -350,6 +364,7 @@ def _stationary(
         served=served_total,
         replications=replications,
         customers_per_replication=customers,
+        wait_probability=estimate(per_rep["p_wait"]),
     )
 
 
@@ -365,8 +380,12 @@ def simulate_single_node(
     warmup_customers: int = 2_000,
     seed: int = 1,
     drain_s: float | None = None,
+    arrivals: ArrivalFactory = poisson_arrivals,
+    arrival_scv: float = 1.0,
 ) -> CiwSummary:
-    """M/G/c FCFS (optionally +D timeout ``tau_s``, and a waiting-room limit)."""
+    """M/G/c FCFS (optionally +D timeout ``tau_s``, and a waiting-room limit); renewal
+    arrivals other than Poisson through ``arrivals`` (``arrival_scv``, their squared
+    coefficient of variation, only lengthens the default drain)."""
     topology = _Topology("single", 1, servers, service, tau_s, queue_capacity, None)
     return _stationary(
         topology,
@@ -376,6 +395,8 @@ def simulate_single_node(
         warmup_customers=warmup_customers,
         seed=seed,
         drain_s=drain_s,
+        arrivals=arrivals,
+        arrival_scv=arrival_scv,
     )
 
 
@@ -421,10 +442,14 @@ def simulate_routed(
     warmup_customers: int = 2_000,
     seed: int = 1,
     drain_s: float | None = None,
+    arrivals: ArrivalFactory = poisson_arrivals,
+    arrival_scv: float = 1.0,
 ) -> CiwSummary:
     """``n_replicas`` replicas of ``servers`` servers each behind a zero-time dispatcher
     (``policy`` ∈ random, round_robin, jsq, p2c), or ``pooled``: one node, ``N·servers``.
-    ``customers`` counts requests over all replicas."""
+    ``customers`` counts requests over all replicas. ``arrivals`` makes the (total)
+    arrival stream; with a queue limit under ``random`` the replicas get independent
+    streams of rate ``λ/N`` (exact for Poisson only)."""
     if policy == "single":
         raise ValueError("policy 'single' is simulate_single_node; name a routing policy")
     topology = _Topology(policy, n_replicas, servers, service, tau_s, queue_capacity, ps_cores)
@@ -436,6 +461,8 @@ def simulate_routed(
         warmup_customers=warmup_customers,
         seed=seed,
         drain_s=drain_s,
+        arrivals=arrivals,
+        arrival_scv=arrival_scv,
     )
 
 
