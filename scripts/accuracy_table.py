@@ -51,14 +51,14 @@ def steady(
     """(latency mixture, abandoned share) of ``ticks`` 1-s ticks after 100 of warm-up."""
     state = np.zeros(sv.STATE_FIELDS)
     ring = np.zeros(sv.ring_length(tau, 1.0))
-    sv.warm_up(lam, replicas, 1.0, 1 / MU, slots, cores, tau, sv.ROUTING[routing], scv, state, ring)
+    params = sv.service_params(
+        1.0, 1 / MU, slots, cores, tau, routing=sv.ROUTING[routing], work_scv=scv
+    )
+    sv.warm_up(lam, replicas, params, state, ring)
     outs = []
     for _ in range(ticks + 100):
         out = np.zeros(sv.OUT_FIELDS)
-        sv.service_tick(
-            lam, replicas, 1.0, 1 / MU, slots, cores, tau, 0.0, 0.0, 0.0,
-            sv.ROUTING[routing], scv, state, ring, out,
-        )  # fmt: skip
+        sv.service_tick(lam, replicas, params, state, ring, out)
         outs.append(out)
     o = np.array(outs[100:])
     law = ResponseTimeDistribution(
@@ -174,10 +174,11 @@ def overload_rows() -> list[str]:
     state = np.zeros(sv.STATE_FIELDS)
     ring = np.zeros(sv.ring_length(10.0, 1.0))
     outs = []
+    params = sv.service_params(1.0, 0.1, 1.0, 1.0, 10.0)
     for t in range(500):
         out = np.zeros(sv.OUT_FIELDS)
         lam = 15.0 if t < 300 else 5.0
-        sv.service_tick(lam, 1.0, 1.0, 0.1, 1.0, 1.0, 10.0, 0.0, 0.0, 0.0, 0, 1.0, state, ring, out)
+        sv.service_tick(lam, 1.0, params, state, ring, out)
         outs.append(out)
     o = np.array(outs)
     drain = float(np.argmax(o[300:, sv.O_FIXED] <= 0.0))
@@ -203,12 +204,10 @@ def transient_rows() -> list[str]:
         state = np.zeros(sv.STATE_FIELDS)
         ring = np.zeros(sv.ring_length(1e4, 1.0))
         outs = []
+        params = sv.service_params(1.0, 0.1, float(c), float(c), 1e4)
         for _ in range(3600):
             out = np.zeros(sv.OUT_FIELDS)
-            sv.service_tick(
-                lam, 1.0, 1.0, 0.1, float(c), float(c), 1e4, 0.0, 0.0, 0.0, 0, 1.0, state, ring,
-                out,
-            )  # fmt: skip
+            sv.service_tick(lam, 1.0, params, state, ring, out)
             outs.append(out)
         o = np.array(outs)
         law = ResponseTimeDistribution(

@@ -37,37 +37,24 @@ def run(
     routing: str = "random",
     warm: bool = True,
     scv: float = 1.0,
+    arrival_scv: float = 1.0,
+    queue_limit: float = math.inf,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step one service; check conservation at every tick; return (outputs, in-system)."""
     state = np.zeros(sv.STATE_FIELDS)
     ring = np.zeros(sv.ring_length(tau, dt))
+    params = sv.service_params(
+        dt, cpu_s, slots, cores, tau, routing=sv.ROUTING[routing], work_scv=scv,
+        arrival_scv=arrival_scv, queue_limit=queue_limit,
+    )  # fmt: skip
     if warm:  # warm replicas: the first tick's load has lasted for long (the engine's start)
-        sv.warm_up(
-            rates[0], replicas[0], dt, cpu_s, slots, cores, tau, sv.ROUTING[routing], scv, state,
-            ring,
-        )  # fmt: skip
+        sv.warm_up(rates[0], replicas[0], params, state, ring)
     outs, inside = [], []
     arrived = 0.0
     settled = -(state[sv.S_BACKLOG] + state[sv.S_QUEUED] + state[sv.S_PENDING] + state[sv.S_BUSY])
     for lam, r in zip(rates, replicas, strict=True):
         out = np.zeros(sv.OUT_FIELDS)
-        sv.service_tick(
-            lam,
-            r,
-            dt,
-            cpu_s,
-            slots,
-            cores,
-            tau,
-            0.0,
-            0.0,
-            0.0,
-            sv.ROUTING[routing],
-            scv,
-            state,
-            ring,
-            out,
-        )
+        sv.service_tick(lam, r, params, state, ring, out)
         arrived += lam * dt
         settled += out[sv.O_SERVED] + out[sv.O_DROPPED] + out[sv.O_ABANDONED]
         in_system = (

@@ -17,21 +17,17 @@ import numpy.typing as npt
 
 from capsim.jit import compile_family, forget_stale_cache, jit
 from capsim.models import service
-from capsim.models.service import OUT_FIELDS, ROUTING, STATE_FIELDS, ring_length
+from capsim.models.service import OUT_FIELDS, PARAM_FIELDS, STATE_FIELDS, ring_length
 from capsim.scenario import ServiceWorkload
 
 __all__ = ["ServiceBank"]
 
 FloatArray = npt.NDArray[np.float64]
 
-_P_CPU_S, _P_SLOTS, _P_LIMIT, _P_TIMEOUT, _P_IDLE, _P_MEMORY, _P_MEMORY_PER_REQUEST = range(7)
-_P_ROUTING, _P_WORK_SCV = 7, 8
-
 
 def _step_block(
     rates: FloatArray,
     replicas: FloatArray,
-    dt_s: float,
     params: FloatArray,
     slots: npt.NDArray[np.int64],
     state: FloatArray,
@@ -42,21 +38,7 @@ def _step_block(
     for t in range(rates.shape[0]):
         for s in range(rates.shape[1]):
             _service_tick(
-                rates[t, s],
-                replicas[s],
-                dt_s,
-                params[s, _P_CPU_S],
-                params[s, _P_SLOTS],
-                params[s, _P_LIMIT],
-                params[s, _P_TIMEOUT],
-                params[s, _P_IDLE],
-                params[s, _P_MEMORY],
-                params[s, _P_MEMORY_PER_REQUEST],
-                int(params[s, _P_ROUTING]),
-                params[s, _P_WORK_SCV],
-                state[s],
-                rings[s, : slots[s]],
-                out[t, s],
+                rates[t, s], replicas[s], params[s], state[s], rings[s, : slots[s]], out[t, s]
             )
 
 
@@ -87,21 +69,11 @@ class ServiceBank:
         n = len(workloads)
         self.tick_s = tick_s
         self.cpu_limit_cores = np.array(cpu_limit_cores, dtype=np.float64).reshape(n)
-        self.params = np.zeros((n, 9))
+        self.params = np.zeros((n, PARAM_FIELDS))
         for i, (w, limit, route) in enumerate(
             zip(workloads, self.cpu_limit_cores, routing, strict=True)
         ):
-            self.params[i] = (
-                w.cpu_ms_per_request / 1000.0,
-                w.concurrency,
-                limit,
-                w.timeout_s,
-                w.idle_cpu_millicores / 1000.0,
-                w.memory_mib,
-                w.memory_mib_per_request,
-                ROUTING[route],
-                w.service_time.scv,
-            )
+            self.params[i] = w.model_params(limit, route, tick_s)
         self.slots = np.array(
             [ring_length(w.timeout_s, tick_s) for w in workloads], dtype=np.int64
         ).reshape(n)
@@ -117,13 +89,7 @@ class ServiceBank:
             warm_up(
                 float(rates[s]),
                 float(replicas[s]),
-                self.tick_s,
-                p[s, _P_CPU_S],
-                p[s, _P_SLOTS],
-                p[s, _P_LIMIT],
-                p[s, _P_TIMEOUT],
-                int(p[s, _P_ROUTING]),
-                p[s, _P_WORK_SCV],
+                p[s],
                 self.state[s],
                 self.rings[s, : self.slots[s]],
             )
@@ -141,7 +107,6 @@ class ServiceBank:
             _compiled()[1](
                 np.ascontiguousarray(rates, dtype=np.float64),
                 replicas,
-                self.tick_s,
                 self.params,
                 self.slots,
                 self.state,

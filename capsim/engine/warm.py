@@ -34,7 +34,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from capsim.models.service import ROUTING, steady_cpu_per_replica, steady_law
+import numpy as np
+import numpy.typing as npt
+
+from capsim.models.service import (
+    P_SERVICE_S,
+    ROUTING,
+    service_params,
+    steady_cpu_per_replica,
+    steady_law,
+)
 from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 from capsim.scenario import ServiceWorkload
 
@@ -47,6 +56,8 @@ __all__ = [
     "settle",
     "settled_vm_count",
 ]
+
+FloatArray = npt.NDArray[np.float64]
 
 MAX_SETTLE_STEPS = 10_000  # autoscaler decisions tried before giving up on a fixed point
 
@@ -83,15 +94,6 @@ class WarmSize:
         )
 
 
-def _erlang_c(servers: int, load_erlangs: float) -> float:
-    """Probability an arrival waits in an M/M/c (Erlang B recursion, then C)."""
-    b = 1.0
-    for k in range(1, servers + 1):
-        b = load_erlangs * b / (k + load_erlangs * b)
-    rho = load_erlangs / servers
-    return b / (1.0 - rho * (1.0 - b)) if rho < 1.0 else 1.0
-
-
 @dataclass(frozen=True)
 class ReplicaProfile:
     """What one replica of a service needs and may use: CPU per request (ms), concurrency
@@ -107,6 +109,8 @@ class ReplicaProfile:
     timeout_s: float = 30.0
     routing: int = 0  # capsim.models.service.ROUTING
     work_scv: float = 1.0  # squared coefficient of variation of a request's work
+    arrival_scv: float = 1.0  # the arrivals' dispersion index
+    queue_limit: float = math.inf  # requests a replica's queue holds
 
     @classmethod
     def of(
@@ -124,6 +128,26 @@ class ReplicaProfile:
             timeout_s=workload.timeout_s,
             routing=ROUTING[routing],
             work_scv=workload.service_time.scv,
+            arrival_scv=workload.arrivals.dispersion_index,
+            queue_limit=workload.queue_limit,
+        )
+
+    def model_params(self) -> FloatArray:
+        """The service model's constants for these replicas
+        (:func:`capsim.models.service.service_params`; the steady laws need no tick)."""
+        return service_params(
+            1.0,
+            self.cpu_ms_per_request / 1000.0,
+            float(self.concurrency),
+            self.cpu_limit_cores,
+            self.timeout_s,
+            self.idle_cpu_cores,
+            self.memory_mib,
+            self.memory_mib_per_request,
+            self.routing,
+            self.work_scv,
+            self.arrival_scv,
+            self.queue_limit,
         )
 
 
@@ -133,25 +157,14 @@ def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -
     with no replica."""
     if replicas <= 0:
         return ReplicaUsage(0.0, 0.0)
-    cpu_s = profile.cpu_ms_per_request / 1000.0
-    shape = (
-        float(replicas),
-        cpu_s,
-        float(profile.concurrency),
-        profile.cpu_limit_cores,
-        profile.timeout_s,
-    )
-    cpu = steady_cpu_per_replica(
-        arrival_rate, *shape, profile.idle_cpu_cores, profile.routing, profile.work_scv
-    )
-    # requests in a replica (Little): served ones wait and are served, abandoning ones
-    # wait the timeout; the M/M/c+D law holds at any load
-    p_ab, c_wait, _, wait = steady_law(arrival_rate, *shape, profile.routing, profile.work_scv)
+    params = profile.model_params()
+    cpu = steady_cpu_per_replica(arrival_rate, float(replicas), params)
+    # requests in a replica (Little): served ones wait and are served, failing ones stay
+    # until they abandon (or not at all, refused by a full queue); the law holds at any load
+    p_fail, c_wait, _, wait, stay_s = steady_law(arrival_rate, float(replicas), params)
     per_replica = arrival_rate / replicas
-    # a request alone on a sub-core limit runs at that fraction of a core
-    service_s = cpu_s / min(1.0, float(profile.concurrency), profile.cpu_limit_cores)
     in_flight = per_replica * (
-        (1.0 - p_ab) * (c_wait * wait + service_s) + p_ab * profile.timeout_s
+        (1.0 - p_fail) * (c_wait * wait + params[P_SERVICE_S]) + p_fail * stay_s
     )
     return ReplicaUsage(
         cpu_cores=cpu,

@@ -65,7 +65,7 @@ from capsim.fastpath.kernel import (
 from capsim.models.prices import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
 from capsim.models.queueing import ResponseTimeDistribution, pooled_response_time_quantile_s
 from capsim.models.schedule import Periodic
-from capsim.models.service import ROUTING, ring_length
+from capsim.models.service import ring_length
 from capsim.scenario import (
     KubernetesPlatform,
     KubernetesWorkload,
@@ -330,19 +330,11 @@ def evaluate_hpas(
         ],
         dtype=np.int64,
     )
-    service_row = np.array(
-        [
-            service.cpu_ms_per_request,
-            service.concurrency,
-            service.timeout_s,
-            service.idle_cpu_millicores / 1000.0,
-            service.memory_mib,
-            service.memory_mib_per_request,
-            ROUTING[config.workloads[service.name].routing],
-            ring_length(service.timeout_s, inputs.tick_s),
-            service.service_time.scv,
-        ]
+    route = config.workloads[service.name].routing
+    service_rows = np.stack(
+        [service.model_params(limit, route, inputs.tick_s) for limit in floats[:, 0]]
     )
+    ring_slots = ring_length(service.timeout_s, inputs.tick_s)
     pod_times = np.array(
         [
             start_s,
@@ -366,7 +358,8 @@ def evaluate_hpas(
     traj = np.zeros((n, n_syncs if trajectory else 0), dtype=np.int32)
     laws = np.zeros((n, inputs.n_ticks if latency else 0, 8))
     evaluate_configs(
-        times, flags, rates, float(inputs.tick_s), float(scenario.duration_s), service_row,
+        times, flags, rates, float(inputs.tick_s), float(scenario.duration_s), service_rows,
+        ring_slots,
         pod_times, ints, floats, up_pol, down_pol, slo_row, caps, out, traj, laws,
     )  # fmt: skip
     frame = _frame(out, scenario, config, service, ints, exact=not problems)

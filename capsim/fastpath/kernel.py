@@ -56,6 +56,7 @@ from capsim.models.service import (
     O_WAIT_P,
     O_WAIT_RATE,
     OUT_FIELDS,
+    P_CPU_S,
     STATE_FIELDS,
 )
 
@@ -248,13 +249,7 @@ WARM_SETTLE_STEPS = 10_000  # capsim.engine.warm.MAX_SETTLE_STEPS (a test holds 
 def _settle(
     first,
     lam,
-    cpu_s,
-    concurrency,
-    limit_cores,
-    timeout_s,
-    idle_cores,
-    routing,
-    work_scv,
+    params,
     request,
     target,
     utilization,
@@ -271,9 +266,7 @@ def _settle(
     count = 1
     n = first
     for _ in range(WARM_SETTLE_STEPS):
-        cpu = _steady_cpu(
-            lam, float(n), cpu_s, concurrency, limit_cores, timeout_s, idle_cores, routing, work_scv
-        )
+        cpu = _steady_cpu(lam, float(n), params)
         sample = int(np.rint(cpu * 1000.0))
         proposal, ok = _proposal(
             n, n, 0, 0, n * sample, request, target, utilization, tol_up, tol_down
@@ -327,8 +320,8 @@ def simulate_config(
     rates,
     tick_s: float,
     duration_s: float,
-    service,  # cpu_ms, concurrency, timeout_s, idle_cores, memory_mib, memory_mib_per_request,
-    #           routing code, abandonment ring slots
+    service,  # (n, PARAM_FIELDS): the service model's constants per configuration
+    ring_slots: int,  # the abandonment ring's length
     pod_times,  # start_s, ready_s, window_s, init_s, initial_readiness_delay_s
     config_int,  # (n, 10): request_m, target, utilization, min, max, legacy, up_sel, down_sel,
     #              up_longest_s, down_longest_s
@@ -344,9 +337,8 @@ def simulate_config(
     """Run configuration ``c`` over the whole schedule; fill ``metrics[c]`` (and
     ``trajectory[c]``, ``laws[c]`` when they have room)."""
     n_ticks = rates.shape[0]
-    cpu_ms, concurrency, timeout_s = service[0], int(service[1]), service[2]
-    idle_cores, memory_mib, memory_per_request = service[3], service[4], service[5]
-    routing, ring_slots, work_scv = int(service[6]), int(service[7]), service[8]
+    params = service[c]
+    cpu_s = params[P_CPU_S]
     start_delay, ready_delay, window_s, init_s, ird_s = (
         pod_times[0],
         pod_times[1],
@@ -361,7 +353,7 @@ def simulate_config(
     legacy = config_int[c, 5] != 0
     up_sel, down_sel = config_int[c, 6], config_int[c, 7]
     up_longest, down_longest = float(config_int[c, 8]), float(config_int[c, 9])
-    limit_cores, tol_up, tol_down = config_float[c, 0], config_float[c, 1], config_float[c, 2]
+    tol_up, tol_down = config_float[c, 1], config_float[c, 2]  # [c, 0]: the CPU limit, in params
     up_window, down_window = config_float[c, 3], config_float[c, 4]
     up_pol, down_pol = up_policies[c], down_policies[c]
     slo_s, max_error, max_util = slo[0], slo[1], slo[2]
@@ -370,19 +362,13 @@ def simulate_config(
     keep_trajectory = trajectory.shape[1] > 0
 
     # --- warm start (engine.kubernetes.warm_start.settled_hpa_size, engine.warm.settle) ---
-    demand_cores = rates[0] * cpu_ms / 1000.0
+    demand_cores = rates[0] * cpu_s
     per_pod_m = request * target / 100.0 if utilization else float(target)
     needed = max(1, int(math.ceil(demand_cores * 1000.0 / per_pod_m)))
     desired = _settle(
         min(max(needed, min_r), max_r),
         rates[0],
-        cpu_ms / 1000.0,
-        float(concurrency),
-        limit_cores,
-        timeout_s,
-        idle_cores,
-        routing,
-        work_scv,
+        params,
         request,
         target,
         utilization,
@@ -421,19 +407,7 @@ def simulate_config(
     ring = np.zeros(ring_slots)
     tick_out = np.zeros(OUT_FIELDS)
     if n_ticks > 0:  # the warm pods have served the first tick's load for long
-        _warm_up(
-            rates[0],
-            float(serving),
-            tick_s,
-            cpu_ms / 1000.0,
-            float(concurrency),
-            limit_cores,
-            timeout_s,
-            routing,
-            work_scv,
-            service_state,
-            ring,
-        )
+        _warm_up(rates[0], float(serving), params, service_state, ring)
     integral = 0.0  # core-seconds per replica up to the current tick's start
     cpu_rate = 0.0  # per replica, current tick
     next_tick = 0
@@ -497,23 +471,7 @@ def simulate_config(
                 # one tick of the service model (capsim.models.service.service_tick)
                 lam = rates[next_tick]
                 integral = integral + cpu_rate * tick_s
-                _service_tick(
-                    lam,
-                    float(serving),
-                    tick_s,
-                    cpu_ms / 1000.0,
-                    float(concurrency),
-                    limit_cores,
-                    timeout_s,
-                    idle_cores,
-                    memory_mib,
-                    memory_per_request,
-                    routing,
-                    work_scv,
-                    service_state,
-                    ring,
-                    tick_out,
-                )
+                _service_tick(lam, float(serving), params, service_state, ring, tick_out)
                 served = tick_out[O_SERVED] / tick_s
                 dropped = tick_out[O_DROPPED] + tick_out[O_ABANDONED]
                 cpu_rate = tick_out[O_CPU]
@@ -789,6 +747,7 @@ def evaluate_configs(
     tick_s,
     duration_s,
     service,
+    ring_slots,
     pod_times,
     config_int,
     config_float,
@@ -811,6 +770,7 @@ def evaluate_configs(
             tick_s,
             duration_s,
             service,
+            ring_slots,
             pod_times,
             config_int,
             config_float,

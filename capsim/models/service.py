@@ -59,15 +59,42 @@ import numpy.typing as npt
 
 __all__ = [
     "OUT_FIELDS",
+    "PARAM_FIELDS",
     "ROUTING",
     "STATE_FIELDS",
     "ring_length",
+    "service_params",
     "service_tick",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
 ROUTING = {"random": 0, "round_robin": 1, "pooled": 2}
+
+# Per-service constants (:func:`service_params`; a 1-D array the callers build once).
+P_DT = 0  # tick length (s)
+P_CPU_S = 1  # mean work of a request (core-seconds)
+P_MU = 2  # 1 / P_CPU_S: a request's service rate at one full core (1/s)
+P_CORES = 3  # cores a replica's busy slots use at most: min(slots, CPU limit)
+P_SLOTS = 4  # concurrency slots per replica
+P_LIMIT = 5  # CPU limit per replica (cores)
+P_SERVICE_S = 6  # a request alone in a replica: P_CPU_S / min(1, P_CORES) (s)
+P_TIMEOUT = 7  # client timeout τ (s)
+P_IDLE = 8  # idle CPU per replica (cores)
+P_MEMORY = 9  # MiB per replica
+P_MEMORY_PER_REQUEST = 10  # MiB per request in flight
+P_ROUTING = 11  # ROUTING code
+P_WORK_SCV = 12  # the work's c_s² as the waits see it (1 under processor sharing)
+P_ARRIVAL_SCV = 13  # c_a² of the arrivals at the service (1: Poisson)
+P_QUEUE_LIMIT = 14  # requests a replica's queue holds (inf: no limit)
+P_SHIFT = 15  # the service time's law (work_law): shift (s)
+P_LAW_MU = 16  # its first exponential phase's rate (1/s)
+P_SHARE2 = 17  # its second phase's probability
+P_LAW_MU2 = 18  # its second phase's rate (1/s)
+P_RING_WHOLE = 19  # ⌊τ/dt⌋: whole ticks from arrival to abandonment
+P_RING_FRAC = 20  # τ/dt − ⌊τ/dt⌋
+P_PER_S = 21  # 1 / P_DT
+PARAM_FIELDS = 22
 """Routing policies of the expected model and their codes in :func:`service_tick`."""
 
 # --- carried state, one float64 row per service -----------------------------------------
@@ -96,7 +123,8 @@ O_WAIT_LIMIT = 13  # law: longest wait (s)
 O_IN_SYSTEM = 14  # requests in the system at the tick's end (the carried state's sum)
 O_SHARE2 = 15  # law: share of requests whose work is the second exponential phase
 O_MU2 = 16  # law: that phase's rate (1/s)
-OUT_FIELDS = 17
+O_PUSHED = 17  # requests that arrived in the tick and will abandon at τ (booked in the ring)
+OUT_FIELDS = 18
 
 _NEGLIGIBLE = 1e-15  # P(abandon) below float64's resolution of 1 − P: taken as 0
 _FAR = 40.0  # θτ beyond this: e^-θτ < 5e-18, the timeout changes nothing representable
@@ -115,8 +143,11 @@ COMPILED_FUNCTIONS = (
     "grow_queue",
     "matched_wait_rate",
     "abandon_share",
+    "unit_arrival_scv",
     "wait_scale",
+    "queue_patience",
     "work_law",
+    "routed_unit",
     "service_tick",
     "steady_law",
     "steady_cpu_per_replica",
@@ -135,8 +166,11 @@ HOT_HELPERS = (
     "stationary_law",
     "grow_queue",
     "matched_wait_rate",
+    "unit_arrival_scv",
     "wait_scale",
+    "queue_patience",
     "work_law",
+    "routed_unit",
     "_phase_tail",
 )
 """The small functions a compiler should build into their callers: every service-tick
@@ -189,8 +223,8 @@ def _last_state_share(lam: float, cores: float, mu: float) -> float:
     over the ``n₀ = ⌈cores⌉`` states before saturation (Erlang B's stable recursion)."""
     r = 1.0
     for n in range(1, math.ceil(cores)):
-        x = lam / (mu * min(float(n), cores))
-        r = x * r / (1.0 + x * r)
+        weight = lam * r  # r ← x r / (1 + x r) with x = λ / (μ min(n, cores))
+        r = weight / (mu * min(float(n), cores) + weight)
     return r
 
 
@@ -212,13 +246,16 @@ def stationary_law(
     if lam <= 0.0:
         return 0.0, 0.0, capacity, 0.0
     r = _last_state_share(lam, cores, mu)
+    if tau <= 0.0:  # no queue: Erlang's loss system refuses what finds every core busy
+        blocked = lam * r / capacity
+        return blocked / (1.0 + blocked), 0.0, capacity, 0.0
     theta_tau = max((capacity - lam) * tau, _MIN_THETA_TAU)
     if theta_tau > _FAR and wait_scale == 1.0:
         # the timeout is far beyond the waits (e^-θτ below 1e-17): no abandonment, and the
         # waits are the untruncated exponential (M/M/c)
         theta = capacity - lam
-        waiting = lam * r / theta
-        return 0.0, waiting / (1.0 + waiting), theta, 1.0 / theta
+        weight = lam * r  # waiting: λ r / θ, of 1 + waiting
+        return 0.0, weight / (theta + weight), theta, 1.0 / theta
     waiting = lam * r * tau * _phi(theta_tau)
     abandoning = lam * r * math.exp(-theta_tau) / capacity
     if wait_scale == 1.0 or theta_tau <= 0.0:
@@ -283,22 +320,24 @@ def rbm_age(progress: float) -> float:
     return math.exp(x)
 
 
-def grow_queue(queued: float, target: float, lam: float, capacity: float, dt_s: float) -> float:
+def grow_queue(
+    queued: float, target: float, lam: float, capacity: float, variance: float, dt_s: float
+) -> float:
     """The waiting requests of one routed queue after ``dt_s`` s, growing from ``queued``
     towards the stationary ``target`` (never beyond it).
 
     The queue's growth from empty is that of a regulated Brownian motion with drift
-    ``λ − K`` and variance ``σ² = λ + K`` (Poisson arrivals, exponential service at full
-    load). Below capacity its progress towards the stationary mean is ``H₁`` of
-    :func:`rbm_progress` at the canonical age ``δ² t / σ²`` (``δ = K − λ``), applied to
-    the exact stationary level: the current level gives the age, the age grows by
-    ``dt_s``. At or above capacity the driftless part grows as ``σ √(2t/π)`` and the drift
-    adds ``(λ − K) t``. Exact for growth from empty in the heavy-traffic limit; elsewhere
+    ``λ − K`` and variance ``σ² = λ c_a² + K c_s²`` (``variance``; Poisson arrivals and
+    exponential work give ``λ + K``). Below capacity its progress towards the stationary
+    mean is ``H₁`` of :func:`rbm_progress` at the canonical age ``δ² t / σ²``
+    (``δ = K − λ``), applied to the exact stationary level: the current level gives the
+    age, the age grows by ``dt_s``. At or above capacity the driftless part grows as
+    ``σ √(2t/π)`` and the drift adds ``(λ − K) t``. Exact for growth from empty in the
+    heavy-traffic limit; elsewhere
     an approximation the README's accuracy table measures.
     """
     if queued >= target * (1.0 - 1e-12):  # settled (to rounding)
         return target
-    variance = lam + capacity
     drift = capacity - lam
     if variance <= 0.0:
         return target
@@ -343,15 +382,36 @@ def abandon_share(lam: float, cores: float, mu: float, tau: float, theta: float)
     return share if share >= _NEGLIGIBLE else 0.0
 
 
-def wait_scale(routing: int, replicas: float, work_scv: float, slots: float, cores: float) -> float:
-    """The Allen–Cunneen factor ``2 / (c_a² + c_s²)`` on the rate of the waits: ``c_a² =
-    1/N`` for round robin over ``N`` replicas (every ``N``-th request), 1 otherwise
-    (Poisson); ``c_s²`` the work's squared coefficient of variation — 1 when slots share
-    the cores (processor sharing is insensitive to the work's shape). Exact for the mean
-    wait of M/G/1; an approximation elsewhere (README, accuracy table)."""
-    arrivals = 1.0 / replicas if routing == 1 and replicas > 0.0 else 1.0
-    work = work_scv if cores >= slots else 1.0
-    return 2.0 / (arrivals + work)
+def unit_arrival_scv(routing: int, replicas: float, arrival_scv: float) -> float:
+    """``c_a²`` of the arrivals at one routed unit when the service's arrivals have
+    ``arrival_scv`` (a renewal stream): random routing thins it at random (``1 + (I − 1)/N``),
+    round robin takes every ``N``-th arrival (a sum of ``N`` gaps: ``I/N``), the pooled
+    queue sees it whole."""
+    if routing == 2 or replicas <= 0.0:
+        return arrival_scv
+    if routing == 1:
+        return arrival_scv / replicas
+    return 1.0 + (arrival_scv - 1.0) / replicas
+
+
+def wait_scale(arrival_scv: float, work_scv: float) -> float:
+    """The Allen–Cunneen factor ``2 / (c_a² + c_s²)`` on the rate of the waits (``c_a²``
+    of the unit's arrivals, :func:`unit_arrival_scv`; ``c_s²`` the work's, 1 when slots
+    share the cores: processor sharing is insensitive to the work's shape). Exact for the
+    mean wait of M/G/1; an approximation elsewhere (README, accuracy table)."""
+    return 2.0 / (arrival_scv + work_scv)
+
+
+def queue_patience(timeout_s: float, held: float, cores_unit: float, mu: float) -> float:
+    """The longest wait a routed unit's queue allows: the client timeout, or, when the
+    queue holds only ``held`` requests, the wait of the last one it admits,
+    ``(held + ½) / (cores μ)`` (a request finding ``j`` waiting waits ``j + 1`` service
+    completions of the unit; ½ for the continuity of the count; 0 with no queue, which
+    is Erlang's loss system exactly), whichever is shorter."""
+    if held >= math.inf:
+        return timeout_s
+    bound = 0.0 if held <= 0.0 else (held + 0.5) / (cores_unit * mu)
+    return min(bound, timeout_s)
 
 
 def work_law(cpu_s: float, work_scv: float) -> tuple[float, float, float, float]:
@@ -369,35 +429,98 @@ def work_law(cpu_s: float, work_scv: float) -> tuple[float, float, float, float]
     return 0.0, 2.0 * first / cpu_s, 1.0 - first, 2.0 * (1.0 - first) / cpu_s
 
 
-def service_tick(
-    lam: float,
-    replicas: float,
+def service_params(
     dt_s: float,
     cpu_s: float,
     concurrency: float,
     cpu_limit_cores: float,
     timeout_s: float,
-    idle_cpu_cores: float,
-    memory_mib: float,
-    memory_mib_per_request: float,
-    routing: int,
-    work_scv: float,
+    idle_cpu_cores: float = 0.0,
+    memory_mib: float = 0.0,
+    memory_mib_per_request: float = 0.0,
+    routing: int = 0,
+    work_scv: float = 1.0,
+    arrival_scv: float = 1.0,
+    queue_limit: float = math.inf,
+) -> FloatArray:
+    """The per-service constants :func:`service_tick` reads (``P_*`` indices), worked out
+    once: ``dt_s`` the tick, ``cpu_s`` a request's mean work (core-s), ``concurrency``
+    slots and ``cpu_limit_cores`` per replica, ``timeout_s`` the client's, usage
+    constants, the ``routing`` code, the work's and the arrivals' squared coefficients of
+    variation, and the requests a replica's queue holds (``inf``: unbounded)."""
+    cores = min(concurrency, cpu_limit_cores)
+    service_s = cpu_s / min(1.0, cores)  # a request alone on a sub-core limit
+    shift, rate, share2, rate2 = work_law(service_s, work_scv)
+    delay = timeout_s / dt_s
+    whole = math.floor(delay)
+    p = np.zeros(PARAM_FIELDS)
+    p[P_DT] = dt_s
+    p[P_CPU_S] = cpu_s
+    p[P_MU] = 1.0 / cpu_s
+    p[P_CORES] = cores
+    p[P_SLOTS] = concurrency
+    p[P_LIMIT] = cpu_limit_cores
+    p[P_SERVICE_S] = service_s
+    p[P_TIMEOUT] = timeout_s
+    p[P_IDLE] = idle_cpu_cores
+    p[P_MEMORY] = memory_mib
+    p[P_MEMORY_PER_REQUEST] = memory_mib_per_request
+    p[P_ROUTING] = routing
+    p[P_WORK_SCV] = work_scv if cpu_limit_cores >= concurrency else 1.0
+    p[P_ARRIVAL_SCV] = arrival_scv
+    p[P_QUEUE_LIMIT] = queue_limit
+    p[P_SHIFT] = shift
+    p[P_LAW_MU] = rate
+    p[P_SHARE2] = share2
+    p[P_LAW_MU2] = rate2
+    p[P_RING_WHOLE] = whole
+    p[P_RING_FRAC] = delay - whole
+    p[P_PER_S] = 1.0 / dt_s
+    return p
+
+
+def routed_unit(
+    replicas: float, params: FloatArray
+) -> tuple[float, float, float, float, float, bool]:
+    """One routed queue of a service with ``replicas`` (> 0) ready: ``(units, cores,
+    c_a², wait scale, patience, refuses)``. ``units`` queues (one per replica, or one
+    pooled) with ``cores`` each; the Allen–Cunneen factor of their waits; the longest
+    wait (:func:`queue_patience`) and whether a longer one is refused at arrival (the
+    queue is full) rather than abandoned at the timeout."""
+    routing = int(params[P_ROUTING])
+    pooled = routing == 2
+    units = 1.0 if pooled else replicas
+    cores = replicas * params[P_CORES] if pooled else params[P_CORES]
+    arrival_scv = unit_arrival_scv(routing, replicas, params[P_ARRIVAL_SCV])
+    scale = wait_scale(arrival_scv, params[P_WORK_SCV])
+    timeout_s = params[P_TIMEOUT]
+    held = params[P_QUEUE_LIMIT] * (replicas if pooled else 1.0)
+    patience = queue_patience(timeout_s, held, cores, params[P_MU])
+    return units, cores, arrival_scv, scale, patience, patience < timeout_s
+
+
+def service_tick(
+    lam: float,
+    replicas: float,
+    params: FloatArray,
     state: FloatArray,
     ring: FloatArray,
     out: FloatArray,
 ) -> None:
-    """Advance one service by one tick of ``dt_s`` s (model: the module docstring).
+    """Advance one service by one tick (model: the module docstring).
 
     ``lam`` requests/s offered over the tick, ``replicas`` ready (whole, ≥ 0, held over
-    the tick). ``state`` (``STATE_FIELDS``) and ``ring`` (``ring_length(timeout_s, dt_s)``
-    slots) are updated in place; ``out`` (``OUT_FIELDS``) receives the tick
-    (``O_*`` indices). Conservation, per tick: ``lam·dt = served + dropped + abandoned +
-    Δ(backlog + queued + in service + pending)``.
+    the tick), ``params`` the service's constants (:func:`service_params`). ``state``
+    (``STATE_FIELDS``) and ``ring`` (``ring_length(timeout_s, dt_s)`` slots) are updated
+    in place; ``out`` (``OUT_FIELDS``) receives the tick (``O_*`` indices). Conservation,
+    per tick: ``lam·dt = served + dropped + abandoned + Δ(backlog + queued + in service +
+    pending)``.
     """
-    mu = 1.0 / cpu_s
-    per_replica_cores = min(concurrency, cpu_limit_cores)
-    capacity = replicas * per_replica_cores * mu
-    service_s = cpu_s / min(1.0, per_replica_cores)  # a request alone on a sub-core limit
+    dt_s = params[P_DT]
+    mu = params[P_MU]
+    service_s = params[P_SERVICE_S]
+    timeout_s = params[P_TIMEOUT]
+    capacity = replicas * params[P_CORES] * mu
     arrivals = lam * dt_s
     backlog = state[S_BACKLOG]
     queued = state[S_QUEUED]
@@ -413,40 +536,43 @@ def service_tick(
         dropped = arrivals + backlog + queued + busy
         fixed = math.nan
     else:
-        units = 1.0 if routing == 2 else replicas  # pooled: one queue in front of every slot
-        cores_unit = replicas * per_replica_cores / units
-        scale = wait_scale(routing, replicas, work_scv, concurrency, cpu_limit_cores)
+        units, cores_unit, arrival_scv, scale, patience, refuses = routed_unit(replicas, params)
         lam_unit = lam / units
-        p_ab, c_wait, theta, wait_mean = stationary_law(lam_unit, cores_unit, mu, timeout_s, scale)
+        p_ab, c_wait, theta, wait_mean = stationary_law(lam_unit, cores_unit, mu, patience, scale)
         target = lam * (1.0 - p_ab) * c_wait * wait_mean  # stationary waiting requests
         if queued > target:  # the queue is above its level: the excess drains as a fluid
             backlog += queued - target
             queued = target
-        new_queued = (
-            units * grow_queue(queued / units, target / units, lam_unit, cores_unit * mu, dt_s)
-            if target > 0.0
-            else 0.0
-        )
-        fill = new_queued / target if target > 0.0 else 1.0
-        queued_mean = 0.5 * (queued + new_queued)
-        if fill < 1.0 and c_wait > 0.0 and lam > 0.0:
-            # still building up: the waits of the stationary family with this mean, and
-            # the abandonment that law has (none while the queue is short)
-            wanted = queued_mean / (lam * (1.0 - p_ab)) / c_wait
-            theta = matched_wait_rate(theta, timeout_s, wanted) if wanted > 0.0 else math.inf
-            p_ab = (
-                abandon_share(lam_unit, cores_unit, mu, timeout_s, theta) if wanted > 0.0 else 0.0
+        if queued >= target * (1.0 - 1e-12):  # settled (to rounding)
+            new_queued = target
+        else:
+            variance = lam_unit * arrival_scv + cores_unit * mu * params[P_WORK_SCV]
+            capacity_unit = cores_unit * mu
+            new_queued = units * grow_queue(
+                queued / units, target / units, lam_unit, capacity_unit, variance, dt_s
             )
-        push = arrivals * p_ab
-        # in service: what arrives (less abandonment) plus what a backlog adds, at most all
-        new_busy = min((arrivals * (1.0 - p_ab) + backlog) / dt_s, capacity) * service_s
-        available = arrivals - push + backlog + (queued - new_queued) + busy
+        queued_mean = 0.5 * (queued + new_queued)
+        if new_queued < target and c_wait > 0.0 and lam > 0.0:
+            # still building up: the waits of the stationary family with this mean, and
+            # the share beyond the patience that law has (none while the queue is short)
+            wanted = queued_mean / (lam * (1.0 - p_ab)) / c_wait
+            theta = matched_wait_rate(theta, patience, wanted) if wanted > 0.0 else math.inf
+            p_ab = abandon_share(lam_unit, cores_unit, mu, patience, theta) if wanted > 0.0 else 0.0
+        failing = arrivals * p_ab
+        if refuses:  # a full queue refuses them at once
+            dropped = failing
+        else:  # they wait until the timeout, then abandon
+            push = failing
+        # in service: what arrives (less those failing) plus what a backlog adds, at most all
+        inflow = lam * (1.0 - p_ab) + (backlog * params[P_PER_S] if backlog > 0.0 else 0.0)
+        new_busy = min(inflow, capacity) * service_s
+        available = arrivals - failing + backlog + (queued - new_queued) + busy
         if available < 0.0:  # cannot hold more than arrived: the queue grows less
             new_queued += available
             available = 0.0
         new_busy = min(new_busy, available)
         served = available - new_busy
-        top = capacity * timeout_s  # a fluid backlog holds at most τ of service
+        top = capacity * patience  # a fluid backlog holds at most the patience's service
         if served > capacity * dt_s:  # more than the replicas can serve: all busy
             new_busy = min(capacity * service_s, available)
             served = available - new_busy
@@ -454,21 +580,24 @@ def service_tick(
             left = served - capacity * dt_s
             served = capacity * dt_s
             new_backlog = min(left, top)
-            push += left - new_backlog
+            if refuses:
+                dropped += left - new_backlog
+            else:
+                push += left - new_backlog
         if backlog > 0.0 or new_backlog > 0.0:
             mean_backlog = _mean_clipped_linear(
                 backlog, backlog - (capacity * dt_s - lam * dt_s), top
             )
             mean_backlog = min(mean_backlog, max(backlog, new_backlog))
         fixed = mean_backlog / capacity
-        limit = max(timeout_s - fixed, 0.0)
-        shift, law_mu, share2, law_mu2 = work_law(service_s, work_scv)
-        fixed += shift
+        limit = max(patience - fixed, 0.0)
+        law_mu, share2, law_mu2 = params[P_LAW_MU], params[P_SHARE2], params[P_LAW_MU2]
+        fixed += params[P_SHIFT]
         wait_p = c_wait
         if limit <= 0.0 or c_wait <= 0.0 or math.isinf(theta):
             wait_p = 0.0
             theta = capacity
-        elif limit < timeout_s:  # behind a fluid backlog: the spread keeps its mean
+        elif limit < patience:  # behind a fluid backlog: the spread keeps its mean
             accepted = lam * (1.0 - p_ab)
             wanted = queued_mean / accepted / c_wait if accepted > 0.0 else 0.0
             if wanted <= 0.0:
@@ -478,16 +607,18 @@ def service_tick(
     # abandonments: each request leaves τ after it arrived, uniformly over the tick
     slots = ring.shape[0]
     head = int(state[S_HEAD])
-    delay = timeout_s / dt_s
-    whole = math.floor(delay)
-    frac = delay - whole
-    ring[(head + whole) % slots] += push * (1.0 - frac)
-    ring[(head + whole + 1) % slots] += push * frac
+    frac = params[P_RING_FRAC]
+    first = head + int(params[P_RING_WHOLE])  # the ring has ⌊τ/dt⌋ + 2 slots
+    if first >= slots:
+        first -= slots
+    second = first + 1 if first + 1 < slots else 0
+    ring[first] += push * (1.0 - frac)
+    ring[second] += push * frac
     abandoned = ring[head]
     ring[head] = 0.0
     pending_before = state[S_PENDING]
     pending = max(pending_before + push - abandoned, 0.0)
-    state[S_HEAD] = float((head + 1) % slots)
+    state[S_HEAD] = float(head + 1 if head + 1 < slots else 0)
     state[S_PENDING] = pending
     state[S_BACKLOG] = new_backlog
     state[S_QUEUED] = new_queued
@@ -511,10 +642,11 @@ def service_tick(
     out[O_MU2] = law_mu2
     out[O_WAIT_LIMIT] = limit
     out[O_IN_SYSTEM] = new_backlog + new_queued + new_busy + pending
+    out[O_PUSHED] = push
     if replicas > 0.0:
-        cpu = served / dt_s / replicas * cpu_s + idle_cpu_cores
-        out[O_CPU] = min(cpu, cpu_limit_cores)
-        out[O_MEMORY] = memory_mib + memory_mib_per_request * in_flight / replicas
+        cpu = served * params[P_PER_S] / replicas * params[P_CPU_S] + params[P_IDLE]
+        out[O_CPU] = min(cpu, params[P_LIMIT])
+        out[O_MEMORY] = params[P_MEMORY] + params[P_MEMORY_PER_REQUEST] * in_flight / replicas
     else:
         out[O_CPU] = 0.0
         out[O_MEMORY] = 0.0
@@ -524,15 +656,14 @@ def _phase_tail(t: float, c_wait: float, theta: float, mu: float, tau: float) ->
     plain = math.exp(-mu * t)
     if c_wait <= 0.0 or tau <= 0.0:
         return plain
-    if math.isinf(tau):
-        h, reach = theta, t
-        beyond = math.exp(-theta * t)
-    else:
-        h = 1.0 / (tau * _phi(theta * tau))
-        reach = min(t, tau)
-        rest = max(tau - t, 0.0)
-        beyond = h * rest * math.exp(-theta * reach) * _phi(theta * rest)
     low = min(theta, mu)
+    if math.isinf(tau) or theta * tau > _FAR:  # the truncation is below e^-40: W ~ Exp(θ)
+        spread = theta * t * math.exp(-low * t) * _phi(abs(theta - mu) * t)
+        return (1.0 - c_wait) * plain + c_wait * (math.exp(-theta * t) + spread)
+    h = 1.0 / (tau * _phi(theta * tau))
+    reach = min(t, tau)
+    rest = max(tau - t, 0.0)
+    beyond = h * rest * math.exp(-theta * reach) * _phi(theta * rest)
     integral = h * reach * math.exp(-low * reach) * _phi(abs(theta - mu) * reach)
     integral *= math.exp(-mu * (t - reach))
     return (1.0 - c_wait) * plain + c_wait * (beyond + integral)
@@ -551,86 +682,41 @@ def response_tail(
     return (1.0 - share2) * tail + share2 * _phase_tail(t, c_wait, theta, mu2, tau)
 
 
-def steady_cpu_per_replica(
-    lam: float,
-    replicas: float,
-    cpu_s: float,
-    concurrency: float,
-    cpu_limit_cores: float,
-    timeout_s: float,
-    idle_cpu_cores: float,
-    routing: int,
-    work_scv: float,
-) -> float:
+def steady_law(
+    lam: float, replicas: float, params: FloatArray
+) -> tuple[float, float, float, float, float]:
+    """:func:`stationary_law` of one service's routed queue (``replicas`` > 0), with how
+    long a failing request stays: ``(P(fail), P(wait | served), θ, E[W | wait], stay)``,
+    ``stay`` the timeout when failing requests abandon, 0 when a full queue refuses them."""
+    units, cores, _, scale, patience, refuses = routed_unit(replicas, params)
+    p_fail, c_wait, theta, wait = stationary_law(lam / units, cores, params[P_MU], patience, scale)
+    return p_fail, c_wait, theta, wait, 0.0 if refuses else params[P_TIMEOUT]
+
+
+def steady_cpu_per_replica(lam: float, replicas: float, params: FloatArray) -> float:
     """Cores one of ``replicas`` ready replicas uses when ``lam`` requests/s have arrived
     steadily for long: what :func:`service_tick` reports once its state has settled
-    (served ``λ (1 − P(abandon))``, or the capacity in overload)."""
+    (served ``λ (1 − P(fail))``, or the capacity in overload)."""
     if replicas <= 0.0:
         return 0.0
-    p_ab = steady_law(
-        lam, replicas, cpu_s, concurrency, cpu_limit_cores, timeout_s, routing, work_scv
-    )[0]
-    capacity = replicas * min(concurrency, cpu_limit_cores) / cpu_s
-    served = min(lam * (1.0 - p_ab), capacity)
-    return min(served / replicas * cpu_s + idle_cpu_cores, cpu_limit_cores)
-
-
-def steady_law(
-    lam: float,
-    replicas: float,
-    cpu_s: float,
-    concurrency: float,
-    cpu_limit_cores: float,
-    timeout_s: float,
-    routing: int,
-    work_scv: float,
-) -> tuple[float, float, float, float]:
-    """:func:`stationary_law` of one service's routed queue (``replicas`` > 0)."""
-    units = 1.0 if routing == 2 else replicas
-    cores_unit = replicas * min(concurrency, cpu_limit_cores) / units
-    scale = wait_scale(routing, replicas, work_scv, concurrency, cpu_limit_cores)
-    return stationary_law(lam / units, cores_unit, 1.0 / cpu_s, timeout_s, scale)
+    p_fail = steady_law(lam, replicas, params)[0]
+    capacity = replicas * params[P_CORES] * params[P_MU]
+    served = min(lam * (1.0 - p_fail), capacity)
+    cores: float = min(served / replicas * params[P_CPU_S] + params[P_IDLE], params[P_LIMIT])
+    return cores
 
 
 def warm_up(
-    lam: float,
-    replicas: float,
-    dt_s: float,
-    cpu_s: float,
-    concurrency: float,
-    cpu_limit_cores: float,
-    timeout_s: float,
-    routing: int,
-    work_scv: float,
-    state: FloatArray,
-    ring: FloatArray,
+    lam: float, replicas: float, params: FloatArray, state: FloatArray, ring: FloatArray
 ) -> None:
     """Put a service's state where a long steady run at ``lam`` with ``replicas`` leaves
     it: requests in flight and those waiting to abandon, as at time 0 of a warm start
     (one tick per ring slot, plus one, at ``lam``; the outputs are discarded)."""
     if replicas > 0.0 and lam > 0.0:
-        p_ab, c_wait, _, wait_mean = steady_law(
-            lam, replicas, cpu_s, concurrency, cpu_limit_cores, timeout_s, routing, work_scv
-        )
-        state[S_QUEUED] = lam * (1.0 - p_ab) * c_wait * wait_mean
-        cores = min(concurrency, cpu_limit_cores)
-        state[S_BUSY] = min(lam * (1.0 - p_ab), replicas * cores / cpu_s) * cpu_s / min(1.0, cores)
+        p_fail, c_wait, _, wait_mean, _ = steady_law(lam, replicas, params)
+        state[S_QUEUED] = lam * (1.0 - p_fail) * c_wait * wait_mean
+        capacity = replicas * params[P_CORES] * params[P_MU]
+        state[S_BUSY] = min(lam * (1.0 - p_fail), capacity) * params[P_SERVICE_S]
     scratch = np.zeros(OUT_FIELDS)
     for _ in range(ring.shape[0] + 1):
-        service_tick(
-            lam,
-            replicas,
-            dt_s,
-            cpu_s,
-            concurrency,
-            cpu_limit_cores,
-            timeout_s,
-            0.0,
-            0.0,
-            0.0,
-            routing,
-            work_scv,
-            state,
-            ring,
-            scratch,
-        )
+        service_tick(lam, replicas, params, state, ring, scratch)

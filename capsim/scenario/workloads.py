@@ -8,8 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import Field, model_validator
 
+from capsim.models.service import ROUTING, service_params
 from capsim.scenario.base import FrozenModel, Name
 from capsim.scenario.distributions import Distribution
 from capsim.scenario.fields import (
@@ -25,16 +28,21 @@ from capsim.scenario.limits import (
     CPU_MS_PER_REQUEST_MAX,
     CPU_MS_PER_REQUEST_MIN,
     MAX_CONCURRENCY,
+    MAX_DISPERSION_INDEX,
     MAX_GPU,
     MAX_LATENCY_MS,
     MAX_MEMORY_MIB,
     MAX_PRIORITY,
+    MAX_QUEUE_LIMIT,
     MAX_RATE,
     MAX_WORKERS,
 )
 from capsim.scenario.load import LoadSpec
 
+FloatArray = npt.NDArray[np.float64]
+
 __all__ = [
+    "Arrivals",
     "BatchArrivals",
     "BatchWorkload",
     "ServiceTime",
@@ -101,9 +109,27 @@ class ServiceTime(FrozenModel):
         return self.cv * self.cv
 
 
+class Arrivals(FrozenModel):
+    """How a service's requests arrive within each tick, around the load's mean rate.
+
+    ``dispersion_index`` (``I``, default 1) is the burstiness knob: the arrivals form a
+    renewal process whose gaps have squared coefficient of variation ``I`` (so its counts'
+    long-run variance over mean is ``I``). ``1`` is a Poisson process (what independent
+    clients give); above 1 the requests come in bursts (a two-phase hyperexponential gap
+    with balanced means is the reference the accuracy table uses); below 1 they are more
+    regular than Poisson (``0``: evenly spaced). The expected model takes ``I`` into the
+    Allen–Cunneen factor of the waits and into the queue's build-up (README, *The service
+    model*). Bursts longer than a tick belong in the load itself (a trace, a spike).
+    """
+
+    dispersion_index: Float = Field(default=1.0, ge=0, le=MAX_DISPERSION_INDEX)
+
+
 class ServiceWorkload(FrozenModel):
     """A request-driven service: load, CPU per request and its shape, memory, concurrency,
-    timeout, SLO."""
+    a queue limit per replica (``queue_limit``: requests waiting beyond the slots; a full
+    queue refuses the request, an error; default none, the timeout bounds the waits),
+    timeout, the arrivals' burstiness, SLO."""
 
     kind: Literal["service"]
     name: Name
@@ -115,7 +141,44 @@ class ServiceWorkload(FrozenModel):
     idle_cpu_millicores: Millicores = Field(default=0, alias="idle_cpu")
     timeout_s: PositiveSeconds = Field(default=30.0, alias="timeout")
     service_time: ServiceTime = Field(default_factory=ServiceTime)
+    queue_limit_requests: Int | None = Field(
+        default=None, ge=0, le=MAX_QUEUE_LIMIT, alias="queue_limit"
+    )
+    arrivals: Arrivals = Field(default_factory=Arrivals)
     slo: Slo | None = None
+
+    @model_validator(mode="after")
+    def _one_arrival_process(self) -> ServiceWorkload:
+        if self.arrivals.dispersion_index != 1.0 and getattr(self.load, "poisson", False):
+            raise ValueError(
+                "arrivals.dispersion_index: the load says poisson: true (dispersion index 1), "
+                f"got {self.arrivals.dispersion_index:g}"
+            )
+        return self
+
+    @property
+    def queue_limit(self) -> float:
+        """Requests a replica's queue holds beyond its slots (``inf``: no limit)."""
+        return float("inf") if self.queue_limit_requests is None else self.queue_limit_requests
+
+    def model_params(self, cpu_limit_cores: float, routing: str, tick_s: float) -> FloatArray:
+        """The service model's constants (:func:`capsim.models.service.service_params`)
+        of this service's replicas under a CPU cap of ``cpu_limit_cores``, behind
+        ``routing`` (a :data:`capsim.models.service.ROUTING` name), in ticks of ``tick_s``."""
+        return service_params(
+            tick_s,
+            self.cpu_ms_per_request / 1000.0,
+            float(self.concurrency),
+            cpu_limit_cores,
+            self.timeout_s,
+            self.idle_cpu_millicores / 1000.0,
+            self.memory_mib,
+            self.memory_mib_per_request,
+            ROUTING[routing],
+            self.service_time.scv,
+            self.arrivals.dispersion_index,
+            self.queue_limit,
+        )
 
 
 class BatchArrivals(FrozenModel):
