@@ -19,7 +19,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_least_request_law import simulate, summary
+from test_least_request_law import simulate, summary  # type: ignore[import-not-found]
 
 from capsim.jit import compile_family
 from capsim.models import least_request as lr
