@@ -349,9 +349,10 @@ def _mmck(lam: float, mu: float, c: int, held: int) -> tuple[float, float, float
             wait = stats.gamma(k, scale=1.0 / (c * mu))
             inner = integrate.quad(lambda x, w=wait: w.pdf(x) * math.exp(-mu * (t - x)), 0.0, t)[0]
             total += admitted[j] * (wait.sf(t) + inner)
-        return total
+        return float(total)
 
-    return float(p[c + held]), mean, optimize.brentq(lambda t: tail(t) - 0.01, 1e-9, 100.0)
+    p99 = float(optimize.brentq(lambda t: tail(t) - 0.01, 1e-9, 100.0))
+    return float(p[c + held]), float(mean), p99
 
 
 @pytest.mark.parametrize("c", [1, 4])
