@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.recording import LatencyComponents
+from capsim.engine.services import O_FAILED_FINALLY, O_RETRIED
 from capsim.models import service as sv
 from capsim.models.queueing import (
     ResponseTimeDistribution,
@@ -66,6 +67,8 @@ _SUMS = (
     "queue_per_pod",
     "rps_per_pod",
     "slots_busy_pct",
+    "retried",
+    "failed",
     "cpu_used",
     "memory_used",
     "cpu_requested",
@@ -143,6 +146,8 @@ class PlatformRecorder:
         acc[6] += np.where(has, sums[:, sv.O_IN_FLIGHT] / pods, 0.0)
         acc[7] += np.where(has, sums[:, sv.O_QUEUED] / pods, 0.0)
         acc[8] += np.where(has, sums[:, sv.O_SERVED] / dt / pods, 0.0)
+        acc[10] += sums[:, O_RETRIED] / dt
+        acc[11] += sums[:, O_FAILED_FINALLY] / dt
         busy_slots = np.minimum(out[:, :, sv.O_IN_FLIGHT] / pods, slots).sum(axis=0)
         acc[9] += np.where(has, 100.0 * busy_slots / slots, 0.0)
         acc[_CPU_USED] += sums[:, sv.O_CPU] * ready
@@ -223,6 +228,8 @@ class PlatformRecorder:
             "queue_per_pod": sums[:, 7],
             "rps_per_pod": sums[:, 8],
             "slots_busy_pct": sums[:, 9],
+            "retry_rate": sums[:, 10],
+            "failed_rate": sums[:, 11],
             "latency_mean_ms": mean,
             "latency_p95_ms": p95,
             "latency_p99_ms": p99,

@@ -38,6 +38,7 @@ TIMESERIES_COLUMNS: Mapping[str, str] = {
     "arrival_rate": _F, "served_rate": _F, "dropped_rate": _F, "abandoned_rate": _F,
     "backlog": _F, "in_system": _F, "in_flight": _F, "queued": _F,
     "in_flight_per_pod": _F, "queue_per_pod": _F, "rps_per_pod": _F, "slots_busy_pct": _F,
+    "retry_rate": _F, "failed_rate": _F,
     "latency_mean_ms": _F, "latency_p95_ms": _F, "latency_p99_ms": _F,
     "replicas_desired": _I, "replicas_ready": _I, "replicas_total": _I,
     "cpu_used_cores": _F, "cpu_requested_cores": _F, "cpu_capacity_cores": _F,

@@ -16,13 +16,29 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.jit import compile_family, forget_stale_cache, jit
-from capsim.models import service
-from capsim.models.service import OUT_FIELDS, PARAM_FIELDS, STATE_FIELDS, ring_length
+from capsim.models import retries, service
+from capsim.models.service import (
+    O_DROPPED,
+    O_PUSHED,
+    OUT_FIELDS,
+    P_DT,
+    PARAM_FIELDS,
+    STATE_FIELDS,
+    ring_length,
+)
 from capsim.scenario import ServiceWorkload
 
-__all__ = ["ServiceBank"]
+__all__ = ["O_FAILED_FINALLY", "O_RETRIED", "RETRY_FIELDS", "ServiceBank"]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+RETRY_FIELDS = 2
+"""Columns the bank adds after the model's ``OUT_FIELDS``: retries sent in the tick, and
+requests whose last attempt failed in it."""
+O_RETRIED = OUT_FIELDS
+O_FAILED_FINALLY = OUT_FIELDS + 1
+_CASCADE_CELLS = 64  # positions within a tick a retry chain is followed on
 
 
 def _step_block(
@@ -32,28 +48,72 @@ def _step_block(
     slots: npt.NDArray[np.int64],
     state: FloatArray,
     rings: FloatArray,
+    retry_shape: npt.NDArray[np.int64],
+    retry_heads: npt.NDArray[np.int64],
+    retry_rings: FloatArray,
+    retry_kernels: FloatArray,
+    retry_cascades: FloatArray,
+    retry_levels: FloatArray,
     out: FloatArray,
 ) -> None:
-    """Every service through ``rates.shape[0]`` ticks (``out``: ticks × services × fields)."""
+    """Every service through ``rates.shape[0]`` ticks (``out``: ticks × services × fields).
+
+    A service with retries (``retry_shape[s] = (max retries, ring slots, kernel length,
+    cascade length)``, capsim.models.retries) runs its model at the fresh load plus the
+    retries due, then books its failures' next attempts."""
+    dt_s = params[0, P_DT] if params.shape[0] else 1.0
     for t in range(rates.shape[0]):
         for s in range(rates.shape[1]):
+            levels = retry_shape[s, 0]
+            if levels == 0:
+                _service_tick(
+                    rates[t, s], replicas[s], params[s], state[s], rings[s, : slots[s]], out[t, s]
+                )
+                continue
+            width = retry_shape[s, 1]
+            ring = retry_rings[s, : levels * width]
+            kernel = retry_kernels[s, : retry_shape[s, 2]]
+            cascade = retry_cascades[s, : retry_shape[s, 3]]
+            offered = retry_levels[s, 0, : levels + 1]
+            attempts = retry_levels[s, 1, : levels + 1]
+            head = _pop_retries(ring, retry_heads[s], levels, width, offered)
+            offered[0] = rates[t, s] * dt_s
+            outage = 1.0 if replicas[s] <= 0.0 else 0.0
+            _in_tick_attempts(offered, outage, cascade, levels, width, attempts)
+            total = attempts.sum()
             _service_tick(
-                rates[t, s], replicas[s], params[s], state[s], rings[s, : slots[s]], out[t, s]
+                total / dt_s, replicas[s], params[s], state[s], rings[s, : slots[s]], out[t, s]
             )
+            failed = _book_retries(
+                offered, outage, out[t, s, O_DROPPED], out[t, s, O_PUSHED], kernel, cascade,
+                levels, width, ring, head, attempts,
+            )  # fmt: skip
+            retry_heads[s] = head
+            out[t, s, O_RETRIED] = total - attempts[0]
+            out[t, s, O_FAILED_FINALLY] = failed
 
 
-_service_tick: Any = None  # set by _compiled(): the callee _step_block compiles against
+# set by _compiled(): the callees _step_block compiles against
+_service_tick: Any = None
+_pop_retries: Any = None
+_in_tick_attempts: Any = None
+_book_retries: Any = None
 
 
 @functools.cache
 def _compiled() -> tuple[dict[str, Any], Any]:
     """The model's functions and the block loop, compiled on first use (so importing the
     engine does not import Numba)."""
-    global _service_tick
-    forget_stale_cache(__file__, service.__file__)  # the block loop's cache holds the model
+    global _service_tick, _pop_retries, _in_tick_attempts, _book_retries
+    # the block loop's cache holds the model
+    forget_stale_cache(__file__, service.__file__, retries.__file__)
     family = compile_family(vars(service), service.COMPILED_FUNCTIONS, inline=service.HOT_HELPERS)
+    retry = compile_family(vars(retries), retries.COMPILED_FUNCTIONS)
     _service_tick = family["service_tick"]
-    return family, jit(_step_block)
+    _pop_retries = retry["pop_retries"]
+    _in_tick_attempts = retry["in_tick_attempts"]
+    _book_retries = retry["book_retries"]
+    return {**family, **retry}, jit(_step_block)
 
 
 class ServiceBank:
@@ -79,6 +139,41 @@ class ServiceBank:
         ).reshape(n)
         self.state = np.zeros((n, STATE_FIELDS))
         self.rings = np.zeros((n, int(self.slots.max(initial=1))))
+        self._init_retries(workloads, tick_s)
+
+    def _init_retries(self, workloads: Sequence[ServiceWorkload], tick_s: float) -> None:
+        """Each service's retry delay line (capsim.models.retries), padded to one array."""
+        n = len(workloads)
+        shapes = np.zeros((n, 4), dtype=np.int64)
+        for i, w in enumerate(workloads):
+            r = w.retries
+            if r.max_retries:
+                width = retries.retry_ring_length(w.timeout_s, r.max_backoff_s, tick_s)
+                shapes[i] = (
+                    r.max_retries,
+                    width,
+                    retries.retry_kernel_length(r.max_retries, width),
+                    retries.retry_cascade_length(r.max_retries, width),
+                )
+        self.retry_shape = shapes
+        self.retry_heads = np.zeros(n, dtype=np.int64)
+        longest = shapes.max(axis=0, initial=0)
+        self.retry_rings = np.zeros((n, int((shapes[:, 0] * shapes[:, 1]).max(initial=0))))
+        self.retry_kernels = np.zeros((n, int(longest[2]) if n else 0))
+        self.retry_cascades = np.zeros((n, int(longest[3]) if n else 0))
+        self.retry_levels = np.zeros((n, 2, int(longest[0]) + 1 if n else 1))
+        for i, w in enumerate(workloads):
+            r = w.retries
+            if r.max_retries:
+                levels, width, kernel, cascade = (int(v) for v in shapes[i])
+                retries.retry_kernel(
+                    w.timeout_s, r.backoff_s, r.multiplier, r.max_backoff_s, levels, tick_s,
+                    width, self.retry_kernels[i, :kernel],
+                )  # fmt: skip
+                retries.retry_cascade(
+                    r.backoff_s, r.multiplier, r.max_backoff_s, levels, tick_s, width,
+                    _CASCADE_CELLS, self.retry_cascades[i, :cascade],
+                )  # fmt: skip
 
     def warm(self, rates: FloatArray, replicas: FloatArray) -> None:
         """Start every service as if ``rates`` (req/s) had reached ``replicas`` for long
@@ -99,10 +194,16 @@ class ServiceBank:
         total: FloatArray = self.state[:, : STATE_FIELDS - 1].sum(axis=1)
         return total
 
+    def retries_pending(self) -> FloatArray:
+        """Failed attempts of each service whose retry is still to be sent."""
+        pending: FloatArray = self.retry_rings.sum(axis=1)
+        return pending
+
     def step(self, rates: FloatArray, replicas: FloatArray) -> FloatArray:
         """Step ``rates.shape[0]`` ticks (rates: ticks × services, req/s) with ``replicas``
-        ready per service held; returns ticks × services × ``OUT_FIELDS``."""
-        out = np.zeros((rates.shape[0], rates.shape[1], OUT_FIELDS))
+        ready per service held; returns ticks × services × (``OUT_FIELDS`` +
+        ``RETRY_FIELDS``)."""
+        out = np.zeros((rates.shape[0], rates.shape[1], OUT_FIELDS + RETRY_FIELDS))
         if rates.shape[1]:
             _compiled()[1](
                 np.ascontiguousarray(rates, dtype=np.float64),
@@ -111,6 +212,12 @@ class ServiceBank:
                 self.slots,
                 self.state,
                 self.rings,
+                self.retry_shape,
+                self.retry_heads,
+                self.retry_rings,
+                self.retry_kernels,
+                self.retry_cascades,
+                self.retry_levels,
                 out,
             )
         return out

@@ -168,6 +168,7 @@ def _service_metrics(
     """Requests, pooled latency and SLO of one service (``rows`` in time order)."""
     target_ms, max_error = slo
     arrived = time_integral(_col(rows, "arrival_rate"), dt)
+    retried = time_integral(_col(rows, "retry_rate"), dt)
     dropped = time_integral(_col(rows, "dropped_rate"), dt)
     mix = latency_mixture(components) if components is not None else EMPTY_MIXTURE
     served = mix.total_weight
@@ -179,11 +180,13 @@ def _service_metrics(
         "requests_served": time_integral(_col(rows, "served_rate"), dt),
         "requests_dropped": dropped,
         "requests_abandoned": time_integral(_col(rows, "abandoned_rate"), dt),
+        "requests_retried": retried,
+        "requests_failed_after_retries": time_integral(_col(rows, "failed_rate"), dt),
         "requests_in_system_at_start": (
             components.in_system_at_start if components is not None else 0.0
         ),
         "requests_in_system_at_end": float(_col(rows, "in_system")[-1]) if len(rows) else 0.0,
-        "dropped_pct": share_pct(dropped, arrived),
+        "dropped_pct": share_pct(dropped, arrived + retried),  # of the attempts
         "latency_mean_ms": 1000.0 * mix.mean_s(),
         "latency_p50_ms": 1000.0 * mix.quantile_s(0.50),
         "latency_p95_ms": 1000.0 * mix.quantile_s(0.95),

@@ -15,6 +15,7 @@ from typing import Protocol
 from capsim.scenario.base import ScenarioError
 from capsim.scenario.limits import (
     MAX_BATCH_TASKS,
+    MAX_DELAY_CELLS,
     MAX_GRID_CELLS,
     MAX_RECORD_INSTANTS,
     MAX_RECORDED_ROWS,
@@ -100,6 +101,7 @@ def run_grid(scenario: Scenario, where: str) -> RunGrid:
             f"{platforms} platforms is {cells:,} cells, more than the limit of "
             f"{MAX_GRID_CELLS:,}; use a longer tick, a shorter duration or fewer workloads"
         )
+    _check_delay_cells(scenario, tick, platforms, where)
     every = scenario.record_every_s or tick * max(1, round(DEFAULT_RECORD_S / tick))
     per_row = _whole_multiple(every, tick, "record_every", where)
     instants = -(-n_ticks // per_row)
@@ -117,6 +119,27 @@ def run_grid(scenario: Scenario, where: str) -> RunGrid:
             f"{MAX_RECORDED_ROWS:,}; record less often"
         )
     return RunGrid(tick, n_ticks, every)
+
+
+def _check_delay_cells(scenario: Scenario, tick: float, platforms: int, where: str) -> None:
+    """The service model's delay lines (abandonments τ after arrival; retries after their
+    back-off) within ``MAX_DELAY_CELLS`` cells over the run's services and platforms."""
+    total = 0.0
+    for index, w in enumerate(scenario.workloads):
+        if not isinstance(w, ServiceWorkload):
+            continue
+        retries = w.retries
+        cells = (w.timeout_s / tick + 2.0) + retries.max_retries * (
+            (w.timeout_s + retries.max_backoff_s) / tick + 2.0
+        )
+        total += cells * max(platforms, 1)
+        if total > MAX_DELAY_CELLS:
+            raise ScenarioError(
+                f"{where}: workloads[{index}].timeout: {format_duration(w.timeout_s)} (with "
+                f"{retries.max_retries} retries) at a {tick:g} s tick brings the run's delay "
+                f"lines to {total:.3g} cells, more than the limit of {MAX_DELAY_CELLS:,}; "
+                "use a longer tick or shorter timeouts"
+            )
 
 
 def check_batch_sizes(scenario: Scenario, submit_counts: dict[str, int], where: str) -> None:

@@ -26,6 +26,13 @@ limit                     value                what it bounds
 ``MAX_REPLICAS``          150,000              pods of one workload (``replicas``, an HPA's
                                                ``maxReplicas``) (Kubernetes' pods per cluster)
 ``MAX_CONCURRENCY``       1,000                ``concurrency`` (request slots per replica)
+``MAX_QUEUE_LIMIT``       10,000,000           ``queue_limit`` (requests waiting per replica)
+``MAX_DISPERSION_INDEX``  100                  ``arrivals.dispersion_index`` (burstiness)
+``MAX_RETRIES``           10                   ``retries.max`` (client retries per request)
+``MAX_BACKOFF_S``         3,600 s              ``retries.backoff`` and ``max_backoff``
+``MAX_DELAY_CELLS``       20,000,000           delay-line cells of a run: per service and
+                                               platform, (``timeout`` + ``max_backoff`` ×
+                                               retries) ÷ ``tick``
 ``MAX_PER_VM``            1,000                ``per_vm`` (app instances per VM)
 ``MAX_WORKERS``           100,000              ``workers`` of one batch job
 ``MAX_GPU``               1,024                GPUs of one node, VM, pod or worker
@@ -62,9 +69,12 @@ from typing import Any
 __all__ = [
     "CPU_MS_PER_REQUEST_MAX",
     "CPU_MS_PER_REQUEST_MIN",
+    "MAX_BACKOFF_S",
     "MAX_BATCH_TASKS",
     "MAX_CONCURRENCY",
     "MAX_CPU_MILLICORES",
+    "MAX_DELAY_CELLS",
+    "MAX_DISPERSION_INDEX",
     "MAX_DURATION_S",
     "MAX_GPU",
     "MAX_GRID_CELLS",
@@ -79,10 +89,12 @@ __all__ = [
     "MAX_PLATFORMS",
     "MAX_PRICE_PER_HOUR",
     "MAX_PRIORITY",
+    "MAX_QUEUE_LIMIT",
     "MAX_RATE",
     "MAX_RECORDED_ROWS",
     "MAX_RECORD_INSTANTS",
     "MAX_REPLICAS",
+    "MAX_RETRIES",
     "MAX_TICKS",
     "MAX_TRACE_BYTES",
     "MAX_TRACE_ROWS",
@@ -106,6 +118,8 @@ MAX_CONCURRENCY = 1_000
 MAX_QUEUE_LIMIT = 10_000_000
 MAX_DISPERSION_INDEX = 100.0
 MAX_RETRIES = 10
+MAX_BACKOFF_S = 3600.0
+MAX_DELAY_CELLS = 20_000_000
 MAX_PER_VM = 1_000
 MAX_WORKERS = 100_000
 MAX_GPU = 1_024

@@ -27,6 +27,7 @@ from capsim.scenario.fields import (
 from capsim.scenario.limits import (
     CPU_MS_PER_REQUEST_MAX,
     CPU_MS_PER_REQUEST_MIN,
+    MAX_BACKOFF_S,
     MAX_CONCURRENCY,
     MAX_DISPERSION_INDEX,
     MAX_GPU,
@@ -35,6 +36,7 @@ from capsim.scenario.limits import (
     MAX_PRIORITY,
     MAX_QUEUE_LIMIT,
     MAX_RATE,
+    MAX_RETRIES,
     MAX_WORKERS,
 )
 from capsim.scenario.load import LoadSpec
@@ -45,6 +47,7 @@ __all__ = [
     "Arrivals",
     "BatchArrivals",
     "BatchWorkload",
+    "Retries",
     "ServiceTime",
     "ServiceWorkload",
     "Slo",
@@ -125,11 +128,39 @@ class Arrivals(FrozenModel):
     dispersion_index: Float = Field(default=1.0, ge=0, le=MAX_DISPERSION_INDEX)
 
 
+class Retries(FrozenModel):
+    """Client retries of a failed request (refused, or abandoned at the timeout).
+
+    A failed attempt is retried up to ``max`` times (default 0: no retries); retry ``k``
+    is sent a uniformly random time in ``[0, min(backoff · multiplier^(k−1),
+    max_backoff)]`` after the failure ("full jitter", the AWS SDKs' default). A retry is a
+    new arrival with the same work, so a struggling service sees more load: retry storms
+    show in ``retry_rate``. A request whose last attempt fails counts in ``failed_rate``.
+    Latency percentiles are per served attempt: they leave out the time a retried
+    request's client spent on its earlier attempts and back-off (README, *The service
+    model*).
+    """
+
+    max_retries: Int = Field(default=0, ge=0, le=MAX_RETRIES, alias="max")
+    backoff_s: PositiveSeconds = Field(default=0.1, alias="backoff", le=MAX_BACKOFF_S)
+    multiplier: Float = Field(default=2.0, ge=1.0, le=10.0)
+    max_backoff_s: PositiveSeconds = Field(default=10.0, alias="max_backoff", le=MAX_BACKOFF_S)
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> Retries:
+        if self.max_backoff_s < self.backoff_s:
+            raise ValueError(
+                f"max_backoff: {self.max_backoff_s:g} s is shorter than backoff "
+                f"({self.backoff_s:g} s)"
+            )
+        return self
+
+
 class ServiceWorkload(FrozenModel):
     """A request-driven service: load, CPU per request and its shape, memory, concurrency,
     a queue limit per replica (``queue_limit``: requests waiting beyond the slots; a full
     queue refuses the request, an error; default none, the timeout bounds the waits),
-    timeout, the arrivals' burstiness, SLO."""
+    timeout, the arrivals' burstiness, client retries, SLO."""
 
     kind: Literal["service"]
     name: Name
@@ -145,6 +176,7 @@ class ServiceWorkload(FrozenModel):
         default=None, ge=0, le=MAX_QUEUE_LIMIT, alias="queue_limit"
     )
     arrivals: Arrivals = Field(default_factory=Arrivals)
+    retries: Retries = Field(default_factory=Retries)
     slo: Slo | None = None
 
     @model_validator(mode="after")
