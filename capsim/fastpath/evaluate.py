@@ -174,7 +174,7 @@ def fast_path_limits(
     if pod.image_size_bytes > 0:
         limits.append("pods pull an image (its time depends on which node they land on)")
     if service.retries.max_retries:
-        limits.append("clients retry failed requests (the engine models retries, the fast path not)")
+        limits.append("clients retry failed requests (modelled by the engine, not the fast path)")
     ceiling = max(spec.max_replicas for spec in specs)
     room = _room(config, pod)
     if room < ceiling:

@@ -90,13 +90,20 @@ def test_retry_storm_against_a_per_request_simulation(tmp_path: Path) -> None:
     interval plus 5 %."""
     result = run_mapping(tmp_path, storm(RETRIES))
     rows = result.timeseries
-    fresh = rows.arrival_rate.to_numpy()
+    fresh = [float(x) for x in rows.arrival_rate]
     runs = [
         simulate(
-            fresh, [3] * len(fresh), dt_s=1.0, service_mean_s=0.1, timeout_s=2.0,
-            max_retries=3, backoff_s=1.0, multiplier=2.0, max_backoff_s=10.0,
+            fresh,
+            [3] * len(fresh),
+            dt_s=1.0,
+            service_mean_s=0.1,
+            timeout_s=2.0,
+            max_retries=3,
+            backoff_s=1.0,
+            multiplier=2.0,
+            max_backoff_s=10.0,
             rng=np.random.default_rng(7000 + i),
-        )  # fmt: skip
+        )
         for i in range(30)
     ]
     web = result.summary["platforms"]["k8s"]["workloads"]["api"]
