@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -54,11 +55,12 @@ def steady(
     params = sv.service_params(
         1.0, 1 / MU, slots, cores, tau, routing=sv.ROUTING[routing], work_scv=scv
     )
-    sv.warm_up(lam, replicas, params, state, ring)
+    table = sv.least_request_law(replicas, min(slots, cores), sv.ROUTING[routing])
+    sv.warm_up(lam, replicas, params, table, state, ring)
     outs = []
     for _ in range(ticks + 100):
         out = np.zeros(sv.OUT_FIELDS)
-        sv.service_tick(lam, replicas, params, state, ring, out)
+        sv.service_tick(lam, replicas, params, table, state, ring, out)
         outs.append(out)
     o = np.array(outs[100:])
     law = ResponseTimeDistribution(
@@ -178,7 +180,7 @@ def overload_rows() -> list[str]:
     for t in range(500):
         out = np.zeros(sv.OUT_FIELDS)
         lam = 15.0 if t < 300 else 5.0
-        sv.service_tick(lam, 1.0, params, state, ring, out)
+        sv.service_tick(lam, 1.0, params, sv.least_request_law(1.0, 1.0, 0), state, ring, out)
         outs.append(out)
     o = np.array(outs)
     drain = float(np.argmax(o[300:, sv.O_FIXED] <= 0.0))
@@ -207,7 +209,7 @@ def transient_rows() -> list[str]:
         params = sv.service_params(1.0, 0.1, float(c), float(c), 1e4)
         for _ in range(3600):
             out = np.zeros(sv.OUT_FIELDS)
-            sv.service_tick(lam, 1.0, params, state, ring, out)
+            sv.service_tick(lam, 1.0, params, sv.least_request_law(1.0, 1.0, 0), state, ring, out)
             outs.append(out)
         o = np.array(outs)
         law = ResponseTimeDistribution(
@@ -232,7 +234,11 @@ def transient_rows() -> list[str]:
 def mgc_rows() -> list[str]:
     """Non-exponential work, against Ciw (10 replications × 20,000 requests)."""
     rows = []
-    shapes = (("deterministic", 0.0, 0.0), ("lognormal", 0.5, 0.25), ("gamma", 0.5, 0.25))
+    shapes: tuple[tuple[Literal["deterministic", "lognormal", "gamma"], float, float], ...] = (
+        ("deterministic", 0.0, 0.0),
+        ("lognormal", 0.5, 0.25),
+        ("gamma", 0.5, 0.25),
+    )
     for kind, cv, scv in shapes:
         for c, rho in ((1, 0.6), (1, 0.9), (4, 0.6), (4, 0.9)):
             lam = rho * c * MU

@@ -22,6 +22,8 @@ from capsim.models import service as sv
 HEADER = 2  # kernel row: first offset, count, weights
 CASCADE_HEADER = 3  # cascade row: Q, first offset, count, weights
 
+NO_LAW = np.zeros(0)  # no least-request law: the service routes at random
+
 
 def kernel_row(
     tau: float, backoff: float, mult: float, cap: float, max_retries: int, dt: float
@@ -252,7 +254,7 @@ def capsim_run(
         share = 1.0 if n <= 0 else 0.0
         rt.in_tick_attempts(offered, share, cascade, max_retries, slots, attempts)
         total = attempts.sum()
-        sv.service_tick(total / dt, float(n), params, state, ring, out)
+        sv.service_tick(total / dt, float(n), params, NO_LAW, state, ring, out)
         failed = rt.book_retries(
             offered, share, out[sv.O_DROPPED], out[sv.O_PUSHED], kernel, cascade, max_retries,
             slots, retry_ring, head, attempts,

@@ -48,14 +48,18 @@ def run(
         dt, cpu_s, slots, cores, tau, routing=sv.ROUTING[routing], work_scv=scv,
         arrival_scv=arrival_scv, queue_limit=queue_limit,
     )  # fmt: skip
+
+    def law(replicas: float) -> np.ndarray:
+        return sv.least_request_law(replicas, min(slots, cores), sv.ROUTING[routing])
+
     if warm:  # warm replicas: the first tick's load has lasted for long (the engine's start)
-        sv.warm_up(rates[0], replicas[0], params, state, ring)
+        sv.warm_up(rates[0], replicas[0], params, law(replicas[0]), state, ring)
     outs, inside = [], []
     arrived = 0.0
     settled = -(state[sv.S_BACKLOG] + state[sv.S_QUEUED] + state[sv.S_PENDING] + state[sv.S_BUSY])
     for lam, r in zip(rates, replicas, strict=True):
         out = np.zeros(sv.OUT_FIELDS)
-        sv.service_tick(lam, r, params, state, ring, out)
+        sv.service_tick(lam, r, params, law(r), state, ring, out)
         arrived += lam * dt
         settled += out[sv.O_SERVED] + out[sv.O_DROPPED] + out[sv.O_ABANDONED]
         in_system = (

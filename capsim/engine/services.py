@@ -18,12 +18,16 @@ import numpy.typing as npt
 from capsim.jit import compile_family, forget_stale_cache, jit
 from capsim.models import retries, service
 from capsim.models.service import (
+    LAW_POINTS,
     O_DROPPED,
     O_PUSHED,
     OUT_FIELDS,
+    P_CORES,
     P_DT,
+    P_ROUTING,
     PARAM_FIELDS,
     STATE_FIELDS,
+    least_request_law,
     ring_length,
 )
 from capsim.scenario import ServiceWorkload
@@ -45,6 +49,7 @@ def _step_block(
     rates: FloatArray,
     replicas: FloatArray,
     params: FloatArray,
+    laws: FloatArray,
     slots: npt.NDArray[np.int64],
     state: FloatArray,
     rings: FloatArray,
@@ -67,8 +72,9 @@ def _step_block(
             levels = retry_shape[s, 0]
             if levels == 0:
                 _service_tick(
-                    rates[t, s], replicas[s], params[s], state[s], rings[s, : slots[s]], out[t, s]
-                )
+                    rates[t, s], replicas[s], params[s], laws[s], state[s], rings[s, : slots[s]],
+                    out[t, s],
+                )  # fmt: skip
                 continue
             width = retry_shape[s, 1]
             ring = retry_rings[s, : levels * width]
@@ -82,8 +88,9 @@ def _step_block(
             _in_tick_attempts(offered, outage, cascade, levels, width, attempts)
             total = attempts.sum()
             _service_tick(
-                total / dt_s, replicas[s], params[s], state[s], rings[s, : slots[s]], out[t, s]
-            )
+                total / dt_s, replicas[s], params[s], laws[s], state[s], rings[s, : slots[s]],
+                out[t, s],
+            )  # fmt: skip
             failed = _book_retries(
                 offered, outage, out[t, s, O_DROPPED], out[t, s, O_PUSHED], kernel, cascade,
                 levels, width, ring, head, attempts,
@@ -185,6 +192,7 @@ class ServiceBank:
                 float(rates[s]),
                 float(replicas[s]),
                 p[s],
+                self._laws(replicas)[s],
                 self.state[s],
                 self.rings[s, : self.slots[s]],
             )
@@ -193,6 +201,19 @@ class ServiceBank:
         """Requests in each service now (in service, waiting, waiting to abandon)."""
         total: FloatArray = self.state[:, : STATE_FIELDS - 1].sum(axis=1)
         return total
+
+    def _laws(self, replicas: FloatArray) -> FloatArray:
+        """Each service's least-request law at its ``replicas`` (zero-width without one)."""
+        routing = self.params[:, P_ROUTING].astype(np.int64)
+        if not (routing >= 3).any():
+            return np.zeros((len(routing), 0))
+        laws = np.zeros((len(routing), 2 * LAW_POINTS))
+        for s in np.flatnonzero(routing >= 3):
+            law = least_request_law(float(replicas[s]), self.params[s, P_CORES], int(routing[s]))
+            laws[s, : law.shape[0]] = law
+            if law.shape[0] == 0:
+                laws[s] = np.nan  # no replica: the model never reads it
+        return laws
 
     def retries_pending(self) -> FloatArray:
         """Failed attempts of each service whose retry is still to be sent."""
@@ -209,6 +230,7 @@ class ServiceBank:
                 np.ascontiguousarray(rates, dtype=np.float64),
                 replicas,
                 self.params,
+                self._laws(replicas),
                 self.slots,
                 self.state,
                 self.rings,

@@ -38,8 +38,10 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.models.service import (
+    P_CORES,
     P_SERVICE_S,
     ROUTING,
+    least_request_law,
     service_params,
     steady_cpu_per_replica,
     steady_law,
@@ -158,10 +160,11 @@ def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -
     if replicas <= 0:
         return ReplicaUsage(0.0, 0.0)
     params = profile.model_params()
-    cpu = steady_cpu_per_replica(arrival_rate, float(replicas), params)
+    law = least_request_law(float(replicas), params[P_CORES], profile.routing)
+    cpu = steady_cpu_per_replica(arrival_rate, float(replicas), params, law)
     # requests in a replica (Little): served ones wait and are served, failing ones stay
     # until they abandon (or not at all, refused by a full queue); the law holds at any load
-    p_fail, c_wait, _, wait, stay_s = steady_law(arrival_rate, float(replicas), params)
+    p_fail, c_wait, _, wait, stay_s = steady_law(arrival_rate, float(replicas), params, law)
     per_replica = arrival_rate / replicas
     in_flight = per_replica * (
         (1.0 - p_fail) * (c_wait * wait + params[P_SERVICE_S]) + p_fail * stay_s

@@ -65,7 +65,13 @@ from capsim.fastpath.kernel import (
 from capsim.models.prices import CPU_PRICE_PER_CORE_HOUR, MEMORY_PRICE_PER_GB_HOUR
 from capsim.models.queueing import ResponseTimeDistribution, pooled_response_time_quantile_s
 from capsim.models.schedule import Periodic
-from capsim.models.service import ring_length
+from capsim.models.service import (
+    LAW_POINTS,
+    P_CORES,
+    P_ROUTING,
+    least_request_law,
+    ring_length,
+)
 from capsim.scenario import (
     KubernetesPlatform,
     KubernetesWorkload,
@@ -337,6 +343,7 @@ def evaluate_hpas(
         [service.model_params(limit, route, inputs.tick_s) for limit in floats[:, 0]]
     )
     ring_slots = ring_length(service.timeout_s, inputs.tick_s)
+    laws_by_n = _laws_by_replicas(service_rows, int(ints[:, 4].max(initial=0)))
     pod_times = np.array(
         [
             start_s,
@@ -361,7 +368,7 @@ def evaluate_hpas(
     laws = np.zeros((n, inputs.n_ticks if latency else 0, 8))
     evaluate_configs(
         times, flags, rates, float(inputs.tick_s), float(scenario.duration_s), service_rows,
-        ring_slots,
+        ring_slots, laws_by_n,
         pod_times, ints, floats, up_pol, down_pol, slo_row, caps, out, traj, laws,
     )  # fmt: skip
     frame = _frame(out, scenario, config, service, ints, exact=not problems)
@@ -374,6 +381,21 @@ def evaluate_hpas(
         exact=not problems,
         approximations=tuple(notes + [f"outside the exact domain: {p}" for p in problems]),
     )
+
+
+def _laws_by_replicas(params: FloatArray, most: int) -> FloatArray:
+    """The least-request law of the service at 0 … ``most`` ready replicas (rows; the row
+    at 0 is never read), or one empty row for any other routing. Every configuration
+    shares the CPU limit, so the laws are the same for all."""
+    routing = int(params[0, P_ROUTING])
+    if routing < 3 or not np.all(params[:, P_CORES] == params[0, P_CORES]):
+        if routing >= 3:
+            raise FastPathError("least-request routing needs one CPU limit for every HPA")
+        return np.zeros((1, 0))
+    rows = np.full((most + 1, 2 * LAW_POINTS), np.nan)
+    for n in range(1, most + 1):
+        rows[n] = least_request_law(float(n), float(params[0, P_CORES]), routing)
+    return rows
 
 
 def _with_pod(scenario: Scenario, platform: str, pod: object) -> Scenario:

@@ -246,10 +246,19 @@ WARM_SETTLE_STEPS = 10_000  # capsim.engine.warm.MAX_SETTLE_STEPS (a test holds 
 
 
 @njit(cache=True)
+def _law(laws_by_n, n):
+    """The least-request law row for ``n`` ready replicas (an empty row without one)."""
+    if laws_by_n.shape[1] == 0:
+        return laws_by_n[0]
+    return laws_by_n[min(n, laws_by_n.shape[0] - 1)]
+
+
+@njit(cache=True)
 def _settle(
     first,
     lam,
     params,
+    laws_by_n,
     request,
     target,
     utilization,
@@ -266,7 +275,7 @@ def _settle(
     count = 1
     n = first
     for _ in range(WARM_SETTLE_STEPS):
-        cpu = _steady_cpu(lam, float(n), params)
+        cpu = _steady_cpu(lam, float(n), params, _law(laws_by_n, n))
         sample = int(np.rint(cpu * 1000.0))
         proposal, ok = _proposal(
             n, n, 0, 0, n * sample, request, target, utilization, tol_up, tol_down
@@ -322,6 +331,7 @@ def simulate_config(
     duration_s: float,
     service,  # (n, PARAM_FIELDS): the service model's constants per configuration
     ring_slots: int,  # the abandonment ring's length
+    laws_by_n,  # the least-request law at each replica count (rows), or no column
     pod_times,  # start_s, ready_s, window_s, init_s, initial_readiness_delay_s
     config_int,  # (n, 10): request_m, target, utilization, min, max, legacy, up_sel, down_sel,
     #              up_longest_s, down_longest_s
@@ -369,6 +379,7 @@ def simulate_config(
         min(max(needed, min_r), max_r),
         rates[0],
         params,
+        laws_by_n,
         request,
         target,
         utilization,
@@ -407,7 +418,7 @@ def simulate_config(
     ring = np.zeros(ring_slots)
     tick_out = np.zeros(OUT_FIELDS)
     if n_ticks > 0:  # the warm pods have served the first tick's load for long
-        _warm_up(rates[0], float(serving), params, service_state, ring)
+        _warm_up(rates[0], float(serving), params, _law(laws_by_n, serving), service_state, ring)
     integral = 0.0  # core-seconds per replica up to the current tick's start
     cpu_rate = 0.0  # per replica, current tick
     next_tick = 0
@@ -471,7 +482,10 @@ def simulate_config(
                 # one tick of the service model (capsim.models.service.service_tick)
                 lam = rates[next_tick]
                 integral = integral + cpu_rate * tick_s
-                _service_tick(lam, float(serving), params, service_state, ring, tick_out)
+                _service_tick(
+                    lam, float(serving), params, _law(laws_by_n, serving), service_state, ring,
+                    tick_out,
+                )  # fmt: skip
                 served = tick_out[O_SERVED] / tick_s
                 dropped = tick_out[O_DROPPED] + tick_out[O_ABANDONED]
                 cpu_rate = tick_out[O_CPU]
@@ -748,6 +762,7 @@ def evaluate_configs(
     duration_s,
     service,
     ring_slots,
+    laws_by_n,
     pod_times,
     config_int,
     config_float,
@@ -771,6 +786,7 @@ def evaluate_configs(
             duration_s,
             service,
             ring_slots,
+            laws_by_n,
             pod_times,
             config_int,
             config_float,

@@ -52,16 +52,21 @@ replica.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from capsim.models.least_request import least_request_lookup
 
 __all__ = [
     "OUT_FIELDS",
     "PARAM_FIELDS",
     "ROUTING",
     "STATE_FIELDS",
+    "least_request_law",
     "ring_length",
     "service_params",
     "service_tick",
@@ -69,7 +74,17 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-ROUTING = {"random": 0, "round_robin": 1, "pooled": 2}
+ROUTING = {
+    "random": 0,
+    "round_robin": 1,
+    "pooled": 2,
+    "least_request": 3,
+    "join_shortest_queue": 4,
+}
+LEAST_REQUEST_CHOICES = {3: 2.0, 4: 0.0}
+"""Replicas a least-request router compares, per routing code (0: all of them)."""
+LAW_POINTS = 256
+"""Load grid of a least-request law table (:func:`least_request_law`)."""
 
 # Per-service constants (:func:`service_params`; a 1-D array the callers build once).
 P_DT = 0  # tick length (s)
@@ -150,6 +165,7 @@ COMPILED_FUNCTIONS = (
     "wait_scale",
     "work_law",
     "routed_unit",
+    "least_request_lookup",
     "unit_law",
     "service_tick",
     "steady_law",
@@ -569,26 +585,88 @@ def routed_unit(replicas: float, params: FloatArray) -> tuple[float, float, floa
 
 
 def unit_law(
-    lam_unit: float, cores: float, mu: float, held: float, tau: float, scale: float
+    lam_unit: float,
+    replicas: float,
+    cores: float,
+    mu: float,
+    held: float,
+    tau: float,
+    scale: float,
+    routing: int,
+    law: FloatArray,
 ) -> tuple[float, float, float, float, float, bool]:
     """The stationary law of one routed queue: ``(P(fail), P(wait | served), θ,
     E[W | wait], patience, refuses)``. A queue limit whose full queue's wait is shorter
     than the timeout binds (:func:`limited_queue_law`: failing requests are refused at
     arrival, waits end by ``patience``); otherwise the timeout does
-    (:func:`stationary_law`: failing requests abandon at ``τ``)."""
+    (:func:`stationary_law`: failing requests abandon at ``τ``). Least-request routing
+    below capacity reads its waits from ``law`` (:func:`least_request_law` of these
+    ``replicas``): a request waits with its probability ``p``, an exponential of its mean
+    (times the Allen–Cunneen factor), and those that would wait beyond ``τ`` abandon; at
+    capacity or above, the router keeps every replica busy: the pooled queue's law."""
     if held < math.inf and full_queue_wait(held, cores * mu) < tau:
         refused, c_wait, theta, wait, longest = limited_queue_law(
             lam_unit, cores, mu, held, tau, scale
         )
         return refused, c_wait, theta, wait, longest, True
+    if routing >= 3 and law.shape[0] > 0:
+        points = law.shape[0] // 2
+        if lam_unit < cores * mu * (1.0 - 1.0 / points):
+            busy, mean = least_request_lookup(
+                law[:points], law[points:], lam_unit * replicas, replicas, cores, mu
+            )
+            if busy <= 0.0:
+                return 0.0, 0.0, cores * mu, 0.0, tau, False
+            theta = scale / mean
+            beyond = math.exp(-min(theta * tau, 700.0))
+            p_ab = busy * beyond
+            if p_ab < _NEGLIGIBLE:
+                p_ab = 0.0
+            p_wait = busy * (1.0 - beyond) / (1.0 - p_ab)
+            return p_ab, p_wait, theta, _truncated_wait_mean(theta, tau), tau, False
+        p_ab, c_wait, theta, wait = stationary_law(
+            lam_unit * replicas, cores * replicas, mu, tau, scale
+        )
+        return p_ab, c_wait, theta, wait, tau, False
     p_ab, c_wait, theta, wait = stationary_law(lam_unit, cores, mu, tau, scale)
     return p_ab, c_wait, theta, wait, tau, False
+
+
+def least_request_law(replicas: float, cores: float, routing: int) -> FloatArray:
+    """The law table :func:`service_tick` reads for least-request ``routing`` over
+    ``replicas`` (each ``cores`` effective servers): :data:`LAW_POINTS` loads, the waits'
+    probability then their scaled mean (:func:`capsim.models.least_request.
+    least_request_table`); empty for any other routing or no replica. Cached, compiled."""
+    if routing < 3 or replicas <= 0.0:
+        return _NO_LAW
+    return _law_table(float(replicas), float(cores), LEAST_REQUEST_CHOICES[routing])
+
+
+_NO_LAW = np.zeros(0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _law_table(replicas: float, cores: float, choices: float) -> FloatArray:
+    build = _compiled_least_request()["least_request_table"]
+    p_col, g_col = build(replicas, cores, choices, LAW_POINTS)
+    table: FloatArray = np.concatenate([p_col, g_col])
+    table.flags.writeable = False
+    return table
+
+
+@functools.cache
+def _compiled_least_request() -> dict[str, Any]:
+    from capsim.jit import compile_family
+    from capsim.models import least_request
+
+    return compile_family(vars(least_request), least_request.COMPILED_FUNCTIONS)
 
 
 def service_tick(
     lam: float,
     replicas: float,
     params: FloatArray,
+    law: FloatArray,
     state: FloatArray,
     ring: FloatArray,
     out: FloatArray,
@@ -596,7 +674,8 @@ def service_tick(
     """Advance one service by one tick (model: the module docstring).
 
     ``lam`` requests/s offered over the tick, ``replicas`` ready (whole, ≥ 0, held over
-    the tick), ``params`` the service's constants (:func:`service_params`). ``state``
+    the tick), ``params`` the service's constants (:func:`service_params`), ``law`` the
+    least-request law of these replicas (:func:`least_request_law`; empty otherwise). ``state``
     (``STATE_FIELDS``) and ``ring`` (``ring_length(timeout_s, dt_s)`` slots) are updated
     in place; ``out`` (``OUT_FIELDS``) receives the tick (``O_*`` indices). Conservation,
     per tick: ``lam·dt = served + dropped + abandoned + Δ(backlog + queued + in service +
@@ -625,7 +704,7 @@ def service_tick(
         units, cores_unit, arrival_scv, scale, held = routed_unit(replicas, params)
         lam_unit = lam / units
         p_ab, c_wait, theta, wait_mean, patience, refuses = unit_law(
-            lam_unit, cores_unit, mu, held, timeout_s, scale
+            lam_unit, replicas, cores_unit, mu, held, timeout_s, scale, int(params[P_ROUTING]), law
         )
         target = lam * (1.0 - p_ab) * c_wait * wait_mean  # stationary waiting requests
         if queued > target:  # the queue is above its level: the excess drains as a fluid
@@ -772,25 +851,28 @@ def response_tail(
 
 
 def steady_law(
-    lam: float, replicas: float, params: FloatArray
+    lam: float, replicas: float, params: FloatArray, law: FloatArray
 ) -> tuple[float, float, float, float, float]:
     """:func:`stationary_law` of one service's routed queue (``replicas`` > 0), with how
     long a failing request stays: ``(P(fail), P(wait | served), θ, E[W | wait], stay)``,
     ``stay`` the timeout when failing requests abandon, 0 when a full queue refuses them."""
     units, cores, _, scale, held = routed_unit(replicas, params)
     p_fail, c_wait, theta, wait, _, refuses = unit_law(
-        lam / units, cores, params[P_MU], held, params[P_TIMEOUT], scale
-    )
+        lam / units, replicas, cores, params[P_MU], held, params[P_TIMEOUT], scale,
+        int(params[P_ROUTING]), law,
+    )  # fmt: skip
     return p_fail, c_wait, theta, wait, 0.0 if refuses else params[P_TIMEOUT]
 
 
-def steady_cpu_per_replica(lam: float, replicas: float, params: FloatArray) -> float:
+def steady_cpu_per_replica(
+    lam: float, replicas: float, params: FloatArray, law: FloatArray
+) -> float:
     """Cores one of ``replicas`` ready replicas uses when ``lam`` requests/s have arrived
     steadily for long: what :func:`service_tick` reports once its state has settled
     (served ``λ (1 − P(fail))``, or the capacity in overload)."""
     if replicas <= 0.0:
         return 0.0
-    p_fail = steady_law(lam, replicas, params)[0]
+    p_fail = steady_law(lam, replicas, params, law)[0]
     capacity = replicas * params[P_CORES] * params[P_MU]
     served = min(lam * (1.0 - p_fail), capacity)
     cores: float = min(served / replicas * params[P_CPU_S] + params[P_IDLE], params[P_LIMIT])
@@ -798,16 +880,21 @@ def steady_cpu_per_replica(lam: float, replicas: float, params: FloatArray) -> f
 
 
 def warm_up(
-    lam: float, replicas: float, params: FloatArray, state: FloatArray, ring: FloatArray
+    lam: float,
+    replicas: float,
+    params: FloatArray,
+    law: FloatArray,
+    state: FloatArray,
+    ring: FloatArray,
 ) -> None:
     """Put a service's state where a long steady run at ``lam`` with ``replicas`` leaves
     it: requests in flight and those waiting to abandon, as at time 0 of a warm start
     (one tick per ring slot, plus one, at ``lam``; the outputs are discarded)."""
     if replicas > 0.0 and lam > 0.0:
-        p_fail, c_wait, _, wait_mean, _ = steady_law(lam, replicas, params)
+        p_fail, c_wait, _, wait_mean, _ = steady_law(lam, replicas, params, law)
         state[S_QUEUED] = lam * (1.0 - p_fail) * c_wait * wait_mean
         capacity = replicas * params[P_CORES] * params[P_MU]
         state[S_BUSY] = min(lam * (1.0 - p_fail), capacity) * params[P_SERVICE_S]
     scratch = np.zeros(OUT_FIELDS)
     for _ in range(ring.shape[0] + 1):
-        service_tick(lam, replicas, params, state, ring, scratch)
+        service_tick(lam, replicas, params, law, state, ring, scratch)

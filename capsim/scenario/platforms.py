@@ -197,12 +197,15 @@ class PodTemplate(FrozenModel):
         return self
 
 
-Routing = Literal["random", "round_robin", "pooled"]
+Routing = Literal["random", "round_robin", "least_request", "join_shortest_queue", "pooled"]
 """How requests are spread over a service's ready replicas (:mod:`capsim.models.service`):
 ``random`` is a plain Kubernetes Service (kube-proxy in iptables or nftables mode picks an
 endpoint at random per connection), the default on Kubernetes; ``round_robin`` is IPVS
 ``rr``, most ingress controllers and cloud load balancers (the AWS ALB default), the
-default on VMs; ``pooled`` is one queue in front of every replica, the ideal bound."""
+default on VMs; ``least_request`` is Envoy's (and so Istio's) ``LEAST_REQUEST``: the less
+busy of two replicas drawn at random; ``join_shortest_queue`` picks the least busy of all
+(nginx ``least_conn``, IPVS ``lc``); ``pooled`` is one queue in front of every replica,
+the ideal bound."""
 
 
 class KubernetesWorkload(FrozenModel):
