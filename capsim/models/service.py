@@ -165,6 +165,8 @@ COMPILED_FUNCTIONS = (
     "wait_scale",
     "work_law",
     "routed_unit",
+    "_renewal_transform",
+    "renewal_load",
     "least_request_lookup",
     "unit_law",
     "service_tick",
@@ -568,6 +570,65 @@ def service_params(
     return p
 
 
+def _renewal_transform(s: float, r1: float, r2: float, p1: float, p2: float) -> tuple[float, float]:
+    """``A*(s)`` and its derivative of the two-phase interarrival law (shares ``pᵢ``,
+    rates ``rᵢ``)."""
+    value = p1 * r1 / (r1 + s) + p2 * r2 / (r2 + s)
+    slope = -p1 * r1 / ((r1 + s) * (r1 + s)) - p2 * r2 / ((r2 + s) * (r2 + s))
+    return value, slope
+
+
+def renewal_load(
+    lam_unit: float, replicas: float, capacity: float, routing: int, dispersion: float
+) -> tuple[float, bool]:
+    """The Poisson load whose M/M/c law has the waits of one routed unit fed a renewal
+    stream, and whether it differs from ``lam_unit``.
+
+    The service's arrivals are a renewal stream of rate ``Λ`` whose gaps have squared
+    coefficient of variation ``I = dispersion`` (≥ 1: a two-phase hyperexponential with
+    balanced means, ``p₁ = ½(1 + √((I − 1)/(I + 1)))``, rates ``rᵢ = 2pᵢΛ``). A unit fed
+    by random routing (each arrival kept with chance ``1/N``), round robin (every
+    ``N``-th arrival) or the pooled queue is a GI/M/c, whose wait, given that it waits,
+    is exactly exponential of rate ``K(1 − σ)`` (``K`` the unit's capacity) with ``σ``
+    the root in (0, 1) of ``σ = A*_u(K(1 − σ))``, ``A*_u`` the unit's gap transform: a
+    quadratic for random and pooled, Newton's method from 0 (convex, ≤ 30 steps) for
+    round robin (``A*_u = A*ᴺ``). The returned load ``Kσ`` gives that rate, and Erlang C
+    at ``Kσ`` the chance to wait (exact for one server and for Poisson arrivals; within
+    5 % of the exact GI/M/c on mean, p95 and p99 over I ∈ {2, 4, 10}, c ∈ {1, 4}, ρ ∈
+    {0.6, 0.9}, README, accuracy table). Poisson arrivals under random or pooled routing,
+    ``I < 1`` (the Allen–Cunneen factor covers them) and overload (``λ ≥ K``) return
+    ``lam_unit``."""
+    if lam_unit >= capacity or lam_unit <= 0.0:
+        return lam_unit, False
+    if routing != 1 and dispersion == 1.0:
+        return lam_unit, False
+    if dispersion < 1.0:
+        return lam_unit, False
+    whole = lam_unit * (1.0 if routing == 2 else replicas)
+    p1 = 0.5 * (1.0 + math.sqrt((dispersion - 1.0) / (dispersion + 1.0)))
+    p2 = 1.0 - p1
+    r1, r2 = 2.0 * p1 * whole, 2.0 * p2 * whole
+    if routing != 1:
+        keep = 1.0 if routing == 2 else 1.0 / replicas
+        e = r1 + r2 - (1.0 - keep) * (p1 * r1 + p2 * r2)
+        f = keep * r1 * r2 - capacity * (p2 * r1 + p1 * r2)
+        gap = capacity - e
+        x = 0.5 * (gap + math.sqrt(max(gap * gap - 4.0 * f, 0.0)))
+        return min(max(capacity - x, 0.0), capacity), True
+    sigma = 0.0
+    n = replicas
+    for _ in range(30):
+        value, slope = _renewal_transform(capacity * (1.0 - sigma), r1, r2, p1, p2)
+        lower = value ** (n - 1.0)
+        gap = lower * value - sigma
+        derivative = -n * lower * slope * capacity - 1.0  # ≤ −1: the step is finite
+        step = gap / derivative
+        sigma = min(max(sigma - step, 0.0), 1.0)
+        if abs(step) < 1e-12:
+            break
+    return capacity * sigma, True
+
+
 def routed_unit(replicas: float, params: FloatArray) -> tuple[float, float, float, float, float]:
     """One routed queue of a service with ``replicas`` (> 0) ready: ``(units, cores,
     c_a², wait scale, held)``: ``units`` queues (one per replica, or one pooled) with
@@ -588,11 +649,9 @@ def unit_law(
     lam_unit: float,
     replicas: float,
     cores: float,
-    mu: float,
     held: float,
-    tau: float,
     scale: float,
-    routing: int,
+    params: FloatArray,
     law: FloatArray,
 ) -> tuple[float, float, float, float, float, bool]:
     """The stationary law of one routed queue: ``(P(fail), P(wait | served), θ,
@@ -603,7 +662,19 @@ def unit_law(
     below capacity reads its waits from ``law`` (:func:`least_request_law` of these
     ``replicas``): a request waits with its probability ``p``, an exponential of its mean
     (times the Allen–Cunneen factor), and those that would wait beyond ``τ`` abandon; at
-    capacity or above, the router keeps every replica busy: the pooled queue's law."""
+    capacity or above, the router keeps every replica busy: the pooled queue's law.
+    Renewal arrivals (a dispersion index, or round robin's every ``N``-th request) wait
+    as :func:`renewal_load` says."""
+    mu = params[P_MU]
+    tau = params[P_TIMEOUT]
+    routing = int(params[P_ROUTING])
+    if routing < 3:
+        lam_law, renewal = renewal_load(
+            lam_unit, replicas, cores * mu, routing, params[P_ARRIVAL_SCV]
+        )
+        if renewal:
+            scale = wait_scale(1.0, params[P_WORK_SCV])
+            lam_unit = lam_law
     if held < math.inf and full_queue_wait(held, cores * mu) < tau:
         refused, c_wait, theta, wait, longest = limited_queue_law(
             lam_unit, cores, mu, held, tau, scale
@@ -704,7 +775,7 @@ def service_tick(
         units, cores_unit, arrival_scv, scale, held = routed_unit(replicas, params)
         lam_unit = lam / units
         p_ab, c_wait, theta, wait_mean, patience, refuses = unit_law(
-            lam_unit, replicas, cores_unit, mu, held, timeout_s, scale, int(params[P_ROUTING]), law
+            lam_unit, replicas, cores_unit, held, scale, params, law
         )
         target = lam * (1.0 - p_ab) * c_wait * wait_mean  # stationary waiting requests
         if queued > target:  # the queue is above its level: the excess drains as a fluid
@@ -858,9 +929,8 @@ def steady_law(
     ``stay`` the timeout when failing requests abandon, 0 when a full queue refuses them."""
     units, cores, _, scale, held = routed_unit(replicas, params)
     p_fail, c_wait, theta, wait, _, refuses = unit_law(
-        lam / units, replicas, cores, params[P_MU], held, params[P_TIMEOUT], scale,
-        int(params[P_ROUTING]), law,
-    )  # fmt: skip
+        lam / units, replicas, cores, held, scale, params, law
+    )
     return p_fail, c_wait, theta, wait, 0.0 if refuses else params[P_TIMEOUT]
 
 
