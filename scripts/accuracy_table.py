@@ -19,15 +19,20 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from reference import ciw_general as cg  # noqa: E402
 from reference import ciw_models as cm  # noqa: E402
 from reference import queues as rq  # noqa: E402
+from reference.retries_sim import simulate as retries_des  # noqa: E402
+from test_least_request_law import simulate as least_request_core  # noqa: E402
+from test_retries_model import capsim_run as retries_model  # noqa: E402
+from test_retries_model import storm_case  # noqa: E402
 
 from capsim.models import service as sv  # noqa: E402
 from capsim.models.queueing import ResponseTimeDistribution  # noqa: E402
@@ -38,7 +43,7 @@ BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
 MU = 10.0  # 100 ms of CPU per request at one core
 
 
-def steady(
+def steady_outputs(
     lam: float,
     replicas: float,
     *,
@@ -48,13 +53,16 @@ def steady(
     routing: str = "random",
     ticks: int = 400,
     scv: float = 1.0,
-) -> tuple[LatencyMixture, float]:
-    """(latency mixture, abandoned share) of ``ticks`` 1-s ticks after 100 of warm-up."""
+    dispersion: float = 1.0,
+    queue_limit: float = float("inf"),
+) -> np.ndarray:
+    """The model's outputs of ``ticks`` 1-s ticks after 100 of warm-up at a steady load."""
     state = np.zeros(sv.STATE_FIELDS)
     ring = np.zeros(sv.ring_length(tau, 1.0))
     params = sv.service_params(
-        1.0, 1 / MU, slots, cores, tau, routing=sv.ROUTING[routing], work_scv=scv
-    )
+        1.0, 1 / MU, slots, cores, tau, routing=sv.ROUTING[routing], work_scv=scv,
+        arrival_scv=dispersion, queue_limit=queue_limit,
+    )  # fmt: skip
     table = sv.least_request_law(replicas, min(slots, cores), sv.ROUTING[routing])
     sv.warm_up(lam, replicas, params, table, state, ring)
     outs = []
@@ -62,12 +70,22 @@ def steady(
         out = np.zeros(sv.OUT_FIELDS)
         sv.service_tick(lam, replicas, params, table, state, ring, out)
         outs.append(out)
-    o = np.array(outs[100:])
+    return np.array(outs[100:])
+
+
+def mixture(o: np.ndarray) -> LatencyMixture:
+    """The pooled latency of the served requests of outputs ``o``."""
     law = ResponseTimeDistribution(
         o[:, sv.O_FIXED], o[:, sv.O_WAIT_P], o[:, sv.O_WAIT_RATE], o[:, sv.O_MU],
         o[:, sv.O_WAIT_LIMIT], o[:, sv.O_SHARE2], o[:, sv.O_MU2],
     )  # fmt: skip
-    return LatencyMixture.of(law, o[:, sv.O_SERVED]), o[:, sv.O_ABANDONED].sum() / (lam * ticks)
+    return LatencyMixture.of(law, o[:, sv.O_SERVED])
+
+
+def steady(lam: float, replicas: float, **options: Any) -> tuple[LatencyMixture, float]:
+    """(latency mixture, abandoned share) of :func:`steady_outputs`."""
+    o = steady_outputs(lam, replicas, **options)
+    return mixture(o), o[:, sv.O_ABANDONED].sum() / (lam * o.shape[0])
 
 
 def _error(reference: float, value: float) -> str:
@@ -261,13 +279,120 @@ def mgc_rows() -> list[str]:
     return rows
 
 
+def queue_limit_rows() -> list[str]:
+    rows = []
+    for c, held, rho in ((1, 5, 0.9), (1, 20, 1.2), (4, 5, 0.9), (4, 20, 1.2)):
+        lam = rho * c * MU
+        refused, mean, p99 = rq.mmck(lam, MU, c, held)
+        o = steady_outputs(lam, 1.0, slots=c, cores=c, queue_limit=float(held), ticks=50)
+        mix = mixture(o)
+        rows.append(
+            row(
+                f"M/M/{c}/K, {held} places, ρ {rho}",
+                "M/M/c/K written out",
+                [
+                    ("refused %", refused, o[:, sv.O_DROPPED].sum() / (lam * o.shape[0]), 100),
+                    ("mean ms", mean, mix.mean_s(), 1000),
+                    ("p99", p99, mix.quantile_s(0.99), 1000),
+                ],
+            )
+        )
+    return rows
+
+
+def burst_rows() -> list[str]:
+    rows = []
+    cases: tuple[tuple[Literal["random", "round_robin", "pooled"], float, int, float], ...] = (
+        ("random", 4.0, 1, 0.9),
+        ("random", 10.0, 4, 0.6),
+        ("round_robin", 4.0, 1, 0.6),
+        ("pooled", 10.0, 4, 0.6),
+    )
+    for routing, dispersion, c, rho in cases:
+        lam = rho * c * MU * 4
+        unit = 4 * c if routing == "pooled" else c
+        exact = cg.gim_c_exact(cg.routed_stream(routing, 4, lam, dispersion), MU, unit)
+        mix, _ = steady(
+            lam, 4.0, slots=c, cores=c, routing=routing, dispersion=dispersion, ticks=50
+        )
+        rows.append(
+            row(
+                f"bursty arrivals (dispersion {dispersion:g}), 4 × {c} slots, {routing}, ρ {rho}",
+                "exact GI/M/c (Markov chain over the gaps' phases)",
+                [
+                    ("mean ms", exact.response_mean(), mix.mean_s(), 1000),
+                    ("p95", exact.response_quantile(0.95), mix.quantile_s(0.95), 1000),
+                    ("p99", exact.response_quantile(0.99), mix.quantile_s(0.99), 1000),
+                ],
+            )
+        )
+    return rows
+
+
+def least_request_rows() -> list[str]:
+    rows = []
+    for routing, d in (("least_request", 2), ("join_shortest_queue", 0)):
+        for n, rho in ((4, 0.9), (16, 0.8), (16, 0.9)):
+            values = np.array(
+                [
+                    [f(r) for f in (np.mean, lambda x: np.quantile(x, 0.95), lambda x: np.quantile(x, 0.99))]
+                    for r in (least_request_core(n, 1, rho, d, 300_000, seed, mu=MU) for seed in (1, 2, 3, 4))
+                ]
+            )  # fmt: skip
+            reference = values.mean(axis=0)
+            half = 1000 * 3.182 * values.std(axis=0, ddof=1) / 2.0  # t(3), 4 replications
+            mix, _ = steady(rho * n * MU, float(n), routing=routing, ticks=50)
+            rows.append(
+                row(
+                    f"{routing}, {n} replicas of 1 slot, ρ {rho}",
+                    f"exact per-request core, 4 × 300k (p99 ± {half[2]:.0f} ms)",
+                    [
+                        ("mean ms", reference[0], mix.mean_s(), 1000),
+                        ("p95", reference[1], mix.quantile_s(0.95), 1000),
+                        ("p99", reference[2], mix.quantile_s(0.99), 1000),
+                    ],
+                )
+            )
+    return rows
+
+
+def retry_rows() -> list[str]:
+    fresh, servers, policy = storm_case()
+    runs = [
+        retries_des(
+            fresh, servers, dt_s=1.0, service_mean_s=0.1, timeout_s=2.0,
+            rng=np.random.default_rng(1000 + i), **policy,
+        )
+        for i in range(30)
+    ]  # fmt: skip
+    model = retries_model(
+        fresh, servers, dt=1.0, service_s=0.1, tau=2.0, max_retries=3, backoff=1.0,
+        mult=2.0, cap=10.0,
+    )  # fmt: skip
+    pairs = []
+    for name, label in (("retries", "retries"), ("failed_finally", "failed after 3 retries")):
+        totals = np.array([getattr(r, name).sum() for r in runs])
+        pairs.append((label, float(totals.mean()), float(model[name].sum()), 1.0))
+    return [
+        row(
+            "retry storm: M/M/3 at 20/s, no replica for 60 s, 3 retries, back-off 1 s × 2",
+            "per-request simulation, 30 replications",
+            pairs,
+        )
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("stationary", mmc_rows),
     ("timeouts", timeout_rows),
     ("routing", routing_rows),
+    ("least-request routing", least_request_rows),
+    ("bursty arrivals", burst_rows),
+    ("queue limit", queue_limit_rows),
     ("service-time shapes", mgc_rows),
     ("processor sharing", ps_rows),
     ("overload", overload_rows),
+    ("retries", retry_rows),
     ("transient", transient_rows),
 ]
 

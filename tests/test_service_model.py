@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import ciw_general as cg
 from reference import queues as ref
-from scipy import integrate, optimize, stats
 
 from capsim.engine.warm import MAX_SETTLE_STEPS
 from capsim.fastpath.kernel import WARM_SETTLE_STEPS
@@ -337,30 +336,6 @@ def test_a_sub_core_limit_slows_each_request() -> None:
     assert in_flight == pytest.approx((2.0 / mu) / (1 - 2.0 / mu), rel=0.005)
 
 
-def _mmck(lam: float, mu: float, c: int, held: int) -> tuple[float, float, float]:
-    """M/M/c/K written out (K = ``held`` waiting places): (P(refused), mean response of an
-    admitted request, p99 of its response). An admitted arrival finding ``j ≥ c`` in the
-    system waits Erlang(j − c + 1, cμ), then its Exp(μ) service."""
-    weights = [1.0]
-    for n in range(1, c + held + 1):
-        weights.append(weights[-1] * lam / (mu * min(n, c)))
-    p = np.array(weights) / sum(weights)
-    admitted = p[: c + held] / (1.0 - p[c + held])
-    mean = 1.0 / mu + sum(admitted[j] * (j - c + 1) / (c * mu) for j in range(c, c + held))
-
-    def tail(t: float) -> float:
-        total = admitted[:c].sum() * math.exp(-mu * t)
-        for j in range(c, c + held):
-            k = j - c + 1
-            wait = stats.gamma(k, scale=1.0 / (c * mu))
-            inner = integrate.quad(lambda x, w=wait: w.pdf(x) * math.exp(-mu * (t - x)), 0.0, t)[0]
-            total += admitted[j] * (wait.sf(t) + inner)
-        return float(total)
-
-    p99 = float(optimize.brentq(lambda t: tail(t) - 0.01, 1e-9, 100.0))
-    return float(p[c + held]), float(mean), p99
-
-
 @pytest.mark.parametrize("c", [1, 4])
 @pytest.mark.parametrize("held", [0, 1, 5, 20])
 @pytest.mark.parametrize("rho", [0.5, 0.9, 1.2])
@@ -369,7 +344,7 @@ def test_queue_limit_against_mm_c_k(c: int, held: int, rho: float) -> None:
     share and the mean response are the exact M/M/c/K's; the p99 within −6 … +8 %
     (the wait's shape is the model's truncated exponential: README, accuracy table)."""
     lam = rho * c * MU
-    refused, mean, p99 = _mmck(lam, MU, c, held)
+    refused, mean, p99 = ref.mmck(lam, MU, c, held)
     outs, _ = run([lam] * 50, [1.0] * 50, slots=c, cores=c, tau=1e4, queue_limit=float(held))
     arrived = lam * len(outs)
     assert outs[:, sv.O_DROPPED].sum() / arrived == pytest.approx(refused, rel=1e-9, abs=1e-15)

@@ -37,7 +37,7 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from scipy import integrate, optimize, sparse
+from scipy import integrate, optimize, sparse, stats
 from scipy.sparse import linalg as sparse_linalg
 from scipy.special import logsumexp
 
@@ -646,6 +646,30 @@ def mmc_transient(
 
 MU_PER_SLOT = 10.0
 """The service rate of the §4.3 cases: 100 ms mean service."""
+
+
+def mmck(lam: float, mu: float, c: int, held: int) -> tuple[float, float, float]:
+    """M/M/c/K written out (K = ``held`` waiting places): (P(refused), mean response of an
+    admitted request, p99 of its response). An admitted arrival finding ``j ≥ c`` in the
+    system waits Erlang(j − c + 1, cμ), then its Exp(μ) service."""
+    weights = [1.0]
+    for n in range(1, c + held + 1):
+        weights.append(weights[-1] * lam / (mu * min(n, c)))
+    p = np.array(weights) / sum(weights)
+    admitted = p[: c + held] / (1.0 - p[c + held])
+    mean = 1.0 / mu + sum(admitted[j] * (j - c + 1) / (c * mu) for j in range(c, c + held))
+
+    def tail(t: float) -> float:
+        total = admitted[:c].sum() * math.exp(-mu * t)
+        for j in range(c, c + held):
+            k = j - c + 1
+            wait = stats.gamma(k, scale=1.0 / (c * mu))
+            inner = integrate.quad(lambda x, w=wait: w.pdf(x) * math.exp(-mu * (t - x)), 0.0, t)[0]
+            total += admitted[j] * (wait.sf(t) + inner)
+        return float(total)
+
+    p99 = float(optimize.brentq(lambda t: tail(t) - 0.01, 1e-9, 100.0))
+    return float(p[c + held]), float(mean), p99
 
 
 def _mmc_case(c: int, rho: float) -> dict[str, float]:
