@@ -36,6 +36,7 @@ def _scenario(
     service: dict[str, Any] | None = None,
     tick_s: float = 15.0,
     min_nodes: int = 4,
+    routing: str = "random",
 ) -> Scenario:
     data = {
         "name": "fast-path",
@@ -75,6 +76,7 @@ def _scenario(
                             **(pod or {}),
                         },
                         "hpa": hpa,
+                        "routing": routing,
                     }
                 },
             }
@@ -244,7 +246,14 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
             "concurrency": draw(st.integers(1, 3)),
             "timeout_s": draw(st.sampled_from([0.5, 2.0, 30.0])),
             "idle_cpu_millicores": draw(st.sampled_from([0, 20])),
+            "queue_limit": draw(st.sampled_from([None, 0, 5, 50])),
+            "arrivals": {"dispersion_index": draw(st.sampled_from([1.0, 4.0]))},
         },
+        "routing": draw(
+            st.sampled_from(
+                ["random", "round_robin", "least_request", "join_shortest_queue", "pooled"]
+            )
+        ),
     }
 
 
@@ -262,6 +271,7 @@ def test_fast_path_equals_engine(case: dict[str, Any]) -> None:
             service=case["service"],
             tick_s=case["tick_s"],
             min_nodes=8,
+            routing=case["routing"],
         )
         assert fast_path_limits(scenario, "k8s") == []
         _assert_same(scenario)

@@ -149,7 +149,7 @@ def _wait_parts(
     beyond = np.where(
         finite, h * rest * np.exp(-theta * np.minimum(u, tau_f)) * _phi(theta * rest), 0.0
     )
-    beyond = np.where(finite, beyond, np.exp(-theta * u))
+    beyond = np.where(finite, beyond, np.exp(-theta * np.where(finite, 0.0, u)))
     x = theta * tau_f
     small = np.abs(x) < 1e-6
     safe = np.where(small, 1.0, x)
