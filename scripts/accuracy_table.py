@@ -37,6 +37,7 @@ from test_retries_model import storm_case  # noqa: E402
 from capsim.models import service as sv  # noqa: E402
 from capsim.models.queueing import ResponseTimeDistribution  # noqa: E402
 from capsim.results.latency import LatencyMixture  # noqa: E402
+from capsim.scenario.service_laws import least_request_law  # noqa: E402
 
 README = ROOT / "README.md"
 BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
@@ -63,7 +64,7 @@ def steady_outputs(
         1.0, 1 / MU, slots, cores, tau, routing=sv.ROUTING[routing], work_scv=scv,
         arrival_scv=dispersion, queue_limit=queue_limit,
     )  # fmt: skip
-    table = sv.least_request_law(replicas, min(slots, cores), sv.ROUTING[routing])
+    table = least_request_law(replicas, min(slots, cores), sv.ROUTING[routing])
     sv.warm_up(lam, replicas, params, table, state, ring)
     outs = []
     for _ in range(ticks + 100):
@@ -198,7 +199,7 @@ def overload_rows() -> list[str]:
     for t in range(500):
         out = np.zeros(sv.OUT_FIELDS)
         lam = 15.0 if t < 300 else 5.0
-        sv.service_tick(lam, 1.0, params, sv.least_request_law(1.0, 1.0, 0), state, ring, out)
+        sv.service_tick(lam, 1.0, params, least_request_law(1.0, 1.0, 0), state, ring, out)
         outs.append(out)
     o = np.array(outs)
     drain = float(np.argmax(o[300:, sv.O_FIXED] <= 0.0))
@@ -227,7 +228,7 @@ def transient_rows() -> list[str]:
         params = sv.service_params(1.0, 0.1, float(c), float(c), 1e4)
         for _ in range(3600):
             out = np.zeros(sv.OUT_FIELDS)
-            sv.service_tick(lam, 1.0, params, sv.least_request_law(1.0, 1.0, 0), state, ring, out)
+            sv.service_tick(lam, 1.0, params, least_request_law(1.0, 1.0, 0), state, ring, out)
             outs.append(out)
         o = np.array(outs)
         law = ResponseTimeDistribution(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -118,3 +119,61 @@ def test_delay_lines_are_bounded_before_work(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"workloads\[0\]\.timeout: 30d") as error:
         capsim.load_scenario(path)
     assert str(path) in str(error.value)
+
+
+def test_empirical_work_takes_its_shape_from_the_samples(tmp_path: Path) -> None:
+    """Measured CPU per request: the samples' mean must be cpu_ms_per_request and their
+    coefficient of variation becomes the work's (numpy's population std over mean)."""
+    rng = np.random.default_rng(5)
+    samples = rng.gamma(4.0, 12.5, size=5000)  # cv 0.5, mean 50
+    (tmp_path / "work.csv").write_text("cpu_ms\n" + "\n".join(f"{x:.6f}" for x in samples) + "\n")
+    mean = float(np.round(samples, 6).mean())
+    path = scenario(
+        tmp_path,
+        cpu_ms_per_request=mean,
+        service_time={"distribution": "empirical", "path": "work.csv"},
+    )
+    loaded = capsim.load_scenario(path)
+    work = loaded.workloads[0]
+    assert isinstance(work, ServiceWorkload)
+    values = np.round(samples, 6)
+    assert work.service_time.scv == pytest.approx((values.std() / values.mean()) ** 2, rel=1e-9)
+    assert work.service_time.samples == 5000
+
+
+@pytest.mark.parametrize(
+    ("rows", "stated", "words"),
+    [
+        (["50", "50", "50", "70"], 40.0, "samples' mean is 55"),
+        (["1", "1", "1", "200"], 50.75, "coefficient of variation is 1.7"),
+        (["50", "-3", "50"], 50.0, "line 3: CPU per request"),
+        (["50"], 50.0, "at least two samples"),
+    ],
+)
+def test_empirical_samples_are_checked(
+    tmp_path: Path, rows: list[str], stated: float, words: str
+) -> None:
+    (tmp_path / "work.csv").write_text("cpu_ms\n" + "\n".join(rows) + "\n")
+    path = scenario(
+        tmp_path,
+        cpu_ms_per_request=stated,
+        service_time={"distribution": "empirical", "path": "work.csv"},
+    )
+    with pytest.raises(ScenarioError) as error:
+        capsim.load_scenario(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: workloads[0].service_time.path: work.csv")
+    assert words in message
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"distribution": "empirical"},
+        {"distribution": "empirical", "path": "work.csv", "cv": 0.5},
+        {"distribution": "gamma", "cv": 0.5, "path": "work.csv"},
+    ],
+)
+def test_empirical_fields_belong_together(tmp_path: Path, shape: dict[str, Any]) -> None:
+    with pytest.raises(ScenarioError, match="service_time"):
+        capsim.load_scenario(scenario(tmp_path, service_time=shape))

@@ -23,6 +23,7 @@ from capsim.fastpath.kernel import WARM_SETTLE_STEPS
 from capsim.models import service as sv
 from capsim.models.queueing import ResponseTimeDistribution
 from capsim.results.latency import LatencyMixture
+from capsim.scenario.service_laws import least_request_law
 
 MU = 10.0  # 100 ms of CPU per request
 
@@ -51,7 +52,7 @@ def run(
     )  # fmt: skip
 
     def law(replicas: float) -> np.ndarray:
-        return sv.least_request_law(replicas, min(slots, cores), sv.ROUTING[routing])
+        return least_request_law(replicas, min(slots, cores), sv.ROUTING[routing])
 
     if warm:  # warm replicas: the first tick's load has lasted for long (the engine's start)
         sv.warm_up(rates[0], replicas[0], params, law(replicas[0]), state, ring)

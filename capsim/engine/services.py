@@ -27,10 +27,10 @@ from capsim.models.service import (
     P_ROUTING,
     PARAM_FIELDS,
     STATE_FIELDS,
-    least_request_law,
     ring_length,
 )
 from capsim.scenario import ServiceWorkload
+from capsim.scenario.service_laws import least_request_law
 
 __all__ = ["O_FAILED_FINALLY", "O_RETRIED", "RETRY_FIELDS", "ServiceBank"]
 

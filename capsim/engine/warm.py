@@ -41,13 +41,13 @@ from capsim.models.service import (
     P_CORES,
     P_SERVICE_S,
     ROUTING,
-    least_request_law,
     service_params,
     steady_cpu_per_replica,
     steady_law,
 )
 from capsim.models.target_tracking import GroupMemory, TargetTracking, evaluate
 from capsim.scenario import ServiceWorkload
+from capsim.scenario.service_laws import least_request_law
 
 __all__ = [
     "MAX_SETTLE_STEPS",

@@ -69,7 +69,6 @@ from capsim.models.service import (
     LAW_POINTS,
     P_CORES,
     P_ROUTING,
-    least_request_law,
     ring_length,
 )
 from capsim.scenario import (
@@ -82,6 +81,7 @@ from capsim.scenario import (
 from capsim.scenario.distributions import Constant
 from capsim.scenario.inputs import prepare_inputs
 from capsim.scenario.manifests import HpaTemplate
+from capsim.scenario.service_laws import least_request_law
 
 __all__ = ["FastPathError", "FastPathResult", "evaluate_hpas", "fast_path_limits", "service_hpa"]
 

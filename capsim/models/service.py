@@ -52,9 +52,7 @@ replica.
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,7 +64,6 @@ __all__ = [
     "PARAM_FIELDS",
     "ROUTING",
     "STATE_FIELDS",
-    "least_request_law",
     "ring_length",
     "service_params",
     "service_tick",
@@ -659,7 +656,7 @@ def unit_law(
     than the timeout binds (:func:`limited_queue_law`: failing requests are refused at
     arrival, waits end by ``patience``); otherwise the timeout does
     (:func:`stationary_law`: failing requests abandon at ``τ``). Least-request routing
-    below capacity reads its waits from ``law`` (:func:`least_request_law` of these
+    below capacity reads its waits from ``law`` (``least_request_law`` of these
     ``replicas``): a request waits with its probability ``p``, an exponential of its mean
     (times the Allen–Cunneen factor), and those that would wait beyond ``τ`` abandon; at
     capacity or above, the router keeps every replica busy: the pooled queue's law.
@@ -701,36 +698,6 @@ def unit_law(
         return p_ab, c_wait, theta, wait, tau, False
     p_ab, c_wait, theta, wait = stationary_law(lam_unit, cores, mu, tau, scale)
     return p_ab, c_wait, theta, wait, tau, False
-
-
-def least_request_law(replicas: float, cores: float, routing: int) -> FloatArray:
-    """The law table :func:`service_tick` reads for least-request ``routing`` over
-    ``replicas`` (each ``cores`` effective servers): :data:`LAW_POINTS` loads, the waits'
-    probability then their scaled mean (:func:`capsim.models.least_request.
-    least_request_table`); empty for any other routing or no replica. Cached, compiled."""
-    if routing < 3 or replicas <= 0.0:
-        return _NO_LAW
-    return _law_table(float(replicas), float(cores), LEAST_REQUEST_CHOICES[routing])
-
-
-_NO_LAW = np.zeros(0)
-
-
-@functools.lru_cache(maxsize=4096)
-def _law_table(replicas: float, cores: float, choices: float) -> FloatArray:
-    build = _compiled_least_request()["least_request_table"]
-    p_col, g_col = build(replicas, cores, choices, LAW_POINTS)
-    table: FloatArray = np.concatenate([p_col, g_col])
-    table.flags.writeable = False
-    return table
-
-
-@functools.cache
-def _compiled_least_request() -> dict[str, Any]:
-    from capsim.jit import compile_family
-    from capsim.models import least_request
-
-    return compile_family(vars(least_request), least_request.COMPILED_FUNCTIONS)
 
 
 def service_tick(

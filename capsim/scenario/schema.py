@@ -55,6 +55,7 @@ from capsim.scenario.platforms import (
     hpa_template,
     pod_template,
 )
+from capsim.scenario.work_samples import with_work_samples
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload, Workload
 
 __all__ = ["Scenario", "load_scenario", "parse_scenario", "scenario_file"]
@@ -326,6 +327,11 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
         scenario = Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(validation_message(where, exc, data, _UNION_TAGS)) from None
+    workloads, problems = with_work_samples(list(scenario.workloads), base_dir)
+    if problems:
+        index, message = problems[0]
+        raise ScenarioError(f"{where}: workloads[{index}].service_time.path: {message}")
+    scenario = scenario.model_copy(update={"workloads": tuple(workloads)})
     scenario._source = where
     submit_counts = _check_loads(scenario, where)
     _check_modes(scenario, where)

@@ -77,16 +77,35 @@ class ServiceTime(FrozenModel):
 
     ``exponential`` (the default; coefficient of variation 1), ``deterministic`` (every
     request the same), ``lognormal`` and ``gamma`` with a coefficient of variation ``cv``
-    (standard deviation over mean). The expected service model uses the first two moments
-    (mean and ``cv``): see ``README.md`` › *The service model* for what that means. A
-    ``cv`` above 1 is refused for now (:data:`MAX_MODELLED_CV`).
+    (standard deviation over mean), ``empirical``: measured CPU milliseconds per request
+    in ``column`` (default ``cpu_ms``) of the CSV file ``path``, whose mean must be
+    ``cpu_ms_per_request`` (:mod:`capsim.scenario.work_samples`). The expected service
+    model uses the first two moments (mean and ``cv``): see ``README.md`` › *The service
+    model* for what that means. A ``cv`` above 1 is refused for now
+    (:data:`MAX_MODELLED_CV`).
     """
 
-    distribution: Literal["exponential", "deterministic", "lognormal", "gamma"] = "exponential"
+    distribution: Literal["exponential", "deterministic", "lognormal", "gamma", "empirical"] = (
+        "exponential"
+    )
     cv: Float | None = Field(default=None, gt=0, le=MAX_SERVICE_TIME_CV)
+    path: Path | None = None
+    column: str = "cpu_ms"
+    samples: Int | None = Field(default=None, ge=2)
+    """``empirical``: how many samples the file held (set while the scenario loads)."""
 
     @model_validator(mode="after")
     def _cv_where_it_belongs(self) -> ServiceTime:
+        if self.distribution == "empirical":
+            if self.path is None:
+                raise ValueError("path: the empirical distribution needs a file of samples")
+            if self.cv is not None or self.samples is not None:
+                raise ValueError("cv: the empirical distribution takes its cv from the samples")
+            return self
+        if self.path is not None:
+            raise ValueError(
+                f"path: only the empirical distribution reads samples, not {self.distribution}"
+            )
         if self.distribution in ("exponential", "deterministic") and self.cv is not None:
             raise ValueError(
                 f"cv: the {self.distribution} distribution has no cv to set, got {self.cv}"
@@ -108,7 +127,10 @@ class ServiceTime(FrozenModel):
             return 1.0
         if self.distribution == "deterministic":
             return 0.0
-        assert self.cv is not None
+        if self.cv is None:
+            raise ValueError(
+                "the empirical samples were not read (capsim.load_scenario reads them)"
+            )
         return self.cv * self.cv
 
 
