@@ -226,7 +226,9 @@ def test_warm_settle_steps_agree() -> None:
     cores=st.sampled_from([0.5, 1.0, 1.5, 2.0, 4.0]),
     tau=st.sampled_from([0.3, 1.0, 5.0, 30.0]),
     dt=st.sampled_from([0.5, 1.0, 15.0]),
-    routing=st.sampled_from(["random", "round_robin", "pooled"]),
+    routing=st.sampled_from(
+        ["random", "round_robin", "pooled", "least_request", "join_shortest_queue"]
+    ),
     queue_limit=st.sampled_from([math.inf, 0.0, 2.0, 50.0]),
     arrival_scv=st.sampled_from([0.0, 1.0, 4.0]),
 )
