@@ -22,7 +22,6 @@ a scenario sees the same jobs.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from capsim.scenario.limits import MAX_DURATION_S
-from capsim.scenario.load.specs import WorkloadError
-from capsim.scenario.load.traces import (
-    csv_line_numbers,
-    file_problem,
-    first_line,
-    read_bounded,
-    row_name,
-)
+from capsim.scenario.load.traces import read_csv_table, row_name
 from capsim.scenario.workloads import BatchArrivals, BatchWorkload
 
 __all__ = ["JobSpec", "draw_jobs", "queue_key", "read_submit_times", "submit_times"]
@@ -73,19 +65,10 @@ def read_submit_times(arrivals: BatchArrivals, base_dir: Path) -> FloatArray:
     ``MAX_DURATION_S`` in increasing order. Errors start with ``path: `` and name the file,
     column, line and value."""
     assert arrivals.path is not None
-    path = base_dir / arrivals.path
-    problem = file_problem(path)
-    if problem is not None:
-        raise ValueError(f"path: {problem}: {arrivals.path}")
     try:
-        data = read_bounded(path)
-        lines = csv_line_numbers(path, data)
-    except WorkloadError as exc:
+        frame, lines = read_csv_table(base_dir / arrivals.path, str(arrivals.path))
+    except ValueError as exc:
         raise ValueError(f"path: {exc}") from None
-    try:
-        frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise ValueError(f"path: {arrivals.path}: cannot read as CSV: {first_line(exc)}") from None
     if arrivals.column not in frame:
         raise ValueError(
             f"path: {arrivals.path}: no column {arrivals.column!r} (columns: {list(frame)})"

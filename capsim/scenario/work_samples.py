@@ -13,7 +13,6 @@ mismatch is caught), and the coefficient of variation at most 1 (the model's lim
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -22,14 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from capsim.scenario.limits import CPU_MS_PER_REQUEST_MAX, MAX_TRACE_ROWS
-from capsim.scenario.load import WorkloadError
-from capsim.scenario.load.traces import (
-    csv_line_numbers,
-    file_problem,
-    first_line,
-    read_bounded,
-    row_name,
-)
+from capsim.scenario.load.traces import read_csv_table, row_name
 from capsim.scenario.workloads import MAX_MODELLED_CV, ServiceTime, ServiceWorkload
 
 __all__ = ["MEAN_TOLERANCE", "read_work_samples", "with_work_samples"]
@@ -44,18 +36,7 @@ def read_work_samples(path: Path, shown: str, column: str) -> FloatArray:
     """The CPU milliseconds in ``column`` of the CSV file ``path`` (``shown`` as the user
     wrote it), checked: at least two rows, every value a finite number above 0 and at
     most ``CPU_MS_PER_REQUEST_MAX``. Errors name the file, column, line and value."""
-    problem = file_problem(path)
-    if problem is not None:
-        raise ValueError(f"{problem}: {shown}")
-    try:
-        data = read_bounded(path)
-        lines = csv_line_numbers(path, data)
-    except WorkloadError as exc:
-        raise ValueError(str(exc)) from None
-    try:
-        frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{shown}: cannot read as CSV: {first_line(exc)}") from None
+    frame, lines = read_csv_table(path, shown)
     if column not in frame:
         raise ValueError(f"{shown}: no column {column!r} (columns: {list(frame)})")
     if len(frame) > MAX_TRACE_ROWS:

@@ -205,6 +205,26 @@ def read_bounded(path: Path, *, limit: int = MAX_TRACE_BYTES) -> bytes:
     return data
 
 
+def read_csv_table(path: Path, shown: str) -> tuple[pd.DataFrame, IntArray | None]:
+    """A small CSV file (``shown`` as the user named it) read with the trace reader's
+    rules: a regular file within the size limit, well-formed rows
+    (:func:`csv_line_numbers`); its table and each row's line number. Raises
+    ``ValueError`` starting with ``shown`` (or the file's path) on any problem."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise ValueError(f"{problem}: {shown}")
+    try:
+        data = read_bounded(path)
+        lines = csv_line_numbers(path, data)
+    except WorkloadError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{shown}: cannot read as CSV: {first_line(exc)}") from None
+    return frame, lines
+
+
 def csv_line_numbers(path: Path, data: bytes) -> IntArray | None:
     """Check a CSV's shape before pandas reads it: UTF-8 text, a header, every row with as
     many fields as the header, at most ``MAX_TRACE_ROWS`` rows. Returns each row's line
