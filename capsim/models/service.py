@@ -665,10 +665,9 @@ def unit_law(
     mu = params[P_MU]
     tau = params[P_TIMEOUT]
     routing = int(params[P_ROUTING])
-    if routing < 3:
-        lam_law, renewal = renewal_load(
-            lam_unit, replicas, cores * mu, routing, params[P_ARRIVAL_SCV]
-        )
+    dispersion = params[P_ARRIVAL_SCV]
+    if routing == 1 or (routing < 3 and dispersion > 1.0):  # not Poisson at the unit
+        lam_law, renewal = renewal_load(lam_unit, replicas, cores * mu, routing, dispersion)
         if renewal:
             scale = wait_scale(1.0, params[P_WORK_SCV])
             lam_unit = lam_law
@@ -692,10 +691,7 @@ def unit_law(
                 p_ab = 0.0
             p_wait = busy * (1.0 - beyond) / (1.0 - p_ab)
             return p_ab, p_wait, theta, _truncated_wait_mean(theta, tau), tau, False
-        p_ab, c_wait, theta, wait = stationary_law(
-            lam_unit * replicas, cores * replicas, mu, tau, scale
-        )
-        return p_ab, c_wait, theta, wait, tau, False
+        lam_unit, cores = lam_unit * replicas, cores * replicas  # every replica busy: pooled
     p_ab, c_wait, theta, wait = stationary_law(lam_unit, cores, mu, tau, scale)
     return p_ab, c_wait, theta, wait, tau, False
 
@@ -795,7 +791,7 @@ def service_tick(
                 backlog, backlog - (capacity * dt_s - lam * dt_s), top
             )
             mean_backlog = min(mean_backlog, max(backlog, new_backlog))
-        fixed = mean_backlog / capacity
+        fixed = mean_backlog / capacity if mean_backlog > 0.0 else 0.0
         limit = max(patience - fixed, 0.0)
         law_mu, share2, law_mu2 = params[P_LAW_MU], params[P_SHARE2], params[P_LAW_MU2]
         fixed += params[P_SHIFT]
@@ -850,9 +846,10 @@ def service_tick(
     out[O_IN_SYSTEM] = new_backlog + new_queued + new_busy + pending
     out[O_PUSHED] = push
     if replicas > 0.0:
-        cpu = served * params[P_PER_S] / replicas * params[P_CPU_S] + params[P_IDLE]
+        per_replica = 1.0 / replicas
+        cpu = served * params[P_PER_S] * per_replica * params[P_CPU_S] + params[P_IDLE]
         out[O_CPU] = min(cpu, params[P_LIMIT])
-        out[O_MEMORY] = params[P_MEMORY] + params[P_MEMORY_PER_REQUEST] * in_flight / replicas
+        out[O_MEMORY] = params[P_MEMORY] + params[P_MEMORY_PER_REQUEST] * in_flight * per_replica
     else:
         out[O_CPU] = 0.0
         out[O_MEMORY] = 0.0
@@ -864,8 +861,12 @@ def _phase_tail(t: float, c_wait: float, theta: float, mu: float, tau: float) ->
         return plain
     low = min(theta, mu)
     if math.isinf(tau) or theta * tau > _FAR:  # the truncation is below e^-40: W ~ Exp(θ)
-        spread = theta * t * math.exp(-low * t) * _phi(abs(theta - mu) * t)
-        return (1.0 - c_wait) * plain + c_wait * (math.exp(-theta * t) + spread)
+        gap = theta - mu
+        if abs(gap) * t > 1e-3:  # P(W + S > t | W > 0) = (θ e^{−μt} − μ e^{−θt}) / (θ − μ)
+            waited = (theta * plain - mu * math.exp(-theta * t)) / gap
+        else:  # θ ≈ μ: the same in a form without cancellation
+            waited = math.exp(-theta * t) + theta * t * math.exp(-low * t) * _phi(abs(gap) * t)
+        return (1.0 - c_wait) * plain + c_wait * waited
     h = 1.0 / (tau * _phi(theta * tau))
     reach = min(t, tau)
     rest = max(tau - t, 0.0)
