@@ -809,13 +809,14 @@ def service_tick(
     # abandonments: each request leaves τ after it arrived, uniformly over the tick
     slots = ring.shape[0]
     head = int(state[S_HEAD])
-    frac = params[P_RING_FRAC]
-    first = head + int(params[P_RING_WHOLE])  # the ring has ⌊τ/dt⌋ + 2 slots
-    if first >= slots:
-        first -= slots
-    second = first + 1 if first + 1 < slots else 0
-    ring[first] += push * (1.0 - frac)
-    ring[second] += push * frac
+    if push > 0.0:
+        frac = params[P_RING_FRAC]
+        first = head + int(params[P_RING_WHOLE])  # the ring has ⌊τ/dt⌋ + 2 slots
+        if first >= slots:
+            first -= slots
+        second = first + 1 if first + 1 < slots else 0
+        ring[first] += push * (1.0 - frac)
+        ring[second] += push * frac
     abandoned = ring[head]
     ring[head] = 0.0
     pending_before = state[S_PENDING]
