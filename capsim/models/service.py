@@ -165,6 +165,8 @@ COMPILED_FUNCTIONS = (
     "_renewal_transform",
     "renewal_load",
     "least_request_lookup",
+    "single_server_decay",
+    "exponential_wait_law",
     "unit_law",
     "service_tick",
     "steady_law",
@@ -642,6 +644,53 @@ def routed_unit(replicas: float, params: FloatArray) -> tuple[float, float, floa
     return units, cores, arrival_scv, scale, held
 
 
+def single_server_decay(lam: float, shift: float, rate: float) -> float:
+    """The decay rate ``η`` of the waits of one FCFS server fed Poisson arrivals at
+    ``lam`` whose service time is ``shift + Exp(rate)``: the root ``η > 0`` of
+    ``λ (M(η) − 1) = η``, ``M(x) = e^{x·shift} rate/(rate − x)`` the service time's
+    moment generating function (Cramér–Lundberg: ``P(W > t) ~ C e^{−ηt}``, exact for
+    M/G/1). The function is convex, negative just above 0 (``λ E[S] < 1``) and positive
+    at ``min(rate, (2/E[S]) ln(2/ρ))`` (Jensen: ``M(x) ≥ e^{x E[S]}``), so Newton's
+    method safeguarded by that bracket converges, to 1e-12. 0 if the server is
+    saturated."""
+    mean = shift + 1.0 / rate
+    rho = lam * mean
+    if rho >= 1.0 or lam <= 0.0:
+        return 0.0
+    lo = 0.0
+    hi = min(rate * (1.0 - 1e-12), 2.0 / mean * math.log(2.0 / rho))
+    x = min(1.0 / mean - lam, 0.5 * hi)  # the exponential's root, or inside the bracket
+    for _ in range(100):
+        grow = math.exp(min(x * shift, 700.0)) * rate / (rate - x)
+        gap = lam * (grow - 1.0) - x
+        slope = lam * grow * (shift + 1.0 / (rate - x)) - 1.0
+        if gap > 0.0:
+            hi = x
+        else:
+            lo = x
+        nxt = x - gap / slope if slope != 0.0 else 0.5 * (lo + hi)
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - x) <= 1e-12 * x or hi - lo <= 1e-12 * hi:
+            return nxt
+        x = nxt
+    return x
+
+
+def exponential_wait_law(
+    busy: float, theta: float, tau: float
+) -> tuple[float, float, float, float]:
+    """``(P(abandon), P(wait | served), θ, E[W | wait])`` of a queue where a request
+    waits with probability ``busy`` an exponential time of rate ``theta`` and abandons if
+    that exceeds ``τ``."""
+    beyond = math.exp(-min(theta * tau, 700.0))
+    p_ab = busy * beyond
+    if p_ab < _NEGLIGIBLE:
+        p_ab = 0.0
+    p_wait = busy * (1.0 - beyond) / (1.0 - p_ab)
+    return p_ab, p_wait, theta, _truncated_wait_mean(theta, tau)
+
+
 def unit_law(
     lam_unit: float,
     replicas: float,
@@ -666,6 +715,7 @@ def unit_law(
     tau = params[P_TIMEOUT]
     routing = int(params[P_ROUTING])
     dispersion = params[P_ARRIVAL_SCV]
+    poisson = routing != 1 and dispersion == 1.0  # Poisson arrivals at the unit
     if routing == 1 or (routing < 3 and dispersion > 1.0):  # not Poisson at the unit
         lam_law, renewal = renewal_load(lam_unit, replicas, cores * mu, routing, dispersion)
         if renewal:
@@ -684,14 +734,20 @@ def unit_law(
             )
             if busy <= 0.0:
                 return 0.0, 0.0, cores * mu, 0.0, tau, False
-            theta = scale / mean
-            beyond = math.exp(-min(theta * tau, 700.0))
-            p_ab = busy * beyond
-            if p_ab < _NEGLIGIBLE:
-                p_ab = 0.0
-            p_wait = busy * (1.0 - beyond) / (1.0 - p_ab)
-            return p_ab, p_wait, theta, _truncated_wait_mean(theta, tau), tau, False
+            p_ab, p_wait, theta, wait = exponential_wait_law(busy, scale / mean, tau)
+            return p_ab, p_wait, theta, wait, tau, False
         lam_unit, cores = lam_unit * replicas, cores * replicas  # every replica busy: pooled
+    work_scv = params[P_WORK_SCV]
+    if poisson and cores <= 1.0 and work_scv != 1.0:
+        # one server, Poisson arrivals, work not exponential: the exact decay of M/G/1
+        # (Cramér–Lundberg) with Pollaczek–Khinchine's mean wait
+        theta = single_server_decay(lam_unit, params[P_SHIFT], params[P_LAW_MU])
+        if theta > 0.0:
+            rho = lam_unit / (cores * mu)
+            mean_wait = rho / (cores * mu - lam_unit) * 0.5 * (1.0 + work_scv)
+            busy = min(mean_wait * theta, 1.0)
+            p_ab, p_wait, theta, wait = exponential_wait_law(busy, theta, tau)
+            return p_ab, p_wait, theta, wait, tau, False
     p_ab, c_wait, theta, wait = stationary_law(lam_unit, cores, mu, tau, scale)
     return p_ab, c_wait, theta, wait, tau, False
 
