@@ -383,6 +383,30 @@ def retry_rows() -> list[str]:
     ]
 
 
+def deterministic_routing_rows() -> list[str]:
+    rows = []
+    for routing in ("random", "round_robin", "pooled"):
+        for c, rho in ((1, 0.6), (4, 0.9)):
+            lam = rho * c * MU * 4
+            ref = cg.fcfs_response(
+                routing, 4, lam, cm.Service("deterministic", 0.1, 1.0), c,
+                replications=6, customers=300_000, warmup_customers=30_000,
+            )  # fmt: skip
+            mix, _ = steady(lam, 4.0, slots=c, cores=c, routing=routing, scv=0.0, ticks=50)
+            rows.append(
+                row(
+                    f"deterministic work, 4 × {c} slots, {routing}, ρ {rho}",
+                    f"FCFS recursion, 6 × 300k (p99 ± {1000 * ref.p99.half_width:.0f} ms)",
+                    [
+                        ("mean ms", ref.mean.mean, mix.mean_s(), 1000),
+                        ("p95", ref.p95.mean, mix.quantile_s(0.95), 1000),
+                        ("p99", ref.p99.mean, mix.quantile_s(0.99), 1000),
+                    ],
+                )
+            )
+    return rows
+
+
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("stationary", mmc_rows),
     ("timeouts", timeout_rows),
@@ -391,6 +415,7 @@ SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("bursty arrivals", burst_rows),
     ("queue limit", queue_limit_rows),
     ("service-time shapes", mgc_rows),
+    ("deterministic work under each routing", deterministic_routing_rows),
     ("processor sharing", ps_rows),
     ("overload", overload_rows),
     ("retries", retry_rows),
