@@ -39,7 +39,8 @@ FloatArray = npt.NDArray[np.float64]
 
 RETRY_FIELDS = 2
 """Columns the bank adds after the model's ``OUT_FIELDS``: retries sent in the tick, and
-requests whose last attempt failed in it."""
+requests whose last attempt failed in it (refused in the tick, or arrived in it and will
+abandon at the timeout: booked when the failure is known, as the retries are)."""
 O_RETRIED = OUT_FIELDS
 O_FAILED_FINALLY = OUT_FIELDS + 1
 _CASCADE_CELLS = 64  # positions within a tick a retry chain is followed on
@@ -75,6 +76,8 @@ def _step_block(
                     rates[t, s], replicas[s], params[s], laws[s], state[s], rings[s, : slots[s]],
                     out[t, s],
                 )  # fmt: skip
+                # no retries: every refused request, and every one that will abandon, fails
+                out[t, s, O_FAILED_FINALLY] = out[t, s, O_DROPPED] + out[t, s, O_PUSHED]
                 continue
             width = retry_shape[s, 1]
             ring = retry_rings[s, : levels * width]
