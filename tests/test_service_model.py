@@ -24,6 +24,7 @@ from capsim.fastpath.kernel import WARM_SETTLE_STEPS
 from capsim.models import service as sv
 from capsim.models.queueing import ResponseTimeDistribution
 from capsim.results.latency import LatencyMixture
+from capsim.scenario import service_laws
 from capsim.scenario.service_laws import least_request_law
 
 MU = 10.0  # 100 ms of CPU per request
@@ -454,3 +455,16 @@ def test_deterministic_work_under_each_routing(
             assert -0.01 - slack <= error <= 0.15 + slack
         else:
             assert abs(error) <= 0.05 + slack
+
+
+def test_least_request_tables_are_bounded_and_err_on_the_slow_side() -> None:
+    """Above LAW_MAX_REPLICAS replicas the table of that many is used (a table costs time
+    linear in the replicas), and its waits are no shorter than the law's at the real
+    count: power-of-two choices at 512 replicas, ρ 0.9."""
+    cap = service_laws.LAW_MAX_REPLICAS
+    big = least_request_law(512.0, 1.0, sv.ROUTING["least_request"])
+    assert big is least_request_law(float(cap), 1.0, sv.ROUTING["least_request"])
+    lam = 0.9 * 512 * MU
+    p, wait = service_laws._compiled()["least_request_wait"](lam, 512.0, 1.0, MU, 2.0)
+    outs, _ = run([lam] * 20, [512.0] * 20, tau=1e4, routing="least_request")
+    assert mixture(outs).mean_s() >= (1 / MU + p * wait) * (1 - 1e-9)

@@ -81,7 +81,7 @@ from capsim.scenario import (
 from capsim.scenario.distributions import Constant
 from capsim.scenario.inputs import prepare_inputs
 from capsim.scenario.manifests import HpaTemplate
-from capsim.scenario.service_laws import least_request_law
+from capsim.scenario.service_laws import LAW_MAX_REPLICAS, least_request_law
 
 __all__ = ["FastPathError", "FastPathResult", "evaluate_hpas", "fast_path_limits", "service_hpa"]
 
@@ -392,6 +392,7 @@ def _laws_by_replicas(params: FloatArray, most: int) -> FloatArray:
         if routing >= 3:
             raise FastPathError("least-request routing needs one CPU limit for every HPA")
         return np.zeros((1, 0))
+    most = min(most, LAW_MAX_REPLICAS)  # beyond it every count reads the same law
     rows = np.full((most + 1, 2 * LAW_POINTS), np.nan)
     for n in range(1, most + 1):
         rows[n] = least_request_law(float(n), float(params[0, P_CORES]), routing)
