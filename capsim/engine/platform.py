@@ -54,7 +54,13 @@ class PlatformSim:
         self.workloads = list(scenario.workloads)
         self.services = [i for i, w in enumerate(self.workloads) if isinstance(w, ServiceWorkload)]
         service_workloads = [w for w in self.workloads if isinstance(w, ServiceWorkload)]
-        self.bank = ServiceBank(service_workloads, cpu_limit_cores, routing, inputs.tick_s)
+        self.bank = ServiceBank(
+            service_workloads,
+            cpu_limit_cores,
+            routing,
+            inputs.tick_s,
+            inputs.n_ticks * inputs.tick_s,
+        )
         self.rates = (
             np.stack([inputs.arrival_rates[w.name] for w in service_workloads], axis=1)
             if service_workloads

@@ -135,6 +135,7 @@ class ServiceBank:
         cpu_limit_cores: Sequence[float],
         routing: Sequence[str],
         tick_s: float,
+        horizon_s: float = float("inf"),
     ) -> None:
         n = len(workloads)
         self.tick_s = tick_s
@@ -145,7 +146,7 @@ class ServiceBank:
         ):
             self.params[i] = w.model_params(limit, route, tick_s)
         self.slots = np.array(
-            [ring_length(w.timeout_s, tick_s) for w in workloads], dtype=np.int64
+            [ring_length(w.timeout_s, tick_s, horizon_s) for w in workloads], dtype=np.int64
         ).reshape(n)
         self.state = np.zeros((n, STATE_FIELDS))
         self.rings = np.zeros((n, int(self.slots.max(initial=1))))

@@ -342,7 +342,7 @@ def evaluate_hpas(
     service_rows = np.stack(
         [service.model_params(limit, route, inputs.tick_s) for limit in floats[:, 0]]
     )
-    ring_slots = ring_length(service.timeout_s, inputs.tick_s)
+    ring_slots = ring_length(service.timeout_s, inputs.tick_s, inputs.n_ticks * inputs.tick_s)
     laws_by_n = _laws_by_replicas(service_rows, int(ints[:, 4].max(initial=0)))
     pod_times = np.array(
         [

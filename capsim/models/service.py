@@ -197,10 +197,12 @@ HOT_HELPERS = (
 calls them (:func:`capsim.jit.compile_family`)."""
 
 
-def ring_length(timeout_s: float, dt_s: float) -> int:
+def ring_length(timeout_s: float, dt_s: float, horizon_s: float = math.inf) -> int:
     """Slots of the abandonment ring: a request abandons ``τ`` after it arrived, in the
-    tick ``⌊τ/dt⌋`` or ``⌊τ/dt⌋ + 1`` after its own."""
-    return math.floor(timeout_s / dt_s) + 2
+    tick ``⌊τ/dt⌋`` or ``⌊τ/dt⌋ + 1`` after its own. A run of ``horizon_s`` seconds needs
+    no more than its own length: a timeout beyond it is never reached (those requests
+    wait, counted as in the system, to the end)."""
+    return math.floor(min(timeout_s, horizon_s) / dt_s) + 2
 
 
 def _phi(x: float) -> float:
@@ -869,9 +871,10 @@ def service_tick(
     # abandonments: each request leaves τ after it arrived, uniformly over the tick
     slots = ring.shape[0]
     head = int(state[S_HEAD])
-    if push > 0.0:
+    whole = int(params[P_RING_WHOLE])
+    if push > 0.0 and whole + 1 < slots:  # else the timeout falls beyond the run
         frac = params[P_RING_FRAC]
-        first = head + int(params[P_RING_WHOLE])  # the ring has ⌊τ/dt⌋ + 2 slots
+        first = head + whole  # the ring has ⌊τ/dt⌋ + 2 slots
         if first >= slots:
             first -= slots
         second = first + 1 if first + 1 < slots else 0

@@ -129,7 +129,8 @@ def _check_delay_cells(scenario: Scenario, tick: float, platforms: int, where: s
         if not isinstance(w, ServiceWorkload):
             continue
         retries = w.retries
-        cells = (w.timeout_s / tick + 2.0) + retries.max_retries * (
+        reached = min(w.timeout_s, scenario.duration_s)  # a longer timeout is never reached
+        cells = (reached / tick + 2.0) + retries.max_retries * (
             (w.timeout_s + retries.max_backoff_s) / tick + 2.0
         )
         total += cells * max(platforms, 1)
