@@ -5,12 +5,15 @@ simulation (``tests/reference/retries_sim.py``), never against capsim's formulas
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from engine_helpers import run_mapping
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reference.retries_sim import simulate
 
 RETRIES = {"max": 3, "backoff": "1s", "multiplier": 2, "max_backoff": "10s"}
@@ -121,3 +124,62 @@ def test_retry_storm_against_a_per_request_simulation(tmp_path: Path) -> None:
         mean = float(totals.mean())
         half = 1.96 * float(totals.std(ddof=1)) / math.sqrt(len(totals))
         assert abs(got - mean) <= half + 0.05 * mean, (name, got, mean, half)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rate=st.floats(1.0, 80.0),
+    height=st.floats(0.0, 120.0),
+    replicas=st.integers(0, 3),
+    routing=st.sampled_from(
+        ["random", "round_robin", "least_request", "join_shortest_queue", "pooled"]
+    ),
+    retries=st.sampled_from([None, RETRIES, {"max": 1, "backoff": "100ms"}]),
+    queue_limit=st.sampled_from([None, 0, 3, 50]),
+    dispersion=st.sampled_from([0.5, 1.0, 4.0]),
+    timeout=st.sampled_from(["500ms", "2s", "30s"]),
+    tick=st.sampled_from(["1s", "5s"]),
+)
+def test_every_knob_conserves_requests(
+    rate: float,
+    height: float,
+    replicas: int,
+    routing: str,
+    retries: dict[str, Any] | None,
+    queue_limit: int | None,
+    dispersion: float,
+    timeout: str,
+    tick: str,
+) -> None:
+    """Any mix of routing, retries, queue limit, burstiness, timeout and tick (replicas
+    from 0, a spike of load): fresh + retried + in system at start = served + dropped +
+    in system at end, every rate non-negative, and latency only where requests were
+    served."""
+    data = storm(retries)
+    service = data["workloads"][0]
+    service["load"] = {"type": "spike", "base": rate, "start": 60, "height": height, "decay": 30}
+    service["timeout"] = timeout
+    service["arrivals"] = {"dispersion_index": dispersion}
+    if queue_limit is not None:
+        service["queue_limit"] = queue_limit
+    data["tick"] = tick
+    data["record_every"] = tick
+    data["duration"] = "4m"
+    platform = data["platforms"]["k8s"]["workloads"]["api"]
+    platform["replicas"] = replicas
+    platform["routing"] = routing
+    with tempfile.TemporaryDirectory() as folder:
+        result = run_mapping(Path(folder), data)
+    rows = result.timeseries
+    web = result.summary["platforms"]["k8s"]["workloads"]["api"]
+    dt = float(rows.time_s.iloc[0])
+    arrived = float(rows.arrival_rate.sum()) * dt
+    again = float(rows.retry_rate.sum()) * dt
+    settled = float(rows.served_rate.sum() + rows.dropped_rate.sum()) * dt
+    start, end = web["requests_in_system_at_start"], web["requests_in_system_at_end"]
+    assert arrived + again + start == pytest.approx(settled + end, rel=1e-9, abs=1e-6)
+    for column in ("served_rate", "dropped_rate", "retry_rate", "failed_rate", "in_system"):
+        assert (rows[column] >= -1e-9).all(), column
+    served = rows.served_rate > 0
+    assert rows.latency_p95_ms[served].notna().all()
+    assert rows.latency_p95_ms[~served].isna().all()
