@@ -300,7 +300,7 @@ def least_request_wait(
         return 1.0, math.inf
     if m1 <= 0.0 or m2 <= 0.0:
         return 0.0, 1.0 / (cores * mu)
-    fitted = 2.0 * m1 * m1 / m2
+    fitted = 2.0 * m1 * (m1 / m2)  # not m1²/m2: m1² underflows for waits below 1e-154
     if fitted >= 1.0:
         return 1.0, m1
     return fitted, m2 / (2.0 * m1)
