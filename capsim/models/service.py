@@ -149,6 +149,7 @@ COMPILED_FUNCTIONS = (
     "_last_state_share",
     "_truncated_wait_mean",
     "_mean_clipped_linear",
+    "exponential_wait_law",
     "stationary_law",
     "rbm_progress",
     "rbm_age",
@@ -166,7 +167,6 @@ COMPILED_FUNCTIONS = (
     "renewal_load",
     "least_request_lookup",
     "single_server_decay",
-    "exponential_wait_law",
     "unit_law",
     "service_tick",
     "steady_law",
@@ -250,6 +250,20 @@ def _last_state_share(lam: float, cores: float, mu: float) -> float:
     return r
 
 
+def exponential_wait_law(
+    busy: float, theta: float, tau: float
+) -> tuple[float, float, float, float]:
+    """``(P(abandon), P(wait | served), θ, E[W | wait])`` of a queue where a request
+    waits with probability ``busy`` an exponential time of rate ``theta`` and abandons if
+    that exceeds ``τ``."""
+    beyond = math.exp(-min(theta * tau, 700.0))
+    p_ab = busy * beyond
+    p_wait = busy * (1.0 - beyond) / (1.0 - p_ab)
+    if p_ab < _NEGLIGIBLE:
+        p_ab = 0.0
+    return p_ab, p_wait, theta, _truncated_wait_mean(theta, tau)
+
+
 def stationary_law(
     lam: float, cores: float, mu: float, tau: float, wait_scale: float
 ) -> tuple[float, float, float, float]:
@@ -288,10 +302,7 @@ def stationary_law(
         # the same chance of finding every core busy, with the waits' exponential rate
         # scaled: a wait beyond τ abandons
         busy = (waiting + abandoning) / (1.0 + waiting + abandoning)
-        theta = (capacity - lam) * wait_scale
-        beyond = math.exp(-min(theta * tau, 700.0))
-        p_abandon = busy * beyond
-        p_wait = busy * (1.0 - beyond) / (1.0 - p_abandon)
+        return exponential_wait_law(busy, (capacity - lam) * wait_scale, tau)
     if p_abandon < _NEGLIGIBLE:
         p_abandon = 0.0
     return p_abandon, p_wait, theta, _truncated_wait_mean(theta, tau)
@@ -677,20 +688,6 @@ def single_server_decay(lam: float, shift: float, rate: float) -> float:
             return nxt
         x = nxt
     return x
-
-
-def exponential_wait_law(
-    busy: float, theta: float, tau: float
-) -> tuple[float, float, float, float]:
-    """``(P(abandon), P(wait | served), θ, E[W | wait])`` of a queue where a request
-    waits with probability ``busy`` an exponential time of rate ``theta`` and abandons if
-    that exceeds ``τ``."""
-    beyond = math.exp(-min(theta * tau, 700.0))
-    p_ab = busy * beyond
-    if p_ab < _NEGLIGIBLE:
-        p_ab = 0.0
-    p_wait = busy * (1.0 - beyond) / (1.0 - p_ab)
-    return p_ab, p_wait, theta, _truncated_wait_mean(theta, tau)
 
 
 def unit_law(
