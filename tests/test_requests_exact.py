@@ -907,7 +907,7 @@ def check_invariants(sc: Scenario, trace: Trace) -> None:
     slowest = max(1.0, p.slots / p.cores)  # a busy slot gets ≥ min(1, k/c) core-s/s
     assert np.all(resp >= size * (1 - 1e-9))
     assert np.all(resp <= p.timeout_s + size * slowest + 1e-9)
-    served = resp <= p.timeout_s
+    served = resp <= p.timeout_s + rq.FATE_TOLERANCE_S
     assert served.sum() == counts[rq.COUNT_SERVED]
     if counts[rq.COUNT_DROPPED_GRACE] == 0:
         integrals = sum(o.integrals for o in trace.outcomes)

@@ -111,6 +111,12 @@ EVENT_DEADLINE = 3
 
 UNBOUNDED_QUEUE = np.iinfo(np.int64).max
 
+FATE_TOLERANCE_S = 1e-9
+"""A completion whose response is within this of τ counts as served: the virtual-work
+clock is summed in pieces (one per call), so a response of exactly τ (deterministic work
+equal to the timeout, say) may come out a few ulps either side, and rounding must not
+decide a request's fate (seconds)."""
+
 
 @dataclass(frozen=True)
 class RequestParams:
@@ -602,7 +608,7 @@ def advance_requests(
                 response_s[written] = response
                 response_id[written] = slot_id[top, j]
                 written += 1
-                if response <= timeout_s:
+                if response <= timeout_s + FATE_TOLERANCE_S:
                     counts[1] += 1
                 else:
                     counts[2] += 1
@@ -761,7 +767,7 @@ class TickOutcome:
 
     ``counts`` are this call's increments of the ``COUNT_*`` counters. ``response_s`` and
     ``response_id`` list every completion (served and timed out) in completion order;
-    ``response_s <= timeout_s`` selects the served ones. ``integrals`` is
+    ``response_s <= timeout_s + FATE_TOLERANCE_S`` selects the served ones. ``integrals`` is
     (R + 1, N_INTEGRALS) over the call (row R: the pooled queue).
     """
 
