@@ -19,6 +19,7 @@ import numpy.typing as npt
 import simpy
 
 from capsim.engine.batch import BatchJobs, JobRun
+from capsim.engine.exact import ExactServiceBank
 from capsim.engine.progress import ProgressCallback
 from capsim.engine.recorder import Levels, PlatformRecorder
 from capsim.engine.schedule import PeriodicTask
@@ -54,13 +55,24 @@ class PlatformSim:
         self.workloads = list(scenario.workloads)
         self.services = [i for i, w in enumerate(self.workloads) if isinstance(w, ServiceWorkload)]
         service_workloads = [w for w in self.workloads if isinstance(w, ServiceWorkload)]
-        self.bank = ServiceBank(
-            service_workloads,
-            cpu_limit_cores,
-            routing,
-            inputs.tick_s,
-            inputs.n_ticks * inputs.tick_s,
-        )
+        self.bank: ServiceBank | ExactServiceBank
+        if scenario.service_model == "exact":
+            self.bank = ExactServiceBank(
+                service_workloads,
+                cpu_limit_cores,
+                routing,
+                inputs.tick_s,
+                [inputs.request_seeds(w.name, name) for w in service_workloads],
+                scenario.base_dir,
+            )
+        else:
+            self.bank = ServiceBank(
+                service_workloads,
+                cpu_limit_cores,
+                routing,
+                inputs.tick_s,
+                inputs.n_ticks * inputs.tick_s,
+            )
         self.rates = (
             np.stack([inputs.arrival_rates[w.name] for w in service_workloads], axis=1)
             if service_workloads
@@ -72,7 +84,8 @@ class PlatformSim:
             self.services,
             inputs.n_ticks,
             inputs.tick_s,
-            arrival_rates=self.rates,
+            # exact: the arrivals drawn replace the load's rates tick by tick
+            arrival_rates=self.rates.copy() if scenario.service_model == "exact" else self.rates,
             concurrency=np.array([float(w.concurrency) for w in service_workloads]),
         )
         n = len(self.services)
@@ -182,6 +195,8 @@ class PlatformSim:
             self.bank.warm(self.rates[0], ready.astype(np.float64))
             self.recorder.in_system_at_start = self.bank.in_system()
         out = self.bank.step(self.rates[first:last], ready.astype(np.float64))
+        if isinstance(self.bank, ExactServiceBank):
+            self.recorder.arrival_rates[first:last] = self.bank.arrived / tick_s
         # The CPU integral is folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
         # this order however the ticks are blocked: metric samples are then the same
         # floats for any block lengths (the fast path folds the same way).
@@ -250,5 +265,7 @@ class PlatformSim:
         while self.env.peek() <= end + SAME_INSTANT_S:  # changes at the end: in the last row
             self.env.step()
         self._record(end, self.inputs.n_ticks)
+        if isinstance(self.bank, ExactServiceBank):
+            self.recorder.samples = [self.bank.samples(s) for s in range(len(self.services))]
         self.recorder.finalize()
         return self.recorder

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from capsim.engine.recording import LatencyComponents
+from capsim.engine.recording import LatencyComponents, LatencySamples
 from capsim.engine.services import O_FAILED_FINALLY, O_RETRIED
 from capsim.models import service as sv
 from capsim.models.queueing import (
@@ -95,6 +95,10 @@ class PlatformRecorder:
     concurrency: FloatArray  # (services,): request slots per replica
     columns: dict[str, list[Any]] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
+    samples: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]] | None = None
+    """``service_model: exact``: per service, every completion's response (s) and tick,
+    in completion order (set before :meth:`finalize`); the latency columns are then
+    measured, not pooled laws."""
 
     def __post_init__(self) -> None:
         shape = (self.n_ticks, len(self.services))
@@ -264,8 +268,35 @@ class PlatformRecorder:
         spans = np.diff(times)
         return np.where(spans > 0, np.diff(integral) / np.where(spans > 0, spans, 1.0), 0.0)
 
+    def _measured_columns(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Mean, p95, p99 (ms) of the responses completed in each row's ticks (NaN where
+        none completed); quantiles are empirical (the smallest response with a share
+        ``q`` at or below it)."""
+        assert self.samples is not None
+        shape = (len(self._intervals), len(self.workloads))
+        mean, p95, p99 = (np.full(shape, np.nan) for _ in range(3))
+        starts = np.array([first for first, _ in self._intervals], dtype=np.int64)
+        for i, (response, tick) in enumerate(self.samples):
+            if not response.size or not starts.size:
+                continue
+            row = np.searchsorted(starts, tick, side="right") - 1
+            order = np.lexsort((response, row))
+            ordered, rows = response[order], row[order]
+            count = np.bincount(rows, minlength=starts.size)
+            offset = np.concatenate([[0], np.cumsum(count)[:-1]])
+            has = count > 0
+            total = np.bincount(rows, weights=ordered.astype(np.float64), minlength=starts.size)
+            w = self.services[i]
+            mean[has, w] = 1000.0 * total[has] / count[has]
+            for column, q in ((p95, 0.95), (p99, 0.99)):
+                index = np.ceil(np.round(q * count[has], 9)).astype(np.int64) - 1
+                column[has, w] = 1000.0 * ordered[offset[has] + np.clip(index, 0, count[has] - 1)]
+        return mean, p95, p99
+
     def _latency_columns(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Request-weighted mean, p95, p99 (ms) of every row, pooled over its ticks."""
+        if self.samples is not None:
+            return self._measured_columns()
         n, k = len(self.workloads), len(self.services)
         mean = np.full((len(self._intervals), n), np.nan)
         p95 = np.full_like(mean, np.nan)
@@ -309,8 +340,19 @@ class PlatformRecorder:
     ) -> None:
         self.events.append((time_s, self.platform, workload, kind, from_, to, reason, detail))
 
-    def latency_components(self) -> dict[tuple[str, str], LatencyComponents]:
-        """The per-tick latency laws of each service, for the run summary."""
+    def latency_components(
+        self,
+    ) -> dict[tuple[str, str], LatencyComponents | LatencySamples]:
+        """The per-tick latency laws of each service (or its measured responses), for the
+        run summary."""
+        if self.samples is not None:
+            return {
+                (self.platform, self.workloads[w]): LatencySamples(
+                    response_s=self.samples[i][0],
+                    in_system_at_start=float(self.in_system_at_start[i]),
+                )
+                for i, w in enumerate(self.services)
+            }
         return {
             (self.platform, self.workloads[w]): LatencyComponents(
                 served=self._served[:, i].copy(),

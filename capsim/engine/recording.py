@@ -27,6 +27,7 @@ __all__ = [
     "STRING",
     "TIMESERIES_COLUMNS",
     "LatencyComponents",
+    "LatencySamples",
     "Recording",
 ]
 
@@ -78,6 +79,15 @@ class LatencyComponents:
 
 
 @dataclass(frozen=True, eq=False)
+class LatencySamples:
+    """One service's measured response times under ``service_model: exact``: every
+    completion of the run (s, single precision), in completion order."""
+
+    response_s: npt.NDArray[np.float32]
+    in_system_at_start: float = 0.0  # requests in the warm replicas at time 0
+
+
+@dataclass(frozen=True, eq=False)
 class Recording:
     """Everything the engine hands over at the end of a run (schemas: module constants).
 
@@ -93,7 +103,7 @@ class Recording:
     record_every_s: float
     timeseries: pd.DataFrame
     events: pd.DataFrame
-    latency: Mapping[tuple[str, str], LatencyComponents]
+    latency: Mapping[tuple[str, str], LatencyComponents | LatencySamples]
     slo: Mapping[str, tuple[float | None, float | None]]
     platform_kinds: Mapping[str, str]
     workload_kinds: Mapping[str, str]

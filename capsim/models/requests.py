@@ -111,6 +111,10 @@ EVENT_DEADLINE = 3
 
 UNBOUNDED_QUEUE = np.iinfo(np.int64).max
 
+WARM_UP_S = 600.0
+"""``service_model: exact`` starts warm: the initial replicas serve this long (s) of the
+first tick's load before ``t = 0``, unreported."""
+
 FATE_TOLERANCE_S = 1e-9
 """A completion whose response is within this of τ counts as served: the virtual-work
 clock is summed in pieces (one per call), so a response of exactly τ (deterministic work
@@ -739,6 +743,88 @@ def advance_requests(
             touch(row, until_s)
         state.clock_s[0] = until_s
     return status, i, written
+
+
+def advance_ticks(
+    state: RequestState,
+    cores: float,
+    queue_limit: int,
+    timeout_s: float,
+    routing: int,
+    choices: int,
+    edges_s: npt.NDArray[np.float64],
+    ends: npt.NDArray[np.int64],
+    arrival_s: npt.NDArray[np.float64],
+    size_core_s: npt.NDArray[np.float64],
+    route_u: npt.NDArray[np.float64],
+    first_tick: int,
+    first_arrival: int,
+    resume: bool,
+    response_s: npt.NDArray[np.float64],
+    response_tick: npt.NDArray[np.int64],
+    response_id: npt.NDArray[np.int64],
+    written: int,
+    tick_counts: npt.NDArray[np.int64],
+    tick_integrals: npt.NDArray[np.float64],
+    tick_in_system: npt.NDArray[np.int64],
+    mark: npt.NDArray[np.int64],
+    scratch: npt.NDArray[np.float64],
+) -> tuple[int, int, int, int]:
+    """:func:`advance_requests` tick by tick over a block (the kernel's driver; Numba subset).
+
+    Tick ``k`` spans ``[edges_s[k], edges_s[k + 1]]`` and holds arrivals
+    ``ends[k - 1]:ends[k]`` (``ends[-1]`` before tick 0 is 0). Starting at tick
+    ``first_tick`` with arrival ``first_arrival`` (``resume``: that tick was started by an
+    earlier call, whose ``mark`` (counts at the tick's start) and ``scratch`` integrals
+    stand), each tick's count increments go to ``tick_counts[k]``, its integrals summed
+    over rows to ``tick_integrals[k]``, the requests in the system at its end to
+    ``tick_in_system[k]``, and each completion's response and tick to ``response_s`` /
+    ``response_tick`` from position ``written``. Returns ``(status, tick, arrival,
+    written)``: on ``STATUS_DONE`` every tick is done; otherwise the tick and arrival to
+    resume from (grow the queues, then call again with ``resume`` true).
+    """
+    n_ticks = edges_s.shape[0] - 1
+    counts = state.counts
+    for k in range(first_tick, n_ticks):
+        if not (resume and k == first_tick):
+            for j in range(counts.shape[0]):
+                mark[j] = counts[j]
+            scratch[:, :] = 0.0
+        start = first_arrival if k == first_tick else (ends[k - 1] if k > 0 else 0)
+        stop = ends[k]
+        status, consumed, wrote = advance_requests(
+            state,
+            cores,
+            queue_limit,
+            timeout_s,
+            routing,
+            choices,
+            arrival_s[start:stop],
+            size_core_s[start:stop],
+            route_u[start:stop],
+            edges_s[k + 1],
+            response_s[written:],
+            response_id[written:],
+            scratch,
+        )
+        for j in range(wrote):
+            response_tick[written + j] = k
+        written += wrote
+        if status != 0:
+            return status, k, start + consumed, written
+        for j in range(counts.shape[0]):
+            tick_counts[k, j] = counts[j] - mark[j]
+        for column in range(scratch.shape[1]):
+            total = 0.0
+            for row in range(scratch.shape[0]):
+                total += scratch[row, column]
+            tick_integrals[k, column] = total
+        tick_in_system[k] = state.n_busy.sum() + state.q_len.sum()
+    return 0, n_ticks, ends[n_ticks - 1] if n_ticks > 0 else first_arrival, written
+
+
+COMPILED_FUNCTIONS = ("advance_requests", "advance_ticks")
+"""The kernel and its block driver, compiled together (:func:`capsim.jit.compile_family`)."""
 
 
 Kernel = Callable[

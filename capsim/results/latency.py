@@ -8,13 +8,14 @@ requests have no latency; they count as SLO violations elsewhere.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from capsim.engine.recording import LatencyComponents
+from capsim.engine.recording import LatencyComponents, LatencySamples
 from capsim.models.queueing import (
     ResponseTimeDistribution,
     check_array,
@@ -23,7 +24,14 @@ from capsim.models.queueing import (
     upper_bound_s,
 )
 
-__all__ = ["EMPTY_MIXTURE", "LatencyMixture", "latency_mixture"]
+__all__ = [
+    "CI_BATCHES",
+    "EMPTY_MIXTURE",
+    "EmpiricalLatency",
+    "LatencyMixture",
+    "latency_law",
+    "latency_mixture",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -256,3 +264,92 @@ def latency_mixture(components: LatencyComponents) -> LatencyMixture:
         components.service_rate2_per_s,
     )
     return LatencyMixture.of(law, components.served)
+
+
+# --- measured latency (service_model: exact) ----------------------------------------------
+
+CI_BATCHES = 20
+"""Batches of consecutive completions behind a confidence interval."""
+T_975_19 = 2.093024054408263
+"""Student's t quantile 0.975 with ``CI_BATCHES − 1`` = 19 degrees of freedom."""
+MIN_TAIL_PER_BATCH = 10
+"""A batch's ``q``-quantile is estimated when the batch holds at least this many
+requests above it (``n (1 − q) ≥ 10``); the mean when it holds at least this many."""
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalLatency:
+    """The latency of the requests a run served, measured one by one (s).
+
+    ``quantile_s(q)`` is the smallest response ``t`` with at least a share ``q`` of the
+    responses ``≤ t`` (the inverse of the empirical distribution, as
+    :meth:`LatencyMixture.quantile_s` is of the pooled law). :meth:`ci95_half_width_s`
+    is the batch-means 95 % confidence interval of a statistic: the responses in
+    completion order cut into :data:`CI_BATCHES` consecutive batches, the statistic of
+    each, and ``t₀.₉₇₅,₁₉ · sd / √20`` of those. For a steady load it is the usual
+    batch-means interval (valid while a batch is much longer than the queue's memory); a
+    load that changes over the run makes the batches differ by more than noise, which
+    widens the interval (conservative). NaN when a batch is too small to estimate the
+    statistic (:data:`MIN_TAIL_PER_BATCH`).
+    """
+
+    response_s: npt.NDArray[np.float32] | FloatArray
+
+    @property
+    def total_weight(self) -> float:
+        """The requests measured."""
+        return float(self.response_s.size)
+
+    @functools.cached_property
+    def _sorted(self) -> FloatArray:
+        return np.sort(self.response_s).astype(np.float64)
+
+    def mean_s(self) -> float:
+        """Mean response (s); NaN when empty."""
+        return float(self.response_s.mean(dtype=np.float64)) if self.response_s.size else math.nan
+
+    def tail(self, t_s: float) -> float:
+        """The share of responses above ``t_s``; NaN when empty."""
+        n = self.response_s.size
+        if not n:
+            return math.nan
+        return float(n - np.searchsorted(self._sorted, t_s, side="right")) / n
+
+    def quantile_s(self, q: float) -> float:
+        """The empirical ``q``-quantile (s); NaN when empty."""
+        return _empirical_quantile(self._sorted, q)
+
+    def ci95_half_width_s(self, q: float | None) -> float:
+        """Half-width (s) of the 95 % batch-means interval of the mean (``q`` None) or of
+        the ``q``-quantile; NaN when the batches are too small."""
+        batch = self.response_s.size // CI_BATCHES
+        need = MIN_TAIL_PER_BATCH if q is None else MIN_TAIL_PER_BATCH / (1.0 - q)
+        if batch < need:
+            return math.nan
+        batches = self.response_s[: batch * CI_BATCHES].reshape(CI_BATCHES, batch)
+        if q is None:
+            values = batches.mean(axis=1, dtype=np.float64)
+        else:
+            ordered = np.sort(batches, axis=1)
+            values = ordered[:, _quantile_index(batch, q)].astype(np.float64)
+        return T_975_19 * float(values.std(ddof=1)) / math.sqrt(CI_BATCHES)
+
+
+def _quantile_index(n: int, q: float) -> int:
+    """Index of the empirical ``q``-quantile in ``n`` sorted values (inverse CDF)."""
+    return min(max(math.ceil(round(q * n, 9)) - 1, 0), n - 1)  # q·n = 95.00000000000001
+
+
+def _empirical_quantile(ordered: FloatArray, q: float) -> float:
+    if not ordered.size:
+        return math.nan
+    return float(ordered[_quantile_index(ordered.size, q)])
+
+
+def latency_law(
+    components: LatencyComponents | LatencySamples,
+) -> LatencyMixture | EmpiricalLatency:
+    """A service's request latency over the run, by the model that produced it."""
+    if isinstance(components, LatencySamples):
+        return EmpiricalLatency(components.response_s)
+    return latency_mixture(components)

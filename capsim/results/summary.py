@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from capsim.engine.recording import LatencyComponents, Recording
-from capsim.results.latency import EMPTY_MIXTURE, latency_mixture
+from capsim.engine.recording import LatencyComponents, LatencySamples, Recording
+from capsim.results.latency import EMPTY_MIXTURE, EmpiricalLatency, LatencyMixture, latency_law
 
 __all__ = [
     "empirical_quantile",
@@ -162,7 +162,7 @@ def _resource_metrics(rows: pd.DataFrame, dt: FloatArray) -> dict[str, Any]:
 def _service_metrics(
     rows: pd.DataFrame,
     dt: FloatArray,
-    components: LatencyComponents | None,
+    components: LatencyComponents | LatencySamples | None,
     slo: tuple[float | None, float | None],
 ) -> dict[str, Any]:
     """Requests, pooled latency and SLO of one service (``rows`` in time order)."""
@@ -170,7 +170,7 @@ def _service_metrics(
     arrived = time_integral(_col(rows, "arrival_rate"), dt)
     retried = time_integral(_col(rows, "retry_rate"), dt)
     dropped = time_integral(_col(rows, "dropped_rate"), dt)
-    mix = latency_mixture(components) if components is not None else EMPTY_MIXTURE
+    mix = latency_law(components) if components is not None else EMPTY_MIXTURE
     served = mix.total_weight
     late = served * mix.tail(target_ms / 1000.0) if target_ms is not None and served else 0.0
     errors = interval_error_rate(_col(rows, "served_rate"), _col(rows, "dropped_rate"))
@@ -191,6 +191,7 @@ def _service_metrics(
         "latency_p50_ms": 1000.0 * mix.quantile_s(0.50),
         "latency_p95_ms": 1000.0 * mix.quantile_s(0.95),
         "latency_p99_ms": 1000.0 * mix.quantile_s(0.99),
+        **_confidence(mix),
         "slo_p95_ms": target_ms,
         "slo_max_error_rate": max_error,
         "slo_violation_time_pct": slo_violation_time_pct(
@@ -199,6 +200,18 @@ def _service_metrics(
         "slo_violation_requests_pct": (
             slo_violation_requests_pct(late, served, dropped) if with_slo else math.nan
         ),
+    }
+
+
+def _confidence(mix: LatencyMixture | EmpiricalLatency) -> dict[str, float]:
+    """Measured latency (``service_model: exact``): the 95 % batch-means half-widths of
+    the mean, p95 and p99 (ms), NaN where the run served too few requests for one."""
+    if not isinstance(mix, EmpiricalLatency):
+        return {}
+    return {
+        "latency_mean_ci95_ms": 1000.0 * mix.ci95_half_width_s(None),
+        "latency_p95_ci95_ms": 1000.0 * mix.ci95_half_width_s(0.95),
+        "latency_p99_ci95_ms": 1000.0 * mix.ci95_half_width_s(0.99),
     }
 
 

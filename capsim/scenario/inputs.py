@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from capsim.models.requests import WARM_UP_S
 from capsim.scenario import BatchWorkload, Scenario, ScenarioError, ServiceWorkload
 from capsim.scenario.grid import run_grid
 from capsim.scenario.jobs import JobSpec, draw_jobs
+from capsim.scenario.limits import MAX_EXACT_REQUESTS
 from capsim.scenario.load import WorkloadError, build_load
 from capsim.scenario.load.specs import REQUESTS_PER_S
 
@@ -38,6 +40,23 @@ class Inputs:
     jobs: dict[str, list[JobSpec]]  # batch workload name → its jobs
     platform_seeds: dict[str, np.random.SeedSequence]
 
+    def request_seeds(
+        self, workload: str, platform: str
+    ) -> tuple[np.random.SeedSequence, np.random.SeedSequence, np.random.SeedSequence]:
+        """The seeds of ``service_model: exact`` for ``workload`` on ``platform``: its
+        arrival gaps and its work (the same on every platform: the platforms are compared
+        on the same requests) and its routing (the platform's own). Children of the run's
+        seed with spawn keys ``(2, workload index, 0 | 1)`` and ``(2, workload index, 2,
+        platform index)``: disjoint from the load and platform streams (keys 0 and 1)."""
+        scenario = self.scenario
+        index = [w.name for w in scenario.workloads].index(workload)
+        where = list(scenario.platforms).index(platform)
+
+        def child(*key: int) -> np.random.SeedSequence:
+            return np.random.SeedSequence(self.seed, spawn_key=(2, index, *key))
+
+        return child(0), child(1), child(2, where)
+
 
 def _arrival_rate(
     workload: ServiceWorkload, values: FloatArray, unit: str, where: str
@@ -51,6 +70,27 @@ def _arrival_rate(
     raise ScenarioError(
         f"{where}: load unit {unit!r} cannot drive a service (use {REQUESTS_PER_S} or cpu_cores)"
     )
+
+
+def _check_exact_requests(
+    scenario: Scenario, rates: dict[str, FloatArray], tick_s: float, where: str
+) -> None:
+    """``service_model: exact`` keeps every request's response: refuse a run whose
+    expected requests (warm-up included, every platform) pass :data:`MAX_EXACT_REQUESTS`
+    before anything is simulated."""
+    if scenario.service_model != "exact" or not rates:
+        return
+    per_platform = sum(
+        float(r.sum()) * tick_s + (float(r[0]) * WARM_UP_S if r.size else 0.0)
+        for r in rates.values()
+    )
+    total = per_platform * len(scenario.platforms)
+    if total > MAX_EXACT_REQUESTS:
+        raise ScenarioError(
+            f"{where}: service_model: exact would simulate about {total:.3g} requests "
+            f"({len(scenario.platforms)} platform(s)), more than the limit of "
+            f"{MAX_EXACT_REQUESTS:.3g}; shorten the duration or use service_model: expected"
+        )
 
 
 def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
@@ -90,6 +130,7 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
             series.unit,
             f"{where}: workloads[{index}].load",
         )
+    _check_exact_requests(scenario, rates, tick, where)
     platform_seeds = dict(
         zip(scenario.platforms, platform_root.spawn(len(scenario.platforms)), strict=True)
     )

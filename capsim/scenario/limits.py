@@ -33,6 +33,10 @@ limit                     value                what it bounds
 ``MAX_DELAY_CELLS``       20,000,000           delay-line cells of a run: per service and
                                                platform, (``timeout`` + ``max_backoff`` ×
                                                retries) ÷ ``tick``
+``MAX_EXACT_REQUESTS``    150,000,000          requests ``service_model: exact`` simulates
+                                               in a run (expected, over every service and
+                                               platform, warm-up included): 8 bytes each
+                                               are kept for the latency percentiles
 ``MAX_PER_VM``            1,000                ``per_vm`` (app instances per VM)
 ``MAX_WORKERS``           100,000              ``workers`` of one batch job
 ``MAX_GPU``               1,024                GPUs of one node, VM, pod or worker
@@ -76,6 +80,7 @@ __all__ = [
     "MAX_DELAY_CELLS",
     "MAX_DISPERSION_INDEX",
     "MAX_DURATION_S",
+    "MAX_EXACT_REQUESTS",
     "MAX_GPU",
     "MAX_GRID_CELLS",
     "MAX_LATENCY_MS",
@@ -120,6 +125,7 @@ MAX_DISPERSION_INDEX = 100.0
 MAX_RETRIES = 10
 MAX_BACKOFF_S = 3600.0
 MAX_DELAY_CELLS = 20_000_000
+MAX_EXACT_REQUESTS = 150_000_000
 MAX_PER_VM = 1_000
 MAX_WORKERS = 100_000
 MAX_GPU = 1_024

@@ -31,7 +31,7 @@ autoscaler scan 10 s and scale-down after 10 min, VM boot ~35 s, node ready ~60 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
@@ -56,7 +56,13 @@ from capsim.scenario.platforms import (
     pod_template,
 )
 from capsim.scenario.work_samples import with_work_samples
-from capsim.scenario.workloads import BatchWorkload, ServiceWorkload, Workload
+from capsim.scenario.workloads import (
+    MAX_MODELLED_CV,
+    MAX_SERVICE_TIME_CV,
+    BatchWorkload,
+    ServiceWorkload,
+    Workload,
+)
 
 __all__ = ["Scenario", "load_scenario", "parse_scenario", "scenario_file"]
 
@@ -70,6 +76,12 @@ class Scenario(FrozenModel):
     duration_s: PositiveSeconds = Field(alias="duration")
     tick_s: PositiveSeconds | None = Field(default=None, alias="tick")
     record_every_s: PositiveSeconds | None = Field(default=None, alias="record_every")
+    service_model: Literal["expected", "exact"] = "expected"
+    """How services' requests are modelled (README, *The service model*): ``expected``
+    (the default) computes each tick's expected latency, drops and abandonment in closed
+    form; ``exact`` simulates every request (arrival instants, work, routing, queue,
+    timeout) with the seed's random streams and reports the sampled latency with 95 %
+    confidence intervals."""
     workloads: tuple[Workload, ...] = Field(min_length=1, max_length=MAX_WORKLOADS)
     platforms: dict[Name, Platform] = Field(min_length=1, max_length=MAX_PLATFORMS)
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -105,6 +117,27 @@ class Scenario(FrozenModel):
                 raise ValueError(
                     f"platforms.{platform_name}.workloads: no configuration for "
                     f"workload(s) {missing}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _modelled_services(self) -> Scenario:
+        for index, w in enumerate(self.workloads):
+            if not isinstance(w, ServiceWorkload):
+                continue
+            cv = w.service_time.cv
+            if self.service_model == "expected" and cv is not None and cv > MAX_MODELLED_CV:
+                raise ValueError(
+                    f"workloads[{index}].service_time.cv: work more variable than exponential "
+                    f"(cv above {MAX_MODELLED_CV:g}) is not modelled by the expected service "
+                    f"model (its waits have heavier tails than the model's and its p99 would be "
+                    f"too low); set service_model: exact to simulate every request, got {cv:g}"
+                )
+            if self.service_model == "exact" and w.retries.max_retries:
+                raise ValueError(
+                    f"workloads[{index}].retries: client retries are modelled by the expected "
+                    f"service model only, not by service_model: exact (yet), got max "
+                    f"{w.retries.max_retries}"
                 )
         return self
 
@@ -327,7 +360,8 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
         scenario = Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(validation_message(where, exc, data, _UNION_TAGS)) from None
-    workloads, problems = with_work_samples(list(scenario.workloads), base_dir)
+    max_cv = MAX_MODELLED_CV if scenario.service_model == "expected" else MAX_SERVICE_TIME_CV
+    workloads, problems = with_work_samples(list(scenario.workloads), base_dir, max_cv)
     if problems:
         index, message = problems[0]
         raise ScenarioError(f"{where}: workloads[{index}].service_time.path: {message}")

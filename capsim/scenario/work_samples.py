@@ -56,7 +56,7 @@ def read_work_samples(path: Path, shown: str, column: str) -> FloatArray:
     return values
 
 
-def _checked_shape(workload: ServiceWorkload, base_dir: Path) -> ServiceTime:
+def _checked_shape(workload: ServiceWorkload, base_dir: Path, max_cv: float) -> ServiceTime:
     shape = workload.service_time
     assert shape.path is not None
     samples = read_work_samples(base_dir / shape.path, str(shape.path), shape.column)
@@ -68,20 +68,23 @@ def _checked_shape(workload: ServiceWorkload, base_dir: Path) -> ServiceTime:
             f"{shape.path}: the samples' mean is {mean:.6g} ms but cpu_ms_per_request is "
             f"{stated:g}; set cpu_ms_per_request to {mean:.6g}"
         )
-    if cv > MAX_MODELLED_CV:
+    if cv > max_cv:
         raise ValueError(
             f"{shape.path}: the samples' coefficient of variation is {cv:.3g}, above "
-            f"{MAX_MODELLED_CV:g}: work more variable than exponential is not modelled (its "
-            "waits have heavier tails than the model's and its p99 would be too low)"
+            f"{max_cv:g}: the expected service model does not take work more variable than "
+            "exponential (its waits have heavier tails than the model's and its p99 would be "
+            "too low); set service_model: exact to simulate every request"
         )
     return shape.model_copy(update={"cv": math.sqrt(max(cv * cv, 0.0)), "samples": samples.size})
 
 
 def with_work_samples(
-    workloads: tuple[object, ...] | list[object], base_dir: Path
+    workloads: tuple[object, ...] | list[object], base_dir: Path, max_cv: float = MAX_MODELLED_CV
 ) -> tuple[list[object], list[tuple[int, str]]]:
     """``workloads`` with every empirical service time reduced to its samples' shape, and
-    the problems found as ``(index, message)`` (the message starts with the file)."""
+    the problems found as ``(index, message)`` (the message starts with the file). The
+    samples' coefficient of variation may be at most ``max_cv`` (the expected model's
+    :data:`~capsim.scenario.workloads.MAX_MODELLED_CV`; the exact one takes any)."""
     out: list[object] = []
     problems: list[tuple[int, str]] = []
     for index, workload in enumerate(workloads):
@@ -89,7 +92,7 @@ def with_work_samples(
             "empirical"
         ):
             try:
-                shape = _checked_shape(workload, base_dir)
+                shape = _checked_shape(workload, base_dir, max_cv)
             except ValueError as exc:
                 problems.append((index, str(exc)))
                 out.append(workload)

@@ -69,7 +69,8 @@ million would hold the replica for hours)."""
 
 MAX_MODELLED_CV = 1.0
 """Largest ``cv`` the expected model takes: above it a two-moment model of the waits puts
-p99 far too low (−42 % for lognormal work of cv 2 at ρ 0.6 against Ciw)."""
+p99 far too low (−42 % for lognormal work of cv 2 at ρ 0.6 against Ciw). More variable
+work needs ``service_model: exact`` (checked by the scenario, which knows the mode)."""
 
 
 class ServiceTime(FrozenModel):
@@ -81,8 +82,9 @@ class ServiceTime(FrozenModel):
     in ``column`` (default ``cpu_ms``) of the CSV file ``path``, whose mean must be
     ``cpu_ms_per_request`` (:mod:`capsim.scenario.work_samples`). The expected service
     model uses the first two moments (mean and ``cv``): see ``README.md`` › *The service
-    model* for what that means. A ``cv`` above 1 is refused for now
-    (:data:`MAX_MODELLED_CV`).
+    model* for what that means; it takes a ``cv`` of at most 1 (:data:`MAX_MODELLED_CV`).
+    ``service_model: exact`` draws every request's work from the distribution itself and
+    takes any ``cv`` up to :data:`MAX_SERVICE_TIME_CV`.
     """
 
     distribution: Literal["exponential", "deterministic", "lognormal", "gamma", "empirical"] = (
@@ -112,12 +114,6 @@ class ServiceTime(FrozenModel):
             )
         if self.distribution in ("lognormal", "gamma") and self.cv is None:
             raise ValueError(f"cv: the {self.distribution} distribution needs its cv (e.g. 0.5)")
-        if self.cv is not None and self.cv > MAX_MODELLED_CV:
-            raise ValueError(
-                f"cv: work more variable than exponential (cv above {MAX_MODELLED_CV:g}) is not "
-                f"modelled yet: its waits have heavier tails than the model's and its p99 "
-                f"would be too low (README, The service model), got {self.cv}"
-            )
         return self
 
     @property
