@@ -179,6 +179,10 @@ def fast_path_limits(
             limits.append(f"pods' {name} is random ({dist.distribution}), not constant")
     if pod.image_size_bytes > 0:
         limits.append("pods pull an image (its time depends on which node they land on)")
+    if scenario.service_model == "exact":
+        limits.append(
+            "service_model: exact simulates every request (the engine's, not the fast path's)"
+        )
     if service.retries.max_retries:
         limits.append("clients retry failed requests (modelled by the engine, not the fast path)")
     ceiling = max(spec.max_replicas for spec in specs)
@@ -301,6 +305,13 @@ def evaluate_hpas(
             f"pods start after their mean delays ({start_s:.3g} s to run, then "
             f"{ready_s:.3g} s to Ready) and always find room on a node: no node "
             "provisioning wait and no image pull"
+        )
+    if problems and service.retries.max_retries:
+        notes.append("clients do not retry failed requests (only the engine's runs model retries)")
+    if problems and scenario.service_model == "exact":
+        notes.append(
+            "requests follow the expected service model (the scenario's service_model: exact "
+            "simulates each request; only the engine's runs do)"
         )
     inputs = prepare_inputs(scenario, seed)
     rates = np.ascontiguousarray(inputs.arrival_rates[service.name], dtype=np.float64)
