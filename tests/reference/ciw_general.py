@@ -669,3 +669,188 @@ def tail_quantile(tail: Callable[[float], float], q: float, scale: float) -> flo
     while tail(hi) > target:
         hi *= 2.0
     return float(optimize.brentq(lambda t: tail(t) - target, 0.0, hi, xtol=1e-12 * hi))
+
+
+# --- state-dependent routing: FCFS replicas behind a router (compiled) -----------------------
+
+ROUTED_CODES: dict[str, int] = {"random": 0, "round_robin": 1, "p2c": 2, "jsq": 3}
+"""Router codes of :func:`_routed_waits` (``pooled`` is one node: :func:`_fcfs_waits`)."""
+
+
+@numba.njit(cache=True)
+def _heap_push(heap: FloatArray, size: int, value: float) -> None:
+    """Push ``value`` onto the binary min-heap ``heap[:size]`` (room for one more)."""
+    i = size
+    heap[i] = value
+    while i > 0:
+        parent = (i - 1) // 2
+        if heap[parent] <= heap[i]:
+            break
+        heap[parent], heap[i] = heap[i], heap[parent]
+        i = parent
+
+
+@numba.njit(cache=True)
+def _heap_pop(heap: FloatArray, size: int) -> None:
+    """Remove the minimum of the binary min-heap ``heap[:size]`` (``size ≥ 1``)."""
+    last = size - 1
+    heap[0] = heap[last]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= last:
+            break
+        small = left
+        if left + 1 < last and heap[left + 1] < heap[left]:
+            small = left + 1
+        if heap[i] <= heap[small]:
+            break
+        heap[i], heap[small] = heap[small], heap[i]
+        i = small
+
+
+@numba.njit(cache=True)
+def _routed_waits(
+    arrival: FloatArray,
+    work: FloatArray,
+    code: int,
+    n_replicas: int,
+    servers: int,
+    u_first: FloatArray,
+    u_second: FloatArray,
+    u_tie: FloatArray,
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """Waits (and replicas) of requests routed at arrival to ``n_replicas`` FCFS replicas
+    of ``servers`` servers each.
+
+    Each replica is the Kiefer–Wolfowitz recursion (a request starts at the later of its
+    arrival and its replica's earliest free server), so a request's departure is known when
+    it arrives; a per-replica min-heap of the departures of the requests still there gives
+    the number in system (queued + in service) that the router sees at each arrival (a
+    departure at the arrival instant has left). Routers: ``random`` (``u_first`` picks a
+    replica uniformly), ``round_robin`` (request ``i`` to replica ``i mod N``), ``p2c``
+    (two distinct replicas uniformly, the one with fewer in system, a tie by ``u_tie``)
+    and ``jsq`` (the fewest in system over all replicas, ties uniformly by ``u_tie``).
+    """
+    n = arrival.shape[0]
+    free = np.zeros((n_replicas, servers))
+    cap = 64
+    heaps = np.empty((n_replicas, cap))
+    sizes = np.zeros(n_replicas, dtype=np.int64)
+    counting = code == 2 or code == 3
+    waits = np.empty(n)
+    chosen = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        t = arrival[i]
+        if counting:
+            for r in range(n_replicas):
+                while sizes[r] > 0 and heaps[r, 0] <= t:
+                    _heap_pop(heaps[r], sizes[r])
+                    sizes[r] -= 1
+        if code == 0:
+            r = min(int(u_first[i] * n_replicas), n_replicas - 1)
+        elif code == 1:
+            r = i % n_replicas
+        elif code == 2:
+            a = min(int(u_first[i] * n_replicas), n_replicas - 1)
+            b = min(int(u_second[i] * (n_replicas - 1)), n_replicas - 2)
+            if b >= a:
+                b += 1
+            if sizes[a] < sizes[b]:
+                r = a
+            elif sizes[b] < sizes[a]:
+                r = b
+            else:
+                r = a if u_tie[i] < 0.5 else b
+        else:
+            least = sizes.min()
+            ties = 0
+            for j in range(n_replicas):
+                if sizes[j] == least:
+                    ties += 1
+            pick = min(int(u_tie[i] * ties), ties - 1)
+            r = -1
+            for j in range(n_replicas):
+                if sizes[j] == least:
+                    if pick == 0:
+                        r = j
+                        break
+                    pick -= 1
+        k = 0
+        for j in range(1, servers):
+            if free[r, j] < free[r, k]:
+                k = j
+        start = max(t, free[r, k])
+        waits[i] = start - t
+        free[r, k] = start + work[i]
+        chosen[i] = r
+        if counting:
+            if sizes[r] == cap:
+                grown = np.empty((n_replicas, 2 * cap))
+                grown[:, :cap] = heaps
+                heaps = grown
+                cap *= 2
+            _heap_push(heaps[r], sizes[r], start + work[i])
+            sizes[r] += 1
+    return waits, chosen
+
+
+def routed_fcfs_response(
+    routing: Routing | Literal["jsq"],
+    n_replicas: int,
+    lam_total: float,
+    service: cm.Service,
+    servers: int,
+    *,
+    arrival_scv: float = 1.0,
+    replications: int = 10,
+    customers: int = 1_000_000,
+    warmup_customers: int = 100_000,
+    seed: int = 1,
+) -> SimEstimate:
+    """The response time over *all* requests of ``n_replicas`` FCFS replicas of
+    ``servers`` servers behind a router that sees every replica's number in system:
+    ``random``, ``round_robin``, ``p2c`` (power of two choices), ``jsq`` (join the
+    shortest queue), or ``pooled`` (one node of ``n_replicas·servers``), over
+    ``replications`` independent runs from empty of ``warmup_customers + customers``
+    requests of the whole stream (balanced-H2 renewal of SCV ``arrival_scv`` at rate
+    ``lam_total``), the first ``warmup_customers`` discarded.
+
+    Exact in law for every router (an event-by-event simulation: each replica's FCFS
+    recursion plus the departures still to come); for random, round robin and pooled it
+    is the law :func:`fcfs_response` samples one replica of. Routers' tie-breaks are
+    uniform, as in ciw's ``LoadBalancing(tie_break="random")`` and
+    :class:`reference.ciw_models.PowerOfTwoChoices`.
+    """
+    if routing == "single":
+        raise ValueError("'single' is fcfs_response; name a routing policy")
+    law = h2_balanced(1.0 / lam_total, arrival_scv)
+    rng = np.random.default_rng(seed)
+    total = warmup_customers + customers
+    values: dict[str, list[float]] = {k: [] for k in ("mean", "p95", "p99", "w", "pw")}
+    for _ in range(replications):
+        arrival = np.cumsum(law.sample(rng, total))
+        work = sample_service(service, rng, total)
+        if routing == "pooled" or n_replicas == 1:
+            node = servers * n_replicas
+            waits = _fcfs_waits(arrival, work, node)
+        else:
+            u = rng.random((3, total))
+            waits, _ = _routed_waits(
+                arrival, work, ROUTED_CODES[routing], n_replicas, servers, u[0], u[1], u[2]
+            )
+        waits = waits[warmup_customers:]
+        response = waits + work[warmup_customers:]
+        values["mean"].append(float(response.mean()))
+        values["p95"].append(float(np.quantile(response, 0.95)))
+        values["p99"].append(float(np.quantile(response, 0.99)))
+        values["w"].append(float(waits.mean()))
+        values["pw"].append(float(np.mean(waits > 0.0)))
+    return SimEstimate(
+        mean=cm.estimate(values["mean"]),
+        p95=cm.estimate(values["p95"]),
+        p99=cm.estimate(values["p99"]),
+        wait_mean=cm.estimate(values["w"]),
+        wait_probability=cm.estimate(values["pw"]),
+        customers=customers,
+    )
