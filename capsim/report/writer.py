@@ -115,11 +115,18 @@ def _run_facts(result: RunResult) -> str:
     s = result.summary
     hours = float(s["duration_s"]) / 3600
     span = f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
-    return (
+    facts = (
         f"{span} simulated, seed {s['seed']}, load tick {format_value(s['tick_s'])} s, "
         f"one row every {format_value(s['record_every_s'])} s; "
         f"platforms: {', '.join(s['platforms'])}."
     )
+    if s.get("scenario_as_run", {}).get("service_model") == "exact":
+        facts += (
+            " Every request simulated (service_model: exact): latencies are sampled, with "
+            "95 % batch-means intervals; a platform wins a latency row only when the "
+            "intervals do not overlap."
+        )
+    return facts
 
 
 def _detail_tables(result: RunResult) -> list[tuple[str, pd.DataFrame]]:

@@ -344,3 +344,27 @@ def test_a_leaving_replica_serves_for_the_grace_then_drops_the_rest() -> None:
     assert dropped.sum() == held - served.sum()
     assert dropped[grace - 1] + dropped[grace] == dropped.sum()  # at the deadline (tick edge)
     assert bank.in_system()[0] == 0
+
+
+def test_a_latency_winner_only_beyond_the_intervals(tmp_path: Path) -> None:
+    """The comparison marks a platform better on p95 only when the two 95 % intervals
+    do not overlap: 1 replica against 3 at 8 req/s (p95 about 1.5 s against about
+    0.3 s) has a winner; two identical platforms of 3 replicas with random routing (the
+    same requests, routed by each platform's own draws: the same law, other noise) do
+    not, though their p95 differ."""
+    from capsim.analysis.compare import compare
+
+    def p95_rows(data: dict[str, Any]) -> list[Any]:
+        rows = compare(run_mapping(tmp_path, data)).rows
+        return [r for r in rows if r.label.startswith("api: p95 latency")]
+
+    far = scenario(platforms=2, duration="30m")
+    far["platforms"]["k1"]["workloads"]["api"]["replicas"] = 3
+    latency, half = p95_rows(far)
+    assert latency.winner == "k1"
+    assert latency.values["k0"] - latency.values["k1"] > half.values["k0"] + half.values["k1"]
+    near = scenario(replicas=3, platforms=2, duration="30m")
+    latency, half = p95_rows(near)
+    assert latency.values["k0"] != latency.values["k1"]
+    assert abs(latency.values["k0"] - latency.values["k1"]) <= math.hypot(*half.values.values())
+    assert latency.winner is None
