@@ -280,12 +280,16 @@ class PlatformRecorder:
             if not response.size or not starts.size:
                 continue
             row = np.searchsorted(starts, tick, side="right") - 1
-            order = np.lexsort((response, row))
-            ordered, rows = response[order], row[order]
+            # Sort by (row, response) in one pass: a float32 ≥ 0 orders as its bits do.
+            key = (row.astype(np.uint64) << np.uint64(32)) | response.view(np.uint32)
+            key.sort()
+            ordered = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
+            ordered = ordered.astype(np.float64)
+            rows = (key >> np.uint64(32)).astype(np.int64)
             count = np.bincount(rows, minlength=starts.size)
             offset = np.concatenate([[0], np.cumsum(count)[:-1]])
             has = count > 0
-            total = np.bincount(rows, weights=ordered.astype(np.float64), minlength=starts.size)
+            total = np.bincount(rows, weights=ordered, minlength=starts.size)
             w = self.services[i]
             mean[has, w] = 1000.0 * total[has] / count[has]
             for column, q in ((p95, 0.95), (p99, 0.99)):

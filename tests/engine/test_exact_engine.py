@@ -368,3 +368,36 @@ def test_a_latency_winner_only_beyond_the_intervals(tmp_path: Path) -> None:
     assert latency.values["k0"] != latency.values["k1"]
     assert abs(latency.values["k0"] - latency.values["k1"]) <= math.hypot(*half.values.values())
     assert latency.winner is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.integers(0, 9), st.floats(0.0, 50.0, width=32)), min_size=0, max_size=80
+    ),
+    cuts=st.sets(st.integers(1, 9), max_size=5),
+)
+def test_row_percentiles_are_the_rows_empirical_quantiles(
+    data: list[tuple[int, float]], cuts: set[int]
+) -> None:
+    """Each row's mean, p95 and p99 are those of the completions in its ticks: NumPy's
+    ``inverted_cdf`` quantiles (the smallest value with a share q at or below it); NaN
+    for a row without one."""
+    from capsim.engine.recorder import PlatformRecorder
+
+    data.sort(key=lambda x: x[0])  # completions come in tick order
+    ticks = np.array([t for t, _ in data], dtype=np.int32)
+    response = np.array([r for _, r in data], dtype=np.float32)
+    edges = [0, *sorted(cuts), 10]
+    recorder = PlatformRecorder("p", ["api"], [0], 10, 1.0, np.zeros((10, 1)), np.ones(1))
+    recorder._intervals = list(zip(edges[:-1], edges[1:], strict=True))
+    recorder.samples = [(response, ticks)]
+    mean, p95, p99 = recorder._measured_columns()
+    for row, (first, last) in enumerate(recorder._intervals):
+        mine = response[(ticks >= first) & (ticks < last)].astype(np.float64)
+        if not mine.size:
+            assert np.isnan(mean[row, 0])
+            continue
+        assert mean[row, 0] == pytest.approx(1000 * mine.mean(), rel=1e-12, abs=1e-9)
+        for got, q in ((p95, 0.95), (p99, 0.99)):
+            assert got[row, 0] == 1000 * np.quantile(mine, q, method="inverted_cdf")
