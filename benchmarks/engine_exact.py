@@ -15,10 +15,10 @@ import argparse
 import statistics
 import time
 
+from engine_nasa_30d import PLATFORMS, ROOT, TRACE
+
 import capsim
 from capsim.scenario import parse_scenario
-
-from engine_nasa_30d import ROOT, TRACE, PLATFORMS  # noqa: I001 (a script beside this one)
 
 
 def scenario(model: str, days: float) -> capsim.Scenario:

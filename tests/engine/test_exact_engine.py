@@ -7,6 +7,7 @@ M/M/1 closed form, and the edges (refusals, limits)."""
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -390,7 +391,7 @@ def test_row_percentiles_are_the_rows_empirical_quantiles(
     response = np.array([r for _, r in data], dtype=np.float32)
     edges = [0, *sorted(cuts), 10]
     recorder = PlatformRecorder("p", ["api"], [0], 10, 1.0, np.zeros((10, 1)), np.ones(1))
-    recorder._intervals = list(zip(edges[:-1], edges[1:], strict=True))
+    recorder._intervals = list(itertools.pairwise(edges))
     recorder.samples = [(response, ticks)]
     mean, p95, p99 = recorder._measured_columns()
     for row, (first, last) in enumerate(recorder._intervals):
