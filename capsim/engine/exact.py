@@ -199,7 +199,12 @@ class _Service:
         self.state = rq.new_state(params, 4, start_s=-WARM_UP_S)
         self.joined: list[int] = []  # routable rows, in the order they joined
         arrivals, work, routing = (np.random.default_rng(s) for s in seeds)
-        self.gaps = _Stream(arrivals, _gap_law(workload.arrivals.dispersion_index))
+        self.gaps = _Stream(
+            arrivals,
+            (lambda rng, n: rng.random(n))
+            if workload.arrivals.exact_counts
+            else _gap_law(workload.arrivals.dispersion_index),
+        )
         self.work = _Stream(work, _work_law(workload, base_dir))
         self.uniforms = max(params.uniforms_per_request, 1)
         self.route = _Stream(routing, lambda rng, n: rng.random(n))
@@ -218,6 +223,8 @@ class _Service:
     def arrivals(self, edges: FloatArray, rates: FloatArray) -> tuple[FloatArray, IntArray]:
         """Arrival instants over the ticks ``[edges[k], edges[k + 1])`` at ``rates`` and
         the end index of each tick's arrivals."""
+        if self.workload.arrivals.exact_counts:
+            return self._counted(edges, rates)
         expected = np.concatenate([[0.0], np.cumsum(rates * np.diff(edges))])
         total = float(expected[-1])
         n = 0
@@ -242,6 +249,17 @@ class _Service:
         times = np.clip(times, edges[tick], edges[tick + 1])
         times = np.maximum.accumulate(times) if times.size else times
         ends = np.searchsorted(tick, np.arange(rates.size), side="right").astype(np.int64)
+        return times, ends
+
+    def _counted(self, edges: FloatArray, rates: FloatArray) -> tuple[FloatArray, IntArray]:
+        """``arrivals.exact_counts``: tick ``k`` gets ``round(rates[k] × its length)``
+        requests at uniformly random instants within it (sorted)."""
+        counts = np.round(rates * np.diff(edges)).astype(np.int64)
+        ends = np.cumsum(counts)
+        n = int(ends[-1]) if ends.size else 0
+        tick = np.repeat(np.arange(rates.size), counts)
+        u = self.gaps.take(n)  # uniforms in [0, 1) (the gap stream draws them here)
+        times = np.sort(edges[tick] + u * (edges[tick + 1] - edges[tick]))
         return times, ends
 
     def advance(self, edges: FloatArray, rates: FloatArray, first_tick: int) -> dict[str, Any]:

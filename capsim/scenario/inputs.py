@@ -72,6 +72,28 @@ def _arrival_rate(
     )
 
 
+COUNT_TOLERANCE = 1e-6
+"""How far from a whole number a tick's requests may be under ``arrivals.exact_counts``."""
+
+
+def _check_counts(
+    scenario: Scenario, rates: dict[str, FloatArray], tick_s: float, where: str
+) -> None:
+    """``arrivals.exact_counts``: every tick's requests (rate × tick) are a whole number."""
+    for index, w in enumerate(scenario.workloads):
+        if not isinstance(w, ServiceWorkload) or not w.arrivals.exact_counts:
+            continue
+        counts = rates[w.name] * tick_s
+        off = np.flatnonzero(np.abs(counts - np.round(counts)) > COUNT_TOLERANCE)
+        if off.size:
+            k = int(off[0])
+            raise ScenarioError(
+                f"{where}: workloads[{index}].arrivals.exact_counts: the load gives "
+                f"{counts[k]:.6g} requests in the tick at {k * tick_s:g} s, not a whole "
+                f"number (the tick is {tick_s:g} s; a trace of counts per tick is needed)"
+            )
+
+
 def _check_exact_requests(
     scenario: Scenario, rates: dict[str, FloatArray], tick_s: float, where: str
 ) -> None:
@@ -130,6 +152,7 @@ def prepare_inputs(scenario: Scenario, seed: int | None = None) -> Inputs:
             series.unit,
             f"{where}: workloads[{index}].load",
         )
+    _check_counts(scenario, rates, tick, where)
     _check_exact_requests(scenario, rates, tick, where)
     platform_seeds = dict(
         zip(scenario.platforms, platform_root.spawn(len(scenario.platforms)), strict=True)

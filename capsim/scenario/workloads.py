@@ -144,6 +144,21 @@ class Arrivals(FrozenModel):
     """
 
     dispersion_index: Float = Field(default=1.0, ge=0, le=MAX_DISPERSION_INDEX)
+    exact_counts: bool = False
+    """The load's values times the tick are whole request counts (a trace of requests
+    counted per tick, such as a per-second access log): ``service_model: exact`` replays
+    each tick's count at uniformly random instants within the tick (what a Poisson
+    process looks like given its count) instead of drawing the count; the expected model,
+    which never draws counts, takes them as a Poisson process at that rate."""
+
+    @model_validator(mode="after")
+    def _counts_or_burstiness(self) -> Arrivals:
+        if self.exact_counts and self.dispersion_index != 1.0:
+            raise ValueError(
+                "dispersion_index: exact_counts replays the counts, which fixes the "
+                f"burstiness; leave dispersion_index at 1, got {self.dispersion_index:g}"
+            )
+        return self
 
 
 class Retries(FrozenModel):
@@ -199,6 +214,11 @@ class ServiceWorkload(FrozenModel):
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> ServiceWorkload:
+        if self.arrivals.exact_counts and getattr(self.load, "poisson", False):
+            raise ValueError(
+                "arrivals.exact_counts: the load says poisson: true (counts drawn by a "
+                "Poisson process), not exact counts"
+            )
         if self.arrivals.dispersion_index != 1.0 and getattr(self.load, "poisson", False):
             raise ValueError(
                 "arrivals.dispersion_index: the load says poisson: true (dispersion index 1), "

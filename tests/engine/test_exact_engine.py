@@ -402,3 +402,39 @@ def test_row_percentiles_are_the_rows_empirical_quantiles(
         assert mean[row, 0] == pytest.approx(1000 * mine.mean(), rel=1e-12, abs=1e-9)
         for got, q in ((p95, 0.95), (p99, 0.99)):
             assert got[row, 0] == 1000 * np.quantile(mine, q, method="inverted_cdf")
+
+
+def counts_trace(tmp_path: Path, counts: list[float]) -> dict[str, Any]:
+    """A per-second trace of request counts, as a load."""
+    path = tmp_path / "counts.csv"
+    lines = ["timestamp,requests_per_s"] + [f"{i},{c:g}" for i, c in enumerate(counts)]
+    path.write_text("\n".join(lines) + "\n")
+    return {"type": "trace", "path": str(path), "column": "requests_per_s"}
+
+
+def test_exact_counts_are_replayed(tmp_path: Path) -> None:
+    """``arrivals.exact_counts``: the exact mode gets each second's count exactly (the
+    rows' arrivals are the trace's sums); the expected model takes them as Poisson (the
+    same result as without the flag); a count that is not whole is refused."""
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 20, 600).astype(float).tolist()
+    service = {
+        "load": counts_trace(tmp_path, counts),
+        "arrivals": {"exact_counts": True},
+        "concurrency": 2,
+    }
+    data = scenario(service, duration="10m", record_every="1m", cores=2.0)
+    rows = run_mapping(tmp_path, data).timeseries
+    per_row = np.add.reduceat(np.array(counts), np.arange(0, 600, 60))
+    assert np.array_equal(rows.arrival_rate.to_numpy() * 60.0, per_row)
+    data["service_model"] = "expected"
+    flagged = run_mapping(tmp_path, data).timeseries
+    del data["workloads"][0]["arrivals"]
+    plain = run_mapping(tmp_path, data).timeseries
+    assert flagged.equals(plain)
+    counts[7] = 2.5
+    bad = scenario(
+        {**service, "load": counts_trace(tmp_path, counts)}, duration="10m", record_every="1m"
+    )
+    with pytest.raises(ScenarioError, match=r"arrivals\.exact_counts.*2\.5 requests.*at 7 s"):
+        run_mapping(tmp_path, bad)
