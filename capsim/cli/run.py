@@ -37,6 +37,12 @@ def add_run_parsers(commands: Any) -> None:
     )
     run.add_argument("--seed", type=seed_arg, help="seed (default: the scenario's)")
     run.add_argument(
+        "--service-model",
+        choices=("expected", "exact"),
+        help="expected: closed-form expected latency (the default); exact: simulate "
+        "every request, with 95 %% intervals (default: the scenario's service_model)",
+    )
+    run.add_argument(
         "--format",
         default="html,md,json",
         help="comma-separated: html, md, json (default all)",
@@ -93,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     from capsim.results.files import check_output_folder
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    scenario = capsim.load_scenario(args.scenario)
+    scenario = capsim.load_scenario(args.scenario, service_model=args.service_model)
     out = args.out or Path("reports") / scenario.name
     check_output_folder(out)  # before the simulation, not after it
     show = not args.quiet and sys.stderr.isatty()

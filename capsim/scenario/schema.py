@@ -392,9 +392,12 @@ def scenario_file(name_or_path: str | Path) -> Path:
     return path
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, service_model: str | None = None) -> Scenario:
     """Read and validate a scenario YAML file, or the bundled scenario of that name
-    (``web-diurnal``; a file of that name wins). Raises :class:`ScenarioError`."""
+    (``web-diurnal``; a file of that name wins). ``service_model`` (``expected`` or
+    ``exact``) replaces the file's before validation. Raises :class:`ScenarioError`."""
     path = scenario_file(path)
     data = load_yaml(path, ScenarioError)
+    if service_model is not None and isinstance(data, dict):
+        data = {**data, "service_model": service_model}
     return parse_scenario(data, where=str(path), base_dir=path.parent)

@@ -438,3 +438,40 @@ def test_exact_counts_are_replayed(tmp_path: Path) -> None:
     )
     with pytest.raises(ScenarioError, match=r"arrivals\.exact_counts.*2\.5 requests.*at 7 s"):
         run_mapping(tmp_path, bad)
+
+
+def test_the_cli_switch_overrides_the_scenario(tmp_path: Path) -> None:
+    """``capsim run --service-model exact`` on a scenario that says nothing: the summary
+    then carries the intervals; ``expected`` on an exact scenario drops them; an
+    expected-model scenario with cv 2 work is refused (exit 2) unless switched."""
+    import json
+
+    import yaml
+
+    from capsim.cli import main as cli
+
+    data = scenario(duration="10m")
+    del data["service_model"]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+
+    def summary(*flags: str) -> dict[str, Any]:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        code = cli.main(
+            ["run", str(path), "--out", str(out), "--format", "json", "--quiet", *flags]
+        )
+        assert code == 0
+        loaded: dict[str, Any] = json.loads((out / "summary.json").read_text())
+        mine: dict[str, Any] = loaded["platforms"]["k0"]["workloads"]["api"]
+        return mine
+
+    assert "latency_p95_ci95_ms" not in summary()
+    assert "latency_p95_ci95_ms" in summary("--service-model", "exact")
+    data["service_model"] = "exact"
+    path.write_text(yaml.safe_dump(data))
+    assert "latency_p95_ci95_ms" not in summary("--service-model", "expected")
+    data["workloads"][0]["service_time"] = {"distribution": "lognormal", "cv": 2}
+    data["service_model"] = "expected"
+    path.write_text(yaml.safe_dump(data))
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "latency_p95_ci95_ms" in summary("--service-model", "exact")
