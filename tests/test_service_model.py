@@ -307,13 +307,17 @@ def test_mg1_mean_is_pollaczek_khinchine(rho: float, scv: float, second_moment: 
     )
 
 
-def test_work_more_variable_than_exponential_is_refused() -> None:
+def test_work_shape_fields() -> None:
+    """A cv above 1 is a valid shape (the scenario refuses it under the expected model
+    and takes it under the exact one: tests/engine/test_exact_engine.py); a lognormal or
+    gamma needs its cv; deterministic work has none."""
     from pydantic import ValidationError
 
     from capsim.scenario import ServiceTime
 
-    with pytest.raises(ValidationError, match=r"cv above 1\) is not modelled yet"):
-        ServiceTime(distribution="lognormal", cv=2.0)
+    assert ServiceTime(distribution="lognormal", cv=2.0).scv == 4.0
+    with pytest.raises(ValidationError, match="less than or equal to 10"):
+        ServiceTime(distribution="lognormal", cv=11.0)
     with pytest.raises(ValidationError, match="needs its cv"):
         ServiceTime(distribution="gamma")
     assert ServiceTime(distribution="deterministic").scv == 0.0
