@@ -15,36 +15,13 @@ import argparse
 import statistics
 import time
 
-from engine_nasa_30d import PLATFORMS, ROOT, TRACE
+from engine_nasa_30d import scenario as nasa_scenario
 
 import capsim
-from capsim.scenario import parse_scenario
 
 
 def scenario(model: str, days: float) -> capsim.Scenario:
-    data = {
-        "name": f"nasa-{model}",
-        "seed": 1995,
-        "duration": int(days * 86_400),
-        "service_model": model,
-        "workloads": [
-            {
-                "kind": "service",
-                "name": "web",
-                "cpu_ms_per_request": 40,
-                "concurrency": 4,
-                "timeout": "10s",
-                "load": {
-                    "type": "trace",
-                    "path": str(TRACE),
-                    "column": "requests_per_s",
-                    "scale": 150,
-                },
-            }
-        ],
-        "platforms": {"kubernetes": PLATFORMS["kubernetes"]},
-    }
-    return parse_scenario(data, where="benchmark", base_dir=ROOT)
+    return nasa_scenario("kubernetes", int(days * 86_400), model)
 
 
 def main() -> None:

@@ -63,11 +63,16 @@ PLATFORMS: dict[str, dict[str, Any]] = {
 }
 
 
-def scenario(platform: str) -> capsim.Scenario:
+def scenario(
+    platform: str, duration_s: int = DURATION_S, service_model: str = "expected"
+) -> capsim.Scenario:
+    """The benchmark's scenario on ``platform`` (its first ``duration_s``, under
+    ``service_model``)."""
     data = {
         "name": f"nasa-30d-{platform}",
         "seed": 1995,
-        "duration": DURATION_S,
+        "duration": duration_s,
+        "service_model": service_model,
         "workloads": [
             {
                 "kind": "service",

@@ -80,6 +80,24 @@ def scenario(
     }
 
 
+def cpu_hpa(max_replicas: int, target_pct: int, scale_down_window_s: int) -> dict[str, Any]:
+    """An ``autoscaling/v2`` HPA spec on CPU utilization, from 1 replica."""
+    return {
+        "minReplicas": 1,
+        "maxReplicas": max_replicas,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": target_pct},
+                },
+            }
+        ],
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": scale_down_window_s}},
+    }
+
+
 def api(result: Any, platform: str = "k0") -> dict[str, Any]:
     summary: dict[str, Any] = result.summary["platforms"][platform]["workloads"]["api"]
     return summary
@@ -209,20 +227,7 @@ def test_conservation_under_scaling_and_overload(
     }
     if queue_limit is not None:
         service["queue_limit"] = queue_limit
-    hpa = {
-        "minReplicas": 1,
-        "maxReplicas": 6,
-        "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 50},
-                },
-            }
-        ],
-        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}},
-    }
+    hpa = cpu_hpa(max_replicas=6, target_pct=50, scale_down_window_s=30)
     data = scenario(
         service, routing=routing, cores=cores, duration="12m", record_every="30s", hpa=hpa,
         seed=seed,
@@ -237,20 +242,7 @@ def test_conservation_under_scaling_and_overload(
 def test_replicas_leaving_finish_within_the_grace(tmp_path: Path) -> None:
     """A scale-down mid-backlog: the replicas that leave keep what they hold for up to
     30 s; nothing is lost without being counted (conservation holds at every row)."""
-    hpa = {
-        "minReplicas": 1,
-        "maxReplicas": 8,
-        "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 40},
-                },
-            }
-        ],
-        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}},
-    }
+    hpa = cpu_hpa(max_replicas=8, target_pct=40, scale_down_window_s=0)
     service = {
         "concurrency": 2,
         "timeout": "5m",
