@@ -25,12 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = 100
 
 
-def scenario() -> capsim.Scenario:
+def scenario(
+    services: int = SERVICES, duration: str = "24h", tick: str = "1s", max_nodes: int = 60
+) -> capsim.Scenario:
+    """``services`` services (each with its HPA) for ``duration`` at ``tick`` on one pool
+    of up to ``max_nodes`` nodes."""
     rng = np.random.default_rng(2024)
     workloads: list[dict[str, Any]] = []
     configs: dict[str, Any] = {}
-    for i in range(SERVICES):
-        name = f"svc-{i:03d}"
+    for i in range(services):
+        name = f"svc-{i:04d}" if services > 1000 else f"svc-{i:03d}"
         cpu_ms = float(rng.choice([5, 10, 20, 40]))
         base = float(rng.uniform(2, 20))
         workloads.append(
@@ -70,8 +74,8 @@ def scenario() -> capsim.Scenario:
     data = {
         "name": "cluster-day",
         "seed": 7,
-        "duration": "24h",
-        "tick": "1s",
+        "duration": duration,
+        "tick": tick,
         "workloads": workloads,
         "platforms": {
             "cluster": {
@@ -83,7 +87,7 @@ def scenario() -> capsim.Scenario:
                         "memory": "32Gi",
                         "price_per_hour": 0.39,
                         "min_nodes": 3,
-                        "max_nodes": 60,
+                        "max_nodes": max_nodes,
                     }
                 ],
                 "workloads": configs,

@@ -220,15 +220,14 @@ def _workload_summary(
     platform: str,
     workload: str,
     rows: pd.DataFrame,
-    events: pd.DataFrame,
-    jobs: pd.DataFrame,
+    scales: int,
+    own: pd.DataFrame,
 ) -> dict[str, Any]:
-    """One workload: resources and scaling, then requests and SLO or jobs by its kind."""
+    """One workload (its ``rows``, its ``scales`` scale events and its jobs ``own``):
+    resources and scaling, then requests and SLO or jobs by its kind."""
     rows = rows.sort_values("time_s", kind="stable")
     dt = interval_lengths_s(rows["time_s"])
     kind = rec.workload_kinds.get(workload, "service")
-    mine = (events["platform"] == platform) & (events["workload"] == workload)
-    scales = int((mine & (events["kind"] == "scale")).sum())
     hours = rec.duration_s / 3600.0
     out: dict[str, Any] = {
         "kind": kind,
@@ -237,7 +236,6 @@ def _workload_summary(
         "scale_events_per_hour": scales / hours if hours > 0 else math.nan,
     }
     if kind == "batch":
-        own = jobs[(jobs["platform"] == platform) & (jobs["workload"] == workload)]
         gpu_hours = time_integral(_col(rows, "gpu_used"), dt) / 3600.0
         return (
             out
@@ -295,12 +293,27 @@ def summarize(
     (batch)}}}}}``; the formulas are those of the functions above.
     """
     platforms: dict[str, Any] = {}
+    # One pass over each table (grouping keeps the rows' order): the cost stays linear
+    # in the number of workloads.
+    by_platform = dict(tuple(timeseries.groupby("platform", sort=False)))
+    scale_counts = events[events["kind"] == "scale"].groupby(["platform", "workload"]).size()
+    scales = {key: int(n) for key, n in scale_counts.items()}
+    job_groups = dict(tuple(jobs.groupby(["platform", "workload"], sort=False)))
+    no_jobs = jobs.iloc[0:0]
     for platform in sorted(set(rec.platform_kinds) | set(timeseries["platform"])):
-        rows = timeseries[timeseries["platform"] == platform]
+        rows = by_platform.get(platform, timeseries.iloc[0:0])
         kind = rec.platform_kinds.get(platform, "")
+        groups = {str(w): own_rows for w, own_rows in rows.groupby("workload", sort=False)}
         workloads = {
-            w: _workload_summary(rec, platform, w, rows[rows["workload"] == w], events, jobs)
-            for w in sorted(set(rows["workload"]))
+            w: _workload_summary(
+                rec,
+                platform,
+                w,
+                groups[w],
+                scales.get((platform, w), 0),
+                job_groups.get((platform, w), no_jobs),
+            )
+            for w in sorted(groups)
         }
         platforms[platform] = _platform_summary(rows, kind, rec.duration_s) | {
             "workloads": workloads

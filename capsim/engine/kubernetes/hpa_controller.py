@@ -60,7 +60,11 @@ __all__ = ["SCALAR_HPA_LIMIT", "HpaController", "MetricReading", "MetricRow", "S
 
 IntArray = npt.NDArray[np.int64]
 
-SCALAR_HPA_LIMIT = 8  # up to this many HPAs per platform sync one at a time
+SCALAR_HPA_LIMIT = 150
+"""Up to this many HPAs per platform sync one at a time. The batched NumPy form costs a
+fixed ~0.5 ms per sync; one at a time costs ~40 µs per HPA: on 6 h of
+``benchmarks/engine_cluster_day.py``'s services the scalar path took 1.4 s against 2.5 s
+at 10 HPAs, 8.6 s against 10.2 s at 100, and the two met near 200."""
 
 
 @dataclass(frozen=True)
