@@ -56,6 +56,7 @@ PODS_METRIC_WINDOW_S: Final = 60.0
 rounded to a whole number of scrapes (see the module docstring)."""
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 class PodCounts(NamedTuple):
@@ -127,6 +128,15 @@ class ResourceMetrics:
             return int(self.pods_milli[service, SIMULATED_POD_METRICS.index(resource)])
         values = self.cpu_milli if resource == "cpu" else self.memory_milli
         return int(values[service])
+
+    def samples(self, services: IntArray, resource: str) -> IntArray:
+        """:meth:`sample` of each of ``services`` for one ``resource``."""
+        if resource in SIMULATED_POD_METRICS:
+            column: IntArray = self.pods_milli[services, SIMULATED_POD_METRICS.index(resource)]
+            return column
+        values = self.cpu_milli if resource == "cpu" else self.memory_milli
+        picked: IntArray = values[services]
+        return picked
 
     def count_pods(self, w: int, resource: str, now: float) -> PodCounts:
         """Group the pods of workload ``w`` for ``resource`` (``cpu``, ``memory`` or a Pods
