@@ -93,7 +93,7 @@ class PlatformRecorder:
     tick_s: float
     arrival_rates: FloatArray  # (n_ticks, services): the whole run's load
     concurrency: FloatArray  # (services,): request slots per replica
-    columns: dict[str, list[Any]] = field(default_factory=dict)
+    columns: dict[str, list[Any] | npt.NDArray[Any]] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     samples: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]] | None = None
     """``service_model: exact``: per service, every completion's response (s) and tick,
@@ -256,8 +256,9 @@ class PlatformRecorder:
             "jobs_queued": level("jobs_queued"),
             "jobs_running": level("jobs_running"),
         }
+        # numbers stay arrays (8 bytes a value; Python floats in lists took ~4× that)
         self.columns = {
-            name: (np.asarray(value).ravel().tolist() if not isinstance(value, list) else value)
+            name: (np.asarray(value).ravel() if not isinstance(value, list) else value)
             for name, value in columns.items()
         }
 

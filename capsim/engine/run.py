@@ -21,7 +21,10 @@ workloads start at their size.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from capsim.engine.kubernetes import KubernetesSim
@@ -45,7 +48,15 @@ _INT_COLUMNS = (
 )
 
 
-def _frame(columns: dict[str, list[object]]) -> pd.DataFrame:
+def _joined(pieces: list[list[Any] | npt.NDArray[Any]]) -> list[Any] | npt.NDArray[Any]:
+    """The platforms' pieces of one column, in order: one array for numbers, one list
+    for names."""
+    if all(isinstance(p, np.ndarray) for p in pieces):
+        return np.concatenate(pieces)
+    return [x for p in pieces for x in p]
+
+
+def _frame(columns: dict[str, list[Any] | npt.NDArray[Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(columns)
     for name in _INT_COLUMNS:
         if name in frame:
@@ -86,10 +97,11 @@ def simulate(
         sim.on_progress = report
         recorders.append(sim.run())
         job_rows.extend(sim.batch_jobs.job_rows(name))
-    columns: dict[str, list[object]] = {}
+    parts: dict[str, list[list[Any] | npt.NDArray[Any]]] = {}
     for recorder in recorders:
         for key, values in recorder.columns.items():
-            columns.setdefault(key, []).extend(values)
+            parts.setdefault(key, []).append(values)
+    columns = {key: _joined(pieces) for key, pieces in parts.items()}
     events = pd.DataFrame([e for r in recorders for e in r.events], columns=list(EVENT_COLUMNS))
     latency = {key: value for r in recorders for key, value in r.latency_components().items()}
     return Recording(
