@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capsim.engine.services import O_FAILED_FINALLY, RETRY_FIELDS
 from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import requests as rq
 from capsim.models import service as sv
@@ -347,8 +348,6 @@ class ExactServiceBank:
     def step(self, rates: FloatArray, replicas: FloatArray) -> FloatArray:
         """Step ``rates.shape[0]`` ticks (ticks × services, req/s) with ``replicas`` ready
         per service; returns ticks × services × (``OUT_FIELDS`` + ``RETRY_FIELDS``)."""
-        from capsim.engine.services import O_FAILED_FINALLY, RETRY_FIELDS
-
         m = rates.shape[0]
         out = np.zeros((m, rates.shape[1], sv.OUT_FIELDS + RETRY_FIELDS))
         edges = (self.next_tick + np.arange(m + 1, dtype=np.float64)) * self.tick_s

@@ -167,11 +167,13 @@ class _RowGroup:
     targets: IntArray
     requests: IntArray
     service_of: IntArray  # each row's service (index among the platform's services)
+    workloads: list[int]  # each row's workload (index among the scenario's workloads)
     kinds: tuple[tuple[str, IntArray], ...]  # (resource, positions of the rows measuring it)
 
 
-def _row_groups(rows: Sequence[MetricRow]) -> list[_RowGroup]:
-    """Utilization rows, then AverageValue rows; each HPA's slots filled in that order."""
+def _row_groups(rows: Sequence[MetricRow], services: Sequence[int]) -> list[_RowGroup]:
+    """Utilization rows, then AverageValue rows; each HPA's slots filled in that order
+    (``services``: the scenario's workload index of each of the platform's services)."""
     used: dict[int, int] = {}
     groups = []
     for utilization in (True, False):
@@ -196,6 +198,7 @@ def _row_groups(rows: Sequence[MetricRow]) -> list[_RowGroup]:
                 np.array([r.target for r in group], dtype=np.int64),
                 np.array([r.request_milli for r in group], dtype=np.int64),
                 np.array([r.service for r in group], dtype=np.int64),
+                [services[r.service] for r in group],
                 kinds,
             )
         )
@@ -366,7 +369,7 @@ class HpaController:
         )
         self._histories = [hpa.HpaHistory() for _ in self.hpa_services]
         self._metrics_per_hpa = max((len(rows) for rows in self.rows_of), default=1)
-        self._row_groups = _row_groups(self.rows)
+        self._row_groups = _row_groups(self.rows, self.services)
         self._row_place = {  # row index → (its group, its position in the group)
             row.index: (g, i)
             for g, group in enumerate(self._row_groups)
@@ -454,7 +457,7 @@ class HpaController:
         per row, and each row's per-pod sample. A workload with no unsettled pod has
         only settled ones (all ready with samples); the others are counted pod by pod."""
         pods = self.metrics.pods
-        workloads = [self.services[int(s)] for s in group.service_of]
+        workloads = group.workloads
         counts = np.zeros((len(group.rows), 3), dtype=np.int64)
         counts[:, 0] = pods.settled[workloads]
         for i, w in enumerate(workloads):
