@@ -331,7 +331,7 @@ def test_missing_and_unready_pods_as_upstream(
         pod.running_s = pod.ready_s = None  # Pending: not yet running
     sim.metrics.last_scrape_s = NOW
     sim.metrics.pods_milli[0, 0] = sample_m
-    (decision,) = sim.hpas._decide_one_by_one(NOW)
+    decision = sim.hpas.decide(0, NOW)
     (reading,) = decision.readings
     counts = (reading.ready_pods, reading.unready_pods, reading.missing_pods)
     assert counts == (6 - max(young, 0) - pending, pending, max(young, 0))

@@ -20,12 +20,12 @@ import simpy
 
 from capsim.engine.batch import BatchJobs, JobRun
 from capsim.engine.exact import ExactServiceBank
+from capsim.engine.folding import compiled_folds
 from capsim.engine.progress import ProgressCallback
 from capsim.engine.recorder import Levels, PlatformRecorder
 from capsim.engine.schedule import PeriodicTask
 from capsim.engine.services import ServiceBank
 from capsim.models.schedule import SAME_INSTANT_S, Periodic
-from capsim.models.service import O_CPU, O_IN_FLIGHT, O_MEMORY, O_SERVED
 from capsim.scenario import ServiceWorkload
 from capsim.scenario.inputs import Inputs
 
@@ -134,12 +134,6 @@ class PlatformSim:
 
     # --- shared machinery ------------------------------------------------------------
 
-    def pods_integral_at(self, now: float) -> FloatArray:
-        """Integrals from 0 to ``now`` of requests in flight per ready pod (column 0) and
-        requests/s served per ready pod (column 1), per service: a Pods metric's mean over
-        any window is a difference of two of these over the window's length."""
-        return self.pods_integral + self.pods_rate * (now - self.tick_start_s)
-
     def cpu_integral_at(self, now: float) -> FloatArray:
         """Core-seconds used per replica from 0 to ``now`` (for windowed means)."""
         return self.cpu_integral + self.cpu_rate * (now - self.tick_start_s)
@@ -197,28 +191,14 @@ class PlatformSim:
         out = self.bank.step(self.rates[first:last], ready.astype(np.float64))
         if isinstance(self.bank, ExactServiceBank):
             self.recorder.arrival_rates[first:last] = self.bank.arrived / tick_s
-        # The CPU integral is folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
+        # The integrals are folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
         # this order however the ticks are blocked: metric samples are then the same
         # floats for any block lengths (the fast path folds the same way).
-        integral = self.cpu_integral + self.cpu_rate * tick_s  # up to the start of `first`
-        cpu = out[:, :, O_CPU]
-        steps = np.concatenate([integral[None, :], cpu[:-1] * tick_s])
-        self.cpu_integral = np.add.accumulate(steps, axis=0)[-1]
-        self.cpu_rate = cpu[-1].copy()
-        self.memory_mib = out[-1, :, O_MEMORY].copy()
-        # Per-pod request metrics (what a Pods metric of an HPA reads), folded the same way.
-        pods = np.maximum(ready, 1).astype(np.float64)
-        per_pod = np.stack(
-            [
-                np.where(ready > 0, out[:, :, O_IN_FLIGHT] / pods, 0.0),
-                np.where(ready > 0, out[:, :, O_SERVED] / tick_s / pods, 0.0),
-            ],
-            axis=2,
-        )  # (ticks, services, 2)
-        start = self.pods_integral + self.pods_rate * tick_s
-        steps = np.concatenate([start[None], per_pod[:-1] * tick_s])
-        self.pods_integral = np.add.accumulate(steps, axis=0)[-1]
-        self.pods_rate = per_pod[-1].copy()
+        fold_integrals = compiled_folds()[0]
+        fold_integrals(
+            out, ready, tick_s, self.cpu_integral, self.cpu_rate, self.memory_mib,
+            self.pods_integral, self.pods_rate,
+        )  # fmt: skip
         self.tick_start_s = (last - 1) * tick_s
         capacity = ready * self.bank.cpu_limit_cores
         self.recorder.ticks(first, out, ready, self.cpu_requested_cores(), capacity)

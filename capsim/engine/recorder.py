@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capsim.engine.folding import LAW_FIELDS, SUM_FIELDS, compiled_folds
 from capsim.engine.recording import LatencyComponents, LatencySamples
-from capsim.engine.services import O_FAILED_FINALLY, O_RETRIED
 from capsim.models import service as sv
 from capsim.models.queueing import (
     ResponseTimeDistribution,
@@ -80,6 +80,8 @@ _MEMORY = _SUMS.index("memory_used")
 # Batch workloads report interval means of these (cores, MiB, GPUs), the last rows of _SUMS.
 # Services use no GPU in the model.
 BATCH_LEVELS = _SUMS[_CPU_USED:]
+assert len(_SUMS) == SUM_FIELDS  # fold_sums' rows
+assert _SUMS.index("cpu_capacity") == 15
 
 
 @dataclass
@@ -102,24 +104,29 @@ class PlatformRecorder:
 
     def __post_init__(self) -> None:
         shape = (self.n_ticks, len(self.services))
-        self._served = np.zeros(shape)
-        self._fixed = np.zeros(shape)
-        self._wait_p = np.zeros(shape)
-        self._wait_rate = np.ones(shape)
-        self._service_rate = np.ones(shape)
-        self._wait_limit = np.full(shape, np.inf)
-        self._share2 = np.zeros(shape)
-        self._mu2 = np.ones(shape)
+        # each tick's latency law, in LAW_FIELDS order (written by fold_sums)
+        self._laws = np.empty((len(LAW_FIELDS), *shape))
+        (
+            self._served,
+            self._fixed,
+            self._wait_p,
+            self._wait_rate,
+            self._service_rate,
+            self._wait_limit,
+            self._share2,
+            self._mu2,
+        ) = self._laws
+        for law, value in zip(self._laws, (0.0, 0.0, 0.0, 1.0, 1.0, np.inf, 0.0, 1.0), strict=True):
+            law.fill(value)
         self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
-        self._backlog = np.zeros(len(self.services))
-        self._in_system = np.zeros(len(self.services))
-        self._row_in_system: list[FloatArray] = []
+        self._ends = np.zeros((2, len(self.services)))  # queued, in system at the last tick
         self.in_system_at_start = np.zeros(len(self.services))
         self._first_tick = 0
         self._ticks_in_interval = 0
         self._intervals: list[tuple[int, int]] = []  # ticks [first, last) of each row
-        self._row_sums: list[FloatArray] = []  # (len(_SUMS), workloads) means per row
-        self._row_backlog: list[FloatArray] = []
+        # per row: the services' sums, its ticks, (queued, in system) at its end, and
+        # the batch workloads' means
+        self._row_raw: list[tuple[FloatArray, int, FloatArray, FloatArray | None]] = []
         self._row_levels: list[tuple[float, Levels]] = []
 
     def ticks(
@@ -134,41 +141,14 @@ class PlatformRecorder:
         ``(ticks, services, OUT_FIELDS)`` block; replicas, requests and capacity held over
         the block. Arrivals are summed from ``arrival_rates`` when a row closes, the same
         sum however the ticks were blocked."""
-        count = out.shape[0]
-        last = first + count
-        dt = self.tick_s
         pods = np.maximum(ready, 1).astype(np.float64)
-        has = ready > 0
-        sums = out.sum(axis=0)
-        slots = self.concurrency
-        acc = self._acc
-        acc[1] += sums[:, sv.O_SERVED] / dt
-        acc[2] += (sums[:, sv.O_DROPPED] + sums[:, sv.O_ABANDONED]) / dt
-        acc[3] += sums[:, sv.O_ABANDONED] / dt
-        acc[4] += sums[:, sv.O_IN_FLIGHT]
-        acc[5] += sums[:, sv.O_QUEUED]
-        acc[6] += np.where(has, sums[:, sv.O_IN_FLIGHT] / pods, 0.0)
-        acc[7] += np.where(has, sums[:, sv.O_QUEUED] / pods, 0.0)
-        acc[8] += np.where(has, sums[:, sv.O_SERVED] / dt / pods, 0.0)
-        acc[10] += sums[:, O_RETRIED] / dt
-        acc[11] += sums[:, O_FAILED_FINALLY] / dt
-        busy_slots = np.minimum(out[:, :, sv.O_IN_FLIGHT] / pods, slots).sum(axis=0)
-        acc[9] += np.where(has, 100.0 * busy_slots / slots, 0.0)
-        acc[_CPU_USED] += sums[:, sv.O_CPU] * ready
-        acc[_MEMORY] += sums[:, sv.O_MEMORY] * ready
-        acc[_CPU_USED + 2] += cpu_requested_cores * count
-        acc[_CPU_USED + 3] += cpu_capacity_cores * count
-        self._backlog = out[-1, :, sv.O_QUEUED]
-        self._in_system = out[-1, :, sv.O_IN_SYSTEM]
-        self._served[first:last] = out[:, :, sv.O_SERVED]
-        # NaN where nothing was served: masked by weight 0 later
-        self._fixed[first:last] = out[:, :, sv.O_FIXED]
-        self._wait_p[first:last] = out[:, :, sv.O_WAIT_P]
-        self._wait_rate[first:last] = out[:, :, sv.O_WAIT_RATE]
-        self._service_rate[first:last] = out[:, :, sv.O_MU]
-        self._wait_limit[first:last] = out[:, :, sv.O_WAIT_LIMIT]
-        self._share2[first:last] = out[:, :, sv.O_SHARE2]
-        self._mu2[first:last] = out[:, :, sv.O_MU2]
+        busy_slots = np.minimum(out[:, :, sv.O_IN_FLIGHT] / pods, self.concurrency).sum(axis=0)
+        fold_sums = compiled_folds()[1]
+        fold_sums(
+            first, out, ready, cpu_requested_cores, cpu_capacity_cores, busy_slots,
+            self.concurrency, self.tick_s, self._acc, self._ends, self._laws,
+        )  # fmt: skip
+        count = out.shape[0]
         self._ticks_in_interval += count
 
     def row(
@@ -180,40 +160,56 @@ class PlatformRecorder:
         workloads that are not services; their other sums stay zero.
         """
         ticks = self._ticks_in_interval
-        means = np.zeros((len(_SUMS), len(self.workloads)))
-        backlog = np.zeros(len(self.workloads))
-        in_system = np.zeros(len(self.workloads))
-        if batch_means is not None:
-            means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
         if ticks:
             self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
-            means[:, self.services] = self._acc / ticks
-            backlog[self.services] = self._backlog
-        in_system[self.services] = self._in_system
-        means[_MEMORY] *= 2**20  # MiB → bytes
-        self._row_sums.append(means)
-        self._row_backlog.append(backlog)
-        self._row_in_system.append(in_system)
+        # the row's means are taken at the end, for every row at once (finalize)
+        self._row_raw.append((self._acc, ticks, self._ends.copy(), batch_means))
         self._row_levels.append((time_s, levels))
         self._intervals.append((self._first_tick, next_tick))
-        self._acc[:] = 0.0
+        self._acc = np.zeros_like(self._acc)
         self._first_tick = next_tick
         self._ticks_in_interval = 0
+
+    def _row_means(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per row: the interval means (rows × ``_SUMS`` × workloads; memory in bytes),
+        the services' backlog at the row (where it had ticks) and requests in system."""
+        rows, n, services = len(self._row_raw), len(self.workloads), self.services
+        means = np.zeros((rows, len(_SUMS), n))
+        backlog = np.zeros((rows, n))
+        in_system = np.zeros((rows, n))
+        for i, (_, _, _, batch) in enumerate(self._row_raw):
+            if batch is not None:
+                means[i, len(_SUMS) - len(BATCH_LEVELS) :] = batch
+        if rows:
+            sums = np.stack([acc for acc, _, _, _ in self._row_raw])
+            ticks = np.array([count for _, count, _, _ in self._row_raw], dtype=np.int64)
+            ends = np.stack([end for _, _, end, _ in self._row_raw])
+            counted = np.flatnonzero(ticks > 0)
+            block = means[:, :, services]
+            block[counted] = sums[counted] / ticks[counted, None, None]
+            means[:, :, services] = block
+            ended = backlog[:, services]
+            ended[counted] = ends[counted, 0]
+            backlog[:, services] = ended
+            in_system[:, services] = ends[:, 1]
+        means[:, _MEMORY] *= 2**20  # MiB → bytes
+        return means, backlog, in_system
 
     def finalize(self) -> None:
         """Build every column at once (latency request-weighted and exact)."""
         n, rows = len(self.workloads), len(self._row_levels)
-        sums = np.stack(self._row_sums) if rows else np.zeros((0, len(_SUMS), n))
+        sums, backlog, in_system = self._row_means()
+        self._row_raw.clear()
         used, capacity = sums[:, _CPU_USED], sums[:, _CPU_USED + 3]
         levels = [level for _, level in self._row_levels]
 
         def level(name: str, default: int = 0) -> FloatArray:
-            return np.array(
-                [
-                    np.broadcast_to(default if getattr(x, name) is None else getattr(x, name), (n,))
-                    for x in levels
-                ]
-            )
+            values = [default if getattr(x, name) is None else getattr(x, name) for x in levels]
+            dtypes = {np.asarray(value).dtype for value in values}
+            column = np.zeros((rows, n), dtype=np.result_type(*dtypes) if dtypes else np.int64)
+            for i, value in enumerate(values):
+                column[i] = value  # a scalar broadcasts over the workloads
+            return column
 
         mean, p95, p99 = self._latency_columns()
         columns: dict[str, Any] = {
@@ -224,8 +220,8 @@ class PlatformRecorder:
             "served_rate": sums[:, 1],
             "dropped_rate": sums[:, 2],
             "abandoned_rate": sums[:, 3],
-            "backlog": np.array(self._row_backlog),
-            "in_system": np.array(self._row_in_system),
+            "backlog": backlog,
+            "in_system": in_system,
             "in_flight": sums[:, 4],
             "queued": sums[:, 5],
             "in_flight_per_pod": sums[:, 6],

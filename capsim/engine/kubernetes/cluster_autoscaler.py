@@ -54,6 +54,8 @@ class ClusterAutoscaler:
         self._batch = list(batch)
         self._candidates: tuple[int, set[int]] = (-1, set())  # (cluster version, node ids)
         self._last_scale_up_s = -math.inf
+        self._marked = -1  # the cluster version the nodes' unneeded marks were set at
+        self._earliest_mark_s = math.inf  # the earliest of those marks
 
     def scan(self, now: float) -> None:
         """One scan: scale up for what is pending, then scale down what is unneeded."""
@@ -87,19 +89,22 @@ class ClusterAutoscaler:
     def _scale_down(self, now: float) -> None:
         config = self.config
         nodes = self.cluster.nodes.nodes
-        candidates = self._unneeded()
-        for node in nodes:
-            if node.id not in candidates:
-                node.unneeded_since_s = None
-            elif node.unneeded_since_s is None:
-                node.unneeded_since_s = now
+        if self._marked != self.cluster.version:  # else the candidates and marks stand
+            candidates = self._unneeded()
+            for node in nodes:
+                if node.id not in candidates:
+                    node.unneeded_since_s = None
+                elif node.unneeded_since_s is None:
+                    node.unneeded_since_s = now
+            marks = [n.unneeded_since_s for n in nodes if n.unneeded_since_s is not None]
+            self._earliest_mark_s = min(marks, default=math.inf)
+            self._marked = self.cluster.version
         if now - self._last_scale_up_s < config.scale_down_delay_after_add_s:
             return
-        due = config.scale_down_unneeded_s
-        if not any(
-            n.unneeded_since_s is not None and now - n.unneeded_since_s >= due for n in nodes
-        ):
+        # is any node unneeded for long enough? (now − t is monotone in t: the earliest)
+        if not now - self._earliest_mark_s >= config.scale_down_unneeded_s:
             return
+        due = config.scale_down_unneeded_s
         minimum = {p.name: p.min_nodes for p in self.pools}
         removed_busy = False
         for node in sorted(nodes, key=lambda n: (len(n.pods), -n.id)):

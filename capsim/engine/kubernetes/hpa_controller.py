@@ -122,6 +122,11 @@ class MetricReading(NamedTuple):
         return f"{subject}: {seen} (ratio {ratio:.2f}; {pods}) {outcome}"
 
 
+_Seen = tuple[MetricRow, int, int, int, int, int | None]
+"""A metric's reading before it is a :class:`MetricReading`: row, ready, unready and
+missing pods, per-pod sample, proposal (None when the metric failed)."""
+
+
 @dataclass(frozen=True)
 class SyncDecision:
     """One sync of one HPA: from ``current`` to ``desired`` replicas, and why.
@@ -359,6 +364,9 @@ class HpaController:
         self.max_replicas = np.array(maxs, dtype=np.int64)
         self.tol_up = np.array(tol_up)
         self.tol_down = np.array(tol_down)
+        # the same as Python numbers, for the scalar path
+        self._tolerances = list(zip(tol_up, tol_down, strict=True))
+        self._bounds = list(zip(mins, maxs, strict=True))
         self.rows_of = [[r for r in self.rows if r.hpa == h] for h in range(len(self.behaviors))]
         self.workload_of = [self.services[s] for s in self.hpa_services]
         self._params = hpa.BatchBehavior.from_behaviors(
@@ -398,59 +406,79 @@ class HpaController:
         counts = self.metrics.count_pods(self.services[row.service], row.resource, now)
         return counts, self.metrics.sample(row.service, row.resource)
 
+    def decide(self, h: int, now: float) -> SyncDecision:
+        """One sync of HPA ``h`` on its own (the scalar path): its decision record."""
+        decision, readings = self._reconcile_one(h, now)
+        return self._record_of(h, decision, readings)
+
     def _decide_one_by_one(self, now: float) -> list[SyncDecision]:
+        """Every HPA in turn; returns the decisions that scale or log (see :meth:`_apply`),
+        having cleared the held state of the others (as :meth:`_decide_batched`)."""
         out: list[SyncDecision] = []
         for h, w in enumerate(self.workload_of):
+            decision, readings = self._reconcile_one(h, now)
             current = int(self.desired[w])
-            proposals: list[int | hpa.MetricsError] = []
-            readings: list[MetricReading] = []
-            for row in self.rows_of[h]:
-                (ready, unready, missing), sample = self._observe(row, now)
-                replicas, ok = hpa.resource_replicas_counts(
-                    current,
-                    ready,
-                    unready,
-                    missing,
-                    ready * sample,
-                    row.request_milli,
-                    target_utilization=row.target if row.utilization else None,
-                    target_average_value_milli=None if row.utilization else row.target,
-                    tolerance_up=float(self.tol_up[h]),
-                    tolerance_down=float(self.tol_down[h]),
-                )
-                proposals.append(
-                    replicas
-                    if ok
-                    else hpa.MetricsError(
-                        f"no usable {row.resource} metrics (pods might be unready)"
-                    )
-                )
-                proposal = replicas if ok else None
-                readings.append(MetricReading(row, ready, unready, missing, sample, proposal))
-            decision = hpa.reconcile(
-                current,
-                proposals,
-                min_replicas=int(self.min_replicas[h]),
-                max_replicas=int(self.max_replicas[h]),
-                behavior=self.behaviors[h],
-                history=self._histories[h],
-                now=now,
-                downscale_stabilization_s=self.downscale_stabilization_s,
-            )
-            self._histories[h] = decision.history
-            out.append(
-                SyncDecision(
-                    h,
-                    w,
-                    current,
-                    decision.replicas,
-                    decision.reason,
-                    decision.metric_replicas,
-                    decision.stabilized,
-                    tuple(readings),
-                )
-            )
+            proposal = current if decision.metric_replicas is None else decision.metric_replicas
+            if decision.replicas == current and (
+                proposal == current or decision.reason == "DesiredWithinRange"
+            ):
+                self._held.pop(h, None)  # what _apply does for a sync that neither scales nor holds
+                continue
+            out.append(self._record_of(h, decision, readings))
         return out
+
+    def _reconcile_one(self, h: int, now: float) -> tuple[hpa.Decision, list[_Seen]]:
+        """Observe HPA ``h``'s metrics, propose, reconcile; the history moves on."""
+        current = int(self.desired[self.workload_of[h]])
+        proposals: list[int | hpa.MetricsError] = []
+        readings: list[_Seen] = []
+        tolerance_up, tolerance_down = self._tolerances[h]
+        for row in self.rows_of[h]:
+            (ready, unready, missing), sample = self._observe(row, now)
+            replicas, ok = hpa.resource_replicas_counts(
+                current,
+                ready,
+                unready,
+                missing,
+                ready * sample,
+                row.request_milli,
+                target_utilization=row.target if row.utilization else None,
+                target_average_value_milli=None if row.utilization else row.target,
+                tolerance_up=tolerance_up,
+                tolerance_down=tolerance_down,
+            )
+            proposals.append(
+                replicas
+                if ok
+                else hpa.MetricsError(f"no usable {row.resource} metrics (pods might be unready)")
+            )
+            readings.append((row, ready, unready, missing, sample, replicas if ok else None))
+        low, high = self._bounds[h]
+        decision = hpa.reconcile(
+            current,
+            proposals,
+            min_replicas=low,
+            max_replicas=high,
+            behavior=self.behaviors[h],
+            history=self._histories[h],
+            now=now,
+            downscale_stabilization_s=self.downscale_stabilization_s,
+        )
+        self._histories[h] = decision.history
+        return decision, readings
+
+    def _record_of(self, h: int, decision: hpa.Decision, readings: list[_Seen]) -> SyncDecision:
+        w = self.workload_of[h]
+        return SyncDecision(
+            h,
+            w,
+            int(self.desired[w]),
+            decision.replicas,
+            decision.reason,
+            decision.metric_replicas,
+            decision.stabilized,
+            tuple(MetricReading(*seen) for seen in readings),
+        )
 
     def _observe_group(self, group: _RowGroup, now: float) -> tuple[IntArray, IntArray]:
         """:meth:`_observe` for every row of ``group`` at once: (ready, unready, missing)

@@ -18,7 +18,7 @@ over a window, ``avg_over_time(in_flight[1m])`` or ``rate(requests_total[1m])``.
 window is :data:`PODS_METRIC_WINDOW_S` (60 s) rounded to a whole number of scrapes (at
 least one), so it always starts at an earlier scrape; each scrape (same times as the
 resource scrape) takes per service the time mean over the window of the value per ready
-pod (the platform's integrals, :meth:`capsim.engine.platform.PlatformSim.pods_integral_at`),
+pod (the platform's integrals, :func:`capsim.engine.folding.scrape_samples`),
 rounded to milli-units as a quantity. Before time 0 the warm pods ran at the first
 tick's values. Ready pods share a service's traffic evenly in the model, so every pod
 with a sample reports that mean.
@@ -37,12 +37,12 @@ scale-down, which holds the size instead of pulling it down.)
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from capsim.engine.folding import compiled_folds
 from capsim.engine.kubernetes.pods import Pod, PodSet
 from capsim.hpa import cpu_sample_unready
 from capsim.models.schedule import SAME_INSTANT_S
@@ -82,44 +82,56 @@ class ResourceMetrics:
         resolution = config.metric_resolution_s
         self.pods_window_scrapes = max(1, round(PODS_METRIC_WINDOW_S / resolution))
         self.pods_window_s = self.pods_window_scrapes * resolution
-        self._pods_history: deque[FloatArray] = deque(maxlen=self.pods_window_scrapes + 1)
-        self._pods_first: tuple[float, FloatArray, FloatArray] | None = None
+        # the Pods metrics' integrals at the last scrapes (a ring of the window's
+        # scrapes + 1), and the first scrape's integrals and rates
+        n_metrics = len(SIMULATED_POD_METRICS)
+        self._pods_ring = np.zeros((self.pods_window_scrapes + 1, n_services, n_metrics))
+        self._first_pods = np.zeros((2, n_services, n_metrics))
+        self._first_scrape_s: float | None = None
+        self._scrapes = 0
         # per service: requests in flight, requests/s served (milli-units per pod)
         self.pods_milli = np.zeros((n_services, len(SIMULATED_POD_METRICS)), dtype=np.int64)
 
     def scrape(
-        self, now: float, cpu_integral: FloatArray, cpu_rate: FloatArray, memory_mib: FloatArray
+        self,
+        now: float,
+        elapsed_s: float,
+        cpu_integral: FloatArray,
+        cpu_rate: FloatArray,
+        memory_mib: FloatArray,
+        pods_integral: FloatArray,
+        pods_rate: FloatArray,
     ) -> None:
-        """Sample every service: ``cpu_integral`` is core-seconds per replica from 0 to
-        ``now``, ``cpu_rate`` the cores per replica now (the first scrape's sample)."""
-        last = self.last_scrape_s
-        if last is not None and now > last:
-            cpu_cores = (cpu_integral - self._integral) / (now - last)
-        else:
-            cpu_cores = cpu_rate
-        self.cpu_milli = np.rint(cpu_cores * 1000.0).astype(np.int64)
-        self.memory_milli = np.rint(memory_mib * 2**20 * 1000.0).astype(np.int64)
-        self._integral = cpu_integral
-        self.last_scrape_s = now
+        """Sample every service ``elapsed_s`` into the current tick.
 
-    def scrape_pods(self, now: float, integral: FloatArray, rate: FloatArray) -> None:
-        """Sample the Pods metrics of every service (after :meth:`scrape`, at the same
-        times): ``integral`` (services × metrics, in :data:`SIMULATED_POD_METRICS`
-        order) holds the integrals from 0 to ``now`` of each metric per ready pod,
-        ``rate`` their values now (the first scrape's: what the warm pods ran at
-        before it)."""
-        history = self._pods_history
-        history.append(np.array(integral, dtype=np.float64))
-        if self._pods_first is None:
-            self._pods_first = (now, history[-1], np.array(rate, dtype=np.float64))
-        window = self.pods_window_s
-        if len(history) > self.pods_window_scrapes:
-            start = history[0]  # the scrape one window ago
-        else:  # the window reaches back before the first scrape: the warm pods' values
-            first_s, first, first_rate = self._pods_first
-            start = first + first_rate * (now - window - first_s)
-        mean = (history[-1] - start) / window
-        self.pods_milli = np.rint(mean * 1000.0).astype(np.int64)
+        ``cpu_integral`` is core-seconds per replica from 0 to the tick's start and
+        ``cpu_rate`` the cores per replica during it (the first scrape's sample); the
+        CPU sample is the mean since the last scrape. ``pods_integral`` (services ×
+        metrics, in :data:`SIMULATED_POD_METRICS` order) holds the integrals of each
+        Pods metric per ready pod to the tick's start and ``pods_rate`` their values
+        during it; their sample is the mean over the Pods-metric window, reaching back
+        before the first scrape at the first scrape's rates (what the warm pods ran
+        at). See :func:`capsim.engine.folding.scrape_samples`.
+        """
+        last = self.last_scrape_s
+        span_s = now - last if last is not None and now > last else 0.0
+        first = self._first_scrape_s is None
+        if first:
+            self._first_scrape_s = now
+        assert self._first_scrape_s is not None
+        ring = self._pods_ring.shape[0]  # the window's scrapes + 1
+        count = self._scrapes + 1
+        slot = (count - 1) % ring
+        start_slot = count % ring if count > self.pods_window_scrapes else -1
+        back_s = now - self.pods_window_s - self._first_scrape_s
+        compiled_folds()[2](
+            elapsed_s, span_s, back_s, self.pods_window_s, slot, start_slot, first,
+            cpu_integral, cpu_rate, memory_mib, pods_integral, pods_rate, self._integral,
+            self._pods_ring, self._first_pods, self.cpu_milli, self.memory_milli,
+            self.pods_milli,
+        )  # fmt: skip
+        self._scrapes = count
+        self.last_scrape_s = now
 
     def sample(self, service: int, resource: str) -> int:
         """The latest per-pod sample of ``service``: milli-cores (``cpu``), milli-bytes

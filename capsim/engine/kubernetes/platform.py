@@ -120,8 +120,10 @@ class KubernetesSim(PlatformSim):
         return tasks
 
     def _scrape(self, now: float) -> None:
-        self.metrics.scrape(now, self.cpu_integral_at(now), self.cpu_rate, self.memory_mib)
-        self.metrics.scrape_pods(now, self.pods_integral_at(now), self.pods_rate)
+        self.metrics.scrape(
+            now, now - self.tick_start_s, self.cpu_integral, self.cpu_rate, self.memory_mib,
+            self.pods_integral, self.pods_rate,
+        )  # fmt: skip
 
     # --- state ----------------------------------------------------------------------
 

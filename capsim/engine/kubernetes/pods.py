@@ -21,9 +21,10 @@ from capsim.models.packing import Node
 __all__ = ["Pod", "PodSet"]
 
 
-@dataclass
+@dataclass(eq=False)
 class Pod:
-    """One pod's lifecycle times (``None`` until reached)."""
+    """One pod's lifecycle times (``None`` until reached). Pods compare by identity (a
+    value comparison of every field made removing one from a list slow)."""
 
     id: int
     workload: int
