@@ -87,6 +87,7 @@ class PlatformSim:
             # exact: the arrivals drawn replace the load's rates tick by tick
             arrival_rates=self.rates.copy() if scenario.service_model == "exact" else self.rates,
             concurrency=np.array([float(w.concurrency) for w in service_workloads]),
+            rows_expected=int(scenario.duration_s // inputs.record_every_s) + 2,
         )
         n = len(self.services)
         self.cpu_integral = np.zeros(n)  # core-seconds per replica up to the current tick

@@ -95,6 +95,7 @@ class PlatformRecorder:
     tick_s: float
     arrival_rates: FloatArray  # (n_ticks, services): the whole run's load
     concurrency: FloatArray  # (services,): request slots per replica
+    rows_expected: int = 0  # record rows the run will close (room is made for more)
     columns: dict[str, list[Any] | npt.NDArray[Any]] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     samples: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]] | None = None
@@ -124,9 +125,13 @@ class PlatformRecorder:
         self._first_tick = 0
         self._ticks_in_interval = 0
         self._intervals: list[tuple[int, int]] = []  # ticks [first, last) of each row
-        # per row: the services' sums, its ticks, (queued, in system) at its end, and
-        # the batch workloads' means
-        self._row_raw: list[tuple[FloatArray, int, FloatArray, FloatArray | None]] = []
+        # per row (up to the rows expected, then grown): the interval means (_SUMS ×
+        # rows × workloads: each column contiguous), backlog and requests in the system
+        rows = self.rows_expected
+        self._means = np.zeros((len(_SUMS), rows, len(self.workloads)))
+        self._backlog = np.zeros((rows, len(self.workloads)))
+        self._in_system = np.zeros((rows, len(self.workloads)))
+        self._rows = 0
         self._row_levels: list[tuple[float, Levels]] = []
 
     def ticks(
@@ -160,46 +165,35 @@ class PlatformRecorder:
         workloads that are not services; their other sums stay zero.
         """
         ticks = self._ticks_in_interval
+        i = self._rows
+        if i == self._means.shape[1]:  # more rows than expected: room for as many again
+            more = max(i, 16)
+            n = len(self.workloads)
+            self._means = np.concatenate([self._means, np.zeros((len(_SUMS), more, n))], axis=1)
+            self._backlog = np.concatenate([self._backlog, np.zeros((more, n))])
+            self._in_system = np.concatenate([self._in_system, np.zeros((more, n))])
+        means = self._means[:, i]
+        if batch_means is not None:
+            means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
         if ticks:
             self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
-        # the row's means are taken at the end, for every row at once (finalize)
-        self._row_raw.append((self._acc, ticks, self._ends.copy(), batch_means))
+            means[:, self.services] = self._acc / ticks
+            self._backlog[i, self.services] = self._ends[0]
+        self._in_system[i, self.services] = self._ends[1]
+        means[_MEMORY] *= 2**20  # MiB → bytes
+        self._rows = i + 1
         self._row_levels.append((time_s, levels))
         self._intervals.append((self._first_tick, next_tick))
-        self._acc = np.zeros_like(self._acc)
+        self._acc[:] = 0.0
         self._first_tick = next_tick
         self._ticks_in_interval = 0
-
-    def _row_means(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per row: the interval means (rows × ``_SUMS`` × workloads; memory in bytes),
-        the services' backlog at the row (where it had ticks) and requests in system."""
-        rows, n, services = len(self._row_raw), len(self.workloads), self.services
-        means = np.zeros((rows, len(_SUMS), n))
-        backlog = np.zeros((rows, n))
-        in_system = np.zeros((rows, n))
-        for i, (_, _, _, batch) in enumerate(self._row_raw):
-            if batch is not None:
-                means[i, len(_SUMS) - len(BATCH_LEVELS) :] = batch
-        if rows:
-            sums = np.stack([acc for acc, _, _, _ in self._row_raw])
-            ticks = np.array([count for _, count, _, _ in self._row_raw], dtype=np.int64)
-            ends = np.stack([end for _, _, end, _ in self._row_raw])
-            counted = np.flatnonzero(ticks > 0)
-            block = means[:, :, services]
-            block[counted] = sums[counted] / ticks[counted, None, None]
-            means[:, :, services] = block
-            ended = backlog[:, services]
-            ended[counted] = ends[counted, 0]
-            backlog[:, services] = ended
-            in_system[:, services] = ends[:, 1]
-        means[:, _MEMORY] *= 2**20  # MiB → bytes
-        return means, backlog, in_system
 
     def finalize(self) -> None:
         """Build every column at once (latency request-weighted and exact)."""
         n, rows = len(self.workloads), len(self._row_levels)
-        sums, backlog, in_system = self._row_means()
-        self._row_raw.clear()
+        # each column a contiguous (rows, workloads) block, flattened without a copy
+        sums = self._means[:, :rows].transpose(1, 0, 2)
+        backlog, in_system = self._backlog[:rows], self._in_system[:rows]
         used, capacity = sums[:, _CPU_USED], sums[:, _CPU_USED + 3]
         levels = [level for _, level in self._row_levels]
 

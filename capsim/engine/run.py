@@ -52,12 +52,12 @@ def _joined(pieces: list[list[Any] | npt.NDArray[Any]]) -> list[Any] | npt.NDArr
     """The platforms' pieces of one column, in order: one array for numbers, one list
     for names."""
     if all(isinstance(p, np.ndarray) for p in pieces):
-        return np.concatenate(pieces)
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
     return [x for p in pieces for x in p]
 
 
 def _frame(columns: dict[str, list[Any] | npt.NDArray[Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(columns)
+    frame = pd.DataFrame(columns, copy=False)  # the columns are the run's own arrays
     for name in _INT_COLUMNS:
         if name in frame:
             frame[name] = frame[name].astype("int64")

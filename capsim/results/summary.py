@@ -280,6 +280,15 @@ def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[
     }
 
 
+def _rows_at(frame: pd.DataFrame, positions: Any) -> pd.DataFrame:
+    """The rows of ``frame`` at the ascending positions ``positions`` (a groupby's
+    ``indices``): a view when they are one block, else a copy."""
+    at = np.asarray(positions, dtype=np.intp)
+    if len(at) and at[-1] - at[0] == len(at) - 1:
+        return frame.iloc[int(at[0]) : int(at[-1]) + 1]
+    return frame.take(at)
+
+
 def summarize(
     rec: Recording, timeseries: pd.DataFrame, events: pd.DataFrame, jobs: pd.DataFrame
 ) -> dict[str, Any]:
@@ -295,21 +304,26 @@ def summarize(
     platforms: dict[str, Any] = {}
     # One pass over each table (grouping keeps the rows' order): the cost stays linear
     # in the number of workloads.
-    by_platform = dict(tuple(timeseries.groupby("platform", sort=False)))
+    # (Row positions, not copies: a platform's rows are one block, taken as a view; a
+    # workload's rows are copied one workload at a time.)
+    by_platform = {
+        str(name): _rows_at(timeseries, at)
+        for name, at in timeseries.groupby("platform", sort=False).indices.items()
+    }
     scale_counts = events[events["kind"] == "scale"].groupby(["platform", "workload"]).size()
     scales = {key: int(n) for key, n in scale_counts.items()}
     job_groups = dict(tuple(jobs.groupby(["platform", "workload"], sort=False)))
     no_jobs = jobs.iloc[0:0]
-    for platform in sorted(set(rec.platform_kinds) | set(timeseries["platform"])):
+    for platform in sorted(set(rec.platform_kinds) | set(by_platform)):
         rows = by_platform.get(platform, timeseries.iloc[0:0])
         kind = rec.platform_kinds.get(platform, "")
-        groups = {str(w): own_rows for w, own_rows in rows.groupby("workload", sort=False)}
+        groups = {str(w): at for w, at in rows.groupby("workload", sort=False).indices.items()}
         workloads = {
             w: _workload_summary(
                 rec,
                 platform,
                 w,
-                groups[w],
+                _rows_at(rows, groups[w]),
                 scales.get((platform, w), 0),
                 job_groups.get((platform, w), no_jobs),
             )
