@@ -265,6 +265,8 @@ def _store_events(
     longest: IntArray,
     up: bool,
 ) -> BatchHistory:
+    if not rows.any():  # nothing to store (the usual sync): the same history
+        return history
     times = history.up_time if up else history.down_time
     changes = history.up_change if up else history.down_change
     length = history.up_len if up else history.down_len
@@ -367,14 +369,21 @@ def normalize_batch(
         np.where(stabilized > legacy_upper, legacy_upper_reason, _R["DesiredWithinRange"]),
     )
     # Behavior limits: the policies' rate limits, then min/max in the scaling direction.
-    up_limit = np.maximum(
-        _policy_limits(cur, params.up_policies, params.up_select, history, now, up=True), cur
-    )
+    # (Only rows with a behavior that scale in a direction read its limit: when there is
+    # none, the limit is left at the current size, which no row reads.)
+    up_limit = cur
+    if (~legacy & (stabilized > cur)).any():
+        up_limit = np.maximum(
+            _policy_limits(cur, params.up_policies, params.up_select, history, now, up=True), cur
+        )
     up_allowed = np.where(hi_bound > up_limit, up_limit, hi_bound)
     up_reason = np.where(hi_bound > up_limit, _R["ScaleUpLimit"], _R["TooManyReplicas"])
-    down_limit = np.minimum(
-        _policy_limits(cur, params.down_policies, params.down_select, history, now, up=False), cur
-    )
+    down_limit = cur
+    if (~legacy & (stabilized < cur)).any():
+        down_limit = np.minimum(
+            _policy_limits(cur, params.down_policies, params.down_select, history, now, up=False),
+            cur,
+        )
     down_allowed = np.where(lo_bound < down_limit, down_limit, lo_bound)
     down_reason = np.where(lo_bound < down_limit, _R["ScaleDownLimit"], _R["TooFewReplicas"])
     going_up = (stabilized > cur) & (stabilized > up_allowed)
