@@ -289,8 +289,10 @@ def _store_events(
 def _record_events(
     history: BatchHistory, params: BatchBehavior, current: IntArray, new: IntArray, now: float
 ) -> BatchHistory:
-    up_longest, down_longest = params.longest_period_s()
     behavior_rows = ~params.legacy
+    if not (behavior_rows & (new != current)).any():  # no event to store
+        return history
+    up_longest, down_longest = params.longest_period_s()
     history = _store_events(
         history, behavior_rows & (new > current), new - current, now, up_longest, up=True
     )
@@ -472,6 +474,10 @@ def reconcile_batch(
     if corrected_rows.any():
         corrected = np.where(corrected_rows, np.where(above, hi_bound, lo_bound), cur)
         history = _record_events(history, params, cur, corrected, now)
+    if not (disabled | above | below | failed).any():  # every row normalized (the usual sync)
+        return BatchDecision(
+            normalized.replicas, normalized.reason, metric, history, normalized.stabilized, normal
+        )
     replicas = np.select(
         [disabled, above, below, failed], [cur, hi_bound, lo_bound, cur], normalized.replicas
     )
