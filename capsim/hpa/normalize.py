@@ -210,16 +210,26 @@ def _stabilize_with_behavior(
     down_cutoff = now - down_window_s
     up_rec = desired
     down_rec = desired
-    for time, value in history.recommendations:
-        if time > up_cutoff:
-            up_rec = min(up_rec, value)
-        if time > down_cutoff:
-            down_rec = max(down_rec, value)
+    entries = history.recommendations
+    last_old = -1  # upstream overwrites the last entry older than both windows
+    for index, (time, value) in enumerate(entries):
+        if time > up_cutoff and value < up_rec:
+            up_rec = value
+        if time > down_cutoff and value > down_rec:
+            down_rec = value
+        if time < up_cutoff and time < down_cutoff:
+            last_old = index
     stabilized = min(max(current, up_rec), down_rec)
-    old = [time < up_cutoff and time < down_cutoff for time, _ in history.recommendations]
-    recommendations = _replace_last_or_append(history.recommendations, old, (now, desired))
+    if last_old >= 0:
+        recommendations = (*entries[:last_old], (now, desired), *entries[last_old + 1 :])
+    else:
+        recommendations = (*entries, (now, desired))
     reason = "ScaleUpStabilized" if desired >= current else "ScaleDownStabilized"
-    return stabilized, reason, replace(history, recommendations=recommendations)
+    return (
+        stabilized,
+        reason,
+        HpaHistory(recommendations, history.scale_up_events, history.scale_down_events),
+    )
 
 
 def _store_event(
