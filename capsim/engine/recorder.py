@@ -120,6 +120,11 @@ class PlatformRecorder:
         for law, value in zip(self._laws, (0.0, 0.0, 0.0, 1.0, 1.0, np.inf, 0.0, 1.0), strict=True):
             law.fill(value)
         self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
+        # the services' columns among the workloads: a slice when they are all of them
+        every = self.services == list(range(len(self.workloads)))
+        self._at: slice | npt.NDArray[np.intp] = (
+            slice(None) if every else np.array(self.services, dtype=np.intp)
+        )
         self._ends = np.zeros((2, len(self.services)))  # queued, in system at the last tick
         self.in_system_at_start = np.zeros(len(self.services))
         self._first_tick = 0
@@ -177,9 +182,9 @@ class PlatformRecorder:
             means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
         if ticks:
             self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
-            means[:, self.services] = self._acc / ticks
-            self._backlog[i, self.services] = self._ends[0]
-        self._in_system[i, self.services] = self._ends[1]
+            means[:, self._at] = self._acc / ticks
+            self._backlog[i, self._at] = self._ends[0]
+        self._in_system[i, self._at] = self._ends[1]
         means[_MEMORY] *= 2**20  # MiB → bytes
         self._rows = i + 1
         self._row_levels.append((time_s, levels))

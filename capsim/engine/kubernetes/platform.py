@@ -76,6 +76,8 @@ class KubernetesSim(PlatformSim):
             for t in self.templates
         ]
         self._request_cores = np.array([r.cpu_m / 1000.0 for r in requests])
+        self._service_at = np.array(self.services, dtype=np.intp)
+        self._service_request_cores = self._request_cores[self._service_at]
         self.cluster = Cluster(
             self.env, rng, self.recorder, platform, self.names, self.templates, requests
         )
@@ -128,11 +130,11 @@ class KubernetesSim(PlatformSim):
     # --- state ----------------------------------------------------------------------
 
     def ready_replicas(self) -> IntArray:
-        return self.cluster.pods.ready[self.services].copy()
+        return self.cluster.pods.ready[self._service_at]  # (a copy: fancy indexing)
 
     def cpu_requested_cores(self) -> FloatArray:
         cores: FloatArray = (
-            self.cluster.pods.bound[self.services] * self._request_cores[self.services]
+            self.cluster.pods.bound[self._service_at] * self._service_request_cores
         )
         return cores
 
