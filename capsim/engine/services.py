@@ -149,6 +149,9 @@ class ServiceBank:
             [ring_length(w.timeout_s, tick_s, horizon_s) for w in workloads], dtype=np.int64
         ).reshape(n)
         self.state = np.zeros((n, STATE_FIELDS))
+        # the services routed to the least-loaded replicas (they need a law per step)
+        self._least_request = np.flatnonzero(self.params[:, P_ROUTING].astype(np.int64) >= 3)
+        self._no_laws = np.zeros((n, 0))
         self.rings = np.zeros((n, int(self.slots.max(initial=1))))
         self._init_retries(workloads, tick_s)
 
@@ -208,11 +211,11 @@ class ServiceBank:
 
     def _laws(self, replicas: FloatArray) -> FloatArray:
         """Each service's least-request law at its ``replicas`` (zero-width without one)."""
+        if not self._least_request.size:
+            return self._no_laws
         routing = self.params[:, P_ROUTING].astype(np.int64)
-        if not (routing >= 3).any():
-            return np.zeros((len(routing), 0))
         laws = np.zeros((len(routing), 2 * LAW_POINTS))
-        for s in np.flatnonzero(routing >= 3):
+        for s in self._least_request:
             law = least_request_law(float(replicas[s]), self.params[s, P_CORES], int(routing[s]))
             laws[s, : law.shape[0]] = law
             if law.shape[0] == 0:
