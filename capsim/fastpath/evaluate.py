@@ -341,10 +341,10 @@ def evaluate_hpas(
         start_s + metrics_cfg.metric_resolution_s * 2,
         metrics_cfg.cpu_initialization_period_s,
     )
-    caps = np.array(
+    caps = np.array(  # cohorts, recommendations (rings: powers of two), scale events
         [
-            math.ceil(lifetime / sync_s) + 4,
-            math.ceil(window_s / sync_s) + 4,
+            _power_of_two(math.ceil(lifetime / sync_s) + 4),
+            _power_of_two(math.ceil(window_s / sync_s) + 4),
             math.ceil(longest / sync_s) + 4,
         ],
         dtype=np.int64,
@@ -417,6 +417,11 @@ def _with_pod(scenario: Scenario, platform: str, pod: object) -> Scenario:
     workloads = {**config.workloads, name: config.workloads[name].model_copy(update={"pod": pod})}
     platforms = {**scenario.platforms, platform: config.model_copy(update={"workloads": workloads})}
     return scenario.model_copy(update={"platforms": platforms})
+
+
+def _power_of_two(slots: int) -> int:
+    """The smallest power of two ≥ ``slots`` (the kernel masks ring indices)."""
+    return 1 << max(slots - 1, 0).bit_length()
 
 
 def _pooled_p95_ms(law: FloatArray) -> float:

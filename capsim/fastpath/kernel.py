@@ -303,21 +303,22 @@ def _settle(
 
 
 @njit(cache=True)
-def _push_max(times, values, head: int, tail: int, cap: int, t: float, v: int) -> int:
-    """Push onto a max-deque (ring of ``cap``); returns the new tail."""
-    while tail > head and values[(tail - 1) % cap] <= v:
+def _push_max(times, values, head: int, tail: int, mask: int, t: float, v: int) -> int:
+    """Push onto a max-deque (a ring of ``mask + 1`` slots, a power of two); returns the
+    new tail."""
+    while tail > head and values[(tail - 1) & mask] <= v:
         tail -= 1
-    times[tail % cap] = t
-    values[tail % cap] = v
+    times[tail & mask] = t
+    values[tail & mask] = v
     return tail + 1
 
 
 @njit(cache=True)
-def _push_min(times, values, head: int, tail: int, cap: int, t: float, v: int) -> int:
-    while tail > head and values[(tail - 1) % cap] >= v:
+def _push_min(times, values, head: int, tail: int, mask: int, t: float, v: int) -> int:
+    while tail > head and values[(tail - 1) & mask] >= v:
         tail -= 1
-    times[tail % cap] = t
-    values[tail % cap] = v
+    times[tail & mask] = t
+    values[tail & mask] = v
     return tail + 1
 
 
@@ -390,7 +391,8 @@ def simulate_config(
     )
 
     # --- pods: settled ones counted, the rest in cohorts (ids head..tail-1, a ring) ---
-    cohort_cap = caps[0]
+    cohort_cap = caps[0]  # ring lengths are powers of two: an index is masked, not divided
+    cohort_mask = cohort_cap - 1
     c_time = np.zeros(cohort_cap)
     c_count = np.zeros(cohort_cap, dtype=np.int64)
     settled = desired
@@ -401,6 +403,7 @@ def simulate_config(
 
     # --- HPA memory ---
     rec_cap, ev_cap = caps[1], caps[2]
+    rec_mask = rec_cap - 1
     mx_t = np.zeros(rec_cap)
     mx_v = np.zeros(rec_cap, dtype=np.int64)
     mn_t = np.zeros(rec_cap)
@@ -464,20 +467,20 @@ def simulate_config(
             # ticks before the instant, each after the pod changes due by its start
             while next_tick < until:
                 while run_ptr < tail and (
-                    _tick_index(c_time[run_ptr % cohort_cap] + start_delay, tick_s, n_ticks, False)
+                    _tick_index(c_time[run_ptr & cohort_mask] + start_delay, tick_s, n_ticks, False)
                     <= next_tick
                 ):
                     run_ptr += 1
                 while ready_ptr < run_ptr and (
                     _tick_index(
-                        c_time[ready_ptr % cohort_cap] + start_delay + ready_delay,
+                        c_time[ready_ptr & cohort_mask] + start_delay + ready_delay,
                         tick_s,
                         n_ticks,
                         False,
                     )
                     <= next_tick
                 ):
-                    serving += c_count[ready_ptr % cohort_cap]
+                    serving += c_count[ready_ptr & cohort_mask]
                     ready_ptr += 1
                 # one tick of the service model (capsim.models.service.service_tick)
                 lam = rates[next_tick]
@@ -523,13 +526,13 @@ def simulate_config(
                 next_tick += 1
             # pod changes due by the instant
             bound = now + SAME_INSTANT_S
-            while run_ptr < tail and c_time[run_ptr % cohort_cap] + start_delay <= bound:
+            while run_ptr < tail and c_time[run_ptr & cohort_mask] + start_delay <= bound:
                 run_ptr += 1
             while (
                 ready_ptr < run_ptr
-                and c_time[ready_ptr % cohort_cap] + start_delay + ready_delay <= bound
+                and c_time[ready_ptr & cohort_mask] + start_delay + ready_delay <= bound
             ):
-                serving += c_count[ready_ptr % cohort_cap]
+                serving += c_count[ready_ptr & cohort_mask]
                 ready_ptr += 1
             if phase == 0:
                 if now <= 0.0:
@@ -597,8 +600,8 @@ def simulate_config(
             ready = settled
             unready = missing = 0
             for k in range(head, tail):
-                n = c_count[k % cohort_cap]
-                created = c_time[k % cohort_cap]
+                n = c_count[k & cohort_mask]
+                created = c_time[k & cohort_mask]
                 if k >= run_ptr:
                     unready += n
                     continue
@@ -631,8 +634,8 @@ def simulate_config(
             # --- reconcile (capsim.hpa.reconcile) ---
             if not seeded:
                 seeded = True
-                mx_tail = _push_max(mx_t, mx_v, mx_head, mx_tail, rec_cap, now, current)
-                mn_tail = _push_min(mn_t, mn_v, mn_head, mn_tail, rec_cap, now, current)
+                mx_tail = _push_max(mx_t, mx_v, mx_head, mx_tail, rec_mask, now, current)
+                mn_tail = _push_min(mn_t, mn_v, mn_head, mn_tail, rec_mask, now, current)
             new = current
             if current == 0 and min_r != 0:
                 new = current
@@ -661,12 +664,12 @@ def simulate_config(
                 if ok:
                     if legacy:
                         cutoff = now - down_window
-                        while mx_head < mx_tail and mx_t[mx_head % rec_cap] < cutoff:
+                        while mx_head < mx_tail and mx_t[mx_head & rec_mask] < cutoff:
                             mx_head += 1
                         stabilized = proposal
                         if mx_head < mx_tail:
-                            stabilized = max(stabilized, mx_v[mx_head % rec_cap])
-                        mx_tail = _push_max(mx_t, mx_v, mx_head, mx_tail, rec_cap, now, proposal)
+                            stabilized = max(stabilized, mx_v[mx_head & rec_mask])
+                        mx_tail = _push_max(mx_t, mx_v, mx_head, mx_tail, rec_mask, now, proposal)
                         cap = int(max(2.0 * float(current), 4.0))
                         upper = cap if max_r > cap else max_r
                         if stabilized < min_r:
@@ -678,19 +681,19 @@ def simulate_config(
                     else:
                         up_cut = now - up_window
                         down_cut = now - down_window
-                        while mn_head < mn_tail and not mn_t[mn_head % rec_cap] > up_cut:
+                        while mn_head < mn_tail and not mn_t[mn_head & rec_mask] > up_cut:
                             mn_head += 1
-                        while mx_head < mx_tail and not mx_t[mx_head % rec_cap] > down_cut:
+                        while mx_head < mx_tail and not mx_t[mx_head & rec_mask] > down_cut:
                             mx_head += 1
                         up_rec = proposal
                         if mn_head < mn_tail:
-                            up_rec = min(up_rec, mn_v[mn_head % rec_cap])
+                            up_rec = min(up_rec, mn_v[mn_head & rec_mask])
                         down_rec = proposal
                         if mx_head < mx_tail:
-                            down_rec = max(down_rec, mx_v[mx_head % rec_cap])
+                            down_rec = max(down_rec, mx_v[mx_head & rec_mask])
                         stabilized = min(max(current, up_rec), down_rec)
-                        mx_tail = _push_max(mx_t, mx_v, mx_head, mx_tail, rec_cap, now, proposal)
-                        mn_tail = _push_min(mn_t, mn_v, mn_head, mn_tail, rec_cap, now, proposal)
+                        mx_tail = _push_max(mx_t, mx_v, mx_head, mx_tail, rec_mask, now, proposal)
+                        mn_tail = _push_min(mn_t, mn_v, mn_head, mn_tail, rec_mask, now, proposal)
                         new = stabilized
                         if stabilized > current:
                             limit = _limit(
@@ -727,8 +730,8 @@ def simulate_config(
                 if new > total_pods:
                     if tail - head >= cohort_cap:
                         raise ValueError("fast path: more pod cohorts than the kernel holds")
-                    c_time[tail % cohort_cap] = now
-                    c_count[tail % cohort_cap] = new - total_pods
+                    c_time[tail & cohort_mask] = now
+                    c_count[tail & cohort_mask] = new - total_pods
                     tail += 1
                     total_pods = new
                 else:
@@ -736,12 +739,12 @@ def simulate_config(
                     total_pods = new
                     while remove > 0 and tail > head:
                         k = tail - 1
-                        take = min(remove, c_count[k % cohort_cap])
-                        c_count[k % cohort_cap] -= take
+                        take = min(remove, c_count[k & cohort_mask])
+                        c_count[k & cohort_mask] -= take
                         remove -= take
                         if k < ready_ptr:
                             serving -= take
-                        if c_count[k % cohort_cap] == 0:
+                        if c_count[k & cohort_mask] == 0:
                             tail -= 1
                     run_ptr = min(run_ptr, tail)
                     ready_ptr = min(ready_ptr, tail)

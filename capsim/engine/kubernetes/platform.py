@@ -133,9 +133,7 @@ class KubernetesSim(PlatformSim):
         return self.cluster.pods.ready[self._service_at]  # (a copy: fancy indexing)
 
     def cpu_requested_cores(self) -> FloatArray:
-        cores: FloatArray = (
-            self.cluster.pods.bound[self._service_at] * self._service_request_cores
-        )
+        cores: FloatArray = self.cluster.pods.bound[self._service_at] * self._service_request_cores
         return cores
 
     def levels(self, now: float) -> Levels:
