@@ -522,3 +522,6 @@ def test_the_batched_controller_decides_the_same(
     load = {"type": "step", "before": 20, "after": 50, "at": "600s"}
     batched = run_mapping(tmp_path, scenario(load, IN_FLIGHT))
     pd.testing.assert_frame_equal(batched.events, step_run.events)
+    monkeypatch.setattr(controller, "COMPILED_HPA_ROWS", False)  # NumPy's batch form
+    numpy_batched = run_mapping(tmp_path, scenario(load, IN_FLIGHT))
+    pd.testing.assert_frame_equal(numpy_batched.events, step_run.events)

@@ -45,6 +45,7 @@ import numpy.typing as npt
 from capsim import hpa
 from capsim.engine.kubernetes.metrics import PodCounts, ResourceMetrics
 from capsim.engine.recorder import PlatformRecorder
+from capsim.hpa import batch_rows as hpa_rows
 from capsim.scenario import (
     BatchWorkload,
     KubernetesPlatform,
@@ -56,11 +57,23 @@ from capsim.scenario import (
 )
 from capsim.scenario.manifests import SIMULATED_POD_METRICS, HpaTemplate, pods_metric_problem
 
-__all__ = ["SCALAR_HPA_LIMIT", "HpaController", "MetricReading", "MetricRow", "SyncDecision"]
+__all__ = [
+    "COMPILED_HPA_ROWS",
+    "SCALAR_HPA_LIMIT",
+    "HpaController",
+    "MetricReading",
+    "MetricRow",
+    "SyncDecision",
+]
 
 IntArray = npt.NDArray[np.int64]
 
 _WITHIN_RANGE = hpa.REASONS.index("DesiredWithinRange")
+
+COMPILED_HPA_ROWS = True
+"""With Numba, every sync goes through the compiled row-by-row sync
+(:mod:`capsim.hpa.batch_rows`); tests set this False to compare with the NumPy and
+scalar paths, which decide the same."""
 
 SCALAR_HPA_LIMIT = 64
 """Up to this many HPAs per platform sync one at a time. The batched NumPy form has a
@@ -121,6 +134,10 @@ class MetricReading(NamedTuple):
         outcome = f"→ {self.proposal}" if self.proposal is not None else "→ no usable metrics"
         return f"{subject}: {seen} (ratio {ratio:.2f}; {pods}) {outcome}"
 
+
+_GroupSeen = tuple[IntArray, IntArray, IntArray, npt.NDArray[np.bool_]]
+"""What a group of metric rows saw: (ready, unready, missing) per row, per-pod samples,
+proposals, and which proposals are usable."""
 
 _Seen = tuple[MetricRow, int, int, int, int, int | None]
 """A metric's reading before it is a :class:`MetricReading`: row, ready, unready and
@@ -208,6 +225,39 @@ def _row_groups(rows: Sequence[MetricRow], services: Sequence[int]) -> list[_Row
             )
         )
     return groups
+
+
+class _CompiledRows:
+    """The HPAs' packed settings and histories for the compiled sync
+    (:func:`capsim.hpa.batch_rows.reconcile_rows`)."""
+
+    def __init__(
+        self,
+        params: hpa.BatchBehavior,
+        min_replicas: IntArray,
+        max_replicas: IntArray,
+        metrics_per_hpa: int,
+        sync_period_s: float,
+    ) -> None:
+        self.config_int, self.config_float, self.policies = hpa_rows.pack_config(
+            params, min_replicas, max_replicas
+        )
+        self.history = hpa_rows.PackedHistory(params, sync_period_s=sync_period_s)
+        n = params.size
+        self.proposals = np.full((n, metrics_per_hpa), hpa_rows.NO_METRIC, dtype=np.int64)
+        self.out = np.zeros((n, hpa_rows.OUT_FIELDS), dtype=np.int64)
+        self._reconcile = hpa_rows.compiled_reconcile_rows()
+
+    def sync(self, current: IntArray, now: float) -> IntArray:
+        """One sync of every HPA from ``proposals``; returns ``out`` (see batch_rows)."""
+        history = self.history
+        code = self._reconcile(
+            current, self.proposals, self.config_int, self.config_float, self.policies,
+            history.recommendations, history.events, history.lengths, now, self.out,
+        )  # fmt: skip
+        if code:
+            raise ValueError(hpa_rows.ERRORS[code])
+        return self.out
 
 
 def has_hpa(config: KubernetesWorkload) -> bool:
@@ -386,6 +436,12 @@ class HpaController:
         self._hpa_workloads = np.array(self.workload_of, dtype=np.int64)
         # HPAs whose last sync held a change back: (reason, proposal), logged once
         self._held: dict[int, tuple[str, int]] = {}
+        self._rows: _CompiledRows | None = None
+        if hpa_rows.COMPILED and self.count and COMPILED_HPA_ROWS:
+            self._rows = _CompiledRows(
+                self._params, self.min_replicas, self.max_replicas, self._metrics_per_hpa,
+                pipeline.sync_period_s,
+            )  # fmt: skip
 
     @property
     def count(self) -> int:
@@ -397,7 +453,12 @@ class HpaController:
         """One controller sync for every HPA: decide them all, then scale and log."""
         if not self.hpa_services:
             return
-        decide = self._decide_one_by_one if self.count <= SCALAR_HPA_LIMIT else self._decide_batched
+        if self._rows is not None:
+            decide = self._decide_compiled
+        elif self.count <= SCALAR_HPA_LIMIT:
+            decide = self._decide_one_by_one
+        else:
+            decide = self._decide_batched
         for decision in decide(now):
             self._apply(decision, now)
 
@@ -496,14 +557,12 @@ class HpaController:
             sample[at] = self.metrics.samples(group.service_of[at], resource)
         return counts, sample
 
-    def _decide_batched(self, now: float) -> list[SyncDecision]:
-        """Every HPA in one NumPy call; returns the decisions that scale or log (see
-        :meth:`_apply`), having cleared the held state of the others."""
-        n_hpa = self.count
-        proposals = np.zeros((n_hpa, self._metrics_per_hpa), dtype=np.int64)
-        ok = np.ones((n_hpa, self._metrics_per_hpa), dtype=np.bool_)
-        current = self.desired[self._hpa_workloads]
-        seen: list[tuple[IntArray, IntArray, IntArray, npt.NDArray[np.bool_]]] = []
+    def _propose_grouped(
+        self, current: IntArray, now: float, proposals: IntArray, ok: npt.NDArray[np.bool_]
+    ) -> list[_GroupSeen]:
+        """Every metric's proposal, a group of rows at a time (NumPy), into ``proposals``
+        and ``ok`` (HPA × metric slot); returns what each group saw."""
+        seen: list[_GroupSeen] = []
         for group in self._row_groups:
             counts, sample = self._observe_group(group, now)
             result = hpa.resource_replicas_batch(
@@ -521,6 +580,23 @@ class HpaController:
             proposals[group.hpa_of, group.slots] = result.replicas
             ok[group.hpa_of, group.slots] = result.ok
             seen.append((counts, sample, result.replicas, result.ok))
+        return seen
+
+    def _grouped_reading(self, seen: list[_GroupSeen], row: MetricRow) -> MetricReading:
+        g, i = self._row_place[row.index]
+        counts, sample, replicas, good = seen[g]
+        ready, unready, missing = (int(x) for x in counts[i])
+        made = int(replicas[i]) if good[i] else None
+        return MetricReading(row, ready, unready, missing, int(sample[i]), made)
+
+    def _decide_batched(self, now: float) -> list[SyncDecision]:
+        """Every HPA in one NumPy call; returns the decisions that scale or log (see
+        :meth:`_apply`), having cleared the held state of the others."""
+        n_hpa = self.count
+        proposals = np.zeros((n_hpa, self._metrics_per_hpa), dtype=np.int64)
+        ok = np.ones((n_hpa, self._metrics_per_hpa), dtype=np.bool_)
+        current = self.desired[self._hpa_workloads]
+        seen = self._propose_grouped(current, now, proposals, ok)
         decision = hpa.reconcile_batch(
             current,
             proposals,
@@ -538,14 +614,9 @@ class HpaController:
         acts = (decision.replicas != current) | ((proposal != current) & ~within)
         for h in [h for h in self._held if not acts[h]]:
             del self._held[h]  # what _apply does for a sync that neither scales nor holds
-        where = self._row_place
 
         def reading(row: MetricRow) -> MetricReading:
-            g, i = where[row.index]
-            counts, sample, replicas, good = seen[g]
-            ready, unready, missing = (int(x) for x in counts[i])
-            made = int(replicas[i]) if good[i] else None
-            return MetricReading(row, ready, unready, missing, int(sample[i]), made)
+            return self._grouped_reading(seen, row)
 
         return [
             SyncDecision(
@@ -560,6 +631,88 @@ class HpaController:
             )
             for h in np.flatnonzero(acts)
         ]
+
+    def _decide_compiled(self, now: float) -> list[SyncDecision]:
+        """Every HPA through the compiled row-by-row sync (:mod:`capsim.hpa.batch_rows`):
+        observed one by one up to :data:`SCALAR_HPA_LIMIT` HPAs, else a group of metric
+        rows at a time; returns the decisions that scale or log (see :meth:`_apply`),
+        having cleared the held state of the others."""
+        rows = self._rows
+        assert rows is not None
+        current = self.desired[self._hpa_workloads]
+        proposals = rows.proposals
+        readings: list[list[_Seen]] | None = None
+        seen: list[_GroupSeen] = []
+        if self.count <= SCALAR_HPA_LIMIT:
+            readings = [
+                self._propose_one(h, int(current[h]), now, proposals) for h in range(self.count)
+            ]
+        else:
+            ok = np.ones(proposals.shape, dtype=np.bool_)
+            proposals[:] = hpa_rows.NO_METRIC
+            seen = self._propose_grouped(current, now, proposals, ok)
+            proposals[~ok] = hpa_rows.FAILED
+        out = rows.sync(current, now)
+        if self.count <= SCALAR_HPA_LIMIT:
+            acting = [
+                h
+                for h, (cur, (replicas, reason, metric, _, normalized)) in enumerate(
+                    zip(current.tolist(), out.tolist(), strict=True)
+                )
+                if replicas != cur
+                or ((metric if normalized else cur) != cur and reason != _WITHIN_RANGE)
+            ]
+        else:
+            replicas, reason, metric = out[:, 0], out[:, 1], out[:, 2]
+            proposal = np.where(out[:, 4] != 0, metric, current)
+            acts = (replicas != current) | ((proposal != current) & (reason != _WITHIN_RANGE))
+            acting = np.flatnonzero(acts).tolist()
+        chosen = set(acting)
+        for h in [h for h in self._held if h not in chosen]:
+            del self._held[h]  # what _apply does for a sync that neither scales nor holds
+        decisions = []
+        for h in acting:
+            replicas_h, reason_h, metric_h, stabilized_h, normalized = out[h].tolist()
+            if readings is not None:
+                made = tuple(MetricReading(*seen_one) for seen_one in readings[h])
+            else:
+                made = tuple(self._grouped_reading(seen, row) for row in self.rows_of[h])
+            decisions.append(
+                SyncDecision(
+                    h,
+                    self.workload_of[h],
+                    int(current[h]),
+                    replicas_h,
+                    hpa.REASONS[reason_h],
+                    metric_h if normalized else None,
+                    stabilized_h if normalized else None,
+                    made,
+                )
+            )
+        return decisions
+
+    def _propose_one(self, h: int, current: int, now: float, proposals: IntArray) -> list[_Seen]:
+        """HPA ``h``'s metrics observed and proposed, into ``proposals[h]`` (failed:
+        :data:`~capsim.hpa.batch_rows.FAILED`); returns what each metric saw."""
+        readings: list[_Seen] = []
+        tolerance_up, tolerance_down = self._tolerances[h]
+        for slot, row in enumerate(self.rows_of[h]):
+            (ready, unready, missing), sample = self._observe(row, now)
+            replicas, ok = hpa.resource_replicas_counts(
+                current,
+                ready,
+                unready,
+                missing,
+                ready * sample,
+                row.request_milli,
+                target_utilization=row.target if row.utilization else None,
+                target_average_value_milli=None if row.utilization else row.target,
+                tolerance_up=tolerance_up,
+                tolerance_down=tolerance_down,
+            )
+            proposals[h, slot] = replicas if ok else hpa_rows.FAILED
+            readings.append((row, ready, unready, missing, sample, replicas if ok else None))
+        return readings
 
     def _apply(self, decision: SyncDecision, now: float) -> None:
         """Scale the workload and log what the HPA decided (holds once, see module docs)."""
