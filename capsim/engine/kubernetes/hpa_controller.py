@@ -4,12 +4,15 @@ Deployment.
 
 As upstream's ``horizontal.go`` around ``replica_calculator.go``, this module only
 observes and applies; the decisions are the pure functions' (first the replica
-calculator over pod counts, then :func:`~capsim.hpa.reconcile`). Up to
-:data:`SCALAR_HPA_LIMIT` HPAs per platform are decided one at a time (less overhead per
-call); more go through the batched NumPy form (:func:`~capsim.hpa.reconcile_batch`) in
-one call. Both make the same decisions (hypothesis-tested in ``tests/hpa``) and give the
-same :class:`SyncDecision`, so the decision log does not depend on how many HPAs a
-platform has. Supported metrics: ``Resource`` and ``ContainerResource`` cpu and memory,
+calculator over pod counts, then :func:`~capsim.hpa.reconcile`). With Numba (the
+``fast`` extra) every sync of every HPA goes through one compiled call
+(:func:`capsim.hpa.batch_rows.reconcile_rows`), their metrics observed one HPA at a time
+up to :data:`SCALAR_HPA_LIMIT` HPAs and a group of metric rows at a time beyond. Without
+it, up to :data:`SCALAR_HPA_LIMIT` HPAs are decided one at a time in Python and more in
+the batched NumPy form (:func:`~capsim.hpa.reconcile_batch`). All make the same
+decisions (hypothesis-tested in ``tests/hpa``) and give the same :class:`SyncDecision`,
+so the decision log does not depend on how many HPAs a platform has, nor on the
+install. Supported metrics: ``Resource`` and ``ContainerResource`` cpu and memory,
 with Utilization or AverageValue targets; ``Pods`` metrics ``requests_in_flight`` and
 ``requests_per_second`` with an AverageValue target (upstream ``GetMetricReplicas``: the
 same plain-metric maths as a memory AverageValue, no readiness rule; the samples and
@@ -468,7 +471,8 @@ class HpaController:
         return counts, self.metrics.sample(row.service, row.resource)
 
     def decide(self, h: int, now: float) -> SyncDecision:
-        """One sync of HPA ``h`` on its own (the scalar path): its decision record."""
+        """One sync of HPA ``h`` on its own through the plain-Python path (whatever the
+        install; its history is that path's own): its decision record."""
         decision, readings = self._reconcile_one(h, now)
         return self._record_of(h, decision, readings)
 
