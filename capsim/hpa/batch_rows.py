@@ -6,8 +6,10 @@ holds the three equal), but steps one HPA at a time in plain loops over packed a
 and updates the histories in place. NumPy's batch form pays a fixed cost of about 60
 array operations per sync whatever the number of HPAs; compiled, one HPA-sync costs well
 under a microsecond, and a call with the few packed arrays below costs about one.
-Without Numba (the ``fast`` extra) the functions run as plain Python: same results, far
-slower, so the engine then keeps its NumPy and scalar paths (:data:`COMPILED`).
+Like :mod:`capsim.models`, the module is written in the subset of Python that Numba
+compiles but does not import it: its caller compiles :data:`COMPILED_FUNCTIONS` with
+:func:`capsim.jit.compile_family` (the engine's HPA controller does, when Numba is
+installed; without it the engine keeps its NumPy and scalar paths).
 
 Packed layout (``n`` HPAs):
 
@@ -33,18 +35,15 @@ Replica counts and changes are stored as float64 in the histories: exact for any
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from capsim.hpa.batch_normalize import REASONS, BatchBehavior, BatchHistory
-from capsim.jit import COMPILED, compile_family, forget_stale_cache
 
 __all__ = [
-    "COMPILED",
+    "COMPILED_FUNCTIONS",
     "CONFIG_FLOAT_FIELDS",
     "CONFIG_INT_FIELDS",
     "ERRORS",
@@ -52,7 +51,6 @@ __all__ = [
     "NO_METRIC",
     "OUT_FIELDS",
     "PackedHistory",
-    "compiled_reconcile_rows",
     "pack_config",
     "reconcile_rows",
 ]
@@ -332,7 +330,7 @@ def reconcile_rows(
     return error
 
 
-COMPILED_FUNCTIONS = (
+COMPILED_FUNCTIONS = (  # each calls only those before it
     "_changed_within",
     "_policy_limit",
     "_store_event",
@@ -340,13 +338,6 @@ COMPILED_FUNCTIONS = (
     "_normalize_row",
     "reconcile_rows",
 )
-
-
-@functools.cache
-def compiled_reconcile_rows() -> Any:
-    """:func:`reconcile_rows`, compiled on first use (plain Python without Numba)."""
-    forget_stale_cache(__file__)
-    return compile_family(globals(), COMPILED_FUNCTIONS)["reconcile_rows"]
 
 
 def pack_config(

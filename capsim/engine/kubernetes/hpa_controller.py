@@ -36,6 +36,7 @@ for another size but was held back (stabilization, a rate limit, the bounds) is 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from capsim import hpa
 from capsim.engine.kubernetes.metrics import PodCounts, ResourceMetrics
 from capsim.engine.recorder import PlatformRecorder
 from capsim.hpa import batch_rows as hpa_rows
+from capsim.jit import COMPILED, compile_family
 from capsim.scenario import (
     BatchWorkload,
     KubernetesPlatform,
@@ -67,6 +69,7 @@ __all__ = [
     "MetricReading",
     "MetricRow",
     "SyncDecision",
+    "compiled_reconcile_rows",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -230,6 +233,13 @@ def _row_groups(rows: Sequence[MetricRow], services: Sequence[int]) -> list[_Row
     return groups
 
 
+@functools.cache
+def compiled_reconcile_rows() -> Callable[..., int]:
+    """:func:`capsim.hpa.batch_rows.reconcile_rows`, compiled on first use."""
+    family = compile_family(vars(hpa_rows), hpa_rows.COMPILED_FUNCTIONS)
+    return family["reconcile_rows"]
+
+
 class _CompiledRows:
     """The HPAs' packed settings and histories for the compiled sync
     (:func:`capsim.hpa.batch_rows.reconcile_rows`)."""
@@ -249,7 +259,7 @@ class _CompiledRows:
         n = params.size
         self.proposals = np.full((n, metrics_per_hpa), hpa_rows.NO_METRIC, dtype=np.int64)
         self.out = np.zeros((n, hpa_rows.OUT_FIELDS), dtype=np.int64)
-        self._reconcile = hpa_rows.compiled_reconcile_rows()
+        self._reconcile = compiled_reconcile_rows()
 
     def sync(self, current: IntArray, now: float) -> IntArray:
         """One sync of every HPA from ``proposals``; returns ``out`` (see batch_rows)."""
@@ -440,7 +450,7 @@ class HpaController:
         # HPAs whose last sync held a change back: (reason, proposal), logged once
         self._held: dict[int, tuple[str, int]] = {}
         self._rows: _CompiledRows | None = None
-        if hpa_rows.COMPILED and self.count and COMPILED_HPA_ROWS:
+        if COMPILED and self.count and COMPILED_HPA_ROWS:
             self._rows = _CompiledRows(
                 self._params, self.min_replicas, self.max_replicas, self._metrics_per_hpa,
                 pipeline.sync_period_s,
