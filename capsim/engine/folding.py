@@ -125,6 +125,7 @@ def fold_sums(
     requested_cores: FloatArray,
     capacity_cores: FloatArray,
     busy_slots: FloatArray,
+    busy_given: bool,
     slots: FloatArray,
     dt_s: float,
     acc: FloatArray,
@@ -135,9 +136,10 @@ def fold_sums(
 
     ``acc`` (:data:`SUM_FIELDS` × services) gains the block's sums in the recorder's row
     order (rates in requests/s, per-pod values only with a ready pod, CPU and memory
-    over the ready replicas, requested and capacity cores held over the block;
-    ``busy_slots`` is the block's sum of busy slots per ready pod, summed by NumPy, whose
-    pairwise order for one service this loop does not repeat); ``ends``
+    over the ready replicas, requested and capacity cores held over the block); the
+    block's sum of busy slots per ready pod is summed here in tick order, or taken from
+    ``busy_slots`` when ``busy_given`` (NumPy's sum over ticks of one service is pairwise
+    from 8 ticks on, an order this loop does not repeat: the recorder sums those); ``ends``
     (2 × services) takes the queue and the requests in the system at the block's end;
     ``laws`` (:data:`LAW_FIELDS` × ticks × services) takes each tick's latency law.
     """
@@ -154,6 +156,7 @@ def fold_sums(
         failed = out[0, s, _FAILED]
         cpu = out[0, s, _CPU]
         memory = out[0, s, _MEMORY]
+        busy = busy_slots[s] if busy_given else _busy(flight / pods, slots[s])
         for t in range(1, count):
             served = served + out[t, s, _SERVED]
             dropped = dropped + out[t, s, _DROPPED]
@@ -164,6 +167,8 @@ def fold_sums(
             failed = failed + out[t, s, _FAILED]
             cpu = cpu + out[t, s, _CPU]
             memory = memory + out[t, s, _MEMORY]
+            if not busy_given:
+                busy = busy + _busy(out[t, s, _IN_FLIGHT] / pods, slots[s])
         acc[1, s] += served / dt_s
         acc[2, s] += (dropped + abandoned) / dt_s
         acc[3, s] += abandoned / dt_s
@@ -172,7 +177,7 @@ def fold_sums(
         acc[6, s] += flight / pods if r > 0 else 0.0
         acc[7, s] += queued / pods if r > 0 else 0.0
         acc[8, s] += served / dt_s / pods if r > 0 else 0.0
-        acc[9, s] += 100.0 * busy_slots[s] / slots[s] if r > 0 else 0.0
+        acc[9, s] += 100.0 * busy / slots[s] if r > 0 else 0.0
         acc[10, s] += retried / dt_s
         acc[11, s] += failed / dt_s
         acc[12, s] += cpu * r
@@ -240,11 +245,16 @@ def scrape_samples(
             pods_milli[s, m] = np.int64(np.rint((now_integral - start) / window_s * 1000.0))
 
 
+def _busy(per_pod: float, slots: float) -> float:
+    """``numpy.minimum(per_pod, slots)`` (NaN stays NaN)."""
+    return per_pod if not per_pod > slots else slots
+
+
 @functools.cache
 def compiled_folds() -> tuple[Any, Any, Any]:
     """(:func:`fold_integrals`, :func:`fold_sums`, :func:`scrape_samples`), compiled on
     first use."""
     forget_stale_cache(__file__, sv.__file__, services.__file__)
-    names = ["fold_integrals", "fold_sums", "scrape_samples"]
-    family = compile_family(globals(), names)
+    names = ["_busy", "fold_integrals", "fold_sums", "scrape_samples"]
+    family = compile_family(globals(), names, inline=["_busy"])
     return family["fold_integrals"], family["fold_sums"], family["scrape_samples"]

@@ -126,6 +126,7 @@ class PlatformRecorder:
             slice(None) if every else np.array(self.services, dtype=np.intp)
         )
         self._ends = np.zeros((2, len(self.services)))  # queued, in system at the last tick
+        self._no_busy = np.zeros(len(self.services))
         self.in_system_at_start = np.zeros(len(self.services))
         self._first_tick = 0
         self._ticks_in_interval = 0
@@ -151,12 +152,16 @@ class PlatformRecorder:
         ``(ticks, services, OUT_FIELDS)`` block; replicas, requests and capacity held over
         the block. Arrivals are summed from ``arrival_rates`` when a row closes, the same
         sum however the ticks were blocked."""
-        pods = np.maximum(ready, 1).astype(np.float64)
-        busy_slots = np.minimum(out[:, :, sv.O_IN_FLIGHT] / pods, self.concurrency).sum(axis=0)
+        numpy_order = out.shape[1] == 1 and out.shape[0] >= 8  # see fold_sums
+        busy_slots = self._no_busy
+        if numpy_order:
+            pods = np.maximum(ready, 1).astype(np.float64)
+            busy = np.minimum(out[:, :, sv.O_IN_FLIGHT] / pods, self.concurrency)
+            busy_slots = busy.sum(axis=0)
         fold_sums = compiled_folds()[1]
         fold_sums(
             first, out, ready, cpu_requested_cores, cpu_capacity_cores, busy_slots,
-            self.concurrency, self.tick_s, self._acc, self._ends, self._laws,
+            numpy_order, self.concurrency, self.tick_s, self._acc, self._ends, self._laws,
         )  # fmt: skip
         count = out.shape[0]
         self._ticks_in_interval += count

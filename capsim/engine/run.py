@@ -64,6 +64,17 @@ def _frame(columns: dict[str, list[Any] | npt.NDArray[Any]]) -> pd.DataFrame:
     return frame
 
 
+def _events_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The decision and lifecycle log, built column by column (a list of row tuples goes
+    through pandas' slow nested-data path)."""
+    if not rows:
+        return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    columns = zip(*rows, strict=True)
+    return pd.DataFrame(
+        {name: list(values) for name, values in zip(EVENT_COLUMNS, columns, strict=True)}
+    )
+
+
 def _progress(progress: bool | ProgressCallback) -> ProgressCallback | None:
     if callable(progress):
         return progress
@@ -102,7 +113,7 @@ def simulate(
         for key, values in recorder.columns.items():
             parts.setdefault(key, []).append(values)
     columns = {key: _joined(pieces) for key, pieces in parts.items()}
-    events = pd.DataFrame([e for r in recorders for e in r.events], columns=list(EVENT_COLUMNS))
+    events = _events_frame([e for r in recorders for e in r.events])
     latency = {key: value for r in recorders for key, value in r.latency_components().items()}
     return Recording(
         scenario_name=scenario.name,
