@@ -72,8 +72,9 @@ def test_fold_sums_are_the_numpy_floats(
     out, ready, seed = block
     ticks, services = out.shape[:2]
     rng = np.random.default_rng(seed + 1)
-    requested, capacity = rng.random(services) * 4, rng.random(services) * 8
-    slots = rng.integers(1, 9, size=services).astype(np.float64)
+    requested = np.asarray(rng.random(services) * 4, dtype=np.float64)
+    capacity = np.asarray(rng.random(services) * 8, dtype=np.float64)
+    slots = np.asarray(rng.integers(1, 9, size=services), dtype=np.float64)
     fold_sums = compiled_folds()[1]
     acc = np.zeros((SUM_FIELDS, services))
     ends = np.zeros((2, services))
@@ -102,7 +103,8 @@ def test_fold_integrals_are_the_numpy_floats(
     out, ready, seed = block
     services = out.shape[1]
     rng = np.random.default_rng(seed + 2)
-    cpu_integral, cpu_rate = rng.random(services) * 1e5, rng.random(services)
+    cpu_integral = np.asarray(rng.random(services) * 1e5, dtype=np.float64)
+    cpu_rate = np.asarray(rng.random(services), dtype=np.float64)
     pods_integral, pods_rate = rng.random((services, 2)) * 1e5, rng.random((services, 2))
     dt = 60.0
     # the engine's NumPy fold before issue 16 (PlatformSim._step_block)
