@@ -21,6 +21,7 @@ workloads start at their size.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -69,10 +70,11 @@ def _events_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     through pandas' slow nested-data path)."""
     if not rows:
         return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
-    columns = zip(*rows, strict=True)
-    return pd.DataFrame(
-        {name: list(values) for name, values in zip(EVENT_COLUMNS, columns, strict=True)}
-    )
+    columns = {  # (zip(*rows) would make an iterator per row)
+        name: pd.Series(list(map(operator.itemgetter(k), rows)))
+        for k, name in enumerate(EVENT_COLUMNS)
+    }
+    return pd.DataFrame(columns, copy=False)
 
 
 def _progress(progress: bool | ProgressCallback) -> ProgressCallback | None:
