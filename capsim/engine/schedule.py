@@ -20,3 +20,6 @@ class PeriodicTask:
     name: str
     period_s: float
     run: Callable[[float], None]
+    idle: Callable[[float], bool] | None = None
+    """``idle(now)`` is True when ``run(now)`` would change nothing in the state as it is;
+    an instant where every task due is idle and no other event is pending is skipped."""

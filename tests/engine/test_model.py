@@ -503,3 +503,32 @@ def test_progress_is_reported_per_platform_in_simulated_time(
     shown = capsim.run(scenario, progress=True)
     assert "capsim k8s" in capsys.readouterr().err
     pd.testing.assert_frame_equal(quiet.timeseries, shown.timeseries)  # display only
+
+
+def test_skipping_idle_autoscaler_instants_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instants where only an idle cluster autoscaler is due (10 s scans between 15 s HPA
+    syncs and 60 s ticks) are skipped; the run is the same as one that visits them all,
+    to the bit, nodes coming and going included."""
+    from capsim.engine.platform import PlatformSim
+
+    data = noisy_day(hours=6)
+    data["tick"] = "60s"
+    skipped: list[float] = []
+    original = PlatformSim._idle
+
+    def counting(self: PlatformSim, due: Any, now: float) -> bool:
+        idle = original(self, due, now)
+        if idle:
+            skipped.append(now)
+        return idle
+
+    monkeypatch.setattr(PlatformSim, "_idle", counting)
+    fast = run_mapping(tmp_path, data)
+    assert len(skipped) > 1000  # most of the 10 s scans between syncs
+    monkeypatch.setattr(PlatformSim, "_idle", lambda self, due, now: False)
+    every = run_mapping(tmp_path, data)
+    assert fast == every
+    nodes = every.events[every.events["kind"].str.startswith("node_")]
+    assert len(nodes) >= 2, "the pool should scale in this run"

@@ -57,6 +57,16 @@ class ClusterAutoscaler:
         self._marked = -1  # the cluster version the nodes' unneeded marks were set at
         self._earliest_mark_s = math.inf  # the earliest of those marks
 
+    def idle(self, now: float) -> bool:
+        """Whether :meth:`scan` at ``now`` would change nothing: nothing pending, no
+        change to the cluster since the unneeded nodes were marked, and no node unneeded
+        for long enough (or a scale-up too recent)."""
+        if self._marked != self.cluster.version or self._pending():
+            return False
+        if now - self._last_scale_up_s < self.config.scale_down_delay_after_add_s:
+            return True
+        return not now - self._earliest_mark_s >= self.config.scale_down_unneeded_s
+
     def scan(self, now: float) -> None:
         """One scan: scale up for what is pending, then scale down what is unneeded."""
         pending = self._pending()

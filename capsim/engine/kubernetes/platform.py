@@ -117,7 +117,12 @@ class KubernetesSim(PlatformSim):
         autoscaler = self.platform.cluster_autoscaler
         if autoscaler.enabled:
             tasks.append(
-                PeriodicTask("cluster-autoscaler", autoscaler.scan_interval_s, self.autoscaler.scan)
+                PeriodicTask(
+                    "cluster-autoscaler",
+                    autoscaler.scan_interval_s,
+                    self.autoscaler.scan,
+                    self.autoscaler.idle,
+                )
             )
         return tasks
 
