@@ -10,14 +10,19 @@ results, bit for bit, only slower.
 from __future__ import annotations
 
 import importlib.util
+import os
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["COMPILED", "compile_family", "forget_stale_cache", "jit"]
 
-COMPILED = importlib.util.find_spec("numba") is not None
-"""Whether Numba is installed, so that :func:`jit` and :func:`compile_family` compile."""
+COMPILED = importlib.util.find_spec("numba") is not None and os.environ.get(
+    "NUMBA_DISABLE_JIT", "0"
+).strip() in ("", "0")
+"""Whether Numba is installed (and not switched off with ``NUMBA_DISABLE_JIT=1``), so
+that :func:`jit` and :func:`compile_family` compile; callers that pick a plain-Python
+path over a compiled one ask this, so the switch behaves as an install without Numba."""
 
 
 def jit(function: Callable[..., Any], *, inline: bool = False) -> Callable[..., Any]:

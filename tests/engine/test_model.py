@@ -431,7 +431,8 @@ def test_scalar_and_batched_hpa_paths_run_identically(
 
 
 def test_pod_counters_match_the_pods(tmp_path: Path) -> None:
-    """The engine's running counts of ready and scheduled pods never drift from the pods."""
+    """The engine's running counts of live, ready and scheduled pods never drift from the
+    pods."""
     from capsim.engine.kubernetes import KubernetesSim
     from capsim.scenario.inputs import prepare_inputs
 
@@ -452,6 +453,7 @@ def test_pod_counters_match_the_pods(tmp_path: Path) -> None:
             assert counters.ready[w] == sum(1 for p in pods if p.ready_s is not None)
             assert counters.bound[w] == sum(1 for p in pods if p.node is not None)
             assert counters.settled[w] + len(counters.unsettled[w]) == len(pods)
+            assert counters.count[w] == len(pods)
             assert all(not p.settled for p in counters.unsettled[w])
         original(first, last)
         stepped += sim.next_tick - first

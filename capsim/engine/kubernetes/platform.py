@@ -77,6 +77,9 @@ class KubernetesSim(PlatformSim):
         ]
         self._request_cores = np.array([r.cpu_m / 1000.0 for r in requests])
         self._service_at = np.array(self.services, dtype=np.intp)
+        self._batch_at = np.array(
+            [w for w in range(len(self.workloads)) if w not in set(self.services)], dtype=np.intp
+        )
         self._service_request_cores = self._request_cores[self._service_at]
         self.cluster = Cluster(
             self.env, rng, self.recorder, platform, self.names, self.templates, requests
@@ -142,9 +145,10 @@ class KubernetesSim(PlatformSim):
         return cores
 
     def levels(self, now: float) -> Levels:
-        ready = np.zeros(len(self.workloads), dtype=np.int64)
-        ready[self.services] = self.ready_replicas()
-        total = np.array([len(pods) for pods in self.cluster.pods.by_workload], dtype=np.int64)
+        pods = self.cluster.pods
+        ready = pods.ready.copy()
+        ready[self._batch_at] = 0  # (their workers' levels: batch_jobs.with_batch)
+        total = pods.count.copy()
         cost, cores, memory, gpus = self.cluster.nodes.machines.totals(now)
         nodes = len(self.cluster.nodes.nodes)
         levels = Levels(self.desired.copy(), ready, total, nodes, cost, cores, memory, gpus)

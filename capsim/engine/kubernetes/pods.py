@@ -43,6 +43,7 @@ class PodSet:
     def __init__(self, n_workloads: int) -> None:
         self.by_workload: list[list[Pod]] = [[] for _ in range(n_workloads)]
         self.ready = np.zeros(n_workloads, dtype=np.int64)
+        self.count = np.zeros(n_workloads, dtype=np.int64)  # live pods (len(by_workload[w]))
         self.bound = np.zeros(n_workloads, dtype=np.int64)
         self.settled = np.zeros(n_workloads, dtype=np.int64)
         self.unsettled: list[list[Pod]] = [[] for _ in range(n_workloads)]
@@ -51,6 +52,7 @@ class PodSet:
     def add(self, pod: Pod) -> None:
         self.by_workload[pod.workload].append(pod)
         self.unsettled[pod.workload].append(pod)
+        self.count[pod.workload] += 1
 
     def bind(self, pod: Pod, node: Node, now: float) -> None:
         """``pod`` (already added to ``node``'s requests) is scheduled on ``node``."""
@@ -82,6 +84,7 @@ class PodSet:
         else:
             self.unsettled[pod.workload].remove(pod)
         self.by_workload[pod.workload].remove(pod)
+        self.count[pod.workload] -= 1
 
     def scale_down_victims(self, w: int, replicas: int) -> list[Pod]:
         """The pods a ReplicaSet deletes to keep ``replicas``: unscheduled, not running,
