@@ -5,8 +5,9 @@ Python's import machinery prints an "Exception ignored … KeyboardInterrupt" tr
 its own); once the imports are done a noted signal ends capsim with one line and exit
 130 / 143. From then on SIGINT is Python's ``KeyboardInterrupt`` and SIGTERM raises
 :class:`~capsim.cli.common.Terminated`, so clean-ups run and :func:`capsim.cli.main.main`
-reports them. Only the standard library and the small :mod:`capsim.cli.common` are
-imported before the handlers are in place.
+reports them. Once the command is over both are ignored while the interpreter shuts
+down, so capsim exits with the command's code. Only the standard library and the small
+:mod:`capsim.cli.common` are imported before the handlers are in place.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def console_main() -> None:
     """Console-script entry point: exit with :func:`capsim.cli.main.main`'s code."""
     signal.signal(signal.SIGINT, _note)
     signal.signal(signal.SIGTERM, _note)
-    from capsim.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED
+    from capsim.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
     from capsim.cli.main import main
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -46,4 +47,21 @@ def console_main() -> None:
             file=sys.stderr,
         )
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
-    sys.exit(main())
+    try:
+        code = main()
+        _ignore_signals()
+    except KeyboardInterrupt:  # signalled between the command's end and the line above
+        code = EXIT_INTERRUPTED
+    except Terminated:
+        code = EXIT_TERMINATED
+    sys.exit(code)
+
+
+def _ignore_signals() -> None:
+    """Once the command is over (its output complete or refused), SIGINT and SIGTERM
+    are ignored while the interpreter shuts down: Python resets its own handlers to the
+    default action then, and a signal in that window (long with Numba loaded) would
+    kill the process instead of letting it exit with the command's code. An ignored
+    signal is left ignored by the shutdown."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
