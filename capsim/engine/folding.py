@@ -33,6 +33,7 @@ from capsim.models import service as sv
 __all__ = [
     "LAW_FIELDS",
     "SUM_FIELDS",
+    "close_row",
     "compiled_folds",
     "fold_integrals",
     "fold_sums",
@@ -245,16 +246,48 @@ def scrape_samples(
             pods_milli[s, m] = np.int64(np.rint((now_integral - start) / window_s * 1000.0))
 
 
+def close_row(
+    row: int,
+    ticks: int,
+    acc: FloatArray,
+    ends: FloatArray,
+    services: npt.NDArray[np.intp],
+    means: FloatArray,
+    backlog: FloatArray,
+    in_system: FloatArray,
+) -> None:
+    """Write record row ``row`` (in place) from the interval's sums ``acc`` over
+    ``ticks`` ticks and the last tick's ``ends`` (queued, in system) of the services,
+    which sit at columns ``services`` among the workloads; memory (``_SUMS`` row 13) goes
+    from MiB to bytes for every workload; ``acc`` is zeroed for the next interval.
+    Means are ``acc / ticks`` (nothing without ticks: the row keeps what is there)."""
+    for k in range(services.shape[0]):
+        w = services[k]
+        if ticks:
+            for f in range(acc.shape[0]):
+                means[f, row, w] = acc[f, k] / ticks
+            backlog[row, w] = ends[0, k]
+        in_system[row, w] = ends[1, k]
+    for w in range(means.shape[2]):
+        means[13, row, w] *= 1048576.0
+    acc[:] = 0.0
+
+
 def _busy(per_pod: float, slots: float) -> float:
     """``numpy.minimum(per_pod, slots)`` (NaN stays NaN)."""
     return per_pod if not per_pod > slots else slots
 
 
 @functools.cache
-def compiled_folds() -> tuple[Any, Any, Any]:
-    """(:func:`fold_integrals`, :func:`fold_sums`, :func:`scrape_samples`), compiled on
-    first use."""
+def compiled_folds() -> tuple[Any, Any, Any, Any]:
+    """(:func:`fold_integrals`, :func:`fold_sums`, :func:`scrape_samples`,
+    :func:`close_row`), compiled on first use."""
     forget_stale_cache(__file__, sv.__file__, services.__file__)
-    names = ["_busy", "fold_integrals", "fold_sums", "scrape_samples"]
+    names = ["_busy", "fold_integrals", "fold_sums", "scrape_samples", "close_row"]
     family = compile_family(globals(), names, inline=["_busy"])
-    return family["fold_integrals"], family["fold_sums"], family["scrape_samples"]
+    return (
+        family["fold_integrals"],
+        family["fold_sums"],
+        family["scrape_samples"],
+        family["close_row"],
+    )

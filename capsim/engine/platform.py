@@ -244,11 +244,13 @@ class PlatformSim:
         inputs but the metrics, which only a scrape reads), no tick starts by then (the
         ticks are blocked as without the skip: a row's sums add block by block), and
         every task due says it would change nothing. Skipping then changes no output."""
-        if self.env.peek() <= now + SAME_INSTANT_S:
-            return False
         if self.next_tick * self.inputs.tick_s <= now + SAME_INSTANT_S:
             return False
-        return all(task is not None and task.idle is not None and task.idle(now) for task in due)
+        for task in due:
+            idle = None if task is None else task.idle
+            if idle is None or not idle(now):
+                return False
+        return self.env.peek() > now + SAME_INSTANT_S
 
     def run(self) -> PlatformRecorder:
         """Simulate the whole duration; the recorder holds the result."""

@@ -82,6 +82,7 @@ _MEMORY = _SUMS.index("memory_used")
 BATCH_LEVELS = _SUMS[_CPU_USED:]
 assert len(_SUMS) == SUM_FIELDS  # fold_sums' rows
 assert _SUMS.index("cpu_capacity") == 15
+assert _SUMS.index("memory_used") == 13  # close_row's
 
 
 @dataclass
@@ -120,11 +121,7 @@ class PlatformRecorder:
         for law, value in zip(self._laws, (0.0, 0.0, 0.0, 1.0, 1.0, np.inf, 0.0, 1.0), strict=True):
             law.fill(value)
         self._acc = np.zeros((len(_SUMS), len(self.services)))  # per-tick sums, services
-        # the services' columns among the workloads: a slice when they are all of them
-        every = self.services == list(range(len(self.workloads)))
-        self._at: slice | npt.NDArray[np.intp] = (
-            slice(None) if every else np.array(self.services, dtype=np.intp)
-        )
+        self._service_at = np.array(self.services, dtype=np.intp)  # their columns
         self._ends = np.zeros((2, len(self.services)))  # queued, in system at the last tick
         self._no_busy = np.zeros(len(self.services))
         self.in_system_at_start = np.zeros(len(self.services))
@@ -182,19 +179,18 @@ class PlatformRecorder:
             self._means = np.concatenate([self._means, np.zeros((len(_SUMS), more, n))], axis=1)
             self._backlog = np.concatenate([self._backlog, np.zeros((more, n))])
             self._in_system = np.concatenate([self._in_system, np.zeros((more, n))])
-        means = self._means[:, i]
         if batch_means is not None:
-            means[len(_SUMS) - len(BATCH_LEVELS) :] = batch_means
+            self._means[len(_SUMS) - len(BATCH_LEVELS) :, i] = batch_means
         if ticks:
             self._acc[0] = self.arrival_rates[self._first_tick : next_tick].sum(axis=0)
-            means[:, self._at] = self._acc / ticks
-            self._backlog[i, self._at] = self._ends[0]
-        self._in_system[i, self._at] = self._ends[1]
-        means[_MEMORY] *= 2**20  # MiB → bytes
+        close_row = compiled_folds()[3]
+        close_row(
+            i, ticks, self._acc, self._ends, self._service_at, self._means, self._backlog,
+            self._in_system,
+        )  # fmt: skip
         self._rows = i + 1
         self._row_levels.append((time_s, levels))
         self._intervals.append((self._first_tick, next_tick))
-        self._acc[:] = 0.0
         self._first_tick = next_tick
         self._ticks_in_interval = 0
 

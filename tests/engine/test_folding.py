@@ -128,3 +128,32 @@ def test_fold_integrals_are_the_numpy_floats(
     assert np.array_equal(memory, out[-1, :, sv.O_MEMORY])
     assert np.array_equal(pods_integral, want_pods)
     assert np.array_equal(pods_rate, per_pod[-1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    workloads=st.integers(1, 5),
+    ticks=st.integers(0, 9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_close_row_is_the_numpy_row(workloads: int, ticks: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    services = np.sort(rng.choice(workloads, size=rng.integers(0, workloads + 1), replace=False))
+    services = services.astype(np.intp)
+    acc = rng.random((SUM_FIELDS, services.size)) * 1e3
+    ends = rng.random((2, services.size))
+    means = rng.random((SUM_FIELDS, 3, workloads))  # what the batch means left there
+    backlog, in_system = np.zeros((3, workloads)), np.zeros((3, workloads))
+    want_means, want_backlog, want_in_system = means.copy(), backlog.copy(), in_system.copy()
+    # the recorder's NumPy row before issue 16
+    row = want_means[:, 1]
+    if ticks:
+        row[:, services] = acc / ticks
+        want_backlog[1, services] = ends[0]
+    want_in_system[1, services] = ends[1]
+    row[13] *= 2**20
+    compiled_folds()[3](1, ticks, acc, ends, services, means, backlog, in_system)
+    assert np.array_equal(means, want_means)
+    assert np.array_equal(backlog, want_backlog)
+    assert np.array_equal(in_system, want_in_system)
+    assert not acc.any()
