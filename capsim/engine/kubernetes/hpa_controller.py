@@ -505,29 +505,13 @@ class HpaController:
     def _reconcile_one(self, h: int, now: float) -> tuple[hpa.Decision, list[_Seen]]:
         """Observe HPA ``h``'s metrics, propose, reconcile; the history moves on."""
         current = int(self.desired[self.workload_of[h]])
-        proposals: list[int | hpa.MetricsError] = []
-        readings: list[_Seen] = []
-        tolerance_up, tolerance_down = self._tolerances[h]
-        for row in self.rows_of[h]:
-            (ready, unready, missing), sample = self._observe(row, now)
-            replicas, ok = hpa.resource_replicas_counts(
-                current,
-                ready,
-                unready,
-                missing,
-                ready * sample,
-                row.request_milli,
-                target_utilization=row.target if row.utilization else None,
-                target_average_value_milli=None if row.utilization else row.target,
-                tolerance_up=tolerance_up,
-                tolerance_down=tolerance_down,
-            )
-            proposals.append(
-                replicas
-                if ok
-                else hpa.MetricsError(f"no usable {row.resource} metrics (pods might be unready)")
-            )
-            readings.append((row, ready, unready, missing, sample, replicas if ok else None))
+        readings = [self._see(h, row, current, now) for row in self.rows_of[h]]
+        proposals: list[int | hpa.MetricsError] = [
+            hpa.MetricsError(f"no usable {seen[0].resource} metrics (pods might be unready)")
+            if seen[5] is None
+            else seen[5]
+            for seen in readings
+        ]
         low, high = self._bounds[h]
         decision = hpa.reconcile(
             current,
@@ -708,25 +692,29 @@ class HpaController:
     def _propose_one(self, h: int, current: int, now: float, proposals: IntArray) -> list[_Seen]:
         """HPA ``h``'s metrics observed and proposed, into ``proposals[h]`` (failed:
         :data:`~capsim.hpa.batch_rows.FAILED`); returns what each metric saw."""
-        readings: list[_Seen] = []
-        tolerance_up, tolerance_down = self._tolerances[h]
-        for slot, row in enumerate(self.rows_of[h]):
-            (ready, unready, missing), sample = self._observe(row, now)
-            replicas, ok = hpa.resource_replicas_counts(
-                current,
-                ready,
-                unready,
-                missing,
-                ready * sample,
-                row.request_milli,
-                target_utilization=row.target if row.utilization else None,
-                target_average_value_milli=None if row.utilization else row.target,
-                tolerance_up=tolerance_up,
-                tolerance_down=tolerance_down,
-            )
-            proposals[h, slot] = replicas if ok else hpa_rows.FAILED
-            readings.append((row, ready, unready, missing, sample, replicas if ok else None))
+        readings = [self._see(h, row, current, now) for row in self.rows_of[h]]
+        for slot, seen in enumerate(readings):
+            proposals[h, slot] = hpa_rows.FAILED if seen[5] is None else seen[5]
         return readings
+
+    def _see(self, h: int, row: MetricRow, current: int, now: float) -> _Seen:
+        """One metric of HPA ``h`` observed, and the replicas it proposes (None: no
+        usable metrics), by the replica calculator over pod counts."""
+        (ready, unready, missing), sample = self._observe(row, now)
+        tolerance_up, tolerance_down = self._tolerances[h]
+        replicas, ok = hpa.resource_replicas_counts(
+            current,
+            ready,
+            unready,
+            missing,
+            ready * sample,
+            row.request_milli,
+            target_utilization=row.target if row.utilization else None,
+            target_average_value_milli=None if row.utilization else row.target,
+            tolerance_up=tolerance_up,
+            tolerance_down=tolerance_down,
+        )
+        return (row, ready, unready, missing, sample, replicas if ok else None)
 
     def _apply(self, decision: SyncDecision, now: float) -> None:
         """Scale the workload and log what the HPA decided (holds once, see module docs)."""
