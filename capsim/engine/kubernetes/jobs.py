@@ -57,6 +57,8 @@ class JobPlacement:
 
     def place(self, now: float) -> None:
         """Place queued jobs in queue order (gang: all workers or none)."""
+        if not self.jobs.queue:  # (called at every pod change)
+            return
         cluster = self.cluster
         for run in list(self.jobs.queue):
             w, spec = run.workload, run.spec
