@@ -220,7 +220,8 @@ class PlatformSim:
             if due[0] is None:  # the record row
                 if next_tick_s < now - SAME_INSTANT_S:  # ticks before the row are still to run
                     yield from self._run_ticks(self._tick_index(now, inclusive=False))
-                yield from self._settle(now)
+                if self.env.peek() <= now + SAME_INSTANT_S:  # (no generator when none)
+                    yield from self._settle(now)
                 if now > 0:
                     self._record(now, self.next_tick)
                 due = due[1:]
@@ -230,7 +231,8 @@ class PlatformSim:
                 continue
             if self.next_tick * tick_s <= now + SAME_INSTANT_S:  # a tick starts by then
                 yield from self._run_ticks(self._tick_index(now, inclusive=True))
-            yield from self._settle(now)
+            if self.env.peek() <= now + SAME_INSTANT_S:
+                yield from self._settle(now)
             if now > self.env.now:
                 yield self.env.timeout(now - self.env.now)
             for task in due:
