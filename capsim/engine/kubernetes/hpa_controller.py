@@ -233,6 +233,20 @@ def _row_groups(rows: Sequence[MetricRow], services: Sequence[int]) -> list[_Row
     return groups
 
 
+def _acts(current: int, replicas: int, proposal: int, within: bool) -> bool:
+    """Whether a sync scales, or holds back another size its metrics asked for (not
+    merely within the tolerance): the syncs :meth:`HpaController._apply` logs."""
+    return replicas != current or (proposal != current and not within)
+
+
+def _acting(
+    current: IntArray, replicas: IntArray, proposal: IntArray, reason: IntArray
+) -> list[int]:
+    """:func:`_acts` for every HPA at once (``reason``: indices into ``hpa.REASONS``)."""
+    acts = (replicas != current) | ((proposal != current) & (reason != _WITHIN_RANGE))
+    return [int(h) for h in np.flatnonzero(acts)]
+
+
 @functools.cache
 def compiled_reconcile_rows() -> Callable[..., int]:
     """:func:`capsim.hpa.batch_rows.reconcile_rows`, compiled on first use."""
@@ -494,9 +508,8 @@ class HpaController:
             decision, readings = self._reconcile_one(h, now)
             current = int(self.desired[w])
             proposal = current if decision.metric_replicas is None else decision.metric_replicas
-            if decision.replicas == current and (
-                proposal == current or decision.reason == "DesiredWithinRange"
-            ):
+            within = decision.reason == "DesiredWithinRange"
+            if not _acts(current, decision.replicas, proposal, within):
                 self._held.pop(h, None)  # what _apply does for a sync that neither scales nor holds
                 continue
             out.append(self._record_of(h, decision, readings))
@@ -608,10 +621,8 @@ class HpaController:
         self._batch_history = decision.history
         normalized = decision.normalized
         proposal = np.where(normalized, decision.metric_replicas, current)
-        within = decision.reason == _WITHIN_RANGE
-        acts = (decision.replicas != current) | ((proposal != current) & ~within)
-        for h in [h for h in self._held if not acts[h]]:
-            del self._held[h]  # what _apply does for a sync that neither scales nor holds
+        acting = _acting(current, decision.replicas, proposal, decision.reason)
+        self._forget_held(acting)
 
         def reading(row: MetricRow) -> MetricReading:
             return self._grouped_reading(seen, row)
@@ -627,7 +638,7 @@ class HpaController:
                 int(decision.stabilized[h]) if normalized[h] else None,
                 tuple(reading(row) for row in self.rows_of[h]),
             )
-            for h in np.flatnonzero(acts)
+            for h in acting
         ]
 
     def _decide_compiled(self, now: float) -> list[SyncDecision]:
@@ -657,17 +668,12 @@ class HpaController:
                 for h, (cur, (replicas, reason, metric, _, normalized)) in enumerate(
                     zip(current.tolist(), out.tolist(), strict=True)
                 )
-                if replicas != cur
-                or ((metric if normalized else cur) != cur and reason != _WITHIN_RANGE)
+                if _acts(cur, replicas, metric if normalized else cur, reason == _WITHIN_RANGE)
             ]
         else:
-            replicas, reason, metric = out[:, 0], out[:, 1], out[:, 2]
-            proposal = np.where(out[:, 4] != 0, metric, current)
-            acts = (replicas != current) | ((proposal != current) & (reason != _WITHIN_RANGE))
-            acting = np.flatnonzero(acts).tolist()
-        chosen = set(acting)
-        for h in [h for h in self._held if h not in chosen]:
-            del self._held[h]  # what _apply does for a sync that neither scales nor holds
+            proposal = np.where(out[:, 4] != 0, out[:, 2], current)
+            acting = _acting(current, out[:, 0], proposal, out[:, 1])
+        self._forget_held(acting)
         decisions = []
         for h in acting:
             replicas_h, reason_h, metric_h, stabilized_h, normalized = out[h].tolist()
@@ -715,6 +721,13 @@ class HpaController:
             tolerance_down=tolerance_down,
         )
         return (row, ready, unready, missing, sample, replicas if ok else None)
+
+    def _forget_held(self, acting: list[int]) -> None:
+        """What :meth:`_apply` does for each sync that neither scales nor holds."""
+        if self._held:
+            keep = set(acting)
+            for h in [h for h in self._held if h not in keep]:
+                del self._held[h]
 
     def _apply(self, decision: SyncDecision, now: float) -> None:
         """Scale the workload and log what the HPA decided (holds once, see module docs)."""
