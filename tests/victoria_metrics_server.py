@@ -198,12 +198,16 @@ class VictoriaMetricsServer:
         with _OPENER.open(request, timeout=60) as response:
             if response.status not in (200, 204):
                 raise VictoriaMetricsError(f"import answered {response.status}")
-        series = {line.rpartition(" ")[0].rpartition(" ")[0] for line in body.decode().splitlines()}
+        lines = body.decode().splitlines()
+        series = {line.rpartition(" ")[0].rpartition(" ")[0] for line in lines}
+        # from an hour before the oldest sample: a search from time 0 finds nothing once
+        # the history lies wholly before today (UTC), as after midnight
+        oldest_s = min((int(line.rpartition(" ")[2]) // 1000 for line in lines), default=0)
         deadline = time.monotonic() + timeout_s
         while True:
             with _OPENER.open(f"{self.url}/internal/force_flush", timeout=10):
                 pass
-            found = self.series_count()
+            found = self.series_count(max(oldest_s - 3600, 0))
             if found >= len(series):
                 return found
             if time.monotonic() > deadline:
@@ -213,9 +217,9 @@ class VictoriaMetricsServer:
                 )
             time.sleep(0.2)
 
-    def series_count(self) -> int:
-        """How many series the server knows (``/api/v1/series`` over all time)."""
-        params = urllib.parse.urlencode({"match[]": '{__name__!=""}', "start": "0"})
+    def series_count(self, start_s: int = 0) -> int:
+        """How many series the server knows (``/api/v1/series`` from ``start_s``)."""
+        params = urllib.parse.urlencode({"match[]": '{__name__!=""}', "start": str(start_s)})
         with _OPENER.open(f"{self.url}/api/v1/series?{params}", timeout=10) as response:
             answer: dict[str, Any] = json.load(response)
         return len(answer.get("data") or [])
