@@ -20,7 +20,12 @@ from capsim.hpa._arrays import BoolArray, FloatArray, IntArray
 from capsim.hpa._arrays import as_float as _as_float
 from capsim.hpa._arrays import as_int as _as_int
 
-__all__ = ["BatchReplicas", "resource_replicas_batch", "resource_replicas_counts"]
+__all__ = [
+    "BatchReplicas",
+    "replicas_from_counts",
+    "resource_replicas_batch",
+    "resource_replicas_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -134,25 +139,47 @@ def resource_replicas_counts(
 
     The same decisions, with the same float64 operations in the same order, without
     NumPy's per-call overhead. It is for engines that sync a handful of HPAs; a hypothesis
-    test holds it equal to the batch form.
+    test holds it equal to the batch form. (The rules are :func:`replicas_from_counts`'s,
+    which compiled callers use directly.)
     """
     if (target_utilization is None) == (target_average_value_milli is None):
         raise ValueError("give exactly one of target_utilization and target_average_value_milli")
     utilization_target = target_utilization is not None
     target = target_utilization if target_utilization is not None else target_average_value_milli
     assert target is not None
+    replicas = replicas_from_counts(
+        current, ready, unready, missing, usage_milli, request_milli, target,
+        utilization_target, tolerance_up, tolerance_down,
+    )  # fmt: skip
+    return (current, False) if replicas < 0 else (replicas, True)
+
+
+def replicas_from_counts(
+    current: int,
+    ready: int,
+    unready: int,
+    missing: int,
+    usage_milli: int,
+    request_milli: int,
+    target: int,
+    utilization_target: bool,
+    tolerance_up: float,
+    tolerance_down: float,
+) -> int:
+    """The rules of :func:`resource_replicas_counts` on plain numbers, in the subset of
+    Python that Numba compiles (``target``: percent of the request if
+    ``utilization_target``, else milli-units per pod). Returns the proposal, or −1 where
+    the calculator has no usable metrics (no ready pod, or a utilization target without a
+    request)."""
     if ready <= 0 or (utilization_target and request_milli <= 0):
-        return current, False
-
-    def within(r: float) -> bool:
-        return (1.0 - tolerance_down) <= r <= (1.0 + tolerance_up)
-
+        return -1
+    low, high = 1.0 - tolerance_down, 1.0 + tolerance_up
     if utilization_target:
         ratio = ((usage_milli * 100) // (ready * request_milli)) / target
     else:
         ratio = (usage_milli // ready) / target
     if not (unready > 0 and ratio > 1.0) and missing == 0:
-        return (current if within(ratio) else math.ceil(ratio * ready)), True
+        return current if low <= ratio <= high else math.ceil(ratio * ready)
     with_unready = unready > 0 and ratio > 1.0
     per_missing = request_milli * max(100, target) // 100 if utilization_target else target
     filled = usage_milli + (missing * per_missing if ratio < 1.0 else 0)
@@ -161,9 +188,9 @@ def resource_replicas_counts(
         new_ratio = ((filled * 100) // (entries * request_milli)) / target
     else:
         new_ratio = (filled // entries) / target
-    if within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return current, True
+    if (low <= new_ratio <= high) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current
     replicas = math.ceil(new_ratio * entries)
     if (new_ratio < 1.0 and replicas > current) or (new_ratio > 1.0 and replicas < current):
-        return current, True
-    return replicas, True
+        return current
+    return replicas

@@ -40,6 +40,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from capsim.hpa.batch_calculator import replicas_from_counts
 from capsim.hpa.batch_normalize import REASONS, BatchBehavior, BatchHistory
 
 __all__ = [
@@ -48,11 +49,15 @@ __all__ = [
     "CONFIG_INT_FIELDS",
     "ERRORS",
     "FAILED",
+    "METRIC_ROW_FIELDS",
     "NO_METRIC",
     "OUT_FIELDS",
+    "SEEN_FIELDS",
     "PackedHistory",
     "pack_config",
+    "propose_rows",
     "reconcile_rows",
+    "sync_rows",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -64,6 +69,9 @@ F_UP_WINDOW, F_DOWN_WINDOW, F_FACTOR, F_MINIMUM = range(4)
 CONFIG_FLOAT_FIELDS = 4
 O_REPLICAS, O_REASON, O_METRIC, O_STABILIZED, O_NORMALIZED = range(5)
 OUT_FIELDS = 5
+M_HPA, M_SLOT, M_WORKLOAD, M_SERVICE, M_KIND, M_REQUEST, M_TARGET, M_UTILIZATION = range(8)
+METRIC_ROW_FIELDS = 8
+SEEN_FIELDS = 5  # ready, unready and missing pods, per-pod sample, proposal (−1: failed)
 
 FAILED, NO_METRIC = -1, -2  # proposals that are not replica counts
 
@@ -330,6 +338,110 @@ def reconcile_rows(
     return error
 
 
+def propose_rows(
+    current: IntArray,
+    metric_rows: IntArray,
+    tolerances: FloatArray,
+    settled: IntArray,
+    counts: IntArray,
+    counted: IntArray,
+    cpu_milli: IntArray,
+    memory_milli: IntArray,
+    pods_milli: IntArray,
+    proposals: IntArray,
+    seen: IntArray,
+) -> None:
+    """Every metric row's proposal into ``proposals`` (see the module docstring).
+
+    ``metric_rows`` (rows, :data:`METRIC_ROW_FIELDS`): the row's HPA, its slot among the
+    HPA's metrics, its workload, its service, what it measures (0 CPU, 1 memory, 2 + k
+    the k-th column of ``pods_milli``), the request (milli-units per pod), the target,
+    and 1 for a Utilization target (else AverageValue). A row with
+    ``counted`` set has its (ready, unready, missing) pods in ``counts`` (the caller
+    grouped them pod by pod; the flag is cleared here); the others count the workload's
+    ``settled`` pods, all ready with samples. ``cpu_milli``, ``memory_milli`` (per
+    service) and ``pods_milli`` (services × Pods metrics) hold the latest per-pod sample
+    of each service, in milli-units. ``seen`` gets
+    each row's ready, unready and missing pods, per-pod sample and proposal (−1: no
+    usable metrics), as :func:`~capsim.hpa.resource_replicas_counts` makes it with the
+    HPA's ``tolerances`` (up, down).
+    """
+    for i in range(metric_rows.shape[0]):
+        spec = metric_rows[i]
+        h = spec[M_HPA]
+        if counted[i]:
+            ready, unready, missing = counts[i, 0], counts[i, 1], counts[i, 2]
+            counted[i] = 0
+        else:
+            ready, unready, missing = settled[spec[M_WORKLOAD]], 0, 0
+        service, kind = spec[M_SERVICE], spec[M_KIND]
+        if kind == 0:
+            sample = cpu_milli[service]
+        elif kind == 1:
+            sample = memory_milli[service]
+        else:
+            sample = pods_milli[service, kind - 2]
+        proposal = replicas_from_counts(
+            current[h], ready, unready, missing, ready * sample, spec[M_REQUEST],
+            spec[M_TARGET], spec[M_UTILIZATION] == 1, tolerances[h, 0], tolerances[h, 1],
+        )  # fmt: skip
+        proposals[h, spec[M_SLOT]] = FAILED if proposal < 0 else proposal
+        row = seen[i]
+        row[0], row[1], row[2], row[3], row[4] = ready, unready, missing, sample, proposal
+
+
+def sync_rows(
+    desired: IntArray,
+    hpa_workloads: IntArray,
+    current: IntArray,
+    metric_rows: IntArray,
+    tolerances: FloatArray,
+    settled: IntArray,
+    counts: IntArray,
+    counted: IntArray,
+    cpu_milli: IntArray,
+    memory_milli: IntArray,
+    pods_milli: IntArray,
+    seen: IntArray,
+    proposals: IntArray,
+    config_int: IntArray,
+    config_float: FloatArray,
+    policies: IntArray,
+    recommendations: FloatArray,
+    events: FloatArray,
+    lengths: IntArray,
+    now: float,
+    out: IntArray,
+    acting: IntArray,
+) -> int:
+    """One whole controller sync in one call: each HPA's ``current`` replicas read from
+    ``desired`` (per workload), its metrics observed and proposed (:func:`propose_rows`)
+    and reconciled (:func:`reconcile_rows`). The HPAs whose sync scales, or holds back a
+    size its metrics asked for other than within the tolerance, are written to the
+    front of ``acting``; returns their number, or minus an error code of :data:`ERRORS`.
+    """
+    for h in range(hpa_workloads.shape[0]):
+        current[h] = desired[hpa_workloads[h]]
+    propose_rows(
+        current, metric_rows, tolerances, settled, counts, counted, cpu_milli, memory_milli,
+        pods_milli, proposals, seen,
+    )  # fmt: skip
+    error = reconcile_rows(
+        current, proposals, config_int, config_float, policies, recommendations, events,
+        lengths, now, out,
+    )  # fmt: skip
+    if error != ERR_NONE:
+        return -error
+    n_acting = 0
+    for h in range(current.shape[0]):
+        row = out[h]
+        proposal = row[O_METRIC] if row[O_NORMALIZED] else current[h]
+        if row[O_REPLICAS] != current[h] or (proposal != current[h] and row[O_REASON] != _WITHIN):
+            acting[n_acting] = h
+            n_acting += 1
+    return n_acting
+
+
 COMPILED_FUNCTIONS = (  # each calls only those before it
     "_changed_within",
     "_policy_limit",
@@ -337,6 +449,9 @@ COMPILED_FUNCTIONS = (  # each calls only those before it
     "_record_events",
     "_normalize_row",
     "reconcile_rows",
+    "replicas_from_counts",
+    "propose_rows",
+    "sync_rows",
 )
 
 

@@ -15,7 +15,7 @@ from test_vectorized import LOPSIDED_BEHAVIORS as LOPSIDED
 from test_vectorized import Fleet, fleet_params, fleets, random_proposals
 
 from capsim import hpa
-from capsim.engine.kubernetes.hpa_controller import compiled_reconcile_rows
+from capsim.engine.kubernetes.hpa_controller import compiled_hpa_rows
 from capsim.hpa import batch_rows as rows
 
 
@@ -36,7 +36,7 @@ def test_reconcile_rows_equals_scalar_and_batch(fleet: Fleet) -> None:
     packed = rows.PackedHistory(params, sync_period_s=fleet.sync_period_s)
     batch_history = hpa.BatchHistory.for_behavior(params, sync_period_s=fleet.sync_period_s)
     histories = [hpa.HpaHistory() for _ in range(n)]
-    reconcile_rows = compiled_reconcile_rows()
+    reconcile_rows = compiled_hpa_rows()["reconcile_rows"]
     out = np.zeros((n, rows.OUT_FIELDS), dtype=np.int64)
     current = np.array(fleet.initial, dtype=np.int64)
     for now in fleet.times:
@@ -103,7 +103,7 @@ def test_a_full_history_is_an_error_not_a_silent_loss() -> None:
     packed = rows.PackedHistory(params, sync_period_s=300.0)  # 1 + 2 slots for 300 s
     config_int, config_float, policies = rows.pack_config(params, np.array([1]), np.array([10]))
     out = np.zeros((1, rows.OUT_FIELDS), dtype=np.int64)
-    reconcile_rows = compiled_reconcile_rows()
+    reconcile_rows = compiled_hpa_rows()["reconcile_rows"]
     codes = [
         reconcile_rows(
             np.array([3]),

@@ -5,10 +5,9 @@ Deployment.
 As upstream's ``horizontal.go`` around ``replica_calculator.go``, this module only
 observes and applies; the decisions are the pure functions' (first the replica
 calculator over pod counts, then :func:`~capsim.hpa.reconcile`). With Numba (the
-``fast`` extra) every sync of every HPA goes through one compiled call
-(:func:`capsim.hpa.batch_rows.reconcile_rows`), their metrics observed one HPA at a time
-up to :data:`SCALAR_HPA_LIMIT` HPAs and a group of metric rows at a time beyond. Without
-it, up to :data:`SCALAR_HPA_LIMIT` HPAs are decided one at a time in Python and more in
+``fast`` extra) one compiled call (:func:`capsim.hpa.batch_rows.sync_rows`) observes,
+proposes and reconciles every HPA of a sync; only the pods of workloads with pods still
+starting are grouped in Python first. Without it, up to :data:`SCALAR_HPA_LIMIT` HPAs are decided one at a time in Python and more in
 the batched NumPy form (:func:`~capsim.hpa.reconcile_batch`). All make the same
 decisions (hypothesis-tested in ``tests/hpa``) and give the same :class:`SyncDecision`,
 so the decision log does not depend on how many HPAs a platform has, nor on the
@@ -69,10 +68,11 @@ __all__ = [
     "MetricReading",
     "MetricRow",
     "SyncDecision",
-    "compiled_reconcile_rows",
+    "compiled_hpa_rows",
 ]
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 _WITHIN_RANGE = hpa.REASONS.index("DesiredWithinRange")
 
@@ -82,7 +82,7 @@ COMPILED_HPA_ROWS = True
 scalar paths, which decide the same."""
 
 SCALAR_HPA_LIMIT = 64
-"""Up to this many HPAs per platform sync one at a time. The batched NumPy form has a
+"""Without Numba, up to this many HPAs per platform sync one at a time. The batched NumPy form has a
 fixed cost per sync; one at a time costs per HPA. Measured on 6 h of
 ``benchmarks/engine_cluster_day.py``'s services (one HPA each): one at a time 1.0 s
 against 1.8 s batched at 10 HPAs, 1.9 s against 2.6 s at 30, 6.2 s against 5.9 s at
@@ -248,43 +248,78 @@ def _acting(
 
 
 @functools.cache
-def compiled_reconcile_rows() -> Callable[..., int]:
-    """:func:`capsim.hpa.batch_rows.reconcile_rows`, compiled on first use."""
-    family = compile_family(vars(hpa_rows), hpa_rows.COMPILED_FUNCTIONS)
-    return family["reconcile_rows"]
+def compiled_hpa_rows() -> dict[str, Callable[..., int]]:
+    """:data:`capsim.hpa.batch_rows.COMPILED_FUNCTIONS` by name, compiled on first use."""
+    return compile_family(vars(hpa_rows), hpa_rows.COMPILED_FUNCTIONS)
 
 
 class _CompiledRows:
-    """The HPAs' packed settings and histories for the compiled sync
-    (:func:`capsim.hpa.batch_rows.reconcile_rows`)."""
+    """The HPAs' packed settings, metric rows and histories for the compiled sync
+    (:func:`capsim.hpa.batch_rows.sync_rows`), and what its last call saw."""
 
     def __init__(
         self,
         params: hpa.BatchBehavior,
-        min_replicas: IntArray,
-        max_replicas: IntArray,
-        metrics_per_hpa: int,
+        bounds: tuple[IntArray, IntArray],
+        tolerances: FloatArray,
+        rows_of: list[list[MetricRow]],
+        workloads: tuple[list[int], list[int]],
         sync_period_s: float,
     ) -> None:
-        self.config_int, self.config_float, self.policies = hpa_rows.pack_config(
-            params, min_replicas, max_replicas
-        )
+        """``workloads``: the workload of each HPA and of each service."""
+        self.config_int, self.config_float, self.policies = hpa_rows.pack_config(params, *bounds)
         self.history = hpa_rows.PackedHistory(params, sync_period_s=sync_period_s)
+        hpa_workloads, service_workloads = workloads
         n = params.size
+        metrics_per_hpa = max((len(rows) for rows in rows_of), default=1)
         self.proposals = np.full((n, metrics_per_hpa), hpa_rows.NO_METRIC, dtype=np.int64)
         self.out = np.zeros((n, hpa_rows.OUT_FIELDS), dtype=np.int64)
-        self._reconcile = compiled_reconcile_rows()
+        self.tolerances = tolerances
+        self.hpa_workloads = np.array(hpa_workloads, dtype=np.int64)
+        self.current = np.zeros(n, dtype=np.int64)
+        self.acting = np.zeros(n, dtype=np.int64)
+        rows = [row for hpa_rows_ in rows_of for row in hpa_rows_]
+        self.metric_rows = np.zeros((len(rows), hpa_rows.METRIC_ROW_FIELDS), dtype=np.int64)
+        for i, row in enumerate(rows):
+            self.metric_rows[i] = (
+                row.hpa,
+                rows_of[row.hpa].index(row),
+                service_workloads[row.service],
+                row.service,
+                _metric_kind(row.resource),
+                row.request_milli,
+                row.target,
+                int(row.utilization),
+            )
+        self.counts = np.zeros((len(rows), 3), dtype=np.int64)
+        self.counted = np.zeros(len(rows), dtype=np.int64)
+        self.seen = np.zeros((len(rows), hpa_rows.SEEN_FIELDS), dtype=np.int64)
+        self._sync = compiled_hpa_rows()["sync_rows"]
 
-    def sync(self, current: IntArray, now: float) -> IntArray:
-        """One sync of every HPA from ``proposals``; returns ``out`` (see batch_rows)."""
+    def sync(self, desired: IntArray, metrics: ResourceMetrics, now: float) -> int:
+        """One sync of every HPA (``counts`` and ``counted`` filled for the rows whose
+        pods were grouped one by one); returns how many HPAs act, at the front of
+        ``acting`` (see :func:`capsim.hpa.batch_rows.sync_rows`)."""
         history = self.history
-        code = self._reconcile(
-            current, self.proposals, self.config_int, self.config_float, self.policies,
-            history.recommendations, history.events, history.lengths, now, self.out,
+        acting = self._sync(
+            desired, self.hpa_workloads, self.current, self.metric_rows, self.tolerances,
+            metrics.pods.settled, self.counts, self.counted, metrics.cpu_milli,
+            metrics.memory_milli, metrics.pods_milli, self.seen, self.proposals,
+            self.config_int, self.config_float, self.policies, history.recommendations,
+            history.events, history.lengths, now, self.out, self.acting,
         )  # fmt: skip
-        if code:
-            raise ValueError(hpa_rows.ERRORS[code])
-        return self.out
+        if acting < 0:
+            raise ValueError(hpa_rows.ERRORS[-acting])
+        return int(acting)
+
+
+def _metric_kind(resource: str) -> int:
+    """What a metric row measures, as :func:`capsim.hpa.batch_rows.propose_rows` codes it."""
+    if resource == "cpu":
+        return 0
+    if resource == "memory":
+        return 1
+    return 2 + SIMULATED_POD_METRICS.index(resource)
 
 
 def has_hpa(config: KubernetesWorkload) -> bool:
@@ -466,9 +501,15 @@ class HpaController:
         self._rows: _CompiledRows | None = None
         if COMPILED and self.count and COMPILED_HPA_ROWS:
             self._rows = _CompiledRows(
-                self._params, self.min_replicas, self.max_replicas, self._metrics_per_hpa,
+                self._params,
+                (self.min_replicas, self.max_replicas),
+                np.column_stack([self.tol_up, self.tol_down]),
+                self.rows_of,
+                (self.workload_of, self.services),
                 pipeline.sync_period_s,
-            )  # fmt: skip
+            )
+        # each metric row, its workload and what it measures, for grouping pods
+        self._row_pods = [(r.index, self.services[r.service], r.resource) for r in self.rows]
 
     @property
     def count(self) -> int:
@@ -642,66 +683,51 @@ class HpaController:
         ]
 
     def _decide_compiled(self, now: float) -> list[SyncDecision]:
-        """Every HPA through the compiled row-by-row sync (:mod:`capsim.hpa.batch_rows`):
-        observed one by one up to :data:`SCALAR_HPA_LIMIT` HPAs, else a group of metric
-        rows at a time; returns the decisions that scale or log (see :meth:`_apply`),
-        having cleared the held state of the others."""
+        """Every HPA through one compiled call (:func:`capsim.hpa.batch_rows.sync_rows`);
+        the pods of a workload with unsettled ones are grouped here first, metric row by
+        metric row. Returns the decisions that scale or log (see :meth:`_apply`), but
+        not a hold that repeats the last sync's (nothing to apply), having cleared the
+        held state of the others."""
         rows = self._rows
         assert rows is not None
-        current = self.desired[self._hpa_workloads]
-        proposals = rows.proposals
-        readings: list[list[_Seen]] | None = None
-        seen: list[_GroupSeen] = []
-        if self.count <= SCALAR_HPA_LIMIT:
-            readings = [
-                self._propose_one(h, int(current[h]), now, proposals) for h in range(self.count)
-            ]
-        else:
-            ok = np.ones(proposals.shape, dtype=np.bool_)
-            proposals[:] = hpa_rows.NO_METRIC
-            seen = self._propose_grouped(current, now, proposals, ok)
-            proposals[~ok] = hpa_rows.FAILED
-        out = rows.sync(current, now)
-        if self.count <= SCALAR_HPA_LIMIT:
-            acting = [
-                h
-                for h, (cur, (replicas, reason, metric, _, normalized)) in enumerate(
-                    zip(current.tolist(), out.tolist(), strict=True)
-                )
-                if _acts(cur, replicas, metric if normalized else cur, reason == _WITHIN_RANGE)
-            ]
-        else:
-            proposal = np.where(out[:, 4] != 0, out[:, 2], current)
-            acting = _acting(current, out[:, 0], proposal, out[:, 1])
+        unsettled = self.metrics.pods.unsettled
+        for i, w, resource in self._row_pods:
+            if unsettled[w]:
+                rows.counts[i] = self.metrics.count_pods(w, resource, now)
+                rows.counted[i] = 1
+        n_acting = rows.sync(self.desired, self.metrics, now)
+        acting = rows.acting[:n_acting].tolist()
         self._forget_held(acting)
         decisions = []
+        held = self._held
         for h in acting:
-            replicas_h, reason_h, metric_h, stabilized_h, normalized = out[h].tolist()
-            if readings is not None:
-                made = tuple(MetricReading(*seen_one) for seen_one in readings[h])
-            else:
-                made = tuple(self._grouped_reading(seen, row) for row in self.rows_of[h])
+            replicas, reason, metric, stabilized, normalized = rows.out[h].tolist()
+            current = int(rows.current[h])
+            if held and replicas == current:
+                proposal = metric if normalized else current
+                if held.get(h) == (hpa.REASONS[reason], proposal):
+                    continue  # the hold of the last sync, unchanged: _apply would do nothing
+            made = []
+            for row in self.rows_of[h]:
+                ready, unready, missing, sample, proposal = rows.seen[row.index].tolist()
+                made.append(
+                    MetricReading(
+                        row, ready, unready, missing, sample, None if proposal < 0 else proposal
+                    )
+                )
             decisions.append(
                 SyncDecision(
                     h,
                     self.workload_of[h],
-                    int(current[h]),
-                    replicas_h,
-                    hpa.REASONS[reason_h],
-                    metric_h if normalized else None,
-                    stabilized_h if normalized else None,
-                    made,
+                    current,
+                    replicas,
+                    hpa.REASONS[reason],
+                    metric if normalized else None,
+                    stabilized if normalized else None,
+                    tuple(made),
                 )
             )
         return decisions
-
-    def _propose_one(self, h: int, current: int, now: float, proposals: IntArray) -> list[_Seen]:
-        """HPA ``h``'s metrics observed and proposed, into ``proposals[h]`` (failed:
-        :data:`~capsim.hpa.batch_rows.FAILED`); returns what each metric saw."""
-        readings = [self._see(h, row, current, now) for row in self.rows_of[h]]
-        for slot, seen in enumerate(readings):
-            proposals[h, slot] = hpa_rows.FAILED if seen[5] is None else seen[5]
-        return readings
 
     def _see(self, h: int, row: MetricRow, current: int, now: float) -> _Seen:
         """One metric of HPA ``h`` observed, and the replicas it proposes (None: no
