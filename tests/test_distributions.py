@@ -77,3 +77,26 @@ def test_same_seed_same_samples() -> None:
 def test_bad_distributions(spec: object, message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         parse(spec)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "45s",
+        {"distribution": "exponential", "mean": "20s"},
+        {"distribution": "shifted_exponential", "min": "25s", "mean": "40s"},
+        {"distribution": "uniform", "low": "20s", "high": "1m"},
+        {"distribution": "lognormal", "median": "35s", "p99": "90s"},
+    ],
+)
+def test_one_draw_is_the_first_of_a_sample_from_the_same_stream(spec: object) -> None:
+    """The engine draws start-up delays one at a time (``draw``): the same floats, from
+    the same stream, as ``sample(rng, 1)[0]`` (what it drew before), so a run's outputs do
+    not depend on which of the two it uses."""
+    delay = parse(spec).delay
+    one, many = np.random.default_rng(7), np.random.default_rng(7)
+    drawn = [delay.draw(one) for _ in range(200)]
+    sampled = [float(delay.sample(many, 1)[0]) for _ in range(200)]
+    assert drawn == sampled
+    assert all(type(x) is float for x in drawn)
+    assert one.random() == many.random()  # the streams are at the same place after

@@ -204,7 +204,10 @@ class PlatformRecorder:
         levels = [level for _, level in self._row_levels]
 
         def level(name: str, default: int = 0) -> FloatArray:
-            values = [default if getattr(x, name) is None else getattr(x, name) for x in levels]
+            values = [getattr(x, name) for x in levels]
+            values = [default if value is None else value for value in values]
+            if values and all(type(value) is np.ndarray for value in values):
+                return np.stack(values)  # (the dtype: NumPy's result type of all)
             dtypes = {np.asarray(value).dtype for value in values}
             column = np.zeros((rows, n), dtype=np.result_type(*dtypes) if dtypes else np.int64)
             for i, value in enumerate(values):

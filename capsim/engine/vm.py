@@ -167,7 +167,7 @@ class VmSim(PlatformSim):
         return vm
 
     def _boot(self, w: int, vm: Vm) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(float(self.instances[w].boot.sample(self.rng, 1)[0]))
+        yield self.env.timeout(self.instances[w].boot.draw(self.rng))
         if vm.terminated_s is not None:
             return
         vm.in_service_s = self.env.now

@@ -41,6 +41,11 @@ class _Dist(StrictModel):
     def sample(self, rng: np.random.Generator, size: int) -> npt.NDArray[np.float64]:
         raise NotImplementedError  # pragma: no cover - every subclass defines it
 
+    def draw(self, rng: np.random.Generator) -> float:
+        """One sample: ``sample(rng, 1)[0]``, the same number from the same stream, without
+        an array (the engine draws start-up delays one pod at a time)."""
+        return float(self.sample(rng, 1)[0])
+
     @property
     def mean_s(self) -> float:
         raise NotImplementedError  # pragma: no cover
@@ -59,6 +64,9 @@ class Constant(_Dist):
 
     def sample(self, rng: np.random.Generator, size: int) -> npt.NDArray[np.float64]:
         return np.full(size, self.value)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(self.value)
 
     @property
     def mean_s(self) -> float:
@@ -89,6 +97,9 @@ class LogNormal(_Dist):
     def sample(self, rng: np.random.Generator, size: int) -> npt.NDArray[np.float64]:
         return rng.lognormal(math.log(self.median), self.sigma, size)
 
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(rng.lognormal(math.log(self.median), self.sigma))
+
     @property
     def mean_s(self) -> float:
         return self.median * math.exp(self.sigma**2 / 2)
@@ -106,6 +117,9 @@ class Exponential(_Dist):
 
     def sample(self, rng: np.random.Generator, size: int) -> npt.NDArray[np.float64]:
         return rng.exponential(self.mean, size)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(rng.exponential(self.mean))
 
     @property
     def mean_s(self) -> float:

@@ -399,9 +399,8 @@ def test_every_bundled_trace_runs(
 def test_scalar_and_batched_hpa_paths_run_identically(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The HPA controller's four ways to decide (with Numba the compiled row-by-row sync,
-    its HPAs observed one by one up to SCALAR_HPA_LIMIT or a group of metric rows at a
-    time; without it one at a time in Python or in one NumPy call): same replicas, same
+    """The HPA controller's three ways to decide (with Numba one compiled call per sync;
+    without it one HPA at a time in Python or all in one NumPy call): same replicas, same
     metrics, and the same decision log word for word (so the log does not depend on how
     many HPAs a platform has, nor on the install)."""
     from capsim.engine.kubernetes import hpa_controller
@@ -413,14 +412,13 @@ def test_scalar_and_batched_hpa_paths_run_identically(
             "policies": [{"type": "Percent", "value": 20, "periodSeconds": 60}],
         }
     }
-    compiled = run_mapping(tmp_path, data)  # with Numba: the compiled sync, one by one
-    monkeypatch.setattr(hpa_controller, "SCALAR_HPA_LIMIT", 0)
-    compiled_grouped = run_mapping(tmp_path, data)  # ... observed a group at a time
+    compiled = run_mapping(tmp_path, data)  # with Numba: the compiled sync
     monkeypatch.setattr(hpa_controller, "COMPILED_HPA_ROWS", False)
+    monkeypatch.setattr(hpa_controller, "SCALAR_HPA_LIMIT", 0)
     batched = run_mapping(tmp_path, data)  # NumPy's batch form
     monkeypatch.setattr(hpa_controller, "SCALAR_HPA_LIMIT", 64)
     scalar = run_mapping(tmp_path, data)  # plain Python, one HPA at a time
-    for other in (compiled, compiled_grouped, batched):
+    for other in (compiled, batched):
         pd.testing.assert_frame_equal(scalar.timeseries, other.timeseries)
         pd.testing.assert_frame_equal(scalar.events, other.events)
     events = scalar.events

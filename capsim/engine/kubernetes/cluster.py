@@ -82,7 +82,7 @@ class Cluster:
     def provision(self, pool_name: str, now: float) -> None:
         """Request a node of ``pool_name``; it is ready after the pool's delay."""
         node = self.add_node(pool_name, now, ready_s=None)
-        delay = float(self.nodes.pools[pool_name].provision.sample(self.rng, 1)[0])
+        delay = self.nodes.pools[pool_name].provision.draw(self.rng)
         self.recorder.event(now, "*", "node_requested", reason=pool_name, detail=f"node {node.id}")
         self.env.process(self._node_ready(node, delay))
 
@@ -149,7 +149,7 @@ class Cluster:
         pull = 0.0
         if image not in node.images and template.image_size_bytes > 0:
             pull = template.image_size_bytes / template.pull_bandwidth_bytes_per_s
-        start = float(template.container_start.sample(self.rng, 1)[0])
+        start = template.container_start.draw(self.rng)
         yield self.env.timeout(pull + start)
         if not pod.deleted:
             node.images.add(image)
@@ -161,7 +161,7 @@ class Cluster:
         yield from self.container_up(pod, node)
         if pod.deleted:
             return
-        yield self.env.timeout(float(template.readiness_delay.sample(self.rng, 1)[0]))
+        yield self.env.timeout(template.readiness_delay.draw(self.rng))
         if pod.deleted:
             return
         self.pods.mark_ready(pod, self.env.now)

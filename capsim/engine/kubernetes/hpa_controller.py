@@ -7,17 +7,18 @@ observes and applies; the decisions are the pure functions' (first the replica
 calculator over pod counts, then :func:`~capsim.hpa.reconcile`). With Numba (the
 ``fast`` extra) one compiled call (:func:`capsim.hpa.batch_rows.sync_rows`) observes,
 proposes and reconciles every HPA of a sync; only the pods of workloads with pods still
-starting are grouped in Python first. Without it, up to :data:`SCALAR_HPA_LIMIT` HPAs are decided one at a time in Python and more in
-the batched NumPy form (:func:`~capsim.hpa.reconcile_batch`). All make the same
-decisions (hypothesis-tested in ``tests/hpa``) and give the same :class:`SyncDecision`,
-so the decision log does not depend on how many HPAs a platform has, nor on the
-install. Supported metrics: ``Resource`` and ``ContainerResource`` cpu and memory,
-with Utilization or AverageValue targets; ``Pods`` metrics ``requests_in_flight`` and
-``requests_per_second`` with an AverageValue target (upstream ``GetMetricReplicas``: the
-same plain-metric maths as a memory AverageValue, no readiness rule; the samples and
-which pods have one: :mod:`.metrics`). Other Pods metrics, and Object and External
-metrics, are refused (not simulated yet) with the field named. With several metrics the
-HPA takes the largest proposal, as upstream.
+starting are grouped in Python first. Without it, up to :data:`SCALAR_HPA_LIMIT` HPAs
+are decided one at a time in Python and more in the batched NumPy form
+(:func:`~capsim.hpa.reconcile_batch`). All make the same decisions (hypothesis-tested in
+``tests/hpa``) and give the same :class:`SyncDecision`, so the decision log does not
+depend on how many HPAs a platform has, nor on the install. Supported metrics:
+``Resource`` and ``ContainerResource`` cpu and memory, with Utilization or AverageValue
+targets; ``Pods`` metrics ``requests_in_flight`` and ``requests_per_second`` with an
+AverageValue target (upstream ``GetMetricReplicas``: the same plain-metric maths as a
+memory AverageValue, no readiness rule; the samples and which pods have one:
+:mod:`.metrics`). Other Pods metrics, and Object and External metrics, are refused (not
+simulated yet) with the field named. With several metrics the HPA takes the largest
+proposal, as upstream.
 
 A ``ContainerResource`` metric is a Resource metric on one container's usage and request
 (upstream ``GetResourceReplicas`` with a container name; the metrics client sums only that
@@ -750,10 +751,15 @@ class HpaController:
 
     def _forget_held(self, acting: list[int]) -> None:
         """What :meth:`_apply` does for each sync that neither scales nor holds."""
-        if self._held:
-            keep = set(acting)
-            for h in [h for h in self._held if h not in keep]:
-                del self._held[h]
+        held = self._held
+        if not held:
+            return
+        if not acting:
+            held.clear()
+            return
+        keep = set(acting) if len(acting) > 8 else acting
+        for h in [h for h in held if h not in keep]:
+            del held[h]
 
     def _apply(self, decision: SyncDecision, now: float) -> None:
         """Scale the workload and log what the HPA decided (holds once, see module docs)."""

@@ -8,7 +8,8 @@ for each of its pods. A pod has no sample until its container has run for one wi
 (``missing`` to the HPA). The HPA sees each pod as upstream does: ``startTime`` is when
 the pod was scheduled, its Ready condition turns true at readiness, and the CPU
 initialization period and the initial readiness delay apply
-(:func:`capsim.hpa.cpu_sample_unready`, the rule the HPA maths use).
+(:func:`capsim.hpa.calculator.cpu_unready_rule`, the rule the HPA maths use, for a pod
+that has started).
 
 **Pods metrics** (``type: Pods``, :data:`~capsim.scenario.manifests.SIMULATED_POD_METRICS`):
 ``requests_in_flight`` (requests in a pod: in service plus queued) and
@@ -43,8 +44,8 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.folding import compiled_folds
-from capsim.engine.kubernetes.pods import Pod, PodSet
-from capsim.hpa import cpu_sample_unready
+from capsim.engine.kubernetes.pods import PodSet
+from capsim.hpa.calculator import cpu_unready_rule
 from capsim.models.schedule import SAME_INSTANT_S
 from capsim.scenario import MetricsPipeline
 from capsim.scenario.manifests import SIMULATED_POD_METRICS
@@ -162,6 +163,7 @@ class ResourceMetrics:
         scrape = self.last_scrape_s
         window = self.config.metric_resolution_s
         init = self.config.cpu_initialization_period_s
+        readiness_delay = self.config.initial_readiness_delay_s
         pods_metric = resource in SIMULATED_POD_METRICS
         ready = int(self.pods.settled[w])
         unready = missing = 0
@@ -185,23 +187,20 @@ class ResourceMetrics:
                 pod.settled = settling = True
                 ready += 1
                 continue
-            if resource == "cpu" and self._cpu_unready(pod, start, scrape, now):
+            if resource == "cpu" and cpu_unready_rule(
+                pod.ready_s is not None,
+                start,
+                pod.ready_s if pod.ready_s is not None else start,
+                scrape,
+                window,
+                now,
+                init,
+                readiness_delay,
+                SAME_INSTANT_S,
+            ):
                 unready += 1
                 continue
             ready += 1
         if settling:
             self.pods.settle(w)
         return PodCounts(ready, unready, missing)
-
-    def _cpu_unready(self, pod: Pod, start: float, sample_s: float, now: float) -> bool:
-        return cpu_sample_unready(
-            ready=pod.ready_s is not None,
-            start_s=start,
-            ready_transition_s=pod.ready_s if pod.ready_s is not None else start,
-            sample_time_s=sample_s,
-            window_s=self.config.metric_resolution_s,
-            now=now,
-            cpu_initialization_period_s=self.config.cpu_initialization_period_s,
-            initial_readiness_delay_s=self.config.initial_readiness_delay_s,
-            same_instant_s=SAME_INSTANT_S,
-        )
