@@ -11,7 +11,7 @@ the same floats), and re-expresses, operation for operation:
 * the engine's event order (:meth:`capsim.engine.platform.PlatformSim._loop`): at one
   instant, pod changes, then the record row, then the tick starting then, then the
   scrape and the HPA sync; times within ``SAME_INSTANT_S`` are one instant;
-* the HPA maths, :func:`capsim.hpa.resource_replicas_counts` and
+* the HPA maths, :func:`capsim.hpa.batch_calculator.replicas_from_counts` (called) and
   :func:`capsim.hpa.reconcile`: the metric proposal, then stabilization and rate
   limits. Recommendations sit in monotone deques (the min or max over a window is the
   same as upstream's scan over its list, since entries leave a window only by age);
@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from capsim.hpa import calculator
+from capsim.hpa import batch_calculator, calculator
+from capsim.hpa.batch_calculator import replicas_from_counts
 from capsim.hpa.calculator import cpu_unready_rule
 from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import service
@@ -86,10 +87,12 @@ SAME_INSTANT_S = 1e-9
 RECORD, SCRAPE, SYNC = 1, 2, 4
 
 # The kernel's cached machine code includes the service model and the HPA rule it calls.
-forget_stale_cache(__file__, service.__file__, calculator.__file__)
+forget_stale_cache(__file__, service.__file__, calculator.__file__, batch_calculator.__file__)
 
-# The CPU unready-pod rule of the HPA maths, compiled with the kernel (one rule for all).
+# The CPU unready-pod rule and the replica calculator of the HPA maths, compiled with the
+# kernel (one rule for all).
 _cpu_unready = njit(cache=True)(cpu_unready_rule)
+_replicas = njit(cache=True)(replicas_from_counts)
 # The service model, compiled: the very function the engine steps (capsim.engine.services).
 _SERVICE = compile_family(vars(service), service.COMPILED_FUNCTIONS, inline=service.HOT_HELPERS)
 _service_tick = _SERVICE["service_tick"]
@@ -204,44 +207,6 @@ def _limit(
     return result
 
 
-@njit(cache=True)
-def _proposal(
-    current, ready, unready, missing, usage, request, target, utilization, tol_up, tol_down
-):
-    """``resource_replicas_counts``: (replicas, ok)."""
-    if ready <= 0 or (utilization and request <= 0):
-        return current, False
-    if utilization:
-        ratio = ((usage * 100) // (ready * request)) / target
-    else:
-        ratio = (usage // ready) / target
-    if not (unready > 0 and ratio > 1.0) and missing == 0:
-        if (1.0 - tol_down) <= ratio <= (1.0 + tol_up):
-            return current, True
-        return int(math.ceil(ratio * ready)), True
-    with_unready = unready > 0 and ratio > 1.0
-    if utilization:
-        per_missing = request * max(100, target) // 100
-    else:
-        per_missing = target
-    filled = usage + (missing * per_missing if ratio < 1.0 else 0)
-    entries = ready + (missing if ratio != 1.0 else 0) + (unready if with_unready else 0)
-    if utilization:
-        new_ratio = ((filled * 100) // (entries * request)) / target
-    else:
-        new_ratio = (filled // entries) / target
-    if (
-        ((1.0 - tol_down) <= new_ratio <= (1.0 + tol_up))
-        or (ratio < 1.0 < new_ratio)
-        or (ratio > 1.0 > new_ratio)
-    ):
-        return current, True
-    replicas = int(math.ceil(new_ratio * entries))
-    if (new_ratio < 1.0 and replicas > current) or (new_ratio > 1.0 and replicas < current):
-        return current, True
-    return replicas, True
-
-
 WARM_SETTLE_STEPS = 10_000  # capsim.engine.warm.MAX_SETTLE_STEPS (a test holds them equal)
 
 
@@ -277,10 +242,8 @@ def _settle(
     for _ in range(WARM_SETTLE_STEPS):
         cpu = _steady_cpu(lam, float(n), params, _law(laws_by_n, n))
         sample = int(np.rint(cpu * 1000.0))
-        proposal, ok = _proposal(
-            n, n, 0, 0, n * sample, request, target, utilization, tol_up, tol_down
-        )
-        nxt = min(max(proposal, min_r), max_r) if ok else n
+        proposal = _replicas(n, n, 0, 0, n * sample, request, target, utilization, tol_up, tol_down)
+        nxt = min(max(proposal, min_r), max_r) if proposal >= 0 else n
         if nxt == n:
             return n
         at = -1
@@ -649,7 +612,7 @@ def simulate_config(
                             down_t, down_c, down_n, current - new, now, down_longest
                         )
             else:
-                proposal, ok = _proposal(
+                proposal = _replicas(
                     current,
                     ready,
                     unready,
@@ -661,7 +624,7 @@ def simulate_config(
                     tol_up,
                     tol_down,
                 )
-                if ok:
+                if proposal >= 0:
                     if legacy:
                         cutoff = now - down_window
                         while mx_head < mx_tail and mx_t[mx_head & rec_mask] < cutoff:
