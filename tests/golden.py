@@ -18,6 +18,9 @@ The numbers themselves depend on the numeric libraries' versions in their last b
 NumPy release may sum or exponentiate differently). Under the recorded numpy and pandas
 every digest must match; under others the summary is compared value by value to 1e-9
 relative (``summary`` holds it), and the rest is left to a new recording.
+
+The report's text (HTML, Markdown) is digested without the install path of capsim's
+bundled files (:func:`portable`), which the scenario it shows names by absolute path.
 """
 
 from __future__ import annotations
@@ -42,6 +45,19 @@ FORMATS = ("html", "md", "json")
 RENDERERS = ("matplotlib", "pyarrow")
 NUMERIC = ("numpy", "pandas")
 _PNG_DATA = re.compile(rb"data:image/png;base64,[A-Za-z0-9+/=]+")
+
+
+_INSTALL_PATH = re.compile(rb"/[^\s'\"<>]*/capsim/data/")
+_TEXT = (".md", ".html")
+
+
+def portable(name: str, data: bytes) -> bytes:
+    """A report's text without where capsim is installed: the scenario it shows names its
+    bundled files by absolute path (so that it reproduces the run from any folder), which
+    differs between checkouts and installs."""
+    if not name.endswith(_TEXT):
+        return data
+    return _INSTALL_PATH.sub(b"<capsim>/capsim/data/", data)
 
 
 def _sha(data: bytes) -> str:
@@ -75,7 +91,7 @@ def digest_folder(folder: Path) -> dict[str, str]:
     digests: dict[str, str] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = path.relative_to(folder).as_posix()
-        data = path.read_bytes()
+        data = portable(name, path.read_bytes())
         digests[name] = _sha(data)
         _, library_free = _LIBRARY_FREE.get(path.suffix, ("", None))
         if library_free is not None:

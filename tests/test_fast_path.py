@@ -115,7 +115,11 @@ def _engine_metrics(result: RunResult) -> dict[str, float]:
         ]
     )
     reversals = scale_reversals(result.events)
-    return {
+    windows: dict[str, float] = {}
+    if summary["slo"] is not None:  # the windowed latency objective (capsim.models.slo)
+        latency = summary["slo"]["latency"]
+        windows = {"slo_windows": latency["windows"], "slo_good_windows": latency["good_windows"]}
+    return windows | {
         "slo_violation_pct": summary["slo_violation_time_pct"],
         "slo_violation_requests_pct": summary["slo_violation_requests_pct"],
         "dropped_pct": summary["dropped_pct"],

@@ -346,13 +346,21 @@ def test_compare_refuses_corrupt_saved_runs(
         "deep": b"[" * 100_000 + b"]" * 100_000,
         "binary": bytes(range(256)),
         "string-figure": None,
+        "slo-a-string": None,
+        "slo-windows-missing": None,
     }
     for name, content in cases.items():
         bad = tmp_path / name
         shutil.copytree(good, bad)
-        if content is None:
-            text = (good / "summary.json").read_text()
+        text = (good / "summary.json").read_text()
+        if name == "string-figure":
             content = text.replace('"replicas_max": ', '"replicas_max": "x", "was": ', 1).encode()
+        elif name == "slo-a-string":
+            content = text.replace('"slo": {', '"slo": "met", "was": {', 1).encode()
+        elif name == "slo-windows-missing":
+            content = text.replace('"windows": ', '"windows_": ', 1).encode()
+        assert content is not None
+        assert content != text.encode(), name
         (bad / "summary.json").write_bytes(content)
         code = main(["compare", str(good), str(bad)])
         err = capsys.readouterr().err

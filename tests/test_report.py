@@ -69,10 +69,16 @@ def test_comparison_by_hand(result: capsim.RunResult) -> None:
     # Fixed sizes, warm from the start: no reversals, every wanted replica ready.
     assert rows["web: direction reversals per hour"].values == {"one": 0.0, "two": 0.0}
     assert rows["web: replica-minutes not ready"].values == {"one": 0.0, "two": 0.0}
+    # 12 windows of 5 minutes; 99 % of them may be over: a budget of 0.12 windows. One
+    # VM is over in all 12 (100 × 12 / 0.12 = 10,000 % of the budget), two in none.
     assert comparison.verdict == [
         "two meets every SLO at $4.80/day.",
-        "one misses the web SLO for 60 min (100.0 % of the time) at $2.40/day.",
-        "two vs one: 100 % higher cost, meets the SLO where it does not.",
+        "one · web: latency p95 ≤ 500 ms in ≥ 99 % of 5-minute windows: 0 % of 12 windows "
+        "(12 over; 10,000 % of the error budget used): MISSED.",
+        "two · web: latency p95 ≤ 500 ms in ≥ 99 % of 5-minute windows: 100 % of 12 windows "
+        "(0 over; 0.0 % of the error budget used): met.",
+        "two vs one: 100 % higher cost; web: two meets the SLO, one does not (windows over "
+        "the latency threshold 0.00 % vs 100.0 %, error budget used 0.0 % vs 10,000 %).",
     ]
 
 

@@ -37,6 +37,7 @@ from capsim.results import summary as res
 from capsim.results.files import OutputError
 from capsim.results.latency import LatencyMixture
 from capsim.results.run_result import RunResult
+from capsim.scenario.workloads import Slo
 
 MU = 5.0 * math.log(2.0)  # service rate whose tail at 0.2 s is exactly 1/2
 TIMES = (60.0, 120.0, 150.0)  # record intervals of 60, 60 and 30 s
@@ -149,7 +150,12 @@ def make_recording(**overrides: Any) -> Recording:
             ("k8s", "web"): law([300, 300, 600, 600, 900], [0, 0, 0, 0, 0.25]),
             ("vms", "web"): law([0, 0, 600, 600, 1200], [0, 0, 0, 0, 0]),
         },
-        "slo": {"web": (200.0, 0.05)},
+        # windows of 60 s (two ticks): ticks 1-2, 3-4 and 5
+        "slo": {
+            "web": Slo.model_validate(
+                {"p95_latency_ms": 200.0, "max_error_rate": 0.05, "window": "60s"}
+            )
+        },
         "platform_kinds": {"k8s": "kubernetes", "vms": "vm"},
         "workload_kinds": {"web": "service", "train": "batch"},
         "jobs": jobs,
@@ -228,6 +234,26 @@ def test_summary_service_on_kubernetes(result: RunResult) -> None:
         },
     )
     assert pooled_ms(0.5) > 250  # the closed form holds only above the fixed wait
+    # The SLO: half of ticks 1-4 are over 200 ms and all of tick 5 (its fixed 250 ms wait):
+    # every window has far more than 5 % late, so 0 of 3 windows are within; 99 % of 3
+    # allow 0.03 bad windows: 3 / 0.03 = 10,000 % of the budget. Errors: nothing failed.
+    slo = web["slo"]
+    assert slo["latency"] == {
+        "rule": "p95 ≤ 200 ms in ≥ 99 % of 1-minute windows",
+        "threshold_ms": 200.0,
+        "percentile": 95.0,
+        "window_s": 60.0,
+        "objective_pct": 99.0,
+        "windows": 3,
+        "good_windows": 0,
+        "compliance_pct": 0.0,
+        "budget_used_pct": pytest.approx(10_000.0),
+        "met": False,
+    }
+    assert slo["errors"]["requests_arrived"] == 3000.0
+    assert slo["errors"]["requests_failed"] == 0.0
+    assert slo["errors"]["met"] is True
+    assert slo["met"] is False
 
 
 def test_summary_service_on_vms_with_an_idle_start(result: RunResult) -> None:
@@ -254,6 +280,12 @@ def test_summary_service_on_vms_with_an_idle_start(result: RunResult) -> None:
             "scale_events_per_hour": 24.0,
         },
     )
+
+
+def test_slo_windows_that_served_nothing_are_not_counted(result: RunResult) -> None:
+    """VMs served nothing in ticks 1-2 (no window there), then half late in each tick."""
+    latency = result.summary["platforms"]["vms"]["workloads"]["web"]["slo"]["latency"]
+    assert (latency["windows"], latency["good_windows"]) == (2, 0)
 
 
 def test_summary_batch(result: RunResult) -> None:
@@ -284,7 +316,7 @@ def test_summary_batch(result: RunResult) -> None:
 def test_summary_without_slo_or_latency() -> None:
     rec = make_recording(slo={}, latency={})
     web = RunResult.from_recording(rec).summary["platforms"]["k8s"]["workloads"]["web"]
-    for key in ("slo_p95_ms", "slo_violation_time_pct", "slo_violation_requests_pct"):
+    for key in ("slo_p95_ms", "slo_violation_time_pct", "slo_violation_requests_pct", "slo"):
         assert web[key] is None
     assert web["latency_p95_ms"] is None
     assert web["requests_dropped"] == 300.0

@@ -33,7 +33,11 @@ def test_a_calm_hpa_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert metrics["slo_violation_pct"] <= 1.0
     assert metrics["replicas_max"] < 30
     assert metrics["direction_reversals_per_hour"] <= 4.0
-    assert out["reasons"][0].startswith("p95 latency within 200 ms")
+    rule = "SLO latency p95 ≤ 200 ms in ≥ 99 % of 5-minute windows: "
+    assert out["reasons"][0].startswith(rule)  # the rule, the value, the budget used
+    assert "of the error budget used): met" in out["reasons"][0]
+    assert out["reasons"][1].startswith("SLO errors ≤ 0.1 % of requests failed over the run: ")
+    assert metrics["slo_budget_used_pct"] <= 100.0
     required = {
         "slo_violation_pct",
         "latency_p95_ms",
@@ -52,7 +56,8 @@ def test_a_too_low_ceiling_fails(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run_json(args("hpa-low-max.yaml"), capsys)
     assert (code, out["verdict"]) == (1, "FAIL")
     assert any(
-        r.startswith("maxReplicas=3 reached while the SLO was missed") for r in out["reasons"]
+        r.startswith("maxReplicas=3 reached while latency was over 200 ms or requests were dropped")
+        for r in out["reasons"]
     )
     assert out["metrics"]["replicas_max"] == 3
     assert out["metrics"]["time_at_max_replicas_s"] > 86_400  # over half of the two days
@@ -74,10 +79,14 @@ def test_text_output_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli.main([*args("hpa-pass.yaml"), "--out", str(tmp_path / "r")]) == 0
     text = capsys.readouterr().out
     assert text.startswith("capsim validate: PASS\n")
-    assert "assumptions:\n  - 1 request(s) at a time per pod" in text
+    assert "\n  - 1 request(s) at a time per pod" in text.split("assumptions:")[1]
+    assert (  # every threshold of the verdict is stated
+        "\n  - SLO objectives: p95 within 200 ms in ≥ 99 % of 5m windows (--slo-objective-pct, "
+        "--slo-window), ≤ 0.1 % of requests failed over the run (--slo-max-error-pct)" in text
+    )
     page = (tmp_path / "r" / "index.html").read_text()
     assert "capsim validate: PASS" in page
-    assert "p95 latency within 200 ms" in page
+    assert "SLO latency p95 ≤ 200 ms in ≥ 99 % of 5-minute windows" in page
 
 
 def test_defaults_are_listed_as_assumptions(capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,3 +187,16 @@ def test_spans_and_clock_by_hand() -> None:
     assert _clock(0) == "day 1 00:00"
     assert _clock(86_400 + 14 * 3600 + 5 * 60) == "day 2 14:05"
     assert parse_node_pool("gpu:8:32Gi:0.85").price_per_hour == 0.85
+
+
+def test_the_slo_flags_set_the_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    """The low ceiling misses 9 of 576 windows: 156 % of the budget of 99 % (5.76 windows),
+    met at 90 % (57.6 windows allowed: 9 / 57.6 = 16 % used); the ceiling rule still fails
+    it. Every rule is stated with the objective given."""
+    _, strict = run_json(args("hpa-low-max.yaml"), capsys)
+    assert any("in ≥ 99 % of 5-minute windows" in r and "MISSED" in r for r in strict["reasons"])
+    _, lenient = run_json(args("hpa-low-max.yaml", "--slo-objective-pct", "90"), capsys)
+    assert lenient["verdict"] == "FAIL"
+    assert not any("MISSED" in r for r in lenient["reasons"])
+    assert lenient["metrics"]["slo_budget_used_pct"] == pytest.approx(100 * 9 / 57.6)
+    assert any("SLO objectives: p95 within 200 ms in ≥ 90 %" in a for a in lenient["assumptions"])

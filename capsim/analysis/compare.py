@@ -5,17 +5,17 @@ HPA config A vs B); :func:`compare_runs` does the same for two saved runs, namin
 column ``label/platform``. Rows come from the run summary and from
 :mod:`capsim.analysis.metrics` (elasticity, cost per million requests, time to capacity).
 
-**The verdict** names, among the platforms that meet every SLO, the cheapest; and how
-long the others miss it. A service *meets its SLO* on a platform when its p95 latency is
-over target (or its error rate over the limit) in at most ``SLO_SLACK_PCT`` of the time.
-Batch workloads have no SLO here; their waits are in the table.
+**The verdict** follows :data:`VERDICT_RULES` (printed in every report): each service's
+SLO is judged by :mod:`capsim.models.slo` (a windowed latency objective and an error
+ratio over the run, each with its error budget), and every objective of every platform is
+listed with its measured value and the budget used.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
@@ -27,12 +27,27 @@ from capsim.analysis.metrics import (
     service_elasticity,
     time_at_level_pct,
 )
+from capsim.models.slo import LatencyObjective, SloVerdict, verdict_from_dict
 from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_lengths_s
 
-__all__ = ["SLO_SLACK_PCT", "Column", "Comparison", "Row", "compare", "compare_runs"]
+__all__ = ["VERDICT_RULES", "Column", "Comparison", "Row", "compare", "compare_runs"]
 
-SLO_SLACK_PCT = 1.0  # a service meets its SLO when it misses it at most this share of time
+VERDICT_RULES = (
+    "A service meets its SLO when every objective it has is met. Latency: the run is cut "
+    "into consecutive windows (slo.window, default 5 minutes); a window is within the "
+    "threshold when at most 5 % of the requests it served took longer than "
+    "slo.p95_latency_ms; the objective is met when at least slo.objective_pct (default "
+    "99 %) of the windows that served requests are. Errors (with slo.max_error_rate): "
+    "requests that failed (refused, dropped, timed out or abandoned, after any retries) "
+    "over requests that arrived, over the whole run, at most slo.max_error_rate. The "
+    "error budget of an objective is what it allows to go wrong; 'budget used' is what "
+    "went wrong as a share of it (over 100 %: missed).",
+    "The winner is the cheapest platform per day among those that meet every SLO (when "
+    "there is one) and complete as many jobs of every batch workload as any platform; a "
+    "platform that completed fewer jobs never wins, whatever it costs.",
+)
+"""The rules behind the verdict, as sentences (reports print them)."""
 
 Better = Literal["lower", "higher"] | None
 
@@ -65,6 +80,7 @@ class Comparison:
     columns: list[str]
     rows: list[Row]
     verdict: list[str]  # sentences, most important first
+    checks: list[str] = field(default_factory=list)  # what the runs' sanity checks found
 
     def table(self) -> pd.DataFrame:
         """The rows as a frame: metric, unit, one column per platform, winner."""
@@ -78,14 +94,23 @@ class Comparison:
 
 def compare(result: RunResult) -> Comparison:
     """The platforms of one run side by side."""
-    return _comparison(_columns(result, prefix=""))
+    return _comparison(_columns(result, prefix=""), _checks(result, ""))
 
 
 def compare_runs(a: RunResult, b: RunResult, labels: tuple[str, str] = ("A", "B")) -> Comparison:
     """Two runs side by side; columns are ``label/platform``."""
     if labels[0] == labels[1]:
         raise ValueError(f"the two runs need different labels, got {labels}")
-    return _comparison(_columns(a, f"{labels[0]}/") + _columns(b, f"{labels[1]}/"))
+    columns = _columns(a, f"{labels[0]}/") + _columns(b, f"{labels[1]}/")
+    return _comparison(columns, _checks(a, f"{labels[0]}/") + _checks(b, f"{labels[1]}/"))
+
+
+def _checks(result: RunResult, prefix: str) -> list[str]:
+    """The run's sanity findings (:mod:`capsim.results.sanity`) as sentences."""
+    return [
+        f"{prefix}{c['platform']} · {c['workload']}: {c['message']}."
+        for c in result.summary.get("checks", [])
+    ]
 
 
 def _columns(result: RunResult, prefix: str) -> list[Column]:
@@ -265,6 +290,25 @@ def _sampled_row(columns: list[Column], w: str, stat: str) -> list[Row]:
     return [row, half]
 
 
+def _slo_value(w: str, get: Callable[[SloVerdict], float]) -> Callable[[Column], float]:
+    """A figure of service ``w``'s SLO verdict on a column (NaN: no verdict)."""
+
+    def read(column: Column) -> float:
+        verdict = _verdicts(column).get(w)
+        return math.nan if verdict is None else get(verdict)
+
+    return read
+
+
+def _slo_met(w: str) -> Callable[[Column], float]:
+    def read(column: Column) -> float:
+        verdict = _verdicts(column).get(w)
+        met = None if verdict is None else verdict.met
+        return math.nan if met is None else float(met)
+
+    return read
+
+
 def _service_rows(columns: list[Column], w: str) -> list[Row]:
     def value(key: str) -> Callable[[Column], float]:
         return _summary_of(w, key)
@@ -278,6 +322,21 @@ def _service_rows(columns: list[Column], w: str) -> list[Row]:
     return [
         *_sampled_row(columns, w, "p95"),
         *_sampled_row(columns, w, "p99"),
+        _row(columns, f"{w}: SLO met (1 yes, 0 no)", "", "higher", _slo_met(w)),
+        _row(
+            columns,
+            f"{w}: latency SLO, windows within the threshold",
+            "%",
+            "higher",
+            _slo_value(w, lambda v: v.latency.compliance_pct if v.latency else math.nan),
+        ),
+        _row(
+            columns,
+            f"{w}: SLO error budget used (largest)",
+            "%",
+            "lower",
+            _slo_value(w, lambda v: v.budget_used_pct),
+        ),
         _row(columns, f"{w}: time over the SLO", "%", "lower", value("slo_violation_time_pct")),
         _row(
             columns,
@@ -342,87 +401,153 @@ def _batch_rows(columns: list[Column], w: str) -> list[Row]:
     ]
 
 
-def _slo_misses(column: Column) -> dict[str, float]:
-    """Minutes over the SLO of each service with one, on this column's platform."""
-    misses = {}
+def _verdicts(column: Column) -> dict[str, SloVerdict | None]:
+    """Each service with an SLO on this column's platform: its verdict (None: a summary
+    saved before verdicts were recorded, which cannot be judged here)."""
+    out: dict[str, SloVerdict | None] = {}
     for name, s in column.platform["workloads"].items():
-        if s["kind"] != "service" or (
-            s.get("slo_p95_ms") is None and not s.get("slo_max_error_rate")
-        ):
+        if s["kind"] != "service":
             continue
-        share = float(s.get("slo_violation_time_pct") or 0.0)
-        misses[name] = share
-    return misses
-
-
-def _meets(column: Column) -> bool:
-    return all(share <= SLO_SLACK_PCT for share in _slo_misses(column).values())
-
-
-def _verdict(columns: list[Column], rows: list[Row]) -> list[str]:
-    if not columns:
-        return []
-    per_day = {c.name: float(c.platform["cost_per_hour_usd"]) * 24 for c in columns}
-    meeting = [c for c in columns if _meets(c)]
-    lines = []
-    if meeting:
-        best = min(meeting, key=lambda c: per_day[c.name])
-        has_slo = any(_slo_misses(c) for c in columns)
-        lines.append(
-            f"{best.name} {'meets every SLO' if has_slo else 'is cheapest'} "
-            f"at ${per_day[best.name]:,.2f}/day."
-        )
-    else:
-        best = min(columns, key=lambda c: per_day[c.name])
-        lines.append("No platform meets every SLO.")
-    for column in columns:
-        for workload, share in sorted(_slo_misses(column).items()):
-            if share > SLO_SLACK_PCT:
-                minutes = share / 100 * column.duration_s / 60
-                lines.append(
-                    f"{column.name} misses the {workload} SLO for {_duration_text(minutes)} "
-                    f"({share:.1f} % of the time) at ${per_day[column.name]:,.2f}/day."
-                )
-    lines += _ratios(best, columns, per_day, rows)
-    return lines
-
-
-def _ratios(
-    best: Column, columns: list[Column], per_day: dict[str, float], rows: list[Row]
-) -> list[str]:
-    out = []
-    for other in columns:
-        if other is best or per_day[other.name] <= 0:
-            continue
-        saving = 100 * (1 - per_day[best.name] / per_day[other.name])
-        parts = [
-            f"{abs(saving):.0f} % {'lower' if saving >= 0 else 'higher'} cost"
-            if abs(saving) >= 0.5
-            else "the same cost"
-        ]
-        for row in rows:
-            if row.label.endswith("time to capacity, median"):
-                mine, theirs = row.values[best.name], row.values[other.name]
-                if mine > 0 and theirs > 0 and not math.isclose(mine, theirs, rel_tol=0.05):
-                    factor = theirs / mine
-                    parts.append(
-                        f"{factor:.1f}× faster to capacity"
-                        if factor > 1
-                        else f"{1 / factor:.1f}× slower to capacity"
-                    )
-                break
-        same_slo = _meets(best) == _meets(other)
-        parts.append("same SLO outcome" if same_slo else "meets the SLO where it does not")
-        out.append(f"{best.name} vs {other.name}: " + ", ".join(parts) + ".")
+        block = s.get("slo")
+        if isinstance(block, dict):
+            out[name] = verdict_from_dict(block)
+        elif s.get("slo_p95_ms") is not None:
+            out[name] = None
     return out
 
 
-def _duration_text(minutes: float) -> str:
-    if minutes < 90:
-        return f"{minutes:.0f} min"
-    return f"{minutes / 60:.1f} h"
+def _meets(column: Column) -> bool | None:
+    """Every SLO of the platform met (True), one missed (False), or not all judged."""
+    outcomes = [None if v is None else v.met for v in _verdicts(column).values()]
+    if any(o is False for o in outcomes):
+        return False
+    return None if any(o is None for o in outcomes) else True
 
 
-def _comparison(columns: list[Column]) -> Comparison:
+def _jobs(column: Column) -> dict[str, float]:
+    return {
+        name: float(s.get("jobs_completed") or 0.0)
+        for name, s in column.platform["workloads"].items()
+        if s["kind"] == "batch"
+    }
+
+
+def _short_of_work(column: Column, columns: list[Column]) -> list[str]:
+    """The batch workloads this column completed fewer jobs of than another column."""
+    mine = _jobs(column)
+    most = {w: max(_jobs(c).get(w, 0.0) for c in columns) for w in mine}
+    return sorted(w for w, done in mine.items() if done < most[w])
+
+
+def _verdict(columns: list[Column]) -> list[str]:
+    """The verdict (rules: :data:`VERDICT_RULES`): the winner, then every SLO objective
+    of every platform with its measured value and budget used, then each other platform
+    against the winner."""
+    if not columns:
+        return []
+    per_day = {c.name: float(c.platform["cost_per_hour_usd"]) * 24 for c in columns}
+    has_slo = any(_verdicts(c) for c in columns)
+    full_work = [c for c in columns if not _short_of_work(c, columns)]
+    eligible = [c for c in full_work if not has_slo or _meets(c) is True]
+    lines = []
+    best: Column | None = None
+    if eligible:
+        best = min(eligible, key=lambda c: per_day[c.name])
+        what = "meets every SLO" if has_slo else "is the cheapest"
+        lines.append(f"{best.name} {what} at ${per_day[best.name]:,.2f}/day.")
+    elif has_slo and not any(_meets(c) is False for c in full_work):
+        lines.append("No platform can be said to meet every SLO (see below).")
+    elif has_slo:
+        lines.append("No platform meets every SLO while completing all the batch work.")
+    else:
+        lines.append("No platform completed all the batch work another did.")
+    for column in columns:
+        for service, verdict in sorted(_verdicts(column).items()):
+            if verdict is None:
+                lines.append(
+                    f"{column.name} · {service}: no SLO verdict in this summary (saved by an "
+                    "older capsim); run the scenario again to judge it."
+                )
+                continue
+            lines += [f"{column.name} · {service}: {text}." for text in verdict.describe()]
+    for column in columns:
+        for workload in _short_of_work(column, columns):
+            done = _jobs(column)[workload]
+            most = max(_jobs(c).get(workload, 0.0) for c in columns)
+            lines.append(
+                f"{column.name} completed {done:,.0f} {workload} jobs, {most - done:,.0f} "
+                "fewer than another platform: it cannot win on cost."
+            )
+    if best is not None:
+        lines += _against(best, columns, per_day)
+    return lines
+
+
+def _against(best: Column, columns: list[Column], per_day: dict[str, float]) -> list[str]:
+    """Each other platform against the winner: cost, and each SLO side by side (the
+    measured values, whether or not the outcome is the same)."""
+    out = []
+    mine = _verdicts(best)
+    for other in columns:
+        if other is best:
+            continue
+        if per_day[other.name] > 0:
+            saving = 100 * (1 - per_day[best.name] / per_day[other.name])
+            cost = (
+                f"{abs(saving):.0f} % {'lower' if saving >= 0 else 'higher'} cost"
+                if abs(saving) >= 0.5
+                else "the same cost"
+            )
+        else:
+            cost = f"${per_day[best.name]:,.2f}/day against $0.00/day"
+        parts = [cost]
+        theirs = _verdicts(other)
+        for service in sorted(set(mine) & set(theirs)):
+            a, b = mine[service], theirs[service]
+            if a is not None and b is not None:
+                parts.append(f"{service}: {_side_by_side(best.name, a, other.name, b)}")
+        out.append(f"{best.name} vs {other.name}: " + "; ".join(parts) + ".")
+    return out
+
+
+def _side_by_side(a_name: str, a: SloVerdict, b_name: str, b: SloVerdict) -> str:
+    """Two verdicts of one service: the outcome, then the share of windows over the
+    latency threshold and the largest error budget used, on each side."""
+    if a.met is True and b.met is True:
+        outcome = "both meet the SLO"
+    elif a.met is False and b.met is False:
+        outcome = "both miss the SLO"
+    elif a.met is None or b.met is None:
+        outcome = "not judged on both"
+    else:
+        winner, loser = (a_name, b_name) if a.met else (b_name, a_name)
+        outcome = f"{winner} meets the SLO, {loser} does not"
+    facts = []
+    if a.latency is not None and b.latency is not None:
+        facts.append(
+            f"windows over the latency threshold {_share(a.latency)} vs {_share(b.latency)}"
+        )
+    facts.append(
+        f"error budget used {_budget_text(a.budget_used_pct)} vs {_budget_text(b.budget_used_pct)}"
+    )
+    return f"{outcome} ({', '.join(facts)})"
+
+
+def _share(latency: LatencyObjective) -> str:
+    if not latency.windows:
+        return "n/a"
+    bad = 100.0 * (latency.windows - latency.good_windows) / latency.windows
+    return f"{bad:.2f} %" if bad < 10 else f"{bad:.1f} %"
+
+
+def _budget_text(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "all (zero budget)"
+    return f"{value:,.0f} %" if value >= 10 else f"{value:.1f} %"
+
+
+def _comparison(columns: list[Column], checks: list[str]) -> Comparison:
     rows = _rows(columns)
-    return Comparison([c.name for c in columns], rows, _verdict(columns, rows))
+    return Comparison([c.name for c in columns], rows, _verdict(columns), checks)

@@ -351,7 +351,9 @@ def service_elasticity(result: RunResult) -> pd.DataFrame:
     M/M/c model on that platform (:func:`replica_servers`);
     supply is the ready replicas (app instances on VMs). One row per platform and
     workload: the :class:`Elasticity` fields, mean demand and supply, and the median and
-    longest time to capacity (s).
+    longest time to capacity (s) over the spells short of demand that ended: NaN when
+    none did (never short, or short until the end), not a number that would read as
+    fast or slow.
     """
     scenario = result.summary["scenario_as_run"]
     rows = []
@@ -364,6 +366,8 @@ def service_elasticity(result: RunResult) -> pd.DataFrame:
             time_s = mine["time_s"].to_numpy(np.float64)
             supply = mine["replicas_ready"].to_numpy(np.float64)
             spells = under_provisioned_episodes(time_s, demand, supply)
+            if spells.size and demand.size and demand[-1] > supply[-1]:
+                spells = spells[:-1]  # still short at the end: capacity never reached
             dt = interval_lengths_s(time_s)
             span = float(dt.sum())
             rows.append(
@@ -373,8 +377,8 @@ def service_elasticity(result: RunResult) -> pd.DataFrame:
                     **elasticity(time_s, demand, supply).as_dict(),
                     "demand_mean": float(demand @ dt) / span if span else math.nan,
                     "supply_mean": float(supply @ dt) / span if span else math.nan,
-                    "time_to_capacity_p50_s": float(np.median(spells)) if spells.size else 0.0,
-                    "time_to_capacity_max_s": float(spells.max()) if spells.size else 0.0,
+                    "time_to_capacity_p50_s": float(np.median(spells)) if spells.size else math.nan,
+                    "time_to_capacity_max_s": float(spells.max()) if spells.size else math.nan,
                 }
             )
     return pd.DataFrame(rows)

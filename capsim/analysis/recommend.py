@@ -10,10 +10,11 @@ in parallel (:func:`capsim.analysis.sweep.map_runs`), and is judged by the same 
 usage) at the node's per-resource price, :func:`capsim.analysis.metrics.platform_cost_split`),
 not the node bill, which moves only in whole nodes and carries the cluster's minimum.
 
-**Choice.** Among candidates that PASS with a margin (time over the SLO at most half the
-allowed share), and the current HPA if it passes, the cheapest; ties go to fewer scale
-events. So the recommendation never costs more than a current HPA that passes. The
-**Pareto front** lists the candidates no other beats on both cost and time over the SLO.
+**Choice.** Among candidates that PASS with a margin (at most :data:`MARGIN_BUDGET_PCT` =
+50 % of every SLO error budget used: :mod:`capsim.models.slo`), and the current HPA if it
+passes, the cheapest; ties go to fewer scale events. So the recommendation never costs
+more than a current HPA that passes. The **Pareto front** lists the candidates no other
+beats on both cost and SLO error budget used.
 
 **Behavior presets** (``spec.behavior``):
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,13 +54,14 @@ from capsim.analysis.parallel import (
     map_runs,
 )
 from capsim.analysis.validate import (
-    SLO_SLACK_PCT,
+    DEFAULT_SLO_P95_MS,
     ValidateInputs,
     build_scenario,
     judge_run,
     select_hpa,
 )
 from capsim.fastpath import FastPathError, evaluate_hpas
+from capsim.models.slo import ErrorObjective, LatencyObjective, SloVerdict
 from capsim.results.files import output_folder, write_durably
 from capsim.scenario import Scenario, parse_scenario
 from capsim.scenario.load.traces import Trace
@@ -88,6 +91,8 @@ PRESETS: dict[str, dict[str, Any] | None] = {
     },
 }
 DEFAULT_TARGETS = tuple(range(30, 100, 5))
+MARGIN_BUDGET_PCT = 50.0
+"""A candidate is chosen only with at most this share of every SLO error budget used."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class Recommendation:
                     "verdict": "PASS" if c.passed else "FAIL",
                     "service_cost_usd": c.metrics["workload_cost_usd"],
                     "cluster_cost_usd": c.metrics["cost_usd"],
+                    "slo_budget_used_pct": c.metrics["slo_budget_used_pct"],
                     "slo_violation_pct": c.metrics["slo_violation_pct"],
                     "latency_p95_ms": c.metrics["latency_p95_ms"],
                     "replicas_max": c.metrics["replicas_max"],
@@ -279,7 +285,7 @@ def recommend(
             for i, (passed, reasons, metrics) in zip(indices, results, strict=True)
         }
 
-    margin = SLO_SLACK_PCT / 2
+    margin = MARGIN_BUDGET_PCT
     screened = _screen(base, specs, inputs) if screen else None
     if screened is None:
         evaluated = engine(range(len(specs)))
@@ -291,7 +297,7 @@ def recommend(
     good = [
         c
         for c in candidates
-        if c.evaluated == "engine" and c.passed and c.metrics["slo_violation_pct"] <= margin
+        if c.evaluated == "engine" and c.passed and c.metrics["slo_budget_used_pct"] <= margin
     ]
     if current.passed:
         good.append(current)  # keeping a passing HPA is always an option
@@ -326,7 +332,7 @@ def _confirm(
         (
             i
             for i, c in screened.items()
-            if i > 0 and c.passed and c.metrics["slo_violation_pct"] <= margin
+            if i > 0 and c.passed and c.metrics["slo_budget_used_pct"] <= margin
         ),
         key=lambda i: _cost_key(screened[i]),
     )
@@ -336,7 +342,7 @@ def _confirm(
         now, pending = pending[:batch], pending[batch:]
         confirmed |= engine(now)
         if any(
-            i > 0 and c.passed and c.metrics["slo_violation_pct"] <= margin
+            i > 0 and c.passed and c.metrics["slo_budget_used_pct"] <= margin
             for i, c in confirmed.items()
         ):
             break
@@ -381,22 +387,42 @@ def _screen(
         row = {str(k): v for k, v in record.items()}
         reasons = screen_failures(row, inputs)
         metrics = {k: float(v) for k, v in row.items()}
+        metrics["slo_budget_used_pct"] = screen_slo(row, inputs).budget_used_pct
         out.append(Candidate(*spec, not reasons, tuple(reasons), metrics, "fast path"))
     return out
+
+
+def screen_slo(metrics: Mapping[str, Any], inputs: ValidateInputs) -> SloVerdict:
+    """The SLO verdict of a fast-path row (:mod:`capsim.models.slo`): its windows within
+    the latency threshold, and its requests dropped against the error objective."""
+    latency = LatencyObjective(
+        inputs.slo_p95_ms if inputs.slo_p95_ms is not None else DEFAULT_SLO_P95_MS,
+        inputs.slo_window_s,
+        inputs.slo_objective_pct,
+        int(metrics["slo_windows"]),
+        int(metrics["slo_good_windows"]),
+    )
+    # the dropped share of the arrived requests: an ErrorObjective out of 100 requests
+    errors = ErrorObjective(inputs.max_error_pct / 100.0, float(metrics["dropped_pct"]), 100.0)
+    return SloVerdict(latency, errors)
 
 
 def screen_failures(metrics: dict[str, Any], inputs: ValidateInputs) -> list[str]:
     """The rules of :func:`capsim.analysis.validate.judge_run` on fast-path metrics: what fails."""
     failed = []
-    if metrics["slo_violation_pct"] > SLO_SLACK_PCT:
-        failed.append(f"p95 over the SLO {metrics['slo_violation_pct']:.1f} % of the time")
-    if metrics["dropped_pct"] > inputs.max_dropped_pct:
+    verdict = screen_slo(metrics, inputs)
+    if verdict.latency is not None and verdict.latency.met is not True:
+        failed.append(f"SLO {verdict.latency.describe()}")
+    if verdict.errors is not None and verdict.errors.met is not True:
         failed.append(f"{metrics['dropped_pct']:.2f} % of requests dropped")
     if metrics["at_max_while_missing_slo"]:
         failed.append("maxReplicas reached while the SLO was missed")
     if metrics["direction_reversals_per_hour"] > inputs.max_reversals_per_hour:
         failed.append(f"{metrics['direction_reversals_per_hour']:.1f} reversals per hour")
-    if inputs.max_utilization_pct is not None and metrics["over_utilization_pct"] > SLO_SLACK_PCT:
+    if (
+        inputs.max_utilization_pct is not None
+        and metrics["over_utilization_pct"] > inputs.max_over_utilization_time_pct
+    ):
         failed.append(f"pods above {inputs.max_utilization_pct:g} % of their CPU request")
     return failed
 
@@ -415,11 +441,12 @@ def _with_latency(base: dict[str, Any], front: list[Candidate]) -> list[Candidat
 
 
 def _pareto(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Candidates no other is at least as good as on cost and SLO, and better on one."""
+    """Candidates no other is at least as good as on cost and SLO error budget used, and
+    better on one."""
 
     def dominates(a: Candidate, b: Candidate) -> bool:
         ca, cb = a.metrics["workload_cost_usd"], b.metrics["workload_cost_usd"]
-        sa, sb = a.metrics["slo_violation_pct"], b.metrics["slo_violation_pct"]
+        sa, sb = a.metrics["slo_budget_used_pct"], b.metrics["slo_budget_used_pct"]
         return ca <= cb and sa <= sb and (ca < cb or sa < sb)
 
     front = [c for c in candidates if not any(dominates(o, c) for o in candidates)]
@@ -429,8 +456,8 @@ def _pareto(candidates: Sequence[Candidate]) -> list[Candidate]:
 def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[str]:
     if chosen is None:
         return [
-            f"no candidate holds the SLO with the margin (at most {margin:g} % of the time "
-            "over it): raise maxReplicas, lower the CPU per request, or relax the SLO"
+            f"no candidate holds the SLO with the margin (at most {margin:g} % of every SLO "
+            "error budget used): raise maxReplicas, lower the CPU per request, or relax the SLO"
         ]
     if chosen is current:
         return [
@@ -444,13 +471,13 @@ def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[st
         f"maxReplicas {chosen.spec['maxReplicas']}"
         + (f", CPU request {chosen.cpu_request_m}m" if chosen.cpu_request_m else "")
         + ": PASS, "
-        f"${cost:,.2f} ({chosen.metrics['slo_violation_pct']:.2f} % of the time over the "
-        f"SLO, {chosen.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
+        f"${cost:,.2f} ({_budget(chosen)} of the SLO error budget used, "
+        f"{chosen.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
     ]
     verdict = "PASS" if current.passed else "FAIL"
     lines.append(
         f"current: CPU target {current.target_pct} %: {verdict}, ${base:,.2f} "
-        f"({current.metrics['slo_violation_pct']:.2f} % over the SLO, "
+        f"({_budget(current)} of the SLO error budget used, "
         f"{current.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
     )
     if change > 0.5:
@@ -458,6 +485,13 @@ def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[st
     elif change < -0.5:
         lines.append(f"the recommendation costs {-change:.0f} % more, the price of the SLO")
     return lines
+
+
+def _budget(c: Candidate) -> str:
+    used = c.metrics["slo_budget_used_pct"]
+    if math.isinf(used):
+        return "all (a zero budget)"
+    return f"{used:,.0f} %" if used >= 10 else f"{used:.1f} %"
 
 
 def emit_hpa(original: Path, deployment: Path | None, chosen: Candidate, out_dir: Path) -> Path:

@@ -49,6 +49,7 @@ import yaml
 
 from capsim.analysis.confidence import student_t_quantile
 from capsim.analysis.parallel import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, map_runs
+from capsim.models.slo import SloVerdict, verdict_from_dict
 from capsim.scenario.base import ScenarioError
 
 if TYPE_CHECKING:
@@ -232,10 +233,22 @@ def _flatten(summary: dict[str, Any]) -> list[dict[str, Any]]:
                     for name, number in metrics.items():
                         if isinstance(number, int | float) and not isinstance(number, bool):
                             row[f"{workload}.{name}"] = float(number)
+                        elif name == "slo" and isinstance(number, dict):
+                            row |= _slo_columns(workload, verdict_from_dict(number))
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 row[key] = float(value)
         rows.append(row)
     return rows
+
+
+def _slo_columns(workload: str, verdict: SloVerdict) -> dict[str, float]:
+    """A service's SLO verdict as numbers: met (1 or 0; NaN when it cannot be judged) and
+    the largest share of an error budget used (%)."""
+    met = verdict.met
+    return {
+        f"{workload}.slo_met": math.nan if met is None else float(met),
+        f"{workload}.slo_budget_used_pct": verdict.budget_used_pct,
+    }
 
 
 def run_one(job: tuple[Scenario, int], traces: Mapping[str, Trace]) -> list[dict[str, Any]]:

@@ -5,19 +5,24 @@ node pool under the cluster autoscaler; the trace drives it through the engine w
 exact HPA maths. Facts the manifests do not give have defaults, and every default used is
 listed as an *assumption* in the output.
 
-**The verdict** (thresholds are arguments, with these defaults):
+**The verdict** (every threshold is an argument; the defaults are below and every one
+in use is printed with the verdict):
 
-* the p95 latency is over the SLO (or requests are dropped beyond ``max_dropped_pct``)
-  more than ``slo_slack_pct`` = 1 % of the time → FAIL;
-* the HPA sits at ``maxReplicas`` while the SLO is missed → FAIL (the ceiling is too low),
-  with the spans at the ceiling;
+* the service's SLO (:mod:`capsim.models.slo`) is missed → FAIL: its p95 latency over
+  ``slo_p95_ms`` in more than ``100 − slo_objective_pct`` % (default 1 %) of the
+  ``slo_window_s`` (default 5-minute) windows, or more than ``max_error_pct`` (default
+  0.1 %) of the requests failed over the run; each objective is printed with its
+  measured value and the share of its error budget used; a run that served no request
+  cannot be judged → FAIL;
+* the HPA sits at ``maxReplicas`` while latency is over the threshold or requests are
+  dropped → FAIL (the ceiling is too low), with the spans at the ceiling;
 * more than ``max_reversals_per_hour`` = 4 direction reversals (up after down, or down
   after up) per hour → FAIL (flapping);
 * with ``max_utilization_pct``: pods use more CPU than that share of their request more
-  than 1 % of the time → FAIL.
+  than ``max_over_utilization_time_pct`` = 1 % of the time → FAIL.
 
-Otherwise PASS, with the facts that support it (SLO share, peak replicas against the
-ceiling, reversals, scale-up lag).
+Otherwise PASS, with the facts that support it (the SLO's objectives and budgets, peak
+replicas against the ceiling, reversals, scale-up lag).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from capsim.analysis.metrics import (
     service_demand,
     under_provisioned_episodes,
 )
+from capsim.models.slo import verdict_from_dict
 from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_lengths_s
 from capsim.scenario import parse_scenario
@@ -52,7 +58,12 @@ from capsim.scenario.manifests import (
     load_deployments,
     load_hpas,
 )
-from capsim.units import parse_cpu_millicores, parse_memory_bytes
+from capsim.scenario.slo_defaults import (
+    DEFAULT_SLO_OBJECTIVE_PCT,
+    DEFAULT_SLO_WINDOW_S,
+    DEFAULT_VALIDATE_MAX_ERROR_PCT,
+)
+from capsim.units import format_duration, parse_cpu_millicores, parse_memory_bytes
 
 __all__ = [
     "NodePool",
@@ -65,7 +76,6 @@ __all__ = [
     "validate",
 ]
 
-SLO_SLACK_PCT = 1.0
 DEFAULT_CPU_MS_PER_REQUEST = 50.0
 DEFAULT_SLO_P95_MS = 300.0
 DEFAULT_CPU_REQUEST = "500m"
@@ -128,9 +138,12 @@ class ValidateInputs:
     cpu_ms_per_request: float | None = None
     concurrency: int = 1
     slo_p95_ms: float | None = None
+    slo_window_s: float = DEFAULT_SLO_WINDOW_S
+    slo_objective_pct: float = DEFAULT_SLO_OBJECTIVE_PCT
+    max_error_pct: float = DEFAULT_VALIDATE_MAX_ERROR_PCT
     max_utilization_pct: float | None = None
+    max_over_utilization_time_pct: float = 1.0
     max_reversals_per_hour: float = 4.0
-    max_dropped_pct: float = 0.1
     node_pool: NodePool = field(default_factory=NodePool)
     seed: int = 0
 
@@ -145,6 +158,7 @@ class Validation:
     metrics: dict[str, float]
     decisions: pd.DataFrame
     result: RunResult
+    warnings: list[str] = field(default_factory=list)  # the run's checks (results.sanity)
 
     @property
     def verdict(self) -> str:
@@ -155,6 +169,7 @@ class Validation:
         return {
             "verdict": self.verdict,
             "reasons": self.reasons,
+            "warnings": self.warnings,
             "assumptions": self.assumptions,
             "metrics": self.metrics,
             "decisions": decisions,
@@ -292,6 +307,11 @@ def build_scenario(
         slo = DEFAULT_SLO_P95_MS
         assumptions.append(f"SLO: p95 latency {slo:g} ms (give --slo-p95-ms)")
     assumptions.append(
+        f"SLO objectives: p95 within {slo:g} ms in ≥ {inputs.slo_objective_pct:g} % of "
+        f"{format_duration(inputs.slo_window_s)} windows (--slo-objective-pct, --slo-window), "
+        f"≤ {inputs.max_error_pct:g} % of requests failed over the run (--slo-max-error-pct)"
+    )
+    assumptions.append(
         f"{inputs.concurrency} request(s) at a time per pod, exponential service times (M/M/c)"
     )
     pool = inputs.node_pool
@@ -312,7 +332,12 @@ def build_scenario(
                 "load": load,
                 "cpu_ms_per_request": cpu_ms,
                 "concurrency": inputs.concurrency,
-                "slo": {"p95_latency_ms": slo},
+                "slo": {
+                    "p95_latency_ms": slo,
+                    "window": inputs.slo_window_s,
+                    "objective_pct": inputs.slo_objective_pct,
+                    "max_error_rate": inputs.max_error_pct / 100.0,
+                },
             }
         ],
         "platforms": {
@@ -369,35 +394,32 @@ def judge_run(
     time_s = ts["time_s"].to_numpy(np.float64)
     dt = interval_lengths_s(time_s)
     hours = float(result.summary["duration_s"]) / 3600
-    slo_ms = float(summary["slo_p95_ms"])
+    verdict = verdict_from_dict(summary["slo"])
+    latency, errors = verdict.latency, verdict.errors
+    assert latency is not None  # validate always sets a p95 threshold
+    slo_ms = latency.threshold_ms
     p95 = ts["latency_p95_ms"].to_numpy(np.float64)
     dropped = ts["dropped_rate"].to_numpy(np.float64) > 0
     missed = np.nan_to_num(p95, nan=0.0) > slo_ms
-    violation_pct = float(summary["slo_violation_time_pct"])
     at_max = ts["replicas_desired"].to_numpy() >= max_replicas
     reversals = scale_reversals(result.events)
     flips = int(reversals["reversals"].sum()) if len(reversals) else 0
     reasons: list[str] = []
-    passed = True
 
-    if violation_pct > SLO_SLACK_PCT:
-        passed = False
-        minutes = violation_pct / 100 * hours * 60
-        reasons.append(
-            f"p95 latency above {slo_ms:g} ms for {minutes:.0f} min ({violation_pct:.1f} % "
-            f"of the time), first {_span_text(row_spans(time_s, missed))}"
-        )
-    if float(summary["dropped_pct"]) > inputs.max_dropped_pct:
-        passed = False
-        reasons.append(
-            f"{summary['dropped_pct']:.2f} % of requests dropped (over "
-            f"{inputs.max_dropped_pct:g} %), first {_span_text(row_spans(time_s, dropped))}"
-        )
+    # the SLO's objectives first, met or not, each with its value and budget used
+    where = f", first minutes over: {_span_text(row_spans(time_s, missed))}" if missed.any() else ""
+    reasons.append(f"SLO {latency.describe()}{where if latency.met is not True else ''}")
+    passed = latency.met is True
+    if errors is not None:
+        where = f", first: {_span_text(row_spans(time_s, dropped))}" if dropped.any() else ""
+        reasons.append(f"SLO {errors.describe()}{where if errors.met is not True else ''}")
+        passed = passed and errors.met is True
     if (at_max & (missed | dropped)).any():
         passed = False
         reasons.append(
-            f"maxReplicas={max_replicas} reached while the SLO was missed: "
-            f"{_span_text(row_spans(time_s, at_max))}; the load needed more replicas"
+            f"maxReplicas={max_replicas} reached while latency was over {slo_ms:g} ms or "
+            f"requests were dropped: {_span_text(row_spans(time_s, at_max))}; the load "
+            "needed more replicas"
         )
     elif at_max.any():
         reasons.append(
@@ -417,18 +439,19 @@ def judge_run(
         share = np.where(requested > 0, 100 * used / np.where(requested > 0, requested, 1), 0)
         over = share > inputs.max_utilization_pct
         over_pct = 100 * float(dt[over].sum()) / float(dt.sum())
-        if over_pct > SLO_SLACK_PCT:
+        if over_pct > inputs.max_over_utilization_time_pct:
             passed = False
             reasons.append(
                 f"pods above {inputs.max_utilization_pct:g} % of their CPU request for "
-                f"{over_pct:.1f} % of the time"
+                f"{over_pct:.1f} % of the time (at most "
+                f"{inputs.max_over_utilization_time_pct:g} % allowed)"
             )
     if passed:
         reasons.insert(
-            0,
-            f"p95 latency within {slo_ms:g} ms {100 - violation_pct:.1f} % of the time; "
+            len(verdict.describe()),
             f"peak {int(summary['replicas_max'])} of maxReplicas={max_replicas}; "
-            f"{per_hour:.1f} direction reversals per hour",
+            f"{per_hour:.1f} direction reversals per hour (at most "
+            f"{inputs.max_reversals_per_hour:g})",
         )
     _, demand = service_demand(result, "hpa", name)
     supply = ts["replicas_ready"].to_numpy(np.float64)
@@ -437,7 +460,10 @@ def judge_run(
     if spells.size:
         reasons.append(f"scale-up lagged demand by {lag:.0f} s on average ({spells.size} times)")
     metrics = {
-        "slo_violation_pct": violation_pct,
+        "slo_violation_pct": float(summary["slo_violation_time_pct"]),
+        "slo_latency_windows_within_pct": latency.compliance_pct,
+        "slo_error_rate_pct": math.nan if errors is None else 100.0 * errors.error_rate,
+        "slo_budget_used_pct": verdict.budget_used_pct,
         "latency_p95_ms": float(summary["latency_p95_ms"]),
         "replicas_max": float(summary["replicas_max"]),
         "time_at_max_replicas_s": float(dt[at_max].sum()),
@@ -452,4 +478,5 @@ def judge_run(
     decisions = events[events["kind"].isin(["scale", "hpa_hold"])][
         ["time_s", "kind", "from", "to", "reason", "detail"]
     ].reset_index(drop=True)
-    return Validation(passed, reasons, assumptions, metrics, decisions, result)
+    warnings = [str(c["message"]) for c in result.summary.get("checks", [])]
+    return Validation(passed, reasons, assumptions, metrics, decisions, result, warnings)

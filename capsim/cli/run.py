@@ -90,7 +90,8 @@ def comparison_text(comparison: Comparison) -> str:
         ).rstrip()
         for row in rows
     ]
-    return "\n".join([*comparison.verdict, "", *lines, "", "* the better value"])
+    checks = ["", "checks:", *(f"  - {c}" for c in comparison.checks)] if comparison.checks else []
+    return "\n".join([*comparison.verdict, *checks, "", *lines, "", "* the better value"])
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from capsim.cli.common import (
     InputError,
     duration_arg,
     number_arg,
+    positive_duration_arg,
     require_extra,
     seed_arg,
 )
@@ -26,6 +27,11 @@ from capsim.scenario.limits import (
     MAX_CONCURRENCY,
     MAX_LATENCY_MS,
     MAX_RATE,
+)
+from capsim.scenario.slo_defaults import (
+    DEFAULT_SLO_OBJECTIVE_PCT,
+    DEFAULT_SLO_WINDOW_S,
+    DEFAULT_VALIDATE_MAX_ERROR_PCT,
 )
 
 __all__ = ["add_validate_parsers"]
@@ -54,11 +60,52 @@ def _add_validate_inputs(parser: argparse.ArgumentParser) -> None:
         help="requests at once per pod",
     )
     parser.add_argument(
-        "--slo-p95-ms", type=number_arg(0, MAX_LATENCY_MS, low_open=True), metavar="MS"
+        "--slo-p95-ms",
+        type=number_arg(0, MAX_LATENCY_MS, low_open=True),
+        metavar="MS",
+        help="the SLO's latency threshold: p95 within MS in each window (default 300)",
     )
-    parser.add_argument("--max-utilization", type=number_arg(0, 1000, low_open=True), metavar="PCT")
     parser.add_argument(
-        "--max-reversals-per-hour", type=number_arg(0, 3600), default=4.0, metavar="N"
+        "--slo-window",
+        type=positive_duration_arg,
+        default=DEFAULT_SLO_WINDOW_S,
+        metavar="DURATION",
+        help="the latency objective's window, a whole number of minutes (default 5m)",
+    )
+    parser.add_argument(
+        "--slo-objective-pct",
+        type=number_arg(0, 100, low_open=True),
+        default=DEFAULT_SLO_OBJECTIVE_PCT,
+        metavar="PCT",
+        help="share of the windows that must be within the threshold (default 99)",
+    )
+    parser.add_argument(
+        "--slo-max-error-pct",
+        type=number_arg(0, 100),
+        default=DEFAULT_VALIDATE_MAX_ERROR_PCT,
+        metavar="PCT",
+        help="at most this share of the requests may fail over the run (default 0.1)",
+    )
+    parser.add_argument(
+        "--max-utilization",
+        type=number_arg(0, 1000, low_open=True),
+        metavar="PCT",
+        help="FAIL when pods use more than PCT %% of their CPU request for longer than "
+        "--max-over-utilization-time-pct of the time",
+    )
+    parser.add_argument(
+        "--max-over-utilization-time-pct",
+        type=number_arg(0, 100),
+        default=1.0,
+        metavar="PCT",
+        help="with --max-utilization: the share of the time allowed above it (default 1)",
+    )
+    parser.add_argument(
+        "--max-reversals-per-hour",
+        type=number_arg(0, 3600),
+        default=4.0,
+        metavar="N",
+        help="FAIL above N scale-direction reversals per hour, flapping (default 4)",
     )
     parser.add_argument("--node-pool", default="general:4:16Gi:0.194", metavar="N:V:M:P")
     parser.add_argument("--seed", type=seed_arg, default=0)
@@ -136,7 +183,11 @@ def _validate_inputs(args: argparse.Namespace) -> Any:
         cpu_ms_per_request=args.cpu_ms_per_request,
         concurrency=args.concurrency,
         slo_p95_ms=args.slo_p95_ms,
+        slo_window_s=args.slo_window,
+        slo_objective_pct=args.slo_objective_pct,
+        max_error_pct=args.slo_max_error_pct,
         max_utilization_pct=args.max_utilization,
+        max_over_utilization_time_pct=args.max_over_utilization_time_pct,
         max_reversals_per_hour=args.max_reversals_per_hour,
         node_pool=parse_node_pool(args.node_pool),
         seed=args.seed,
@@ -171,6 +222,9 @@ def _validation_text(outcome: Any) -> str:
 
     lines = [f"capsim validate: {outcome.verdict}"]
     lines += [f"  - {reason}" for reason in outcome.reasons]
+    if outcome.warnings:
+        lines.append("warnings (what the verdict does not show):")
+        lines += [f"  - {warning}" for warning in outcome.warnings]
     lines.append("metrics:")
     lines += [f"  {k}: {format_value(v)}" for k, v in outcome.metrics.items()]
     lines.append("assumptions:")
@@ -257,7 +311,7 @@ def _recommend(args: argparse.Namespace) -> int:
 
         table = outcome.table()
         rows = [[format_value(v) for v in row] for row in table.itertuples(index=False)]
-        print("Pareto front (service cost against time over the SLO):")
+        print("Pareto front (service cost against SLO error budget used):")
         print(markdown_table(list(table.columns), rows))
         print()
         print("\n".join([*outcome.notes, *outcome.why]))

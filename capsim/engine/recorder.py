@@ -354,6 +354,7 @@ class PlatformRecorder:
                 (self.platform, self.workloads[w]): LatencySamples(
                     response_s=self.samples[i][0],
                     in_system_at_start=float(self.in_system_at_start[i]),
+                    response_tick=self.samples[i][1],
                 )
                 for i, w in enumerate(self.services)
             }

@@ -21,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from capsim.scenario.workloads import Slo
+
 __all__ = [
     "EVENT_COLUMNS",
     "JOB_COLUMNS",
@@ -81,10 +83,12 @@ class LatencyComponents:
 @dataclass(frozen=True, eq=False)
 class LatencySamples:
     """One service's measured response times under ``service_model: exact``: every
-    completion of the run (s, single precision), in completion order."""
+    completion of the run (s, single precision), in completion order, and the tick each
+    completed in."""
 
     response_s: npt.NDArray[np.float32]
     in_system_at_start: float = 0.0  # requests in the warm replicas at time 0
+    response_tick: npt.NDArray[np.int32] | None = None  # the tick each one completed in
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,7 +96,7 @@ class Recording:
     """Everything the engine hands over at the end of a run (schemas: module constants).
 
     ``latency``: (platform, workload) → per-tick components, services only; ``slo``:
-    workload → (p95 latency target in ms, max error rate), either None; ``scenario``:
+    service → its SLO (None: none); ``scenario``:
     the scenario as run, JSON-serialisable.
     """
 
@@ -104,7 +108,7 @@ class Recording:
     timeseries: pd.DataFrame
     events: pd.DataFrame
     latency: Mapping[tuple[str, str], LatencyComponents | LatencySamples]
-    slo: Mapping[str, tuple[float | None, float | None]]
+    slo: Mapping[str, Slo | None]
     platform_kinds: Mapping[str, str]
     workload_kinds: Mapping[str, str]
     jobs: pd.DataFrame

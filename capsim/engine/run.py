@@ -126,11 +126,7 @@ def simulate(
         timeseries=_frame(columns),
         events=events,
         latency=latency,
-        slo={
-            w.name: ((w.slo.p95_latency_ms, w.slo.max_error_rate) if w.slo else (None, None))
-            for w in scenario.workloads
-            if isinstance(w, ServiceWorkload)
-        },
+        slo={w.name: w.slo for w in scenario.workloads if isinstance(w, ServiceWorkload)},
         platform_kinds={name: p.kind for name, p in scenario.platforms.items()},
         workload_kinds={w.name: w.kind for w in scenario.workloads},
         jobs=pd.DataFrame(job_rows, columns=list(JOB_COLUMNS)),

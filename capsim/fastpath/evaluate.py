@@ -55,6 +55,8 @@ from capsim.fastpath.kernel import (
     M_SCALE_EVENTS,
     M_SERVED,
     M_SLO_BAD_S,
+    M_SLO_GOOD_WINDOWS,
+    M_SLO_WINDOWS,
     M_USED_CORE_S,
     N_METRICS,
     RECORD,
@@ -370,6 +372,7 @@ def evaluate_hpas(
             slo.p95_latency_ms / 1000.0 if slo and slo.p95_latency_ms is not None else math.nan,
             slo.max_error_rate if slo and slo.max_error_rate is not None else math.nan,
             math.nan if max_utilization_pct is None else max_utilization_pct,
+            round(slo.window_s / inputs.tick_s) if slo else 1,  # whole ticks (run_grid)
         ]
     )
     n = len(specs)
@@ -470,5 +473,7 @@ def _frame(
             * (core_h * CPU_PRICE_PER_CORE_HOUR + gb_h * MEMORY_PRICE_PER_GB_HOUR),
             "cost_usd": bill_per_s * max(scenario.duration_s, 60.0) if exact else math.nan,
             "latency_p95_ms": math.nan,
+            "slo_windows": out[:, M_SLO_WINDOWS].astype(np.int64),
+            "slo_good_windows": out[:, M_SLO_GOOD_WINDOWS].astype(np.int64),
         }
     )

@@ -43,6 +43,7 @@ from capsim.hpa.batch_calculator import replicas_from_counts
 from capsim.hpa.calculator import cpu_unready_rule
 from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import service
+from capsim.models import slo as slo_model
 from capsim.models.service import (
     O_ABANDONED,
     O_CPU,
@@ -60,6 +61,7 @@ from capsim.models.service import (
     P_CPU_S,
     STATE_FIELDS,
 )
+from capsim.models.slo import LATENCY_PERCENTILE
 
 COMPILED = importlib.util.find_spec("numba") is not None
 """Whether the kernel is compiled (the ``fast`` extra installs Numba). Without Numba the
@@ -87,7 +89,9 @@ SAME_INSTANT_S = 1e-9
 RECORD, SCRAPE, SYNC = 1, 2, 4
 
 # The kernel's cached machine code includes the service model and the HPA rule it calls.
-forget_stale_cache(__file__, service.__file__, calculator.__file__, batch_calculator.__file__)
+forget_stale_cache(
+    __file__, service.__file__, calculator.__file__, batch_calculator.__file__, slo_model.__file__
+)
 
 # The CPU unready-pod rule and the replica calculator of the HPA maths, compiled with the
 # kernel (one rule for all).
@@ -118,7 +122,10 @@ M_USED_CORE_S = 13
 M_REQUESTED_CORE_S = 14
 M_DESIRED_MAX = 15
 M_LATE = 16
-N_METRICS = 17
+M_SLO_WINDOWS = 17  # latency-objective windows that served requests (capsim.models.slo)
+M_SLO_GOOD_WINDOWS = 18  # ... and those within the threshold
+N_METRICS = 19
+_LATE_SHARE = 1.0 - LATENCY_PERCENTILE / 100.0  # a window is good up to this share late
 
 _PODS, _PERCENT = 0, 1
 _SELECT_MAX, _SELECT_MIN, _SELECT_DISABLED = 0, 1, 2
@@ -286,6 +293,15 @@ def _push_min(times, values, head: int, tail: int, mask: int, t: float, v: int) 
 
 
 @njit(cache=True)
+def _close_window(out, served: float, late: float) -> None:
+    """Count a latency-objective window (:func:`capsim.models.slo.window_counts`)."""
+    if served > 0.0:
+        out[M_SLO_WINDOWS] += 1
+        if late <= _LATE_SHARE * served:
+            out[M_SLO_GOOD_WINDOWS] += 1
+
+
+@njit(cache=True)
 def simulate_config(
     c: int,
     inst_time,
@@ -302,7 +318,8 @@ def simulate_config(
     config_float,  # (n, 5): limit_cores, tol_up, tol_down, up_window_s, down_window_s
     up_policies,
     down_policies,
-    slo,  # p95_s (NaN: none), max_error_rate (NaN: none), max_utilization_pct (NaN: none)
+    slo,  # p95_s (NaN: none), max_error_rate (NaN: none), max_utilization_pct (NaN: none),
+    #       the latency objective's window in ticks
     caps,  # cohorts, recommendations, events
     metrics,
     trajectory,
@@ -331,6 +348,7 @@ def simulate_config(
     up_window, down_window = config_float[c, 3], config_float[c, 4]
     up_pol, down_pol = up_policies[c], down_policies[c]
     slo_s, max_error, max_util = slo[0], slo[1], slo[2]
+    window_ticks = int(slo[3])  # the latency objective's window, in ticks
     request_cores = request / 1000.0
     keep_laws = laws.shape[1] > 0
     keep_trajectory = trajectory.shape[1] > 0
@@ -399,6 +417,8 @@ def simulate_config(
     row_arrived = row_served = row_dropped = 0.0
     row_used = row_mem = row_requested = 0.0
     row_w = row_late = 0.0
+    win_w = win_late = 0.0  # the latency objective's current window
+    win_ticks = 0
     prev_row_s = 0.0
     out = metrics[c]
 
@@ -476,6 +496,14 @@ def simulate_config(
                     )
                     row_w += weight
                     row_late += weight * late
+                    win_w += weight
+                    win_late += weight * late
+                if slo_s == slo_s:
+                    win_ticks += 1
+                    if win_ticks == window_ticks:
+                        _close_window(out, win_w, win_late)
+                        win_w = win_late = 0.0
+                        win_ticks = 0
                 if keep_laws:
                     laws[c, next_tick, 0] = weight
                     laws[c, next_tick, 1] = fixed_wait
@@ -717,6 +745,8 @@ def simulate_config(
             if keep_trajectory:
                 trajectory[c, sync_index] = desired
             sync_index += 1
+    if win_ticks > 0:  # the last window, shorter
+        _close_window(out, win_w, win_late)
 
 
 @njit(parallel=True, cache=True)

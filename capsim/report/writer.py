@@ -26,9 +26,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from capsim.analysis.compare import Comparison, compare
+from capsim.analysis.compare import VERDICT_RULES, Comparison, compare
 from capsim.results.files import check_output_folder, output_folder, write_durably
 from capsim.results.run_result import RunResult
+from capsim.results.sanity import CHECK_RULES
+from capsim.scenario.document import document_yaml
 
 __all__ = [
     "FORMATS",
@@ -62,6 +64,8 @@ def format_value(value: Any, unit: str = "") -> str:
     if isinstance(value, bool | str):
         return str(value)
     number = float(value)
+    if math.isinf(number):
+        return "∞" if number > 0 else "−∞"
     if unit in ("USD", "USD/day"):
         return f"${number:,.2f}"
     if number == int(number) and abs(number) < 1e15:
@@ -140,7 +144,11 @@ def _detail_tables(result: RunResult) -> list[tuple[str, pd.DataFrame]]:
             for platform, entry in platforms.items()
             if workload in entry["workloads"]
         }
-        keys = [k for k in next(iter(data.values())) if k != "kind"]
+        keys = [  # (a service's SLO verdict is in the verdict box, not here)
+            k
+            for k, v in next(iter(data.values())).items()
+            if k != "kind" and not isinstance(v, dict)
+        ]
         frame = pd.DataFrame(
             {p: [values.get(k) for k in keys] for p, values in data.items()}, index=keys
         )
@@ -155,8 +163,20 @@ def _scale_events(result: RunResult, limit: int = 12) -> pd.DataFrame:
     return scales[columns].head(limit)
 
 
-def _scenario_yaml(result: RunResult) -> str:
-    return yaml.safe_dump(result.summary.get("scenario_as_run", {}), sort_keys=False)
+def _scenario_as_run(result: RunResult) -> tuple[str, str]:
+    """The caption and YAML of *Scenario as run*: the scenario file that reproduces the run
+    (:mod:`capsim.scenario.document`) when the result carries it (a run of
+    :func:`capsim.run`), else the summary's record of the parsed scenario, which is no
+    scenario file (a result loaded from a folder)."""
+    if result.scenario_document is not None:
+        caption = "A scenario file: save it and run it (capsim run FILE) to reproduce the run."
+        return caption, document_yaml(result.scenario_document)
+    caption = (
+        "The parsed scenario as summary.json records it, every default filled in, in the "
+        "schema's own units (vcpu_millicores, memory_bytes, timeout_s): a record, not a "
+        "scenario file (capsim run would read its numbers in other units)."
+    )
+    return caption, yaml.safe_dump(result.summary.get("scenario_as_run", {}), sort_keys=False)
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -202,11 +222,15 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
         for workload, frame in _detail_tables(result)
     )
     events = _scale_events(result)
+    caption, scenario_text = _scenario_as_run(result)
     parts = [
         f"<h1>{title}</h1>",
         f"<p>{html.escape(_description(result))}</p>",
         f'<p class="muted">{html.escape(_run_facts(result))}</p>',
         f'<div class="verdict">{verdict}</div>',
+        "".join(f'<p class="muted">{html.escape(rule)}</p>' for rule in VERDICT_RULES),
+        "<h2>Checks</h2>",
+        _html_checks(comparison),
         "<h2>Comparison</h2>",
         _html_comparison(comparison),
         "<h2>Figures</h2>",
@@ -216,10 +240,26 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
         "<h2>First scaling decisions</h2>",
         _html_frame(events, index=False) if len(events) else "<p>No scaling decisions.</p>",
         "<h2>Scenario as run</h2>",
-        '<p class="muted">Every default filled in: run this to reproduce the report.</p>',
-        f"<pre>{html.escape(_scenario_yaml(result))}</pre>",
+        f'<p class="muted">{html.escape(caption)}</p>',
+        f"<pre>{html.escape(scenario_text)}</pre>",
     ]
     return html_page(_title(result), "\n".join(parts))
+
+
+def _check_rules() -> str:
+    rules = "; ".join(f"{name}: {rule}" for name, rule in CHECK_RULES.items())
+    return f"Each run is checked for: {rules}."
+
+
+def _html_checks(comparison: Comparison) -> str:
+    found = "".join(f"<li>{html.escape(line)}</li>" for line in comparison.checks)
+    body = f"<ul>{found}</ul>" if found else "<p>No check found anything.</p>"
+    return body + f'<p class="muted">{html.escape(_check_rules())}</p>'
+
+
+def _md_checks(comparison: Comparison) -> str:
+    found = "\n".join(f"- {line}" for line in comparison.checks) or "No check found anything."
+    return f"{found}\n\n_{_check_rules()}_"
 
 
 def html_page(title: str, body: str) -> str:
@@ -270,6 +310,9 @@ def render_markdown(result: RunResult, comparison: Comparison, figure_names: lis
         _description(result),
         f"_{_run_facts(result)}_",
         "\n".join(f"> {line}" for line in comparison.verdict),
+        "\n\n".join(f"_{rule}_" for rule in VERDICT_RULES),
+        "## Checks",
+        _md_checks(comparison),
         "## Comparison",
         _md_comparison(comparison),
         "## Figures",
@@ -290,7 +333,8 @@ def render_markdown(result: RunResult, comparison: Comparison, figure_names: lis
         if len(events)
         else "No scaling decisions."
     )
-    parts += ["## Scenario as run", "```yaml\n" + _scenario_yaml(result) + "```"]
+    caption, scenario_text = _scenario_as_run(result)
+    parts += ["## Scenario as run", f"_{caption}_", "```yaml\n" + scenario_text + "```"]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "LatencyMixture",
     "latency_law",
     "latency_mixture",
+    "served_and_late",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -353,3 +354,38 @@ def latency_law(
     if isinstance(components, LatencySamples):
         return EmpiricalLatency(components.response_s)
     return latency_mixture(components)
+
+
+def served_and_late(
+    components: LatencyComponents | LatencySamples, threshold_s: float, n_ticks: int
+) -> tuple[FloatArray, FloatArray]:
+    """Per tick of the run: the requests served, and how many of them took longer than
+    ``threshold_s`` — expected (``served × P(T > threshold)`` of the tick's law) or, for
+    measured responses, counted. For the windowed latency objective
+    (:mod:`capsim.models.slo`)."""
+    if isinstance(components, LatencySamples):
+        ticks = components.response_tick
+        if ticks is None:
+            raise ValueError("LatencySamples.response_tick: needed to cut the run into windows")
+        served = np.bincount(ticks, minlength=n_ticks).astype(np.float64)
+        slow = ticks[components.response_s > threshold_s]
+        return served, np.bincount(slow, minlength=n_ticks).astype(np.float64)
+    served = np.asarray(components.served, dtype=np.float64)
+    keep = served > 0
+
+    def part(values: FloatArray | float, neutral: float) -> FloatArray:
+        full = np.broadcast_to(np.asarray(values, dtype=np.float64), served.shape)
+        return np.where(keep, full, neutral)
+
+    shifted = threshold_s - part(components.fixed_wait_s, 0.0)
+    tail, _ = tail_and_density(
+        np.maximum(shifted, 0.0),
+        part(components.wait_probability, 0.0),
+        part(components.wait_rate_per_s, 1.0),
+        part(components.service_rate_per_s, 1.0),
+        part(components.wait_limit_s, math.inf),
+        part(components.service_share2, 0.0),
+        part(components.service_rate2_per_s, 1.0),
+    )
+    tail = np.where(shifted > 0, tail, 1.0)
+    return served, np.where(keep, served * np.clip(tail, 0.0, 1.0), 0.0)

@@ -13,7 +13,7 @@ import importlib.util
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,8 @@ def _summary_problem(summary: Any) -> str | None:
     """What makes ``summary`` unlike the one :func:`summarize` writes, or None.
 
     The shape checked is what readers rely on: numbers at the top, ``platforms`` → name →
-    figures (numbers or null) and ``kind``, and ``workloads`` → name → the same."""
+    figures (numbers or null) and ``kind``, and ``workloads`` → name → the same (and a
+    service's ``slo`` verdict, an object or null)."""
     if not isinstance(summary, dict):
         return "a JSON object expected"
     for key in ("duration_s", "tick_s", "record_every_s"):
@@ -118,6 +119,15 @@ def _summary_problem(summary: Any) -> str | None:
             return f"{key}: a finite number expected, got {summary.get(key)!r}"
     if not isinstance(summary.get("scenario_as_run"), dict):
         return "scenario_as_run: an object expected"
+    checks = summary.get("checks", [])
+    if not isinstance(checks, list):
+        return f"checks: a list expected, got {checks!r}"
+    for index, finding in enumerate(checks):
+        fields = ("platform", "workload", "check", "message")
+        if not isinstance(finding, dict) or not all(
+            isinstance(finding.get(f), str) for f in fields
+        ):
+            return f"checks[{index}]: an object of strings {', '.join(fields)} expected"
     platforms = summary.get("platforms")
     if not isinstance(platforms, dict) or not platforms:
         return "platforms: an object of platforms expected"
@@ -132,8 +142,39 @@ def _summary_problem(summary: Any) -> str | None:
             if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
                 return f"{at}.kind: a string expected"
             for key, value in entry.items():
+                if key == "slo":  # a service's SLO verdict (capsim.models.slo)
+                    problem = _slo_problem(value)
+                    if problem:
+                        return f"{at}.slo{problem}"
+                    continue
                 if key not in ("kind", "workloads") and not (value is None or _is_number(value)):
                     return f"{at}.{key}: a number or null expected, got {value!r}"
+    return None
+
+
+_SLO_FIELDS = {
+    "latency": ("threshold_ms", "window_s", "objective_pct", "windows", "good_windows"),
+    "errors": ("max_error_rate", "requests_failed", "requests_arrived"),
+}
+
+
+def _slo_problem(value: Any) -> str | None:
+    """What makes a workload's ``slo`` entry unlike :meth:`SloVerdict.as_dict`'s (the
+    fields a reader rebuilds the verdict from), as ``.field: reason``; or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return f": an object or null expected, got {value!r}"
+    for part, names in _SLO_FIELDS.items():
+        block = value.get(part)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            return f".{part}: an object or null expected, got {block!r}"
+        for name in names:
+            number: Any = block.get(name)
+            if not _is_number(number) or not math.isfinite(number) or number < 0:
+                return f".{part}.{name}: a finite number >= 0 expected, got {number!r}"
     return None
 
 
@@ -155,6 +196,11 @@ def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
 class RunResult:
     """One run: time series, events and jobs (schemas above) and the JSON summary.
 
+    ``scenario_document``: the scenario as a scenario file that reproduces the run
+    (:func:`capsim.scenario.document.scenario_document`, at the run's seed), which the
+    report shows; :func:`capsim.run` sets it. It is not saved (the summary's
+    ``scenario_as_run`` is the record of the scenario), so a loaded result has ``None``.
+
     Equality compares the summaries and the frames (values, dtypes, columns, index).
     """
 
@@ -162,14 +208,18 @@ class RunResult:
     events: pd.DataFrame
     jobs: pd.DataFrame
     summary: dict[str, Any]
+    scenario_document: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_recording(cls, recording: Recording) -> RunResult:
+    def from_recording(
+        cls, recording: Recording, scenario_document: dict[str, Any] | None = None
+    ) -> RunResult:
         """Conform the engine's frames to the schemas and compute the summary."""
         timeseries = conform(recording.timeseries, TIMESERIES_COLUMNS, "timeseries")
         events = conform(recording.events, EVENT_COLUMNS, "events")
         jobs = conform(recording.jobs, JOB_COLUMNS, "jobs")
-        return cls(timeseries, events, jobs, summarize(recording, timeseries, events, jobs))
+        summary = summarize(recording, timeseries, events, jobs)
+        return cls(timeseries, events, jobs, summary, scenario_document)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RunResult):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from capsim.engine.progress import ProgressCallback
 from capsim.engine.run import simulate
 from capsim.results.run_result import RunResult
+from capsim.results.sanity import sanity_checks
 from capsim.scenario import Scenario
+from capsim.scenario.document import scenario_document
 
 __all__ = ["run"]
 
@@ -18,5 +20,14 @@ def run(
 
     ``seed`` overrides the scenario's; ``progress=True`` draws a bar per platform on
     stderr, a callable instead receives ``(platform, simulated seconds done, total)``.
+    The summary's ``checks`` list what :mod:`capsim.results.sanity` found. The result
+    carries the scenario file that reproduces the run
+    (``RunResult.scenario_document``: the scenario at the run's seed, its files by
+    absolute path).
     """
-    return RunResult.from_recording(simulate(scenario, seed, progress))
+    recording = simulate(scenario, seed, progress)
+    document = scenario_document(scenario, seed=recording.seed)
+    result = RunResult.from_recording(recording, document)
+    findings = sanity_checks(scenario, result.summary, result.timeseries)
+    result.summary["checks"] = [finding.as_dict() for finding in findings]
+    return result

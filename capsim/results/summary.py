@@ -22,7 +22,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from capsim.engine.recording import LatencyComponents, LatencySamples, Recording
-from capsim.results.latency import EMPTY_MIXTURE, EmpiricalLatency, LatencyMixture, latency_law
+from capsim.models.slo import SloVerdict, error_objective, latency_objective
+from capsim.results.latency import (
+    EMPTY_MIXTURE,
+    EmpiricalLatency,
+    LatencyMixture,
+    latency_law,
+    served_and_late,
+)
+from capsim.scenario.workloads import Slo
 
 __all__ = [
     "empirical_quantile",
@@ -242,8 +250,38 @@ def _workload_summary(
             | job_stats(own["submit_s"], own["start_s"], own["end_s"])
             | {"gpu_used_hours": gpu_hours}
         )
-    slo = rec.slo.get(workload, (None, None))
-    return out | _service_metrics(rows, dt, rec.latency.get((platform, workload)), slo)
+    slo = rec.slo.get(workload)
+    components = rec.latency.get((platform, workload))
+    targets = (slo.p95_latency_ms, slo.max_error_rate) if slo is not None else (None, None)
+    metrics = _service_metrics(rows, dt, components, targets)
+    return out | metrics | {"slo": _slo_verdict(rec, slo, components, metrics)}
+
+
+def _slo_verdict(
+    rec: Recording,
+    slo: Slo | None,
+    components: LatencyComponents | LatencySamples | None,
+    metrics: Mapping[str, Any],
+) -> dict[str, object] | None:
+    """The service's SLO judged by :mod:`capsim.models.slo` (None without an SLO)."""
+    if slo is None:
+        return None
+    n_ticks = round(rec.duration_s / rec.tick_s)
+    if components is not None:
+        served, late = served_and_late(components, slo.p95_latency_ms / 1000.0, n_ticks)
+    else:
+        served = late = np.zeros(n_ticks)
+    latency = latency_objective(
+        slo.p95_latency_ms, slo.window_s, slo.objective_pct, served, late, rec.tick_s
+    )
+    errors = None
+    if slo.max_error_rate is not None:
+        errors = error_objective(
+            slo.max_error_rate,
+            float(metrics["requests_failed_after_retries"]),
+            float(metrics["requests_arrived"]),
+        )
+    return SloVerdict(latency, errors).as_dict()
 
 
 def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[str, Any]:

@@ -92,6 +92,9 @@ def run_grid(scenario: Scenario, where: str) -> RunGrid:
             "use a longer tick or a shorter duration"
         )
     n_ticks = _whole_multiple(duration, tick, "duration", where)
+    for index, w in enumerate(scenario.workloads):
+        if isinstance(w, ServiceWorkload) and w.slo is not None:
+            _whole_multiple(w.slo.window_s, tick, f"workloads[{index}].slo.window", where)
     services = sum(isinstance(w, ServiceWorkload) for w in scenario.workloads)
     platforms = len(scenario.platforms)
     cells = n_ticks * services * platforms

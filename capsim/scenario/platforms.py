@@ -25,6 +25,7 @@ from capsim.scenario.fields import (
     PositiveBytes,
     PositiveMillicores,
     PositiveSeconds,
+    RelativePath,
     Seconds,
 )
 from capsim.scenario.limits import (
@@ -219,7 +220,7 @@ class KubernetesWorkload(FrozenModel):
 
     pod: PodTemplate | None = None
     hpa: HpaTemplate | None = None
-    hpa_manifest: Path | None = None
+    hpa_manifest: RelativePath | None = None
     replicas: Int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
     routing: Routing = "random"
 

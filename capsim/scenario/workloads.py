@@ -5,12 +5,17 @@ Numbers are bounded as :mod:`capsim.scenario.limits` lists (``cpu_ms_per_request
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from capsim.models.service import ROUTING, service_params
 from capsim.scenario.base import FrozenModel, Name
@@ -22,7 +27,9 @@ from capsim.scenario.fields import (
     Millicores,
     PositiveMillicores,
     PositiveSeconds,
+    RelativePath,
     Seconds,
+    in_document,
 )
 from capsim.scenario.limits import (
     CPU_MS_PER_REQUEST_MAX,
@@ -40,6 +47,7 @@ from capsim.scenario.limits import (
     MAX_WORKERS,
 )
 from capsim.scenario.load import LoadSpec
+from capsim.scenario.slo_defaults import DEFAULT_SLO_OBJECTIVE_PCT, DEFAULT_SLO_WINDOW_S
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,9 +64,18 @@ __all__ = [
 
 
 class Slo(FrozenModel):
-    """Service-level objective: p95 latency, and optionally a maximum error (drop) rate."""
+    """A service's SLO (:mod:`capsim.models.slo` judges a run against it):
+
+    * latency: p95 ≤ ``p95_latency_ms`` in at least ``objective_pct`` % (default 99) of
+      the ``window``-long windows of the run (default 5 minutes; a whole number of ticks)
+      that served requests;
+    * errors, with ``max_error_rate``: at most that share of the requests that arrived
+      fail (refused, dropped, timed out or abandoned, after any retries) over the run.
+    """
 
     p95_latency_ms: Float = Field(gt=0, le=MAX_LATENCY_MS)
+    window_s: PositiveSeconds = Field(default=DEFAULT_SLO_WINDOW_S, alias="window")
+    objective_pct: Float = Field(default=DEFAULT_SLO_OBJECTIVE_PCT, gt=0, le=100)
     max_error_rate: Float | None = Field(default=None, ge=0, le=1)
 
 
@@ -91,10 +108,23 @@ class ServiceTime(FrozenModel):
         "exponential"
     )
     cv: Float | None = Field(default=None, gt=0, le=MAX_SERVICE_TIME_CV)
-    path: Path | None = None
+    path: RelativePath | None = None
     column: str = "cpu_ms"
     samples: Int | None = Field(default=None, ge=2)
     """``empirical``: how many samples the file held (set while the scenario loads)."""
+
+    @model_serializer(mode="wrap")
+    def _as_written(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """Written back as a scenario file (:mod:`capsim.scenario.document`), an empirical
+        shape leaves out ``cv`` and ``samples``: loading reads them from the file again
+        (and refuses them written)."""
+        data: dict[str, Any] = handler(self)
+        if self.distribution == "empirical" and in_document(info) is not None:
+            data.pop("cv", None)
+            data.pop("samples", None)
+        return data
 
     @model_validator(mode="after")
     def _cv_where_it_belongs(self) -> ServiceTime:
@@ -257,7 +287,7 @@ class BatchArrivals(FrozenModel):
 
     poisson_per_hour: Float | None = Field(default=None, gt=0, le=MAX_RATE * 3600)
     times_s: tuple[Seconds, ...] | None = Field(default=None, alias="times")
-    path: Path | None = None
+    path: RelativePath | None = None
     column: str = "submit_s"
 
     @model_validator(mode="after")

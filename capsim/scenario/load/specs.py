@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from capsim.scenario.fields import Float, Seconds, StrictModel
+from capsim.scenario.fields import DurationOut, Float, RelativePathText, Seconds, StrictModel
 from capsim.scenario.limits import MAX_LOAD_DEPTH, MAX_RATE, nesting_problem
 from capsim.scenario.parsing import format_loc
 from capsim.units import parse_duration_s
@@ -57,7 +57,7 @@ def _trace_time(value: Any) -> float | datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-TraceTime = Annotated[float | datetime, BeforeValidator(_trace_time)]
+TraceTime = Annotated[float | datetime, BeforeValidator(_trace_time), DurationOut]
 
 
 class _Spec(StrictModel):
@@ -195,7 +195,7 @@ class TraceLoad(_Spec):
     """
 
     type: Literal["trace"]
-    path: str = Field(min_length=1)
+    path: RelativePathText = Field(min_length=1)
     column: str | None = None
     scale: Float = Field(default=1.0, ge=0, le=MAX_RATE, allow_inf_nan=False)
     start: TraceTime | None = None
