@@ -1,14 +1,18 @@
 """``capsim recommend``: the cheapest HPA settings that hold the SLO on recorded load.
 
 Candidates vary the CPU target utilization and the scaling behavior (presets below) of
-the given HPA and, when asked, its ``maxReplicas``; they keep its ``minReplicas``,
-metrics and scale target. Each candidate runs through the
+the given HPA, and its bounds: with each target, the HPA's own ``minReplicas`` and
+``maxReplicas``, its ``minReplicas`` with the ``maxReplicas`` the trace's peak demand
+needs at that target, and both bounds from the demand (:func:`demand_bounds`); or only
+the ``maxReplicas`` values given (``--max-replicas``). They keep its metrics and scale
+target. Each candidate runs through the
 engine exactly as ``capsim validate`` runs the current HPA (same scenario, same seed),
 in parallel (:func:`capsim.analysis.sweep.map_runs`), and is judged by the same rules.
 
 **Cost** here is the service's own share of the cluster (OpenCost: its max(request,
 usage) at the node's per-resource price, :func:`capsim.analysis.metrics.platform_cost_split`),
-not the node bill, which moves only in whole nodes and carries the cluster's minimum.
+not the node bill, which moves only in whole nodes and carries the cluster's minimum; the
+answer states both, each labelled, for the recommendation and the current HPA.
 
 **Choice.** Among candidates that PASS with a margin (at most :data:`MARGIN_BUDGET_PCT` =
 50 % of every SLO error budget used: :mod:`capsim.models.slo`), and the current HPA if it
@@ -40,11 +44,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -63,7 +68,7 @@ from capsim.analysis.validate import (
 from capsim.fastpath import FastPathError, evaluate_hpas
 from capsim.models.slo import ErrorObjective, LatencyObjective, SloVerdict
 from capsim.results.files import output_folder, write_durably
-from capsim.scenario import Scenario, parse_scenario
+from capsim.scenario import Scenario, ServiceWorkload, parse_scenario
 from capsim.scenario.load.traces import Trace
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
 from capsim.scenario.portable import make_portable, run_portable
@@ -169,10 +174,13 @@ def candidate_specs(
     presets: Sequence[str],
     max_replicas: Sequence[int] = (),
     cpu_requests_m: Sequence[int] = (),
+    bounds: Callable[[int, int | None], Sequence[tuple[int, int]]] | None = None,
 ) -> list[tuple[str, int, str, dict[str, Any], int | None]]:
     """(label, target, preset, spec, CPU request) of every candidate, in order;
     ``max_replicas`` and ``cpu_requests_m`` (if given) are tried too: every target with
-    every request, since the two decide the replica count together."""
+    every request, since the two decide the replica count together. ``bounds`` ((target,
+    CPU request or None) → (minReplicas, maxReplicas) pairs, :func:`demand_bounds`)
+    searches the bounds per target and request instead of ``max_replicas``."""
     unknown = [p for p in presets if p not in PRESETS and p != "current"]
     if unknown:
         raise ValueError(f"--presets: unknown {unknown}; choose from {[*PRESETS, 'current']}")
@@ -189,16 +197,50 @@ def candidate_specs(
     requests: list[int | None] = [*cpu_requests_m] or [None]
     out = []
     for request in requests:
-        for ceiling in ceilings:
+        for ceiling in ceilings if bounds is None else [0]:
             for preset in presets:
                 behavior = spec.get("behavior") if preset == "current" else PRESETS[preset]
                 for target in targets:
-                    candidate = _with(spec, target, behavior)
-                    candidate["maxReplicas"] = ceiling
-                    label = f"{target}% {preset}" + (f" max {ceiling}" if max_replicas else "")
-                    label += f" req {request}m" if request is not None else ""
-                    out.append((label, target, preset, candidate, request))
+                    pairs = [(low, ceiling)] if bounds is None else bounds(target, request)
+                    for floor, top in pairs:
+                        candidate = _with(spec, target, behavior)
+                        candidate["minReplicas"], candidate["maxReplicas"] = floor, top
+                        label = f"{target}% {preset}"
+                        if bounds is not None:
+                            label += f" min {floor} max {top}"
+                        elif max_replicas:
+                            label += f" max {top}"
+                        label += f" req {request}m" if request is not None else ""
+                        out.append((label, target, preset, candidate, request))
     return out
+
+
+HEADROOM = 1.25
+""":func:`demand_bounds`: the searched maxReplicas carry the trace's peak at the target
+with this much to spare (25 %), for the replicas still starting when it comes."""
+
+
+def demand_bounds(
+    spec: Mapping[str, Any],
+    target: int,
+    peak_cores: float,
+    trough_cores: float,
+    request_cores: float,
+) -> list[tuple[int, int]]:
+    """The (minReplicas, maxReplicas) pairs searched with ``target`` for pods requesting
+    ``request_cores``: the HPA's own, its minReplicas with the maxReplicas the trace's
+    demand asks for, and both bounds from the demand: maxReplicas = ⌈peak cores ×
+    :data:`HEADROOM` / (request × target)⌉ (the pods that carry the peak at the target,
+    with room), minReplicas = ⌈trough cores / (request × target)⌉, at least 1 (the pods
+    the quietest time needs). Bounds are clipped to 1 … ``MAX_REPLICAS``."""
+    from capsim.scenario.limits import MAX_REPLICAS
+
+    low, high = int(spec.get("minReplicas", 1)), int(spec["maxReplicas"])
+    per_pod = request_cores * target / 100.0
+    top = min(max(math.ceil(peak_cores * HEADROOM / per_pod), 1), MAX_REPLICAS)
+    floor = min(max(math.ceil(trough_cores / per_pod), 1), top)
+    pairs = [(low, high), (low, max(top, low)), (floor, max(top, floor))]
+    return list(dict.fromkeys(pairs))  # (the HPA's own first; no repeats)
 
 
 def _evaluate(
@@ -219,6 +261,24 @@ def _evaluate(
     name = scenario.workloads[0].name
     outcome = judge_run(result, name, int(spec["maxReplicas"]), inputs, assumptions)
     return outcome.passed, outcome.reasons, outcome.metrics
+
+
+def _demand_cores(base: dict[str, Any]) -> tuple[float, float, float]:
+    """The validation scenario's CPU demand at its peak and at its quietest (the 1st
+    percentile of the ticks, so one empty minute of the trace does not set the floor),
+    in cores, and the pod's CPU request in cores."""
+    from capsim.scenario.inputs import prepare_inputs
+
+    scenario = parse_scenario(base, where="capsim recommend", base_dir=Path("."))
+    (workload,) = scenario.workloads
+    assert isinstance(workload, ServiceWorkload)
+    rates = prepare_inputs(scenario).arrival_rates[workload.name]
+    per_request = workload.cpu_ms_per_request / 1000.0
+    (config,) = scenario.platforms["hpa"].workloads.values()
+    pod = config.pod  # type: ignore[union-attr]
+    assert pod is not None
+    request = pod.cpu_request_millicores / 1000.0
+    return float(rates.max()) * per_request, float(np.quantile(rates, 0.01)) * per_request, request
 
 
 def _scenario_for(
@@ -247,6 +307,7 @@ def recommend(
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     screen: bool = True,
     cpu_requests_m: Sequence[int] = (),
+    search_bounds: bool = True,
 ) -> Recommendation:
     """Screen every candidate, confirm the best with the engine, choose (module docs).
     ``screen=False`` runs every candidate through the engine."""
@@ -258,7 +319,15 @@ def recommend(
         raise ValueError("--cpu-requests: give --deployment too (the pod to resize)")
     specs: list[tuple[str, int, str, dict[str, Any], int | None]]
     specs = [("current", _cpu_target(spec), "current", spec, None)]
-    specs += candidate_specs(spec, targets, presets, max_replicas, cpu_requests_m)
+    bounds = None
+    if search_bounds and not max_replicas:
+        peak, trough, pod_request = _demand_cores(base)
+
+        def bounds(target: int, request_m: int | None) -> list[tuple[int, int]]:
+            request = pod_request if request_m is None else request_m / 1000.0
+            return demand_bounds(spec, target, peak, trough, request)
+
+    specs += candidate_specs(spec, targets, presets, max_replicas, cpu_requests_m, bounds)
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
 
     def engine(indices: Sequence[int]) -> dict[int, Candidate]:
@@ -465,26 +534,46 @@ def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[st
             f"margin costs less (${current.metrics['workload_cost_usd']:,.2f})"
         ]
     cost, base = chosen.metrics["workload_cost_usd"], current.metrics["workload_cost_usd"]
-    change = 100 * (1 - cost / base) if base > 0 else 0.0
+    bill, base_bill = chosen.metrics["cost_usd"], current.metrics["cost_usd"]
+    low, high = chosen.spec.get("minReplicas", 1), chosen.spec["maxReplicas"]
+    bounds = f"minReplicas {low}, maxReplicas {high}"
     lines = [
-        f"recommended: CPU target {chosen.target_pct} % with {chosen.preset} behavior, "
-        f"maxReplicas {chosen.spec['maxReplicas']}"
+        f"recommended: CPU target {chosen.target_pct} % with {chosen.preset} behavior, {bounds}"
         + (f", CPU request {chosen.cpu_request_m}m" if chosen.cpu_request_m else "")
-        + ": PASS, "
-        f"${cost:,.2f} ({_budget(chosen)} of the SLO error budget used, "
+        + f": PASS ({_budget(chosen)} of the SLO error budget used, "
         f"{chosen.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
     ]
     verdict = "PASS" if current.passed else "FAIL"
     lines.append(
-        f"current: CPU target {current.target_pct} %: {verdict}, ${base:,.2f} "
-        f"({_budget(current)} of the SLO error budget used, "
+        f"current: CPU target {current.target_pct} %, minReplicas "
+        f"{current.spec.get('minReplicas', 1)}, maxReplicas {current.spec['maxReplicas']}: "
+        f"{verdict} ({_budget(current)} of the SLO error budget used, "
         f"{current.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
     )
-    if change > 0.5:
-        lines.append(f"the recommendation costs {change:.0f} % less")
-    elif change < -0.5:
-        lines.append(f"the recommendation costs {-change:.0f} % more, the price of the SLO")
+    if int(chosen.spec["maxReplicas"]) > int(current.spec["maxReplicas"]):
+        lines.append(
+            f"maxReplicas raised from {current.spec['maxReplicas']} to "
+            f"{chosen.spec['maxReplicas']}: the current ceiling cannot carry the load"
+            if any("maxReplicas" in r for r in current.reasons)
+            else f"maxReplicas raised from {current.spec['maxReplicas']} to "
+            f"{chosen.spec['maxReplicas']}"
+        )
+    lines.append(
+        f"cost over the trace: the service's share (OpenCost) ${cost:,.2f} against "
+        f"${base:,.2f} now ({_change(cost, base)}); the node pool's bill ${bill:,.2f} "
+        f"against ${base_bill:,.2f} now ({_change(bill, base_bill)})"
+    )
     return lines
+
+
+def _change(new: float, old: float) -> str:
+    """``new`` against ``old`` in words: "12 % less", "the same", "5 % more"."""
+    if not (old > 0 and math.isfinite(new)):
+        return "not comparable"
+    change = 100 * (new / old - 1)
+    if abs(change) < 0.5:
+        return "the same"
+    return f"{abs(change):.0f} % {'less' if change < 0 else 'more'}"
 
 
 def _budget(c: Candidate) -> str:

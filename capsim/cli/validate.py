@@ -5,7 +5,6 @@ FAIL and why (:mod:`capsim.analysis.validate`); the cheapest HPA settings that h
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from capsim.cli.common import (
     require_extra,
     seed_arg,
 )
+from capsim.cli.output import DOCUMENT, FORMATS, add_output_argument
 from capsim.cli.sweep import add_parallel_arguments
 from capsim.scenario.limits import (
     CPU_MS_PER_REQUEST_MAX,
@@ -37,12 +37,35 @@ from capsim.scenario.slo_defaults import (
 __all__ = ["add_validate_parsers"]
 
 
-def _add_validate_inputs(parser: argparse.ArgumentParser) -> None:
-    """The inputs ``validate`` and ``recommend`` share."""
-    parser.add_argument("--hpa", required=True, type=Path, metavar="HPA.yaml")
-    parser.add_argument("--deployment", type=Path, metavar="DEPLOY.yaml")
-    parser.add_argument("--trace", required=True, type=Path, metavar="TRACE.csv")
-    parser.add_argument("--column", default="requests_per_s", help="requests_per_s|cpu_cores")
+def _add_validate_inputs(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    """The inputs ``validate`` and ``recommend`` share (``formats``: those of ``-o``)."""
+    parser.add_argument(
+        "--hpa",
+        required=True,
+        type=Path,
+        metavar="HPA.yaml",
+        help="the autoscaling/v2 HorizontalPodAutoscaler manifest to replay",
+    )
+    parser.add_argument(
+        "--deployment",
+        type=Path,
+        metavar="DEPLOY.yaml",
+        help="the Deployment it scales: its pods' requests, limits and readiness (default: "
+        "500m CPU and a memory request per pod, an assumption printed)",
+    )
+    parser.add_argument(
+        "--trace",
+        required=True,
+        type=Path,
+        metavar="TRACE.csv",
+        help="recorded load: a CSV with a timestamp and the --column",
+    )
+    parser.add_argument(
+        "--column",
+        default="requests_per_s",
+        help="the trace column that is the load: requests_per_s or cpu_cores "
+        "(default requests_per_s)",
+    )
     parser.add_argument(
         "--scale", type=number_arg(0, MAX_RATE), default=1.0, help="multiply the trace"
     )
@@ -52,6 +75,7 @@ def _add_validate_inputs(parser: argparse.ArgumentParser) -> None:
         "--cpu-ms-per-request",
         type=number_arg(CPU_MS_PER_REQUEST_MIN, CPU_MS_PER_REQUEST_MAX),
         metavar="MS",
+        help="CPU time per request in milliseconds (default 50, an assumption printed)",
     )
     parser.add_argument(
         "--concurrency",
@@ -107,9 +131,22 @@ def _add_validate_inputs(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="FAIL above N scale-direction reversals per hour, flapping (default 4)",
     )
-    parser.add_argument("--node-pool", default="general:4:16Gi:0.194", metavar="N:V:M:P")
-    parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--node-pool",
+        default="general:4:16Gi:0.194",
+        metavar="N:V:M:P",
+        help="the cluster-autoscaled node pool, NAME:VCPU:MEMORY:PRICE (a DNS-label name, "
+        "vCPUs per node, memory per node such as 16Gi, USD per node-hour; default "
+        "general:4:16Gi:0.194)",
+    )
+    parser.add_argument(
+        "-s",
+        "--seed",
+        type=seed_arg,
+        default=0,
+        help="seed of the random start-up delays (default 0)",
+    )
+    add_output_argument(parser, formats)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -121,7 +158,7 @@ def add_validate_parsers(commands: Any) -> None:
         description="Replay a recorded trace through the exact HPA of HPA.yaml (on a "
         "cluster-autoscaled node pool) and judge it: exit 0 PASS, 1 FAIL, 2 bad input.",
     )
-    _add_validate_inputs(validate)
+    _add_validate_inputs(validate, DOCUMENT)
     validate.add_argument(
         "--out",
         type=Path,
@@ -130,18 +167,39 @@ def add_validate_parsers(commands: Any) -> None:
     recommend = commands.add_parser(
         "recommend",
         help="the cheapest HPA settings that hold the SLO on recorded load",
-        description="Try CPU targets × behavior presets of HPA.yaml against the trace (one "
-        "engine run each, in parallel), print the Pareto front and the choice; --emit "
+        description="Try CPU targets × behavior presets (× --max-replicas, × --cpu-requests) "
+        "of HPA.yaml against the trace in two stages: every candidate is first screened by "
+        "the batched fast path (all candidates in one compiled pass over the trace, which "
+        "approximates start-up delays by their means and nodes as always having room); "
+        "then the current HPA and the cheapest candidates that pass the screen are run "
+        "through the engine, as capsim validate runs them, until one passes with a margin "
+        "(at most 50 %% of every SLO error budget used). Where the fast path cannot "
+        "approximate the HPA (several metrics, memory) every candidate runs through the "
+        "engine, in parallel. Prints the Pareto front (service cost against SLO error "
+        "budget used) and the choice, the cheapest engine-confirmed candidate; --emit "
         "writes the recommended HPA. Exit 0 when a recommendation holds the SLO, 1 if none.",
     )
-    _add_validate_inputs(recommend)
+    _add_validate_inputs(recommend, FORMATS)
     recommend.add_argument(
-        "--targets", default=",".join(str(t) for t in range(30, 100, 5)), metavar="PCTS"
+        "--targets",
+        default=",".join(str(t) for t in range(30, 100, 5)),
+        metavar="PCTS",
+        help="CPU target utilizations to try, comma-separated (default 30,35,...,95)",
     )
     recommend.add_argument(
-        "--presets", default="default,fast-up,conservative-down", metavar="NAMES"
+        "--presets",
+        default="default,fast-up,conservative-down",
+        metavar="NAMES",
+        help="spec.behavior presets to try: default, fast-up, conservative-down, current "
+        "(the HPA's own); default default,fast-up,conservative-down",
     )
-    recommend.add_argument("--max-replicas", default="", metavar="NS", help="also try these")
+    recommend.add_argument(
+        "--max-replicas",
+        default="",
+        metavar="NS",
+        help="try only these maxReplicas, comma-separated (default: the HPA's own bounds and "
+        "the bounds the trace's demand needs at each target)",
+    )
     recommend.add_argument(
         "--cpu-requests",
         default="",
@@ -210,10 +268,12 @@ def _validate(args: argparse.Namespace) -> int:
             args.out,
             headline=[f"capsim validate: {outcome.verdict}", *outcome.reasons],
         )
-    if args.json:
-        print(json.dumps(outcome.as_json(), indent=2, allow_nan=False, default=str))
-    else:
+    if args.output == "table":
         print(_validation_text(outcome))
+    else:
+        from capsim.cli.output import print_document
+
+        print_document(outcome.as_json(), args.output)
     return EXIT_OK if outcome.passed else EXIT_CHECK_FAILED
 
 
@@ -286,35 +346,37 @@ def _recommend(args: argparse.Namespace) -> int:
     emitted = None
     if args.emit is not None and outcome.chosen is not None:
         emitted = emit_hpa(args.hpa, args.deployment, outcome.chosen, args.emit)
-    if args.json:
-        chosen = outcome.chosen
-        print(
-            json.dumps(
-                {
-                    "recommended": None
-                    if chosen is None
-                    else {"label": chosen.label, "spec": chosen.spec, "metrics": chosen.metrics},
-                    "current": {
-                        "passed": outcome.current.passed,
-                        "metrics": outcome.current.metrics,
-                    },
-                    "pareto": outcome.table().to_dict(orient="records"),
-                    "why": outcome.why,
-                    "notes": list(outcome.notes),
-                },
-                indent=2,
-                default=str,
-            )
-        )
-    else:
-        from capsim.report.writer import format_value, markdown_table
+    from capsim.cli.output import csv_text, plain, print_document, table_text
 
-        table = outcome.table()
+    table = outcome.table()
+    if args.output == "table":
+        from capsim.report.writer import format_value
+
         rows = [[format_value(v) for v in row] for row in table.itertuples(index=False)]
         print("Pareto front (service cost against SLO error budget used):")
-        print(markdown_table(list(table.columns), rows))
+        print(table_text([str(c) for c in table.columns], rows))
         print()
         print("\n".join([*outcome.notes, *outcome.why]))
         if emitted is not None:
             print(f"\nrecommended HPA: {emitted}")
+    elif args.output == "csv":  # the Pareto front
+        print(csv_text([str(c) for c in table.columns], table.itertuples(index=False)))
+    else:
+        chosen = outcome.chosen
+        print_document(
+            {
+                "recommended": None
+                if chosen is None
+                else {"label": chosen.label, "spec": chosen.spec, "metrics": chosen.metrics},
+                "current": {
+                    "passed": outcome.current.passed,
+                    "metrics": outcome.current.metrics,
+                },
+                "pareto": plain(table),
+                "why": outcome.why,
+                "notes": list(outcome.notes),
+                "emitted": None if emitted is None else str(emitted),
+            },
+            args.output,
+        )
     return EXIT_OK if outcome.chosen is not None else EXIT_CHECK_FAILED
