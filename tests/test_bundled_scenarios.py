@@ -204,9 +204,10 @@ def test_distributed_training_gangs_start_and_the_gpu_pool_breathes() -> None:
         busy = (mine["end_s"].fillna(scenario.duration_s) - mine["start_s"]) * mine["workers"]
         gpu_util = float(busy.sum()) / 3600.0 / (summary[name]["nodes_mean"] * hours)
         assert 0.5 < gpu_util <= 1.0, (name, gpu_util)
-    # The shared pool is capped (a GPU quota): at bursts gangs queue for it.
-    assert waits["kubernetes"] > waits["vm"]
-    assert summary["kubernetes"]["nodes_max"] <= 16 < summary["vm"]["nodes_max"]
+    # Both are held to the same GPU quota (16 nodes; max_batch_vms: 16): at bursts gangs
+    # queue on both, for tens of minutes at the p95, and neither holds more than 16 GPUs.
+    assert min(waits.values()) > 1800
+    assert summary["kubernetes"]["nodes_max"] == summary["vm"]["nodes_max"] == 16
     # Every gang of 8 fits only on 8 nodes: the pool grows to that and shrinks again.
     platform = scenario.platforms["kubernetes"]
     assert isinstance(platform, KubernetesPlatform)

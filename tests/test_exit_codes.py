@@ -106,8 +106,8 @@ def test_an_argument_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> No
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert (
-        err
-        == "capsim: error: capsim run: argument --seed: not a whole number: 'many' (see --help)\n"
+        err == "capsim: error: capsim run: argument -s/--seed: not a whole number: 'many' "
+        "(see --help)\n"
     )
 
 

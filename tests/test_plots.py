@@ -576,3 +576,23 @@ def test_save_png_writes_a_png(tmp_path: Path, runs: Runs) -> None:
     assert smaller.startswith(b"\x89PNG")
     assert 0 < len(smaller) < len(data)
     assert [p.name for p in target.parent.iterdir()] == ["load_web.png"]  # nothing left over
+
+
+def test_too_many_scale_events_are_counted_not_marked(
+    runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_SCALE_MARKERS events a platform's markers would bury its lines: none are
+    drawn, and the legend counts them."""
+    from capsim.report import figures as module
+
+    result = runs["scaling"]
+    events = result.events
+    counts = {
+        p: int(((events["kind"] == "scale") & (events["platform"] == p)).sum())
+        for p in ("k8s", "vm")
+    }
+    monkeypatch.setattr(module, "MAX_SCALE_MARKERS", min(counts.values()) - 1)
+    lines = labelled_lines(only_axes(figures(result)["replicas_web"]))
+    for platform, count in counts.items():
+        assert f"{platform} scale up" not in lines
+        assert f"{platform}: {count:,} scale events, not marked" in lines

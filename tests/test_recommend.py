@@ -188,3 +188,27 @@ def test_cpu_requests_need_the_deployment(capsys: pytest.CaptureFixture[str]) ->
     del args[at : at + 2]
     assert cli.main(["recommend", *args, "--cpu-requests", "300m"]) == 2
     assert "--cpu-requests: give --deployment too" in capsys.readouterr().err
+
+
+def test_each_stage_is_announced() -> None:
+    """Long work is not silent: the screen (and its one-time compile) and the engine runs
+    are announced to whoever watches (the CLI prints them on a terminal)."""
+    from validate_examples import NASA
+
+    from capsim.analysis.recommend import recommend
+    from capsim.analysis.validate import ValidateInputs
+
+    said: list[str] = []
+    inputs = ValidateInputs(
+        hpa=EXAMPLES / "hpa-pass.yaml",
+        trace=NASA,
+        deployment=EXAMPLES / "deployment.yaml",
+        scale=40.0,
+        end_s=86_400.0,
+        cpu_ms_per_request=30.0,
+        slo_p95_ms=200.0,
+    )
+    outcome = recommend(inputs, targets=[60, 70], presets=["default"], notify=said.append)
+    screened = 1 + len(outcome.candidates)
+    assert said[0].startswith(f"screening {screened} HPAs with the fast path")
+    assert any(s.startswith("running ") and s.endswith("through the engine") for s in said)

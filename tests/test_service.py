@@ -3,7 +3,7 @@
 * Erlang C against the factorial formula in exact rational arithmetic and, for large
   ``c``, against SciPy's Poisson distribution (``B = pmf(c) / cdf(c)``).
 * M/M/c mean and percentiles against closed forms written out independently here
-  (REFERENCE.md §7), solved with SciPy's ``brentq``; M/M/1 is ``Exp(μ − λ)`` exactly.
+  (README.md, *The service model*), solved with SciPy's ``brentq``; M/M/1 is ``Exp(μ − λ)`` exactly.
 * A discrete-event simulation (Ciw) of M/M/c: theory inside a 99 % confidence interval
   from independent replications.
 * The fluid regime tick by tick by hand: backlog growth, drops at the timeout limit,

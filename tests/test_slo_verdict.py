@@ -226,3 +226,45 @@ def test_the_compare_verdict_names_rule_value_and_budget(tmp_path: Path) -> None
     assert "p95 ≤ 600 ms in ≥ 90 % of 5-minute windows" in latency_lines[0]
     assert "of the error budget used" in latency_lines[0]
     assert not any("same SLO outcome" in line for line in lines)
+
+
+# --- sizing: time-weighted levels and the bounds that cover a run ---------------------------
+
+
+def test_time_weighted_quantile_by_hand() -> None:
+    """Levels 1, 1, 3, 2 held 10, 10, 10 and 70 s: at or below 1 for 20 % of the time, 2
+    for 90 %, 3 for all of it."""
+    from capsim.results.summary import time_weighted_quantile
+
+    levels, held = [1, 1, 3, 2], [10, 10, 10, 70]
+    assert time_weighted_quantile(levels, held, 0.05) == 1
+    assert time_weighted_quantile(levels, held, 0.20) == 1
+    assert time_weighted_quantile(levels, held, 0.50) == 2
+    assert time_weighted_quantile(levels, held, 0.90) == 2
+    assert time_weighted_quantile(levels, held, 0.95) == 3
+    assert math.isnan(time_weighted_quantile([], [], 0.5))
+
+
+def test_sizing_of_a_group_and_of_a_fixed_size(tmp_path: Path) -> None:
+    """The swing scenario's two fixed VMs: a fixed size, no suggestion; the same load on
+    an autoscaling group: levels and bounds from the 5 % level to 25 % above the peak."""
+    data = yaml.safe_load(_scenario("expected", tmp_path).read_text())
+    fixed = compare(capsim.run(capsim.load_scenario(_scenario("expected", tmp_path))))
+    assert fixed.sizing == [
+        "vm: VMs p5 2, median 2, p95 2, at most 2 (4 vCPUs at most); a fixed size."
+    ]
+    data["platforms"]["vm"]["workloads"]["web"] = {
+        "autoscaling": {"target_pct": 50, "min": 1, "max": 40}
+    }
+    path = tmp_path / "group.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = capsim.run(capsim.load_scenario(path))
+    p = result.summary["platforms"]["vm"]
+    (line,) = compare(result).sizing
+    low, top = int(p["nodes_p5"]), int(p["nodes_max"])
+    assert line.endswith(
+        f"bounds of min {low}, max {math.ceil(top * 1.25)} cover this run (25 % above its peak, "
+        "within its cap)."
+    )
+    assert p["nodes_p5"] <= p["nodes_p50"] <= p["nodes_p95"] <= p["nodes_max"]
+    assert p["cost_per_30_days_usd"] == pytest.approx(p["cost_per_hour_usd"] * 720)

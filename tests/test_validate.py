@@ -86,6 +86,10 @@ def test_text_output_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     page = (tmp_path / "r" / "index.html").read_text()
     assert "capsim validate: PASS" in page
+    # a real title, and the assumptions the verdict rests on
+    assert "<h1>capsim validate: hpa-pass.yaml against nasa_http_1995-07_per_minute.csv" in page
+    assert "<h2>Assumptions</h2>" in page
+    assert "1 request(s) at a time per pod" in page
     assert "SLO latency p95 ≤ 200 ms in ≥ 99 % of 5-minute windows" in page
 
 

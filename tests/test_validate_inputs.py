@@ -87,4 +87,4 @@ def test_a_seed_out_of_range_is_one_line(
     with pytest.raises(SystemExit) as stopped:  # argparse: before anything runs
         cli.main(["run", "web-diurnal", "--seed", seed, "--out", str(tmp_path / "r")])
     assert stopped.value.code == 2
-    assert "argument --seed: " in one_error_line(capsys)
+    assert "argument -s/--seed: " in one_error_line(capsys)

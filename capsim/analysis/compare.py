@@ -62,6 +62,7 @@ class Column:
     duration_s: float
     idle_cost_pct: float  # OpenCost: share of the cost no workload requested or used
     scaling: dict[str, dict[str, float]]  # workload → reversals_per_hour, not_ready_replica_min
+    node_cap: tuple[int, str] | None = None  # the most nodes or VMs it may have, and of what
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Comparison:
     rows: list[Row]
     verdict: list[str]  # sentences, most important first
     checks: list[str] = field(default_factory=list)  # what the runs' sanity checks found
+    sizing: list[str] = field(default_factory=list)  # per platform: nodes and a suggestion
 
     def table(self) -> pd.DataFrame:
         """The rows as a frame: metric, unit, one column per platform, winner."""
@@ -126,8 +128,34 @@ def _columns(result: RunResult, prefix: str) -> list[Column]:
         idle = platform_cost_split(result, name).idle_pct
         duration_s = float(summary["duration_s"])
         scaling = _scaling(result, name, duration_s)
-        columns.append(Column(prefix + name, platform, mine, duration_s, idle, scaling))
+        cap = _node_cap(summary["scenario_as_run"]["platforms"].get(name, {}))
+        columns.append(Column(prefix + name, platform, mine, duration_s, idle, scaling, cap))
     return columns
+
+
+def _node_cap(config: Mapping[str, Any]) -> tuple[int, str] | None:
+    """The most nodes (Kubernetes: the pools' max_nodes) or VMs (the groups' max and the
+    fixed instances) a platform may run, and what they are; None where nothing caps
+    them (VM batch workers get a VM each)."""
+    if config.get("kind") == "kubernetes":
+        pools = config.get("node_pools", [])
+        names = ", ".join(str(p.get("name")) for p in pools)
+        return sum(int(p.get("max_nodes", 0)) for p in pools), f"node pool(s) {names}"
+    total, scaled, batch = 0, False, False
+    for workload in config.get("workloads", {}).values():
+        scaling = workload.get("autoscaling")
+        if scaling:
+            total, scaled = total + int(scaling["max_instances"]), True
+        elif workload.get("instances") is not None:
+            total += int(workload["instances"])
+        else:
+            batch = True  # a batch workload: one VM per worker
+    if batch:
+        quota = config.get("max_batch_vms")
+        if quota is None:
+            return None  # no quota: nothing caps the batch VMs
+        total, scaled = total + int(quota), True
+    return total, "VMs" if scaled else "fixed"
 
 
 def _scaling(result: RunResult, platform: str, duration_s: float) -> dict[str, dict[str, float]]:
@@ -164,6 +192,16 @@ def _max_replicas(scenario: dict[str, Any], platform: str, workload: str) -> int
     if scaling:
         return int(scaling["max_instances"]) * int(config.get("per_vm", 1))
     return None
+
+
+def _figure(column: Column, key: str) -> float:
+    """A platform figure of the summary; NaN when a saved summary predates it."""
+    value = column.platform.get(key)
+    return float(value) if value is not None else math.nan
+
+
+def _of(key: str) -> Callable[[Column], float]:
+    return lambda c: _figure(c, key)
 
 
 def _workloads(columns: list[Column], kind: str) -> list[str]:
@@ -240,7 +278,26 @@ def _rows(columns: list[Column]) -> list[Row]:
             "higher",
             lambda c: float(c.platform.get("gpu_utilization_pct") or math.nan),
         ),
+        _row(
+            columns,
+            "Cost per 30 days, at this run's average hourly cost",
+            "USD",
+            "lower",
+            lambda c: _figure(c, "cost_per_30_days_usd"),
+        ),
+        _row(columns, "Nodes or VMs, median (time-weighted)", "", None, _of("nodes_p50")),
+        _row(columns, "Nodes or VMs, p95 (time-weighted)", "", None, _of("nodes_p95")),
         _row(columns, "Nodes or VMs, at most", "", None, lambda c: float(c.platform["nodes_max"])),
+        _row(columns, "vCPUs bought, p95 (time-weighted)", "", None, _of("vcpus_p95")),
+        _row(columns, "vCPUs bought, at most", "", None, _of("vcpus_max")),
+        _row(columns, "vCPU-hours bought", "h", None, _of("vcpu_hours")),
+        _row(
+            columns,
+            "GPU-hours bought",
+            "h",
+            None,
+            lambda c: _figure(c, "gpu_hours") or math.nan,  # (no row without GPUs)
+        ),
     ]
     if _workloads(columns, "service"):
         rows.append(
@@ -453,7 +510,11 @@ def _verdict(columns: list[Column]) -> list[str]:
     best: Column | None = None
     if eligible:
         best = min(eligible, key=lambda c: per_day[c.name])
-        what = "meets every SLO" if has_slo else "is the cheapest"
+        fewer = len(full_work) < len(columns)
+        if has_slo:
+            what = "meets every SLO" + (" with all the batch work done" if fewer else "")
+        else:
+            what = "is the cheapest" + (" that completed all the batch work" if fewer else "")
         lines.append(f"{best.name} {what} at ${per_day[best.name]:,.2f}/day.")
     elif has_slo and not any(_meets(c) is False for c in full_work):
         lines.append("No platform can be said to meet every SLO (see below).")
@@ -550,4 +611,40 @@ def _budget_text(value: float) -> str:
 
 def _comparison(columns: list[Column], checks: list[str]) -> Comparison:
     rows = _rows(columns)
-    return Comparison([c.name for c in columns], rows, _verdict(columns), checks)
+    sizing = [line for c in columns if (line := _sizing(c)) is not None]
+    return Comparison([c.name for c in columns], rows, _verdict(columns), checks, sizing)
+
+
+SIZING_HEADROOM = 1.25
+"""The suggested maximum carries the run's peak with this much to spare (25 %)."""
+
+
+def _sizing(column: Column) -> str | None:
+    """The platform's nodes or VMs over the run (time-weighted levels) and the bounds
+    that cover it: from the level it spent its quietest 5 % of the time at or below to
+    :data:`SIZING_HEADROOM` × its peak; or, where it reached its cap, that the run cannot
+    tell how many the load needs."""
+    p = column.platform
+    if any(p.get(k) is None for k in ("nodes_p5", "nodes_p50", "nodes_p95", "nodes_max")):
+        return None
+    what = "nodes" if p["kind"] == "kubernetes" else "VMs"
+    low, mid, high, top = (int(p[k]) for k in ("nodes_p5", "nodes_p50", "nodes_p95", "nodes_max"))
+    text = f"{column.name}: {what} p5 {low}, median {mid}, p95 {high}, at most {top}"
+    if p.get("vcpus_max") is not None:
+        text += f" ({float(p['vcpus_max']):,.0f} vCPUs at most)"
+    cap = column.node_cap
+    if cap is not None and cap[1] == "fixed":
+        return f"{text}; a fixed size."
+    if cap is not None and top >= cap[0]:
+        return (
+            f"{text}; it reached its cap of {cap[0]} ({cap[1]}): the run cannot tell how "
+            "many the load needs; raise the cap and run again."
+        )
+    suggested = max(math.ceil(top * SIZING_HEADROOM), low)
+    if cap is not None and suggested > cap[0]:
+        suggested = cap[0]
+    across = " in all" if cap is not None and "," in cap[1] else ""
+    room = f"{(SIZING_HEADROOM - 1) * 100:.0f} % above its peak" + (
+        ", within its cap" if cap else ""
+    )
+    return f"{text}; bounds of min {low}, max {suggested}{across} cover this run ({room})."

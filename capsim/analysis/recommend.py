@@ -66,6 +66,7 @@ from capsim.analysis.validate import (
     select_hpa,
 )
 from capsim.fastpath import FastPathError, evaluate_hpas
+from capsim.fastpath.kernel import kernel_cached
 from capsim.models.slo import ErrorObjective, LatencyObjective, SloVerdict
 from capsim.results.files import output_folder, write_durably
 from capsim.scenario import Scenario, ServiceWorkload, parse_scenario
@@ -308,9 +309,12 @@ def recommend(
     screen: bool = True,
     cpu_requests_m: Sequence[int] = (),
     search_bounds: bool = True,
+    notify: Callable[[str], None] | None = None,
 ) -> Recommendation:
     """Screen every candidate, confirm the best with the engine, choose (module docs).
-    ``screen=False`` runs every candidate through the engine."""
+    ``screen=False`` runs every candidate through the engine. ``notify`` receives a
+    sentence at each stage (for people watching: the CLI prints them on a terminal)."""
+    say = notify or (lambda _: None)
     hpa = select_hpa(inputs.hpa, inputs.deployment)
     spec = hpa.spec.model_dump(by_alias=True, exclude_none=True, mode="json")
     _cpu_target(spec)
@@ -331,6 +335,7 @@ def recommend(
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
 
     def engine(indices: Sequence[int]) -> dict[int, Candidate]:
+        say(f"running {len(indices)} HPA(s) through the engine")
         traces: dict[str, Trace] = {}
         jobs = []
         for i in indices:
@@ -355,6 +360,9 @@ def recommend(
         }
 
     margin = MARGIN_BUDGET_PCT
+    if screen:
+        first = "" if kernel_cached() else " (building its compiled kernel: about a minute, once)"
+        say(f"screening {len(specs)} HPAs with the fast path{first}")
     screened = _screen(base, specs, inputs) if screen else None
     if screened is None:
         evaluated = engine(range(len(specs)))

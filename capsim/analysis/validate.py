@@ -43,6 +43,7 @@ from capsim.analysis.metrics import (
     service_demand,
     under_provisioned_episodes,
 )
+from capsim.engine.progress import ProgressCallback
 from capsim.models.slo import verdict_from_dict
 from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_lengths_s
@@ -371,13 +372,14 @@ def _span_text(spans: np.ndarray, limit: int = 3) -> str:
     return ", ".join(shown) + more
 
 
-def validate(inputs: ValidateInputs) -> Validation:
+def validate(inputs: ValidateInputs, progress: bool | ProgressCallback = False) -> Validation:
     """Run the validation (see the module docstring). Raises ``ScenarioError``,
-    ``ManifestError``, ``WorkloadError`` or ``ValueError`` on bad input."""
+    ``ManifestError``, ``WorkloadError`` or ``ValueError`` on bad input. ``progress``: as
+    :func:`capsim.run`'s (a bar on stderr, or a callback)."""
     hpa = select_hpa(inputs.hpa, inputs.deployment)
     data, assumptions = build_scenario(inputs, hpa)
     scenario = parse_scenario(data, where="capsim validate", base_dir=Path("."))
-    result = capsim.run(scenario)
+    result = capsim.run(scenario, progress=progress)
     name = scenario.workloads[0].name
     return judge_run(result, name, hpa.spec.max_replicas, inputs, assumptions)
 

@@ -27,6 +27,13 @@ environment; 3 a bug in capsim.
 
 deploy emit's numeric flags are checked at the command line: ``--port`` is 1 to 65535 and
 ``--k8s-version`` is ``MAJOR.MINOR`` (one line naming the flag and the value).
+
+``deploy emit -o yaml`` prints the checked manifests instead of writing a folder, as
+``kubectl create --dry-run=client -o yaml`` does: one multi-document YAML stream on
+stdout and nothing else (notes on stderr), for ``capsim deploy emit … -o yaml | kubectl
+apply -f -``; ``-o json`` prints a ``v1`` List. ``-o`` excludes ``--out`` (a folder) and
+``--kustomize``; problems found by the checks are reported as without it (exit 2, nothing
+printed on stdout).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, duration_arg, require_extra
+from capsim.cli.output import add_output_argument
 from capsim.kube.client import DEFAULT_TIMEOUT_S
 
 __all__ = ["add_deploy_parser"]
@@ -90,7 +98,10 @@ def add_deploy_parser(commands: Any) -> None:
         description="Build Kubernetes manifests from a scenario's platform or from a "
         "`capsim recommend --emit` folder, validate them strictly against the chosen "
         "Kubernetes version's schemas and capsim's own checks, and write one file per "
-        "object. Nothing is written if any check fails (exit 2, every problem listed).",
+        "object. Nothing is written if any check fails (exit 2, every problem listed). "
+        "With -o yaml (or -o json) the manifests go to stdout instead, one multi-document "
+        "YAML stream (a v1 List), and no file is written: capsim deploy emit ... -o yaml | "
+        "kubectl apply -f -; notes go to stderr.",
     )
     source = emit.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -103,7 +114,7 @@ def add_deploy_parser(commands: Any) -> None:
     source.add_argument("--recommendation", type=Path, metavar="DIR", help="recommend --emit DIR")
     emit.add_argument("--platform", help="the scenario's Kubernetes platform to emit")
     emit.add_argument("--workload", help="only this workload (default: every service)")
-    emit.add_argument("--namespace", help="metadata.namespace of every object")
+    emit.add_argument("-n", "--namespace", help="metadata.namespace of every object")
     emit.add_argument("--image", help="container image (scenarios name none)")
     emit.add_argument(
         "--port", type=_port_arg, default=8080, help="container port, 1-65535 (default 8080)"
@@ -112,7 +123,18 @@ def add_deploy_parser(commands: Any) -> None:
         "--k8s-version", type=_k8s_version_arg, default=None, metavar="1.31", help="target version"
     )
     emit.add_argument("--ingress-host", metavar="HOST", help="also emit an Ingress for HOST")
-    emit.add_argument("--out", type=Path, metavar="DIR", help="folder (default deploy/<name>)")
+    written = emit.add_mutually_exclusive_group()
+    written.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder to write (default deploy/<name>)"
+    )
+    written.add_argument(
+        "-o",
+        "--output",
+        choices=("yaml", "json"),
+        metavar="FORMAT",
+        help="write the manifests to stdout instead of a folder: yaml (one multi-document "
+        "stream, for kubectl apply -f -) or json (a v1 List); nothing else on stdout",
+    )
     emit.add_argument("--kustomize", action="store_true", help="also write kustomization.yaml")
     emit.add_argument("--debug", action="store_true", help="show tracebacks")
     apply = sub.add_parser(
@@ -123,10 +145,17 @@ def add_deploy_parser(commands: Any) -> None:
         "are objects changed, in dependency order, stopping at the first failure.",
         epilog=APPLY_EXIT_CODES,
     )
-    apply.add_argument("folder", type=Path, metavar="DIR")
-    apply.add_argument("--kubeconfig", type=Path, metavar="FILE")
+    apply.add_argument(
+        "folder", type=Path, metavar="DIR", help="a folder of manifests (capsim deploy emit)"
+    )
+    apply.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="kubeconfig file (default $KUBECONFIG, then ~/.kube/config)",
+    )
     apply.add_argument("--context", help="kubeconfig context (default: the current one)")
-    apply.add_argument("--namespace", help="namespace for objects that name none")
+    apply.add_argument("-n", "--namespace", help="namespace for objects that name none")
     apply.add_argument("--apply", action="store_true", help="apply for real after the dry run")
     apply.add_argument(
         "--force-conflicts", action="store_true", help="take ownership of conflicting fields"
@@ -143,6 +172,7 @@ def add_deploy_parser(commands: Any) -> None:
         metavar="DURATION",
         help="one deadline for all of the command's API-server requests (default 30s)",
     )
+    add_output_argument(apply, json_alias=False)
     apply.add_argument("--debug", action="store_true", help="show tracebacks")
     emit.set_defaults(handler=_emit)
     apply.set_defaults(handler=_apply)
@@ -159,6 +189,8 @@ def _emit(args: argparse.Namespace) -> int:
     )
     from capsim.kube.write import write_manifests
 
+    if args.output is not None and args.kustomize:
+        raise ValueError("--kustomize writes kustomization.yaml into a folder: not with -o")
     version = args.k8s_version or DEFAULT_K8S_VERSION
     options = EmitOptions(
         namespace=args.namespace,
@@ -183,6 +215,8 @@ def _emit(args: argparse.Namespace) -> int:
         )
         default_out = Path("deploy") / f"{scenario.name}-{platform}"
     problems = check_manifests(manifests.objects, version)
+    if args.output is not None and not problems:
+        return _emit_stdout(manifests, version, args.output)
     if problems:
         print(
             f"capsim: error: {len(problems)} problem(s) in the manifests from "
@@ -205,6 +239,26 @@ def _emit(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     how = f"kubectl apply -k {out}" if args.kustomize else f"capsim deploy apply {out}"
     print(f"\nnext: {how}")
+    return EXIT_OK
+
+
+def _emit_stdout(manifests: Any, version: str, output: str) -> int:
+    """``-o yaml|json``: the checked manifests on stdout and nothing else (notes on
+    stderr), in the order they are applied; no file is written."""
+    import json
+
+    from capsim.kube.write import render
+
+    header = f"capsim deploy emit: {manifests.source}\nvalidated against Kubernetes {version}"
+    if output == "yaml":
+        documents = [render(obj, header) for obj in manifests.objects]
+        sys.stdout.write("---\n".join(documents))
+    else:
+        listing = {"apiVersion": "v1", "kind": "List", "items": list(manifests.objects)}
+        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+    sys.stdout.flush()
+    for note in manifests.notes:
+        print(f"note: {note}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -249,40 +303,74 @@ def _apply(args: argparse.Namespace) -> int:
     except ApiError as exc:  # an answer apply_manifests does not sort (none known)
         print(f"capsim: error: {server}: the API server answered {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"dry run (server-side apply, field manager capsim) against {server}:")
+    lines, errors, code = _apply_report(plan, server, args.apply)
+    if args.output == "table":
+        print("\n".join(lines))
+    else:
+        from capsim.cli.output import print_document
+
+        print_document(_apply_data(plan, server, args.apply, code), args.output)
+    for error in errors:
+        print(f"capsim: error: {error}", file=sys.stderr)
+    return code
+
+
+def _apply_report(plan: Any, server: str, applying: bool) -> tuple[list[str], list[str], int]:
+    """The dry run's (and the apply's) report for people, the error lines for stderr and
+    the exit code."""
+    lines = [f"dry run (server-side apply, field manager capsim) against {server}:"]
     for outcome in plan.outcomes:
-        print(f"  {outcome.label}: {outcome.status}")
-        for change in outcome.changes:
-            print(f"      {change}")
-        for problem in outcome.problems:
-            print(f"      {problem}")
-        for warning in outcome.warnings:
-            print(f"      warning: {warning}")
-    for leftover in plan.leftovers:
-        print(f"  left behind: {leftover}")
+        lines.append(f"  {outcome.label}: {outcome.status}")
+        lines.extend(f"      {change}" for change in outcome.changes)
+        lines.extend(f"      {problem}" for problem in outcome.problems)
+        lines.extend(f"      warning: {warning}" for warning in outcome.warnings)
+    lines.extend(f"  left behind: {leftover}" for leftover in plan.leftovers)
     if plan.input_error is not None:
-        print("\nnothing applied")
-        print(f"capsim: error: {plan.input_error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return [*lines, "", "nothing applied"], [plan.input_error], EXIT_BAD_INPUT
     if plan.problems:
-        verb = "nothing applied" if args.apply else "fix them before --apply"
-        print(f"\nthe dry run found problems: {verb}")
-        return EXIT_PROBLEMS
-    if not args.apply:
+        verb = "nothing applied" if applying else "fix them before --apply"
+        return [*lines, "", f"the dry run found problems: {verb}"], [], EXIT_PROBLEMS
+    if not applying:
         changed = sum(o.status in ("created", "changed") for o in plan.outcomes)
-        print(f"\ndry run clean: {changed} object(s) would change; nothing was changed.")
-        print("run again with --apply to apply")
-        return EXIT_OK
+        lines += [
+            "",
+            f"dry run clean: {changed} object(s) would change; nothing was changed.",
+            "run again with --apply to apply",
+        ]
+        return lines, [], EXIT_OK
     if plan.applied:
-        print(f"\napplied: {', '.join(plan.applied)}")
+        lines += ["", f"applied: {', '.join(plan.applied)}"]
     if plan.failure is not None:
-        print(f"failed: {plan.failure}")
-        print(f"not applied: {', '.join(plan.not_applied)}")
+        lines += [f"failed: {plan.failure}", f"not applied: {', '.join(plan.not_applied)}"]
         if plan.unreachable is not None:
-            print(f"capsim: error: {plan.unreachable}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return lines, [str(plan.unreachable)], EXIT_BAD_INPUT
         if plan.refused is not None:
-            print(f"capsim: error: {plan.refused.message(server)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        return EXIT_PROBLEMS
-    return EXIT_OK
+            return lines, [plan.refused.message(server)], EXIT_BAD_INPUT
+        return lines, [], EXIT_PROBLEMS
+    return lines, [], EXIT_OK
+
+
+def _apply_data(plan: Any, server: str, applying: bool, code: int) -> dict[str, Any]:
+    """The same report as data (``-o json|yaml``)."""
+    return {
+        "server": server,
+        "dryRunOnly": not applying,
+        "objects": [
+            {
+                "kind": o.kind,
+                "namespace": o.namespace,
+                "name": o.name,
+                "source": o.where,
+                "status": o.status,
+                "changes": [str(c) for c in o.changes],
+                "problems": list(o.problems),
+                "warnings": list(o.warnings),
+            }
+            for o in plan.outcomes
+        ],
+        "leftBehind": list(plan.leftovers),
+        "applied": list(plan.applied),
+        "notApplied": list(plan.not_applied),
+        "failure": plan.failure,
+        "exitCode": code,
+    }

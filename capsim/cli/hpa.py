@@ -1,10 +1,20 @@
 """``capsim hpa explain``: an HPA's effective configuration in plain words, with warnings
-(:mod:`capsim.analysis.explain`)."""
+(:mod:`capsim.analysis.explain`).
+
+Exit status, honest without ``--strict``: 0 every HPA is one the API server of a
+supported Kubernetes (1.26 and later) can accept, though it may have warnings; 1 an HPA
+every such API server rejects (a removed ``apiVersion``, ``autoscaling/v2beta2``), or,
+with ``--strict``, any warning at all (``minReplicas: 0``, which needs the alpha
+``HPAScaleToZero`` gate, is such a warning: valid where the gate is on); 2 a manifest
+capsim cannot read or that the API server's validation refuses on any cluster
+(``minReplicas`` > ``maxReplicas``, windows beyond the API's limits, ``autoscaling/v2beta1``):
+refused when read, one line.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +28,13 @@ from capsim.cli.common import (
     positive_duration_arg,
     tolerance_arg,
 )
-from capsim.scenario.manifests import Deployment, load_deployments, load_hpas
+from capsim.cli.output import add_output_argument
+from capsim.scenario.manifests import (
+    DEPRECATED_HPA_VERSIONS,
+    Deployment,
+    load_deployments,
+    load_hpas,
+)
 
 __all__ = ["add_hpa_parser"]
 
@@ -33,7 +49,12 @@ def add_hpa_parser(commands: Any) -> None:
         description="Read autoscaling/v2 HorizontalPodAutoscaler manifests (multi-document "
         "YAML or kind: List) and print the effective configuration after API defaulting.",
     )
-    explain.add_argument("manifests", nargs="+", metavar="HPA.yaml")
+    explain.add_argument(
+        "manifests",
+        nargs="+",
+        metavar="HPA.yaml",
+        help="HorizontalPodAutoscaler manifest file(s): multi-document YAML or kind: List",
+    )
     explain.add_argument(
         "--deployment",
         action="append",
@@ -41,9 +62,12 @@ def add_hpa_parser(commands: Any) -> None:
         metavar="DEPLOY.yaml",
         help="Deployment manifest(s) of the scale targets (checks requests)",
     )
-    explain.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output_argument(explain)
     explain.add_argument(
-        "--strict", action="store_true", help="exit 1 when any warning is reported"
+        "--strict",
+        action="store_true",
+        help="exit 1 on any warning, not only on an HPA the API server would reject "
+        "(which exits 1 without --strict too)",
     )
     explain.add_argument(
         "--tolerance",
@@ -65,7 +89,20 @@ def add_hpa_parser(commands: Any) -> None:
         metavar="DURATION",
         help="controller --horizontal-pod-autoscaler-sync-period (default 15s)",
     )
+    explain.epilog = (
+        "exit codes: 0 an API server can accept every HPA (warnings may be printed); 1 an "
+        "HPA every supported API server rejects (a removed apiVersion such as "
+        "autoscaling/v2beta2), or with --strict any warning; 2 a manifest that cannot be "
+        "read or is invalid (minReplicas > maxReplicas, limits exceeded), one line."
+    )
     explain.set_defaults(handler=_hpa_explain)
+
+
+def rejected(item: Explanation) -> list[str]:
+    """The warnings of ``item`` about what every supported Kubernetes API server refuses
+    to store, whatever its feature gates (``hpa explain`` exits 1 on them)."""
+    version = item.data.get("apiVersion")
+    return [DEPRECATED_HPA_VERSIONS[version]] if version in DEPRECATED_HPA_VERSIONS else []
 
 
 def _render_text(explanations: Sequence[Explanation]) -> str:
@@ -98,9 +135,20 @@ def _hpa_explain(args: argparse.Namespace) -> int:
         for path in args.manifests
         for hpa in load_hpas(path)
     ]
-    if args.json:
-        print(json.dumps({"hpas": [e.data for e in explanations]}, indent=2, sort_keys=False))
-    else:
+    refused = {id(e): rejected(e) for e in explanations}
+    if args.output == "table":
         print(_render_text(explanations))
+    else:
+        from capsim.cli.output import print_document
+
+        hpas = [{**e.data, "rejected": refused[id(e)]} for e in explanations]
+        print_document({"hpas": hpas}, args.output)
+    count = sum(bool(r) for r in refused.values())
+    if count:
+        print(
+            f"capsim: {count} HPA(s) the API server would reject (see the warnings); exit 1",
+            file=sys.stderr,
+        )
+        return EXIT_CHECK_FAILED
     warned = any(e.warnings for e in explanations)
     return EXIT_CHECK_FAILED if args.strict and warned else EXIT_OK

@@ -20,6 +20,7 @@ from typing import Any
 
 from capsim.cli.common import EXIT_BAD_INPUT, EXIT_OK, InputError, duration_arg
 from capsim.cli.live_cluster import add_cluster_commands
+from capsim.cli.output import add_output_argument
 
 __all__ = ["add_live_parser"]
 
@@ -64,7 +65,10 @@ def add_live_parser(commands: Any) -> None:
         "http://user:password@host:port is basic auth (percent-encode special characters)",
     )
     prom.add_argument(
-        "--namespace", required=True, help="a DNS-1123 label, checked as the API server does"
+        "-n",
+        "--namespace",
+        required=True,
+        help="a DNS-1123 label, checked as the API server does",
     )
     prom.add_argument(
         "--deployment",
@@ -101,11 +105,27 @@ def add_live_parser(commands: Any) -> None:
         metavar="DURATION",
         help="the window of rate() and of the gap test (default max(2m, 4 × step); ≥ 1s)",
     )
-    prom.add_argument("--header", action="append", default=[], metavar="'K: V'")
-    prom.add_argument("--bearer-token-file", type=Path, metavar="FILE")
+    prom.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'K: V'",
+        help="an HTTP header for every request (repeat for more; sent only to --url's host)",
+    )
+    prom.add_argument(
+        "--bearer-token-file",
+        type=Path,
+        metavar="FILE",
+        help="a file holding a bearer token (Authorization: Bearer …)",
+    )
     prom.add_argument("--basic-auth-file", type=Path, metavar="FILE", help="one line: user:pass")
     tls = prom.add_mutually_exclusive_group()
-    tls.add_argument("--ca-file", type=Path, metavar="FILE")
+    tls.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="FILE",
+        help="PEM CA bundle to verify the server's certificate (default: the system's)",
+    )
     tls.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     prom.add_argument(
         "--timeout",
@@ -136,7 +156,13 @@ def add_live_parser(commands: Any) -> None:
         "simulated replicas and CPU utilization with the observed ones: mean absolute error, "
         "share of time equal, lag; with a figure.",
     )
-    compare.add_argument("--trace", required=True, type=Path, metavar="CSV")
+    compare.add_argument(
+        "--trace",
+        required=True,
+        type=Path,
+        metavar="CSV",
+        help="a trace capsim live prometheus pulled (observed replicas and CPU)",
+    )
     compare.add_argument(
         "--scenario",
         required=True,
@@ -146,9 +172,15 @@ def add_live_parser(commands: Any) -> None:
     )
     compare.add_argument("--platform", help="the Kubernetes platform (default: the only one)")
     compare.add_argument("--workload", help="the workload (default: the only service)")
-    compare.add_argument("--max-lag", type=duration, default=1800.0, metavar="DURATION")
+    compare.add_argument(
+        "--max-lag",
+        type=duration,
+        default=1800.0,
+        metavar="DURATION",
+        help="the largest shift tried when aligning the two curves (default 30m)",
+    )
     compare.add_argument("--out", type=Path, metavar="DIR", help="default reports/<name>-compare")
-    compare.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output_argument(compare)
     compare.add_argument("--debug", action="store_true", help="show tracebacks")
     add_cluster_commands(sub, duration)
     prom.set_defaults(handler=_prometheus)
@@ -502,8 +534,10 @@ def _compare(args: argparse.Namespace) -> int:
         write_durably(staging / "calibration.png", png_bytes(figure))
         text = json.dumps(calibration.as_dict(), indent=2) + "\n"
         write_durably(staging / "calibration.json", text)
-    if args.json:
-        print(json.dumps(calibration.as_dict(), indent=2))
+    if args.output != "table":
+        from capsim.cli.output import print_document
+
+        print_document(calibration.as_dict(), args.output)
         return EXIT_OK
     print(f"{workload} on {platform}: {calibration.samples} samples of {args.trace}")
     for line in calibration.lines():

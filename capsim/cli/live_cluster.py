@@ -65,7 +65,7 @@ def add_cluster_commands(sub: Any, duration: Any) -> None:
         "for --duration into a trace CSV: timestamp, cpu_cores, memory_bytes, pods. Rows are "
         "written as they come; Ctrl-C keeps them (exit 130). --out is never overwritten.",
     )
-    metrics.add_argument("--namespace", required=True)
+    metrics.add_argument("-n", "--namespace", required=True, help="the pods' namespace")
     pods = metrics.add_mutually_exclusive_group(required=True)
     pods.add_argument("--deployment", metavar="NAME", help="the pods its spec.selector selects")
     pods.add_argument("--selector", metavar="LABELS", help="a label selector, e.g. app=web")
@@ -79,7 +79,12 @@ def add_cluster_commands(sub: Any, duration: Any) -> None:
         metavar="DURATION",
         help="whole seconds; default 15s (metrics-server's resolution)",
     )
-    metrics.add_argument("--kubeconfig", type=Path, metavar="FILE")
+    metrics.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="kubeconfig file (default $KUBECONFIG, then ~/.kube/config)",
+    )
     metrics.add_argument("--context", help="kubeconfig context (default: the current one)")
     metrics.add_argument(
         "--out", type=Path, metavar="CSV", help="default <deployment>.csv or metrics-server.csv"
@@ -100,9 +105,16 @@ def add_cluster_commands(sub: Any, duration: Any) -> None:
         "write a scenario YAML with the real node pool sizes, pod requests and HPAs. Prices, "
         "load and CPU per request are placeholders, marked in the file.",
     )
-    snapshot.add_argument("--namespace", required=True)
+    snapshot.add_argument(
+        "-n", "--namespace", required=True, help="the namespace to read Deployments and HPAs of"
+    )
     snapshot.add_argument("--deployment", metavar="NAME", help="only this Deployment")
-    snapshot.add_argument("--kubeconfig", type=Path, metavar="FILE")
+    snapshot.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="kubeconfig file (default $KUBECONFIG, then ~/.kube/config)",
+    )
     snapshot.add_argument("--context", help="kubeconfig context (default: the current one)")
     snapshot.add_argument("--out", type=Path, metavar="YAML", help="default <namespace>.yaml")
     snapshot.add_argument("--force", action="store_true", help="replace an existing --out")

@@ -2,9 +2,10 @@
 
 One module per command group: :mod:`.run` (``run``, ``compare``, ``scenarios``),
 :mod:`.hpa` (``hpa explain``), :mod:`.validate` (``validate``, ``recommend``),
-:mod:`.sweep`, :mod:`.deploy` (``deploy emit|apply``) and :mod:`.live` (``live
-prometheus|compare|metrics-server|snapshot``). Each parser names its handler; this module
-parses, calls it and turns errors into exit codes (:mod:`.common`).
+:mod:`.sweep`, :mod:`.deploy` (``deploy emit|apply``), :mod:`.live` (``live
+prometheus|compare|metrics-server|snapshot``) and :mod:`.schema` (``schema``, ``init``).
+Each parser names its handler; this module parses, calls it and turns errors into exit
+codes (:mod:`.common`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from capsim.cli.deploy import add_deploy_parser
 from capsim.cli.hpa import add_hpa_parser
 from capsim.cli.live import add_live_parser
 from capsim.cli.run import add_run_parsers
+from capsim.cli.schema import add_schema_parsers
 from capsim.cli.sweep import add_sweep_parser
 from capsim.cli.validate import add_validate_parsers
 
@@ -61,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         "semantics) and VM autoscaling groups.",
         epilog="Exit codes: 0 ok; 1 a check failed; 2 bad input, file, network or "
         "environment (one line); 3 a bug in capsim (--debug shows the traceback); "
-        "130 interrupted; 143 terminated.",
+        "130 interrupted; 141 stdout closed early (| head); 143 terminated. Commands that "
+        "print results take -o/--output table|json|yaml (and csv for tables).",
     )
     parser.add_argument("--version", action="version", version=f"capsim {capsim.__version__}")
     parser.add_argument(
@@ -74,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_validate_parsers(commands)
     add_deploy_parser(commands)
     add_live_parser(commands)
+    add_schema_parsers(commands)
     return parser
 
 
@@ -143,6 +147,12 @@ def _input_message(error: BaseException) -> str:
 
         if isinstance(error, ValidationError):
             return redact(validation_message(error.title, error))
+    from capsim.scenario.base import ScenarioError
+
+    lines = str(error).splitlines()
+    if isinstance(error, ScenarioError) and all(x.startswith("  ") for x in lines[1:]):
+        # A scenario's every problem: the first on this line, the others listed under it.
+        return "\n".join(redact(line) for line in lines)
     return one_line(error)
 
 

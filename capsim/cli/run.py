@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from capsim.cli.common import EXIT_OK, InputError, seed_arg
+from capsim.cli.output import FORMATS, add_output_argument
 
 if TYPE_CHECKING:
     from capsim.analysis.compare import Comparison
 
-__all__ = ["add_run_parsers", "comparison_text"]
+__all__ = ["add_run_parsers", "comparison_data", "comparison_text"]
 
 
 def add_run_parsers(commands: Any) -> None:
@@ -35,7 +36,7 @@ def add_run_parsers(commands: Any) -> None:
         help="report folder (default reports/<scenario-name>); must be new, empty or a "
         "folder capsim wrote (it holds .capsim-output): capsim replaces nothing else",
     )
-    run.add_argument("--seed", type=seed_arg, help="seed (default: the scenario's)")
+    run.add_argument("-s", "--seed", type=seed_arg, help="seed (default: the scenario's)")
     run.add_argument(
         "--service-model",
         choices=("expected", "exact"),
@@ -45,23 +46,31 @@ def add_run_parsers(commands: Any) -> None:
     run.add_argument(
         "--format",
         default="html,md,json",
-        help="comma-separated: html, md, json (default all)",
+        help="the report's files, comma-separated: html, md, json (default all); "
+        "-o chooses what is printed",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    add_output_argument(run, FORMATS, json_alias=False)
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, nothing printed but errors"
+    )
     run.add_argument("--debug", action="store_true", help="show tracebacks")
     compare = commands.add_parser(
         "compare",
         help="compare two saved runs (report folders)",
         description="Put the platforms of two saved runs side by side.",
     )
-    compare.add_argument("runs", nargs=2, metavar="DIR", type=Path)
+    compare.add_argument(
+        "runs", nargs=2, metavar="DIR", type=Path, help="two report folders of capsim run"
+    )
     compare.add_argument(
         "--labels", nargs=2, default=("A", "B"), metavar=("A", "B"), help="column prefixes"
     )
+    add_output_argument(compare, FORMATS, json_alias=False)
     compare.add_argument("--debug", action="store_true", help="show tracebacks")
     scenarios = commands.add_parser(
         "scenarios", help="list the bundled scenarios and where their files are"
     )
+    add_output_argument(scenarios, FORMATS, json_alias=False)
     run.set_defaults(handler=_run)
     compare.set_defaults(handler=_compare)
     scenarios.set_defaults(handler=_scenarios)
@@ -91,7 +100,47 @@ def comparison_text(comparison: Comparison) -> str:
         for row in rows
     ]
     checks = ["", "checks:", *(f"  - {c}" for c in comparison.checks)] if comparison.checks else []
-    return "\n".join([*comparison.verdict, *checks, "", *lines, "", "* the better value"])
+    sizing = ["", "sizing:", *(f"  - {c}" for c in comparison.sizing)] if comparison.sizing else []
+    parts = [*comparison.verdict, *checks, *sizing, "", *lines, "", "* the better value"]
+    return "\n".join(parts)
+
+
+def comparison_data(comparison: Comparison) -> dict[str, Any]:
+    """The comparison as plain data (``-o json|yaml``): raw values, no formatting."""
+    return {
+        "verdict": list(comparison.verdict),
+        "checks": list(comparison.checks),
+        "sizing": list(comparison.sizing),
+        "columns": list(comparison.columns),
+        "metrics": [
+            {
+                "metric": r.label,
+                "unit": r.unit,
+                "better": r.better,
+                "winner": r.winner,
+                "values": dict(r.values),
+            }
+            for r in comparison.rows
+        ],
+    }
+
+
+def _print_comparison(comparison: Comparison, output: str, extra: dict[str, Any]) -> None:
+    from capsim.cli.output import csv_text, print_document
+
+    if output == "table":
+        print(comparison_text(comparison))
+        for key, value in extra.items():
+            print(f"\n{key}: {value}")
+    elif output == "csv":
+        header = ["metric", "unit", *comparison.columns, "winner"]
+        rows = [
+            [r.label, r.unit, *(r.values[c] for c in comparison.columns), r.winner]
+            for r in comparison.rows
+        ]
+        print(csv_text(header, rows))
+    else:
+        print_document({**comparison_data(comparison), **extra}, output)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -107,9 +156,8 @@ def _run(args: argparse.Namespace) -> int:
     result = capsim.run(scenario, seed=args.seed, progress=show)
     comparison = write_report(result, out, formats)
     if not args.quiet:
-        print(comparison_text(comparison))
         page = out / "index.html"
-        print(f"\nreport: {page if page.exists() else out}")
+        _print_comparison(comparison, args.output, {"report": str(page if page.exists() else out)})
     return EXIT_OK
 
 
@@ -121,7 +169,7 @@ def _compare(args: argparse.Namespace) -> int:
         if not (folder / "summary.json").is_file():
             raise InputError(f"{folder}: not a saved run (no summary.json; use a report folder)")
     a, b = (RunResult.load(folder) for folder in args.runs)
-    print(comparison_text(compare_runs(a, b, tuple(args.labels))))
+    _print_comparison(compare_runs(a, b, tuple(args.labels)), args.output, {})
     return EXIT_OK
 
 
@@ -129,6 +177,19 @@ def _scenarios(args: argparse.Namespace) -> int:
     from capsim.data import DATA_DIR, bundled_scenarios
 
     found = bundled_scenarios()
+    if args.output != "table":
+        from capsim.cli.output import csv_text, print_document
+
+        rows = [[s.name, s.summary, str(s.path)] for s in found]
+        if args.output == "csv":
+            print(csv_text(["name", "summary", "path"], rows))
+        else:
+            data = {
+                "scenarios": [dict(zip(("name", "summary", "path"), r, strict=True)) for r in rows],
+                "folder": str(DATA_DIR),
+            }
+            print_document(data, args.output)
+        return EXIT_OK
     width = max((len(s.name) for s in found), default=0)
     for scenario in found:
         print(f"{scenario.name.ljust(width)}  {scenario.summary}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from capsim.cli.common import EXIT_OK, InputError, positive_duration_arg, require_extra
+from capsim.cli.output import FORMATS, add_output_argument
 
 __all__ = [
     "add_parallel_arguments",
@@ -93,7 +94,7 @@ def add_sweep_parser(commands: Any) -> None:
         description="Vary settings of SCENARIO (--set KEY=V1,V2; repeat for more "
         "keys), run every combination for --seeds seeds on a process pool, a Dask "
         "LocalCluster (--workers N) or a Dask cluster (--scheduler tcp://HOST:8786), and "
-        "write one comparison report with 95 %% confidence intervals. The scenario and "
+        "write one comparison report with 95 % confidence intervals. The scenario and "
         "its traces are read here, once, and travel with the runs: Dask workers need "
         f"none of its files. At most {_MAX_RUNS:,} runs (values × seeds).",
     )
@@ -121,7 +122,8 @@ def add_sweep_parser(commands: Any) -> None:
         type=Path,
         help="report folder (reports/<name>-sweep); must be new, empty or a folder capsim wrote",
     )
-    sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_output_argument(sweep, FORMATS, json_alias=False)
+    sweep.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     sweep.add_argument("--debug", action="store_true", help="show tracebacks")
     sweep.set_defaults(handler=_sweep)
 
@@ -130,7 +132,6 @@ def _sweep(args: argparse.Namespace) -> int:
     from capsim.analysis.parallel import ClusterError
     from capsim.analysis.sweep import parse_setting, summarize_runs, sweep
     from capsim.report.sweep_report import sweep_table, write_sweep_report
-    from capsim.report.writer import markdown_table
     from capsim.results.files import check_output_folder
     from capsim.scenario import ScenarioError, scenario_file
     from capsim.scenario.parsing import load_yaml
@@ -161,10 +162,23 @@ def _sweep(args: argparse.Namespace) -> int:
     summary = summarize_runs(runs)
     write_sweep_report(runs, summary, out, f"capsim sweep: {_report_name(data, path)}")
     if not args.quiet:
-        header, rows = sweep_table(summary)
-        print(markdown_table(header, rows))
-        print(f"\nreport: {out / 'index.html'}")
+        _print_summary(summary, sweep_table, args.output, str(out / "index.html"))
     return EXIT_OK
+
+
+def _print_summary(summary: Any, sweep_table: Any, output: str, report: str) -> None:
+    """The summary as an aligned table (``sweep_table``'s means ± 95 % intervals), or its
+    raw numbers as CSV, JSON or YAML."""
+    from capsim.cli.output import csv_text, plain, print_document, table_text
+
+    if output == "table":
+        header, rows = sweep_table(summary)
+        print(table_text(header, rows))
+        print(f"\nreport: {report}")
+    elif output == "csv":
+        print(csv_text(list(summary.columns), summary.itertuples(index=False)))
+    else:
+        print_document({"combinations": plain(summary), "report": report}, output)
 
 
 def _report_name(data: dict[str, Any], path: Path) -> str:

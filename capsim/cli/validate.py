@@ -173,7 +173,7 @@ def add_validate_parsers(commands: Any) -> None:
         "approximates start-up delays by their means and nodes as always having room); "
         "then the current HPA and the cheapest candidates that pass the screen are run "
         "through the engine, as capsim validate runs them, until one passes with a margin "
-        "(at most 50 %% of every SLO error budget used). Where the fast path cannot "
+        "(at most 50 % of every SLO error budget used). Where the fast path cannot "
         "approximate the HPA (several metrics, memory) every candidate runs through the "
         "engine, in parallel. Prints the Pareto front (service cost against SLO error "
         "budget used) and the choice, the cheapest engine-confirmed candidate; --emit "
@@ -261,12 +261,17 @@ def _validate(args: argparse.Namespace) -> int:
         check_output_folder(args.out)  # before the simulation, not after it
     outcome = validate(inputs)
     if args.out is not None:
-        from capsim.report.writer import write_report
+        from capsim.report.writer import ReportContext, write_report
 
         write_report(
             outcome.result,
             args.out,
             headline=[f"capsim validate: {outcome.verdict}", *outcome.reasons],
+            context=ReportContext(
+                title=f"capsim validate: {args.hpa.name} against {args.trace.name} — "
+                f"{outcome.verdict}",
+                assumptions=tuple(outcome.assumptions),
+            ),
         )
     if args.output == "table":
         print(_validation_text(outcome))

@@ -14,10 +14,13 @@ Modelling notes:
 * **Scale-in** terminates booting VMs first, then the newest in service.
 * **Billing** is per second from request to termination, boot included, with the
   platform's minimum (60 s by default).
-* **Batch jobs** need no queue: each worker gets its own VM (the workload's
-  ``instance``, else the platform's) requested at submission. It computes once booted
-  (a gang job once all its VMs are) and its VM is terminated when it is done. A worker
-  may use its ``cpu`` up to the CPU the VM leaves to the application.
+* **Batch jobs**: each worker gets its own VM (the workload's ``instance``, else the
+  platform's), all of a job's VMs requested together: at submission, or, under the
+  platform's ``max_batch_vms`` quota, once the job's workers fit under it (queued jobs
+  start in queue order, the first that does not fit holding back those after it). A
+  worker computes once booted (a gang job once all its VMs are) and its VM is
+  terminated when it is done. A worker may use its ``cpu`` up to the CPU the VM leaves
+  to the application.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class VmSim(PlatformSim):
         ]
         super().__init__(name, inputs, rng, limits, routing)
         self.vms: list[list[Vm]] = [[] for _ in self.workloads]
+        self._batch_vms = 0  # VMs of batch workers, requested and not yet terminated
         self.machines = Machines(platform.billing_minimum_s)
         self.desired = np.zeros(len(self.workloads), dtype=np.int64)
         self.policies: dict[int, TargetTracking] = {}
@@ -191,8 +195,18 @@ class VmSim(PlatformSim):
     # --- batch jobs ----------------------------------------------------------------------
 
     def submit(self, run: JobRun, now: float) -> None:
-        for worker in range(run.spec.workers):
-            self.env.process(self._run_worker(run, worker, self._request(run.workload, now)))
+        """Start the job's workers, or queue it behind others or the VM quota."""
+        self.batch_jobs.enqueue(run)
+        self._start_queued(now)
+
+    def _start_queued(self, now: float) -> None:
+        """Start queued jobs in queue order while the next one fits under the quota."""
+        queue, quota = self.batch_jobs.queue, self.platform.max_batch_vms
+        while queue and (quota is None or self._batch_vms + queue[0].spec.workers <= quota):
+            run = queue.pop(0)
+            self._batch_vms += run.spec.workers
+            for worker in range(run.spec.workers):
+                self.env.process(self._run_worker(run, worker, self._request(run.workload, now)))
 
     def _run_worker(self, run: JobRun, worker: int, vm: Vm) -> Generator[simpy.Event, Any, None]:
         """One worker on its own VM: boot, compute, terminate."""
@@ -208,6 +222,8 @@ class VmSim(PlatformSim):
         yield from jobs.work(run, worker, app_cores)
         self._terminate_vm(w, vm, self.env.now)
         jobs.worker_removed(run, vcpu, app_cores)
+        self._batch_vms -= 1
+        self._start_queued(self.env.now)
 
     def _set_desired(self, w: int, desired: int, now: float) -> None:
         current = len(self.vms[w])

@@ -85,6 +85,16 @@ else:  # the core install without the fast extra
     njit = _uncompiled
     prange = range
 
+
+def kernel_cached() -> bool:
+    """Whether Numba's cache holds the compiled kernel (so its first call loads it in a
+    second instead of compiling it for about a minute); False without Numba."""
+    from pathlib import Path
+
+    cache = Path(__file__).parent / "__pycache__"
+    return COMPILED and any(cache.glob("kernel.evaluate_configs-*.nbi"))
+
+
 SAME_INSTANT_S = 1e-9
 RECORD, SCRAPE, SYNC = 1, 2, 4
 

@@ -1,6 +1,7 @@
 """Default resource prices.
 
-OpenCost's default on-demand prices (GCP us-central1; ``REFERENCE.md`` §6): their ratio
+OpenCost's default on-demand prices (GCP us-central1, the defaults of OpenCost's
+``default.json`` custom pricing; https://www.opencost.io/docs/configuration/on-prem): their ratio
 splits a node's price between its vCPUs and its memory, for the cost of a workload's
 share and of the idle part of the bill.
 """

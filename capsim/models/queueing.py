@@ -1,7 +1,8 @@
 """M/M/c queueing maths (Erlang C) and response-time laws, vectorized with NumPy.
 
 The stationary M/M/c with arrival rate λ, ``c`` servers of rate μ each, offered load
-``a = λ/μ`` and ``ρ = a/c < 1`` (REFERENCE.md §7): a request waits with probability
+``a = λ/μ`` and ``ρ = a/c < 1`` (Kleinrock, *Queueing Systems* vol. 1, §3.5): a request
+waits with probability
 ``C(c, a)`` (Erlang C), and its wait is then ``Exp(cμ − λ)``; its response time is
 that wait plus an ``Exp(μ)`` service. :class:`ResponseTimeDistribution` generalises this
 with a deterministic wait in front (the fluid backlog of :mod:`capsim.models.service`).

@@ -351,8 +351,15 @@ def _load_figure(run: _Run, workload: str) -> Figure:
     return figure
 
 
+MAX_SCALE_MARKERS = 120
+"""Beyond this many scale events of one platform, the replica figure draws none: the
+markers would bury the lines (the dashed desired line steps at each event anyway), and
+the legend says how many were left out."""
+
+
 def _scale_markers(ax: Axes, run: _Run, platform: str, workload: str) -> None:
-    """▲/▼ at each scale event's time and target (replicas on Kubernetes, VMs on VMs)."""
+    """▲/▼ at each scale event's time and target (replicas on Kubernetes, VMs on VMs), up
+    to :data:`MAX_SCALE_MARKERS` of them."""
     events = run.result.events
     mine = events[
         (events["kind"] == "scale")
@@ -360,6 +367,11 @@ def _scale_markers(ax: Axes, run: _Run, platform: str, workload: str) -> None:
         & (events["workload"] == workload)
     ]
     if not len(mine):
+        return
+    if len(mine) > MAX_SCALE_MARKERS:
+        ax.plot(
+            [], [], linestyle="none", label=f"{platform}: {len(mine):,} scale events, not marked"
+        )
         return
     t, before, after = run.axis.of(_col(mine, "time_s")), _col(mine, "from"), _col(mine, "to")
     color = run.colors[platform]

@@ -34,6 +34,7 @@ from capsim.scenario.document import document_yaml
 
 __all__ = [
     "FORMATS",
+    "ReportContext",
     "format_value",
     "markdown_table",
     "render_html",
@@ -107,8 +108,29 @@ def _figure_notes(result: RunResult) -> list[str]:
     return notes
 
 
-def _title(result: RunResult) -> str:
-    return f"capsim report: {result.summary['scenario']}"
+@dataclasses.dataclass(frozen=True)
+class ReportContext:
+    """What a command adds to a run's report: its title (default: the scenario's), and
+    the assumptions it made (``capsim validate`` lists the defaults it filled in)."""
+
+    title: str | None = None
+    assumptions: tuple[str, ...] = ()
+
+
+def _title(result: RunResult, context: ReportContext = ReportContext()) -> str:
+    return context.title or f"capsim report: {result.summary['scenario']}"
+
+
+def _assumptions(result: RunResult, context: ReportContext) -> list[str]:
+    """The context's assumptions, then the run's own: its seed, service model and grid."""
+    s = result.summary
+    model = s.get("scenario_as_run", {}).get("service_model", "expected")
+    own = [
+        f"seed {s['seed']}; service model: {model} (README.md, 'The service model')",
+        f"load tick {format_value(s['tick_s'])} s, a row every "
+        f"{format_value(s['record_every_s'])} s; SLO windows as the scenario sets them",
+    ]
+    return [*context.assumptions, *own]
 
 
 def _description(result: RunResult) -> str:
@@ -157,8 +179,9 @@ def _detail_tables(result: RunResult) -> list[tuple[str, pd.DataFrame]]:
 
 
 def _scale_events(result: RunResult, limit: int = 12) -> pd.DataFrame:
+    """The first scaling decisions in time, across every platform (ties by platform)."""
     events = result.events
-    scales = events[events["kind"] == "scale"]
+    scales = events[events["kind"] == "scale"].sort_values(["time_s", "platform"], kind="stable")
     columns = ["time_s", "platform", "workload", "from", "to", "reason"]
     return scales[columns].head(limit)
 
@@ -211,9 +234,14 @@ def _html_frame(frame: pd.DataFrame, index: bool = True) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def render_html(result: RunResult, comparison: Comparison, figures: dict[str, bytes]) -> str:
+def render_html(
+    result: RunResult,
+    comparison: Comparison,
+    figures: dict[str, bytes],
+    context: ReportContext = ReportContext(),
+) -> str:
     """The self-contained HTML page."""
-    title = html.escape(_title(result))
+    title = html.escape(_title(result, context))
     verdict = "".join(f"<p>{html.escape(line)}</p>" for line in comparison.verdict)
     images = "".join(embedded_png(name, data) for name, data in figures.items())
     images += "".join(f'<p class="muted">{html.escape(note)}</p>' for note in _figure_notes(result))
@@ -231,6 +259,8 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
         "".join(f'<p class="muted">{html.escape(rule)}</p>' for rule in VERDICT_RULES),
         "<h2>Checks</h2>",
         _html_checks(comparison),
+        "<h2>Sizing</h2>",
+        _html_list(comparison.sizing, _SIZING_NOTE),
         "<h2>Comparison</h2>",
         _html_comparison(comparison),
         "<h2>Figures</h2>",
@@ -239,11 +269,26 @@ def render_html(result: RunResult, comparison: Comparison, figures: dict[str, by
         details,
         "<h2>First scaling decisions</h2>",
         _html_frame(events, index=False) if len(events) else "<p>No scaling decisions.</p>",
+        "<h2>Assumptions</h2>",
+        _html_list(_assumptions(result, context), "What the figures rest on besides the scenario."),
         "<h2>Scenario as run</h2>",
         f'<p class="muted">{html.escape(caption)}</p>',
         f"<pre>{html.escape(scenario_text)}</pre>",
     ]
-    return html_page(_title(result), "\n".join(parts))
+    return html_page(_title(result, context), "\n".join(parts))
+
+
+_SIZING_NOTE = (
+    "Nodes or VMs at the levels the platform held for 5 %, 50 % and 95 % of the run "
+    "(time-weighted) and at its peak; the suggested bounds run from the 5 % level to 25 % "
+    "above the peak, within the cap the scenario set. A platform that reached its cap "
+    "cannot say how many the load needs."
+)
+
+
+def _html_list(lines: list[str], note: str) -> str:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f'<ul>{items}</ul><p class="muted">{html.escape(note)}</p>'
 
 
 def _check_rules() -> str:
@@ -303,16 +348,23 @@ def _md_comparison(comparison: Comparison) -> str:
     return markdown_table(["metric", *comparison.columns], rows) + "\n\nBold: the better value."
 
 
-def render_markdown(result: RunResult, comparison: Comparison, figure_names: list[str]) -> str:
+def render_markdown(
+    result: RunResult,
+    comparison: Comparison,
+    figure_names: list[str],
+    context: ReportContext = ReportContext(),
+) -> str:
     """The Markdown report; figures are linked as ``figures/<name>.png``."""
     parts = [
-        f"# {_title(result)}",
+        f"# {_title(result, context)}",
         _description(result),
         f"_{_run_facts(result)}_",
         "\n".join(f"> {line}" for line in comparison.verdict),
         "\n\n".join(f"_{rule}_" for rule in VERDICT_RULES),
         "## Checks",
         _md_checks(comparison),
+        "## Sizing",
+        "\n".join(f"- {line}" for line in comparison.sizing) + f"\n\n_{_SIZING_NOTE}_",
         "## Comparison",
         _md_comparison(comparison),
         "## Figures",
@@ -334,6 +386,7 @@ def render_markdown(result: RunResult, comparison: Comparison, figure_names: lis
         else "No scaling decisions."
     )
     caption, scenario_text = _scenario_as_run(result)
+    parts += ["## Assumptions", "\n".join(f"- {a}" for a in _assumptions(result, context))]
     parts += ["## Scenario as run", f"_{caption}_", "```yaml\n" + scenario_text + "```"]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -346,11 +399,12 @@ def write_report(
     out_dir: str | Path,
     formats: Iterable[str] = FORMATS,
     headline: Sequence[str] = (),
+    context: ReportContext = ReportContext(),
 ) -> Comparison:
     """Write the report of ``result`` into ``out_dir`` atomically; returns the comparison.
 
     ``headline`` lines go first in the verdict box (``capsim validate`` puts its PASS or
-    FAIL and reasons there).
+    FAIL and reasons there); ``context`` gives the report a title and assumptions.
 
     ``formats``: any of ``html`` (``index.html``), ``md`` (``report.md`` and
     ``figures/``), ``json`` (the run's data files). Unknown formats raise ``ValueError``
@@ -370,13 +424,13 @@ def write_report(
         if "json" in chosen:
             result.write_files(staging)
         if "html" in chosen:
-            page = render_html(result, comparison, figures)
+            page = render_html(result, comparison, figures, context)
             write_durably(staging / "index.html", page)
         if "md" in chosen:
             folder = staging / "figures"
             folder.mkdir()
             for name, data in figures.items():
                 write_durably(folder / f"{name}.png", data)
-            text = render_markdown(result, comparison, list(figures))
+            text = render_markdown(result, comparison, list(figures), context)
             write_durably(staging / "report.md", text)
     return comparison

@@ -43,6 +43,7 @@ __all__ = [
     "summarize",
     "time_integral",
     "time_weighted_mean",
+    "time_weighted_quantile",
     "utilization_pct",
 ]
 
@@ -63,6 +64,21 @@ def time_weighted_mean(values: npt.ArrayLike, dt_s: npt.ArrayLike) -> float:
     """``Σ vₖ Δtₖ / Σ Δtₖ``; NaN over no time."""
     span = float(np.sum(dt_s))
     return time_integral(values, dt_s) / span if span > 0 else math.nan
+
+
+def time_weighted_quantile(values: npt.ArrayLike, dt_s: npt.ArrayLike, q: float) -> float:
+    """The smallest level held for at least a share ``q`` of the time counting every
+    lower level too (``Σ Δtₖ [vₖ ≤ v] ≥ q · Σ Δtₖ``): e.g. the node count that covered
+    95 % of the run. NaN over no time."""
+    v = np.asarray(values, dtype=np.float64)
+    dt = np.asarray(dt_s, dtype=np.float64)
+    span = float(dt.sum())
+    if not v.size or span <= 0:
+        return math.nan
+    order = np.argsort(v, kind="stable")
+    held = np.cumsum(dt[order])
+    at = int(np.searchsorted(held, q * span - 1e-9 * span, side="left"))
+    return float(v[order][min(at, v.size - 1)])
 
 
 def share_pct(part: float, whole: float) -> float:
@@ -305,12 +321,22 @@ def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[
         return time_integral(per_time[name].to_numpy(dtype=np.float64), dt)
 
     bought_cpu, bought_memory = integral("cpu"), integral("memory")
+    vcpus = per_time["cpu"].to_numpy(dtype=np.float64)
+    per_hour = cost / (duration_s / 3600.0) if duration_s > 0 else math.nan
     return {
         "kind": kind,
         "cost_usd": cost,
-        "cost_per_hour_usd": cost / (duration_s / 3600.0) if duration_s > 0 else math.nan,
+        "cost_per_hour_usd": per_hour,
+        "cost_per_30_days_usd": per_hour * 720.0,  # at the run's average hourly cost
         "nodes_mean": time_weighted_mean(nodes, dt),
+        "nodes_p5": time_weighted_quantile(nodes, dt, 0.05),
+        "nodes_p50": time_weighted_quantile(nodes, dt, 0.50),
+        "nodes_p95": time_weighted_quantile(nodes, dt, 0.95),
         "nodes_max": float(nodes.max()) if nodes.size else math.nan,
+        "vcpus_p95": time_weighted_quantile(vcpus, dt, 0.95),
+        "vcpus_max": float(vcpus.max()) if vcpus.size else math.nan,
+        "vcpu_hours": bought_cpu / 3600.0,
+        "gpu_hours": integral("gpus") / 3600.0,
         "cpu_utilization_pct": share_pct(integral("used"), bought_cpu),
         "cpu_allocation_pct": share_pct(integral("requested"), bought_cpu),
         "memory_utilization_pct": share_pct(integral("memory_used"), bought_memory),
@@ -333,7 +359,9 @@ def summarize(
     """The run's JSON summary from conformed frames.
 
     ``{scenario, seed, duration_s, tick_s, record_every_s, scenario_as_run, platforms:
-    {name: {kind, cost_usd, cost_per_hour_usd, nodes_mean, nodes_max, cpu_utilization_pct,
+    {name: {kind, cost_usd, cost_per_hour_usd, cost_per_30_days_usd, nodes_mean, nodes_p5,
+    nodes_p50, nodes_p95, nodes_max (time-weighted levels), vcpus_p95, vcpus_max, vcpu_hours,
+    gpu_hours (bought), cpu_utilization_pct,
     cpu_allocation_pct, memory_utilization_pct, gpu_utilization_pct (of the vCPUs, memory
     and GPUs bought; NaN without GPUs), workloads: {name:
     {kind, resources and scaling, then requests, latency and SLO (services) or jobs

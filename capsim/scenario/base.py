@@ -35,5 +35,6 @@ class FrozenModel(StrictModel):
 
 
 def reference_delay(median: str, p99: str) -> LogNormal:
-    """A default delay (REFERENCE.md §2), validated like one written in YAML."""
+    """A default delay (listed in ``docs/scenario-reference.md``), validated like one
+    written in YAML."""
     return LogNormal.model_validate({"distribution": "lognormal", "median": median, "p99": p99})

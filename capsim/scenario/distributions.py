@@ -10,7 +10,8 @@ with ``distribution:`` and its parameters, durations in any unit
     boot: {distribution: shifted_exponential, min: 25s, mean: 40s}
     boot: {distribution: uniform, low: 20s, high: 60s}
 
-REFERENCE.md prefers lognormal and shifted exponential to constants for real delays.
+Real delays have long tails: prefer lognormal or shifted exponential to a constant (the
+defaults in ``docs/scenario-reference.md`` are lognormal).
 Sampling takes a ``numpy.random.Generator`` (no global state) and returns seconds.
 """
 

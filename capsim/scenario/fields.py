@@ -34,6 +34,7 @@ from pydantic import (
     ConfigDict,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    WithJsonSchema,
     WrapSerializer,
 )
 
@@ -242,17 +243,30 @@ a field type of its own that holds seconds among other things (a trace window's 
 
 # The serializers come after the validators: a test takes a field's first ``func`` for
 # its parser.
-Seconds = Annotated[float, BeforeValidator(_duration_s), DurationOut]
+# The JSON Schema of a unit field (``capsim schema``) is what a file writes: text with a
+# unit, or a bare number in the field's plain unit.
+DURATION_SCHEMA = WithJsonSchema(
+    {"type": ["string", "number"], "examples": ["90s", "15m", "1h30m", 3600]}
+)
+CPU_SCHEMA = WithJsonSchema({"type": ["string", "number"], "examples": ["500m", "2", 1.5]})
+MEMORY_SCHEMA = WithJsonSchema({"type": ["string", "number"], "examples": ["512Mi", "2Gi"]})
+Seconds = Annotated[float, BeforeValidator(_duration_s), DurationOut, DURATION_SCHEMA]
 """A pydantic field holding a duration in seconds, written ``90s``, ``15m`` or seconds."""
-PositiveSeconds = Annotated[float, BeforeValidator(_positive_duration_s), DurationOut]
+PositiveSeconds = Annotated[
+    float, BeforeValidator(_positive_duration_s), DurationOut, DURATION_SCHEMA
+]
 """A pydantic field holding a positive duration in seconds."""
-Millicores = Annotated[int, BeforeValidator(_millicores), WrapSerializer(_cpu_out)]
+Millicores = Annotated[int, BeforeValidator(_millicores), WrapSerializer(_cpu_out), CPU_SCHEMA]
 """A pydantic field holding CPU in millicores, written ``500m``, ``2`` or ``1.5``."""
-PositiveMillicores = Annotated[int, BeforeValidator(_positive_millicores), WrapSerializer(_cpu_out)]
+PositiveMillicores = Annotated[
+    int, BeforeValidator(_positive_millicores), WrapSerializer(_cpu_out), CPU_SCHEMA
+]
 """A pydantic field holding CPU in millicores, more than 0."""
-Bytes = Annotated[int, BeforeValidator(_bytes), WrapSerializer(_memory_out)]
+Bytes = Annotated[int, BeforeValidator(_bytes), WrapSerializer(_memory_out), MEMORY_SCHEMA]
 """A pydantic field holding memory in bytes, written ``512Mi``, ``2Gi`` or bytes."""
-PositiveBytes = Annotated[int, BeforeValidator(_positive_bytes), WrapSerializer(_memory_out)]
+PositiveBytes = Annotated[
+    int, BeforeValidator(_positive_bytes), WrapSerializer(_memory_out), MEMORY_SCHEMA
+]
 """A pydantic field holding memory in bytes, more than 0."""
 RelativePath = Annotated[Path, WrapSerializer(_path_out)]
 """A file a scenario names: relative to the scenario's folder, or absolute."""

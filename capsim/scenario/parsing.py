@@ -6,7 +6,7 @@ same shape of message everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ __all__ = [
     "load_yaml",
     "parse_yaml_text",
     "validation_message",
+    "validation_messages",
 ]
 
 _MISSING = object()
@@ -61,7 +62,73 @@ def validation_message(
     where: str, error: ValidationError, data: Any = _MISSING, skip: Collection[str] = ()
 ) -> str:
     """The first error of ``error`` as one line naming ``where``, the field and the value."""
-    first = error.errors(include_url=False)[0]
+    return _error_line(where, error.errors(include_url=False)[0], data, skip)
+
+
+Hint = Callable[[tuple[int | str, ...]], str]
+"""What to add after ``unknown field`` at a location (``; did you mean `x`?``), or ``""``."""
+
+
+def validation_messages(
+    where: str,
+    error: ValidationError,
+    data: Any = _MISSING,
+    skip: Collection[str] = (),
+    hint: Hint | None = None,
+) -> list[str]:
+    """Every error of ``error``, one line each naming ``where``, the field and the value.
+
+    The alternatives of one union that all refused one value (``reserved: gke`` or a
+    mapping) are one problem: only the first alternative's error is kept. ``hint`` adds
+    to an unknown field's line (a close known name)."""
+    lines: list[str] = []
+    seen_unions: set[tuple[int | str, ...]] = set()
+    errors = error.errors(include_url=False)
+    for item in errors:
+        loc = tuple(item["loc"])
+        if item["type"] == "too_short" and any(
+            len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc
+            for other in errors
+        ):
+            continue  # a list left short by its own items' errors, listed already
+        union = _union_anchor(loc, data, item["type"] == "missing")
+        if union is not None:
+            if union in seen_unions:
+                continue
+            seen_unions.add(union)
+        line = _error_line(where, item, data, skip)
+        if item["type"] == "extra_forbidden" and hint is not None:
+            line += hint(loc)
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _union_anchor(
+    loc: Sequence[int | str], data: Any, missing: bool
+) -> tuple[int | str, ...] | None:
+    """The location of the written value whose union alternatives this error tried, if it
+    is one: the path through the data stops at a part that is neither a key, an index nor
+    a tag (``kind: vm``) of the value reached, and is not a ``missing`` field's name."""
+    if data is _MISSING:
+        return None
+    node = data
+    for depth, part in enumerate(loc):
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        if isinstance(part, int) and isinstance(node, Sequence) and not isinstance(node, str):
+            node = node[part] if 0 <= part < len(node) else _MISSING
+            continue
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+            continue
+        if _is_union_tag(node, str(part), ()):
+            continue
+        return None if missing and depth == len(loc) - 1 else tuple(loc[:depth])
+    return None
+
+
+def _error_line(where: str, first: Any, data: Any, skip: Collection[str]) -> str:
     field = format_loc(tuple(first["loc"]), data, skip)
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "missing":

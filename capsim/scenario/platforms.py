@@ -65,7 +65,7 @@ class ReservedResources(FrozenModel):
 
 
 def gke_reserved(vcpu_millicores: int, memory_bytes: int) -> ReservedResources:
-    """GKE's node reservation rule (REFERENCE.md §2).
+    """GKE's node reservation rule (GKE documentation, *Node allocatable resources*).
 
     Memory: 25 % of the first 4 GiB, 20 % of the next 4, 10 % of the next 8, 6 % of the
     next 112, 2 % above, plus 100 MiB eviction threshold. CPU: 6 % of the first core, 1 %
@@ -379,9 +379,18 @@ class VmWorkload(FrozenModel):
 
 
 class VmPlatform(FrozenModel):
+    """VMs: autoscaling groups for services, a VM per batch worker.
+
+    ``max_batch_vms``: the most VMs the batch workers may hold at once (a quota, such as
+    a region's GPU quota); a job waits, in the order Kubernetes would queue it, until all
+    its workers fit under it. Without it batch jobs never wait for VMs, which a cluster
+    with a node cap cannot match: set it to compare the two fairly.
+    """
+
     kind: Literal["vm"]
     instance: VmInstance
     billing_minimum_s: Seconds = Field(default=60.0, alias="billing_minimum")
+    max_batch_vms: Int | None = Field(default=None, ge=1, le=MAX_NODES)
     workloads: dict[str, VmWorkload]
 
     def instance_for(self, workload: str) -> VmInstance:

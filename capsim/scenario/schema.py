@@ -24,8 +24,10 @@ nesting depth, magnitudes); a scenario beyond one is refused in one line naming 
 the size and the limit. Numbers are never booleans, never infinite or NaN; workload and
 node pool names are unique.
 
-Defaults follow ``REFERENCE.md`` (metrics-server 15 s, HPA sync 15 s, cluster
-autoscaler scan 10 s and scale-down after 10 min, VM boot ~35 s, node ready ~60 s, …).
+Defaults are upstream's (metrics-server 15 s, HPA sync 15 s, cluster autoscaler scan
+10 s and scale-down after 10 min) or measured typical values (VM boot ~35 s, node ready
+~60 s, …); ``docs/scenario-reference.md`` lists every field's default
+(:mod:`capsim.scenario.reference` generates it).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from capsim.scenario.jobs import read_submit_times
 from capsim.scenario.limits import MAX_PLATFORMS, MAX_REPLICAS, MAX_WORKLOADS, nesting_problem
 from capsim.scenario.load import WorkloadError, check_load
 from capsim.scenario.manifests import ManifestError, check_metric_targets, load_hpas
-from capsim.scenario.parsing import load_yaml, validation_message
+from capsim.scenario.parsing import load_yaml, validation_messages
 from capsim.scenario.platforms import (
     KubernetesPlatform,
     KubernetesWorkload,
@@ -55,6 +57,7 @@ from capsim.scenario.platforms import (
     hpa_template,
     pod_template,
 )
+from capsim.scenario.suggest import unknown_field_hint
 from capsim.scenario.work_samples import with_work_samples
 from capsim.scenario.workloads import (
     MAX_MODELLED_CV,
@@ -63,6 +66,7 @@ from capsim.scenario.workloads import (
     ServiceWorkload,
     Workload,
 )
+from capsim.units import format_memory_bytes
 
 __all__ = ["Scenario", "load_scenario", "parse_scenario", "scenario_file"]
 
@@ -163,6 +167,19 @@ _UNION_TAGS = frozenset(
 )
 
 
+def _listing(where: str, error: ValidationError, data: Any) -> str:
+    """Every problem pydantic found, one per line: the first on the first line (with how
+    many follow), the others under it indented by two spaces, each naming ``where``."""
+    lines = validation_messages(
+        where, error, data, _UNION_TAGS, lambda loc: unknown_field_hint(Scenario, loc, data)
+    )
+    if len(lines) == 1:
+        return lines[0]
+    more = len(lines) - 1
+    head = f"{lines[0]} (and {more} more problem{'s' if more > 1 else ''}:)"
+    return "\n".join([head, *(f"  {line}" for line in lines[1:])])
+
+
 def _check_modes(scenario: Scenario, where: str) -> None:
     """Each platform configures each workload in a way that fits its kind."""
     for platform_name, platform in scenario.platforms.items():
@@ -217,6 +234,13 @@ def _check_fits(scenario: Scenario, where: str) -> None:
             if isinstance(platform, VmPlatform):
                 if isinstance(workload, BatchWorkload):
                     _check_worker_fits_vm(workload, platform.instance_for(workload_name), field)
+                    quota = platform.max_batch_vms
+                    if quota is not None and workload.workers > quota:
+                        raise ScenarioError(
+                            f"{where}: platforms.{platform_name}.max_batch_vms: a job of "
+                            f"{workload_name} needs {workload.workers} VMs at once, more than "
+                            f"the quota of {quota}: it could never start"
+                        )
                 continue
             assert isinstance(config, KubernetesWorkload)
             pod = pod_template(workload, config)
@@ -231,7 +255,7 @@ def _check_fits(scenario: Scenario, where: str) -> None:
                     f"{field}.pod: requests fit on no node pool (allocatable per node: "
                     + ", ".join(
                         f"{p.name}: {p.allocatable_cpu_millicores}m cpu, "
-                        f"{p.allocatable_memory_bytes} bytes, {p.gpu} gpu"
+                        f"{_memory(p.allocatable_memory_bytes)} memory, {p.gpu} gpu"
                         for p in platform.node_pools
                     )
                     + ")"
@@ -244,6 +268,17 @@ def _check_fits(scenario: Scenario, where: str) -> None:
                 )
 
 
+def _memory(size_bytes: int) -> str:
+    """Memory as people write it (``29Gi``), with the exact bytes when that rounds."""
+    exact = format_memory_bytes(size_bytes)
+    if not exact.isdigit():
+        return exact
+    for suffix, power in (("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)):
+        if size_bytes >= 2**power:
+            return f"{size_bytes / 2**power:.2f}{suffix} ({size_bytes:,} bytes)"
+    return f"{size_bytes} bytes"
+
+
 def _check_worker_fits_vm(workload: BatchWorkload, instance: VmInstance, field: str) -> None:
     app_memory = instance.memory_bytes - instance.guest_os_memory_bytes
     if (
@@ -252,9 +287,10 @@ def _check_worker_fits_vm(workload: BatchWorkload, instance: VmInstance, field: 
         or workload.gpu > instance.gpu
     ):
         raise ScenarioError(
-            f"{field}: a worker ({workload.cpu_millicores}m cpu, {workload.memory_bytes} "
-            f"bytes, {workload.gpu} gpu) does not fit the VM {instance.name} "
-            f"({instance.app_cpu_millicores:g}m cpu, {app_memory} bytes, {instance.gpu} gpu "
+            f"{field}: a worker ({workload.cpu_millicores}m cpu, "
+            f"{_memory(workload.memory_bytes)} memory, {workload.gpu} gpu) does not fit the VM "
+            f"{instance.name} ({instance.app_cpu_millicores:g}m cpu, {_memory(app_memory)} "
+            f"memory, {instance.gpu} gpu "
             "left for the application); give the workload an instance that fits"
         )
 
@@ -359,7 +395,7 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
     try:
         scenario = Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        raise ScenarioError(validation_message(where, exc, data, _UNION_TAGS)) from None
+        raise ScenarioError(_listing(where, exc, data)) from None
     max_cv = MAX_MODELLED_CV if scenario.service_model == "expected" else MAX_SERVICE_TIME_CV
     workloads, problems = with_work_samples(list(scenario.workloads), base_dir, max_cv)
     if problems:

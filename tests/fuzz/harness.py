@@ -190,7 +190,8 @@ class Case:
     ``names``: for exit 2, the error line contains every one of these (the file, the field;
     ``a|b``: either; with ``listing``, the error line or the problems listed under it).
     ``listing``: exit 2 may list problems on further lines indented by two spaces
-    (``deploy emit`` lists every problem of the manifests it refuses).
+    (``deploy emit`` lists every problem of the manifests it refuses; a scenario file with
+    several mistakes lists each after the first).
     ``check``: extra assertions on the outcome.
     """
 

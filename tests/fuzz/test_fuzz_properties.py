@@ -6,7 +6,8 @@ paths: a node replaced by a random YAML value (scalars of every kind, including
 durations, quantities, ±inf, NaN, huge and negative numbers; small lists and mappings), a
 key deleted, an unknown key added; or the YAML text itself has bytes flipped. ``capsim run
 FILE --out out`` then must exit 0, 1 or 2 (never 3, never a signal, never past the time
-cap), with one ``capsim: error:`` line on 2, no traceback, no warning, and nothing but
+cap), with one ``capsim: error:`` line on 2 (a scenario's further problems listed under
+it, indented), no traceback, no warning, and nothing but
 ``out/`` written (:mod:`harness`).
 
 Examples are few (each is a capsim process) and not shrunk (a hang costs the time cap
@@ -26,7 +27,10 @@ from test_fuzz_scenario import Path_, containers, leaves, replaced
 
 OUT = ("work/out", "work/out/**")
 ARGV = ("run", "s.yaml", "--out", "out", "--format", "json", "--quiet")
-CASE = harness.case("property", ARGV, harness.VALID_OR_REFUSED, writes=OUT, timeout_s=45.0)
+# A scenario with several mistakes lists each under the first (``listing``).
+CASE = harness.case(
+    "property", ARGV, harness.VALID_OR_REFUSED, writes=OUT, timeout_s=45.0, listing=True
+)
 
 SETTINGS = settings(
     max_examples=40,

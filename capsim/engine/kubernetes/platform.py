@@ -1,7 +1,8 @@
 """A Kubernetes platform: node pools, pods, metrics-server, HPAs and the cluster autoscaler.
 
 This module wires the platform's parts together; each part is a module of this package
-and its docstring states its modelling assumptions (defaults in ``REFERENCE.md`` §2):
+and its docstring states its modelling assumptions (every default is listed in
+``docs/scenario-reference.md``):
 
 * :mod:`.cluster`: pods and nodes, and what happens to them (scheduling, image pulls,
   container start, readiness, the ReplicaSet, node provisioning and removal), with the

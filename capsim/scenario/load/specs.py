@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -57,7 +58,12 @@ def _trace_time(value: Any) -> float | datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-TraceTime = Annotated[float | datetime, BeforeValidator(_trace_time), DurationOut]
+TraceTime = Annotated[
+    float | datetime,
+    BeforeValidator(_trace_time),
+    DurationOut,
+    WithJsonSchema({"type": ["string", "number"], "examples": ["12d", "1995-07-06T21:00:00Z"]}),
+]
 
 
 class _Spec(StrictModel):
