@@ -43,7 +43,9 @@ __all__ = [
     "positive_duration_arg",
     "require_extra",
     "seed_arg",
+    "stage_notes",
     "tolerance_arg",
+    "watching",
 ]
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
@@ -74,6 +76,28 @@ class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that ``finally`` blocks and staging-folder
     clean-ups run as they do for Ctrl-C (a ``BaseException``: no ``except Exception``
     swallows it)."""
+
+
+def watching() -> bool:
+    """Whether someone watches stderr (a terminal): progress and stage notes go there
+    only then, so pipes, files and tests get nothing but results and errors."""
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def stage_notes() -> Callable[[str], None] | None:
+    """A printer of stage notes (``capsim: screening 127 HPAs…``) on stderr when it is a
+    terminal (:func:`watching`), else None."""
+    import sys
+
+    if not watching():
+        return None
+
+    def note(text: str) -> None:
+        print(f"capsim: {text}…", file=sys.stderr, flush=True)
+
+    return note
 
 
 def _extra_message(module: str, feature: str) -> str:

@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from capsim.cli.common import EXIT_OK, InputError, positive_duration_arg, require_extra
+from capsim.cli.common import (
+    EXIT_OK,
+    InputError,
+    positive_duration_arg,
+    require_extra,
+    stage_notes,
+)
 from capsim.cli.output import FORMATS, add_output_argument
 
 __all__ = [
@@ -130,7 +136,7 @@ def add_sweep_parser(commands: Any) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from capsim.analysis.parallel import ClusterError
-    from capsim.analysis.sweep import parse_setting, summarize_runs, sweep
+    from capsim.analysis.sweep import grid_size, parse_setting, summarize_runs, sweep
     from capsim.report.sweep_report import sweep_table, write_sweep_report
     from capsim.results.files import check_output_folder
     from capsim.scenario import ScenarioError, scenario_file
@@ -145,6 +151,17 @@ def _sweep(args: argparse.Namespace) -> int:
     settings = [parse_setting(text) for text in args.settings]
     out = args.out or Path("reports") / f"{_report_name(data, path)}-sweep"
     check_output_folder(out)  # before the runs, not after them
+    note = stage_notes() if not args.quiet else None
+    if note is not None:
+        runs_count = grid_size(settings, args.seeds)
+        where = (
+            f"on the Dask cluster at {args.scheduler}"
+            if args.scheduler
+            else f"on {args.workers} Dask worker(s)"
+            if args.workers
+            else "on this machine's cores"
+        )
+        note(f"running {runs_count} simulation(s) {where}")
     try:
         runs = sweep(
             data,

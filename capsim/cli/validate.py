@@ -18,6 +18,8 @@ from capsim.cli.common import (
     positive_duration_arg,
     require_extra,
     seed_arg,
+    stage_notes,
+    watching,
 )
 from capsim.cli.output import DOCUMENT, FORMATS, add_output_argument
 from capsim.cli.sweep import add_parallel_arguments
@@ -259,7 +261,7 @@ def _validate(args: argparse.Namespace) -> int:
     inputs = _validate_inputs(args)
     if args.out is not None:
         check_output_folder(args.out)  # before the simulation, not after it
-    outcome = validate(inputs)
+    outcome = validate(inputs, progress=watching())
     if args.out is not None:
         from capsim.report.writer import ReportContext, write_report
 
@@ -347,6 +349,7 @@ def _recommend(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         timeout_s=args.timeout,
         connect_timeout_s=args.connect_timeout,
+        notify=stage_notes(),
     )
     emitted = None
     if args.emit is not None and outcome.chosen is not None:
