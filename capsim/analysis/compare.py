@@ -280,6 +280,13 @@ def _rows(columns: list[Column]) -> list[Row]:
         ),
         _row(
             columns,
+            "of which fees (control plane, load balancer)",
+            "USD",
+            None,
+            lambda c: _figure(c, "fees_usd") or math.nan,  # (no row without fees)
+        ),
+        _row(
+            columns,
             "Cost per 30 days, at this run's average hourly cost",
             "USD",
             "lower",

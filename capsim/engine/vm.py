@@ -137,6 +137,7 @@ class VmSim(PlatformSim):
         desired = self.desired * np.array(self.per_vm, dtype=np.int64)
         nodes = np.array([len(v) for v in self.vms], dtype=np.int64)
         cost, cores, memory, gpus = self.machines.totals(now)
+        cost += self.platform.load_balancer_per_hour * now / 3600.0  # (fees: per hour held)
         levels = Levels(desired, ready, total, nodes, cost, cores, memory, gpus)
         return self.batch_jobs.with_batch(levels)
 

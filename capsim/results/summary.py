@@ -359,7 +359,8 @@ def summarize(
     """The run's JSON summary from conformed frames.
 
     ``{scenario, seed, duration_s, tick_s, record_every_s, scenario_as_run, platforms:
-    {name: {kind, cost_usd, cost_per_hour_usd, cost_per_30_days_usd, nodes_mean, nodes_p5,
+    {name: {kind, cost_usd (nodes or VMs, and fees), fees_usd (control plane and load
+    balancer), cost_per_hour_usd, cost_per_30_days_usd, nodes_mean, nodes_p5,
     nodes_p50, nodes_p95, nodes_max (time-weighted levels), vcpus_p95, vcpus_max, vcpu_hours,
     gpu_hours (bought), cpu_utilization_pct,
     cpu_allocation_pct, memory_utilization_pct, gpu_utilization_pct (of the vCPUs, memory
@@ -395,8 +396,13 @@ def summarize(
             )
             for w in sorted(groups)
         }
+        config = rec.scenario.get("platforms", {}).get(platform, {})
+        fee_per_hour = float(config.get("control_plane_per_hour", 0.0)) + float(
+            config.get("load_balancer_per_hour", 0.0)
+        )
         platforms[platform] = _platform_summary(rows, kind, rec.duration_s) | {
-            "workloads": workloads
+            "fees_usd": fee_per_hour * rec.duration_s / 3600.0,  # (in cost_usd)
+            "workloads": workloads,
         }
     summary: dict[str, Any] = _jsonable(
         {

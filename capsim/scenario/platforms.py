@@ -241,6 +241,12 @@ class KubernetesWorkload(FrozenModel):
 
 class KubernetesPlatform(FrozenModel):
     kind: Literal["kubernetes"]
+    control_plane_per_hour: Float = Field(default=0.0, ge=0, le=1000)
+    """The managed control plane's fee, USD per hour (GKE and EKS charge $0.10 per cluster
+    and hour; 0, the default: not counted), added to the platform's cost."""
+    load_balancer_per_hour: Float = Field(default=0.0, ge=0, le=1000)
+    """The load balancer in front of the services, USD per hour (0, the default: not
+    counted), added to the platform's cost."""
     node_pools: tuple[NodePool, ...] = Field(min_length=1, max_length=MAX_NODE_POOLS)
     scheduler: Literal["least_allocated", "most_allocated"] = "least_allocated"
     cluster_autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler)
@@ -391,6 +397,9 @@ class VmPlatform(FrozenModel):
     instance: VmInstance
     billing_minimum_s: Seconds = Field(default=60.0, alias="billing_minimum")
     max_batch_vms: Int | None = Field(default=None, ge=1, le=MAX_NODES)
+    load_balancer_per_hour: Float = Field(default=0.0, ge=0, le=1000)
+    """The load balancer in front of the services, USD per hour (0, the default: not
+    counted), added to the platform's cost."""
     workloads: dict[str, VmWorkload]
 
     def instance_for(self, workload: str) -> VmInstance:

@@ -151,6 +151,8 @@ class KubernetesSim(PlatformSim):
         ready[self._batch_at] = 0  # (their workers' levels: batch_jobs.with_batch)
         total = pods.count.copy()
         cost, cores, memory, gpus = self.cluster.nodes.machines.totals(now)
+        fees = self.platform.control_plane_per_hour + self.platform.load_balancer_per_hour
+        cost += fees * now / 3600.0  # (fees: per hour held)
         nodes = len(self.cluster.nodes.nodes)
         levels = Levels(self.desired.copy(), ready, total, nodes, cost, cores, memory, gpus)
         return self.batch_jobs.with_batch(levels)
