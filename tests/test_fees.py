@@ -76,3 +76,22 @@ def test_fees_add_to_the_cost_per_hour_held(tmp_path: Path) -> None:
     assert "of which fees (control plane, load balancer)" not in {
         r.label for r in compare(plain).rows
     }
+
+
+def test_spot_and_committed_use_bills_by_hand(tmp_path: Path) -> None:
+    """Two fixed VMs at $0.10/h for 2 h: $0.40 on demand (fees $0.05 on top). At a $0.03/h
+    spot price: 0.40 × 0.3 + 0.05 = $0.17. Committing the floor (2 VMs, all the time)
+    at $0.06/h: 2 × 2 × 0.06 + 0 + 0.05 = $0.29."""
+    data = copy.deepcopy(_data())
+    vms = data["platforms"]["vms"]
+    vms["load_balancer_per_hour"] = 0.025
+    vms["instance"] |= {"spot_price_per_hour": 0.03, "committed_price_per_hour": 0.06}
+    result = _run(tmp_path, data, "prices")
+    p = result.summary["platforms"]["vms"]
+    assert p["cost_usd"] == pytest.approx(0.45)
+    assert p["nodes_p5"] == 2
+    assert p["cost_at_spot_usd"] == pytest.approx(0.17)
+    assert p["cost_committed_floor_usd"] == pytest.approx(0.29)
+    k8s = result.summary["platforms"]["k8s"]  # no alternative prices given: none
+    assert k8s["cost_at_spot_usd"] is None
+    assert k8s["cost_committed_floor_usd"] is None

@@ -287,6 +287,20 @@ def _rows(columns: list[Column]) -> list[Row]:
         ),
         _row(
             columns,
+            "Cost at spot prices (preemptions not modelled)",
+            "USD",
+            "lower",
+            _of("cost_at_spot_usd"),
+        ),
+        _row(
+            columns,
+            "Cost with the floor at committed-use prices",
+            "USD",
+            "lower",
+            _of("cost_committed_floor_usd"),
+        ),
+        _row(
+            columns,
             "Cost per 30 days, at this run's average hourly cost",
             "USD",
             "lower",

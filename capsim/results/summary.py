@@ -344,6 +344,42 @@ def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[
     }
 
 
+def _price_alternatives(
+    config: Mapping[str, Any], entry: Mapping[str, Any], fees: float, duration_s: float
+) -> dict[str, float]:
+    """The platform's bill at its machines' other prices, where the scenario gives them
+    and the platform has one machine type (several types: not projected, NaN).
+
+    * ``cost_at_spot_usd``: every machine-hour at the spot price (preemptions are not
+      modelled), plus the fees;
+    * ``cost_committed_floor_usd``: the floor (``nodes_p5``: the machines held at least
+      95 % of the time) at the committed-use price for the whole run, the rest of the
+      machine cost at the on-demand price, plus the fees.
+    """
+    types = list(config.get("node_pools", []))
+    if config.get("kind") == "vm":
+        overrides = [w.get("instance") for w in config.get("workloads", {}).values()]
+        types = [config.get("instance", {}), *(o for o in overrides if o)]
+        types = [t for i, t in enumerate(types) if t not in types[:i]]
+    out = {"cost_at_spot_usd": math.nan, "cost_committed_floor_usd": math.nan}
+    if len(types) != 1 or not float(types[0].get("price_per_hour", 0.0)) > 0:
+        return out
+    machine = types[0]
+    price = float(machine["price_per_hour"])
+    machines_usd = float(entry["cost_usd"]) - fees
+    if machine.get("spot_price_per_hour") is not None:
+        out["cost_at_spot_usd"] = (
+            machines_usd * float(machine["spot_price_per_hour"]) / price + fees
+        )
+    committed = machine.get("committed_price_per_hour")
+    floor = float(entry.get("nodes_p5") or 0.0)
+    if committed is not None and math.isfinite(floor):
+        hours = duration_s / 3600.0
+        rest = max(machines_usd - floor * hours * price, 0.0)
+        out["cost_committed_floor_usd"] = floor * hours * float(committed) + rest + fees
+    return out
+
+
 def _rows_at(frame: pd.DataFrame, positions: Any) -> pd.DataFrame:
     """The rows of ``frame`` at the ascending positions ``positions`` (a groupby's
     ``indices``): a view when they are one block, else a copy."""
@@ -400,10 +436,14 @@ def summarize(
         fee_per_hour = float(config.get("control_plane_per_hour", 0.0)) + float(
             config.get("load_balancer_per_hour", 0.0)
         )
-        platforms[platform] = _platform_summary(rows, kind, rec.duration_s) | {
-            "fees_usd": fee_per_hour * rec.duration_s / 3600.0,  # (in cost_usd)
-            "workloads": workloads,
-        }
+        entry = _platform_summary(rows, kind, rec.duration_s)
+        fees = fee_per_hour * rec.duration_s / 3600.0
+        platforms[platform] = (
+            entry
+            | {"fees_usd": fees}  # (in cost_usd)
+            | _price_alternatives(config, entry, fees, rec.duration_s)
+            | {"workloads": workloads}
+        )
     summary: dict[str, Any] = _jsonable(
         {
             "scenario": rec.scenario_name,

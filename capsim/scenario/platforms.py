@@ -101,6 +101,13 @@ class NodePool(FrozenModel):
     memory_bytes: PositiveBytes = Field(alias="memory")
     gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
     price_per_hour: Float = Field(ge=0, le=MAX_PRICE_PER_HOUR)
+    spot_price_per_hour: Float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_HOUR)
+    """The spot (preemptible) price, USD per hour: the summary then gives the bill had
+    every machine-hour been at it (preemptions are not modelled)."""
+    committed_price_per_hour: Float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_HOUR)
+    """The committed-use price, USD per hour: the summary then gives the bill with the
+    platform's floor (the machines it held at least 95 % of the time) committed and the
+    rest at ``price_per_hour``."""
     provision: Distribution = Field(default_factory=lambda: reference_delay("60s", "120s"))
     min_nodes: Int = Field(default=0, ge=0, le=MAX_NODES)
     max_nodes: Int = Field(ge=1, le=MAX_NODES)
@@ -310,6 +317,13 @@ class VmInstance(FrozenModel):
     memory_bytes: PositiveBytes = Field(alias="memory")
     gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
     price_per_hour: Float = Field(ge=0, le=MAX_PRICE_PER_HOUR)
+    spot_price_per_hour: Float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_HOUR)
+    """The spot (preemptible) price, USD per hour: the summary then gives the bill had
+    every machine-hour been at it (preemptions are not modelled)."""
+    committed_price_per_hour: Float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_HOUR)
+    """The committed-use price, USD per hour: the summary then gives the bill with the
+    platform's floor (the machines it held at least 95 % of the time) committed and the
+    rest at ``price_per_hour``."""
     boot: Distribution = Field(default_factory=lambda: reference_delay("35s", "90s"))
     guest_os_cpu_millicores: Millicores = Field(default=100, alias="guest_os_cpu")
     guest_os_memory_bytes: Bytes = Field(default=512 * 2**20, alias="guest_os_memory")
