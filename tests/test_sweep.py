@@ -206,6 +206,17 @@ def test_capsim_sweep_writes_a_report(tmp_path: Path, capsys: pytest.CaptureFixt
     assert " ± " in printed
     assert {p.name for p in out.iterdir()} >= {"index.html", "report.md", "runs.csv"}
     assert (out / "figures" / "cost_vs_slo.png").read_bytes().startswith(b"\x89PNG")
+    # a verdict by the stated rule, checked against the summary's own numbers
+    summary = pd.read_csv(out / "summary.csv")
+    met = summary[summary["web.slo_met"] >= 1.0]
+    report = (out / "report.md").read_text()
+    assert "every service's SLO" in report  # the rule is stated
+    if len(met):
+        best = met.sort_values("cost_usd").iloc[0]
+        line = f"> {best['combination']} on {best['platform']} is the cheapest that meets"
+        assert line in report
+    else:
+        assert "> No combination meets every SLO in every seed" in report
     assert cli.main([*argv[:2], "--set", "hpa.nope=1", "--out", str(out)]) == 2
     assert "hpa.nope" in capsys.readouterr().err
 

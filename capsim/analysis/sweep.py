@@ -242,11 +242,11 @@ def _flatten(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _slo_columns(workload: str, verdict: SloVerdict) -> dict[str, float]:
-    """A service's SLO verdict as numbers: met (1 or 0; NaN when it cannot be judged) and
-    the largest share of an error budget used (%)."""
-    met = verdict.met
+    """A service's SLO verdict as numbers: met (1, else 0: missed or not judged, so a mean
+    over seeds of 1 means met in every seed) and the largest share of an error budget
+    used (%)."""
     return {
-        f"{workload}.slo_met": math.nan if met is None else float(met),
+        f"{workload}.slo_met": 1.0 if verdict.met is True else 0.0,
         f"{workload}.slo_budget_used_pct": verdict.budget_used_pct,
     }
 
