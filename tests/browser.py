@@ -43,6 +43,16 @@ CHROMIUM_ARGS = (
 )
 
 _IMAGES_SETTLED_JS = "return Array.from(document.images).every((img) => img.complete);"
+# Interactive report figures (capsim.report.interactive): each div.capsim-figure gets an
+# svg.main-svg once plotly has drawn it.
+_FIGURES_SETTLED_JS = """
+return Array.from(document.querySelectorAll('div.capsim-figure'))
+    .every((div) => div.querySelector('svg.main-svg') !== null);
+"""
+_FIGURE_COUNTS_JS = """
+const divs = Array.from(document.querySelectorAll('div.capsim-figure'));
+return [divs.length, divs.filter((div) => div.querySelector('svg.main-svg') !== null).length];
+"""
 _IMAGE_COUNTS_JS = """
 const images = Array.from(document.images);
 return [images.length, images.filter((img) => img.complete && img.naturalWidth > 0).length];
@@ -58,6 +68,9 @@ class PageCheck:
     images_loaded: int  # complete and naturalWidth > 0
     screenshot_png: bytes
     title: str
+    figures: int = 0  # interactive figures (div.capsim-figure)
+    figures_drawn: int = 0  # of which plotly drew an svg.main-svg
+    script_result: Any = None  # what the optional script passed to its callback
 
     def blank(self, tolerance: float = 1e-5) -> bool:
         """True when the screenshot is (almost) one colour: at most ``tolerance`` of its pixels
@@ -97,10 +110,15 @@ def browser_available() -> str | None:
     return None
 
 
-def check_page(path: Path, width: int = 1280, height: int = 2000) -> PageCheck:
-    """Load file://path in headless Chromium, wait for the document and its images to finish
-    loading (up to ~10 s), then collect console errors, image counts, title and a screenshot
-    of the window (width x height CSS pixels). The browser is always shut down."""
+def check_page(
+    path: Path, width: int = 1280, height: int = 2000, script: str | None = None
+) -> PageCheck:
+    """Load file://path in headless Chromium, wait for the document, its images and its
+    interactive figures to finish loading (up to ~10 s), then collect console errors, image
+    and figure counts, title and a screenshot of the window (width x height CSS pixels).
+    ``script``, when given, then runs as an asynchronous script (Selenium's
+    ``execute_async_script``: it ends by calling ``arguments[arguments.length - 1](value)``)
+    and ``value`` is kept as ``script_result``. The browser is always shut down."""
     reason = browser_available()
     if reason is not None:
         raise RuntimeError(reason)
@@ -136,10 +154,19 @@ def check_page(path: Path, width: int = 1280, height: int = 2000) -> PageCheck:
             deadline = time.monotonic() + LOAD_TIMEOUT_S
             while time.monotonic() < deadline:
                 ready = driver.execute_script("return document.readyState;") == "complete"
-                if ready and driver.execute_script(_IMAGES_SETTLED_JS):
+                if (
+                    ready
+                    and driver.execute_script(_IMAGES_SETTLED_JS)
+                    and driver.execute_script(_FIGURES_SETTLED_JS)
+                ):
                     break
                 time.sleep(POLL_S)
             images, loaded = driver.execute_script(_IMAGE_COUNTS_JS)
+            figures, drawn = driver.execute_script(_FIGURE_COUNTS_JS)
+            script_result = None
+            if script is not None:
+                driver.set_script_timeout(LOAD_TIMEOUT_S)
+                script_result = driver.execute_async_script(script)
             title = driver.title
             screenshot = driver.get_screenshot_as_png()
             # driver.get_log("browser"), which selenium leaves untyped.
@@ -159,4 +186,7 @@ def check_page(path: Path, width: int = 1280, height: int = 2000) -> PageCheck:
         images_loaded=int(loaded),
         screenshot_png=screenshot,
         title=str(title),
+        figures=int(figures),
+        figures_drawn=int(drawn),
+        script_result=script_result,
     )

@@ -8,11 +8,13 @@ in the commit::
 
     .venv/bin/python tests/golden.py --record
 
-Some bytes depend on a library rather than on capsim: PNG figures (and the HTML page that
-embeds them) on matplotlib's renderer, the Parquet file on pyarrow's writer. Those files
-also get a digest that does not depend on that library (the HTML page with its images
-cut out, the Parquet file's decoded data as CSV), and their raw digest is compared only
-under the library versions they were recorded with.
+Some bytes depend on a library rather than on capsim: PNG figures on matplotlib's
+renderer, the HTML page on matplotlib (the PNGs it embeds without plotly) and plotly (the
+plotly.js it inlines and the figure JSON plotly writes, with plotly), the Parquet file on
+pyarrow's writer. Those files also get a digest that does not depend on that library (the
+HTML page with its images, its plotly.js and its figure data cut out, the Parquet file's
+decoded data as CSV), and their raw digest is compared only under the library versions
+they were recorded with.
 
 The numbers themselves depend on the numeric libraries' versions in their last bits (a
 NumPy release may sum or exponentiate differently). Under the recorded numpy and pandas
@@ -42,9 +44,15 @@ import pandas as pd
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "outputs.json"
 FORMATS = ("html", "md", "json")
-RENDERERS = ("matplotlib", "pyarrow")
+RENDERERS = ("matplotlib", "plotly", "pyarrow")
 NUMERIC = ("numpy", "pandas")
 _PNG_DATA = re.compile(rb"data:image/png;base64,[A-Za-z0-9+/=]+")
+# capsim.report.interactive: the inlined plotly.js and each figure's JSON.
+_PLOTLY_JS = re.compile(rb'(<script id="capsim-plotly-js">).*?(</script>)', re.DOTALL)
+_FIGURE_DATA = re.compile(
+    rb'(<script type="application/json" class="capsim-figure-data" [^>]*>).*?(</script>)',
+    re.DOTALL,
+)
 
 
 _INSTALL_PATH = re.compile(rb"/[^\s'\"<>]*/capsim/data/")
@@ -65,7 +73,10 @@ def _sha(data: bytes) -> str:
 
 
 def _html_without_images(data: bytes) -> bytes:
-    return _PNG_DATA.sub(b"data:image/png;base64,", data)
+    """The page without its PNG data, inlined plotly.js and interactive figures' JSON."""
+    data = _PNG_DATA.sub(b"data:image/png;base64,", data)
+    data = _PLOTLY_JS.sub(rb"\1\2", data)
+    return _FIGURE_DATA.sub(rb"\1\2", data)
 
 
 def _parquet_data(data: bytes) -> bytes:
@@ -73,16 +84,24 @@ def _parquet_data(data: bytes) -> bytes:
     return frame.to_csv(index=False, na_rep="", lineterminator="\n").encode("utf-8")
 
 
-# Per file suffix: the library its raw bytes depend on, and a digest input free of it.
-_LIBRARY_FREE: dict[str, tuple[str, Callable[[bytes], bytes] | None]] = {
-    ".png": ("matplotlib", None),
-    ".html": ("matplotlib", _html_without_images),
-    ".parquet": ("pyarrow", _parquet_data),
+# Per file suffix: the libraries its raw bytes depend on, and a digest input free of them.
+_LIBRARY_FREE: dict[str, tuple[tuple[str, ...], Callable[[bytes], bytes] | None]] = {
+    ".png": (("matplotlib",), None),
+    ".html": (("matplotlib", "plotly"), _html_without_images),
+    ".parquet": (("pyarrow",), _parquet_data),
 }
 
 
+def _version(name: str) -> str:
+    """The installed version, or "" when not installed (plotly is an extra)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def library_versions() -> dict[str, str]:
-    return {name: importlib.metadata.version(name) for name in (*RENDERERS, *NUMERIC)}
+    return {name: _version(name) for name in (*RENDERERS, *NUMERIC)}
 
 
 def digest_folder(folder: Path) -> dict[str, str]:
@@ -93,7 +112,7 @@ def digest_folder(folder: Path) -> dict[str, str]:
         name = path.relative_to(folder).as_posix()
         data = portable(name, path.read_bytes())
         digests[name] = _sha(data)
-        _, library_free = _LIBRARY_FREE.get(path.suffix, ("", None))
+        _, library_free = _LIBRARY_FREE.get(path.suffix, ((), None))
         if library_free is not None:
             digests[f"{name}#data"] = _sha(library_free(data))
     return digests
@@ -129,8 +148,8 @@ def mismatches(recorded: dict[str, Any], folder: Path) -> list[str]:
         problems.append(f"files differ: recorded {sorted(expected)}, now {sorted(digests)}")
     for name, digest in sorted(expected.items()):
         suffix = Path(name.split("#")[0]).suffix
-        library, _ = _LIBRARY_FREE.get(suffix, ("", None))
-        if "#" not in name and library and not same_renderer[library]:
+        libraries, _ = _LIBRARY_FREE.get(suffix, ((), None))
+        if "#" not in name and not all(same_renderer[lib] for lib in libraries):
             continue
         if digests.get(name) != digest:
             problems.append(f"{name}: bytes differ from the recording")

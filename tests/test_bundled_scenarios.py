@@ -133,8 +133,10 @@ def test_bundled_scenario_report_renders_in_a_browser(path: Path, tmp_path: Path
         pytest.skip(reason)
     page = check_page(out / "index.html")
     assert page.console_errors == []
-    assert page.images == len(list((out / "figures").iterdir())) > 0
+    # PNGs without plotly, interactive figures with it (capsim.report.interactive)
+    assert page.images + page.figures == len(list((out / "figures").iterdir())) > 0
     assert page.images_loaded == page.images
+    assert page.figures_drawn == page.figures
     assert not page.blank()
 
 

@@ -98,7 +98,8 @@ def test_report_files_and_content(result: capsim.RunResult, tmp_path: Path) -> N
     assert {"index.html", "report.md", "figures", "summary.json", "events.csv"} <= names
     page = (out / "index.html").read_text()
     assert "two meets every SLO at $4.80/day." in page
-    assert page.count('src="data:image/png;base64,') == len(list((out / "figures").iterdir()))
+    drawn = page.count('<img alt="') + page.count('class="capsim-figure"')  # PNG | plotly
+    assert drawn == len(list((out / "figures").iterdir()))
     assert "Scenario as run" in page
     assert "cpu_ms_per_request: 100" in page
     markdown = (out / "report.md").read_text()

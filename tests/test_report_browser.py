@@ -1,6 +1,7 @@
-"""Reports rendered in a real headless Chromium: no console errors, every figure loaded,
-a page that is not blank. Skipped, with the reason, only where no browser can be
-installed (see scripts/install-test-deps.sh)."""
+"""Reports rendered in a real headless Chromium: no console errors, every figure loaded
+(PNGs, or the interactive plotly figures when plotly is installed: drawn, zoomable, not
+overlapping), a page that is not blank. Skipped, with the reason, only where no browser
+can be installed (see scripts/install-test-deps.sh)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from browser import browser_available, check_page
 
 import capsim
 from capsim.data import SCENARIOS_DIR
+from capsim.report import interactive
 from capsim.report.writer import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,14 +32,19 @@ def test_a_report_with_services_and_batch_jobs_renders(tmp_path: Path) -> None:
     write_report(result, out, ["html"])
     page = check_page(out / "index.html")
     assert page.console_errors == []
-    assert page.images == 9  # load, replicas, latency, requests, utilization, nodes, cost, 2 batch
+    # load, replicas, latency, requests, utilization, nodes, cost, 2 batch
+    if interactive.plotly_available():
+        assert (page.images, page.figures, page.figures_drawn) == (0, 9, 9)
+    else:
+        assert (page.images, page.figures) == (9, 0)
     assert page.images_loaded == page.images
     assert not page.blank()
     assert page.title == "capsim report: web-and-training"
 
 
-def test_a_broken_figure_is_caught(tmp_path: Path) -> None:
+def test_a_broken_figure_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The check can fail: a report whose figure data is cut short does not load it."""
+    monkeypatch.setattr(interactive, "plotly_available", lambda: False)  # the PNG page
     scenario = capsim.load_scenario(SCENARIOS_DIR / "web-and-training.yaml")
     result = capsim.run(scenario)
     out = tmp_path / "report"
@@ -47,3 +54,71 @@ def test_a_broken_figure_is_caught(tmp_path: Path) -> None:
     (out / "index.html").write_text(html[:start] + "AAAA" + html[start + 4000 :])
     page = check_page(out / "index.html")
     assert page.images_loaded == page.images - 1
+
+
+# --- interactive figures (plotly) ------------------------------------------------------
+
+# Zoom the first figure's time axis, then report every figure's box, its legend's box and
+# its plot areas' boxes (page coordinates), and the zoomed axis range read back.
+_ZOOM_AND_MEASURE_JS = """
+const done = arguments[arguments.length - 1];
+const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return [r.left + window.scrollX, r.top + window.scrollY,
+            r.right + window.scrollX, r.bottom + window.scrollY];
+};
+const divs = Array.from(document.querySelectorAll('div.capsim-figure'));
+const first = divs[0];
+Plotly.relayout(first, {'xaxis.range': [1, 2]}).then(() => {
+    done({
+        range: first._fullLayout.xaxis.range,
+        autorange: first._fullLayout.xaxis.autorange,
+        figures: divs.map((div) => ({
+            id: div.id,
+            box: box(div),
+            legend: div.querySelector('g.legend') ? box(div.querySelector('g.legend')) : null,
+            plots: Array.from(div.querySelectorAll('.draglayer .nsewdrag')).map(box),
+            traces: div.querySelectorAll('g.trace').length,
+        })),
+    });
+}).catch((error) => done({error: String(error)}));
+"""
+
+
+def _overlap(a: list[float], b: list[float], slack: float = 0.5) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > slack and min(a[3], b[3]) - max(a[1], b[1]) > slack
+
+
+def test_interactive_figures_render_zoom_and_keep_apart(tmp_path: Path) -> None:
+    """A short run of a scenario with services, scale events and batch jobs: every plotly
+    figure drawn, no console error, the first figure zooms to the range asked, no two
+    figures overlap, and each legend sits inside its figure beside the plot area."""
+    pytest.importorskip("plotly")
+    scenario = capsim.load_scenario(SCENARIOS_DIR / "web-and-training.yaml")
+    result = capsim.run(scenario)
+    out = tmp_path / "report"
+    write_report(result, out, ["html"])
+    page = check_page(out / "index.html", script=_ZOOM_AND_MEASURE_JS)
+    assert page.console_errors == []
+    assert page.figures == page.figures_drawn == 9
+    assert not page.blank()
+    measured = page.script_result
+    assert "error" not in measured, measured
+    assert measured["range"] == [1, 2]
+    assert measured["autorange"] is False
+    figures = measured["figures"]
+    assert len(figures) == 9
+    for i, figure in enumerate(figures):
+        assert figure["traces"] > 0, figure["id"]
+        assert figure["plots"], figure["id"]
+        for other in figures[i + 1 :]:
+            assert not _overlap(figure["box"], other["box"]), (figure["id"], other["id"])
+        legend = figure["legend"]
+        assert legend is not None, figure["id"]
+        left, top, right, bottom = figure["box"]
+        assert left - 1 <= legend[0], figure["id"]
+        assert legend[2] <= right + 1, figure["id"]
+        assert top - 1 <= legend[1], figure["id"]
+        assert legend[3] <= bottom + 1, figure["id"]
+        for plot in figure["plots"]:
+            assert not _overlap(legend, plot), figure["id"]

@@ -2,7 +2,9 @@
 
 :func:`write_report` is the only report writer. A report folder holds:
 
-* ``index.html``: one self-contained page (CSS inline, figures embedded as PNG data);
+* ``index.html``: one self-contained page (CSS inline; interactive plotly figures with
+  plotly.js inlined when plotly is installed, :mod:`capsim.report.interactive`, else
+  figures embedded as PNG data);
 * ``report.md`` and ``figures/*.png``: the same content for pull requests and wikis;
 * ``summary.json``, ``timeseries.parquet`` (or CSV), ``events.csv`` and ``jobs.csv``:
   the run itself (:meth:`capsim.RunResult.save`), so the report can be reloaded and
@@ -83,6 +85,24 @@ def _figures_png(result: RunResult) -> dict[str, bytes]:
     from capsim.report.figures import figures, png_bytes
 
     return {name: png_bytes(figure) for name, figure in figures(result).items()}
+
+
+def _interactive() -> bool:
+    """True when the page gets interactive (plotly) figures, i.e. plotly is installed."""
+    from capsim.report.interactive import plotly_available
+
+    return plotly_available()
+
+
+def _html_figures(result: RunResult, figures: dict[str, bytes]) -> str:
+    """The page's figures: interactive (plotly) when it is installed, else the PNGs and
+    a line saying how to get interactive ones."""
+    from capsim.report import interactive
+
+    if _interactive():
+        return interactive.figures_html(interactive.interactive_figures(result))
+    images = "".join(embedded_png(name, data) for name, data in figures.items())
+    return images + f'<p class="muted">{html.escape(interactive.INSTALL_HINT)}</p>'
 
 
 def _figure_notes(result: RunResult) -> list[str]:
@@ -243,7 +263,7 @@ def render_html(
     """The self-contained HTML page."""
     title = html.escape(_title(result, context))
     verdict = "".join(f"<p>{html.escape(line)}</p>" for line in comparison.verdict)
-    images = "".join(embedded_png(name, data) for name, data in figures.items())
+    images = _html_figures(result, figures)
     images += "".join(f'<p class="muted">{html.escape(note)}</p>' for note in _figure_notes(result))
     details = "".join(
         f"<h3>{html.escape(workload)}</h3>{_html_frame(frame)}"
@@ -420,7 +440,8 @@ def write_report(
     if headline:
         comparison = dataclasses.replace(comparison, verdict=[*headline, *comparison.verdict])
     with output_folder(target) as staging:
-        figures = _figures_png(result) if {"html", "md"} & set(chosen) else {}
+        pngs = "md" in chosen or ("html" in chosen and not _interactive())
+        figures = _figures_png(result) if pngs else {}
         if "json" in chosen:
             result.write_files(staging)
         if "html" in chosen:
