@@ -254,7 +254,7 @@ def test_sweep_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     code, out, _ = run(capsys, *argv, "--out", str(tmp_path / "t"))
     assert code == 0
     assert "|" not in out
-    assert re.search(r"^hpa\.targetUtilization=40\s+k8s\s+1\s", out, re.M)
+    assert re.search(r"^\d+\s+hpa\.targetUtilization=40\s+k8s\s+1\s", out, re.M)
     code, out, _ = run(capsys, *argv, "--out", str(tmp_path / "c"), "-o", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))

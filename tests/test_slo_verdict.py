@@ -268,3 +268,16 @@ def test_sizing_of_a_group_and_of_a_fixed_size(tmp_path: Path) -> None:
     )
     assert p["nodes_p5"] <= p["nodes_p50"] <= p["nodes_p95"] <= p["nodes_max"]
     assert p["cost_per_30_days_usd"] == pytest.approx(p["cost_per_hour_usd"] * 720)
+
+
+def test_a_lone_platform_that_misses_its_slo(tmp_path: Path) -> None:
+    """One platform, over its latency threshold (p95 ≈ 100 ms × ln 20 ≈ 300 ms against a
+    100 ms target): "No platform meets every SLO.", with nothing said of batch work."""
+    data = yaml.safe_load(_scenario("expected", tmp_path).read_text())
+    data["workloads"][0]["slo"] = {"p95_latency_ms": 100}
+    path = tmp_path / "lone.yaml"
+    path.write_text(yaml.safe_dump(data))
+    verdict = compare(capsim.run(capsim.load_scenario(path))).verdict
+    assert verdict[0] == "No platform meets every SLO."
+    assert verdict[1].startswith("vm · web: latency p95 ≤ 100 ms in ≥ 99 % of 5-minute")
+    assert verdict[1].endswith("MISSED.")

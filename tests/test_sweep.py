@@ -202,7 +202,7 @@ def test_capsim_sweep_writes_a_report(tmp_path: Path, capsys: pytest.CaptureFixt
     argv = ["sweep", str(path), "--set", "hpa.targetUtilization=40,80", "--seeds", "2"]
     assert cli.main([*argv, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert re.search(r"^hpa\.targetUtilization=40\s+k8s\s+2\s", printed, re.M)  # aligned, no pipes
+    assert re.search(r"^\d+\s+hpa\.targetUtilization=40\s+k8s\s+2\s", printed, re.M)  # aligned
     assert " ± " in printed
     assert {p.name for p in out.iterdir()} >= {"index.html", "report.md", "runs.csv"}
     assert (out / "figures" / "cost_vs_slo.png").read_bytes().startswith(b"\x89PNG")

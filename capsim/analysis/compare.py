@@ -539,8 +539,10 @@ def _verdict(columns: list[Column]) -> list[str]:
         lines.append(f"{best.name} {what} at ${per_day[best.name]:,.2f}/day.")
     elif has_slo and not any(_meets(c) is False for c in full_work):
         lines.append("No platform can be said to meet every SLO (see below).")
-    elif has_slo:
+    elif has_slo and len(full_work) < len(columns):
         lines.append("No platform meets every SLO while completing all the batch work.")
+    elif has_slo:
+        lines.append("No platform meets every SLO.")
     else:
         lines.append("No platform completed all the batch work another did.")
     for column in columns:

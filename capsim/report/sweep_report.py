@@ -60,10 +60,15 @@ def sweep_table(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the comparison: combination, platform, seeds, headline means
     with their 95 % intervals."""
     metrics = headline_metrics(summary)
-    header = ["combination", "platform", "seeds", *metrics]
+    header = ["#", "combination", "platform", "seeds", *metrics]
     rows = []
-    for _, row in summary.iterrows():
-        cells = [str(row["combination"]), str(row["platform"]), str(int(row["seeds"]))]
+    for number, (_, row) in enumerate(summary.iterrows(), start=1):
+        cells = [
+            str(number),
+            str(row["combination"]),
+            str(row["platform"]),
+            str(int(row["seeds"])),
+        ]
         for metric in metrics:
             unit = "USD" if metric == "cost_usd" else ""
             cells.append(_with_ci(float(row[metric]), float(row[f"{metric}_ci95"]), unit))
@@ -118,23 +123,21 @@ def sweep_figure(summary: pd.DataFrame) -> Figure | None:
             capsize=3,
             label=str(platform),
         )
-        for index, row in rows.iterrows():
-            if index not in front:
-                continue  # (labels only on the front: the others would overlap)
-            ax.annotate(
-                str(row["combination"]),
-                (row[column], row["cost_usd"]),
-                textcoords="offset points",
-                xytext=(5, 4),
-                fontsize=7,
-            )
+    # Labels: the table's row numbers, only on the front (the others would overlap), one
+    # label per point where several rows coincide.
+    labels: dict[tuple[float, float], list[str]] = {}
+    for number, (index, row) in enumerate(summary.iterrows(), start=1):
+        if index in front:
+            labels.setdefault((float(row[column]), float(row["cost_usd"])), []).append(f"#{number}")
+    for (x, y), names in labels.items():
+        ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     workload, what = (
         column.split(".")[0],
         ("SLO error budget used" if column.endswith("budget_used_pct") else "time over the SLO"),
     )
     ax.set_title(
         f"Cost against {workload}'s {what} (mean ± 95 % CI over seeds; "
-        "labels on the points no other beats on both)",
+        "#: the table's rows no other beats on both)",
         fontsize=10,
     )
     ax.set_xlabel(f"{workload}: {what} (%)")
@@ -196,5 +199,6 @@ def _html(
         title,
         f"<h1>{html.escape(title)}</h1>{box}"
         f'<p class="muted">{html.escape(SWEEP_RULE)}</p>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{image}",
+        '<div style="overflow-x:auto">'  # a wide table scrolls instead of spilling over
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{image}",
     )
