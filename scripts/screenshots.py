@@ -1,7 +1,8 @@
 """Screenshots of the reports capsim writes, for the README (``reports/screenshots/``).
 
-Runs ``capsim run web-diurnal``, ``capsim validate`` on the example HPA that hits its
-ceiling, and a small ``capsim sweep``, each into a temporary folder, then loads each
+Runs ``capsim run web-diurnal``, ``capsim validate`` and ``capsim recommend`` on the
+example HPA that hits its ceiling, and a small ``capsim sweep``, each into a temporary
+folder, then loads each
 ``index.html`` in headless Chromium (``tests/browser.py``, installed by
 ``scripts/install-test-deps.sh``) and saves the top of the page as PNG. The page is the
 real report: nothing is staged for the picture.
@@ -39,13 +40,22 @@ def _reports(work: Path) -> dict[str, Path]:
             "--slo-p95-ms", "200", "--out", str(validate), "-o", "json",
         ]
     )  # fmt: skip
+    recommend = work / "recommend"
+    main(
+        [
+            "recommend", "--hpa", str(EXAMPLES / "hpa-low-max.yaml"),
+            "--deployment", str(EXAMPLES / "deployment.yaml"), "--trace", str(NASA),
+            "--scale", "40", "--end", "2d", "--cpu-ms-per-request", "30",
+            "--slo-p95-ms", "200", "--out", str(recommend), "-o", "json",
+        ]
+    )  # fmt: skip
     assert main(
         [
             "sweep", str(SWEEP), "--set", "hpa.targetUtilization=50,70", "--seeds", "2",
             "--out", str(sweep), "--quiet",
         ]
     ) == 0  # fmt: skip
-    return {"run": run, "validate": validate, "sweep": sweep}
+    return {"run": run, "validate": validate, "recommend": recommend, "sweep": sweep}
 
 
 def main_() -> None:

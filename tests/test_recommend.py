@@ -212,3 +212,24 @@ def test_each_stage_is_announced() -> None:
     screened = 1 + len(outcome.candidates)
     assert said[0].startswith(f"screening {screened} HPAs with the fast path")
     assert any(s.startswith("running ") and s.endswith("through the engine") for s in said)
+
+
+def test_the_report_shows_the_recommended_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`recommend --out`: the report of the chosen HPA's run, the very run the engine
+    confirmed (the same SLO budget used), titled, headed by the recommendation."""
+    search = ["--targets", "70", "--presets", "conservative-down"]
+    out = tmp_path / "report"
+    code, data = recommend_json("hpa-low-max.yaml", capsys, *search, "--out", str(out))
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    slo = summary["platforms"]["hpa"]["workloads"]["web"]["slo"]
+    assert slo["met"] is True
+    assert slo["budget_used_pct"] == pytest.approx(
+        data["recommended"]["metrics"]["slo_budget_used_pct"]
+    )
+    page = (out / "index.html").read_text()
+    assert "<h1>capsim recommend: hpa-low-max.yaml against nasa_http_1995-07_per_minute.csv" in page
+    assert "capsim recommend: the run of the recommended HPA" in page
+    assert "Pareto front: " in page

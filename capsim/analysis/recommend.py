@@ -69,6 +69,7 @@ from capsim.fastpath import FastPathError, evaluate_hpas
 from capsim.fastpath.kernel import kernel_cached
 from capsim.models.slo import ErrorObjective, LatencyObjective, SloVerdict
 from capsim.results.files import output_folder, write_durably
+from capsim.results.run_result import RunResult
 from capsim.scenario import Scenario, ServiceWorkload, parse_scenario
 from capsim.scenario.load.traces import Trace
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
@@ -124,6 +125,17 @@ class Recommendation:
     pareto: list[Candidate]
     why: list[str]
     notes: tuple[str, ...] = ()  # how the candidates were evaluated
+    base: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # the scenario
+    assumptions: tuple[str, ...] = ()  # the defaults the validation scenario filled in
+
+    def run_of(self, candidate: Candidate) -> RunResult:
+        """The engine run of ``candidate`` (the validation scenario with its HPA), in this
+        process: what its report shows. The same scenario and seed as its confirmation,
+        so the same numbers."""
+        import capsim
+
+        data = _scenario_for(self.base, candidate.spec, candidate.cpu_request_m)
+        return capsim.run(parse_scenario(data, where="capsim recommend", base_dir=Path(".")))
 
     def table(self, rows: Sequence[Candidate] | None = None) -> pd.DataFrame:
         picked = self.pareto if rows is None else rows
@@ -390,7 +402,7 @@ def recommend(
             f"confirmed by {runs} engine run(s); only confirmed candidates are chosen",
         )
     why = _why(current, chosen, margin)
-    return Recommendation(current, candidates, chosen, pareto, why, notes)
+    return Recommendation(current, candidates, chosen, pareto, why, notes, base, tuple(assumptions))
 
 
 def _cost_key(c: Candidate) -> tuple[float, float]:

@@ -216,6 +216,13 @@ def add_validate_parsers(commands: Any) -> None:
         help="write the HPA (and, with --deployment, the Deployment) here: a new or empty "
         "folder, or one capsim wrote",
     )
+    recommend.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="also write the report of the recommended HPA's run here (the current one's when "
+        "none holds the SLO): a new or empty folder, or one capsim wrote",
+    )
     validate.set_defaults(handler=_validate)
     recommend.set_defaults(handler=_recommend)
 
@@ -324,6 +331,31 @@ def _numbers(text: str, flag: str) -> list[int]:
         ) from None
 
 
+def _recommendation_report(args: argparse.Namespace, outcome: Any) -> None:
+    """The report of the recommended HPA's run (the current one's when none holds the
+    SLO), headed by the recommendation and the Pareto front."""
+    from capsim.report.writer import ReportContext, format_value, write_report
+
+    shown = outcome.chosen or outcome.current
+    table = outcome.table()
+    front = [
+        f"Pareto front: {row.candidate}: {row.verdict}, service cost "
+        f"{format_value(row.service_cost_usd, 'USD')}, SLO error budget used "
+        f"{format_value(row.slo_budget_used_pct)} %"
+        for row in table.itertuples(index=False)
+    ]
+    label = "the recommended HPA" if outcome.chosen is not None else "the current HPA"
+    write_report(
+        outcome.run_of(shown),
+        args.out,
+        headline=[f"capsim recommend: the run of {label} ({shown.label})", *outcome.why, *front],
+        context=ReportContext(
+            title=f"capsim recommend: {args.hpa.name} against {args.trace.name}",
+            assumptions=(*outcome.assumptions, *outcome.notes),
+        ),
+    )
+
+
 def _recommend(args: argparse.Namespace) -> int:
     from capsim.analysis.recommend import emit_hpa, recommend
     from capsim.fastpath.kernel import COMPILED
@@ -333,6 +365,8 @@ def _recommend(args: argparse.Namespace) -> int:
         require_extra("distributed", "capsim recommend --workers/--scheduler")
     if args.emit is not None:
         check_output_folder(args.emit, "--emit")  # before the search, not after it
+    if args.out is not None:
+        check_output_folder(args.out)
     if not COMPILED:
         print(
             "capsim: note: Numba is not installed, so the fast path runs as plain Python "
@@ -354,6 +388,8 @@ def _recommend(args: argparse.Namespace) -> int:
     emitted = None
     if args.emit is not None and outcome.chosen is not None:
         emitted = emit_hpa(args.hpa, args.deployment, outcome.chosen, args.emit)
+    if args.out is not None:
+        _recommendation_report(args, outcome)
     from capsim.cli.output import csv_text, plain, print_document, table_text
 
     table = outcome.table()
