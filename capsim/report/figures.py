@@ -643,16 +643,18 @@ def _batch_queue_figure(run: _Run) -> Figure:
     return figure
 
 
-def _batch_waits_figure(run: _Run) -> Figure:
-    """Empirical CDF per platform of job wait (start − submit) over all batch workloads, as
-    a share of jobs *submitted*: jobs never started keep the curve below 100 %."""
-    figure, ax = _new_figure()
+def _wait_curves(run: _Run) -> tuple[str, list[tuple[str, FloatArray, FloatArray, str]]]:
+    """The wait unit, and per platform with batch jobs the empirical CDF of job wait
+    (start − submit) over all batch workloads as a share of jobs *submitted* (jobs never
+    started keep it below 100 %): (platform, waits, shares in %, legend label). Both the
+    PNG and the interactive figure draw these."""
     jobs = run.result.jobs
     jobs = jobs[jobs["workload"].isin(run.batches)]
     waits = _col(jobs, "start_s") - _col(jobs, "submit_s")
     started = np.isfinite(waits)
     scale, unit = _wait_unit(float(waits[started].max()) if started.any() else 0.0)
     platform_of = jobs["platform"].to_numpy()
+    curves = []
     for platform in run.platforms:
         mine = platform_of == platform
         submitted = int(mine.sum())
@@ -660,13 +662,20 @@ def _batch_waits_figure(run: _Run) -> Figure:
             continue
         done = np.sort(waits[mine & started]) / scale
         share = 100.0 * np.arange(1, done.size + 1) / submitted
-        ax.plot(
-            np.concatenate(([0.0], done)),
-            np.concatenate(([0.0], share)),
-            drawstyle="steps-post",
-            color=run.colors[platform],
-            label=f"{platform} ({done.size}/{submitted} started)",
+        label = f"{platform} ({done.size}/{submitted} started)"
+        curves.append(
+            (platform, np.concatenate(([0.0], done)), np.concatenate(([0.0], share)), label)
         )
+    return unit, curves
+
+
+def _batch_waits_figure(run: _Run) -> Figure:
+    """Empirical CDF per platform of job wait (start − submit) over all batch workloads, as
+    a share of jobs *submitted*: jobs never started keep the curve below 100 %."""
+    figure, ax = _new_figure()
+    unit, curves = _wait_curves(run)
+    for platform, x, y, label in curves:
+        ax.plot(x, y, drawstyle="steps-post", color=run.colors[platform], label=label)
     ax.set_xlim(left=0.0)
     ax.set_ylim(0.0, 100.0)
     _finish(

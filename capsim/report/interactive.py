@@ -44,7 +44,7 @@ from capsim.report.figures import (
     _steps,
     _utilization_pct,
     _violations,
-    _wait_unit,
+    _wait_curves,
     _wants_log,
     hpa_pods_targets,
     violation_spans,
@@ -505,11 +505,7 @@ def _batch_queue_figure(run: _Run) -> go.Figure:
 def _batch_waits_figure(run: _Run) -> go.Figure:
     """Empirical CDF per platform of job wait (start − submit) over all batch workloads, as
     a share of jobs *submitted*: jobs never started keep the curve below 100 %."""
-    jobs = run.result.jobs
-    jobs = jobs[jobs["workload"].isin(run.batches)]
-    waits = _col(jobs, "start_s") - _col(jobs, "submit_s")
-    started = np.isfinite(waits)
-    scale, unit = _wait_unit(float(waits[started].max()) if started.any() else 0.0)
+    unit, curves = _wait_curves(run)
     figure = _figure(
         "Batch job waits (start − submit)",
         "jobs started (% of submitted)",
@@ -518,24 +514,8 @@ def _batch_waits_figure(run: _Run) -> go.Figure:
     )
     figure.update_layout(hovermode="closest")
     figure.update_xaxes(rangemode="tozero")
-    platform_of = jobs["platform"].to_numpy()
-    for platform in run.platforms:
-        mine = platform_of == platform
-        submitted = int(mine.sum())
-        if not submitted:
-            continue
-        done = np.sort(waits[mine & started]) / scale
-        share = 100.0 * np.arange(1, done.size + 1) / submitted
-        figure.add_trace(
-            _line(
-                np.concatenate(([0.0], done)),
-                np.concatenate(([0.0], share)),
-                f"{platform} ({done.size}/{submitted} started)",
-                run.colors[platform],
-                width=2.0,
-                shape="hv",
-            )
-        )
+    for platform, x, y, label in curves:
+        figure.add_trace(_line(x, y, label, run.colors[platform], width=2.0, shape="hv"))
     return _percent(figure)
 
 
