@@ -63,6 +63,9 @@ class Column:
     idle_cost_pct: float  # OpenCost: share of the cost no workload requested or used
     scaling: dict[str, dict[str, float]]  # workload → reversals_per_hour, not_ready_replica_min
     node_cap: tuple[int, str] | None = None  # the most nodes or VMs it may have, and of what
+    # each service's SLO verdict, read once from the summary (None: a summary saved
+    # before verdicts were recorded, which cannot be judged here)
+    verdicts: dict[str, SloVerdict | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,10 @@ def _columns(result: RunResult, prefix: str) -> list[Column]:
         duration_s = float(summary["duration_s"])
         scaling = _scaling(result, name, duration_s)
         cap = _node_cap(summary["scenario_as_run"]["platforms"].get(name, {}))
-        columns.append(Column(prefix + name, platform, mine, duration_s, idle, scaling, cap))
+        verdicts = _read_verdicts(platform)
+        columns.append(
+            Column(prefix + name, platform, mine, duration_s, idle, scaling, cap, verdicts)
+        )
     return columns
 
 
@@ -372,7 +378,7 @@ def _slo_value(w: str, get: Callable[[SloVerdict], float]) -> Callable[[Column],
     """A figure of service ``w``'s SLO verdict on a column (NaN: no verdict)."""
 
     def read(column: Column) -> float:
-        verdict = _verdicts(column).get(w)
+        verdict = column.verdicts.get(w)
         return math.nan if verdict is None else get(verdict)
 
     return read
@@ -380,7 +386,7 @@ def _slo_value(w: str, get: Callable[[SloVerdict], float]) -> Callable[[Column],
 
 def _slo_met(w: str) -> Callable[[Column], float]:
     def read(column: Column) -> float:
-        verdict = _verdicts(column).get(w)
+        verdict = column.verdicts.get(w)
         met = None if verdict is None else verdict.met
         return math.nan if met is None else float(met)
 
@@ -479,11 +485,11 @@ def _batch_rows(columns: list[Column], w: str) -> list[Row]:
     ]
 
 
-def _verdicts(column: Column) -> dict[str, SloVerdict | None]:
-    """Each service with an SLO on this column's platform: its verdict (None: a summary
-    saved before verdicts were recorded, which cannot be judged here)."""
+def _read_verdicts(platform: Mapping[str, Any]) -> dict[str, SloVerdict | None]:
+    """Each service with an SLO on a platform (its summary entry): its verdict (None: a
+    summary saved before verdicts were recorded, which cannot be judged here)."""
     out: dict[str, SloVerdict | None] = {}
-    for name, s in column.platform["workloads"].items():
+    for name, s in platform["workloads"].items():
         if s["kind"] != "service":
             continue
         block = s.get("slo")
@@ -496,7 +502,7 @@ def _verdicts(column: Column) -> dict[str, SloVerdict | None]:
 
 def _meets(column: Column) -> bool | None:
     """Every SLO of the platform met (True), one missed (False), or not all judged."""
-    outcomes = [None if v is None else v.met for v in _verdicts(column).values()]
+    outcomes = [None if v is None else v.met for v in column.verdicts.values()]
     if any(o is False for o in outcomes):
         return False
     return None if any(o is None for o in outcomes) else True
@@ -524,7 +530,7 @@ def _verdict(columns: list[Column]) -> list[str]:
     if not columns:
         return []
     per_day = {c.name: float(c.platform["cost_per_hour_usd"]) * 24 for c in columns}
-    has_slo = any(_verdicts(c) for c in columns)
+    has_slo = any(c.verdicts for c in columns)
     full_work = [c for c in columns if not _short_of_work(c, columns)]
     eligible = [c for c in full_work if not has_slo or _meets(c) is True]
     lines = []
@@ -546,7 +552,7 @@ def _verdict(columns: list[Column]) -> list[str]:
     else:
         lines.append("No platform completed all the batch work another did.")
     for column in columns:
-        for service, verdict in sorted(_verdicts(column).items()):
+        for service, verdict in sorted(column.verdicts.items()):
             if verdict is None:
                 lines.append(
                     f"{column.name} · {service}: no SLO verdict in this summary (saved by an "
@@ -571,7 +577,7 @@ def _against(best: Column, columns: list[Column], per_day: dict[str, float]) -> 
     """Each other platform against the winner: cost, and each SLO side by side (the
     measured values, whether or not the outcome is the same)."""
     out = []
-    mine = _verdicts(best)
+    mine = best.verdicts
     for other in columns:
         if other is best:
             continue
@@ -585,7 +591,7 @@ def _against(best: Column, columns: list[Column], per_day: dict[str, float]) -> 
         else:
             cost = f"${per_day[best.name]:,.2f}/day against $0.00/day"
         parts = [cost]
-        theirs = _verdicts(other)
+        theirs = other.verdicts
         for service in sorted(set(mine) & set(theirs)):
             a, b = mine[service], theirs[service]
             if a is not None and b is not None:

@@ -118,6 +118,20 @@ def _line(
     )
 
 
+def _reference(run: _Run, level: float, name: str, color: str, **style: Any) -> go.Scatter:
+    """A horizontal reference line at ``level`` over the whole run (no hover)."""
+    end = float(run.axis.of(run.duration_s))
+    return _line(
+        np.array([0.0, end]),
+        np.array([level, level]),
+        name,
+        color,
+        shape="linear",
+        hoverinfo="skip",
+        **style,
+    )
+
+
 def _step(
     run: _Run, time_s: FloatArray, values: FloatArray, name: str, color: str, **style: Any
 ) -> go.Scatter:
@@ -358,17 +372,9 @@ def _latency_figure(run: _Run, workload: str) -> go.Figure:
     target_ms = run.slo(workload)[0]
     if target_ms is not None:
         seen.append(np.array([target_ms]))
-        end = float(run.axis.of(run.duration_s))
         figure.add_trace(
-            _line(
-                np.array([0.0, end]),
-                np.array([target_ms, target_ms]),
-                f"SLO p95 {target_ms:g} ms",
-                REFERENCE_COLOR,
-                dash="dash",
-                width=1.4,
-                shape="linear",
-                hoverinfo="skip",
+            _reference(
+                run, target_ms, f"SLO p95 {target_ms:g} ms", REFERENCE_COLOR, dash="dash", width=1.4
             )
         )
     if _wants_log(np.concatenate(seen)):
@@ -385,7 +391,6 @@ def _requests_figure(
     the target of an HPA on ``requests_in_flight`` (dash-dotted, in the platform's colour)."""
     ytitle = "in flight, queued (requests per replica)"
     figure = _time_figure(run, f"{workload}: requests per ready replica", ytitle)
-    end = float(run.axis.of(run.duration_s))
     for platform in run.platforms:
         rows = run.rows(platform, workload)
         if not len(rows):
@@ -400,16 +405,14 @@ def _requests_figure(
         target = targets.get((platform, workload))
         if target is not None:
             figure.add_trace(
-                _line(
-                    np.array([0.0, end]),
-                    np.array([target, target]),
+                _reference(
+                    run,
+                    target,
                     f"{platform} HPA target {target:g}",
                     color,
                     dash="dashdot",
                     width=2.0,
-                    shape="linear",
                     opacity=0.5,
-                    hoverinfo="skip",
                 )
             )
     _y_from_zero(figure, ytitle)
