@@ -348,6 +348,8 @@ def test_compare_refuses_corrupt_saved_runs(
         "string-figure": None,
         "slo-a-string": None,
         "slo-windows-missing": None,
+        "clock-not-a-time": None,
+        "clock-without-zone": None,
     }
     for name, content in cases.items():
         bad = tmp_path / name
@@ -359,6 +361,13 @@ def test_compare_refuses_corrupt_saved_runs(
             content = text.replace('"slo": {', '"slo": "met", "was": {', 1).encode()
         elif name == "slo-windows-missing":
             content = text.replace('"windows": ', '"windows_": ', 1).encode()
+        elif name == "clock-not-a-time":
+            content = text.replace(
+                '"clock_start": "1995', '"clock_start": "yesterday 1995', 1
+            ).encode()
+        elif name == "clock-without-zone":
+            stamp = '"clock_start": "1995-07-06T21:00:00'
+            content = text.replace(stamp + 'Z"', stamp + '"', 1).encode()
         assert content is not None
         assert content != text.encode(), name
         (bad / "summary.json").write_bytes(content)

@@ -6,6 +6,7 @@ import contextlib
 import io
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,26 @@ def test_every_capsim_module_is_in_the_layout() -> None:
     assert packages, "no sub-packages found"
     for package in packages:
         assert f"  {package}/" in layout, package
+
+
+def test_every_file_the_readme_links_is_in_the_repository() -> None:
+    """Markdown links and images to repository files (``](reports/…)``) point at files
+    git tracks: a clean clone has them, not only the machine that wrote them."""
+    targets = {
+        t.split("#")[0]
+        for t in re.findall(r"\]\(([^)\s]+)\)", README)
+        if not t.startswith(("http://", "https://", "#", "mailto:"))
+    }
+    assert len(targets) > 5
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: cannot tell which files are tracked")
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", *sorted(targets)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    folders = {t for t in targets if (ROOT / t).is_dir()}
+    missing = [t for t in sorted(targets - folders) if t not in tracked]
+    assert missing == []

@@ -122,3 +122,54 @@ def test_interactive_figures_render_zoom_and_keep_apart(tmp_path: Path) -> None:
         assert legend[3] <= bottom + 1, figure["id"]
         for plot in figure["plots"]:
             assert not _overlap(legend, plot), figure["id"]
+
+
+# Zoom the first figure to one day of clock time; read back the axis type, its range and
+# the tick labels drawn.
+_ZOOM_CLOCK_JS = """
+const done = arguments[arguments.length - 1];
+const first = document.querySelector('div.capsim-figure');
+Plotly.relayout(first, {'xaxis.range': ['1995-07-08 00:00', '1995-07-09 00:00']}).then(() => {
+    done({
+        type: first._fullLayout.xaxis.type,
+        range: first._fullLayout.xaxis.range,
+        ticks: Array.from(first.querySelectorAll('.xtick text')).map((t) => t.textContent),
+    });
+}).catch((error) => done({error: String(error)}));
+"""
+
+
+def test_clock_time_axes_render_as_dates_and_zoom(tmp_path: Path) -> None:
+    """web-diurnal replays a timestamped NASA trace: the figures' x axis is a date axis
+    starting at the window's start (1995-07-06 21:00 UTC), zoomable to a day, labelled in
+    clock time."""
+    pytest.importorskip("plotly")
+    result = capsim.run(capsim.load_scenario(SCENARIOS_DIR / "web-diurnal.yaml"))
+    assert result.summary["clock_start"] == "1995-07-06T21:00:00Z"
+    out = tmp_path / "report"
+    write_report(result, out, ["html"])
+    page = check_page(out / "index.html", script=_ZOOM_CLOCK_JS)
+    assert page.console_errors == []
+    assert page.figures == page.figures_drawn
+    measured = page.script_result
+    assert "error" not in measured, measured
+    assert measured["type"] == "date"
+    assert [r[:16] for r in measured["range"]] == ["1995-07-08 00:00", "1995-07-09 00:00"]
+    assert any(":00" in tick for tick in measured["ticks"]), measured["ticks"]  # hours
+
+
+def test_a_sweep_report_renders(tmp_path: Path) -> None:
+    """The sweep page: its cost-against-SLO figure drawn (interactive with plotly, else
+    the PNG), no console error."""
+    from capsim.cli import main as cli
+
+    out = tmp_path / "sweep"
+    argv = ["sweep", "web-diurnal", "--set", "hpa.targetUtilization=50,70", "--out", str(out)]
+    assert cli.main([*argv, "--quiet"]) == 0
+    page = check_page(out / "index.html")
+    assert page.console_errors == []
+    if interactive.plotly_available():
+        assert (page.images, page.figures, page.figures_drawn) == (0, 1, 1)
+    else:
+        assert (page.images, page.images_loaded, page.figures) == (1, 1, 0)
+    assert not page.blank()

@@ -3,6 +3,9 @@ a process pool or a real Dask LocalCluster with the same results, intervals by h
 
 from __future__ import annotations
 
+import html
+import importlib.util
+import json
 import math
 import re
 from pathlib import Path
@@ -217,6 +220,34 @@ def test_capsim_sweep_writes_a_report(tmp_path: Path, capsys: pytest.CaptureFixt
         assert line in report
     else:
         assert "> No combination meets every SLO in every seed" in report
+    # the assumptions, in both pages: the settings varied, the seeds, the service model
+    runs = pd.read_csv(out / "runs.csv")
+    seeds = sorted(set(runs["seed"]))
+    assert seeds == [small()["seed"], small()["seed"] + 1]
+    page = (out / "index.html").read_text()
+    for text in (
+        "--set hpa.targetUtilization=40,80",
+        f"seeds {seeds[0]} to {seeds[1]} for every combination",
+        "service model: expected",
+    ):
+        assert text in report.split("## Assumptions")[1], text
+        assert html.escape(text) in page.split("<h2>Assumptions</h2>")[1], text
+    # index.html: the interactive figure (one point per row, hover naming row and
+    # combination) where plotly is installed, else the PNG
+    if importlib.util.find_spec("plotly") is not None:
+        data = re.search(
+            r'<script type="application/json" class="capsim-figure-data" '
+            r'id="capsim-figure-cost_vs_slo-data">(.*?)</script>',
+            page,
+            re.S,
+        )
+        assert data is not None
+        figure = json.loads(data.group(1))
+        points = [t for t in figure["data"] if t.get("mode") == "markers"]
+        assert sum(len(t["y"]) for t in points) == len(summary)
+        hovers = [text for t in points for text in t["text"]]
+        assert "#1 hpa.targetUtilization=40 on k8s" in hovers
+        assert '<img alt="cost against SLO"' not in page
     assert cli.main([*argv[:2], "--set", "hpa.nope=1", "--out", str(out)]) == 2
     assert "hpa.nope" in capsys.readouterr().err
 

@@ -177,10 +177,35 @@ def _sweep(args: argparse.Namespace) -> int:
     except ClusterError as exc:  # the network or the workers' environment: exit 2
         raise InputError(str(exc)) from None
     summary = summarize_runs(runs)
-    write_sweep_report(runs, summary, out, f"capsim sweep: {_report_name(data, path)}")
+    title = f"capsim sweep: {_report_name(data, path)}"
+    write_sweep_report(runs, summary, out, title, _assumptions(data, path, args, runs))
     if not args.quiet:
         _print_summary(summary, sweep_table, args.output, str(out / "index.html"))
     return EXIT_OK
+
+
+def _assumptions(
+    data: dict[str, Any], path: Path, args: argparse.Namespace, runs: Any
+) -> list[str]:
+    """What the sweep's figures rest on besides the scenario: the settings varied, the
+    seeds and the service model."""
+    seeds = sorted({int(seed) for seed in runs["seed"]}) if len(runs) else []
+    if len(seeds) > 1:
+        seeded = (
+            f"seeds {seeds[0]} to {seeds[-1]} for every combination (the scenario's seed "
+            "and the ones after it)"
+        )
+    else:
+        seeded = (
+            f"seed {seeds[0] if seeds else '-'} for every combination (one run each: no interval)"
+        )
+    model = data.get("service_model", "expected")
+    return [
+        f"scenario {path} as written, each combination with the settings of its row "
+        f"applied (--set {' --set '.join(args.settings)})",
+        seeded,
+        f"service model: {model} (README.md, 'The service model')",
+    ]
 
 
 def _print_summary(summary: Any, sweep_table: Any, output: str, report: str) -> None:

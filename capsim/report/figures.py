@@ -14,8 +14,11 @@ in reading order, keyed by file stem:
 
 **Time.** A time-series row describes the record interval *ending* at its ``time_s``
 (``t₋₁ = 0``), so series are drawn as steps over ``(tₖ₋₁, tₖ]``: the value is held over
-the interval it describes. The time axis is in minutes (runs up to 3 h), hours (up to 3
-days) or days. Every platform keeps one colour (:data:`PLATFORM_COLORS`, by sorted name,
+the interval it describes. The time axis is clock time (UTC) when the run's summary has a
+``clock_start`` (its traces are timestamped: :func:`capsim.scenario.load.clock_start`),
+else time since the start in minutes (runs up to 3 h), hours (up to 3 days) or days.
+Latency is always on a log axis (:func:`latency_range_ms`); the arrival rate is drawn
+under the served lines. Every platform keeps one colour (:data:`PLATFORM_COLORS`, by sorted name,
 from the colour-blind safe Okabe–Ito palette); black is kept for load and SLO lines.
 """
 
@@ -25,21 +28,23 @@ import io
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from capsim.analysis.metrics import row_spans
 from capsim.hpa.quantity import quantity_milli
 from capsim.results.files import replace_file
-from capsim.results.run_result import RunResult
+from capsim.results.run_result import RunResult, clock_time
 from capsim.results.summary import interval_error_rate
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "TimeAxis",
     "figures",
     "hpa_pods_targets",
+    "latency_range_ms",
     "platform_colors",
     "png_bytes",
     "save_png",
@@ -72,7 +78,7 @@ PALETTE: Final[tuple[str, ...]] = (
 REFERENCE_COLOR: Final = "black"
 FIGSIZE: Final = (9.0, 3.6)
 SHADE_ALPHA: Final = 0.18
-LOG_DECADES: Final = 2.0  # latency axis goes logarithmic when max/min exceeds 10**this
+LATENCY_MIN_FACTOR: Final = 10.0  # the latency (log) axis spans at least this factor
 
 
 def platform_colors(platforms: Iterable[str]) -> dict[str, str]:
@@ -89,23 +95,40 @@ PLATFORM_COLORS: Final[Callable[[Iterable[str]], dict[str, str]]] = platform_col
 
 @dataclass(frozen=True)
 class TimeAxis:
-    """A time unit for the x axis: seconds per unit and the axis label."""
+    """The x axis: ``x = time_s / seconds_per_unit + origin``, and its label.
+
+    Elapsed time (``clock_start`` None) starts at 0 in minutes, hours or days. Clock time
+    (the run's ``clock_start``, UTC) puts x in matplotlib's date numbers (days since its
+    epoch) for the PNG figures; :meth:`in_milliseconds` gives plotly's (ms since 1970)."""
 
     seconds_per_unit: float
     label: str
+    origin: float = 0.0
+    clock_start: datetime | None = None
 
     def of(self, time_s: npt.ArrayLike) -> FloatArray:
-        """Times in seconds → in this unit."""
-        return np.asarray(time_s, dtype=np.float64) / self.seconds_per_unit
+        """Simulated seconds → x."""
+        return np.asarray(time_s, dtype=np.float64) / self.seconds_per_unit + self.origin
+
+    def in_milliseconds(self) -> TimeAxis:
+        """This axis for plotly: clock time as milliseconds since 1970 (a ``date`` axis),
+        elapsed time unchanged."""
+        if self.clock_start is None:
+            return self
+        return TimeAxis(0.001, self.label, self.clock_start.timestamp() * 1000.0, self.clock_start)
 
 
-def time_axis(duration_s: float) -> TimeAxis:
-    """Minutes up to 3 h, hours up to 3 days, days beyond."""
+def time_axis(duration_s: float, clock_start: datetime | None = None) -> TimeAxis:
+    """Clock time (UTC) when the run has a ``clock_start``; else minutes up to 3 h, hours
+    up to 3 days, days beyond, since the start."""
+    if clock_start is not None:
+        origin = float(mdates.date2num(clock_start))  # type: ignore[no-untyped-call]
+        return TimeAxis(86400.0, "time (UTC)", origin, clock_start)
     if duration_s <= 3 * 3600:
-        return TimeAxis(60.0, "time (min)")
+        return TimeAxis(60.0, "time since start (min)")
     if duration_s <= 3 * 86400:
-        return TimeAxis(3600.0, "time (h)")
-    return TimeAxis(86400.0, "time (days)")
+        return TimeAxis(3600.0, "time since start (h)")
+    return TimeAxis(86400.0, "time since start (days)")
 
 
 def _wait_unit(max_wait_s: float) -> tuple[float, str]:
@@ -211,7 +234,7 @@ def _prepare(result: RunResult) -> _Run:
     }
     return _Run(
         result=result,
-        axis=time_axis(float(duration)),
+        axis=time_axis(float(duration), clock_time(summary.get("clock_start"))),
         duration_s=float(duration),
         platforms=platforms,
         colors=platform_colors(platforms),
@@ -252,10 +275,16 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
 
 
 def _time_limits(run: _Run, ax: Axes) -> None:
-    """The x axis spans the run, from 0 to its end, in the run's time unit."""
-    end = float(run.axis.of(run.duration_s))
-    if end > 0:
-        ax.set_xlim(0.0, end)
+    """The x axis spans the run, from its start to its end, in the run's time unit; dates
+    (concise labels) on a clock-time axis."""
+    if run.duration_s > 0:
+        ax.set_xlim(*run.axis.of([0.0, run.duration_s]))
+    if run.axis.clock_start is not None:
+        locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(
+            mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+        )
 
 
 def _time_figure(run: _Run) -> tuple[Figure, Axes]:
@@ -266,8 +295,8 @@ def _time_figure(run: _Run) -> tuple[Figure, Axes]:
 
 
 def _step_line(ax: Axes, run: _Run, time_s: FloatArray, values: FloatArray, **style: Any) -> None:
-    x, y = _steps(run.axis.of(time_s), values)
-    ax.plot(x, y, drawstyle="steps-pre", linewidth=1.4, **style)
+    x, y = _steps(time_s, values)
+    ax.plot(run.axis.of(x), y, drawstyle="steps-pre", **({"linewidth": 1.4} | style))
 
 
 def _shade_spans(
@@ -317,7 +346,8 @@ def _violations(rows: pd.DataFrame, slo: tuple[float | None, float | None]) -> B
 
 
 def _load_figure(run: _Run, workload: str) -> Figure:
-    """Arrival rate (black; the same load reaches every platform) and each platform's
+    """Arrival rate (thin dashed black, under the served lines: it shows where a platform
+    served less than arrived; the same load reaches every platform) and each platform's
     served rate (requests/s), with the spans where that platform violated its SLO or
     dropped requests shaded in its colour, each platform in its own band of the height."""
     figure, ax = _time_figure(run)
@@ -332,7 +362,8 @@ def _load_figure(run: _Run, workload: str) -> Figure:
             _col(first, "arrival_rate"),
             color=REFERENCE_COLOR,
             linestyle="--",
-            zorder=3,  # over the served lines that coincide with it when keeping up
+            linewidth=1.0,
+            zorder=1.5,  # under the served lines (2): they stay readable where they match it
             label="arrival rate",
         )
     what = "SLO violated" if slo != (None, None) else "dropping requests"
@@ -426,15 +457,24 @@ def _replicas_figure(run: _Run, workload: str) -> Figure:
     return figure
 
 
-def _wants_log(values: FloatArray) -> bool:
-    """Positive finite values spanning more than :data:`LOG_DECADES` decades."""
+def latency_range_ms(values: FloatArray) -> tuple[float, float] | None:
+    """The latency axis's range (ms): every report draws latency on a log axis, from a
+    third below the lowest to a half above the highest positive value, widened evenly to
+    at least :data:`LATENCY_MIN_FACTOR` (one decade) so that it always shows a few
+    labelled ticks; None when there is no positive value."""
     positive = values[np.isfinite(values) & (values > 0)]
-    return bool(positive.size) and math.log10(positive.max() / positive.min()) > LOG_DECADES
+    if not positive.size:
+        return None
+    low, high = float(positive.min()) / 1.5, float(positive.max()) * 1.5
+    short = LATENCY_MIN_FACTOR / (high / low)
+    if short > 1:
+        low, high = low / math.sqrt(short), high * math.sqrt(short)
+    return low, high
 
 
 def _latency_figure(run: _Run, workload: str) -> Figure:
     """p95 latency per platform (ms; gaps where nothing was served) and the SLO target as
-    a dashed black line; log scale when the values span more than two decades."""
+    a dashed black line, on a log axis (:func:`latency_range_ms`) labelled at 1-2-5 steps."""
     figure, ax = _time_figure(run)
     seen = [np.empty(0)]
     for platform in run.platforms:
@@ -454,11 +494,14 @@ def _latency_figure(run: _Run, workload: str) -> Figure:
             linewidth=1.2,
             label=f"SLO p95 {target_ms:g} ms",
         )
-    if _wants_log(np.concatenate(seen)):
-        ax.set_yscale("log")
-    else:
-        ax.set_ylim(bottom=0.0)
-    _finish(ax, f"{workload}: p95 latency vs SLO", run.axis.label, "p95 latency (ms)")
+    ax.set_yscale("log")
+    limits = latency_range_ms(np.concatenate(seen))
+    if limits is not None:
+        ax.set_ylim(*limits)
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    _finish(ax, f"{workload}: p95 latency vs SLO", run.axis.label, "p95 latency (ms, log)")
     return figure
 
 

@@ -7,10 +7,12 @@ page. plotly is an optional dependency (``pip install 'capsim[html]'``):
 :func:`plotly_available` says whether it is installed, and the report falls back to the
 PNG figures when it is not.
 
-**Time.** A run carries no clock time (neither the scenario nor the summary records a
-trace's start timestamp), so the x axis is the time elapsed since the start, in the unit
-:func:`capsim.report.figures.time_axis` picks (minutes, hours or days). Series are drawn
-as steps over ``(tₖ₋₁, tₖ]`` (plotly's ``line_shape="vh"``), as in the PNGs.
+**Time.** The x axis is the one :func:`capsim.report.figures.time_axis` picks: clock
+time (UTC, a plotly ``date`` axis) when the run's summary has a ``clock_start`` (its
+traces are timestamped), else the time elapsed since the start in minutes, hours or days.
+Series are drawn as steps over ``(tₖ₋₁, tₖ]`` (plotly's ``line_shape="vh"``), as in the
+PNGs. Latency is on a log axis, as in the PNGs
+(:func:`capsim.report.figures.latency_range_ms`).
 
 **The page.** :func:`figures_html` inlines plotly.js once (no CDN, nothing fetched), each
 figure's JSON in a ``<script type="application/json">`` next to its ``<div>``, and one
@@ -21,9 +23,11 @@ mark the library's code and the figure data (tests strip them to digest capsim's
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import importlib.util
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -45,8 +49,8 @@ from capsim.report.figures import (
     _utilization_pct,
     _violations,
     _wait_curves,
-    _wants_log,
     hpa_pods_targets,
+    latency_range_ms,
     violation_spans,
 )
 from capsim.results.run_result import RunResult
@@ -58,6 +62,7 @@ __all__ = [
     "FIGURE_DATA_CLASS",
     "INSTALL_HINT",
     "PLOTLY_JS_ID",
+    "base_figure",
     "figures_html",
     "interactive_figures",
     "plotly_available",
@@ -120,9 +125,8 @@ def _line(
 
 def _reference(run: _Run, level: float, name: str, color: str, **style: Any) -> go.Scatter:
     """A horizontal reference line at ``level`` over the whole run (no hover)."""
-    end = float(run.axis.of(run.duration_s))
     return _line(
-        np.array([0.0, end]),
+        run.axis.of([0.0, run.duration_s]),
         np.array([level, level]),
         name,
         color,
@@ -136,14 +140,16 @@ def _step(
     run: _Run, time_s: FloatArray, values: FloatArray, name: str, color: str, **style: Any
 ) -> go.Scatter:
     """A series held over the interval each row describes, from t = 0."""
-    x, y = _steps(run.axis.of(time_s), values)
-    return _line(x, y, name, color, **style)
+    x, y = _steps(time_s, values)
+    return _line(run.axis.of(x), y, name, color, **style)
 
 
-def _axis_title(run: _Run) -> str:
-    """``time since start (h)``: the run has no clock time, only elapsed time."""
-    unit = run.axis.label.removeprefix("time ").strip()
-    return f"time since start {unit}"
+def _time_range(run: _Run) -> tuple[float, float] | None:
+    """The run's span on its x axis (None for an empty run)."""
+    if run.duration_s <= 0:
+        return None
+    start, end = run.axis.of([0.0, run.duration_s])
+    return float(start), float(end)
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -151,7 +157,10 @@ def _rgba(color: str, alpha: float) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def _figure(title: str, ytitle: str, xtitle: str, x_range: tuple[float, float] | None) -> go.Figure:
+def base_figure(
+    title: str, ytitle: str, xtitle: str, x_range: tuple[float, float] | None
+) -> go.Figure:
+    """An empty figure in the report's style: title, axes, grid, legend on the right."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -185,8 +194,10 @@ def _figure(title: str, ytitle: str, xtitle: str, x_range: tuple[float, float] |
 
 
 def _time_figure(run: _Run, title: str, ytitle: str) -> go.Figure:
-    end = float(run.axis.of(run.duration_s))
-    return _figure(title, ytitle, _axis_title(run), (0.0, end) if end > 0 else None)
+    figure = base_figure(title, ytitle, run.axis.label, _time_range(run))
+    if run.axis.clock_start is not None:
+        figure.update_xaxes(type="date")
+    return figure
 
 
 def _y_from_zero(figure: go.Figure, ytitle: str) -> None:
@@ -355,9 +366,9 @@ def _replicas_figure(run: _Run, workload: str) -> go.Figure:
 
 def _latency_figure(run: _Run, workload: str) -> go.Figure:
     """p95 latency per platform (ms; gaps where nothing was served) and the SLO target as
-    a dashed black line; a log axis when the values span more than two decades (the rule
-    of the PNG figures, :func:`capsim.report.figures._wants_log`)."""
-    ytitle = "p95 latency (ms)"
+    a dashed black line, on the log axis of the PNG figures
+    (:func:`capsim.report.figures.latency_range_ms`)."""
+    ytitle = "p95 latency (ms, log)"
     figure = _time_figure(run, f"{workload}: p95 latency vs SLO", ytitle)
     seen = [np.empty(0)]
     for platform in run.platforms:
@@ -377,10 +388,10 @@ def _latency_figure(run: _Run, workload: str) -> go.Figure:
                 run, target_ms, f"SLO p95 {target_ms:g} ms", REFERENCE_COLOR, dash="dash", width=1.4
             )
         )
-    if _wants_log(np.concatenate(seen)):
-        figure.update_yaxes(type="log")
-    else:
-        figure.update_yaxes(type="linear", rangemode="tozero")
+    figure.update_yaxes(type="log", dtick="D2")  # labels at 1-2-5 steps, as in the PNGs
+    limits = latency_range_ms(np.concatenate(seen))
+    if limits is not None:
+        figure.update_yaxes(range=[math.log10(limits[0]), math.log10(limits[1])])
     return figure
 
 
@@ -480,7 +491,7 @@ def _batch_queue_figure(run: _Run) -> go.Figure:
         for row, column, word in ((1, "jobs_running", "running"), (2, "jobs_queued", "queued")):
             trace = _step(run, time_s, _col(per_time, column), f"{platform} {word}", color)
             figure.add_trace(trace, row=row, col=1)
-    end = float(run.axis.of(run.duration_s))
+    x_range = _time_range(run)
     for row, word in ((1, "running"), (2, "queued")):
         figure.update_yaxes(
             title_text=f"jobs {word} (count)",
@@ -496,11 +507,12 @@ def _batch_queue_figure(run: _Run) -> go.Figure:
             gridcolor=GRID_COLOR,
             showline=True,
             linecolor="#888",
-            range=[0.0, end] if end > 0 else None,
+            range=list(x_range) if x_range else None,
+            type="date" if run.axis.clock_start is not None else None,
             row=row,
             col=1,
         )
-    figure.update_xaxes(title_text=_axis_title(run), row=2, col=1)
+    figure.update_xaxes(title_text=run.axis.label, row=2, col=1)
     figure.update_xaxes(title_text=None, row=1, col=1)
     return figure
 
@@ -509,7 +521,7 @@ def _batch_waits_figure(run: _Run) -> go.Figure:
     """Empirical CDF per platform of job wait (start − submit) over all batch workloads, as
     a share of jobs *submitted*: jobs never started keep the curve below 100 %."""
     unit, curves = _wait_curves(run)
-    figure = _figure(
+    figure = base_figure(
         "Batch job waits (start − submit)",
         "jobs started (% of submitted)",
         f"wait before start ({unit})",
@@ -528,7 +540,8 @@ def _batch_waits_figure(run: _Run) -> go.Figure:
 def interactive_figures(result: RunResult) -> dict[str, go.Figure]:
     """The report's figures as plotly figures, with the keys and in the order of
     :func:`capsim.report.figures.figures`. Needs plotly."""
-    run = _prepare(result)
+    prepared = _prepare(result)
+    run = dataclasses.replace(prepared, axis=prepared.axis.in_milliseconds())
     per_pod = {"in_flight_per_pod", "queue_per_pod"} <= set(result.timeseries.columns)
     targets = hpa_pods_targets(result)
     out: dict[str, go.Figure] = {}

@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from capsim.engine.recording import (
 from capsim.results.files import output_folder, write_durably
 from capsim.results.summary import summarize
 
-__all__ = ["RunResult", "conform"]
+__all__ = ["RunResult", "clock_time", "conform"]
 
 
 def conform(frame: pd.DataFrame, columns: Mapping[str, str], name: str) -> pd.DataFrame:
@@ -102,6 +103,20 @@ def _read_summary(path: Path) -> dict[str, Any]:
     return summary
 
 
+def clock_time(value: Any) -> datetime | None:
+    """A summary's ``clock_start`` (ISO 8601 with a UTC offset) as an aware datetime,
+    or None when it is not one (null, another type, no time zone, out of range)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None or not 1 <= moment.year <= 9998:
+        return None
+    return moment.astimezone(UTC)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -119,6 +134,9 @@ def _summary_problem(summary: Any) -> str | None:
             return f"{key}: a finite number expected, got {summary.get(key)!r}"
     if not isinstance(summary.get("scenario_as_run"), dict):
         return "scenario_as_run: an object expected"
+    start = summary.get("clock_start")
+    if start is not None and clock_time(start) is None:
+        return f"clock_start: an ISO 8601 UTC time or null expected, got {start!r}"
     checks = summary.get("checks", [])
     if not isinstance(checks, list):
         return f"checks: a list expected, got {checks!r}"

@@ -6,8 +6,9 @@ from capsim.engine.progress import ProgressCallback
 from capsim.engine.run import simulate
 from capsim.results.run_result import RunResult
 from capsim.results.sanity import sanity_checks
-from capsim.scenario import Scenario
+from capsim.scenario import Scenario, ServiceWorkload
 from capsim.scenario.document import scenario_document
+from capsim.scenario.load import clock_start
 
 __all__ = ["run"]
 
@@ -20,7 +21,9 @@ def run(
 
     ``seed`` overrides the scenario's; ``progress=True`` draws a bar per platform on
     stderr, a callable instead receives ``(platform, simulated seconds done, total)``.
-    The summary's ``checks`` list what :mod:`capsim.results.sanity` found. The result
+    The summary's ``clock_start`` is the clock time (UTC, ISO 8601) of simulated second 0
+    when the services' traces give one (:func:`capsim.scenario.load.clock_start`), else
+    null; its ``checks`` list what :mod:`capsim.results.sanity` found. The result
     carries the scenario file that reproduces the run
     (``RunResult.scenario_document``: the scenario at the run's seed, its files by
     absolute path).
@@ -30,4 +33,12 @@ def run(
     result = RunResult.from_recording(recording, document)
     findings = sanity_checks(scenario, result.summary, result.timeseries)
     result.summary["checks"] = [finding.as_dict() for finding in findings]
+    start = clock_start(
+        (w.load for w in scenario.workloads if isinstance(w, ServiceWorkload)),
+        base_dir=scenario.base_dir,
+        duration_s=scenario.duration_s,
+    )
+    result.summary["clock_start"] = (
+        None if start is None else start.isoformat().replace("+00:00", "Z")
+    )
     return result

@@ -42,7 +42,13 @@ purely synthetic load; a run must last a whole number of ticks.
 
 from __future__ import annotations
 
-from capsim.scenario.load.build import LoadSeries, build_load, check_load, default_tick_s
+from capsim.scenario.load.build import (
+    LoadSeries,
+    build_load,
+    check_load,
+    clock_start,
+    default_tick_s,
+)
 from capsim.scenario.load.specs import (
     ConstantLoad,
     DiurnalLoad,
@@ -73,6 +79,7 @@ __all__ = [
     "WorkloadError",
     "build_load",
     "check_load",
+    "clock_start",
     "default_tick_s",
     "parse_load_spec",
     "read_trace",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,22 @@ def default_tick_s(spec: LoadSpec, *, base_dir: Path) -> float:
     or 1 s for purely synthetic load."""
     steps = [read_trace(trace, base_dir=base_dir).step_s for trace in _traces(spec)]
     return min(steps, default=SYNTHETIC_TICK_S)
+
+
+def clock_start(specs: Iterable[LoadSpec], *, base_dir: Path, duration_s: float) -> datetime | None:
+    """The clock time (UTC) of simulated second 0, when the run has one: every trace in
+    ``specs`` has absolute timestamps, is replayed at its own pace and is not looped past
+    its end within ``duration_s``, and all start at the same instant (synthetic parts
+    have no clock and change nothing). ``None`` otherwise, and for a purely synthetic run:
+    its figures then count time since the start."""
+    starts: set[datetime] = set()
+    for spec in specs:
+        for part in _traces(spec):
+            trace = read_trace(part, base_dir=base_dir)
+            if trace.start_time is None or duration_s > trace.span_s * (1 + 1e-12):
+                return None
+            starts.add(trace.start_time)
+    return starts.pop() if len(starts) == 1 else None
 
 
 def _sub(where: str, part: str) -> str:

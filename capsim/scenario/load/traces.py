@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,11 @@ from capsim.units import format_duration
 class Trace:
     """A recorded load ready to replay: ``values[i]`` is the mean over simulated seconds
     ``[offset_s + i·step_s, offset_s + (i+1)·step_s)``; the replay covers ``[0, span_s)``
-    (``offset_s <= 0`` when the window starts inside a step) and repeats when ``loop``."""
+    (``offset_s <= 0`` when the window starts inside a step) and repeats when ``loop``.
+
+    ``start_time`` is the clock time (UTC) of simulated second 0 when the trace has
+    absolute timestamps and is replayed at its own pace (``time_scale`` 1), else ``None``:
+    simulated second ``t`` is then ``start_time + t`` within the first lap."""
 
     values: FloatArray
     step_s: float
@@ -54,6 +58,7 @@ class Trace:
     offset_s: float = 0.0
     span_s: float = field(default=math.nan)
     loop: bool = False
+    start_time: datetime | None = None
 
     def __post_init__(self) -> None:
         values = np.array(self.values, dtype=np.float64)
@@ -550,4 +555,9 @@ def read_trace(spec: TraceLoad, *, base_dir: Path, where: str = "load") -> Trace
         offset_s=(first * step - start) * spec.time_scale,
         span_s=(end - start) * spec.time_scale,
         loop=spec.loop,
+        start_time=(
+            table.first_time + timedelta(seconds=start)
+            if table.first_time is not None and spec.time_scale == 1
+            else None
+        ),
     )
