@@ -76,6 +76,7 @@ from capsim.models.service import (
 from capsim.scenario import (
     KubernetesPlatform,
     KubernetesWorkload,
+    PodTemplate,
     Scenario,
     ServiceWorkload,
     hpa_template,
@@ -150,14 +151,16 @@ def _pods_per_node(pool_cpu_m: int, pool_memory_b: int, pool_gpu: int, pod: obje
     return int(min(fits))
 
 
-def _room(config: KubernetesPlatform, pod: object) -> int:
-    """Pods of this size the nodes present from the start hold."""
+def _room(config: KubernetesPlatform, pod: PodTemplate) -> int:
+    """Pods of this size the nodes present from the start hold (on pools it may use)."""
+    allowed, _ = config.pools_for(pod)
     return sum(
         pool.min_nodes
         * _pods_per_node(
             pool.allocatable_cpu_millicores, pool.allocatable_memory_bytes, pool.gpu, pod
         )
         for pool in config.node_pools
+        if pool.name in allowed
     )
 
 

@@ -230,7 +230,7 @@ def _job_objects(
     spec["backoffLimit"] = 0
     spec["template"] = {
         "metadata": {"labels": dict(labels)},
-        "spec": {"restartPolicy": "Never", "containers": [container]},
+        "spec": {"restartPolicy": "Never", "containers": [container], **_scheduling(pod)},
     }
     obj = {
         "apiVersion": "batch/v1",
@@ -312,13 +312,37 @@ def _deployment(
     if replicas is not None:
         spec["replicas"] = replicas
     spec["selector"] = {"matchLabels": dict(selector)}
-    spec["template"] = {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}}
+    spec["template"] = {
+        "metadata": {"labels": dict(labels)},
+        "spec": {"containers": [container], **_scheduling(pod)},
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _metadata(name, options.namespace, labels),
         "spec": spec,
     }
+
+
+def _scheduling(pod: PodTemplate) -> dict[str, Any]:
+    """The pod spec's ``nodeSelector``, ``affinity`` and ``tolerations`` the simulation
+    placed the pods by: the scenario's, and for a pod requesting GPUs the
+    ``nvidia.com/gpu`` toleration (written out: not every cluster runs the
+    ``ExtendedResourceToleration`` admission plugin that adds it)."""
+    out: dict[str, Any] = {}
+    if pod.node_selector:
+        out["nodeSelector"] = dict(pod.node_selector)
+    if pod.affinity is not None:
+        out["affinity"] = pod.affinity.model_dump(by_alias=True, exclude_defaults=True)
+    tolerations = []
+    for t in dict.fromkeys(pod.placement.all_tolerations()):
+        fields = {"key": t.key, "operator": t.operator, "value": t.value, "effect": t.effect}
+        tolerations.append(
+            {k: v for k, v in fields.items() if v and (k, v) != ("operator", "Equal")}
+        )
+    if tolerations:
+        out["tolerations"] = tolerations
+    return out
 
 
 def _resources(pod: PodTemplate) -> dict[str, Any]:

@@ -13,9 +13,13 @@ decisions here read them and return what to do:
 * **Gang placement** (:func:`place_all`) places a job's pods all together or not at all,
   as a coscheduling plugin does.
 * **Scale-up** (:func:`plan_scale_up`) follows the cluster autoscaler:
-  - pending pods first go where existing nodes (ready or being provisioned) have room;
-  - the rest are packed first-fit-decreasing onto new nodes of the first pool they fit;
-  - no pool grows past ``max_nodes``.
+  - pending pods first go where existing nodes (ready or being provisioned) of pools
+    they may use have room;
+  - for the rest, each pool they may use and fit gives an option (the pods packed
+    first-fit-decreasing onto new nodes of its shape, within ``max_nodes``), and the
+    expanders choose one pool to grow (:mod:`capsim.models.expanders`).
+* **Where a pod may go** (``PodRequest.pools``, ``PodRequest.avoid``):
+  :mod:`capsim.models.placement` (taints, tolerations, node selectors, node affinity).
 * **Scale-down** (:func:`scale_down_candidates`): a ready node is *unneeded* when the
   requests on it are below ``utilization_threshold`` (0.5, the autoscaler default) of
   its allocatable capacity, for both CPU and memory, and its pods fit on the other ready
@@ -25,9 +29,11 @@ decisions here read them and return what to do:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from capsim.models.expanders import ExpanderName, ScaleUpOption, choose_option
 
 __all__ = [
     "Node",
@@ -45,11 +51,20 @@ Strategy = Literal["least_allocated", "most_allocated"]
 
 @dataclass(frozen=True)
 class PodRequest:
-    """What a pod asks the scheduler for (millicores, bytes, whole GPUs)."""
+    """What a pod asks the scheduler for (millicores, bytes, whole GPUs) and where it may
+    go: ``pools`` it may land on (``None``: any; :func:`capsim.models.placement.eligible_pools`)
+    and ``avoid``, pools whose ``PreferNoSchedule`` taints it does not tolerate (used only
+    when no other node fits)."""
 
     cpu_m: int
     memory_b: int
     gpu: int = 0
+    pools: frozenset[str] | None = None
+    avoid: frozenset[str] = frozenset()
+
+    def may_use(self, pool: str) -> bool:
+        """True when the pod may land on nodes of ``pool``."""
+        return self.pools is None or pool in self.pools
 
 
 @dataclass
@@ -99,7 +114,8 @@ class Node:
 
 @dataclass(frozen=True)
 class PoolLimits:
-    """A pool's node shape and bounds, as the autoscaler sees it."""
+    """A pool's node shape (allocatable) and bounds, as the autoscaler sees it, and what
+    the expanders read: the nodes' capacity (0: as allocatable) and price."""
 
     name: str
     cpu_m: int
@@ -107,6 +123,9 @@ class PoolLimits:
     gpu: int
     max_nodes: int
     min_nodes: int = 0
+    capacity_cpu_m: int = 0
+    capacity_memory_b: int = 0
+    price_per_hour: float = 0.0
 
 
 def fits(free: tuple[int, int, int], request: PodRequest) -> bool:
@@ -123,15 +142,17 @@ def _score(node: Node, request: PodRequest, strategy: Strategy) -> float:
 
 
 def choose_node(nodes: Iterable[Node], request: PodRequest, strategy: Strategy) -> Node | None:
-    """The ready node a pod goes to, or ``None`` if it fits nowhere (it stays Pending)."""
+    """The ready node a pod goes to, or ``None`` if it fits nowhere (it stays Pending):
+    among the ready nodes of pools it may use where it fits, those it need not avoid
+    first, then the best score, then the oldest."""
     best: Node | None = None
-    best_score = -1.0
+    best_key = (False, -1.0)
     for node in nodes:
-        if not node.ready or not fits(node.free(), request):
+        if not node.ready or not request.may_use(node.pool) or not fits(node.free(), request):
             continue
-        score = _score(node, request, strategy)
-        if score > best_score:
-            best, best_score = node, score
+        key = (node.pool not in request.avoid, _score(node, request, strategy))
+        if key > best_key:
+            best, best_key = node, key
     return best
 
 
@@ -162,41 +183,65 @@ def plan_scale_up(
     existing: Sequence[Node],
     pools: Sequence[PoolLimits],
     nodes_per_pool: dict[str, int],
+    expander: Sequence[ExpanderName] = ("least-waste",),
+    draw: Callable[[int], int] = lambda n: 0,
 ) -> dict[str, int]:
-    """How many new nodes of each pool the pending pods need (first-fit decreasing).
+    """The pool to grow, and by how many nodes, for the pending pods (empty: none).
 
-    ``existing`` nodes take pods first, in their free room (ready nodes: the autoscaler's
-    filter-out-schedulable pass; provisioning nodes: capacity on its way);
-    ``nodes_per_pool`` counts existing nodes (ready or provisioning) against
-    ``max_nodes``. A pod that fits no pool shape is left pending.
+    ``existing`` nodes take pods first, in their free room, where the pods may use their
+    pool (ready nodes: the autoscaler's filter-out-schedulable pass; provisioning nodes:
+    capacity on its way). Then each pool that some of the rest may use and fit gives an
+    option: those pods packed first-fit decreasing onto new nodes of its shape, at most
+    up to ``max_nodes`` (``nodes_per_pool`` counts its nodes, ready or provisioning);
+    the ``expander`` chain chooses one (:mod:`capsim.models.expanders`; ``draw`` breaks
+    ties). One pool grows per scan, as upstream; pods it does not hold wait for the next.
     """
-    free = [list(node.free()) for node in existing]
-    new_nodes: list[tuple[str, list[int]]] = []
-    wanted: dict[str, int] = {}
+    rooms = [(node.pool, list(node.free())) for node in existing]
     order = sorted(pending, key=lambda r: (r.cpu_m, r.memory_b, r.gpu), reverse=True)
-    for request in order:
-        if _place_virtually(free, request) or _place_virtually(
-            [room for _, room in new_nodes], request
-        ):
+    left = [request for request in order if not _place_virtually(rooms, request)]
+    options = [
+        option
+        for pool in pools
+        if (option := _option(pool, left, nodes_per_pool.get(pool.name, 0))) is not None
+    ]
+    chosen = choose_option(options, expander, sum(nodes_per_pool.values()), draw)
+    return {} if chosen is None else {chosen.pool: chosen.node_count}
+
+
+def _option(pool: PoolLimits, pending: Sequence[PodRequest], count: int) -> ScaleUpOption | None:
+    """The pods of ``pending`` (largest first) that new nodes of ``pool`` would hold."""
+    shape = (pool.cpu_m, pool.memory_b, pool.gpu)
+    rooms: list[tuple[str, list[int]]] = []
+    held: list[PodRequest] = []
+    for request in pending:
+        if not request.may_use(pool.name) or not fits(shape, request):
             continue
-        for pool in pools:
-            shape = (pool.cpu_m, pool.memory_b, pool.gpu)
-            count = nodes_per_pool.get(pool.name, 0) + wanted.get(pool.name, 0)
-            if fits(shape, request) and count < pool.max_nodes:
-                room = [
-                    shape[0] - request.cpu_m,
-                    shape[1] - request.memory_b,
-                    shape[2] - request.gpu,
-                ]
-                new_nodes.append((pool.name, room))
-                wanted[pool.name] = wanted.get(pool.name, 0) + 1
-                break
-    return wanted
+        if not _place_virtually(rooms, request):
+            if count + len(rooms) >= pool.max_nodes:
+                continue
+            rooms.append((pool.name, [shape[0], shape[1], shape[2]]))
+            _place_virtually(rooms[-1:], request)
+        held.append(request)
+    if not rooms:
+        return None
+    return ScaleUpOption(
+        pool=pool.name,
+        node_count=len(rooms),
+        pods=len(held),
+        requested_cpu_m=sum(r.cpu_m for r in held),
+        requested_memory_b=sum(r.memory_b for r in held),
+        requested_gpu=sum(r.gpu for r in held),
+        node_cpu_m=pool.capacity_cpu_m or pool.cpu_m,
+        node_memory_b=pool.capacity_memory_b or pool.memory_b,
+        node_gpu=pool.gpu,
+        price_per_hour=pool.price_per_hour,
+    )
 
 
-def _place_virtually(rooms: Sequence[list[int]], request: PodRequest) -> bool:
-    for room in rooms:
-        if fits((room[0], room[1], room[2]), request):
+def _place_virtually(rooms: Sequence[tuple[str, list[int]]], request: PodRequest) -> bool:
+    """Take ``request`` out of the first room (of a pool it may use) it fits in."""
+    for pool, room in rooms:
+        if request.may_use(pool) and fits((room[0], room[1], room[2]), request):
             room[0] -= request.cpu_m
             room[1] -= request.memory_b
             room[2] -= request.gpu
@@ -217,7 +262,7 @@ def scale_down_candidates(
     one can go.
     """
     ready = [node for node in nodes if node.ready]
-    spare = {node.id: list(node.free()) for node in ready}
+    spare = {node.id: (node.pool, list(node.free())) for node in ready}
     removable: list[Node] = []
     for node in sorted(ready, key=lambda n: (n.used_cpu_m / n.cpu_m, n.id)):
         if (
@@ -228,9 +273,9 @@ def scale_down_candidates(
         others = [
             spare[other.id] for other in ready if other.id != node.id and other not in removable
         ]
-        trial = [room.copy() for room in others]
+        trial = [(pool, room.copy()) for pool, room in others]
         if all(_place_virtually(trial, requests_of[pod]) for pod in sorted(node.pods)):
-            for room, after in zip(others, trial, strict=True):
+            for (_, room), (_, after) in zip(others, trial, strict=True):
                 room[:] = after
             removable.append(node)
     return removable

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from capsim.models.expanders import EXPANDERS, ExpanderName
+from capsim.models.placement import NodeShape, PodPlacement, eligible_pools, preference_rank
 from capsim.scenario.base import FrozenModel, Name, reference_delay
 from capsim.scenario.distributions import Distribution
 from capsim.scenario.fields import (
@@ -37,6 +39,15 @@ from capsim.scenario.limits import (
     MAX_REPLICAS,
 )
 from capsim.scenario.manifests import HpaTemplate, load_hpas
+from capsim.scenario.placement import (
+    Affinity,
+    LabelKey,
+    LabelValue,
+    TaintSpec,
+    TolerationSpec,
+    node_shape,
+    pod_placement,
+)
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload
 
 __all__ = [
@@ -112,6 +123,19 @@ class NodePool(FrozenModel):
     min_nodes: Int = Field(default=0, ge=0, le=MAX_NODES)
     max_nodes: Int = Field(ge=1, le=MAX_NODES)
     reserved: Literal["gke"] | ReservedResources = "gke"
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+    """Labels every node of the pool carries (with
+    ``node.kubernetes.io/instance-type: <instance>``), for pods' ``node_selector`` and
+    ``affinity``."""
+    taints: tuple[TaintSpec, ...] | None = Field(default=None, max_length=64)
+    """Taints every node of the pool carries. Default: ``nvidia.com/gpu=present:NoSchedule``
+    on a pool with GPUs (as GKE taints GPU pools; pods that request GPUs tolerate it),
+    none otherwise; ``[]``: none."""
+
+    @functools.cached_property
+    def shape(self) -> NodeShape:
+        """The pool's nodes as placement sees them (labels and taints, defaults filled in)."""
+        return node_shape(self.name, self.instance, self.gpu, dict(self.labels), self.taints)
 
     @model_validator(mode="after")
     def _bounds(self) -> NodePool:
@@ -148,6 +172,31 @@ class ClusterAutoscaler(FrozenModel):
     scale_down_unneeded_s: Seconds = Field(default=600.0, alias="scale_down_unneeded")
     scale_down_delay_after_add_s: Seconds = Field(default=600.0, alias="scale_down_delay_after_add")
     max_node_provision_s: PositiveSeconds = Field(default=900.0, alias="max_node_provision")
+    expander: str = "least-waste"
+    """Which pool grows when pending pods could go to several: ``least-waste`` (the
+    upstream default since 1.33), ``price``, ``most-pods``, ``least-nodes`` or
+    ``random``, or a comma-separated chain (``price,least-waste``) applied in turn, ties
+    left after it drawn at random (:mod:`capsim.models.expanders`)."""
+
+    @model_validator(mode="after")
+    def _expander(self) -> ClusterAutoscaler:
+        names = [n.strip() for n in self.expander.split(",")]
+        for name in names:
+            if name not in EXPANDERS:
+                raise ValueError(
+                    f"expander: {name!r} is not one of {', '.join(EXPANDERS)}, got "
+                    f"{self.expander!r}"
+                )
+        if len(set(names)) != len(names):
+            raise ValueError(f"expander: a name is given twice, got {self.expander!r}")
+        if "random" in names[:-1]:
+            raise ValueError(f"expander: random must come last, got {self.expander!r}")
+        return self
+
+    @property
+    def expander_chain(self) -> tuple[ExpanderName, ...]:
+        """The expanders in order."""
+        return tuple(n for name in self.expander.split(",") for n in EXPANDERS if n == name.strip())
 
 
 class MetricsPipeline(FrozenModel):
@@ -188,6 +237,19 @@ class PodTemplate(FrozenModel):
     container_start: Distribution = Field(default_factory=lambda: reference_delay("2s", "5s"))
     readiness_delay: Distribution = Field(default_factory=lambda: reference_delay("10s", "30s"))
     containers: tuple[PodContainer, ...] = ()
+    tolerations: tuple[TolerationSpec, ...] = Field(default=(), max_length=64)
+    """Taints the pod tolerates (as in a Pod's ``spec.tolerations``); a pod that requests
+    GPUs also tolerates ``nvidia.com/gpu`` (NoSchedule) without saying so."""
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+    """Node labels the pod requires (``nodeSelector``): every one must be on the node."""
+    affinity: Affinity | None = None
+    """Required node affinity (``nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution``
+    with ``nodeSelectorTerms``): the node must match one term."""
+
+    @functools.cached_property
+    def placement(self) -> PodPlacement:
+        """The pod as placement sees it."""
+        return pod_placement(self.gpu, self.tolerations, dict(self.node_selector), self.affinity)
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> PodTemplate:
@@ -276,6 +338,16 @@ class KubernetesPlatform(FrozenModel):
                 f"{MAX_NODES:,} per platform (Kubernetes' documented nodes per cluster)"
             )
         return self
+
+    def pools_for(self, pod: PodTemplate) -> tuple[frozenset[str], frozenset[str]]:
+        """``(pools the pod may land on, those among them it would rather avoid)``:
+        :func:`capsim.models.placement.eligible_pools` and ``preference_rank``."""
+        shapes = [pool.shape for pool in self.node_pools]
+        allowed = eligible_pools(pod.placement, shapes)
+        avoid = frozenset(
+            s.name for s in shapes if s.name in allowed and preference_rank(pod.placement, s)
+        )
+        return allowed, avoid
 
 
 def hpa_template(config: KubernetesWorkload, base_dir: Path, name: str) -> HpaTemplate:

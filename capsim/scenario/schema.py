@@ -38,6 +38,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from capsim.data import bundled_scenarios, resolve_scenario
+from capsim.models.placement import tolerates
 from capsim.scenario.base import FrozenModel, Name, ScenarioError
 from capsim.scenario.fields import Int, PositiveSeconds
 from capsim.scenario.grid import check_batch_sizes, run_grid
@@ -244,19 +245,26 @@ def _check_fits(scenario: Scenario, where: str) -> None:
                 continue
             assert isinstance(config, KubernetesWorkload)
             pod = pod_template(workload, config)
+            allowed, _ = platform.pools_for(pod)
+            if not allowed:
+                raise ScenarioError(f"{field}.pod: {_placement_problem(platform, pod)}")
             room = [
                 _workers_per_node(
                     p.allocatable_cpu_millicores, p.allocatable_memory_bytes, p.gpu, pod
                 )
+                if p.name in allowed
+                else 0
                 for p in platform.node_pools
             ]
             if not any(room):
                 raise ScenarioError(
-                    f"{field}.pod: requests fit on no node pool (allocatable per node: "
+                    f"{field}.pod: requests fit on no node pool it may use (allocatable "
+                    "per node: "
                     + ", ".join(
                         f"{p.name}: {p.allocatable_cpu_millicores}m cpu, "
                         f"{_memory(p.allocatable_memory_bytes)} memory, {p.gpu} gpu"
                         for p in platform.node_pools
+                        if p.name in allowed
                     )
                     + ")"
                 )
@@ -266,6 +274,26 @@ def _check_fits(scenario: Scenario, where: str) -> None:
                     f"{field}: a gang job of {workload.workers} workers can never start: "
                     f"the node pools hold at most {most} of its pods at max_nodes"
                 )
+
+
+def _placement_problem(platform: KubernetesPlatform, pod: PodTemplate) -> str:
+    """Why a pod may land on no pool: each pool's untolerated taints or unmatched labels."""
+    reasons = []
+    for pool in platform.node_pools:
+        shape = pool.shape
+        blocking = [
+            str(t)
+            for t in shape.taints
+            if t.effect != "PreferNoSchedule"
+            and not any(tolerates(x, t) for x in pod.placement.all_tolerations())
+        ]
+        if blocking:
+            reasons.append(f"{pool.name} is tainted {', '.join(blocking)} (add a toleration)")
+        else:
+            reasons.append(
+                f"{pool.name}'s labels {dict(shape.labels)} match no node_selector or affinity term"
+            )
+    return "no node pool admits this pod: " + "; ".join(reasons)
 
 
 def _memory(size_bytes: int) -> str:

@@ -68,6 +68,11 @@ class Cluster:
         self._next_id += 1
         return self._next_id - 1
 
+    def draw(self, count: int) -> int:
+        """A uniform index below ``count`` from the platform's stream (the expanders'
+        tie-break)."""
+        return int(self.rng.integers(count))
+
     def upcoming_id(self) -> int:
         """The id :meth:`next_id` gives next (without taking it)."""
         return self._next_id

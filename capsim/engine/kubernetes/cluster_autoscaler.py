@@ -2,8 +2,9 @@
 
 * *Scale-up.* Pending pods (service pods and the unplaced workers of queued jobs) are
   packed onto the room left on existing nodes (ready or being provisioned), then onto
-  new nodes (:func:`capsim.models.packing.plan_scale_up`), ready after the pool's
-  provisioning delay.
+  new nodes of the one pool the expanders choose among those they may use
+  (:func:`capsim.models.packing.plan_scale_up`), ready after the pool's provisioning
+  delay. Ties between pools are drawn from the platform's stream.
 * *Scale-down.* A node unneeded for ``scale_down_unneeded_s``, and not within
   ``scale_down_delay_after_add_s`` of a scale-up, is removed. Empty nodes go all at
   once; otherwise one node per scan. Its pods are recreated and scheduled elsewhere.
@@ -20,7 +21,25 @@ from capsim.engine.kubernetes.cluster import Cluster
 from capsim.models.packing import PodRequest, PoolLimits, plan_scale_up, scale_down_candidates
 from capsim.scenario import KubernetesPlatform
 
-__all__ = ["ClusterAutoscaler"]
+__all__ = ["ClusterAutoscaler", "pool_limits"]
+
+
+def pool_limits(platform: KubernetesPlatform) -> list[PoolLimits]:
+    """Each pool's allocatable node shape, bounds, capacity and price, in scenario order."""
+    return [
+        PoolLimits(
+            p.name,
+            p.allocatable_cpu_millicores,
+            p.allocatable_memory_bytes,
+            p.gpu,
+            p.max_nodes,
+            p.min_nodes,
+            p.vcpu_millicores,
+            p.memory_bytes,
+            p.price_per_hour,
+        )
+        for p in platform.node_pools
+    ]
 
 
 class ClusterAutoscaler:
@@ -39,17 +58,7 @@ class ClusterAutoscaler:
     ) -> None:
         self.cluster = cluster
         self.config = platform.cluster_autoscaler
-        self.pools = [
-            PoolLimits(
-                p.name,
-                p.allocatable_cpu_millicores,
-                p.allocatable_memory_bytes,
-                p.gpu,
-                p.max_nodes,
-                p.min_nodes,
-            )
-            for p in platform.node_pools
-        ]
+        self.pools = pool_limits(platform)
         self._pending = pending
         self._batch = list(batch)
         self._candidates: tuple[int, set[int]] = (-1, set())  # (cluster version, node ids)
@@ -77,7 +86,9 @@ class ClusterAutoscaler:
                 counts[node.pool] = counts.get(node.pool, 0) + 1
             # Room on every node counts, ready or provisioning: the autoscaler's
             # filter-out-schedulable pass (a gang's workers may partly fit already).
-            wanted = plan_scale_up(pending, nodes, self.pools, counts)
+            wanted = plan_scale_up(
+                pending, nodes, self.pools, counts, self.config.expander_chain, self.cluster.draw
+            )
             for pool_name, count in wanted.items():
                 for _ in range(count):
                     self.cluster.provision(pool_name, now)

@@ -45,6 +45,20 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+def pod_request(platform: KubernetesPlatform, template: PodTemplate) -> PodRequest:
+    """What a pod asks the scheduler for, and the pools it may use (``None``: all of
+    them, as without taints or selectors)."""
+    allowed, avoid = platform.pools_for(template)
+    every = len(allowed) == len(platform.node_pools) and not avoid
+    return PodRequest(
+        template.cpu_request_millicores,
+        template.memory_request_bytes,
+        template.gpu,
+        None if every else allowed,
+        avoid,
+    )
+
+
 class KubernetesSim(PlatformSim):
     """One Kubernetes platform over the whole run (see the module docstring)."""
 
@@ -72,10 +86,7 @@ class KubernetesSim(PlatformSim):
         ]
         super().__init__(name, inputs, rng, limits, routing)
         self.names = [w.name for w in self.workloads]
-        requests = [
-            PodRequest(t.cpu_request_millicores, t.memory_request_bytes, t.gpu)
-            for t in self.templates
-        ]
+        requests = [pod_request(platform, t) for t in self.templates]
         self._request_cores = np.array([r.cpu_m / 1000.0 for r in requests])
         self._service_at = np.array(self.services, dtype=np.intp)
         self._batch_at = np.array(

@@ -4,9 +4,10 @@ Each HPA starts at the size it settles at for the first tick's load: a size its 
 sync keeps, on the CPU (idle CPU included), memory, requests in flight and requests per
 second its warm pods report (:func:`settled_hpa_size`, :mod:`capsim.engine.warm`);
 fixed-size workloads at their size. Each pool starts with its ``min_nodes``; the
-starting pods are scheduled on them, adding ready nodes where they do not fit (the first
-pool with room under ``max_nodes``). Those pods have run and been Ready for a day, with
-their images pulled; a pod that finds no node stays Pending.
+starting pods are scheduled on them, adding ready nodes where they do not fit (of the pool
+the cluster autoscaler's expanders choose for the pod, under ``max_nodes``). Those pods
+have run and been Ready for a day, with their images pulled; a pod that finds no node
+stays Pending.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.kubernetes.cluster import Cluster
+from capsim.engine.kubernetes.cluster_autoscaler import pool_limits
 from capsim.engine.kubernetes.hpa_controller import HpaController, MetricRow
 from capsim.engine.recorder import PlatformRecorder
 from capsim.engine.warm import ReplicaProfile, WarmSize, replica_usage, settle
 from capsim.hpa import resource_replicas_counts
-from capsim.models.packing import Node, PodRequest, choose_node
+from capsim.models.packing import Node, PodRequest, choose_node, plan_scale_up
 from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
 __all__ = [
@@ -203,14 +205,12 @@ def place_warm(
 def _warm_node_for(
     cluster: Cluster, platform: KubernetesPlatform, request: PodRequest
 ) -> Node | None:
-    """A new ready node of the first pool with room for ``request`` (CPU, memory and GPUs)
-    and under its max."""
-    for pool in platform.node_pools:
-        if (
-            cluster.nodes.count(pool.name) < pool.max_nodes
-            and request.cpu_m <= pool.allocatable_cpu_millicores
-            and request.memory_b <= pool.allocatable_memory_bytes
-            and request.gpu <= pool.gpu
-        ):
-            return cluster.add_node(pool.name, 0.0, ready_s=0.0)
-    return None
+    """A new ready node for ``request``: of the pool the cluster autoscaler's expanders
+    would grow for it (among those it may use, fits and that are under their max)."""
+    counts = {pool.name: cluster.nodes.count(pool.name) for pool in platform.node_pools}
+    chain = platform.cluster_autoscaler.expander_chain
+    wanted = plan_scale_up([request], [], pool_limits(platform), counts, chain, cluster.draw)
+    if not wanted:
+        return None
+    (pool_name,) = wanted
+    return cluster.add_node(pool_name, 0.0, ready_s=0.0)
