@@ -675,3 +675,49 @@ def test_without_the_kube_extra_the_command_says_what_to_install(
     )
     assert cli.main(["deploy", "emit", str(SCENARIOS_DIR / "web-diurnal.yaml")]) == 2
     assert "pip install 'capsim[kube]'" in capsys.readouterr().err
+
+
+def test_gang_jobs_emit_what_a_pytorch_job_needs_to_start() -> None:
+    """An Indexed Job of N workers names its pods ``<job>-<index>`` and, with
+    ``subdomain`` set to a headless Service selecting them, each resolves as
+    ``<job>-<index>.<service>`` (Kubernetes' Job documentation): worker 0 is the
+    rendezvous. Env vars that reference others must come after them ($(VAR) expansion)."""
+    scenario = capsim.load_scenario(SCENARIOS_DIR / "distributed-training.yaml")
+    manifests = manifests_from_scenario(scenario, "kubernetes", EmitOptions(image="trainer:1"))
+    kinds = {(o["kind"], o["metadata"]["name"]): o for o in manifests.objects}
+    order = [(o["kind"], o["metadata"]["name"]) for o in manifests.objects]
+    platform = scenario.platforms["kubernetes"]
+    assert isinstance(platform, KubernetesPlatform)
+    for workload in scenario.workloads:
+        assert isinstance(workload, BatchWorkload)
+        assert workload.workers > 1
+        job = kinds[("Job", workload.name)]
+        assert job["spec"]["completionMode"] == "Indexed"
+        template = job["spec"]["template"]
+        subdomain = template["spec"]["subdomain"]
+        service = kinds[("Service", subdomain)]
+        assert order.index(("Service", subdomain)) < order.index(("Job", workload.name))
+        assert service["spec"]["clusterIP"] == "None"  # headless: one DNS record a pod
+        assert service["spec"]["publishNotReadyAddresses"] is True
+        selector = service["spec"]["selector"]
+        assert selector.items() <= template["metadata"]["labels"].items()
+        (container,) = template["spec"]["containers"]
+        env = [(e["name"], e.get("value"), e.get("valueFrom")) for e in container["env"]]
+        names = [n for n, _, _ in env]
+        values = {n: v for n, v, _ in env}
+        sources = {n: s for n, _, s in env if s is not None}
+        index = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+        assert sources["RANK"] == sources["PET_NODE_RANK"] == {"fieldRef": {"fieldPath": index}}
+        assert sources["JOB_NAME"] == {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}
+        assert values["WORLD_SIZE"] == values["PET_NNODES"] == str(workload.workers)
+        pod = pod_template(workload, platform.workloads[workload.name])
+        assert values["PET_NPROC_PER_NODE"] == str(max(pod.gpu, 1))
+        master = f"$(JOB_NAME)-0.{subdomain}"  # pod 0's hostname . the Service
+        assert values["MASTER_ADDR"] == values["PET_MASTER_ADDR"] == master
+        assert names.index("JOB_NAME") < names.index("MASTER_ADDR")
+        port = values["MASTER_PORT"]
+        assert port == values["PET_MASTER_PORT"]
+        (service_port,) = service["spec"]["ports"]
+        assert str(service_port["port"]) == port
+        assert {p["name"] for p in container["ports"]} == {service_port["targetPort"]}
+        assert any("headless Service" in n for n in manifests.notes if n.startswith(workload.name))

@@ -130,6 +130,7 @@ def _path(parts: Iterator[Any] | Sequence[Any]) -> str:
 def consistency_problems(objects: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """The checks the schemas miss (see the module docstring)."""
     deployments = [o for o in objects if o.get("kind") == "Deployment"]
+    with_pods = [o for o in objects if o.get("kind") in ("Deployment", "Job")]
     problems: list[Problem] = []
     for obj in objects:
         problems.extend(name_problems(obj))
@@ -137,7 +138,7 @@ def consistency_problems(objects: Sequence[Mapping[str, Any]]) -> list[Problem]:
         if kind in ("Deployment", "Job"):
             problems.extend(_pod_template_problems(obj))
         elif kind == "Service":
-            problems.extend(_service_problems(obj, deployments))
+            problems.extend(_service_problems(obj, with_pods))
         elif kind == "PodDisruptionBudget":
             problems.extend(_selects_pods(obj, "spec.selector", _selector(obj), deployments))
         elif kind == "HorizontalPodAutoscaler":
@@ -362,6 +363,8 @@ def _selects_pods(
 def _service_problems(
     obj: Mapping[str, Any], deployments: Sequence[Mapping[str, Any]]
 ) -> list[Problem]:
+    """A Service must select pods of the set (a Deployment's or a Job's) and target
+    ports they name."""
     selector = _get(obj, "spec", "selector")
     if not isinstance(selector, Mapping):
         return []

@@ -215,7 +215,9 @@ def _job_objects(
 
     Suspended, so applying it starts nothing: it is the template the pipeline submits
     (or un-suspends) at the times the scenario simulated. Gang placement (all workers
-    at once) needs a gang scheduler such as Kueue; the note says so.
+    at once) needs a gang scheduler such as Kueue; the note says so. Several workers make
+    an Indexed Job with a headless Service for their rendezvous and the environment a
+    PyTorch job reads (:func:`_rendezvous_env`).
     """
     pod = pod_template(job, config)
     labels = _labels(job.name, instance)
@@ -225,12 +227,18 @@ def _job_objects(
         "resources": _resources(pod),
     }
     spec: dict[str, Any] = {"suspend": True, "parallelism": job.workers, "completions": job.workers}
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    objects: list[dict[str, Any]] = []
     if job.workers > 1:
         spec["completionMode"] = "Indexed"
+        pod_spec["subdomain"] = job.name
+        container["env"] = _rendezvous_env(job.name, job.workers, pod.gpu)
+        container["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT}]
+        objects.append(_headless_service(job.name, labels, options.namespace))
     spec["backoffLimit"] = 0
     spec["template"] = {
         "metadata": {"labels": dict(labels)},
-        "spec": {"restartPolicy": "Never", "containers": [container], **_scheduling(pod)},
+        "spec": {**pod_spec, **_scheduling(pod)},
     }
     obj = {
         "apiVersion": "batch/v1",
@@ -252,7 +260,65 @@ def _job_objects(
         notes.append(
             f"simulated priority {job.priority}: give the Job a PriorityClass with that value"
         )
-    return [obj], notes
+    if job.workers > 1:
+        notes.append(
+            f"workers find each other through the headless Service {job.name}: worker 0 is "
+            f"$(JOB_NAME)-0.{job.name}:{RENDEZVOUS_PORT}; the containers get MASTER_ADDR, "
+            "MASTER_PORT, WORLD_SIZE and RANK (one process per pod, env://) and torchrun's "
+            "PET_NNODES, PET_NODE_RANK, PET_NPROC_PER_NODE, PET_MASTER_ADDR, PET_MASTER_PORT"
+        )
+    return [*objects, obj], notes
+
+
+RENDEZVOUS_PORT = 29500
+"""The port worker 0 listens on for the others (PyTorch's default ``MASTER_PORT``)."""
+
+_JOB_NAME_LABEL = "metadata.labels['job-name']"
+_COMPLETION_INDEX = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+
+
+def _rendezvous_env(name: str, workers: int, gpus: int) -> list[dict[str, Any]]:
+    """What a worker of an Indexed Job needs to join the others: its job's name (the
+    ``job-name`` label every Job pod carries), its index (the completion index annotation)
+    as rank, worker 0's address through the headless Service (pods of an Indexed Job
+    are named ``<job>-<index>``, resolvable as ``<job>-<index>.<subdomain>``), the world
+    size, and the same for torchrun (``PET_*``, read as its ``--nnodes`` … flags)."""
+    index = {"valueFrom": {"fieldRef": {"fieldPath": _COMPLETION_INDEX}}}
+    master = f"$(JOB_NAME)-0.{name}"
+    return [
+        {
+            "name": "JOB_NAME",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}},
+        },
+        {"name": "RANK", **index},
+        {"name": "WORLD_SIZE", "value": str(workers)},
+        {"name": "MASTER_ADDR", "value": master},
+        {"name": "MASTER_PORT", "value": str(RENDEZVOUS_PORT)},
+        {"name": "PET_NNODES", "value": str(workers)},
+        {"name": "PET_NODE_RANK", **index},
+        {"name": "PET_NPROC_PER_NODE", "value": str(max(gpus, 1))},
+        {"name": "PET_MASTER_ADDR", "value": master},
+        {"name": "PET_MASTER_PORT", "value": str(RENDEZVOUS_PORT)},
+    ]
+
+
+def _headless_service(
+    name: str, labels: Mapping[str, str], namespace: str | None
+) -> dict[str, Any]:
+    """The headless Service that gives each worker of an Indexed Job a DNS name
+    (published before the pods are ready: the workers meet before any is)."""
+    selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(name, namespace, labels),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": selector,
+            "ports": [{"name": "rendezvous", "port": RENDEZVOUS_PORT, "targetPort": "rendezvous"}],
+        },
+    }
 
 
 def _service_objects(
