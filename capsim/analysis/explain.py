@@ -14,6 +14,8 @@ from typing import Any
 from capsim.hpa import Behavior, ScalingPolicy, ScalingRules
 from capsim.scenario.manifests import (
     DEPRECATED_HPA_VERSIONS,
+    SIMULATED_POD_METRICS,
+    SIMULATED_SERVICE_METRICS,
     Deployment,
     HorizontalPodAutoscaler,
     MetricSpec,
@@ -111,6 +113,20 @@ def _scale_down_line(rules: ScalingRules, settings: ControllerSettings) -> str:
         "(it follows the highest recommendation in that window)"
     )
     return f"Scale down: {when}, {_rate_phrase(rules)}."
+
+
+def _simulated(metric: MetricSpec) -> bool:
+    """Whether capsim simulates a metric of this type and name (the service an Object
+    metric describes is checked when a scenario runs it)."""
+    if metric.type == "Pods":
+        return metric.metric_name in SIMULATED_POD_METRICS
+    if metric.type == "Object":
+        assert metric.object is not None
+        kind = metric.object.described_object.kind
+        return kind in ("Service", "Deployment") and metric.metric_name in SIMULATED_SERVICE_METRICS
+    if metric.type == "External":
+        return metric.metric_name in SIMULATED_SERVICE_METRICS
+    return metric.resource_name in ("cpu", "memory")
 
 
 def _metric_line(metric: MetricSpec, deployment: Deployment | None) -> str:
@@ -354,22 +370,14 @@ def explain_hpa(
         )
     if any(m.target.type == "Utilization" for m in spec.metrics) and not deployments:
         notes.append("no --deployment given: container requests were not checked")
-    simulated_pods = ("requests_in_flight", "requests_per_second")
-    unsimulated = sorted(
-        {
-            m.type
-            for m in spec.metrics
-            if m.type in ("Object", "External")
-            or (
-                m.type == "Pods" and m.pods is not None and m.pods.metric.name not in simulated_pods
-            )
-        }
-    )
+    unsimulated = sorted({m.type for m in spec.metrics if not _simulated(m)})
     if unsimulated:
         notes.append(
-            f"{' and '.join(unsimulated)} metrics are described but not simulated yet "
-            f"(Pods metrics are simulated when named {' or '.join(simulated_pods)}): "
-            "capsim validate and run refuse the others"
+            f"{' and '.join(unsimulated)} metrics are described but not simulated "
+            f"(Pods metrics are simulated when named {' or '.join(SIMULATED_POD_METRICS)}; "
+            f"Object and External metrics when named {', '.join(SIMULATED_SERVICE_METRICS)}, "
+            "an Object one on a service's Service or Deployment): capsim validate and run "
+            "refuse the others"
         )
     warnings = _warnings(hpa, behavior, deployments, deployment)
     data = {

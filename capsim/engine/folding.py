@@ -82,6 +82,7 @@ def fold_integrals(
     memory_mib: FloatArray,
     pods_integral: FloatArray,
     pods_rate: FloatArray,
+    arrivals: FloatArray,
 ) -> None:
     """Advance the platform's integrals over the block ``out`` (in place).
 
@@ -90,8 +91,11 @@ def fold_integrals(
     the same for the block's last tick: ``I(k + 1) = I(k) + cpu(k) × dt`` folded tick by
     tick, so the floats do not depend on how ticks are blocked. ``pods_integral`` and
     ``pods_rate`` (services × 2) do the same for requests in flight per ready pod and
-    requests/s served per ready pod (0 without a ready pod). ``memory_mib`` takes the
-    last tick's MiB per replica.
+    requests/s served per ready pod (0 without a ready pod) and, when they have more
+    columns, the service-wide values of
+    :data:`~capsim.scenario.manifests.SIMULATED_SERVICE_METRICS` in order: requests waiting,
+    requests in the service, requests/s served and requests/s arriving (``arrivals``,
+    ticks of the block × services). ``memory_mib`` takes the last tick's MiB per replica.
     """
     count = out.shape[0]
     for s in range(out.shape[1]):
@@ -117,6 +121,23 @@ def fold_integrals(
         pods_integral[s, 1] = served
         pods_rate[s, 0] = last_flight
         pods_rate[s, 1] = last_served
+        if pods_integral.shape[1] > 2:
+            for m in range(4):
+                x = pods_integral[s, 2 + m] + pods_rate[s, 2 + m] * dt_s
+                value = 0.0
+                for t in range(count):
+                    if m == 0:
+                        value = out[t, s, _QUEUED]
+                    elif m == 1:
+                        value = out[t, s, _IN_FLIGHT]
+                    elif m == 2:
+                        value = out[t, s, _SERVED] / dt_s
+                    else:
+                        value = arrivals[t, s]
+                    if t < count - 1:
+                        x = x + value * dt_s
+                pods_integral[s, 2 + m] = x
+                pods_rate[s, 2 + m] = value
 
 
 def fold_sums(

@@ -28,6 +28,7 @@ from capsim.engine.services import ServiceBank
 from capsim.models.schedule import SAME_INSTANT_S, Periodic
 from capsim.scenario import ServiceWorkload
 from capsim.scenario.inputs import Inputs
+from capsim.scenario.manifests import SIMULATED_SERVICE_METRICS
 
 __all__ = ["PlatformSim"]
 
@@ -93,9 +94,11 @@ class PlatformSim:
         self.cpu_integral = np.zeros(n)  # core-seconds per replica up to the current tick
         self.cpu_rate = np.zeros(n)  # cores per replica during the current tick
         self.memory_mib = np.zeros(n)  # per replica during the current tick
-        # per service: requests in flight per ready pod, requests/s served per ready pod
-        self.pods_integral = np.zeros((n, 2))  # their integrals up to the current tick
-        self.pods_rate = np.zeros((n, 2))  # their values during the current tick
+        # per service: requests in flight per ready pod, requests/s served per ready pod,
+        # then the service-wide metrics (SIMULATED_SERVICE_METRICS, in order)
+        columns = 2 + len(SIMULATED_SERVICE_METRICS)
+        self.pods_integral = np.zeros((n, columns))  # their integrals up to the current tick
+        self.pods_rate = np.zeros((n, columns))  # their values during the current tick
         self.tick_start_s = 0.0
         self.next_tick = 0  # index of the next tick to step
         self.on_progress: ProgressCallback | None = None
@@ -190,15 +193,17 @@ class PlatformSim:
             self.bank.warm(self.rates[0], ready.astype(np.float64))
             self.recorder.in_system_at_start = self.bank.in_system()
         out = self.bank.step(self.rates[first:last], ready.astype(np.float64))
+        arrivals = self.rates[first:last]
         if isinstance(self.bank, ExactServiceBank):
             self.recorder.arrival_rates[first:last] = self.bank.arrived / tick_s
+            arrivals = self.recorder.arrival_rates[first:last]
         # The integrals are folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
         # this order however the ticks are blocked: metric samples are then the same
         # floats for any block lengths (the fast path folds the same way).
         fold_integrals = compiled_folds()[0]
         fold_integrals(
             out, ready, tick_s, self.cpu_integral, self.cpu_rate, self.memory_mib,
-            self.pods_integral, self.pods_rate,
+            self.pods_integral, self.pods_rate, np.ascontiguousarray(arrivals),
         )  # fmt: skip
         self.tick_start_s = (last - 1) * tick_s
         capacity = ready * self.bank.cpu_limit_cores

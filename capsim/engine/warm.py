@@ -70,6 +70,7 @@ class ReplicaUsage:
 
     cpu_cores: float
     memory_mib: float
+    queued: float = 0.0  # requests waiting in the replica (Little's law over the wait)
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,11 @@ def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -
     in_flight = per_replica * (
         (1.0 - p_fail) * (c_wait * wait + params[P_SERVICE_S]) + p_fail * stay_s
     )
+    queued = per_replica * ((1.0 - p_fail) * c_wait * wait + p_fail * stay_s)
     return ReplicaUsage(
         cpu_cores=cpu,
         memory_mib=profile.memory_mib + profile.memory_mib_per_request * in_flight,
+        queued=queued,
     )
 
 

@@ -9,7 +9,8 @@ once with NumPy.
 Modules: :mod:`.types` (plain data), :mod:`.calculator` (one metric's proposal),
 :mod:`.behavior` (``spec.behavior`` with API defaulting), :mod:`.normalize`
 (stabilization, rate limits, one controller sync), :mod:`.batch_calculator` and
-:mod:`.batch_normalize` (the same decisions for many deployments at once).
+:mod:`.batch_normalize` (the same decisions for many deployments at once),
+:mod:`.object_metrics` (Object and External metrics' proposals).
 """
 
 from capsim.hpa.batch_calculator import (
@@ -50,6 +51,7 @@ from capsim.hpa.normalize import (
     scale_down_limit,
     scale_up_limit,
 )
+from capsim.hpa.object_metrics import average_value_replicas, value_replicas
 from capsim.hpa.types import MetricSample, MetricsError, PodInfo, ReplicaResult, Tolerances
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "ScalingPolicy",
     "ScalingRules",
     "Tolerances",
+    "average_value_replicas",
     "cpu_sample_unready",
     "group_pods",
     "normalize_batch",
@@ -86,4 +89,5 @@ __all__ = [
     "scale_down_limit",
     "scale_up_limit",
     "slots_for",
+    "value_replicas",
 ]

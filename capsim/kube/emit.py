@@ -348,10 +348,32 @@ def _service_objects(
     if hpa is not None:
         spec, hpa_notes = _hpa_spec(hpa, platform.metrics, version_tuple(options.k8s_version))
         notes.extend(hpa_notes)
+        notes.extend(_adapter_notes(hpa))
         objects.append(_hpa(name, labels, spec, options.namespace))
     if options.ingress_host:
         objects.append(_ingress(name, labels, options.ingress_host, PORT_NAME, options.namespace))
     return objects, notes
+
+
+_ADAPTER_QUERIES = {
+    "queue_length": "the requests waiting, summed over the pods",
+    "requests_in_flight": "the requests in the pods (in service and waiting), summed",
+    "requests_per_second": "sum(rate(<requests served total>[1m]))",
+    "arrival_rate": "sum(rate(<requests received total>[1m])), refused ones included",
+}
+
+
+def _adapter_notes(hpa: HpaTemplate) -> list[str]:
+    """What a cluster needs to serve the Object and External metrics as simulated."""
+    notes = []
+    for index, metric in enumerate(hpa.metrics):
+        if metric.type in ("Object", "External"):
+            notes.append(
+                f"spec.metrics[{index}]: the {metric.type} metric {metric.metric_name!r} must "
+                "be served by a metrics adapter (prometheus-adapter, or KEDA's) as simulated: "
+                f"{_ADAPTER_QUERIES.get(metric.metric_name, 'the value')}, averaged over 1m"
+            )
+    return notes
 
 
 def _deployment(

@@ -20,6 +20,11 @@ should not be read as an answer.
 * ``idle_latency_over_slo``: even the lowest p95 of any row is above the SLO's
   threshold: latency no replica count improves (the work per request, the queueing of
   one replica at its lightest load) misses the SLO.
+* ``value_target_runaway``: an HPA's Object or External metric has a ``Value`` target
+  on a service total that adding pods does not lower (the arrivals, the requests served
+  or in the service); upstream proposes ``ceil(value/target × ready pods)``, so above the
+  target the HPA keeps multiplying up to maxReplicas and below it shrinks to
+  minReplicas; an ``AverageValue`` target divides the total among the pods.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ CHECK_RULES = {
     "at_ceiling": "an autoscaler at its maximum for part of the run, and whether the SLO's "
     "latency threshold was passed or requests were dropped there",
     "idle_latency_over_slo": "the lowest p95 of any row above the SLO's threshold",
+    "value_target_runaway": "an Object or External metric with a Value target on a service "
+    "total that does not fall as pods are added (arrival_rate, requests_per_second, "
+    "requests_in_flight): upstream multiplies the ready pods by value/target",
 }
 """Each check and its rule, as the report states them."""
 
@@ -84,6 +92,7 @@ def sanity_checks(
             ].sort_values("time_s", kind="stable")
             limits = _scaling(scenario, platform, workload)
             messages = []
+            messages += _value_targets(scenario, platform, workload)
             if limits is not None:
                 messages += _target(limits, workload)
                 messages += _never_scaled(limits, rows)
@@ -149,6 +158,40 @@ def _scaling(
         + f", against a request of {request:g} cores"
     )
     return _Scaling("HPA", hpa.min_replicas, hpa.max_replicas, _cpu_target(hpa), most, why)
+
+
+_NOT_LOWERED_BY_PODS = {
+    "arrival_rate": "adding pods does not lower it",
+    "requests_per_second": "adding pods does not lower it",
+    "requests_in_flight": "adding pods lowers it only to the requests in service "
+    "(arrivals × time per request)",
+}
+
+
+def _value_targets(
+    scenario: Scenario, platform: KubernetesPlatform | VmPlatform, w: ServiceWorkload
+) -> list[tuple[str, str]]:
+    """``value_target_runaway`` findings of the workload's HPA (module docstring)."""
+    config = platform.workloads[w.name]
+    if not isinstance(config, KubernetesWorkload) or (
+        config.hpa is None and config.hpa_manifest is None
+    ):
+        return []
+    found = []
+    for index, metric in enumerate(hpa_template(config, scenario.base_dir, w.name).metrics):
+        name = metric.metric_name if metric.type in ("Object", "External") else ""
+        if name in _NOT_LOWERED_BY_PODS and metric.target.type == "Value":
+            found.append(
+                (
+                    "value_target_runaway",
+                    f"metrics[{index}]: a Value target on the {metric.type} metric {name}: the "
+                    f"HPA proposes ceil({name}/target × ready pods) and "
+                    f"{_NOT_LOWERED_BY_PODS[name]}, so it keeps multiplying towards "
+                    "maxReplicas while above the target and shrinks towards minReplicas "
+                    "below it; use an AverageValue target (the total per pod)",
+                )
+            )
+    return found
 
 
 def _cpu_target(hpa: HpaTemplate) -> float | None:

@@ -37,7 +37,7 @@ The same checks hold for an HPA written inline in a scenario: they live in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -62,6 +62,7 @@ from capsim.scenario.parsing import validation_message as _validation_message
 
 __all__ = [
     "SIMULATED_POD_METRICS",
+    "SIMULATED_SERVICE_METRICS",
     "ContainerSpec",
     "Deployment",
     "HorizontalPodAutoscaler",
@@ -77,6 +78,7 @@ __all__ = [
     "load_hpas",
     "pods_metric_problem",
     "raw_objects",
+    "service_metric_problem",
 ]
 
 
@@ -631,6 +633,54 @@ def pods_metric_problem(metric: MetricSpec, path: str) -> str | None:
     accepted = " and ".join(SIMULATED_POD_METRICS)
     return (
         f"{path}.pods.metric.name: the Pods metrics capsim simulates are {accepted}, got {name!r}"
+    )
+
+
+SIMULATED_SERVICE_METRICS: tuple[str, ...] = (
+    "queue_length",
+    "requests_in_flight",
+    "requests_per_second",
+    "arrival_rate",
+)
+"""The service-wide metrics capsim simulates for ``Object`` (``describedObject``: the
+service's ``Service`` or ``Deployment``) and ``External`` metrics, by ``metric.name``:
+requests waiting for a slot, requests in the service (in service plus waiting), requests
+served per second, and requests arriving per second (served, queued or refused), summed
+over the service's pods and averaged over the metrics adapter's window
+(:mod:`capsim.engine.kubernetes.metrics`), as a Prometheus query such as
+``sum(rate(http_requests_total[1m]))`` gives them."""
+
+_DESCRIBED_KINDS = ("Service", "Deployment")
+
+
+def service_metric_problem(metric: MetricSpec, path: str, services: Sequence[str]) -> str | None:
+    """Why capsim cannot simulate an ``Object`` or ``External`` metric (``PATH.FIELD:
+    message, got VALUE``), else ``None``: its name must be one of
+    :data:`SIMULATED_SERVICE_METRICS`, and an Object metric must describe the
+    ``Service`` or ``Deployment`` of a service among ``services``. A ``selector`` is
+    accepted and has no effect (one series per service)."""
+    if metric.type == "Object" and metric.object is not None:
+        described = metric.object.described_object
+        if described.kind not in _DESCRIBED_KINDS:
+            return (
+                f"{path}.object.describedObject.kind: capsim simulates metrics of a service's "
+                f"{' or '.join(_DESCRIBED_KINDS)}, got {described.kind!r}"
+            )
+        if described.name not in services:
+            return (
+                f"{path}.object.describedObject.name: no service of that name on this "
+                f"platform (services: {', '.join(services)}), got {described.name!r}"
+            )
+        name, field = metric.object.metric.name, "object.metric.name"
+    elif metric.type == "External" and metric.external is not None:
+        name, field = metric.external.metric.name, "external.metric.name"
+    else:
+        return None
+    if name in SIMULATED_SERVICE_METRICS:
+        return None
+    return (
+        f"{path}.{field}: the {metric.type} metrics capsim simulates are "
+        f"{', '.join(SIMULATED_SERVICE_METRICS)}, got {name!r}"
     )
 
 

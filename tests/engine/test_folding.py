@@ -105,7 +105,10 @@ def test_fold_integrals_are_the_numpy_floats(
     rng = np.random.default_rng(seed + 2)
     cpu_integral = np.asarray(rng.random(services) * 1e5, dtype=np.float64)
     cpu_rate = np.asarray(rng.random(services), dtype=np.float64)
-    pods_integral, pods_rate = rng.random((services, 2)) * 1e5, rng.random((services, 2))
+    # per ready pod: in flight, served/s; then service-wide: waiting, in flight, served/s
+    # and arriving/s (the Object and External metrics)
+    pods_integral, pods_rate = rng.random((services, 6)) * 1e5, rng.random((services, 6))
+    arrivals = rng.random((out.shape[0], services)) * 100
     dt = 60.0
     # the engine's NumPy fold before issue 16 (PlatformSim._step_block)
     cpu = out[:, :, sv.O_CPU]
@@ -116,13 +119,19 @@ def test_fold_integrals_are_the_numpy_floats(
         [
             np.where(ready > 0, out[:, :, sv.O_IN_FLIGHT] / pods, 0.0),
             np.where(ready > 0, out[:, :, sv.O_SERVED] / dt / pods, 0.0),
+            out[:, :, sv.O_QUEUED],
+            out[:, :, sv.O_IN_FLIGHT],
+            out[:, :, sv.O_SERVED] / dt,
+            arrivals,
         ],
         axis=2,
     )
     start = pods_integral + pods_rate * dt
     want_pods = np.add.accumulate(np.concatenate([start[None], per_pod[:-1] * dt]), axis=0)[-1]
     memory = np.zeros(services)
-    compiled_folds()[0](out, ready, dt, cpu_integral, cpu_rate, memory, pods_integral, pods_rate)
+    compiled_folds()[0](
+        out, ready, dt, cpu_integral, cpu_rate, memory, pods_integral, pods_rate, arrivals
+    )
     assert np.array_equal(cpu_integral, want_cpu)
     assert np.array_equal(cpu_rate, cpu[-1])
     assert np.array_equal(memory, out[-1, :, sv.O_MEMORY])

@@ -16,8 +16,12 @@ depend on how many HPAs a platform has, nor on the install. Supported metrics:
 targets; ``Pods`` metrics ``requests_in_flight`` and ``requests_per_second`` with an
 AverageValue target (upstream ``GetMetricReplicas``: the same plain-metric maths as a
 memory AverageValue, no readiness rule; the samples and which pods have one:
-:mod:`.metrics`). Other Pods metrics, and Object and External metrics, are refused (not
-simulated yet) with the field named. With several metrics the HPA takes the largest
+:mod:`.metrics`); ``Object`` (on a service's Service or Deployment) and ``External``
+metrics named in :data:`~capsim.scenario.manifests.SIMULATED_SERVICE_METRICS`, the
+service's totals, with a Value or AverageValue target (:mod:`capsim.hpa.object_metrics`,
+decided here in Python before the calculators, whichever path, run: their proposal
+needs only the value and the workload's pod counts). Other metrics are refused (not
+simulated) with the field named. With several metrics the HPA takes the largest
 proposal, as upstream.
 
 A ``ContainerResource`` metric is a Resource metric on one container's usage and request
@@ -36,6 +40,7 @@ for another size but was held back (stabilization, a rate limit, the bounds) is 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -60,7 +65,12 @@ from capsim.scenario import (
     ServiceWorkload,
     hpa_template,
 )
-from capsim.scenario.manifests import SIMULATED_POD_METRICS, HpaTemplate, pods_metric_problem
+from capsim.scenario.manifests import (
+    SIMULATED_POD_METRICS,
+    HpaTemplate,
+    pods_metric_problem,
+    service_metric_problem,
+)
 
 __all__ = [
     "COMPILED_HPA_ROWS",
@@ -102,11 +112,27 @@ class MetricRow:
     target: int  # percent, or milli-units per pod
     request_milli: int  # per pod (of the container, for ContainerResource): milli-units
     container: str | None = None  # ContainerResource: the container measured
+    kind: str = ""  # the metric's type: Resource (and ContainerResource), Pods, Object or
+    # External; empty: Pods for a Pods metric's name, else Resource
+    value_target: bool = False  # Object/External: a Value target (else AverageValue)
+    source: int = -1  # Object/External: the service measured (index among services)
+    slot: int = 0  # its place among its HPA's metrics
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            pods = self.resource in SIMULATED_POD_METRICS
+            object.__setattr__(self, "kind", "Pods" if pods else "Resource")
 
     @property
     def pods_metric(self) -> bool:
         """A ``Pods`` metric (requests in flight or per second per pod)."""
-        return self.resource in SIMULATED_POD_METRICS
+        return self.kind == "Pods"
+
+    @property
+    def service_metric(self) -> bool:
+        """An ``Object`` or ``External`` metric: one service-wide value
+        (:data:`~capsim.scenario.manifests.SIMULATED_SERVICE_METRICS`)."""
+        return self.kind in ("Object", "External")
 
 
 class MetricReading(NamedTuple):
@@ -118,13 +144,18 @@ class MetricReading(NamedTuple):
     ready_pods: int
     unready_pods: int
     missing_pods: int
-    sample_milli: int  # per pod
+    sample_milli: int  # per pod (Object/External: the service-wide value)
     proposal: int | None
 
     def describe(self) -> str:
         row, sample = self.row, self.sample_milli
         unit = "m" if row.resource == "cpu" else " milli-bytes"
         subject = row.resource if row.container is None else f"{row.resource} of {row.container}"
+        if row.service_metric:
+            target = "value" if row.value_target else "average value"
+            seen = f"{sample / 1000:.3f} vs target {target} {row.target / 1000:g}"
+            outcome = f"→ {self.proposal}" if self.proposal is not None else "→ no usable metrics"
+            return f"{row.kind.lower()} {subject}: {seen} ({self.ready_pods} ready) {outcome}"
         if row.pods_metric:  # plain numbers per pod, to the milli-unit
             seen = f"{sample / 1000:.3f} per pod vs target {row.target / 1000:g}"
             ratio = sample / row.target if row.target else math.nan
@@ -279,7 +310,10 @@ class _CompiledRows:
         self.hpa_workloads = np.array(hpa_workloads, dtype=np.int64)
         self.current = np.zeros(n, dtype=np.int64)
         self.acting = np.zeros(n, dtype=np.int64)
-        rows = [row for hpa_rows_ in rows_of for row in hpa_rows_]
+        rows = sorted(
+            (row for hpa_rows_ in rows_of for row in hpa_rows_ if not row.service_metric),
+            key=lambda row: row.index,
+        )
         self.metric_rows = np.zeros((len(rows), hpa_rows.METRIC_ROW_FIELDS), dtype=np.int64)
         for i, row in enumerate(rows):
             self.metric_rows[i] = (
@@ -353,10 +387,17 @@ def _container_request(pod: PodTemplate, container: str, resource: str, path: st
 
 
 def _metric_row(
-    template: HpaTemplate, m: int, pod: PodTemplate, index: int, service: int, h: int
+    template: HpaTemplate,
+    m: int,
+    pod: PodTemplate,
+    index: int,
+    service: int,
+    h: int,
+    service_names: Sequence[str] = (),
 ) -> MetricRow:
     """Metric ``m`` of ``template`` as a row; ``ValueError`` (``metrics[m].field: message``,
-    relative to the HPA spec) when capsim cannot simulate it."""
+    relative to the HPA spec) when capsim cannot simulate it. ``service_names``: the
+    platform's services, by index."""
     metric = template.metrics[m]
     path = f"metrics[{m}]"
     if metric.type == "Pods":
@@ -365,12 +406,31 @@ def _metric_row(
             raise ValueError(problem)
         target = metric.target
         assert target.average_value is not None  # Pods metrics take AverageValue only
-        return MetricRow(index, service, h, metric.metric_name, False, target.average_value, 0)
-    if metric.type not in ("Resource", "ContainerResource"):
-        raise ValueError(
-            f"{path}.type: {metric.type} metrics are not simulated yet (only Resource and "
-            f"ContainerResource cpu and memory, and Pods "
-            f"{' and '.join(SIMULATED_POD_METRICS)}), got {metric.type} {metric.metric_name!r}"
+        return MetricRow(
+            index, service, h, metric.metric_name, False, target.average_value, 0, kind="Pods"
+        )
+    if metric.type in ("Object", "External"):
+        problem = service_metric_problem(metric, path, service_names)
+        if problem is not None:
+            raise ValueError(problem)
+        source = service
+        if metric.object is not None:
+            source = list(service_names).index(metric.object.described_object.name)
+        target = metric.target
+        value = target.type == "Value"
+        goal = target.value if value else target.average_value
+        assert goal is not None  # check_metric_targets: the target's field is set
+        return MetricRow(
+            index,
+            service,
+            h,
+            metric.metric_name,
+            False,
+            goal,
+            0,
+            kind=metric.type,
+            value_target=value,
+            source=source,
         )
     resource = metric.resource_name
     if resource not in ("cpu", "memory"):
@@ -440,6 +500,7 @@ class HpaController:
         pipeline = platform.metrics
         self.downscale_stabilization_s = pipeline.downscale_stabilization_s
         self.services = list(services)
+        service_names = [workloads[w].name for w in self.services]
         self.hpa_services: list[int] = []  # index among services, per HPA
         self.behaviors: list[hpa.Behavior | None] = []
         self.rows: list[MetricRow] = []
@@ -465,14 +526,23 @@ class HpaController:
             tol_down.append(pipeline.tolerance if down is None else down)
             for m in range(len(template.metrics)):
                 try:
-                    row = _metric_row(template, m, templates[w], len(self.rows), s, h)
+                    row = _metric_row(
+                        template, m, templates[w], len(self.rows), s, h, service_names
+                    )
                 except ValueError as exc:
                     if config.hpa_manifest is not None:
                         place = f"{base_dir / config.hpa_manifest}: spec"
                     else:
                         place = f"{where}: platforms.{platform_name}.workloads.{workload.name}.hpa"
                     raise ScenarioError(f"{place}.{exc}") from None
-                self.rows.append(row)
+                self.rows.append(dataclasses.replace(row, slot=m))
+        # Pods-sampled rows first (the compiled and batched calculators index them by
+        # position), then the Object/External rows (decided here in Python)
+        ordered = [r for r in self.rows if not r.service_metric]
+        ordered += [r for r in self.rows if r.service_metric]
+        self.rows = [dataclasses.replace(r, index=i) for i, r in enumerate(ordered)]
+        self._pod_rows = [r for r in self.rows if not r.service_metric]
+        self._value_rows = [r for r in self.rows if r.service_metric]
         self.min_replicas = np.array(mins, dtype=np.int64)
         self.max_replicas = np.array(maxs, dtype=np.int64)
         self.tol_up = np.array(tol_up)
@@ -480,7 +550,10 @@ class HpaController:
         # the same as Python numbers, for the scalar path
         self._tolerances = list(zip(tol_up, tol_down, strict=True))
         self._bounds = list(zip(mins, maxs, strict=True))
-        self.rows_of = [[r for r in self.rows if r.hpa == h] for h in range(len(self.behaviors))]
+        self.rows_of = [
+            sorted((r for r in self.rows if r.hpa == h), key=lambda r: r.slot)
+            for h in range(len(self.behaviors))
+        ]
         self.workload_of = [self.services[s] for s in self.hpa_services]
         self._params = hpa.BatchBehavior.from_behaviors(
             self.behaviors, downscale_stabilization_s=self.downscale_stabilization_s
@@ -490,7 +563,13 @@ class HpaController:
         )
         self._histories = [hpa.HpaHistory() for _ in self.hpa_services]
         self._metrics_per_hpa = max((len(rows) for rows in self.rows_of), default=1)
-        self._row_groups = _row_groups(self.rows, self.services)
+        self._row_groups = _row_groups(self._pod_rows, self.services)
+        pod_slots = [sum(1 for r in rows if not r.service_metric) for rows in self.rows_of]
+        self._value_slots = {  # Object/External row → its slot in the batched path
+            row.index: pod_slots[row.hpa]
+            + [r for r in self.rows_of[row.hpa] if r.service_metric].index(row)
+            for row in self._value_rows
+        }
         self._row_place = {  # row index → (its group, its position in the group)
             row.index: (g, i)
             for g, group in enumerate(self._row_groups)
@@ -510,7 +589,7 @@ class HpaController:
                 pipeline.sync_period_s,
             )
         # each metric row, its workload and what it measures, for grouping pods
-        self._row_pods = [(r.index, self.services[r.service], r.resource) for r in self.rows]
+        self._row_pods = [(r.index, self.services[r.service], r.resource) for r in self._pod_rows]
 
     @property
     def count(self) -> int:
@@ -560,7 +639,12 @@ class HpaController:
     def _reconcile_one(self, h: int, now: float) -> tuple[hpa.Decision, list[_Seen]]:
         """Observe HPA ``h``'s metrics, propose, reconcile; the history moves on."""
         current = int(self.desired[self.workload_of[h]])
-        readings = [self._see(h, row, current, now) for row in self.rows_of[h]]
+        readings = [
+            self._see_value(h, row, current)
+            if row.service_metric
+            else self._see(h, row, current, now)
+            for row in self.rows_of[h]
+        ]
         proposals: list[int | hpa.MetricsError] = [
             hpa.MetricsError(f"no usable {seen[0].resource} metrics (pods might be unready)")
             if seen[5] is None
@@ -650,6 +734,11 @@ class HpaController:
         ok = np.ones((n_hpa, self._metrics_per_hpa), dtype=np.bool_)
         current = self.desired[self._hpa_workloads]
         seen = self._propose_grouped(current, now, proposals, ok)
+        values = self._value_readings(current)
+        for index, value_seen in values.items():
+            row, made = value_seen[0], value_seen[5]
+            proposals[row.hpa, self._value_slots[index]] = 0 if made is None else made
+            ok[row.hpa, self._value_slots[index]] = made is not None
         decision = hpa.reconcile_batch(
             current,
             proposals,
@@ -667,6 +756,8 @@ class HpaController:
         self._forget_held(acting)
 
         def reading(row: MetricRow) -> MetricReading:
+            if row.service_metric:
+                return MetricReading(*values[row.index])
             return self._grouped_reading(seen, row)
 
         return [
@@ -696,6 +787,13 @@ class HpaController:
             if unsettled[w]:
                 rows.counts[i] = self.metrics.count_pods(w, resource, now)
                 rows.counted[i] = 1
+        values: dict[int, _Seen] = {}
+        if self._value_rows:
+            values = self._value_readings(self.desired[self._hpa_workloads])
+            for value_seen in values.values():
+                row, offer = value_seen[0], value_seen[5]
+                slot = self.rows_of[row.hpa].index(row)
+                rows.proposals[row.hpa, slot] = hpa_rows.FAILED if offer is None else offer
         n_acting = rows.sync(self.desired, self.metrics, now)
         acting = rows.acting[:n_acting].tolist()
         self._forget_held(acting)
@@ -710,6 +808,9 @@ class HpaController:
                     continue  # the hold of the last sync, unchanged: _apply would do nothing
             made = []
             for row in self.rows_of[h]:
+                if row.service_metric:
+                    made.append(MetricReading(*values[row.index]))
+                    continue
                 ready, unready, missing, sample, proposal = rows.seen[row.index].tolist()
                 made.append(
                     MetricReading(
@@ -748,6 +849,36 @@ class HpaController:
             tolerance_down=tolerance_down,
         )
         return (row, ready, unready, missing, sample, replicas if ok else None)
+
+    def _see_value(self, h: int, row: MetricRow, current: int) -> _Seen:
+        """An Object or External metric of HPA ``h`` observed (the measured service's
+        latest value) and the replicas it proposes (None: no pods to count), by
+        :func:`capsim.hpa.value_replicas` or :func:`capsim.hpa.average_value_replicas`
+        over the HPA's pods: Running and Ready ones, and all it has (``status.replicas``)."""
+        w = self.services[row.service]
+        pods = self.metrics.pods
+        ready, existing = int(pods.ready[w]), int(pods.count[w])
+        usage = self.metrics.service_sample(row.source, row.resource)
+        up, down = self._tolerances[h]
+        tolerances = hpa.Tolerances(scale_down=down, scale_up=up)
+        proposal: int | None
+        if row.value_target:
+            try:
+                proposal = hpa.value_replicas(
+                    current, ready, existing, usage, row.target, tolerances
+                )
+            except hpa.MetricsError:
+                proposal = None
+        else:
+            proposal, _ = hpa.average_value_replicas(existing, usage, row.target, tolerances)
+        return (row, ready, existing - ready, 0, usage, proposal)
+
+    def _value_readings(self, current: IntArray) -> dict[int, _Seen]:
+        """:meth:`_see_value` of every Object and External row (``current``: per HPA)."""
+        return {
+            row.index: self._see_value(row.hpa, row, int(current[row.hpa]))
+            for row in self._value_rows
+        }
 
     def _forget_held(self, acting: list[int]) -> None:
         """What :meth:`_apply` does for each sync that neither scales nor holds."""

@@ -24,6 +24,11 @@ rounded to milli-units as a quantity. Before time 0 the warm pods ran at the fir
 tick's values. Ready pods share a service's traffic evenly in the model, so every pod
 with a sample reports that mean.
 
+**Object and External metrics** (:data:`~capsim.scenario.manifests.SIMULATED_SERVICE_METRICS`)
+are the service-wide sums (requests waiting, in the service, served per second,
+arriving per second), averaged over the same window and scraped at the same times as the
+Pods metrics, as a Prometheus query over the app's series gives them to an adapter.
+
 Which pods have a sample: a pod that has been Ready for one whole window before the
 scrape (its series then covers only time it served traffic, so the per-ready-pod mean is
 its own). A pod Pending is *unready*; a pod running but not Ready yet, or Ready for less
@@ -48,7 +53,7 @@ from capsim.engine.kubernetes.pods import PodSet
 from capsim.hpa.calculator import cpu_unready_rule
 from capsim.models.schedule import SAME_INSTANT_S
 from capsim.scenario import MetricsPipeline
-from capsim.scenario.manifests import SIMULATED_POD_METRICS
+from capsim.scenario.manifests import SIMULATED_POD_METRICS, SIMULATED_SERVICE_METRICS
 
 __all__ = ["PODS_METRIC_WINDOW_S", "PodCounts", "ResourceMetrics"]
 
@@ -85,13 +90,14 @@ class ResourceMetrics:
         self.pods_window_s = self.pods_window_scrapes * resolution
         # the Pods metrics' integrals at the last scrapes (a ring of the window's
         # scrapes + 1), and the first scrape's integrals and rates
-        n_metrics = len(SIMULATED_POD_METRICS)
+        n_metrics = len(SIMULATED_POD_METRICS) + len(SIMULATED_SERVICE_METRICS)
         self._pods_ring = np.zeros((self.pods_window_scrapes + 1, n_services, n_metrics))
         self._first_pods = np.zeros((2, n_services, n_metrics))
         self._first_scrape_s: float | None = None
         self._scrapes = 0
-        # per service: requests in flight, requests/s served (milli-units per pod)
-        self.pods_milli = np.zeros((n_services, len(SIMULATED_POD_METRICS)), dtype=np.int64)
+        # per service: requests in flight, requests/s served (milli-units per pod), then
+        # the service-wide metrics (SIMULATED_SERVICE_METRICS, milli-units per service)
+        self.pods_milli = np.zeros((n_services, n_metrics), dtype=np.int64)
 
     def scrape(
         self,
@@ -133,6 +139,12 @@ class ResourceMetrics:
         )  # fmt: skip
         self._scrapes = count
         self.last_scrape_s = now
+
+    def service_sample(self, service: int, name: str) -> int:
+        """The latest service-wide sample of ``service`` for an Object or External
+        metric (a name of :data:`SIMULATED_SERVICE_METRICS`), in milli-units."""
+        column = len(SIMULATED_POD_METRICS) + SIMULATED_SERVICE_METRICS.index(name)
+        return int(self.pods_milli[service, column])
 
     def sample(self, service: int, resource: str) -> int:
         """The latest per-pod sample of ``service``: milli-cores (``cpu``), milli-bytes

@@ -24,7 +24,12 @@ from capsim.engine.kubernetes.cluster_autoscaler import pool_limits
 from capsim.engine.kubernetes.hpa_controller import HpaController, MetricRow
 from capsim.engine.recorder import PlatformRecorder
 from capsim.engine.warm import ReplicaProfile, WarmSize, replica_usage, settle
-from capsim.hpa import resource_replicas_counts
+from capsim.hpa import (
+    Tolerances,
+    average_value_replicas,
+    resource_replicas_counts,
+    value_replicas,
+)
 from capsim.models.packing import Node, PodRequest, choose_node, plan_scale_up
 from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
@@ -34,6 +39,7 @@ __all__ = [
     "place_warm",
     "settled_hpa_size",
     "steady_pods_metrics",
+    "steady_service_metrics",
 ]
 
 LONG_AGO_S = -86_400.0  # when the starting pods were created, ran and turned Ready
@@ -107,6 +113,34 @@ def steady_pods_metrics(
     }
 
 
+def steady_service_metrics(
+    arrival_rate: float, replicas: int, profile: ReplicaProfile
+) -> dict[str, float]:
+    """The service-wide metrics of Object and External metrics
+    (:data:`~capsim.scenario.manifests.SIMULATED_SERVICE_METRICS`) when ``arrival_rate``
+    requests/s arrive steadily at ``replicas`` warm pods: the requests waiting (Little's
+    law over the wait, :func:`capsim.engine.warm.replica_usage`), in the service and
+    served per second (:func:`steady_pods_metrics`, times the pods), and the arrivals."""
+    pods = steady_pods_metrics(arrival_rate, replicas, profile)
+    queued = replica_usage(arrival_rate, replicas, profile).queued
+    return {
+        "queue_length": replicas * queued,
+        "requests_in_flight": replicas * pods["requests_in_flight"],
+        "requests_per_second": replicas * pods["requests_per_second"],
+        "arrival_rate": arrival_rate,
+    }
+
+
+def _value_proposal(
+    row: MetricRow, replicas: int, totals: dict[str, int], tolerances: Tolerances
+) -> int:
+    """An Object or External metric's proposal at ``replicas`` warm pods (all Ready)."""
+    usage = totals[row.resource]
+    if row.value_target:
+        return value_replicas(replicas, replicas, replicas, usage, row.target, tolerances)
+    return average_value_replicas(replicas, usage, row.target, tolerances)[0]
+
+
 def settled_hpa_size(
     rows: Sequence[MetricRow],
     *,
@@ -133,6 +167,8 @@ def settled_hpa_size(
     Assumes every warm pod finds a node (a Pending pod would count as unready).
     """
 
+    tolerances = Tolerances(scale_down=tolerance_down, scale_up=tolerance_up)
+
     def clamp(n: int) -> int:
         return min(max(n, min_replicas), max_replicas)
 
@@ -145,8 +181,16 @@ def settled_hpa_size(
         if any(row.pods_metric for row in rows):
             pods = steady_pods_metrics(arrival_rate, n, profile)
             samples |= {name: round(value * 1000.0) for name, value in pods.items()}
+        totals = {}
+        if any(row.service_metric for row in rows):
+            found = steady_service_metrics(arrival_rate, n, profile)
+            totals = {name: round(value * 1000.0) for name, value in found.items()}
         proposals = []
         for row in rows:
+            if row.service_metric:
+                if row.source == row.service:  # another service's metric: not sized here
+                    proposals.append(_value_proposal(row, n, totals, tolerances))
+                continue
             sample = samples[row.resource]
             replicas, ok = resource_replicas_counts(
                 n,
@@ -170,9 +214,9 @@ def settled_hpa_size(
         if row.resource == "cpu":
             per_pod_m = row.request_milli * row.target / 100.0 if row.utilization else row.target
             guess = max(guess, math.ceil(demand_cores * 1000.0 / per_pod_m))
-        elif row.resource == "requests_per_second":
+        elif row.pods_metric and row.resource == "requests_per_second":
             guess = max(guess, math.floor(arrival_rate * 1000.0 / row.target))
-        elif row.resource == "requests_in_flight":
+        elif row.pods_metric and row.resource == "requests_in_flight":
             guess = max(guess, math.floor(demand_cores * 1000.0 / row.target))
     return settle(clamp(guess), step)
 
