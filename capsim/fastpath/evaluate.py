@@ -122,7 +122,7 @@ def service_hpa(scenario: Scenario, platform: str) -> HpaTemplate:
     """The HPA spec of the scenario's service on ``platform`` (inline or from its file)."""
     service, config = _service(scenario, platform)
     mine = config.workloads[service.name]
-    if mine.hpa is None and mine.hpa_manifest is None:
+    if not mine.autoscaled:
         raise FastPathError(f"{service.name} has no HPA on {platform}")
     return hpa_template(mine, scenario.base_dir, service.name)
 

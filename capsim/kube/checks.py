@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from capsim.kube import names
+from capsim.scenario.keda import KEDA_API_VERSION, ScaledObjectSpec
+from capsim.scenario.parsing import validation_message
 from capsim.units import parse_quantity
 
 __all__ = [
@@ -97,6 +99,8 @@ def schema_problems(obj: Mapping[str, Any], k8s_version: str) -> list[Problem]:
         )
     name = object_name(obj)
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+    if (api_version, kind) == (KEDA_API_VERSION, "ScaledObject"):
+        return _scaled_object_problems(obj)
     group_version = api_version.split("/")
     group = group_version[0].split(".")[0] + "-" if len(group_version) == 2 else ""
     schema_dir = f"kubernetes-json-schema/v{wanted}.0-local-strict"
@@ -115,6 +119,18 @@ def schema_problems(obj: Mapping[str, Any], k8s_version: str) -> list[Problem]:
     for error in sorted(validator.iter_errors(dict(obj)), key=lambda e: list(map(str, e.path))):
         problems.append(Problem(name, _path(error.path), f"{error.message} (schema {wanted})"))
     return problems
+
+
+def _scaled_object_problems(obj: Mapping[str, Any]) -> list[Problem]:
+    """A KEDA ScaledObject (a CRD: not in the bundled schemas) checked by capsim's model of
+    its spec, KEDA's webhook rules included (:mod:`capsim.scenario.keda`)."""
+    from pydantic import ValidationError
+
+    try:
+        ScaledObjectSpec.model_validate(obj.get("spec"))
+    except ValidationError as exc:
+        return [Problem(object_name(obj), "spec", validation_message("spec", exc))]
+    return []
 
 
 def _path(parts: Iterator[Any] | Sequence[Any]) -> str:
@@ -143,6 +159,8 @@ def consistency_problems(objects: Sequence[Mapping[str, Any]]) -> list[Problem]:
             problems.extend(_selects_pods(obj, "spec.selector", _selector(obj), deployments))
         elif kind == "HorizontalPodAutoscaler":
             problems.extend(_hpa_problems(obj, deployments))
+        elif kind == "ScaledObject":
+            problems.extend(_scale_target_problems(obj, deployments))
         elif kind == "Ingress":
             problems.extend(_ingress_problems(obj, objects))
     return problems
@@ -386,6 +404,25 @@ def _service_problems(
                 )
             )
     return problems
+
+
+def _scale_target_problems(
+    obj: Mapping[str, Any], deployments: Sequence[Mapping[str, Any]]
+) -> list[Problem]:
+    """A ScaledObject's ``scaleTargetRef`` (kind Deployment by default) names a
+    Deployment of the set."""
+    ref = _get(obj, "spec", "scaleTargetRef") or {}
+    names = [_get(d, "metadata", "name") for d in deployments]
+    if ref.get("kind", "Deployment") == "Deployment" and ref.get("name") in names:
+        return []
+    return [
+        Problem(
+            object_name(obj),
+            "spec.scaleTargetRef",
+            f"{ref.get('kind', 'Deployment')}/{ref.get('name')} is no Deployment of this set "
+            f"({names})",
+        )
+    ]
 
 
 def _hpa_problems(

@@ -57,7 +57,9 @@ from capsim.scenario import (
     pod_template,
 )
 from capsim.scenario.distributions import Distribution
+from capsim.scenario.keda import KEDA_API_VERSION, ScaledObjectSpec
 from capsim.scenario.manifests import HpaTemplate, ManifestError, load_hpas, raw_objects
+from capsim.scenario.platforms import keda_spec
 from capsim.units import format_cpu_millicores, format_memory_bytes
 
 __all__ = [
@@ -334,6 +336,7 @@ def _service_objects(
     labels = _labels(name, instance)
     selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
     assert config.pod is not None  # scenario validation: a service has a pod template
+    keda = keda_spec(config, base_dir, name)
     hpa = None if config.replicas is not None else hpa_template(config, base_dir, name)
     replicas = config.replicas
     image = options.image or f"registry.example.com/{name}:latest"
@@ -345,7 +348,10 @@ def _service_objects(
         notes.append(f"no PodDisruptionBudget: a floor of {floor} pod(s) leaves nothing to keep")
     else:
         objects.append(pdb)
-    if hpa is not None:
+    if keda is not None:
+        objects.append(_scaled_object(name, labels, keda, options.namespace))
+        notes.extend(_keda_notes(keda))
+    elif hpa is not None:
         spec, hpa_notes = _hpa_spec(hpa, platform.metrics, version_tuple(options.k8s_version))
         notes.extend(hpa_notes)
         notes.extend(_adapter_notes(hpa))
@@ -361,6 +367,49 @@ _ADAPTER_QUERIES = {
     "requests_per_second": "sum(rate(<requests served total>[1m]))",
     "arrival_rate": "sum(rate(<requests received total>[1m])), refused ones included",
 }
+
+
+def _scaled_object(
+    name: str, labels: Mapping[str, str], spec: ScaledObjectSpec, namespace: str | None
+) -> dict[str, Any]:
+    """The ScaledObject as simulated (KEDA creates the HPA; the Deployment has no
+    ``spec.replicas``), targeting the workload's Deployment."""
+    body = spec.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+    body = {"scaleTargetRef": {"name": name}} | body
+    body["triggers"] = [
+        t.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True) | {"type": t.type}
+        for t in spec.triggers
+    ]
+    for key, value in (
+        ("pollingInterval", spec.polling_interval),
+        ("cooldownPeriod", spec.cooldown_period),
+        ("minReplicaCount", spec.min_replicas),
+        ("maxReplicaCount", spec.max_replica_count),
+    ):
+        body[key] = value  # the simulated values written out, defaults included
+    return {
+        "apiVersion": KEDA_API_VERSION,
+        "kind": "ScaledObject",
+        "metadata": _metadata(name, namespace, labels),
+        "spec": body,
+    }
+
+
+def _keda_notes(spec: ScaledObjectSpec) -> list[str]:
+    """What a cluster needs for the ScaledObject to do what was simulated."""
+    notes = [
+        "a KEDA ScaledObject (keda.sh/v1alpha1): install KEDA first; KEDA creates the HPA "
+        "(capsim deploy apply does not apply it: use kubectl apply -f)"
+    ]
+    for index, trigger in enumerate(spec.triggers):
+        if trigger.type == "prometheus":
+            missing = [k for k in ("serverAddress", "query") if k not in trigger.metadata]
+            if missing:
+                notes.append(
+                    f"spec.triggers[{index}]: set {' and '.join(missing)} (the simulation "
+                    "did not need them)"
+                )
+    return notes
 
 
 def _adapter_notes(hpa: HpaTemplate) -> list[str]:
@@ -708,6 +757,7 @@ APPLY_ORDER = (
     "Deployment",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",
+    "ScaledObject",
     "Ingress",
     "Job",
 )

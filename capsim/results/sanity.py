@@ -145,7 +145,7 @@ def _scaling(
             why,
         )
     assert isinstance(config, KubernetesWorkload)
-    if config.hpa is None and config.hpa_manifest is None:
+    if not config.autoscaled:
         return None
     hpa = hpa_template(config, scenario.base_dir, w.name)
     pod = pod_template(w, config)
@@ -173,9 +173,7 @@ def _value_targets(
 ) -> list[tuple[str, str]]:
     """``value_target_runaway`` findings of the workload's HPA (module docstring)."""
     config = platform.workloads[w.name]
-    if not isinstance(config, KubernetesWorkload) or (
-        config.hpa is None and config.hpa_manifest is None
-    ):
+    if not isinstance(config, KubernetesWorkload) or not config.autoscaled:
         return []
     found = []
     for index, metric in enumerate(hpa_template(config, scenario.base_dir, w.name).metrics):

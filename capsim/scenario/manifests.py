@@ -17,8 +17,8 @@ applied here, so a manifest ``kubectl apply`` would refuse is refused with the s
 
 * ``minReplicas`` >= 1. 0 is accepted only with an Object or External metric (upstream:
   the ``HPAScaleToZero`` feature gate *and* "must specify at least one Object or External
-  metric to support scaling to zero replicas"); capsim does not simulate those metrics yet,
-  so ``validate`` and ``run`` then refuse the metric instead.
+  metric to support scaling to zero replicas"); capsim simulates those named in
+  :data:`SIMULATED_SERVICE_METRICS`, and ``validate`` and ``run`` refuse the others.
 * ``maxReplicas`` >= 1 and >= ``minReplicas``; every count is a 32-bit integer, never a
   boolean, float or text (``minReplicas: true`` is an error, not 1).
 * each metric populates exactly the source its ``type`` names; ``averageUtilization`` > 0;

@@ -30,6 +30,12 @@ from capsim.scenario.fields import (
     RelativePath,
     Seconds,
 )
+from capsim.scenario.keda import (
+    ScaledObjectSpec,
+    keda_hpa,
+    load_scaled_objects,
+    trigger_rules,
+)
 from capsim.scenario.limits import (
     MAX_GPU,
     MAX_NODE_POOLS,
@@ -66,6 +72,7 @@ __all__ = [
     "VmWorkload",
     "gke_reserved",
     "hpa_template",
+    "keda_spec",
     "pod_template",
 ]
 
@@ -290,16 +297,36 @@ class KubernetesWorkload(FrozenModel):
     pod: PodTemplate | None = None
     hpa: HpaTemplate | None = None
     hpa_manifest: RelativePath | None = None
+    keda: ScaledObjectSpec | None = None
+    """A KEDA ScaledObject's ``spec`` (camelCase as in the manifest): KEDA's operator
+    scales to and from zero, the HPA it creates in between (:mod:`capsim.scenario.keda`)."""
+    keda_manifest: RelativePath | None = None
+    """A file holding a ``keda.sh/v1alpha1`` ScaledObject (the one whose
+    ``scaleTargetRef`` names the workload, else the first)."""
+    keda_metrics: dict[str, str] = Field(default_factory=dict, max_length=64)
+    """What each KEDA trigger measures among the simulated metrics (``queue_length``,
+    ``requests_in_flight``, ``requests_per_second``, ``arrival_rate``), by the trigger's
+    ``name`` or index: needed for a ``prometheus`` trigger (its query is not run); queue
+    triggers measure ``queue_length`` unless given."""
     replicas: Int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
     routing: Routing = "random"
 
+    @property
+    def autoscaled(self) -> bool:
+        """Whether an HPA (inline, in a file, or created by KEDA) scales the workload."""
+        return any(
+            getattr(self, name) is not None
+            for name in ("hpa", "hpa_manifest", "keda", "keda_manifest")
+        )
+
     @model_validator(mode="after")
     def _one_scaling_mode(self) -> KubernetesWorkload:
-        given = [
-            name for name in ("hpa", "hpa_manifest", "replicas") if getattr(self, name) is not None
-        ]
+        modes = ("hpa", "hpa_manifest", "keda", "keda_manifest", "replicas")
+        given = [name for name in modes if getattr(self, name) is not None]
         if len(given) > 1:
-            raise ValueError(f"give only one of hpa, hpa_manifest and replicas, got {given}")
+            raise ValueError(
+                f"give only one of hpa, hpa_manifest, keda, keda_manifest and replicas, got {given}"
+            )
         if self.hpa is not None and self.hpa.min_replicas > self.hpa.max_replicas:
             raise ValueError(
                 f"hpa.minReplicas ({self.hpa.min_replicas}) > hpa.maxReplicas "
@@ -350,11 +377,27 @@ class KubernetesPlatform(FrozenModel):
         return allowed, avoid
 
 
+def keda_spec(config: KubernetesWorkload, base_dir: Path, name: str) -> ScaledObjectSpec | None:
+    """The KEDA ScaledObject spec of workload ``name``: inline, or the one in its manifest
+    file that scales it (else the file's first); None without KEDA."""
+    if config.keda is not None:
+        return config.keda
+    if config.keda_manifest is None:
+        return None
+    found = load_scaled_objects(base_dir / config.keda_manifest)
+    matching = [s for s in found if s.scale_target_ref and s.scale_target_ref.name == name]
+    return (matching or found)[0]
+
+
 def hpa_template(config: KubernetesWorkload, base_dir: Path, name: str) -> HpaTemplate:
-    """The HPA spec of workload ``name`` on a platform: inline, or the one in its manifest
-    file that scales it (else the file's first). The workload must have one."""
+    """The HPA spec of workload ``name`` on a platform: inline, the one in its manifest
+    file that scales it (else the file's first), or the one KEDA creates for its
+    ScaledObject. The workload must have one."""
     if config.hpa is not None:
         return config.hpa
+    keda = keda_spec(config, base_dir, name)
+    if keda is not None:
+        return keda_hpa(keda, trigger_rules(keda, dict(config.keda_metrics)))
     assert config.hpa_manifest is not None
     found = load_hpas(base_dir / config.hpa_manifest)
     matching = [h for h in found if h.spec.scale_target_ref.name == name] or found

@@ -43,6 +43,7 @@ from capsim.scenario.base import FrozenModel, Name, ScenarioError
 from capsim.scenario.fields import Int, PositiveSeconds
 from capsim.scenario.grid import check_batch_sizes, run_grid
 from capsim.scenario.jobs import read_submit_times
+from capsim.scenario.keda import keda_hpa, trigger_rules
 from capsim.scenario.limits import MAX_PLATFORMS, MAX_REPLICAS, MAX_WORKLOADS, nesting_problem
 from capsim.scenario.load import WorkloadError, check_load
 from capsim.scenario.manifests import ManifestError, check_metric_targets, load_hpas
@@ -56,6 +57,7 @@ from capsim.scenario.platforms import (
     VmPlatform,
     VmWorkload,
     hpa_template,
+    keda_spec,
     pod_template,
 )
 from capsim.scenario.suggest import unknown_field_hint
@@ -347,6 +349,38 @@ def _check_hpa_manifests(scenario: Scenario, where: str) -> None:
                     load_hpas(path)
                 except ManifestError as exc:
                     raise ScenarioError(f"{where}: {field}.hpa_manifest: {exc}") from None
+            _check_keda(scenario, config, field, workload_name, where)
+
+
+_SCALER_FIELDS = (
+    ("hpa", "hpa.maxReplicas"),
+    ("hpa_manifest", "hpa_manifest"),
+    ("keda", "keda.maxReplicaCount"),
+    ("keda_manifest", "keda_manifest"),
+)
+
+
+def _check_keda(
+    scenario: Scenario, config: KubernetesWorkload, field: str, name: str, where: str
+) -> None:
+    """A KEDA ScaledObject (inline or in a file) whose triggers capsim simulates, and the
+    HPA KEDA would create for it."""
+    place = f"{field}.keda" if config.keda is not None else f"{field}.keda_manifest"
+    if (
+        config.keda_manifest is not None
+        and not (scenario.base_dir / config.keda_manifest).is_file()
+    ):
+        raise ScenarioError(f"{where}: {place}: file not found: {config.keda_manifest}")
+    try:
+        spec = keda_spec(config, scenario.base_dir, name)
+        if spec is None:
+            return
+        hpa = keda_hpa(spec, trigger_rules(spec, dict(config.keda_metrics), place))
+        hpa.parsed_behavior  # noqa: B018 - validate once at the edge
+    except ManifestError as exc:
+        raise ScenarioError(f"{where}: {place}: {exc}") from None
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
 
 
 def _check_replicas(scenario: Scenario, where: str) -> None:
@@ -360,10 +394,21 @@ def _check_replicas(scenario: Scenario, where: str) -> None:
             if isinstance(config, KubernetesWorkload):
                 if config.replicas is not None:
                     most, name = config.replicas, "replicas"
-                elif config.hpa is not None or config.hpa_manifest is not None:
+                elif config.autoscaled:
                     spec = hpa_template(config, scenario.base_dir, workload_name)
                     most = spec.max_replicas
-                    name = "hpa.maxReplicas" if config.hpa is not None else "hpa_manifest"
+                    name = {
+                        "hpa": "hpa.maxReplicas",
+                        "hpa_manifest": "hpa_manifest",
+                        "keda": "keda.maxReplicaCount",
+                        "keda_manifest": "keda_manifest",
+                    }[
+                        next(
+                            n
+                            for n in ("hpa", "hpa_manifest", "keda", "keda_manifest")
+                            if getattr(config, n) is not None
+                        )
+                    ]
                 else:
                     continue
             else:

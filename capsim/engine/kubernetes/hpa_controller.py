@@ -359,7 +359,7 @@ def _metric_kind(resource: str) -> int:
 
 def has_hpa(config: KubernetesWorkload) -> bool:
     """Whether an HPA scales the workload (inline, or in a manifest file)."""
-    return config.hpa is not None or config.hpa_manifest is not None
+    return config.autoscaled
 
 
 def _container_request(pod: PodTemplate, container: str, resource: str, path: str) -> int | None:

@@ -22,6 +22,8 @@ cluster autoscaler.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,14 +32,17 @@ from capsim.engine.kubernetes.cluster import Cluster
 from capsim.engine.kubernetes.cluster_autoscaler import ClusterAutoscaler
 from capsim.engine.kubernetes.hpa_controller import HpaController, has_hpa
 from capsim.engine.kubernetes.jobs import JobPlacement
+from capsim.engine.kubernetes.keda import KedaOperator, ScaledObjectRun
 from capsim.engine.kubernetes.metrics import ResourceMetrics
-from capsim.engine.kubernetes.warm_start import initial_hpa_replicas, place_warm
+from capsim.engine.kubernetes.warm_start import initial_hpa_replicas, place_warm, warm_keda
 from capsim.engine.platform import PlatformSim
 from capsim.engine.recorder import Levels
 from capsim.engine.schedule import PeriodicTask
 from capsim.models.packing import PodRequest
 from capsim.scenario import KubernetesPlatform, PodTemplate, ServiceWorkload, pod_template
 from capsim.scenario.inputs import Inputs
+from capsim.scenario.keda import trigger_rules
+from capsim.scenario.platforms import keda_spec
 
 __all__ = ["KubernetesSim"]
 
@@ -119,15 +124,34 @@ class KubernetesSim(PlatformSim):
             scale_to=self.cluster.scale_to,
             recorder=self.recorder,
         )
+        self.keda = KedaOperator(
+            self._scaled_objects(scenario.base_dir),
+            desired=self.desired,
+            metrics=self.metrics,
+            scale_to=self.cluster.scale_to,
+            recorder=self.recorder,
+        )
         self.autoscaler = ClusterAutoscaler(
             self.cluster, platform, self.placement.pending_requests, self.batch_jobs.batch
         )
+
+    def _scaled_objects(self, base_dir: Path) -> list[ScaledObjectRun]:
+        """Each service a KEDA ScaledObject scales, with its triggers' rules."""
+        runs = []
+        for s, w in enumerate(self.services):
+            config, name = self.configs[w], self.names[w]
+            spec = keda_spec(config, base_dir, name)
+            if spec is not None:
+                rules = trigger_rules(spec, dict(config.keda_metrics))
+                runs.append(ScaledObjectRun.of(w, s, name, spec, rules))
+        return runs
 
     def tasks(self) -> list[PeriodicTask]:
         metrics = self.platform.metrics
         tasks = [
             PeriodicTask("metrics-scrape", metrics.metric_resolution_s, self._scrape),
             PeriodicTask("hpa-sync", metrics.sync_period_s, self.hpas.sync),
+            *self.keda.tasks(),
         ]
         autoscaler = self.platform.cluster_autoscaler
         if autoscaler.enabled:
@@ -179,6 +203,14 @@ class KubernetesSim(PlatformSim):
         )
         for w, replicas in warm.items():
             self.desired[w] = replicas
+        warm_keda(
+            self.keda.runs,
+            self.desired,
+            self.rates[0],
+            self.workloads,
+            self.limit_cores,
+            [c.routing for c in self.configs],
+        )
         place_warm(self.cluster, self.platform, self.desired, self.names)
 
     def submit(self, run: JobRun, now: float) -> None:

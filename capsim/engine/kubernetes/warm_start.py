@@ -22,6 +22,7 @@ import numpy.typing as npt
 from capsim.engine.kubernetes.cluster import Cluster
 from capsim.engine.kubernetes.cluster_autoscaler import pool_limits
 from capsim.engine.kubernetes.hpa_controller import HpaController, MetricRow
+from capsim.engine.kubernetes.keda import ScaledObjectRun
 from capsim.engine.recorder import PlatformRecorder
 from capsim.engine.warm import ReplicaProfile, WarmSize, replica_usage, settle
 from capsim.hpa import (
@@ -30,6 +31,7 @@ from capsim.hpa import (
     resource_replicas_counts,
     value_replicas,
 )
+from capsim.models.keda import keda_step
 from capsim.models.packing import Node, PodRequest, choose_node, plan_scale_up
 from capsim.scenario import KubernetesPlatform, ServiceWorkload
 
@@ -40,6 +42,7 @@ __all__ = [
     "settled_hpa_size",
     "steady_pods_metrics",
     "steady_service_metrics",
+    "warm_keda",
 ]
 
 LONG_AGO_S = -86_400.0  # when the starting pods were created, ran and turned Ready
@@ -91,6 +94,30 @@ def initial_hpa_replicas(
                 size.note("the HPA"),
             )
     return out
+
+
+def warm_keda(
+    runs: Sequence[ScaledObjectRun],
+    desired: IntArray,
+    first_rates: FloatArray,
+    workloads: Sequence[object],
+    cpu_limit_cores: Sequence[float],
+    routing: Sequence[str],
+) -> None:
+    """KEDA at time 0, after the HPA's warm size: a ScaledObject inactive at the first
+    tick's load (its triggers' steady values, :func:`steady_service_metrics`) has been
+    scaled to zero (or idle) long ago; an active one was last active now."""
+    for run in runs:
+        workload = workloads[run.workload]
+        assert isinstance(workload, ServiceWorkload)
+        size = int(desired[run.workload])
+        profile = ReplicaProfile.of(workload, cpu_limit_cores[run.workload], routing[run.workload])
+        steady = steady_service_metrics(float(first_rates[run.service]), size, profile)
+        active = run.active({name: round(value * 1000.0) for name, value in steady.items()})
+        step = keda_step(run.config, active, size, None, 0.0)
+        run.last_active_s = step.last_active_s
+        if step.replicas is not None:
+            desired[run.workload] = step.replicas
 
 
 def steady_pods_metrics(
