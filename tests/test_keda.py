@@ -237,3 +237,35 @@ def test_deploy_emit_writes_the_scaled_object(tmp_path: Path) -> None:
     broken = copy.deepcopy(scaled)
     broken["spec"]["idleReplicaCount"] = 1  # not below the HPA minimum (1)
     assert check_manifests([*emitted.objects[:-1], broken], "1.31") != []
+
+
+SCALED_OBJECT = """\
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: web}
+spec:
+  scaleTargetRef: {name: web}
+  maxReplicaCount: 10
+  cooldownPeriod: 120
+  triggers:
+    - type: prometheus
+      name: rps
+      metadata: {serverAddress: "http://p:9090", query: q, threshold: "4", activationThreshold: "1"}
+"""
+
+
+def test_validate_takes_a_scaled_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``validate --hpa`` takes a ScaledObject as it takes an HPA: 2 req/s for 30 min,
+    then nothing: scaled to zero after the 120 s cooldown (KEDA's reason in the log)."""
+    (tmp_path / "so.yaml").write_text(SCALED_OBJECT)
+    rows = ["timestamp,requests_per_s"] + [f"{60 * i},{2 if i < 30 else 0}" for i in range(60)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    argv = ["validate", "--hpa", str(tmp_path / "so.yaml"), "--trace", str(tmp_path / "t.csv")]
+    assert main([*argv, "--keda-metric", "rps=arrival_rate", "-o", "json"]) in (0, 1)
+    out = yaml.safe_load(capsys.readouterr().out)
+    reasons = [d["reason"] for d in out["decisions"]]
+    assert "KEDACooldownElapsed" in reasons
+    assert main([*argv]) == 2  # the prometheus trigger measures what? not said
+    assert "keda_metrics.rps: name the simulated metric" in capsys.readouterr().err
+    assert main([*argv, "--keda-metric", "rps"]) == 2
+    assert "--keda-metric: expected TRIGGER=METRIC" in capsys.readouterr().err

@@ -49,6 +49,7 @@ from capsim.results.run_result import RunResult
 from capsim.results.summary import interval_lengths_s
 from capsim.scenario import parse_scenario
 from capsim.scenario.base import is_name
+from capsim.scenario.keda import ScaledObjectSpec, load_scaled_objects
 from capsim.scenario.load.specs import TraceLoad, parse_load_spec
 from capsim.scenario.load.traces import read_trace
 from capsim.scenario.manifests import (
@@ -58,6 +59,7 @@ from capsim.scenario.manifests import (
     check_containers,
     load_deployments,
     load_hpas,
+    raw_objects,
 )
 from capsim.scenario.slo_defaults import (
     DEFAULT_SLO_OBJECTIVE_PCT,
@@ -74,6 +76,7 @@ __all__ = [
     "judge_run",
     "parse_node_pool",
     "select_hpa",
+    "select_scaler",
     "validate",
 ]
 
@@ -147,6 +150,7 @@ class ValidateInputs:
     max_reversals_per_hour: float = 4.0
     node_pool: NodePool = field(default_factory=NodePool)
     seed: int = 0
+    keda_metrics: tuple[tuple[str, str], ...] = ()  # a ScaledObject's triggers → metrics
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,40 @@ def select_hpa(path: Path, deployment: Path | None) -> HorizontalPodAutoscaler:
             "--deployment it scales, or one HPA per file"
         )
     return hpas[0]
+
+
+Scaler = HorizontalPodAutoscaler | ScaledObjectSpec
+"""What ``--hpa`` names: an HPA, or a KEDA ScaledObject's spec."""
+
+
+def select_scaler(path: Path, deployment: Path | None) -> Scaler:
+    """The HPA to validate (:func:`select_hpa`), or, in a file that holds KEDA
+    ScaledObjects and no HPA, the only ScaledObject, or the one whose
+    ``scaleTargetRef`` is the Deployment given."""
+    kinds = {str(doc.body.get("kind")) for doc in raw_objects(path)}
+    if "HorizontalPodAutoscaler" in kinds or "ScaledObject" not in kinds:
+        return select_hpa(path, deployment)
+    found = load_scaled_objects(path)
+    if len(found) > 1 and deployment is not None:
+        names = {d.metadata.name for d in load_deployments(deployment)}
+        found = [
+            s for s in found if s.scale_target_ref and s.scale_target_ref.name in names
+        ] or found
+    if len(found) != 1:
+        raise ManifestError(
+            f"{path}: expected one ScaledObject, found {len(found)}; give the --deployment it "
+            "scales, or one ScaledObject per file"
+        )
+    if found[0].scale_target_ref is None:
+        raise ManifestError(f"{path}: spec.scaleTargetRef: required for a ScaledObject")
+    return found[0]
+
+
+def max_replicas_of(scaler: Scaler) -> int:
+    """The most replicas the scaler allows."""
+    if isinstance(scaler, ScaledObjectSpec):
+        return scaler.max_replica_count
+    return scaler.spec.max_replicas
 
 
 def _deployment(path: Path | None, target: str) -> Deployment | None:
@@ -287,18 +325,30 @@ def _window(inputs: ValidateInputs) -> tuple[dict[str, Any], float]:
 
 
 def build_scenario(
-    inputs: ValidateInputs, hpa: HorizontalPodAutoscaler | None = None
+    inputs: ValidateInputs, hpa: Scaler | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """The one-service scenario the validation runs, and the assumptions behind it
-    (``hpa``: the one :func:`select_hpa` picks, if already read)."""
+    (``hpa``: the one :func:`select_scaler` picks, if already read)."""
     assumptions: list[str] = []
-    hpa = hpa or select_hpa(inputs.hpa, inputs.deployment)
-    target = hpa.spec.scale_target_ref.name
-    deployment = _deployment(inputs.deployment, target)
-    pod = _pod(deployment, assumptions)
-    if deployment is not None and any(m.container for m in hpa.spec.metrics):
-        check_containers(hpa, deployment)  # ContainerResource: the container must exist
-        pod["containers"] = deployment.container_requests()
+    hpa = hpa or select_scaler(inputs.hpa, inputs.deployment)
+    scaling: dict[str, Any]
+    if isinstance(hpa, ScaledObjectSpec):
+        assert hpa.scale_target_ref is not None  # select_scaler: required
+        target = hpa.scale_target_ref.name
+        deployment = _deployment(inputs.deployment, target)
+        pod = _pod(deployment, assumptions)
+        scaling = {
+            "keda_manifest": str(inputs.hpa.resolve()),
+            "keda_metrics": dict(inputs.keda_metrics),
+        }
+    else:
+        target = hpa.spec.scale_target_ref.name
+        deployment = _deployment(inputs.deployment, target)
+        pod = _pod(deployment, assumptions)
+        if deployment is not None and any(m.container for m in hpa.spec.metrics):
+            check_containers(hpa, deployment)  # ContainerResource: the container must exist
+            pod["containers"] = deployment.container_requests()
+        scaling = {"hpa_manifest": str(inputs.hpa.resolve())}
     cpu_ms = inputs.cpu_ms_per_request
     if cpu_ms is None:
         cpu_ms = DEFAULT_CPU_MS_PER_REQUEST
@@ -345,9 +395,7 @@ def build_scenario(
             "hpa": {
                 "kind": "kubernetes",
                 "node_pools": [pool.scenario_pool()],
-                "workloads": {
-                    workload_name(target): {"pod": pod, "hpa_manifest": str(inputs.hpa.resolve())}
-                },
+                "workloads": {workload_name(target): {"pod": pod, **scaling}},
             }
         },
     }
@@ -376,12 +424,12 @@ def validate(inputs: ValidateInputs, progress: bool | ProgressCallback = False) 
     """Run the validation (see the module docstring). Raises ``ScenarioError``,
     ``ManifestError``, ``WorkloadError`` or ``ValueError`` on bad input. ``progress``: as
     :func:`capsim.run`'s (a bar on stderr, or a callback)."""
-    hpa = select_hpa(inputs.hpa, inputs.deployment)
-    data, assumptions = build_scenario(inputs, hpa)
+    scaler = select_scaler(inputs.hpa, inputs.deployment)
+    data, assumptions = build_scenario(inputs, scaler)
     scenario = parse_scenario(data, where="capsim validate", base_dir=Path("."))
     result = capsim.run(scenario, progress=progress)
     name = scenario.workloads[0].name
-    return judge_run(result, name, hpa.spec.max_replicas, inputs, assumptions)
+    return judge_run(result, name, max_replicas_of(scaler), inputs, assumptions)
 
 
 def judge_run(

@@ -46,7 +46,17 @@ def _add_validate_inputs(parser: argparse.ArgumentParser, formats: tuple[str, ..
         required=True,
         type=Path,
         metavar="HPA.yaml",
-        help="the autoscaling/v2 HorizontalPodAutoscaler manifest to replay",
+        help="the autoscaling/v2 HorizontalPodAutoscaler manifest to replay (validate: or a "
+        "keda.sh/v1alpha1 ScaledObject)",
+    )
+    parser.add_argument(
+        "--keda-metric",
+        action="append",
+        default=[],
+        metavar="TRIGGER=METRIC",
+        help="validate: what a ScaledObject's trigger (its name or index) measures: queue_length, "
+        "requests_in_flight, requests_per_second or arrival_rate (needed for prometheus "
+        "triggers; repeat for several)",
     )
     parser.add_argument(
         "--deployment",
@@ -258,7 +268,16 @@ def _validate_inputs(args: argparse.Namespace) -> Any:
         max_reversals_per_hour=args.max_reversals_per_hour,
         node_pool=parse_node_pool(args.node_pool),
         seed=args.seed,
+        keda_metrics=tuple(_keda_metric(text) for text in args.keda_metric),
     )
+
+
+def _keda_metric(text: str) -> tuple[str, str]:
+    """``TRIGGER=METRIC`` of ``--keda-metric``; exit 2 naming it otherwise."""
+    trigger, sep, metric = text.partition("=")
+    if not sep or not trigger or not metric:
+        raise InputError(f"--keda-metric: expected TRIGGER=METRIC, got {text!r}")
+    return trigger, metric
 
 
 def _validate(args: argparse.Namespace) -> int:
