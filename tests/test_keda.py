@@ -204,6 +204,11 @@ def test_a_scaled_object_from_a_manifest_file(tmp_path: Path) -> None:
         ({"keda_metrics": {}}, "web.keda_metrics.0: name the simulated metric"),
         ({"triggers": [{"type": "kafka", "metadata": {}}]}, "keda.triggers[0].type"),
         ({"triggers": [PROM | {"metadata": {"threshold": "ten"}}]}, "metadata.threshold"),
+        ({"triggers": [PROM | {"metadata": {"threshold": "1e400"}}]}, "metadata.threshold"),
+        (
+            {"keda_metrics": {"0": "arrival_rate", "7": "queue_length"}},
+            "keda_metrics.7: no trigger",
+        ),
     ],
 )
 def test_what_is_not_simulated_is_refused_in_one_line(

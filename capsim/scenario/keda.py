@@ -280,6 +280,14 @@ def trigger_rules(
     """Each trigger as the simulation runs it; ``metrics`` maps a trigger's ``name`` (or
     its index, as text) to the simulated metric it measures. ``ValueError`` names the
     field."""
+    keys = {trigger.name or str(i) for i, trigger in enumerate(spec.triggers)}
+    keys |= {str(i) for i in range(len(spec.triggers))}
+    for key in metrics:
+        if key not in keys:
+            raise ValueError(
+                f"{where.rsplit('.', 1)[0]}.keda_metrics.{key}: no trigger of that name or "
+                f"index (triggers: {', '.join(sorted(keys))})"
+            )
     rules = []
     for index, trigger in enumerate(spec.triggers):
         field = f"{where}.triggers[{index}]"
@@ -306,7 +314,8 @@ def trigger_rules(
         if trigger.metric_type == "Utilization":
             raise ValueError(f"{field}.metricType: Utilization is only for cpu and memory triggers")
         key = trigger.name or str(index)
-        metric = metrics.get(key, "queue_length" if trigger.type in _QUEUE_TRIGGERS else "")
+        default = "queue_length" if trigger.type in _QUEUE_TRIGGERS else ""
+        metric = metrics.get(key, metrics.get(str(index), default))
         if metric not in SIMULATED_SERVICE_METRICS:
             raise ValueError(
                 f"{where.rsplit('.', 1)[0]}.keda_metrics.{key}: name the simulated metric the "
