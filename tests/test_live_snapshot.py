@@ -498,3 +498,77 @@ def test_an_unreadable_kubeconfig_exit_2(
     argv = ["live", "snapshot", "--namespace", "shop", "--kubeconfig", str(tmp_path / "none")]
     assert cli.main(argv) == 2
     assert "cannot load the kubeconfig" in capsys.readouterr().err
+
+
+def test_node_taints_labels_and_pod_placement_are_kept(
+    server: ApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tainted, labelled GPU node and a plain one: the pools carry the taints and labels
+    all their nodes have (not per-node ones: hostname, conditions), each Deployment its
+    tolerations, nodeSelector and required node affinity; what capsim does not simulate
+    (pod anti-affinity) is left out with a note. The scenario loads: only the GPU pod may
+    use the GPU pool."""
+    gpu = node("gpu-0", "g2-standard-8", ("8", "32Gi"), ("7910m", "29Gi"), gpu="1")
+    gpu["metadata"]["labels"]["gpu-type"] = "l4"
+    gpu["spec"] = {
+        "taints": [
+            {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"},
+        ]
+    }
+    server.seed(gpu, manager="kubelet")
+    server.seed(node("cpu-0", "n2-standard-4", ("4", "16Gi"), ("3920m", "13Gi")), manager="kubelet")
+    toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}
+    infer = deployment(
+        "infer",
+        [container("model", {"cpu": "2", "memory": "4Gi"}, {"nvidia.com/gpu": "1"})],
+        replicas=1,
+        tolerations=[toleration | {"tolerationSeconds": None}],
+        nodeSelector={"gpu-type": "l4"},
+        affinity=anti
+        | {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "gpu-type", "operator": "In", "values": ["l4"]}
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+    )
+    anti["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = [
+        {
+            "labelSelector": {"matchLabels": {"app": "infer"}},
+            "topologyKey": "kubernetes.io/hostname",
+        }
+    ]
+    server.seed(infer, manager="kubectl")
+    server.seed(
+        deployment("web", [container("app", {"cpu": "500m", "memory": "512Mi"})]), manager="kubectl"
+    )
+    assert snapshot(server, tmp_path) == 0
+    printed = capsys.readouterr().out
+    assert "podAntiAffinity not simulated, left out" in printed
+    scenario = capsim.load_scenario(tmp_path / "shop.yaml")
+    platform = scenario.platforms["kubernetes"]
+    assert isinstance(platform, KubernetesPlatform)
+    pools = {p.name: p for p in platform.node_pools}
+    g2, n2 = pools["g2-standard-8"], pools["n2-standard-4"]
+    assert g2.labels == {"gpu-type": "l4"}
+    assert [(t.key, t.value, t.effect) for t in g2.taints or ()] == [
+        ("nvidia.com/gpu", "present", "NoSchedule")
+    ]
+    assert n2.taints == ()  # written out: the cluster's, not capsim's default
+    infer_pod = platform.workloads["infer"].pod
+    web_pod = platform.workloads["web"].pod
+    assert infer_pod is not None
+    assert web_pod is not None
+    assert infer_pod.node_selector == {"gpu-type": "l4"}
+    assert infer_pod.affinity is not None
+    assert platform.pools_for(infer_pod)[0] == {"g2-standard-8"}
+    assert platform.pools_for(web_pod)[0] == {"n2-standard-4"}

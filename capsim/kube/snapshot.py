@@ -217,6 +217,8 @@ class _NodeSize:
     gpu: int
     alloc_cpu_m: int
     alloc_memory_b: int
+    labels: tuple[tuple[str, str], ...] = ()
+    taints: tuple[tuple[str, str, str], ...] = ()  # (key, value, effect)
 
 
 def _node_size(node: Mapping[str, Any]) -> _NodeSize:
@@ -237,6 +239,8 @@ def _node_size(node: Mapping[str, Any]) -> _NodeSize:
     def gpus(text: Any) -> int:
         return int(parse_quantity(text))
 
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    taints = (node.get("spec") or {}).get("taints") or []
     return _NodeSize(
         name=name,
         cpu_m=read("capacity", "cpu", parse_cpu_millicores),
@@ -244,7 +248,46 @@ def _node_size(node: Mapping[str, Any]) -> _NodeSize:
         gpu=read("capacity", GPU, gpus, required=False),
         alloc_cpu_m=read("allocatable", "cpu", parse_cpu_millicores),
         alloc_memory_b=read("allocatable", "memory", parse_memory_bytes),
+        labels=tuple(
+            sorted((str(k), str(v)) for k, v in labels.items() if k not in NODE_OWN_LABELS)
+        ),
+        taints=tuple(
+            sorted(
+                (str(t.get("key", "")), str(t.get("value", "") or ""), str(t.get("effect", "")))
+                for t in taints
+                if isinstance(t, Mapping)
+                and t.get("effect") in POOL_TAINT_EFFECTS
+                and t.get("key") not in NODE_CONDITION_TAINTS
+            )
+        ),
     )
+
+
+NODE_OWN_LABELS = frozenset(
+    {
+        "kubernetes.io/hostname",
+        "node.kubernetes.io/instance-type",
+        "beta.kubernetes.io/instance-type",
+    }
+)
+"""Labels a node has for itself (its name, and the instance type capsim adds per pool)."""
+POOL_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+NODE_CONDITION_TAINTS = frozenset(
+    {
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+        "node.kubernetes.io/unschedulable",
+        "node.kubernetes.io/memory-pressure",
+        "node.kubernetes.io/disk-pressure",
+        "node.kubernetes.io/pid-pressure",
+        "node.kubernetes.io/network-unavailable",
+        "node.cloudprovider.kubernetes.io/uninitialized",
+        "ToBeDeletedByClusterAutoscaler",
+        "DeletionCandidateOfClusterAutoscaler",
+    }
+)
+"""Taints the node controller and the cluster autoscaler put on a node for a while (its
+condition, its removal): not the pool's."""
 
 
 def _control_plane(node: Mapping[str, Any]) -> bool:
@@ -310,6 +353,17 @@ def _pool_entry(pool: _Pool, name: str, notes: list[str]) -> Obj:
         "cpu": format_cpu_millicores(reserved_cpu),
         "memory": format_memory_bytes(reserved_memory),
     }
+    labels = set.intersection(*(set(n.labels) for n in pool.nodes))
+    if labels:
+        entry["labels"] = dict(sorted(labels))
+    taints = set.intersection(*(set(n.taints) for n in pool.nodes))
+    if len({n.taints for n in pool.nodes}) > 1:
+        notes.append(f"node pool {name}: its nodes differ in taints; those all carry are kept")
+    # written out even when none: a GPU pool's default taint is GKE's, the cluster's are these
+    entry["taints"] = [
+        {"key": key, **({"value": value} if value else {}), "effect": effect}
+        for key, value, effect in sorted(taints)
+    ]
     count = len(pool.nodes)
     return entry | {"price_per_hour": 0, "min_nodes": count, "max_nodes": count}
 
@@ -397,7 +451,53 @@ def _pod_entry(deployment: Mapping[str, Any], label: str, notes: list[str]) -> O
             )
     if gpu:
         pod["gpu"] = gpu
-    return pod
+    return pod | _placement(spec, label, notes)
+
+
+def _placement(spec: Mapping[str, Any], label: str, notes: list[str]) -> Obj:
+    """The pod's tolerations, nodeSelector and required node affinity, as the scenario
+    writes them (``tolerationSeconds``, preferred and pod affinity are not simulated:
+    left out, with a note)."""
+    out: Obj = {}
+    tolerations = []
+    for toleration in spec.get("tolerations") or []:
+        if not isinstance(toleration, Mapping):
+            continue
+        kept = {
+            k: toleration[k]
+            for k in ("key", "operator", "value", "effect")
+            if toleration.get(k) not in (None, "")
+        }
+        tolerations.append(kept)
+    if tolerations:
+        out["tolerations"] = tolerations
+    selector = spec.get("nodeSelector") or {}
+    if selector:
+        out["node_selector"] = {str(k): str(v) for k, v in selector.items()}
+    affinity = spec.get("affinity") or {}
+    node = affinity.get("nodeAffinity") or {}
+    required = (node.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get(
+        "nodeSelectorTerms"
+    ) or []
+    terms = [
+        {"matchExpressions": term["matchExpressions"]}
+        for term in required
+        if isinstance(term, Mapping) and term.get("matchExpressions")
+    ]
+    if terms:
+        out["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
+            }
+        }
+    dropped = [k for k in ("podAffinity", "podAntiAffinity") if affinity.get(k)]
+    if node.get("preferredDuringSchedulingIgnoredDuringExecution"):
+        dropped.append("preferred node affinity")
+    if any(isinstance(t, Mapping) and t.get("matchFields") for t in required):
+        dropped.append("matchFields")
+    if dropped:
+        notes.append(f"{label}: {', '.join(dropped)} not simulated, left out")
+    return out
 
 
 def _targets(hpa: Mapping[str, Any], deployment: str) -> bool:
