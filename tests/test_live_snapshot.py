@@ -519,7 +519,9 @@ def test_node_taints_labels_and_pod_placement_are_kept(
     server.seed(gpu, manager="kubelet")
     server.seed(node("cpu-0", "n2-standard-4", ("4", "16Gi"), ("3920m", "13Gi")), manager="kubelet")
     toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-    anti: dict[str, Any] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}
+    anti: dict[str, Any] = {
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}
+    }
     infer = deployment(
         "infer",
         [container("model", {"cpu": "2", "memory": "4Gi"}, {"nvidia.com/gpu": "1"})],
