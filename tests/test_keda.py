@@ -274,3 +274,31 @@ def test_validate_takes_a_scaled_object(tmp_path: Path, capsys: pytest.CaptureFi
     assert "keda_metrics.rps: name the simulated metric" in capsys.readouterr().err
     assert main([*argv, "--keda-metric", "rps"]) == 2
     assert "--keda-metric: expected TRIGGER=METRIC" in capsys.readouterr().err
+
+
+def test_hpa_explain_describes_a_scaled_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """KEDA's part in words (activation, the cooldown, the sizes it sets), then the HPA
+    KEDA creates (``keda-hpa-<name>``, min 1 for minReplicaCount 0, its External metric
+    named ``s0-prometheus`` at the threshold) explained as any HPA."""
+    path = tmp_path / "so.yaml"
+    path.write_text(SCALED_OBJECT)
+    assert main(["hpa", "explain", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ScaledObject default/web")
+    assert "every 30 s; the object is active when any trigger is above its activation " in out
+    assert "(rps: above 1)" in out
+    assert "Active at 0: KEDA scales it to 1. Inactive for more than 120 s" in out
+    assert "In between, the HPA KEDA creates (keda-hpa-web):" in out
+    assert "Scales Deployment/web between 1 and 10 replicas" in out
+    assert "external metric s0-prometheus: keep the average at 4 per pod" in out
+    assert "described but not simulated" not in out
+    assert "--keda-metric TRIGGER=METRIC" in out
+    idle = SCALED_OBJECT.replace(
+        "maxReplicaCount: 10", "maxReplicaCount: 10\n  minReplicaCount: 2\n  idleReplicaCount: 0"
+    )
+    path.write_text(idle)
+    assert main(["hpa", "explain", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Active at 0 (idleReplicaCount): KEDA scales it to 2." in out

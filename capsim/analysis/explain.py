@@ -12,18 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from capsim.hpa import Behavior, ScalingPolicy, ScalingRules
+from capsim.scenario.keda import ScaledObjectDoc, kedas_own_hpa, trigger_target
 from capsim.scenario.manifests import (
     DEPRECATED_HPA_VERSIONS,
     SIMULATED_POD_METRICS,
     SIMULATED_SERVICE_METRICS,
     Deployment,
     HorizontalPodAutoscaler,
+    ManifestError,
     MetricSpec,
     check_containers,
 )
 from capsim.units import format_cpu_millicores, format_duration, format_memory_bytes
 
-__all__ = ["ControllerSettings", "Explanation", "explain_hpa"]
+__all__ = ["ControllerSettings", "Explanation", "explain_hpa", "explain_scaled_object"]
 
 
 @dataclass(frozen=True)
@@ -396,3 +398,74 @@ def explain_hpa(
         "notes": notes,
     }
     return Explanation(title, tuple(lines), tuple(warnings), tuple(notes), data)
+
+
+def explain_scaled_object(
+    scaled: ScaledObjectDoc,
+    deployments: Sequence[Deployment] = (),
+    settings: ControllerSettings = ControllerSettings(),
+) -> Explanation:
+    """Describe a KEDA ScaledObject: KEDA's activation and cooldown in words, then the HPA
+    KEDA creates for it (explained as any HPA: :func:`explain_hpa`). Raises
+    :class:`~capsim.scenario.manifests.ManifestError` naming a trigger capsim cannot read."""
+    spec = scaled.spec
+    try:
+        manifest = kedas_own_hpa(spec, scaled.name, scaled.namespace)
+    except ValueError as exc:
+        raise ManifestError(f"{scaled.source}: {exc}") from None
+    hpa = HorizontalPodAutoscaler.model_validate(manifest | {"source": scaled.source})
+    # (the triggers read: kedas_own_hpa raised on any it cannot)
+    inner = explain_hpa(hpa, deployments, settings)
+    namespace = scaled.namespace or "default"
+    floor = spec.hpa_min_replicas
+    idle = spec.idle_replica_count
+    rest = f"{idle} (idleReplicaCount)" if idle is not None else str(spec.min_replicas)
+    activations = []
+    for index, trigger in enumerate(spec.triggers):
+        label = trigger.name or f"{index} ({trigger.type})"
+        if trigger.type in ("cpu", "memory"):
+            activations.append(f"{label}: never (cpu and memory triggers do not activate)")
+            continue
+        _, activation = trigger_target(trigger, f"spec.triggers[{index}]")
+        activations.append(f"{label}: above {(activation or 0) / 1000:g}")
+    lines = [
+        f"KEDA polls {len(spec.triggers)} trigger(s) every {_seconds(spec.polling_interval)}; "
+        "the object is active when any trigger is above its activation threshold ("
+        + "; ".join(activations)
+        + ").",
+        f"Active at {rest}: KEDA scales it to {floor}. Inactive for more than "
+        f"{_seconds(spec.cooldown_period)} (cooldownPeriod) since the last active poll: "
+        f"KEDA scales it to {rest}.",
+        f"In between, the HPA KEDA creates ({hpa.metadata.name}):",
+        *(f"  {line}" for line in inner.lines),
+    ]
+    # KEDA's External metrics are simulated through the triggers (keda_metrics), so the
+    # HPA's own note on External metrics does not apply
+    notes = [n for n in inner.notes if "metrics are described but not simulated" not in n]
+    prometheus = [t.name or str(i) for i, t in enumerate(spec.triggers) if t.type == "prometheus"]
+    if prometheus:
+        notes.append(
+            "capsim does not run Prometheus queries: say what each prometheus trigger "
+            f"({', '.join(prometheus)}) measures with --keda-metric TRIGGER=METRIC (validate) "
+            "or keda_metrics (a scenario)"
+        )
+    if spec.fallback is not None:
+        notes.append("fallback: not simulated (the simulated scalers never fail)")
+    data = {
+        "kind": "ScaledObject",
+        "name": scaled.name,
+        "namespace": namespace,
+        "source": scaled.source,
+        "pollingInterval": spec.polling_interval,
+        "cooldownPeriod": spec.cooldown_period,
+        "minReplicaCount": spec.min_replicas,
+        "maxReplicaCount": spec.max_replica_count,
+        "idleReplicaCount": idle,
+        "hpa": inner.data,
+        "behavior": inner.data["behavior"],
+        "summary": lines,
+        "warnings": list(inner.warnings),
+        "notes": notes,
+    }
+    title = f"ScaledObject {namespace}/{scaled.name}"
+    return Explanation(title, tuple(lines), inner.warnings, tuple(notes), data)

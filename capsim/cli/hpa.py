@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -47,13 +48,15 @@ def add_hpa_parser(commands: Any) -> None:
         "explain",
         help="print an HPA's effective configuration in plain words and warn about mistakes",
         description="Read autoscaling/v2 HorizontalPodAutoscaler manifests (multi-document "
-        "YAML or kind: List) and print the effective configuration after API defaulting.",
+        "YAML or kind: List) and print the effective configuration after API defaulting; "
+        "a KEDA ScaledObject (keda.sh/v1alpha1) is described with the HPA KEDA creates.",
     )
     explain.add_argument(
         "manifests",
         nargs="+",
         metavar="HPA.yaml",
-        help="HorizontalPodAutoscaler manifest file(s): multi-document YAML or kind: List",
+        help="HorizontalPodAutoscaler (or KEDA ScaledObject) manifest file(s): "
+        "multi-document YAML or kind: List",
     )
     explain.add_argument(
         "--deployment",
@@ -121,6 +124,23 @@ def _render_text(explanations: Sequence[Explanation]) -> str:
     return "\n\n".join(blocks)
 
 
+def _explained(
+    path: Path, deployments: Sequence[Deployment], settings: ControllerSettings
+) -> list[Explanation]:
+    """The HPAs of a file explained, or its KEDA ScaledObjects when it has no HPA."""
+    from capsim.analysis.explain import explain_scaled_object
+    from capsim.scenario.keda import load_scaled_object_docs
+    from capsim.scenario.manifests import raw_objects
+
+    kinds = {str(doc.body.get("kind")) for doc in raw_objects(path)}
+    if "ScaledObject" in kinds and "HorizontalPodAutoscaler" not in kinds:
+        return [
+            explain_scaled_object(doc, deployments, settings)
+            for doc in load_scaled_object_docs(path)
+        ]
+    return [explain_hpa(hpa, deployments, settings) for hpa in load_hpas(path)]
+
+
 def _hpa_explain(args: argparse.Namespace) -> int:
     deployments: list[Deployment] = []
     for path in args.deployment:
@@ -131,9 +151,7 @@ def _hpa_explain(args: argparse.Namespace) -> int:
         sync_period_s=args.sync_period,
     )
     explanations = [
-        explain_hpa(hpa, deployments, settings)
-        for path in args.manifests
-        for hpa in load_hpas(path)
+        item for path in args.manifests for item in _explained(path, deployments, settings)
     ]
     refused = {id(e): rejected(e) for e in explanations}
     if args.output == "table":

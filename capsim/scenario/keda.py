@@ -54,11 +54,15 @@ __all__ = [
     "KEDA_API_VERSION",
     "KEDA_TRIGGERS",
     "KedaTrigger",
+    "ScaledObjectDoc",
     "ScaledObjectSpec",
     "TriggerRule",
     "keda_hpa",
+    "kedas_own_hpa",
+    "load_scaled_object_docs",
     "load_scaled_objects",
     "trigger_rules",
+    "trigger_target",
 ]
 
 KEDA_TRIGGERS = ("prometheus", "aws-sqs-queue", "rabbitmq", "cpu", "memory")
@@ -274,6 +278,34 @@ def _threshold(trigger: KedaTrigger, field: str) -> tuple[float, float]:
     return _number(trigger, key, 20.0, field), _number(trigger, "activationValue", 0.0, field)
 
 
+def trigger_target(trigger: KedaTrigger, field: str) -> tuple[MetricTarget, int | None]:
+    """A trigger's HPA target and activation threshold (milli; None for cpu and memory,
+    which never activate), by its scaler's metadata; ``ValueError`` names the field."""
+    if trigger.type not in KEDA_TRIGGERS:
+        raise ValueError(
+            f"{field}.type: the triggers capsim simulates are {', '.join(KEDA_TRIGGERS)}, "
+            f"got {trigger.type!r}"
+        )
+    if trigger.type in ("cpu", "memory"):
+        kind = trigger.metric_type
+        if kind not in ("Utilization", "AverageValue"):
+            raise ValueError(
+                f"{field}.metricType: Utilization or AverageValue for a {trigger.type} "
+                f"trigger, got {kind!r}"
+            )
+        value = _number(trigger, "value", None, field)
+        target = (
+            MetricTarget(type="Utilization", average_utilization=max(round(value), 1))
+            if kind == "Utilization"
+            else _target("AverageValue", _milli(value))
+        )
+        return target, None
+    if trigger.metric_type == "Utilization":
+        raise ValueError(f"{field}.metricType: Utilization is only for cpu and memory triggers")
+    goal, activation = _threshold(trigger, field)
+    return _target(trigger.metric_type or "AverageValue", _milli(goal)), _milli(activation)
+
+
 def trigger_rules(
     spec: ScaledObjectSpec, metrics: dict[str, str], where: str = "keda"
 ) -> list[TriggerRule]:
@@ -290,29 +322,10 @@ def trigger_rules(
             )
     rules = []
     for index, trigger in enumerate(spec.triggers):
-        field = f"{where}.triggers[{index}]"
-        if trigger.type not in KEDA_TRIGGERS:
-            raise ValueError(
-                f"{field}.type: the triggers capsim simulates are {', '.join(KEDA_TRIGGERS)}, "
-                f"got {trigger.type!r}"
-            )
-        if trigger.type in ("cpu", "memory"):
-            kind = trigger.metric_type
-            if kind not in ("Utilization", "AverageValue"):
-                raise ValueError(
-                    f"{field}.metricType: Utilization or AverageValue for a {trigger.type} "
-                    f"trigger, got {kind!r}"
-                )
-            value = _number(trigger, "value", None, field)
-            target = (
-                MetricTarget(type="Utilization", average_utilization=max(round(value), 1))
-                if kind == "Utilization"
-                else _target("AverageValue", _milli(value))
-            )
+        target, activation = trigger_target(trigger, f"{where}.triggers[{index}]")
+        if activation is None:
             rules.append(TriggerRule(index, trigger.type, target, None))
             continue
-        if trigger.metric_type == "Utilization":
-            raise ValueError(f"{field}.metricType: Utilization is only for cpu and memory triggers")
         key = trigger.name or str(index)
         default = "queue_length" if trigger.type in _QUEUE_TRIGGERS else ""
         metric = metrics.get(key, metrics.get(str(index), default))
@@ -322,10 +335,44 @@ def trigger_rules(
                 f"{trigger.type} trigger measures ({', '.join(SIMULATED_SERVICE_METRICS)}), "
                 + (f"got {metric!r}" if metric else "got none")
             )
-        goal, activation = _threshold(trigger, field)
-        target = _target(trigger.metric_type or "AverageValue", _milli(goal))
-        rules.append(TriggerRule(index, metric, target, _milli(activation)))
+        rules.append(TriggerRule(index, metric, target, activation))
     return rules
+
+
+def kedas_own_hpa(spec: ScaledObjectSpec, name: str, namespace: str | None) -> dict[str, Any]:
+    """The HPA manifest KEDA creates for ScaledObject ``name`` (``keda-hpa-<name>``, or
+    the name ``advanced.horizontalPodAutoscalerConfig`` gives), its External metrics
+    named as KEDA names them (``s<index>-<type>``)."""
+    metrics: list[dict[str, Any]] = []
+    for index, trigger in enumerate(spec.triggers):
+        target, activation = trigger_target(trigger, f"spec.triggers[{index}]")
+        dumped = target.model_dump(by_alias=True, exclude_none=True)
+        if activation is None:
+            metrics.append(
+                {"type": "Resource", "resource": {"name": trigger.type, "target": dumped}}
+            )
+        else:
+            metric = {"name": f"s{index}-{trigger.type}"}
+            metrics.append({"type": "External", "external": {"metric": metric, "target": dumped}})
+    advanced = spec.advanced
+    config = advanced.horizontal_pod_autoscaler_config if advanced else None
+    hpa_name = (config.name if config else None) or f"keda-hpa-{name}"
+    ref = spec.scale_target_ref or ScaleTarget(name=name)
+    body: dict[str, Any] = {
+        "scaleTargetRef": {"apiVersion": ref.api_version, "kind": ref.kind, "name": ref.name},
+        "minReplicas": spec.hpa_min_replicas,
+        "maxReplicas": spec.max_replica_count,
+        "metrics": metrics,
+    }
+    if spec.behavior is not None:
+        body["behavior"] = spec.behavior
+    metadata = {"name": hpa_name} | ({"namespace": namespace} if namespace else {})
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata,
+        "spec": body,
+    }
 
 
 def keda_hpa(spec: ScaledObjectSpec, rules: list[TriggerRule]) -> HpaTemplate:
@@ -357,10 +404,25 @@ def keda_hpa(spec: ScaledObjectSpec, rules: list[TriggerRule]) -> HpaTemplate:
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 
 
+@dataclass(frozen=True)
+class ScaledObjectDoc:
+    """A ScaledObject read from a file: its name, namespace, where, and spec."""
+
+    name: str
+    namespace: str | None
+    source: str
+    spec: ScaledObjectSpec
+
+
 def load_scaled_objects(path: str | Path) -> list[ScaledObjectSpec]:
     """The spec of every ``keda.sh/v1alpha1`` ScaledObject in a YAML file (other kinds are
     skipped); :class:`~capsim.scenario.manifests.ManifestError` names the file, document,
     field and value, or says the file holds none."""
+    return [doc.spec for doc in load_scaled_object_docs(path)]
+
+
+def load_scaled_object_docs(path: str | Path) -> list[ScaledObjectDoc]:
+    """:func:`load_scaled_objects` with each object's name, namespace and place."""
     specs = []
     for doc in _objects_of_kind(Path(path), "ScaledObject"):
         if doc.body.get("apiVersion") != KEDA_API_VERSION:
@@ -376,8 +438,18 @@ def load_scaled_objects(path: str | Path) -> list[ScaledObjectSpec]:
                 "not simulated (remove the annotation to simulate it scaling)"
             )
         spec = doc.body.get("spec")
+        metadata = doc.body.get("metadata") or {}
         try:
-            specs.append(ScaledObjectSpec.model_validate(spec))
+            parsed = ScaledObjectSpec.model_validate(spec)
         except ValidationError as exc:
             raise ManifestError(validation_message(f"{doc.where}: spec", exc, spec)) from None
+        namespace = metadata.get("namespace")
+        specs.append(
+            ScaledObjectDoc(
+                str(metadata.get("name", "")),
+                None if namespace is None else str(namespace),
+                doc.where,
+                parsed,
+            )
+        )
     return specs
