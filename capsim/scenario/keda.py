@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, StrictBool, ValidationError, field_validator, model_validator
 
 from capsim.scenario.manifests import (
     SIMULATED_SERVICE_METRICS,
     HpaTemplate,
+    Int32,
     ManifestError,
     MetricTarget,
     _Model,
@@ -84,7 +85,7 @@ class KedaTrigger(_Model):
     metric_type: Literal["AverageValue", "Value", "Utilization"] | None = None
     """The HPA target's type: ``AverageValue`` (default), ``Value``; ``Utilization`` or
     ``AverageValue`` for cpu and memory (needed there)."""
-    use_cached_metrics: bool = False
+    use_cached_metrics: StrictBool = False
     """Accepted; no effect (the values are the scrapes')."""
     authentication_ref: dict[str, Any] | None = None
     """Accepted; no effect."""
@@ -116,7 +117,7 @@ class KedaAdvanced(_Model):
 
     horizontal_pod_autoscaler_config: HpaConfig | None = None
     """The HPA KEDA creates: its name and behavior."""
-    restore_to_original_replica_count: bool = False
+    restore_to_original_replica_count: StrictBool = False
     """Accepted; no effect (the ScaledObject is never deleted in a run)."""
     scaling_modifiers: dict[str, Any] | None = None
     """A composite metric: not simulated, refused."""
@@ -125,9 +126,9 @@ class KedaAdvanced(_Model):
 class KedaFallback(_Model):
     """``fallback``: accepted, never applies (the simulated scalers never fail)."""
 
-    failure_threshold: int = Field(ge=0)
+    failure_threshold: Int32 = Field(ge=0)
     """Consecutive scaler failures before the fallback."""
-    replicas: int = Field(ge=0)
+    replicas: Int32 = Field(ge=0)
     """The replicas of the fallback."""
     behavior: str = "static"
     """How the fallback replicas are chosen."""
@@ -150,17 +151,17 @@ class ScaledObjectSpec(_Model):
 
     scale_target_ref: ScaleTarget | None = None
     """The Deployment scaled (optional inline: the workload's)."""
-    polling_interval: int = Field(default=30, ge=1, le=86_400)
+    polling_interval: Int32 = Field(default=30, ge=1, le=86_400)
     """Seconds between KEDA's polls of the triggers (activation, to and from zero)."""
-    cooldown_period: int = Field(default=300, ge=0, le=86_400 * 7)
+    cooldown_period: Int32 = Field(default=300, ge=0, le=86_400 * 7)
     """Seconds after the last active poll before scaling to zero (or idle)."""
-    initial_cooldown_period: int = Field(default=0, ge=0, le=86_400 * 7)
+    initial_cooldown_period: Int32 = Field(default=0, ge=0, le=86_400 * 7)
     """Seconds after creation before a never-active object may scale to zero."""
-    min_replica_count: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    min_replica_count: Int32 | None = Field(default=None, ge=0)
     """The fewest replicas when active (0 when unset: scale to zero)."""
-    max_replica_count: int = Field(default=100, ge=1, le=2**31 - 1)
+    max_replica_count: Int32 = Field(default=100, ge=1)
     """The HPA's ``maxReplicas``."""
-    idle_replica_count: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    idle_replica_count: Int32 | None = Field(default=None, ge=0)
     """The replicas when inactive, below ``minReplicaCount``."""
     fallback: KedaFallback | None = None
     """Accepted; never applies (the simulated scalers never fail)."""

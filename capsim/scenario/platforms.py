@@ -179,7 +179,7 @@ class ClusterAutoscaler(FrozenModel):
     scale_down_unneeded_s: Seconds = Field(default=600.0, alias="scale_down_unneeded")
     scale_down_delay_after_add_s: Seconds = Field(default=600.0, alias="scale_down_delay_after_add")
     max_node_provision_s: PositiveSeconds = Field(default=900.0, alias="max_node_provision")
-    expander: str = "least-waste"
+    expander: str = Field(default="least-waste", max_length=200)
     """Which pool grows when pending pods could go to several: ``least-waste`` (the
     upstream default since 1.33), ``price``, ``most-pods``, ``least-nodes`` or
     ``random``, or a comma-separated chain (``price,least-waste``) applied in turn, ties
