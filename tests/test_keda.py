@@ -302,3 +302,13 @@ def test_hpa_explain_describes_a_scaled_object(
     assert main(["hpa", "explain", str(path)]) == 0
     out = capsys.readouterr().out
     assert "Active at 0 (idleReplicaCount): KEDA scales it to 2." in out
+
+
+def test_the_bundled_scaled_object_example_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's KEDA example: the NASA trace ×40 for two days, one replica per 10
+    requests/s, a 10-minute scale-down window: PASS."""
+    from validate_examples import example_inputs
+
+    argv = ["validate", *example_inputs("scaledobject.yaml"), "--keda-metric", "rps=arrival_rate"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("capsim validate: PASS")
