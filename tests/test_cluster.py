@@ -52,12 +52,16 @@ def test_scale_up_first_fit_decreasing() -> None:
         PoolLimits("small", 2000, 8 * GIB, 0, max_nodes=10),
         PoolLimits("big", 8000, 32 * GIB, 0, max_nodes=2),
     ]
-    # Largest first: the 4-core pod opens a big node (8 cores), whose free 4 cores take
-    # four of the six 1-core pods; the last two open one small node (2 cores).
+    # One option per pool, its pods packed largest first. big: the 4-core pod opens a
+    # node whose free 4 cores take four 1-core pods, a second node the last two: 2 nodes
+    # for all 7 pods, wasting 6/16 of the CPU and 57/64 of the memory (1.27). small: the
+    # 4-core pod fits no small node; the six 1-core pods need 3 nodes, wasting 0 and 18/24
+    # (0.75). least-waste grows small by 3; the 4-core pod waits for the next scan, one
+    # pool growing per scan as upstream.
     pending = [PodRequest(1000, GIB)] * 6 + [PodRequest(4000, GIB)]
-    assert plan_scale_up(pending, [], pools, {}) == {"big": 1, "small": 1}
-    # Without the big pod, six 1-core pods need three small nodes.
-    assert plan_scale_up(pending[:6], [], pools, {}) == {"small": 3}
+    assert plan_scale_up(pending, [], pools, {}) == {"small": 3}
+    assert plan_scale_up(pending, [], pools, {}, ("most-pods",)) == {"big": 2}
+    assert plan_scale_up(pending[6:], [], pools, {}) == {"big": 1}
 
 
 def test_scale_up_counts_nodes_already_coming_and_max_nodes() -> None:

@@ -423,10 +423,11 @@ class TestApplyAnswers:
         lines = err.strip().splitlines()
         assert len(lines) == 1
         assert lines[0] == (
-            f"capsim: error: {emitted / 'service-web.yaml'}: document 1: Service shop/web: "
+            # the first Service in file order: the etl job's headless one
+            f"capsim: error: {emitted / 'service-etl.yaml'}: document 1: Service shop/etl: "
             "namespace 'shop' "
             "does not exist: create it first (kubectl create namespace shop) or choose another "
-            "with --namespace (and 5 more object(s), listed above)"
+            "with --namespace (and 7 more object(s), listed above)"
         )
         assert "Deployment shop/web: no-namespace" in out
         assert server.writes == []

@@ -218,7 +218,7 @@ BAD_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "two scaling modes",
         lambda d: k8s(d)["workloads"]["web"].update(replicas=3),
-        "give only one of hpa, hpa_manifest and replicas",
+        "give only one of hpa, hpa_manifest, keda, keda_manifest and replicas",
     ),
     (
         "pod fits nowhere",
