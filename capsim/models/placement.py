@@ -45,6 +45,7 @@ __all__ = [
     "matches_term",
     "preference_rank",
     "tolerates",
+    "untolerated",
 ]
 
 Effect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
@@ -136,7 +137,8 @@ def tolerates(toleration: Toleration, taint: Taint) -> bool:
     return toleration.value == taint.value
 
 
-def _untolerated(taints: Sequence[Taint], tolerations: Sequence[Toleration]) -> list[Taint]:
+def untolerated(taints: Sequence[Taint], tolerations: Sequence[Toleration]) -> list[Taint]:
+    """The taints of ``taints`` no toleration of ``tolerations`` tolerates."""
     return [t for t in taints if not any(tolerates(x, t) for x in tolerations)]
 
 
@@ -173,7 +175,7 @@ def matches_term(labels: Mapping[str, str], term: AffinityTerm) -> bool:
 
 def _allowed(pod: PodPlacement, shape: NodeShape) -> bool:
     blocking = [t for t in shape.taints if t.effect in BLOCKING]
-    if _untolerated(blocking, pod.all_tolerations()):
+    if untolerated(blocking, pod.all_tolerations()):
         return False
     selector = pod.node_selector or {}
     if any(shape.labels.get(key) != value for key, value in selector.items()):
@@ -190,4 +192,4 @@ def preference_rank(pod: PodPlacement, shape: NodeShape) -> int:
     """How many ``PreferNoSchedule`` taints of the pool the pod does not tolerate: the
     scheduler prefers nodes with fewer (compared before the resource score)."""
     soft = [t for t in shape.taints if t.effect == "PreferNoSchedule"]
-    return len(_untolerated(soft, pod.all_tolerations()))
+    return len(untolerated(soft, pod.all_tolerations()))

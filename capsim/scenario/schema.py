@@ -38,7 +38,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from capsim.data import bundled_scenarios, resolve_scenario
-from capsim.models.placement import tolerates
+from capsim.models.placement import BLOCKING, untolerated
 from capsim.scenario.base import FrozenModel, Name, ScenarioError
 from capsim.scenario.fields import Int, PositiveSeconds
 from capsim.scenario.grid import check_batch_sizes, run_grid
@@ -283,12 +283,8 @@ def _placement_problem(platform: KubernetesPlatform, pod: PodTemplate) -> str:
     reasons = []
     for pool in platform.node_pools:
         shape = pool.shape
-        blocking = [
-            str(t)
-            for t in shape.taints
-            if t.effect != "PreferNoSchedule"
-            and not any(tolerates(x, t) for x in pod.placement.all_tolerations())
-        ]
+        hard = [t for t in shape.taints if t.effect in BLOCKING]
+        blocking = [str(t) for t in untolerated(hard, pod.placement.all_tolerations())]
         if blocking:
             reasons.append(f"{pool.name} is tainted {', '.join(blocking)} (add a toleration)")
         else:

@@ -109,12 +109,12 @@ class KedaOperator:
     def _poller(self, run: ScaledObjectRun) -> Callable[[float], None]:
         def poll(now: float) -> None:
             current = int(self.desired[run.workload])
-            active = run.active(self._values(run))
-            step = keda_step(run.config, active, current, run.last_active_s, now)
+            seen = self._values(run)
+            step = keda_step(run.config, run.active(seen), current, run.last_active_s, now)
             run.last_active_s = step.last_active_s
             if step.replicas is None or step.replicas == current:
                 return
-            values = ", ".join(f"{k} {v / 1000:g}" for k, v in self._values(run).items())
+            values = ", ".join(f"{k} {v / 1000:g}" for k, v in seen.items())
             self._recorder.event(
                 now, run.name, "scale", current, step.replicas, step.reason, f"KEDA: {values}"
             )
