@@ -348,16 +348,19 @@ def _summary_of(w: str, key: str) -> Callable[[Column], float]:
     return lambda c: _workload_value(c, w, key)
 
 
-def _sampled_row(columns: list[Column], w: str, stat: str) -> list[Row]:
-    """The ``stat`` latency row of ``w``; under ``service_model: exact`` also its 95 %
+def _sampled_row(
+    columns: list[Column], w: str, stat: str, timed: str = "latency", name: str = "latency"
+) -> list[Row]:
+    """The ``stat`` row of ``w``'s ``timed`` (``latency``; ``ttft``, ``tpot`` for LLM
+    services, shown as ``name``); under ``service_model: exact`` also its 95 %
     interval's half-width, and no winner where the platforms' intervals overlap (the
     difference is then within what the sampling could give)."""
-    label = f"{w}: {stat} latency"
-    row = _row(columns, label, "ms", "lower", _summary_of(w, f"latency_{stat}_ms"))
+    label = f"{w}: {stat} {name}"
+    row = _row(columns, label, "ms", "lower", _summary_of(w, f"{timed}_{stat}_ms"))
     half = _row(
-        columns, f"{label}, 95 % interval ±", "ms", None, _summary_of(w, f"latency_{stat}_ci95_ms")
+        columns, f"{label}, 95 % interval ±", "ms", None, _summary_of(w, f"{timed}_{stat}_ci95_ms")
     )
-    key = f"latency_{stat}_ci95_ms"
+    key = f"{timed}_{stat}_ci95_ms"
     sampled = any(key in (c.platform["workloads"].get(w) or {}) for c in columns)
     if not sampled:  # the expected model: no sampling noise, no interval
         return [row]
@@ -406,6 +409,8 @@ def _service_rows(columns: list[Column], w: str) -> list[Row]:
     return [
         *_sampled_row(columns, w, "p95"),
         *_sampled_row(columns, w, "p99"),
+        *_sampled_row(columns, w, "p95", "ttft", "time to first token (TTFT)"),
+        *_sampled_row(columns, w, "p95", "tpot", "time per output token (TPOT)"),
         _row(columns, f"{w}: SLO met (1 yes, 0 no)", "", "higher", _slo_met(w)),
         _row(
             columns,

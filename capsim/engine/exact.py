@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capsim.engine.llm import LlmService
 from capsim.engine.services import O_FAILED_FINALLY, RETRY_FIELDS
 from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import requests as rq
@@ -298,10 +299,53 @@ class _Service:
         self.response_ticks.append((response_tick[:written] + first_tick).astype(np.int32))
         return {"counts": counts, "integrals": integrals, "in_system": in_system}
 
+    def fill(self, o: FloatArray, result: dict[str, Any], ready: int, dt: float) -> FloatArray:
+        """The per-tick fields (``capsim.models.service.O_*``) of ``result`` into ``o``
+        (ticks × fields); returns the arrivals per tick."""
+        counts, integrals = result["counts"], result["integrals"]
+        w, p = self.workload, self.params
+        o[:, sv.O_SERVED] = counts[:, rq.COUNT_SERVED] + counts[:, rq.COUNT_TIMED_OUT]
+        o[:, sv.O_DROPPED] = (
+            counts[:, rq.COUNT_DROPPED_NO_REPLICA]
+            + counts[:, rq.COUNT_DROPPED_QUEUE_FULL]
+            + counts[:, rq.COUNT_DROPPED_GRACE]
+        )
+        o[:, sv.O_ABANDONED] = counts[:, rq.COUNT_ABANDONED]
+        mean_s = w.cpu_ms_per_request / 1000.0
+        o[:, sv.O_CAPACITY] = ready * min(p.slots, p.cores) / mean_s
+        o[:, sv.O_IN_FLIGHT] = integrals[:, rq.INTEGRAL_IN_SYSTEM] / dt
+        o[:, sv.O_QUEUED] = integrals[:, rq.INTEGRAL_QUEUED] / dt
+        o[:, sv.O_BUSY] = integrals[:, rq.INTEGRAL_BUSY] / dt
+        o[:, sv.O_IN_SYSTEM] = result["in_system"]
+        o[:, sv.O_MU] = 1.0 / mean_s
+        o[:, sv.O_MU2] = 1.0
+        o[:, sv.O_WAIT_RATE] = 1.0
+        o[:, sv.O_WAIT_LIMIT] = math.inf
+        if ready > 0:
+            cpu = integrals[:, rq.INTEGRAL_CPU] / dt / ready + w.idle_cpu_millicores / 1000.0
+            o[:, sv.O_CPU] = np.minimum(cpu, p.cores)
+            o[:, sv.O_MEMORY] = w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
+        arrived: FloatArray = counts[:, rq.COUNT_ARRIVED].astype(np.float64)
+        return arrived
+
+    def in_system(self) -> int:
+        return rq.in_system(self.state)
+
+    def completions(self) -> tuple[Float32Array, Int32Array]:
+        """Every completion so far: response times (s) and their ticks."""
+        if not self.responses:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32)
+        return np.concatenate(self.responses), np.concatenate(self.response_ticks)
+
+    def clear(self) -> None:
+        self.responses.clear()
+        self.response_ticks.clear()
+
 
 class ExactServiceBank:
     """The services of one platform under ``service_model: exact`` (see the module
-    docstring); the interface of :class:`~capsim.engine.services.ServiceBank`."""
+    docstring); the interface of :class:`~capsim.engine.services.ServiceBank`. LLM
+    services (``llm:``) run through :class:`capsim.engine.llm.LlmService`."""
 
     def __init__(
         self,
@@ -313,19 +357,37 @@ class ExactServiceBank:
             tuple[np.random.SeedSequence, np.random.SeedSequence, np.random.SeedSequence]
         ],
         base_dir: Path,
+        duration_s: float = math.inf,
     ) -> None:
         self.tick_s = tick_s
         self.workloads = list(workloads)
         self.cpu_limit_cores = np.array(cpu_limit_cores, dtype=np.float64).reshape(len(workloads))
-        self._services = [
-            _Service(w, core_params(w, float(limit), route), seed, base_dir)
-            for w, limit, route, seed in zip(
-                workloads, self.cpu_limit_cores, routing, seeds, strict=True
+        self._services: list[_Service | LlmService] = []
+        for w, limit, route, seed in zip(
+            workloads, self.cpu_limit_cores, routing, seeds, strict=True
+        ):
+            # (an LLM service takes only its arrival process from the plain one)
+            plain = _Service(
+                w, core_params(w, float(limit), "random" if w.llm else route), seed, base_dir
             )
-        ]
+            if w.llm is None:
+                self._services.append(plain)
+                continue
+            self._services.append(
+                LlmService(
+                    w, route, seed, base_dir, duration_s, plain.arrivals, TERMINATION_GRACE_S,
+                    WARM_UP_S,
+                )  # fmt: skip
+            )
+        self.llm = [s for s, w in enumerate(self.workloads) if w.llm is not None]
+        """The LLM services' positions."""
         self.next_tick = 0
         self.arrived = np.zeros((0, len(workloads)))
         """Requests that arrived in each tick of the last :meth:`step` (ticks × services)."""
+        self.gpu_levels = np.zeros((0, len(workloads), 4))
+        """LLM services, each tick of the last :meth:`step`: replicas with a pass running
+        (time mean), KV-cache share reserved, output tokens/s, replicas present (zeros for
+        other services)."""
 
     def warm(self, rates: FloatArray, replicas: FloatArray) -> None:
         """Serve :data:`WARM_UP_S` of ``rates`` (req/s) on ``replicas`` before ``t = 0``;
@@ -334,12 +396,11 @@ class ExactServiceBank:
         for s, service in enumerate(self._services):
             service.set_replicas(int(replicas[s]))
             service.advance(edges, np.array([float(rates[s])]), 0)
-            service.responses.clear()
-            service.response_ticks.clear()
+            service.clear()
 
     def in_system(self) -> FloatArray:
         """Requests in each service now (in slots or queued, draining replicas too)."""
-        return np.array([float(rq.in_system(s.state)) for s in self._services])
+        return np.array([float(s.in_system()) for s in self._services])
 
     def retries_pending(self) -> FloatArray:
         """No retries in the exact model."""
@@ -353,40 +414,18 @@ class ExactServiceBank:
         edges = (self.next_tick + np.arange(m + 1, dtype=np.float64)) * self.tick_s
         dt = self.tick_s
         self.arrived = np.zeros((m, rates.shape[1]))
+        self.gpu_levels = np.zeros((m, rates.shape[1], 4))
         for s, service in enumerate(self._services):
             ready = int(replicas[s])
             service.set_replicas(ready)
             result = service.advance(
                 edges, np.asarray(rates[:, s], dtype=np.float64), self.next_tick
             )
-            counts, integrals = result["counts"], result["integrals"]
-            w, p = service.workload, service.params
             o = out[:, s]
-            self.arrived[:, s] = counts[:, rq.COUNT_ARRIVED]
-            o[:, sv.O_SERVED] = counts[:, rq.COUNT_SERVED] + counts[:, rq.COUNT_TIMED_OUT]
-            o[:, sv.O_DROPPED] = (
-                counts[:, rq.COUNT_DROPPED_NO_REPLICA]
-                + counts[:, rq.COUNT_DROPPED_QUEUE_FULL]
-                + counts[:, rq.COUNT_DROPPED_GRACE]
-            )
-            o[:, sv.O_ABANDONED] = counts[:, rq.COUNT_ABANDONED]
-            mean_s = w.cpu_ms_per_request / 1000.0
-            o[:, sv.O_CAPACITY] = ready * min(p.slots, p.cores) / mean_s
-            o[:, sv.O_IN_FLIGHT] = integrals[:, rq.INTEGRAL_IN_SYSTEM] / dt
-            o[:, sv.O_QUEUED] = integrals[:, rq.INTEGRAL_QUEUED] / dt
-            o[:, sv.O_BUSY] = integrals[:, rq.INTEGRAL_BUSY] / dt
-            o[:, sv.O_IN_SYSTEM] = result["in_system"]
-            o[:, sv.O_MU] = 1.0 / mean_s
-            o[:, sv.O_MU2] = 1.0
-            o[:, sv.O_WAIT_RATE] = 1.0
-            o[:, sv.O_WAIT_LIMIT] = math.inf
-            if ready > 0:
-                cpu = integrals[:, rq.INTEGRAL_CPU] / dt / ready + w.idle_cpu_millicores / 1000.0
-                o[:, sv.O_CPU] = np.minimum(cpu, p.cores)
-                o[:, sv.O_MEMORY] = (
-                    w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
-                )
+            self.arrived[:, s] = service.fill(o, result, ready, dt)
             o[:, O_FAILED_FINALLY] = o[:, sv.O_DROPPED] + o[:, sv.O_ABANDONED]
+            if isinstance(service, LlmService):
+                self.gpu_levels[:, s] = service.gpu_levels(result, ready, dt)
         self.next_tick += m
         return out
 
@@ -395,6 +434,20 @@ class ExactServiceBank:
         per request, 60 ns at a second) in completion order and the tick each completed
         in."""
         service = self._services[s]
-        if not service.responses:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32)
-        return np.concatenate(service.responses), np.concatenate(service.response_ticks)
+        if isinstance(service, LlmService):
+            values, ticks = service.completions()
+            return np.ascontiguousarray(values[:, 0]), ticks
+        return service.completions()
+
+    def token_samples(self, s: int) -> tuple[Float32Array, Float32Array, Int32Array] | None:
+        """An LLM service's TTFT and TPOT (s; TPOT NaN for one-token outputs) of every
+        completion and their ticks; None for other services."""
+        service = self._services[s]
+        if not isinstance(service, LlmService):
+            return None
+        values, ticks = service.completions()
+        return (
+            np.ascontiguousarray(values[:, 1]),
+            np.ascontiguousarray(values[:, 2]),
+            ticks,
+        )

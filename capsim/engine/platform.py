@@ -65,6 +65,7 @@ class PlatformSim:
                 inputs.tick_s,
                 [inputs.request_seeds(w.name, name) for w in service_workloads],
                 scenario.base_dir,
+                inputs.n_ticks * inputs.tick_s,
             )
         else:
             self.bank = ServiceBank(
@@ -99,6 +100,7 @@ class PlatformSim:
         columns = 2 + len(SIMULATED_SERVICE_METRICS)
         self.pods_integral = np.zeros((n, columns))  # their integrals up to the current tick
         self.pods_rate = np.zeros((n, columns))  # their values during the current tick
+        self.service_gpus = np.zeros(n)  # GPUs one replica of each service holds (subclasses)
         self.tick_start_s = 0.0
         self.next_tick = 0  # index of the next tick to step
         self.on_progress: ProgressCallback | None = None
@@ -197,6 +199,8 @@ class PlatformSim:
         if isinstance(self.bank, ExactServiceBank):
             self.recorder.arrival_rates[first:last] = self.bank.arrived / tick_s
             arrivals = self.recorder.arrival_rates[first:last]
+            if self.bank.llm:
+                self.recorder.llm_ticks(first, self.bank.gpu_levels, ready, self.service_gpus)
         # The integrals are folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
         # this order however the ticks are blocked: metric samples are then the same
         # floats for any block lengths (the fast path folds the same way).
@@ -271,5 +275,8 @@ class PlatformSim:
         self._record(end, self.inputs.n_ticks)
         if isinstance(self.bank, ExactServiceBank):
             self.recorder.samples = [self.bank.samples(s) for s in range(len(self.services))]
+            self.recorder.token_samples = [
+                self.bank.token_samples(s) for s in range(len(self.services))
+            ]
         self.recorder.finalize()
         return self.recorder

@@ -103,6 +103,60 @@ class PlatformRecorder:
     """``service_model: exact``: per service, every completion's response (s) and tick,
     in completion order (set before :meth:`finalize`); the latency columns are then
     measured, not pooled laws."""
+    token_samples: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32]] | None] | None = None
+    """LLM services (None for others): every completion's TTFT and TPOT (s) and tick."""
+    _llm: FloatArray | None = None  # (n_ticks, services, 4): see llm_ticks
+
+    def llm_ticks(
+        self, first: int, levels: FloatArray, ready: npt.NDArray[np.int64], gpus: FloatArray
+    ) -> None:
+        """LLM services' per-tick levels from tick ``first`` (``levels``: ticks × services
+        × (replicas with a pass running, KV share reserved, output tokens/s, replicas
+        present)): kept as GPUs busy, busy share of the replicas present, KV share and
+        tokens/s."""
+        if self._llm is None:
+            self._llm = np.zeros((self.n_ticks, len(self.services), 4))
+        block = self._llm[first : first + levels.shape[0]]
+        block[:, :, 0] = levels[:, :, 0] * gpus
+        present = levels[:, :, 3]
+        block[:, :, 1] = np.where(present > 0, levels[:, :, 0] / np.maximum(present, 1e-300), 0.0)
+        block[:, :, 2] = levels[:, :, 1]
+        block[:, :, 3] = levels[:, :, 2]
+
+    def _token_fields(self, i: int) -> dict[str, Any]:
+        """Service ``i``'s TTFT and TPOT samples for its LatencySamples (none: not LLM)."""
+        if self.token_samples is None or self.token_samples[i] is None:
+            return {}
+        ttft, tpot, _ = self.token_samples[i]  # type: ignore[misc]
+        return {"ttft_s": ttft, "tpot_s": tpot}
+
+    def _llm_columns(self) -> dict[str, FloatArray]:
+        """Per row: the LLM services' interval means (GPUs busy, GPU busy %, KV-cache
+        usage %, output tokens/s) and TTFT/TPOT p95 (ms); NaN for other workloads."""
+        assert self._llm is not None and self.token_samples is not None
+        rows, n = len(self._intervals), len(self.workloads)
+        names = ("gpu_busy", "gpu_busy_pct", "kv_cache_usage_pct", "output_tokens_per_s")
+        out = {name: np.full((rows, n), np.nan) for name in names}
+        scale = (1.0, 100.0, 100.0, 1.0)
+        llm = [i for i, t in enumerate(self.token_samples) if t is not None]
+        for row, (first, last) in enumerate(self._intervals):
+            if last <= first:
+                continue
+            means = self._llm[first:last].mean(axis=0)
+            for k, name in enumerate(names):
+                for i in llm:
+                    out[name][row, self.services[i]] = scale[k] * means[i, k]
+        starts = np.array([first for first, _ in self._intervals], dtype=np.int64)
+        for column, index in (("ttft_p95_ms", 0), ("tpot_p95_ms", 1)):
+            values = np.full((rows, n), np.nan)
+            for i in llm:
+                samples = self.token_samples[i]
+                assert samples is not None
+                data, ticks = samples[index], samples[2]
+                keep = np.isfinite(data)
+                values[:, self.services[i]] = _row_p95_ms(data[keep], ticks[keep], starts)
+            out[column] = values
+        return out
 
     def __post_init__(self) -> None:
         shape = (self.n_ticks, len(self.services))
@@ -255,6 +309,12 @@ class PlatformRecorder:
             "jobs_queued": level("jobs_queued"),
             "jobs_running": level("jobs_running"),
         }
+        if self._llm is not None and self.token_samples is not None:
+            llm = self._llm_columns()
+            gpu = columns["gpu_used"].reshape(rows, n).copy()
+            busy = np.nan_to_num(llm.pop("gpu_busy"))
+            columns["gpu_used"] = gpu + busy  # services' GPUs busy (batch: held)
+            columns.update(llm)
         # numbers stay arrays (8 bytes a value; Python floats in lists took ~4× that)
         self.columns = {
             name: (np.asarray(value).ravel() if not isinstance(value, list) else value)
@@ -355,6 +415,7 @@ class PlatformRecorder:
                     response_s=self.samples[i][0],
                     in_system_at_start=float(self.in_system_at_start[i]),
                     response_tick=self.samples[i][1],
+                    **self._token_fields(i),
                 )
                 for i, w in enumerate(self.services)
             }
@@ -372,6 +433,24 @@ class PlatformRecorder:
             )
             for i, w in enumerate(self.services)
         }
+
+
+def _row_p95_ms(
+    values: npt.NDArray[np.float32], ticks: npt.NDArray[np.int32], starts: npt.NDArray[np.int64]
+) -> FloatArray:
+    """Empirical p95 (ms) of ``values`` by the row their tick falls in (NaN: none)."""
+    out = np.full(starts.size, np.nan)
+    if not values.size or not starts.size:
+        return out
+    row = np.searchsorted(starts, ticks, side="right") - 1
+    order = np.lexsort((values, row))
+    rows, ordered = row[order], values[order].astype(np.float64)
+    count = np.bincount(rows, minlength=starts.size)
+    offset = np.concatenate([[0], np.cumsum(count)[:-1]])
+    has = count > 0
+    index = np.ceil(np.round(0.95 * count[has], 9)).astype(np.int64) - 1
+    out[has] = 1000.0 * ordered[offset[has] + np.clip(index, 0, count[has] - 1)]
+    return out
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:

@@ -89,6 +89,8 @@ class LatencySamples:
     response_s: npt.NDArray[np.float32]
     in_system_at_start: float = 0.0  # requests in the warm replicas at time 0
     response_tick: npt.NDArray[np.int32] | None = None  # the tick each one completed in
+    ttft_s: npt.NDArray[np.float32] | None = None  # LLM services: time to first token
+    tpot_s: npt.NDArray[np.float32] | None = None  # and per output token (NaN: 1 token)
 
 
 @dataclass(frozen=True, eq=False)

@@ -84,6 +84,9 @@ class VmSim(PlatformSim):
         ]
         super().__init__(name, inputs, rng, limits, routing)
         self.vms: list[list[Vm]] = [[] for _ in self.workloads]
+        self.service_gpus = np.array(
+            [self.instances[w].gpu / self.per_vm[w] for w in self.services], dtype=np.float64
+        )
         self._batch_vms = 0  # VMs of batch workers, requested and not yet terminated
         self.machines = Machines(platform.billing_minimum_s)
         self.desired = np.zeros(len(self.workloads), dtype=np.int64)

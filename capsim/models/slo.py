@@ -96,6 +96,8 @@ class LatencyObjective:
     objective_pct: float
     windows: int  # windows that served requests
     good_windows: int
+    metric: str = "latency"
+    """What is timed: ``latency`` (end to end), ``TTFT`` or ``TPOT`` (LLM services)."""
 
     @property
     def compliance_pct(self) -> float:
@@ -126,15 +128,16 @@ class LatencyObjective:
     def describe(self) -> str:
         """The rule, the measured value and the budget used, and the outcome."""
         if not self.windows:
-            return f"latency {self.rule()}: no request served, nothing to judge"
+            return f"{self.metric} {self.rule()}: no request served, nothing to judge"
         return (
-            f"latency {self.rule()}: {_pct(self.compliance_pct)} of {self.windows:,} windows "
+            f"{self.metric} {self.rule()}: {_pct(self.compliance_pct)} of {self.windows:,} windows "
             f"({self.windows - self.good_windows:,} over; {_budget(self.budget_used_pct)} of "
             f"the error budget used): {'met' if self.met else 'MISSED'}"
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        named = {} if self.metric == "latency" else {"metric": self.metric}
+        return named | {
             "rule": self.rule(),
             "threshold_ms": self.threshold_ms,
             "percentile": LATENCY_PERCENTILE,
@@ -223,12 +226,17 @@ class SloVerdict:
 
     latency: LatencyObjective | None
     errors: ErrorObjective | None
+    tokens: tuple[LatencyObjective, ...] = ()
+    """An LLM service's TTFT and TPOT objectives (each judged as the latency one)."""
+
+    def _objectives(self) -> list[LatencyObjective | ErrorObjective]:
+        return [o for o in (self.latency, *self.tokens, self.errors) if o is not None]
 
     @property
     def met(self) -> bool | None:
         """Every objective met; False when one is missed; ``None`` when there is no
         objective, or one cannot be judged and none is missed."""
-        outcomes = [o.met for o in (self.latency, self.errors) if o is not None]
+        outcomes = [o.met for o in self._objectives()]
         if any(outcome is False for outcome in outcomes):
             return False
         if not outcomes or any(outcome is None for outcome in outcomes):
@@ -238,17 +246,18 @@ class SloVerdict:
     @property
     def budget_used_pct(self) -> float:
         """The largest share of an error budget used among the objectives (NaN: none)."""
-        used = [o.budget_used_pct for o in (self.latency, self.errors) if o is not None]
+        used = [o.budget_used_pct for o in self._objectives()]
         return max(used, default=math.nan)
 
     def describe(self) -> list[str]:
-        return [o.describe() for o in (self.latency, self.errors) if o is not None]
+        return [o.describe() for o in self._objectives()]
 
     def as_dict(self) -> dict[str, object]:
         return {
             "met": self.met,
             "budget_used_pct": self.budget_used_pct,
             "latency": None if self.latency is None else self.latency.as_dict(),
+            **{o.metric.lower(): o.as_dict() for o in self.tokens},
             "errors": None if self.errors is None else self.errors.as_dict(),
         }
 
@@ -289,6 +298,18 @@ def verdict_from_dict(data: dict[str, object]) -> SloVerdict:
     """A :class:`SloVerdict` back from :meth:`SloVerdict.as_dict` (a saved summary)."""
     latency = data.get("latency")
     errors = data.get("errors")
+    tokens = tuple(
+        LatencyObjective(
+            float(part["threshold_ms"]),
+            float(part["window_s"]),
+            float(part["objective_pct"]),
+            int(part["windows"]),
+            int(part["good_windows"]),
+            name,
+        )
+        for name in ("TTFT", "TPOT")
+        if isinstance(part := data.get(name.lower()), dict)
+    )
     return SloVerdict(
         None
         if not isinstance(latency, dict)
@@ -306,4 +327,5 @@ def verdict_from_dict(data: dict[str, object]) -> SloVerdict:
             float(errors["requests_failed"]),
             float(errors["requests_arrived"]),
         ),
+        tokens,
     )

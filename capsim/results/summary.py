@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from capsim.engine.recording import LatencyComponents, LatencySamples, Recording
-from capsim.models.slo import SloVerdict, error_objective, latency_objective
+from capsim.models.slo import LatencyObjective, SloVerdict, error_objective, latency_objective
 from capsim.results.latency import (
     EMPTY_MIXTURE,
     EmpiricalLatency,
@@ -269,8 +270,52 @@ def _workload_summary(
     slo = rec.slo.get(workload)
     components = rec.latency.get((platform, workload))
     targets = (slo.p95_latency_ms, slo.max_error_rate) if slo is not None else (None, None)
-    metrics = _service_metrics(rows, dt, components, targets)
+    metrics = _service_metrics(rows, dt, components, targets) | _token_metrics(components)
     return out | metrics | {"slo": _slo_verdict(rec, slo, components, metrics)}
+
+
+def _token_metrics(
+    components: LatencyComponents | LatencySamples | None,
+) -> dict[str, float]:
+    """An LLM service's TTFT and TPOT over the run (ms): the p50, p95 and p99 of its
+    completions, quantiles as the measured latency's (TPOT: of the completions with at
+    least two output tokens), and the p95's 95 % batch-means half-width; nothing for
+    other services."""
+    if not isinstance(components, LatencySamples) or components.ttft_s is None:
+        return {}
+    out: dict[str, float] = {}
+    for name, values in (("ttft", components.ttft_s), ("tpot", components.tpot_s)):
+        assert values is not None
+        measured = EmpiricalLatency(values[np.isfinite(values)])
+        for q in (50, 95, 99):
+            out[f"{name}_p{q}_ms"] = 1000.0 * measured.quantile_s(q / 100.0)
+        out[f"{name}_p95_ci95_ms"] = 1000.0 * measured.ci95_half_width_s(0.95)
+    return out
+
+
+def _token_objectives(
+    rec: Recording, slo: Slo, components: LatencyComponents | LatencySamples | None
+) -> tuple[LatencyObjective, ...]:
+    """The TTFT and TPOT objectives an LLM service's SLO states, judged per window on the
+    completions as the latency objective is."""
+    if not isinstance(components, LatencySamples) or components.ttft_s is None:
+        return ()
+    n_ticks = round(rec.duration_s / rec.tick_s)
+    judged = []
+    for name, threshold, values in (
+        ("TTFT", slo.p95_ttft_ms, components.ttft_s),
+        ("TPOT", slo.p95_tpot_ms, components.tpot_s),
+    ):
+        if threshold is None or values is None or components.response_tick is None:
+            continue
+        keep = np.isfinite(values)
+        timed = LatencySamples(values[keep], response_tick=components.response_tick[keep])
+        served, late = served_and_late(timed, threshold / 1000.0, n_ticks)
+        objective = latency_objective(
+            threshold, slo.window_s, slo.objective_pct, served, late, rec.tick_s
+        )
+        judged.append(replace(objective, metric=name))
+    return tuple(judged)
 
 
 def _slo_verdict(
@@ -297,7 +342,7 @@ def _slo_verdict(
             float(metrics["requests_failed_after_retries"]),
             float(metrics["requests_arrived"]),
         )
-    return SloVerdict(latency, errors).as_dict()
+    return SloVerdict(latency, errors, _token_objectives(rec, slo, components)).as_dict()
 
 
 def _platform_summary(rows: pd.DataFrame, kind: str, duration_s: float) -> dict[str, Any]:

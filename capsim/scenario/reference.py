@@ -112,6 +112,18 @@ DESCRIPTIONS: dict[str, str] = {
     "`fill` with `fill_value`.",
     "TraceLoad.fill_value": "The value of missing intervals with `gaps: fill`.",
     "TraceLoad.loop": "Replay the window again from its start when the run outlasts it.",
+    "RequestsLoad.path": "A per-request CSV trace (one row per request), relative to the "
+    "scenario's folder; replayed as recorded by `service_model: exact` and LLM services, "
+    "counted per tick as a rate elsewhere.",
+    "RequestsLoad.time_column": "The column of arrival instants (seconds from the trace's "
+    "start, non-decreasing).",
+    "RequestsLoad.prompt_column": "An LLM service's prompt tokens per request (replayed "
+    "when the column is there).",
+    "RequestsLoad.output_column": "An LLM service's output tokens per request (replayed "
+    "when the column is there).",
+    "RequestsLoad.loop": "Replay the trace again every `period` when the run outlasts it.",
+    "RequestsLoad.period": "The loop's period (default: the last arrival rounded up to a "
+    "whole second).",
     # --- service time, arrivals, retries, SLO ----------------------------------------------
     "ServiceTime.distribution": "The shape: `exponential` (cv 1), `deterministic`, "
     "`lognormal` or `gamma` (with `cv`), or `empirical` (samples in `path`).",

@@ -61,6 +61,7 @@ from capsim.scenario.platforms import (
     pod_template,
 )
 from capsim.scenario.suggest import unknown_field_hint
+from capsim.scenario.llm import token_means
 from capsim.scenario.work_samples import with_work_samples
 from capsim.scenario.workloads import (
     MAX_MODELLED_CV,
@@ -101,6 +102,19 @@ class Scenario(FrozenModel):
         built directly."""
         return self._source
 
+    @model_validator(mode="before")
+    @classmethod
+    def _exact_for_llm(cls, data: Any) -> Any:
+        """A scenario with an LLM service runs requests one by one unless it says
+        otherwise (and then :meth:`_modelled_services` refuses it)."""
+        if isinstance(data, dict) and "service_model" not in data:
+            workloads = data.get("workloads")
+            if isinstance(workloads, list | tuple) and any(
+                isinstance(w, dict) and w.get("llm") is not None for w in workloads
+            ):
+                return {**data, "service_model": "exact"}
+        return data
+
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
         names = [w.name for w in self.workloads]
@@ -139,6 +153,11 @@ class Scenario(FrozenModel):
                     f"(cv above {MAX_MODELLED_CV:g}) is not modelled by the expected service "
                     f"model (its waits have heavier tails than the model's and its p99 would be "
                     f"too low); set service_model: exact to simulate every request, got {cv:g}"
+                )
+            if w.llm is not None and self.service_model != "exact":
+                raise ValueError(
+                    f"workloads[{index}].llm: an LLM service is simulated request by request; "
+                    "set service_model: exact (the default when a service has llm)"
                 )
             if self.service_model == "exact" and w.retries.max_retries:
                 raise ValueError(
@@ -470,6 +489,13 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
     if problems:
         index, message = problems[0]
         raise ScenarioError(f"{where}: workloads[{index}].service_time.path: {message}")
+    for index, workload in enumerate(workloads):
+        if isinstance(workload, ServiceWorkload) and workload.llm is not None:
+            try:
+                means = token_means(workload.llm, workload.load, base_dir)
+            except (ValueError, WorkloadError) as exc:
+                raise ScenarioError(f"{where}: workloads[{index}].{exc}") from None
+            workloads[index] = workload.model_copy(update={"mean_tokens": means})
     scenario = scenario.model_copy(update={"workloads": tuple(workloads)})
     scenario._source = where
     submit_counts = _check_loads(scenario, where)

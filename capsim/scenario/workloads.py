@@ -46,6 +46,7 @@ from capsim.scenario.limits import (
     MAX_RETRIES,
     MAX_WORKERS,
 )
+from capsim.scenario.llm import LlmServing
 from capsim.scenario.load import LoadSpec
 from capsim.scenario.slo_defaults import DEFAULT_SLO_OBJECTIVE_PCT, DEFAULT_SLO_WINDOW_S
 
@@ -77,6 +78,12 @@ class Slo(FrozenModel):
     window_s: PositiveSeconds = Field(default=DEFAULT_SLO_WINDOW_S, alias="window")
     objective_pct: Float = Field(default=DEFAULT_SLO_OBJECTIVE_PCT, gt=0, le=100)
     max_error_rate: Float | None = Field(default=None, ge=0, le=1)
+    p95_ttft_ms: Float | None = Field(default=None, gt=0, le=MAX_LATENCY_MS)
+    """LLM services: p95 of the time to first token ≤ this, judged per window as the
+    latency is."""
+    p95_tpot_ms: Float | None = Field(default=None, gt=0, le=MAX_LATENCY_MS)
+    """LLM services: p95 of the time per output token (after the first) ≤ this, judged
+    per window as the latency is (requests of one output token have none)."""
 
 
 MAX_SERVICE_TIME_CV = 10.0
@@ -241,6 +248,12 @@ class ServiceWorkload(FrozenModel):
     arrivals: Arrivals = Field(default_factory=Arrivals)
     retries: Retries = Field(default_factory=Retries)
     slo: Slo | None = None
+    llm: LlmServing | None = None
+    """An LLM server (:mod:`capsim.scenario.llm`): requests are sequences batched on the
+    GPU; ``concurrency`` is then the most sequences a replica runs at once and
+    ``cpu_ms_per_request`` the host CPU a request costs."""
+    mean_tokens: tuple[float, float] | None = Field(default=None, exclude=True)
+    """An LLM service's mean prompt and output tokens (set while the scenario loads)."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> ServiceWorkload:
@@ -254,7 +267,26 @@ class ServiceWorkload(FrozenModel):
                 "arrivals.dispersion_index: the load says poisson: true (dispersion index 1), "
                 f"got {self.arrivals.dispersion_index:g}"
             )
+        if self.llm is None and self.slo is not None:
+            for name in ("p95_ttft_ms", "p95_tpot_ms"):
+                if getattr(self.slo, name) is not None:
+                    raise ValueError(f"slo.{name}: only for an LLM service (one with llm:)")
+        if self.llm is not None and self.llm.prompt_tokens is not None:
+            if self.llm.output_tokens is None:
+                raise ValueError("llm.output_tokens: required with llm.prompt_tokens")
+        if self.llm is not None and self.llm.output_tokens is not None:
+            if self.llm.prompt_tokens is None:
+                raise ValueError("llm.prompt_tokens: required with llm.output_tokens")
         return self
+
+    def llm_request_s(self) -> float:
+        """An LLM service's steady time per request (s) in a batch as full as its slots
+        and KV cache allow (:meth:`LlmServing.request_s`); what the expected model and
+        the warm start take as a request's work."""
+        assert self.llm is not None
+        prompt, output = self.mean_tokens or (1.0, 1.0)
+        batch = self.llm.fitting_batch(prompt, output, self.concurrency)
+        return self.llm.request_s(batch, prompt, output)
 
     @property
     def queue_limit(self) -> float:
@@ -265,6 +297,14 @@ class ServiceWorkload(FrozenModel):
         """The service model's constants (:func:`capsim.models.service.service_params`)
         of this service's replicas under a CPU cap of ``cpu_limit_cores``, behind
         ``routing`` (a :data:`capsim.models.service.ROUTING` name), in ticks of ``tick_s``."""
+        if self.llm is not None:  # c sequences progress together, each for the pass time
+            prompt, output = self.mean_tokens or (1.0, 1.0)
+            batch = self.llm.fitting_batch(prompt, output, self.concurrency)
+            return service_params(
+                tick_s, self.llm_request_s(), batch, batch, self.timeout_s,
+                self.idle_cpu_millicores / 1000.0, self.memory_mib, self.memory_mib_per_request,
+                ROUTING[routing], 1.0, self.arrivals.dispersion_index, self.queue_limit,
+            )  # fmt: skip
         return service_params(
             tick_s,
             self.cpu_ms_per_request / 1000.0,

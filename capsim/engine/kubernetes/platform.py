@@ -91,6 +91,7 @@ class KubernetesSim(PlatformSim):
         ]
         super().__init__(name, inputs, rng, limits, routing)
         self.names = [w.name for w in self.workloads]
+        self.service_gpus = np.array([float(self.templates[w].gpu) for w in self.services])
         requests = [pod_request(platform, t) for t in self.templates]
         self._request_cores = np.array([r.cpu_m / 1000.0 for r in requests])
         self._service_at = np.array(self.services, dtype=np.intp)

@@ -14,6 +14,7 @@ models hold durations as float seconds in ``period_s``, ``rise_s``, ``at_s``, â€
     {type: spike, base: 5, start: 2h, rise: 2m, height: 300, decay: 10m}
     {type: sum, parts: [<spec>, ...]}       # add loads of one unit
     {type: product, parts: [<spec>, ...]}   # at most one part has a unit, the rest are factors
+    {type: requests, path: traces/azure_llm_inference_2023_conv_requests.csv, loop: true}
     {type: trace, path: traces/nasa_http_1995-07_per_minute.csv, column: requests_per_s,
      scale: 40, start: 12d, end: "1995-07-15T00:00:00Z", time_scale: 0.5, gaps: error}
 
@@ -55,6 +56,7 @@ from capsim.scenario.load.specs import (
     LoadSpec,
     ProductLoad,
     RampLoad,
+    RequestsLoad,
     SpikeLoad,
     StepLoad,
     SumLoad,
@@ -71,6 +73,7 @@ __all__ = [
     "LoadSpec",
     "ProductLoad",
     "RampLoad",
+    "RequestsLoad",
     "SpikeLoad",
     "StepLoad",
     "SumLoad",

@@ -17,11 +17,13 @@ from capsim.scenario.load.specs import (
     FloatArray,
     LoadSpec,
     ProductLoad,
+    RequestsLoad,
     SumLoad,
     TraceLoad,
     WorkloadError,
     check_load_depth,
 )
+from capsim.scenario.load.requests import read_requests, request_rates
 from capsim.scenario.load.traces import read_trace
 from capsim.units import format_duration
 
@@ -114,6 +116,9 @@ def _unit(spec: LoadSpec, base_dir: Path, where: str) -> str | None:
     """Check ``spec`` without generating it (trace files read and checked); its unit."""
     if isinstance(spec, TraceLoad):
         unit: str | None = read_trace(spec, base_dir=base_dir, where=where).unit
+    elif isinstance(spec, RequestsLoad):
+        read_requests(spec, base_dir=base_dir, where=where)
+        unit = REQUESTS_PER_S
     elif isinstance(spec, SumLoad | ProductLoad):
         parts = [_unit(p, base_dir, _sub(where, f"parts[{i}]")) for i, p in enumerate(spec.parts)]
         unit = _combined_unit(spec, parts, where)
@@ -138,6 +143,9 @@ def _evaluate(
     if isinstance(spec, TraceLoad):
         trace = read_trace(spec, base_dir=base_dir, where=where)
         values, unit = trace.tick_means(tick_s, ticks), trace.unit
+    elif isinstance(spec, RequestsLoad):
+        values = request_rates(spec, base_dir=base_dir, tick_s=tick_s, ticks=ticks, where=where)
+        unit = REQUESTS_PER_S
     elif isinstance(spec, SumLoad | ProductLoad):
         parts = [
             _evaluate(part, tick_s, ticks, rng, base_dir, _sub(where, f"parts[{i}]"))

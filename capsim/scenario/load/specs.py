@@ -218,6 +218,20 @@ class TraceLoad(_Spec):
         return self
 
 
+class RequestsLoad(_Spec):
+    """A per-request trace (:mod:`capsim.scenario.load.requests`): one row per request,
+    its arrival instant in ``time_column`` (seconds from the trace start) and, for LLM
+    services, its tokens in ``prompt_column`` and ``output_column``."""
+
+    type: Literal["requests"]
+    path: RelativePathText = Field(min_length=1)
+    time_column: str = "time_s"
+    prompt_column: str = "prompt_tokens"
+    output_column: str = "output_tokens"
+    loop: bool = False
+    period_s: Seconds | None = Field(default=None, alias="period", gt=0)
+
+
 LoadSpec = Annotated[
     ConstantLoad
     | DiurnalLoad
@@ -226,7 +240,8 @@ LoadSpec = Annotated[
     | SpikeLoad
     | SumLoad
     | ProductLoad
-    | TraceLoad,
+    | TraceLoad
+    | RequestsLoad,
     Field(discriminator="type"),
 ]
 """One ``load:`` spec; embed it in other pydantic models or use :func:`parse_load_spec`."""
@@ -235,7 +250,7 @@ ProductLoad.model_rebuild()
 _SPEC_ADAPTER: TypeAdapter[LoadSpec] = TypeAdapter(LoadSpec)
 
 
-_TAGS = frozenset({"constant", "diurnal", "step", "ramp", "spike", "sum", "product", "trace"})
+_TAGS = frozenset({"constant", "diurnal", "step", "ramp", "spike", "sum", "product", "trace", "requests"})
 
 
 def load_depth(spec: LoadSpec) -> int:

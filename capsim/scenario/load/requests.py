@@ -1,0 +1,152 @@
+"""Per-request traces: one row per request, replayed as recorded (``type: requests``).
+
+A CSV file with a column of arrival instants (``time_s``: seconds from the trace start,
+non-decreasing) and, for LLM services, the prompt and output tokens of each request
+(``prompt_tokens``, ``output_tokens``: whole numbers ≥ 1), as the Azure LLM inference
+traces have them. Simulated time 0 is the trace's time 0; with ``loop: true`` the trace
+repeats every ``period`` (default: its last instant rounded up to a whole second, at
+least 1 s), else a run longer than the trace is an error.
+
+As a load, the trace is its **count of arrivals per tick over the tick's length**
+(requests/s): what every other part of capsim (warm start, the expected model, the
+controllers' metrics) reads. ``service_model: exact`` and LLM services replay the
+instants themselves (and the tokens), so their requests arrive exactly as recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from capsim.scenario.load.specs import RequestsLoad, WorkloadError
+from capsim.scenario.load.traces import read_csv_table, row_name
+
+__all__ = ["RequestTrace", "read_requests", "request_rates", "replay_requests"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+MAX_TOKENS = 10_000_000
+"""Most tokens of one request's prompt or output."""
+
+
+@dataclass(frozen=True, eq=False)
+class RequestTrace:
+    """The requests of one file: arrival instants (s) and, when the file has them, tokens."""
+
+    time_s: FloatArray
+    prompt_tokens: IntArray | None
+    output_tokens: IntArray | None
+    period_s: float
+
+    @property
+    def span_s(self) -> float:
+        return self.period_s
+
+
+def _column(frame: object, column: str, shown: str) -> npt.NDArray[np.float64]:
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    if column not in frame.columns:
+        raise WorkloadError(f"{shown}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    return values
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: Path, _mtime_ns: int, spec: RequestsLoad) -> RequestTrace:
+    shown = str(spec.path)
+    try:
+        frame, lines = read_csv_table(path, shown)
+    except ValueError as exc:
+        raise WorkloadError(str(exc)) from None
+    times = _column(frame, spec.time_column, shown)
+    bad = np.flatnonzero(~np.isfinite(times) | (times < 0) | (times > 1e9))
+    if bad.size:
+        i = int(bad[0])
+        raise WorkloadError(
+            f"{shown}: {row_name(True, i, lines)}: {spec.time_column} must be seconds from 0 "
+            f"to 1e9, got {frame[spec.time_column].iloc[i]!r}"
+        )
+    if times.size == 0:
+        raise WorkloadError(f"{shown}: no request rows")
+    back = np.flatnonzero(np.diff(times) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise WorkloadError(
+            f"{shown}: {row_name(True, i, lines)}: {spec.time_column} goes back in time "
+            f"({times[i - 1]:g} then {times[i]:g}); sort the file by arrival"
+        )
+    tokens: list[IntArray | None] = []
+    for column in (spec.prompt_column, spec.output_column):
+        if column not in frame.columns:
+            tokens.append(None)
+            continue
+        values = _column(frame, column, shown)
+        bad = np.flatnonzero(
+            ~np.isfinite(values) | (values < 1) | (values > MAX_TOKENS) | (values != np.round(values))
+        )
+        if bad.size:
+            i = int(bad[0])
+            raise WorkloadError(
+                f"{shown}: {row_name(True, i, lines)}: {column} must be a whole number of "
+                f"tokens from 1 to {MAX_TOKENS:,}, got {frame[column].iloc[i]!r}"
+            )
+        tokens.append(values.astype(np.int64))
+    period = spec.period_s if spec.period_s is not None else max(1.0, math.ceil(float(times[-1])))
+    if period <= float(times[-1]) and spec.period_s is not None:
+        raise WorkloadError(
+            f"{shown}: period {period:g} s must be longer than the last arrival at "
+            f"{float(times[-1]):g} s"
+        )
+    for array in (times, *[t for t in tokens if t is not None]):
+        array.flags.writeable = False
+    return RequestTrace(times, tokens[0], tokens[1], float(period))
+
+
+def read_requests(spec: RequestsLoad, *, base_dir: Path, where: str = "load") -> RequestTrace:
+    """The requests of ``spec``'s file (read once per file version); errors name
+    ``where``, the file, the row and the value."""
+    path = base_dir / spec.path
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    try:
+        return _read(path, mtime, spec)
+    except WorkloadError as exc:
+        raise WorkloadError(f"{where}: {exc}") from None
+
+
+def replay_requests(
+    trace: RequestTrace, spec: RequestsLoad, duration_s: float, where: str = "load"
+) -> tuple[FloatArray, IntArray]:
+    """The arrival instants within ``[0, duration_s)`` (looped when ``spec.loop``) and the
+    row of the file each one replays."""
+    if duration_s > trace.period_s and not spec.loop:
+        raise WorkloadError(
+            f"{where}: the run lasts {duration_s:g} s, longer than the trace "
+            f"({trace.period_s:g} s); set loop: true to repeat it"
+        )
+    laps = max(1, math.ceil(duration_s / trace.period_s))
+    rows = np.tile(np.arange(trace.time_s.size, dtype=np.int64), laps)
+    times = (np.arange(laps, dtype=np.float64)[:, None] * trace.period_s + trace.time_s[None, :]).ravel()
+    keep = times < duration_s
+    return times[keep], rows[keep]
+
+
+def request_rates(
+    spec: RequestsLoad, *, base_dir: Path, tick_s: float, ticks: int, where: str = "load"
+) -> FloatArray:
+    """Arrivals counted per tick over the tick's length (requests/s)."""
+    trace = read_requests(spec, base_dir=base_dir, where=where)
+    times, _ = replay_requests(trace, spec, ticks * tick_s, where)
+    counts = np.bincount(np.minimum((times / tick_s).astype(np.int64), ticks - 1), minlength=ticks)
+    rates: FloatArray = counts.astype(np.float64) / tick_s
+    return rates
