@@ -217,6 +217,11 @@ def _workloads(columns: list[Column], kind: str) -> list[str]:
     return sorted(names)
 
 
+def _num(value: object) -> float:
+    """A summary figure as a float: NaN where the run had none (JSON null)."""
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
+
+
 def _workload_value(column: Column, workload: str, key: str) -> float:
     entry = column.platform["workloads"].get(workload)
     value = entry.get(key) if entry else None
@@ -254,27 +259,27 @@ def _winner(values: Mapping[str, float], better: Better) -> str | None:
 
 def _rows(columns: list[Column]) -> list[Row]:
     rows = [
-        _row(columns, "Cost", "USD", "lower", lambda c: float(c.platform["cost_usd"])),
+        _row(columns, "Cost", "USD", "lower", lambda c: _num(c.platform["cost_usd"])),
         _row(
             columns,
             "Cost per day",
             "USD/day",
             "lower",
-            lambda c: float(c.platform["cost_per_hour_usd"]) * 24,
+            lambda c: _num(c.platform["cost_per_hour_usd"]) * 24,
         ),
         _row(
             columns,
             "CPU utilization of what was bought",
             "%",
             "higher",
-            lambda c: float(c.platform["cpu_utilization_pct"]),
+            lambda c: _num(c.platform["cpu_utilization_pct"]),
         ),
         _row(
             columns,
             "Memory utilization of what was bought",
             "%",
             "higher",
-            lambda c: float(c.platform["memory_utilization_pct"]),
+            lambda c: _num(c.platform["memory_utilization_pct"]),
         ),
         _row(columns, "Idle share of the cost (OpenCost)", "%", "lower", lambda c: c.idle_cost_pct),
         _row(
@@ -314,7 +319,7 @@ def _rows(columns: list[Column]) -> list[Row]:
         ),
         _row(columns, "Nodes or VMs, median (time-weighted)", "", None, _of("nodes_p50")),
         _row(columns, "Nodes or VMs, p95 (time-weighted)", "", None, _of("nodes_p95")),
-        _row(columns, "Nodes or VMs, at most", "", None, lambda c: float(c.platform["nodes_max"])),
+        _row(columns, "Nodes or VMs, at most", "", None, lambda c: _num(c.platform["nodes_max"])),
         _row(columns, "vCPUs bought, p95 (time-weighted)", "", None, _of("vcpus_p95")),
         _row(columns, "vCPUs bought, at most", "", None, _of("vcpus_max")),
         _row(columns, "vCPU-hours bought", "h", None, _of("vcpu_hours")),
@@ -333,7 +338,7 @@ def _rows(columns: list[Column]) -> list[Row]:
                 "Cost per million requests",
                 "USD",
                 "lower",
-                lambda c: per_million_requests(float(c.platform["cost_usd"]), _served(c)),
+                lambda c: per_million_requests(_num(c.platform["cost_usd"]), _served(c)),
             )
         )
     for w in _workloads(columns, "service"):
@@ -534,7 +539,7 @@ def _verdict(columns: list[Column]) -> list[str]:
     against the winner."""
     if not columns:
         return []
-    per_day = {c.name: float(c.platform["cost_per_hour_usd"]) * 24 for c in columns}
+    per_day = {c.name: _num(c.platform["cost_per_hour_usd"]) * 24 for c in columns}
     has_slo = any(c.verdicts for c in columns)
     full_work = [c for c in columns if not _short_of_work(c, columns)]
     eligible = [c for c in full_work if not has_slo or _meets(c) is True]

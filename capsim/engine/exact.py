@@ -324,7 +324,9 @@ class _Service:
         if ready > 0:
             cpu = integrals[:, rq.INTEGRAL_CPU] / dt / ready + w.idle_cpu_millicores / 1000.0
             o[:, sv.O_CPU] = np.minimum(cpu, p.cores)
-            o[:, sv.O_MEMORY] = w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
+            o[:, sv.O_MEMORY] = (
+                w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
+            )
         arrived: FloatArray = counts[:, rq.COUNT_ARRIVED].astype(np.float64)
         return arrived
 
@@ -375,9 +377,15 @@ class ExactServiceBank:
                 continue
             self._services.append(
                 LlmService(
-                    w, route, seed, base_dir, duration_s, plain.arrivals, TERMINATION_GRACE_S,
+                    w,
+                    route,
+                    seed,
+                    base_dir,
+                    duration_s,
+                    plain.arrivals,
+                    TERMINATION_GRACE_S,
                     WARM_UP_S,
-                )  # fmt: skip
+                )
             )
         self.llm = [s for s, w in enumerate(self.workloads) if w.llm is not None]
         """The LLM services' positions."""

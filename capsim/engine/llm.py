@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,14 @@ def _compiled() -> Any:
     return compile_family(vars(core), core.COMPILED_FUNCTIONS)["advance"]
 
 
-def _token_law(law: TokenCount) -> Any:
+def _token_law(law: TokenCount) -> Callable[[np.random.Generator, int], IntArray]:
     """A draw of ``n`` token counts (whole, ≥ 1) from ``law``."""
     mean = law.mean
     if law.distribution == "deterministic":
         return lambda rng, n: np.full(n, max(1, round(mean)), dtype=np.int64)
     assert law.cv is not None
     cv = law.cv
+    draw: Callable[[np.random.Generator, int], FloatArray]
     if law.distribution == "lognormal":
         sigma2 = math.log1p(cv * cv)
         mu = math.log(mean) - sigma2 / 2.0
@@ -115,8 +117,12 @@ class LlmService:
             trace = read_requests(load, base_dir=base_dir, where="load")
             self._replay = replay_requests(trace, load, duration_s)
             self._prompt_col, self._output_col = trace.prompt_tokens, trace.output_tokens
-        self._draw_prompt = None if self.llm.prompt_tokens is None else _token_law(self.llm.prompt_tokens)
-        self._draw_output = None if self.llm.output_tokens is None else _token_law(self.llm.output_tokens)
+        self._draw_prompt = (
+            None if self.llm.prompt_tokens is None else _token_law(self.llm.prompt_tokens)
+        )
+        self._draw_output = (
+            None if self.llm.output_tokens is None else _token_law(self.llm.output_tokens)
+        )
         self.samples: list[npt.NDArray[np.float32]] = []  # (n, 3): latency, TTFT, TPOT
         self.sample_ticks: list[npt.NDArray[np.int32]] = []
 
@@ -143,7 +149,8 @@ class LlmService:
         if self._draw_prompt is not None and self._draw_output is not None:
             both = self._draw_prompt(self._tokens_rng, n), self._draw_output(self._tokens_rng, n)
             return times, both[0], both[1]
-        assert self._prompt_col is not None and self._output_col is not None
+        assert self._prompt_col is not None
+        assert self._output_col is not None
         if rows is None:  # not from the trace: rows drawn from it
             rows = self._tokens_rng.integers(0, self._prompt_col.size, n)
         return times, self._prompt_col[rows], self._output_col[rows]
@@ -183,7 +190,9 @@ class LlmService:
         counts, integrals = result["counts"], result["integrals"]
         w = self.workload
         o[:, sv.O_SERVED] = counts[:, core.COUNT_SERVED] + counts[:, core.COUNT_TIMED_OUT]
-        o[:, sv.O_DROPPED] = counts[:, core.COUNT_DROPPED_NO_REPLICA : core.COUNT_DROPPED_GRACE + 1].sum(axis=1)
+        o[:, sv.O_DROPPED] = counts[
+            :, core.COUNT_DROPPED_NO_REPLICA : core.COUNT_DROPPED_GRACE + 1
+        ].sum(axis=1)
         o[:, sv.O_ABANDONED] = counts[:, core.COUNT_ABANDONED]
         request_s = w.llm_request_s()
         prompt, output = w.mean_tokens or (1.0, 1.0)
@@ -200,7 +209,9 @@ class LlmService:
         if ready > 0:
             host = o[:, sv.O_SERVED] * w.cpu_ms_per_request / 1000.0 / dt / ready
             o[:, sv.O_CPU] = host + w.idle_cpu_millicores / 1000.0
-            o[:, sv.O_MEMORY] = w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
+            o[:, sv.O_MEMORY] = (
+                w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
+            )
         arrived: FloatArray = counts[:, core.COUNT_ARRIVED].astype(np.float64)
         return arrived
 

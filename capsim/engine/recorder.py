@@ -103,7 +103,10 @@ class PlatformRecorder:
     """``service_model: exact``: per service, every completion's response (s) and tick,
     in completion order (set before :meth:`finalize`); the latency columns are then
     measured, not pooled laws."""
-    token_samples: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32]] | None] | None = None
+    token_samples: (
+        list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32]] | None]
+        | None
+    ) = None
     """LLM services (None for others): every completion's TTFT and TPOT (s) and tick."""
     _llm: FloatArray | None = None  # (n_ticks, services, 4): see llm_ticks
 
@@ -133,7 +136,8 @@ class PlatformRecorder:
     def _llm_columns(self) -> dict[str, FloatArray]:
         """Per row: the LLM services' interval means (GPUs busy, GPU busy %, KV-cache
         usage %, output tokens/s) and TTFT/TPOT p95 (ms); NaN for other workloads."""
-        assert self._llm is not None and self.token_samples is not None
+        assert self._llm is not None
+        assert self.token_samples is not None
         rows, n = len(self._intervals), len(self.workloads)
         names = ("gpu_busy", "gpu_busy_pct", "kv_cache_usage_pct", "output_tokens_per_s")
         out = {name: np.full((rows, n), np.nan) for name in names}
@@ -152,7 +156,8 @@ class PlatformRecorder:
             for i in llm:
                 samples = self.token_samples[i]
                 assert samples is not None
-                data, ticks = samples[index], samples[2]
+                data: npt.NDArray[np.float32] = samples[index]  # type: ignore[assignment]
+                ticks = samples[2]
                 keep = np.isfinite(data)
                 values[:, self.services[i]] = _row_p95_ms(data[keep], ticks[keep], starts)
             out[column] = values

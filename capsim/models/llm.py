@@ -47,7 +47,7 @@ Conservation at every tick's end, in integers:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -154,12 +154,11 @@ def _grow_rows(state: LlmState, rows: int) -> LlmState:
         return np.concatenate([a, extra])
 
     fills = {"deadline_s": math.inf, "iteration_end_s": math.inf, "run_first_s": math.nan}
-    return LlmState(
-        **{
-            name: (value if name in ("scalars", "clock_s") else grow(value, fills.get(name, 0)))
-            for name, value in state._asdict().items()
-        }
-    )
+    grown: dict[str, Any] = {
+        name: (value if name in ("scalars", "clock_s") else grow(value, fills.get(name, 0)))
+        for name, value in state._asdict().items()
+    }
+    return LlmState(**grown)
 
 
 def grow_queues(state: LlmState, capacity: int) -> LlmState:
@@ -168,7 +167,7 @@ def grow_queues(state: LlmState, capacity: int) -> LlmState:
     if capacity <= q:
         return state
     r = state.q_len.shape[0]
-    arrays = []
+    arrays: list[Any] = []
     for old in (state.q_arrival_s, state.q_prompt, state.q_output):
         new = np.zeros((r, capacity), dtype=old.dtype)
         for row in range(r):
@@ -184,9 +183,7 @@ def grow_queues(state: LlmState, capacity: int) -> LlmState:
 
 
 def _is_free(state: LlmState, row: int) -> bool:
-    return bool(
-        state.routable[row] == 0 and state.n_running[row] == 0 and state.q_len[row] == 0
-    )
+    return bool(state.routable[row] == 0 and state.n_running[row] == 0 and state.q_len[row] == 0)
 
 
 def join_replica(state: LlmState) -> tuple[LlmState, int]:
@@ -305,11 +302,11 @@ def _route(
 ) -> int:
     """The routable row an arrival goes to (``candidates[:n]`` in row order)."""
     if routing == ROUTING_RANDOM:
-        return candidates[min(int(u[0] * n), n - 1)]
+        return int(candidates[min(int(u[0] * n), n - 1)])
     if routing == ROUTING_ROUND_ROBIN:
         pointer = state.scalars[0] % n
         state.scalars[0] = pointer + 1
-        return candidates[pointer]
+        return int(candidates[pointer])
     if choices == 0 or choices >= n:
         best, load = candidates[0], state.n_running[candidates[0]] + state.q_len[candidates[0]]
         for i in range(1, n):
@@ -317,7 +314,7 @@ def _route(
             here = state.n_running[row] + state.q_len[row]
             if here < load:
                 best, load = row, here
-        return best
+        return int(best)
     # ``choices`` distinct draws (partial Fisher-Yates on a copy of the candidates)
     pool = candidates[:n].copy()
     best, load = -1, 0
@@ -328,7 +325,7 @@ def _route(
         here = state.n_running[row] + state.q_len[row]
         if best < 0 or here < load:
             best, load = row, here
-    return best
+    return int(best)
 
 
 def _drop_all(state: LlmState, row: int, tick: int, counts: IntArray) -> None:
@@ -418,9 +415,9 @@ def advance(
                 if due < t_next:
                     t_next, kind, which = due, 2, row
         for row in range(rows):
-            if state.routable[row] == 0 and state.deadline_s[row] < t_next:
-                if state.n_running[row] > 0 or state.q_len[row] > 0:
-                    t_next, kind, which = state.deadline_s[row], 3, row
+            holds = state.n_running[row] > 0 or state.q_len[row] > 0
+            if state.routable[row] == 0 and state.deadline_s[row] < t_next and holds:
+                t_next, kind, which = state.deadline_s[row], 3, row
         if i < n_arrivals and arrival_s[i] < t_next:
             t_next, kind, which = arrival_s[i], 4, -1
         # the ticks that end before it

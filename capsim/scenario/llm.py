@@ -87,9 +87,7 @@ class TokenCount(FrozenModel):
     @model_validator(mode="after")
     def _cv_when_needed(self) -> TokenCount:
         if (self.distribution == "deterministic") != (self.cv is None):
-            raise ValueError(
-                "cv: required for lognormal and gamma, not allowed for deterministic"
-            )
+            raise ValueError("cv: required for lognormal and gamma, not allowed for deterministic")
         return self
 
 
@@ -136,12 +134,17 @@ class LlmServing(FrozenModel):
         """Seconds a request of these mean tokens spends in a batch of ``batch`` sequences:
         its prefill pass and one pass per further token (the steady view the warm start
         and the expected model take of an LLM replica)."""
-        return output_tokens * self.pass_s(batch) + self.prefill_ms_per_token * prompt_tokens / 1000.0
+        return (
+            output_tokens * self.pass_s(batch) + self.prefill_ms_per_token * prompt_tokens / 1000.0
+        )
 
     def fitting_batch(self, prompt_tokens: float, output_tokens: float, slots: int) -> float:
         """Sequences of these mean tokens a replica runs at once: ``slots`` or what the KV
         cache holds, whichever is fewer (at least 1)."""
-        return max(1.0, min(float(slots), math.floor(self.kv_cache_tokens / (prompt_tokens + output_tokens))))
+        return max(
+            1.0,
+            min(float(slots), math.floor(self.kv_cache_tokens / (prompt_tokens + output_tokens))),
+        )
 
 
 def token_means(llm: LlmServing, load: object, base_dir: Path) -> tuple[float, float]:

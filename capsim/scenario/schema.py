@@ -45,6 +45,7 @@ from capsim.scenario.grid import check_batch_sizes, run_grid
 from capsim.scenario.jobs import read_submit_times
 from capsim.scenario.keda import keda_hpa, trigger_rules
 from capsim.scenario.limits import MAX_PLATFORMS, MAX_REPLICAS, MAX_WORKLOADS, nesting_problem
+from capsim.scenario.llm import token_means
 from capsim.scenario.load import WorkloadError, check_load
 from capsim.scenario.manifests import ManifestError, check_metric_targets, load_hpas
 from capsim.scenario.parsing import load_yaml, validation_messages
@@ -61,7 +62,6 @@ from capsim.scenario.platforms import (
     pod_template,
 )
 from capsim.scenario.suggest import unknown_field_hint
-from capsim.scenario.llm import token_means
 from capsim.scenario.work_samples import with_work_samples
 from capsim.scenario.workloads import (
     MAX_MODELLED_CV,

@@ -271,12 +271,12 @@ class ServiceWorkload(FrozenModel):
             for name in ("p95_ttft_ms", "p95_tpot_ms"):
                 if getattr(self.slo, name) is not None:
                     raise ValueError(f"slo.{name}: only for an LLM service (one with llm:)")
-        if self.llm is not None and self.llm.prompt_tokens is not None:
-            if self.llm.output_tokens is None:
-                raise ValueError("llm.output_tokens: required with llm.prompt_tokens")
-        if self.llm is not None and self.llm.output_tokens is not None:
-            if self.llm.prompt_tokens is None:
-                raise ValueError("llm.prompt_tokens: required with llm.output_tokens")
+        if self.llm is not None and (self.llm.prompt_tokens is None) != (
+            self.llm.output_tokens is None
+        ):
+            raise ValueError(
+                "llm.prompt_tokens: give both prompt_tokens and output_tokens, or neither"
+            )
         return self
 
     def llm_request_s(self) -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from capsim.scenario.limits import MAX_RATE, MAX_TICKS
+from capsim.scenario.load.requests import read_requests, request_rates
 from capsim.scenario.load.specs import (
     REQUESTS_PER_S,
     SYNTHETIC_TICK_S,
@@ -23,7 +24,6 @@ from capsim.scenario.load.specs import (
     WorkloadError,
     check_load_depth,
 )
-from capsim.scenario.load.requests import read_requests, request_rates
 from capsim.scenario.load.traces import read_trace
 from capsim.units import format_duration
 

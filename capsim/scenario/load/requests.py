@@ -26,7 +26,7 @@ import numpy.typing as npt
 from capsim.scenario.load.specs import RequestsLoad, WorkloadError
 from capsim.scenario.load.traces import read_csv_table, row_name
 
-__all__ = ["RequestTrace", "read_requests", "request_rates", "replay_requests"]
+__all__ = ["RequestTrace", "read_requests", "replay_requests", "request_rates"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -54,9 +54,10 @@ def _column(frame: object, column: str, shown: str) -> npt.NDArray[np.float64]:
 
     assert isinstance(frame, pd.DataFrame)
     if column not in frame.columns:
-        raise WorkloadError(f"{shown}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
-    return values
+        raise WorkloadError(
+            f"{shown}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})"
+        )
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=8)
@@ -90,7 +91,10 @@ def _read(path: Path, _mtime_ns: int, spec: RequestsLoad) -> RequestTrace:
             continue
         values = _column(frame, column, shown)
         bad = np.flatnonzero(
-            ~np.isfinite(values) | (values < 1) | (values > MAX_TOKENS) | (values != np.round(values))
+            ~np.isfinite(values)
+            | (values < 1)
+            | (values > MAX_TOKENS)
+            | (values != np.round(values))
         )
         if bad.size:
             i = int(bad[0])
@@ -136,7 +140,9 @@ def replay_requests(
         )
     laps = max(1, math.ceil(duration_s / trace.period_s))
     rows = np.tile(np.arange(trace.time_s.size, dtype=np.int64), laps)
-    times = (np.arange(laps, dtype=np.float64)[:, None] * trace.period_s + trace.time_s[None, :]).ravel()
+    times = (
+        np.arange(laps, dtype=np.float64)[:, None] * trace.period_s + trace.time_s[None, :]
+    ).ravel()
     keep = times < duration_s
     return times[keep], rows[keep]
 

@@ -250,7 +250,9 @@ ProductLoad.model_rebuild()
 _SPEC_ADAPTER: TypeAdapter[LoadSpec] = TypeAdapter(LoadSpec)
 
 
-_TAGS = frozenset({"constant", "diurnal", "step", "ramp", "spike", "sum", "product", "trace", "requests"})
+_TAGS = frozenset(
+    {"constant", "diurnal", "step", "ramp", "spike", "sum", "product", "trace", "requests"}
+)
 
 
 def load_depth(spec: LoadSpec) -> int:
