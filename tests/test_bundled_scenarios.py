@@ -253,17 +253,49 @@ def test_batch_analytics_jobs_complete_and_packing_pays() -> None:
 # --- llm-bursty: the Azure conversation trace on GPU replicas -------------------------
 
 
-def test_llm_bursty_both_platforms_follow_the_swell() -> None:
+def test_llm_bursty_replays_every_request_and_judges_tokens() -> None:
+    """The conversation trace replayed request by request: as many arrivals as the file
+    has within the looped 3 hours (counted here from the CSV), and TTFT/TPOT no faster
+    than the preset's passes allow (hand bounds: a first token needs one pass with the
+    prompt's prefill; every later token one pass of at least the base time)."""
+    trace = pd.read_csv(SCENARIOS_DIR / "traces" / "azure_llm_inference_2023_conv_requests.csv")
+    period = float(np.ceil(trace["time_s"].max()))
+    laps = np.arange(4)[:, None] * period + trace["time_s"].to_numpy()[None, :]
+    expected = int((laps < 3 * 3600.0).sum())
     summary = platforms("llm-bursty")
-    assert set(summary) == {"kubernetes", "vm"}
-    chat = {name: workload("llm-bursty", name, "chat") for name in summary}
-    for name, service in chat.items():
-        assert service["dropped_pct"] < 1.0, name
-        assert service["latency_p95_ms"] <= service["slo_p95_ms"], name
-        assert service["replicas_max"] >= 2 * service["replicas_min"], name
-        # Requests hold a slot for seconds: the median request takes seconds too.
-        assert service["latency_p50_ms"] > 1000.0, name
-    # The HPA (15 s syncs) reacts sooner than three one-minute CPU alarms, and buys more.
-    assert chat["kubernetes"]["replicas_max"] >= chat["vm"]["replicas_max"]
-    assert chat["kubernetes"]["slo_violation_time_pct"] <= chat["vm"]["slo_violation_time_pct"]
-    assert summary["kubernetes"]["cost_usd"] > summary["vm"]["cost_usd"]
+    assert set(summary) == {"hpa-in-flight", "keda-queue", "vm-fixed"}
+    shortest_prompt = int(trace["prompt_tokens"].min())
+    for name in summary:
+        chat = workload("llm-bursty", name, "chat")
+        assert chat["requests_arrived"] == expected, name
+        assert chat["tpot_p50_ms"] >= 65.0, name  # the L4 preset's base pass
+        assert chat["ttft_p50_ms"] >= 65.0 + 0.6 + 0.28 * shortest_prompt, name
+        assert set(chat["slo"]) >= {"ttft", "tpot", "latency", "errors"}, name
+
+
+def test_llm_bursty_gpu_utilization_misleads() -> None:
+    """DCGM's GPU utilization (a kernel running) reads near 100 % on the fixed fleet while
+    the tokens it emits are a fraction of what the batching curve allows: why LLM servers
+    are scaled on requests or queues, not on GPU utilization."""
+    vm = platforms("llm-bursty")["vm-fixed"]
+    assert vm["gpu_utilization_pct"] > 95.0
+    frame = result("llm-bursty").timeseries
+    rows = frame[(frame["platform"] == "vm-fixed") & (frame["workload"] == "chat")]
+    per_gpu = rows["output_tokens_per_s"] / rows["replicas_ready"]
+    saturated = 1000.0 / 0.6  # tokens/s of an unbounded batch: 1 / per-sequence cost
+    assert per_gpu.mean() < 0.5 * saturated
+
+
+def test_llm_bursty_point() -> None:
+    """The fixed fleet of eight meets the SLO; the autoscalers, waiting minutes for GPU
+    nodes and draining pods with 30 s of grace, miss TTFT windows; KEDA on the gateway
+    rate and the queue misses more of them than the HPA on requests in flight."""
+    summary = platforms("llm-bursty")
+    verdict = {name: workload("llm-bursty", name, "chat")["slo"] for name in summary}
+    assert verdict["vm-fixed"]["met"] is True
+    ttft = {name: v["ttft"]["compliance_pct"] for name, v in verdict.items()}
+    assert ttft["keda-queue"] < ttft["hpa-in-flight"] < ttft["vm-fixed"]
+    # scale-down drains pods whose streams outlast the grace period: dropped requests
+    hpa = workload("llm-bursty", "hpa-in-flight", "chat")
+    fixed = workload("llm-bursty", "vm-fixed", "chat")
+    assert hpa["requests_dropped"] > 0 == fixed["requests_dropped"]

@@ -276,12 +276,35 @@ def test_bundled_trace_matches_its_readme(
 def test_readme_lists_every_bundled_file() -> None:
     readme = (TRACES / "README.md").read_text(encoding="utf-8")
     files = sorted(p.name for p in TRACES.iterdir() if p.name != "README.md")
-    assert files == sorted([row[0] for row in BUNDLED] + ["NOTICE-worldcup98.txt"])
+    per_request = ["azure_llm_inference_2023_conv_requests.csv"]  # checked just below
+    assert files == sorted([row[0] for row in BUNDLED] + ["NOTICE-worldcup98.txt", *per_request])
     for name in files:
         assert f"`{name}`" in readme
     assert "Copyright (C) 1997, 1998, 1999 Hewlett-Packard" in (
         TRACES / "NOTICE-worldcup98.txt"
     ).read_text(encoding="utf-8")
+
+
+def test_bundled_per_request_trace_matches_its_readme_and_per_second_file() -> None:
+    """The conversation requests: 19,366 rows over 58.4 min (README), and counted per
+    clock second (the first request came at 18:15:46.681) they are exactly the bundled
+    per-second file."""
+    import pandas as pd
+
+    requests = pd.read_csv(TRACES / "azure_llm_inference_2023_conv_requests.csv")
+    assert len(requests) == 19_366
+    assert requests["time_s"].is_monotonic_increasing
+    assert abs(requests["time_s"].iloc[-1] - 3501.722) < 1e-9
+    assert (requests[["prompt_tokens", "output_tokens"]] >= 1).all().all()
+    per_second = pd.read_csv(TRACES / "azure_llm_inference_2023_conv_per_second.csv")
+    counts = np.bincount(
+        np.floor(requests["time_s"].to_numpy() + 0.681).astype(int), minlength=len(per_second)
+    )
+    recorded = per_second["requests_per_s"].to_numpy().astype(int)
+    # (time_s is rounded to the millisecond: a request can cross a second's edge)
+    assert counts.sum() == recorded.sum()
+    assert np.abs(counts - recorded).max() <= 2
+    assert np.count_nonzero(counts != recorded) <= 0.01 * recorded.size
 
 
 def test_per_minute_window_equals_per_second_launch_day_resampled() -> None:

@@ -6,7 +6,7 @@ What this adds to the core, as :mod:`capsim.engine.exact` does for other service
 * **Arrivals.** A service whose load is a per-request trace (``type: requests``) replays
   its instants, and its tokens when the file has them; any other load arrives as the
   exact model's renewal process at each tick's rate
-  (:meth:`capsim.engine.exact.ArrivalStream.arrivals`).
+  (:mod:`capsim.engine.exact`).
 * **Tokens.** Drawn from ``llm.prompt_tokens`` / ``llm.output_tokens`` when given
   (rounded, at least 1), else replayed: the trace row of each arrival, and for the
   warm-up (and arrivals not from the trace) a row drawn uniformly from the file.

@@ -32,8 +32,9 @@ from its own Generators and hands them in (:mod:`capsim.engine.llm`). Units: sec
 * *Routing* at arrival over the routable replicas, in row order: ``random`` (uniform),
   ``round_robin`` (a cyclic pointer), ``least_request`` (``choices`` replicas drawn
   uniformly without replacement, fewest running + queued wins, first drawn on ties;
-  ``choices = 0``: all, first lowest). No routable replica: **dropped**. A queue holding
-  ``queue_limit`` requests drops the arrival.
+  ``choices = 0``: all, first lowest). No routable replica: **dropped**. A replica whose
+  queue already holds ``queue_limit`` requests beyond its free batch slots drops the
+  arrival.
 * *Client timeout* ``τ``: a request still queued at ``arrival + τ`` **abandons**; one that
   started completes, and counts as **timed out** when it took longer than ``τ``.
 * *Lifecycle*: a replica the caller stops routing to keeps working (its batch and its own
@@ -460,7 +461,8 @@ def advance(
                 counts[tick, COUNT_DROPPED_TOO_LONG] += 1
             else:
                 row = _route(state, routing, choices, route_u[i], candidates, n)
-                if queue_limit >= 0 and state.q_len[row] >= queue_limit:
+                free = max_batch - state.n_running[row]  # slots the queue head may take
+                if queue_limit >= 0 and state.q_len[row] - free >= queue_limit:
                     counts[tick, COUNT_DROPPED_QUEUE_FULL] += 1
                 else:
                     at = (state.q_head[row] + state.q_len[row]) % qcap

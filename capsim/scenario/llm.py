@@ -34,7 +34,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from capsim.scenario.base import FrozenModel
 from capsim.scenario.fields import Float, Int
@@ -91,10 +91,28 @@ class TokenCount(FrozenModel):
         return self
 
 
+_PRESET_FIELDS = (
+    "decode_base_ms",
+    "decode_ms_per_sequence",
+    "prefill_ms_per_token",
+    "kv_cache_tokens",
+)
+
+
+def _preset_fills(schema: dict[str, Any]) -> None:
+    """The JSON schema: the numbers a preset gives are not required beside it."""
+    schema["required"] = [n for n in schema.get("required", []) if n not in _PRESET_FIELDS]
+    if not schema["required"]:
+        del schema["required"]
+
+
 class LlmServing(FrozenModel):
     """An LLM server's batching curve, prefill cost and KV cache (module docstring);
     tokens per request from ``prompt_tokens``/``output_tokens`` or, when the service's
-    load is a per-request trace with token columns, replayed from it."""
+    load is a per-request trace with token columns, replayed from it. Without a
+    ``preset``, the pass times and ``kv_cache_tokens`` are required."""
+
+    model_config = ConfigDict(json_schema_extra=_preset_fills)
 
     preset: Literal["a100-80gb-llama-3.1-8b", "h100-llama-3.1-8b", "l4-llama-3.1-8b"] | None = None
     decode_base_ms: Float = Field(gt=0, le=MAX_PASS_MS)

@@ -50,6 +50,7 @@ from pydantic import (
     Strict,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_serializer,
     field_validator,
 )
@@ -94,7 +95,11 @@ def _milli(value: Any) -> int:
     return quantity_milli(value)
 
 
-MilliQuantity = Annotated[int, BeforeValidator(_milli)]
+MilliQuantity = Annotated[
+    int,
+    BeforeValidator(_milli),
+    WithJsonSchema({"type": ["string", "number"], "examples": ["400m", "12", 2]}),
+]
 Int32 = Annotated[int, Strict(), Field(le=INT32_MAX)]
 """An ``int32`` API field: a YAML integer only (``true``, ``1.0`` and ``"1"`` are errors)."""
 

@@ -124,6 +124,17 @@ DESCRIPTIONS: dict[str, str] = {
     "RequestsLoad.loop": "Replay the trace again every `period` when the run outlasts it.",
     "RequestsLoad.period": "The loop's period (default: the last arrival rounded up to a "
     "whole second).",
+    "LlmServing.preset": "A named GPU/model pair whose numbers fill the fields not written "
+    "(`a100-80gb-llama-3.1-8b`, `h100-llama-3.1-8b`, `l4-llama-3.1-8b`; sources in "
+    "README, *LLM serving*; the L4 one is derived, not measured).",
+    "LlmServing.prompt_tokens": "Prompt tokens per request, drawn (else replayed from the "
+    "load's per-request trace).",
+    "LlmServing.output_tokens": "Output tokens per request, drawn (else replayed from the "
+    "load's per-request trace).",
+    "TokenCount.distribution": "`deterministic`, `lognormal` or `gamma` (with `cv`); "
+    "rounded to whole tokens, at least 1.",
+    "TokenCount.mean": "Mean tokens per request.",
+    "TokenCount.cv": "Coefficient of variation (standard deviation over mean).",
     # --- service time, arrivals, retries, SLO ----------------------------------------------
     "ServiceTime.distribution": "The shape: `exponential` (cv 1), `deterministic`, "
     "`lognormal` or `gamma` (with `cv`), or `empirical` (samples in `path`).",

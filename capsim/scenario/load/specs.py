@@ -18,7 +18,14 @@ from pydantic import (
     model_validator,
 )
 
-from capsim.scenario.fields import DurationOut, Float, RelativePathText, Seconds, StrictModel
+from capsim.scenario.fields import (
+    DurationOut,
+    Float,
+    PositiveSeconds,
+    RelativePathText,
+    Seconds,
+    StrictModel,
+)
 from capsim.scenario.limits import MAX_LOAD_DEPTH, MAX_RATE, nesting_problem
 from capsim.scenario.parsing import format_loc
 from capsim.units import parse_duration_s
@@ -229,7 +236,7 @@ class RequestsLoad(_Spec):
     prompt_column: str = "prompt_tokens"
     output_column: str = "output_tokens"
     loop: bool = False
-    period_s: Seconds | None = Field(default=None, alias="period", gt=0)
+    period_s: PositiveSeconds | None = Field(default=None, alias="period")
 
 
 LoadSpec = Annotated[
