@@ -11,9 +11,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-import capsim  # noqa: E402
+import capsim
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "screenshots" / "llm-bursty.png"
 

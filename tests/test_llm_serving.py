@@ -9,6 +9,7 @@ exact equality is asserted, so that float rounding cannot decide the outcome.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -225,9 +226,11 @@ def test_timeouts_abandonment_and_the_tie_rule() -> None:
     assert out.written == 4
     a, c_, d, e = out.samples
     assert e.tolist() == [0.5, 0.125, 0.125]
-    assert a[llm.SAMPLE_LATENCY] == 1.0 and a[llm.SAMPLE_TTFT] == 0.125
+    assert a[llm.SAMPLE_LATENCY] == 1.0
+    assert a[llm.SAMPLE_TTFT] == 0.125
     assert a[llm.SAMPLE_TPOT] == 0.125
-    assert c_[llm.SAMPLE_LATENCY] == 0.625 and c_[llm.SAMPLE_TTFT] == 0.625
+    assert c_[llm.SAMPLE_LATENCY] == 0.625
+    assert c_[llm.SAMPLE_TTFT] == 0.625
     assert math.isnan(c_[llm.SAMPLE_TPOT])  # one output token: no TPOT
     assert d.tolist() == [0.25, 0.125, 0.125]
     assert out.sample_tick.tolist() == [1, 1, 1, 1]
@@ -262,16 +265,6 @@ def test_queue_full_drops_the_arrival() -> None:
     _assert_conserved(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (capsim/models/llm.py, advance, the arrival branch: `if queue_limit >= 0 and "
-        "state.q_len[row] >= queue_limit`): the limit is checked against a queue that also "
-        "holds requests about to join the batch, so with queue_limit 0 an IDLE replica with "
-        "free slots refuses every request, although `queue_limit` is documented as "
-        "'requests a replica queues beyond its slots'."
-    ),
-)
 def test_queue_limit_zero_still_serves_an_idle_replica() -> None:
     """queue_limit 0 means no waiting beyond the slots (the scenario field's meaning): a
     lone request to an idle replica with 8 free slots must run, not be refused."""
@@ -298,7 +291,8 @@ def test_a_leaving_replica_drains_until_its_deadline() -> None:
     assert out2.counts[:, llm.COUNT_DROPPED_GRACE].tolist() == [2, 0]
     assert out2.counts[0, llm.COUNT_DROPPED_NO_REPLICA] == 1
     assert out2.in_system.tolist() == [0, 0]
-    assert state.kv_used[row] == 0 and state.n_running[row] == 0
+    assert state.kv_used[row] == 0
+    assert state.n_running[row] == 0
     _assert_conserved(out2, in_system_before=2)
     with pytest.raises(ValueError, match="not routable"):
         llm.leave_replica(state, row, 1.0)
@@ -432,10 +426,10 @@ def _run_two_blocks(fn: Any, case: dict[str, Any]) -> tuple[llm.LlmState, list[O
     state = llm.new_state(6, 2, 4)
     for _ in range(3):
         state, _ = llm.join_replica(state)
-    kw = dict(
-        kv=900, base=0.012, per_seq=0.003, prefill=0.0004, timeout=4.0, queue_limit=12,
-        routing=llm.ROUTING_LEAST_REQUEST, choices=2, fn=fn,
-    )  # fmt: skip
+    kw = {
+        "kv": 900, "base": 0.012, "per_seq": 0.003, "prefill": 0.0004, "timeout": 4.0,
+        "queue_limit": 12, "routing": llm.ROUTING_LEAST_REQUEST, "choices": 2, "fn": fn,
+    }  # fmt: skip
     outs = []
     a = case["arrivals"]
     for lo, hi, action in ((0.0, 15.0, "leave"), (15.0, 20.0, "join"), (20.0, 40.0, None)):
@@ -485,7 +479,7 @@ def _fcfs(arrivals: FloatArray, service: FloatArray) -> FloatArray:
     """Departures of a FCFS single server: d_i = max(a_i, d_{i−1}) + S_i."""
     departures = np.empty_like(arrivals)
     d = -math.inf
-    for i, (a, s) in enumerate(zip(arrivals, service)):
+    for i, (a, s) in enumerate(zip(arrivals, service, strict=False)):
         d = max(a, d) + s
         departures[i] = d
     return departures
@@ -599,7 +593,8 @@ def test_max_batch_one_mean_response_is_pollaczek_khinchine(compiled_advance: An
     rho = 0.7
     lam = rho / e_s
     e_t = lam * e_s2 / (2 * (1 - rho)) + e_s
-    assert e_s == pytest.approx(0.6) and e_t == pytest.approx(1.6107, abs=1e-3)
+    assert e_s == pytest.approx(0.6)
+    assert e_t == pytest.approx(1.6107, abs=1e-3)
 
     n = 200_000
     rng = np.random.default_rng(2024)
@@ -682,7 +677,7 @@ def _fresh(w: dict[str, Any]) -> llm.LlmState:
 
 def _blocks(w: dict[str, Any]) -> list[tuple[int, int]]:
     bounds = [0, *[c for c in w["cuts"] if c < len(w["edges"]) - 1], len(w["edges"]) - 1]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def _block_inputs(w: dict[str, Any], lo: int, hi: int) -> dict[str, Any]:
@@ -724,7 +719,8 @@ def test_properties_one_call(w: dict[str, Any]) -> None:
     )
     _assert_conserved(out)
     kv = w["kw"]["kv"]
-    assert (state.kv_used <= kv).all() and (state.kv_used >= 0).all()
+    assert (state.kv_used <= kv).all()
+    assert (state.kv_used >= 0).all()
     assert (state.n_running <= w["max_batch"]).all()
     present = out.integrals[:, llm.INTEGRAL_PRESENT]
     assert (out.integrals[:, llm.INTEGRAL_KV] <= kv * present * (1 + 1e-9) + 1e-9).all()
@@ -794,7 +790,8 @@ def test_properties_with_a_replica_leaving(w: dict[str, Any]) -> None:
             llm.leave_replica(state, row, grace)
             deadline = float(state.deadline_s[row])
         elif state.clock_s[0] > deadline:  # an event at a block's end is the next block's
-            assert state.n_running[row] == 0 and state.q_len[row] == 0
+            assert state.n_running[row] == 0
+            assert state.q_len[row] == 0
             assert state.kv_used[row] == 0
 
 
@@ -954,7 +951,9 @@ def test_requests_trace_with_a_bad_token_count_is_refused(tmp_path: Path, bad: s
     with pytest.raises(ScenarioError) as info:
         _parse(_requests_scenario(tmp_path, name), tmp_path)
     message = str(info.value)
-    assert "tok.csv" in message and "line 3" in message and "output_tokens" in message
+    assert "tok.csv" in message
+    assert "line 3" in message
+    assert "output_tokens" in message
 
 
 def test_requests_trace_with_a_zero_prompt_is_refused_even_with_token_laws(tmp_path: Path) -> None:
@@ -964,7 +963,9 @@ def test_requests_trace_with_a_zero_prompt_is_refused_even_with_token_laws(tmp_p
     with pytest.raises(ScenarioError) as info:
         _parse(data, tmp_path)
     message = str(info.value)
-    assert "zero.csv" in message and "line 2" in message and "prompt_tokens" in message
+    assert "zero.csv" in message
+    assert "line 2" in message
+    assert "prompt_tokens" in message
 
 
 # --- end to end ------------------------------------------------------------------------
@@ -980,7 +981,8 @@ def test_end_to_end_reports_token_latencies_and_is_reproducible(tmp_path: Path) 
     first = capsim.run(scenario)
     chat = _chat_summary(first)
     for key in ("ttft_p50_ms", "ttft_p95_ms", "tpot_p50_ms", "tpot_p95_ms"):
-        assert math.isfinite(chat[key]) and chat[key] > 0, key
+        assert math.isfinite(chat[key]), key
+        assert chat[key] > 0, key
     assert chat["ttft_p50_ms"] <= chat["ttft_p95_ms"] <= chat["ttft_p99_ms"]
     assert chat["tpot_p50_ms"] <= chat["tpot_p95_ms"]
     # a pass is at least 10 + 0.2 ms (the preset): no token comes faster
