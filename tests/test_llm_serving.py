@@ -274,6 +274,59 @@ def test_queue_limit_zero_still_serves_an_idle_replica() -> None:
     assert out.counts[0, llm.COUNT_SERVED] == 1
 
 
+def test_queue_limit_counts_only_requests_beyond_the_free_slots() -> None:
+    """max_batch 3, queue_limit 1. A (t 0) starts a pass alone: 2 slots free until it
+    ends at 0.125. B, C fill the two free slots' worth of queue, D is the one request
+    waiting beyond them, E finds that queue full. At 0.125 B and C join; D waits for A
+    (2 tokens) to finish at 0.25."""
+    state, _ = _one_replica(max_batch=3)
+    state, out = _advance(
+        state, [0.0, 10.0], [0.0, 0.01, 0.02, 0.03, 0.04], [1] * 5, [2] * 5,
+        base=0.125, per_seq=0.0, prefill=0.0, queue_limit=1,
+    )  # fmt: skip
+    assert out.counts[0, llm.COUNT_DROPPED_QUEUE_FULL] == 1
+    assert out.counts[0, llm.COUNT_SERVED] == 4
+    # first tokens: A 0.125, B and C 0.25, D 0.375
+    ttft = sorted(out.samples[:, llm.SAMPLE_TTFT].tolist())
+    assert ttft == pytest.approx([0.125, 0.25 - 0.02, 0.25 - 0.01, 0.375 - 0.03], abs=1e-12)
+    _assert_conserved(out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG (capsim/engine/llm.py, LlmService.advance: `grow_queues(self.state, room if "
+        "limit is None else min(room, limit) + 1)`): the core now lets a queue hold "
+        "queue_limit requests BEYOND the free batch slots (up to queue_limit + max_batch), "
+        "so a queue sized min(room, limit) + 1 overflows its ring buffer and silently "
+        "overwrites queued requests (the core's contract: the caller grows the queues to "
+        "hold every arrival)."
+    ),
+)
+def test_engine_sizes_the_queues_for_every_request_the_core_accepts(tmp_path: Path) -> None:
+    """An LLM service of 64 slots with queue_limit 0: 40 requests arriving during the
+    first pass all wait for it to end (none is beyond the free slots, so none is
+    refused). The queue must hold them all, in arrival order."""
+    from capsim.engine.llm import LlmService
+
+    (w,) = _parse(_scenario(queue_limit=0, concurrency=64), tmp_path).workloads
+    times = np.linspace(0.0, 0.03, 40)  # the first pass (a 500-token prefill) lasts ~50 ms
+    seeds = tuple(np.random.SeedSequence(i) for i in range(3))
+    service = LlmService(
+        w, "least_request", seeds, tmp_path, 600.0, lambda edges, rates: (times, None), 30.0, 0.0
+    )  # type: ignore[arg-type]
+    service.set_replicas(1)
+    result = service.advance(np.array([0.0, 0.04]), np.array([1000.0]), 0)
+    state = service.state
+    assert result["counts"][0, llm.COUNT_ARRIVED] == 40
+    assert result["counts"][0, llm.COUNT_DROPPED_QUEUE_FULL] == 0
+    assert state.n_running[0] == 1 and state.q_len[0] == 39
+    capacity = state.q_arrival_s.shape[1]
+    assert state.q_len[0] <= capacity
+    order = (state.q_head[0] + np.arange(state.q_len[0])) % capacity
+    np.testing.assert_array_equal(state.q_arrival_s[0, order], times[1:])
+
+
 def test_a_leaving_replica_drains_until_its_deadline() -> None:
     """Replica 0 leaves at 0.5 s with a grace of 0.25 s holding A (running until 1.0) and
     B (queued): both are dropped at 0.75; arrivals after it find no routable replica.

@@ -91,13 +91,19 @@ _CORE_ROUTING = {
 
 
 def core_params(
-    workload: ServiceWorkload, cpu_limit_cores: float, routing: str
+    workload: ServiceWorkload,
+    cpu_limit_cores: float,
+    routing: str,
+    accelerator: tuple[float, float | None] = (0.0, None),
 ) -> rq.RequestParams:
-    """The per-request core's constants of ``workload`` behind ``routing``."""
+    """The per-request core's constants of ``workload`` behind ``routing``: its slots and
+    servers (:meth:`~capsim.scenario.ServiceWorkload.replica_shape`: the CPU cap's cores,
+    or a GPU service's GPUs)."""
     name, choices = _CORE_ROUTING[routing]
+    shape = workload.replica_shape(cpu_limit_cores, *accelerator)
     return rq.RequestParams(
-        slots=workload.concurrency,
-        cores=cpu_limit_cores,
+        slots=max(1, int(shape.slots)),
+        cores=shape.servers,
         timeout_s=workload.timeout_s,
         queue_limit_requests=workload.queue_limit_requests,
         routing=name,  # type: ignore[arg-type]
@@ -155,8 +161,10 @@ def _gap_law(dispersion: float) -> Callable[[np.random.Generator, int], FloatArr
 def _work_law(
     workload: ServiceWorkload, base_dir: Path
 ) -> Callable[[np.random.Generator, int], FloatArray]:
-    """Core-seconds of work per request, mean ``cpu_ms_per_request``."""
-    mean = workload.cpu_ms_per_request / 1000.0
+    """Seconds of work per request on one server (core or GPU), mean
+    ``cpu_ms_per_request`` (``gpu_ms_per_request`` for a GPU service)."""
+    gpu_ms = workload.gpu_ms_per_request
+    mean = (workload.cpu_ms_per_request if gpu_ms is None else gpu_ms) / 1000.0
     shape = workload.service_time
     law: Callable[[np.random.Generator, int], FloatArray]
     if shape.distribution == "exponential":
@@ -311,7 +319,8 @@ class _Service:
             + counts[:, rq.COUNT_DROPPED_GRACE]
         )
         o[:, sv.O_ABANDONED] = counts[:, rq.COUNT_ABANDONED]
-        mean_s = w.cpu_ms_per_request / 1000.0
+        gpu_ms = w.gpu_ms_per_request
+        mean_s = (w.cpu_ms_per_request if gpu_ms is None else gpu_ms) / 1000.0
         o[:, sv.O_CAPACITY] = ready * min(p.slots, p.cores) / mean_s
         o[:, sv.O_IN_FLIGHT] = integrals[:, rq.INTEGRAL_IN_SYSTEM] / dt
         o[:, sv.O_QUEUED] = integrals[:, rq.INTEGRAL_QUEUED] / dt
@@ -322,7 +331,8 @@ class _Service:
         o[:, sv.O_WAIT_RATE] = 1.0
         o[:, sv.O_WAIT_LIMIT] = math.inf
         if ready > 0:
-            cpu = integrals[:, rq.INTEGRAL_CPU] / dt / ready + w.idle_cpu_millicores / 1000.0
+            idle = 0.0 if gpu_ms is not None else w.idle_cpu_millicores / 1000.0  # (host: apart)
+            cpu = integrals[:, rq.INTEGRAL_CPU] / dt / ready + idle
             o[:, sv.O_CPU] = np.minimum(cpu, p.cores)
             o[:, sv.O_MEMORY] = (
                 w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
@@ -360,18 +370,19 @@ class ExactServiceBank:
         ],
         base_dir: Path,
         duration_s: float = math.inf,
+        accelerators: Sequence[tuple[float, float | None]] | None = None,
     ) -> None:
         self.tick_s = tick_s
         self.workloads = list(workloads)
         self.cpu_limit_cores = np.array(cpu_limit_cores, dtype=np.float64).reshape(len(workloads))
         self._services: list[_Service | LlmService] = []
-        for w, limit, route, seed in zip(
-            workloads, self.cpu_limit_cores, routing, seeds, strict=True
+        held = list(accelerators) if accelerators is not None else [(0.0, None)] * len(workloads)
+        for w, limit, route, seed, accelerator in zip(
+            workloads, self.cpu_limit_cores, routing, seeds, held, strict=True
         ):
             # (an LLM service takes only its arrival process from the plain one)
-            plain = _Service(
-                w, core_params(w, float(limit), "random" if w.llm else route), seed, base_dir
-            )
+            params = core_params(w, float(limit), "random" if w.llm else route, accelerator)
+            plain = _Service(w, params, seed, base_dir)
             if w.llm is None:
                 self._services.append(plain)
                 continue

@@ -26,6 +26,7 @@ from capsim.engine.recorder import Levels, PlatformRecorder
 from capsim.engine.schedule import PeriodicTask
 from capsim.engine.services import ServiceBank
 from capsim.models.schedule import SAME_INSTANT_S, Periodic
+from capsim.models.service import O_CPU, O_SERVED
 from capsim.scenario import ServiceWorkload
 from capsim.scenario.inputs import Inputs
 from capsim.scenario.manifests import SIMULATED_SERVICE_METRICS
@@ -47,6 +48,7 @@ class PlatformSim:
         rng: np.random.Generator,
         cpu_limit_cores: Sequence[float],
         routing: Sequence[str],
+        accelerators: Sequence[tuple[float, float | None]] | None = None,
     ) -> None:
         scenario = inputs.scenario
         self.name = name
@@ -66,6 +68,7 @@ class PlatformSim:
                 [inputs.request_seeds(w.name, name) for w in service_workloads],
                 scenario.base_dir,
                 inputs.n_ticks * inputs.tick_s,
+                accelerators,
             )
         else:
             self.bank = ServiceBank(
@@ -74,6 +77,7 @@ class PlatformSim:
                 routing,
                 inputs.tick_s,
                 inputs.n_ticks * inputs.tick_s,
+                accelerators,
             )
         self.rates = (
             np.stack([inputs.arrival_rates[w.name] for w in service_workloads], axis=1)
@@ -100,7 +104,15 @@ class PlatformSim:
         columns = 2 + len(SIMULATED_SERVICE_METRICS)
         self.pods_integral = np.zeros((n, columns))  # their integrals up to the current tick
         self.pods_rate = np.zeros((n, columns))  # their values during the current tick
-        self.service_gpus = np.zeros(n)  # GPUs one replica of each service holds (subclasses)
+        held = list(accelerators) if accelerators is not None else [(0.0, None)] * n
+        self.service_gpus = np.array([gpus for gpus, _ in held], dtype=np.float64).reshape(n)
+        """GPUs one replica of each service holds."""
+        self._cpu_limits = np.array(cpu_limit_cores, dtype=np.float64).reshape(n)
+        self._gpu_services = [  # services whose work runs on GPUs, not LLMs (own bank)
+            i for i, w in enumerate(service_workloads) if w.gpu_ms_per_request is not None
+        ]
+        self._host_cpu_s = np.array([w.cpu_ms_per_request / 1000.0 for w in service_workloads])
+        self._idle_cores = np.array([w.idle_cpu_millicores / 1000.0 for w in service_workloads])
         self.tick_start_s = 0.0
         self.next_tick = 0  # index of the next tick to step
         self.on_progress: ProgressCallback | None = None
@@ -195,12 +207,16 @@ class PlatformSim:
             self.bank.warm(self.rates[0], ready.astype(np.float64))
             self.recorder.in_system_at_start = self.bank.in_system()
         out = self.bank.step(self.rates[first:last], ready.astype(np.float64))
+        if self._gpu_services:
+            self._book_gpu_work(first, out, ready)
         arrivals = self.rates[first:last]
         if isinstance(self.bank, ExactServiceBank):
             self.recorder.arrival_rates[first:last] = self.bank.arrived / tick_s
             arrivals = self.recorder.arrival_rates[first:last]
             if self.bank.llm:
-                self.recorder.llm_ticks(first, self.bank.gpu_levels, ready, self.service_gpus)
+                self.recorder.gpu_ticks(
+                    first, self.bank.gpu_levels, self.service_gpus, self.bank.llm
+                )
         # The integrals are folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
         # this order however the ticks are blocked: metric samples are then the same
         # floats for any block lengths (the fast path folds the same way).
@@ -213,6 +229,26 @@ class PlatformSim:
         capacity = ready * self.bank.cpu_limit_cores
         self.recorder.ticks(first, out, ready, self.cpu_requested_cores(), capacity)
         self.next_tick = last
+
+    def _book_gpu_work(self, first: int, out: FloatArray, ready: IntArray) -> None:
+        """GPU services: the model's "CPU" is the work its GPUs did (GPUs busy per
+        replica); recorded as such, and replaced by the host CPU per replica (served per
+        second × ``cpu_ms_per_request`` + idle CPU, capped at the CPU limit)."""
+        tick_s = self.inputs.tick_s
+        levels = np.zeros((out.shape[0], out.shape[1], 4))
+        for s in self._gpu_services:
+            if ready[s] <= 0:
+                continue
+            busy = out[:, s, O_CPU].copy()  # GPUs busy per replica (time mean)
+            served = out[:, s, O_SERVED] / tick_s / ready[s]
+            host = served * self._host_cpu_s[s] + self._idle_cores[s]
+            out[:, s, O_CPU] = np.minimum(host, self._cpu_limits[s])
+            gpus = max(self.service_gpus[s], 1.0)
+            levels[:, s, 0] = busy * ready[s] / gpus  # replicas' worth of GPUs busy
+            levels[:, s, 1] = np.nan
+            levels[:, s, 2] = np.nan
+            levels[:, s, 3] = ready[s]
+        self.recorder.gpu_ticks(first, levels, self.service_gpus, self._gpu_services)
 
     def _loop(self) -> Generator[simpy.Event, Any, None]:
         """Controllers and record rows at their times; the ticks in between, in blocks.

@@ -18,6 +18,7 @@ The per-tick latency laws are kept, so the run summary can pool all of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,23 +109,26 @@ class PlatformRecorder:
         | None
     ) = None
     """LLM services (None for others): every completion's TTFT and TPOT (s) and tick."""
-    _llm: FloatArray | None = None  # (n_ticks, services, 4): see llm_ticks
+    _llm: FloatArray | None = None  # (n_ticks, services, 4): see gpu_ticks
+    _gpu_reporting: set[int] = field(default_factory=set)  # services gpu_ticks wrote
 
-    def llm_ticks(
-        self, first: int, levels: FloatArray, ready: npt.NDArray[np.int64], gpus: FloatArray
+    def gpu_ticks(
+        self, first: int, levels: FloatArray, gpus: FloatArray, which: Sequence[int]
     ) -> None:
-        """LLM services' per-tick levels from tick ``first`` (``levels``: ticks × services
-        × (replicas with a pass running, KV share reserved, output tokens/s, replicas
-        present)): kept as GPUs busy, busy share of the replicas present, KV share and
-        tokens/s."""
+        """Services ``which`` (GPU and LLM services), their per-tick levels from tick
+        ``first`` (``levels``: ticks × services × (replicas' worth of GPUs busy, KV share
+        reserved, output tokens/s, replicas present; NaN where a service has none)):
+        kept as GPUs busy, busy share of the replicas present, KV share and tokens/s."""
         if self._llm is None:
             self._llm = np.zeros((self.n_ticks, len(self.services), 4))
+        self._gpu_reporting.update(which)
         block = self._llm[first : first + levels.shape[0]]
-        block[:, :, 0] = levels[:, :, 0] * gpus
-        present = levels[:, :, 3]
-        block[:, :, 1] = np.where(present > 0, levels[:, :, 0] / np.maximum(present, 1e-300), 0.0)
-        block[:, :, 2] = levels[:, :, 1]
-        block[:, :, 3] = levels[:, :, 2]
+        for s in which:
+            busy, present = levels[:, s, 0], levels[:, s, 3]
+            block[:, s, 0] = busy * gpus[s]
+            block[:, s, 1] = np.where(present > 0, busy / np.maximum(present, 1e-300), 0.0)
+            block[:, s, 2] = levels[:, s, 1]
+            block[:, s, 3] = levels[:, s, 2]
 
     def _token_fields(self, i: int) -> dict[str, Any]:
         """Service ``i``'s TTFT and TPOT samples for its LatencySamples (none: not LLM)."""
@@ -137,23 +141,26 @@ class PlatformRecorder:
         """Per row: the LLM services' interval means (GPUs busy, GPU busy %, KV-cache
         usage %, output tokens/s) and TTFT/TPOT p95 (ms); NaN for other workloads."""
         assert self._llm is not None
-        assert self.token_samples is not None
         rows, n = len(self._intervals), len(self.workloads)
         names = ("gpu_busy", "gpu_busy_pct", "kv_cache_usage_pct", "output_tokens_per_s")
         out = {name: np.full((rows, n), np.nan) for name in names}
         scale = (1.0, 100.0, 100.0, 1.0)
-        llm = [i for i, t in enumerate(self.token_samples) if t is not None]
+        reporting = sorted(self._gpu_reporting)
         for row, (first, last) in enumerate(self._intervals):
             if last <= first:
                 continue
             means = self._llm[first:last].mean(axis=0)
             for k, name in enumerate(names):
-                for i in llm:
+                for i in reporting:
                     out[name][row, self.services[i]] = scale[k] * means[i, k]
+        llm = [i for i, t in enumerate(self.token_samples or []) if t is not None]
+        if not llm:
+            return out
         starts = np.array([first for first, _ in self._intervals], dtype=np.int64)
         for column, index in (("ttft_p95_ms", 0), ("tpot_p95_ms", 1)):
             values = np.full((rows, n), np.nan)
             for i in llm:
+                assert self.token_samples is not None
                 samples = self.token_samples[i]
                 assert samples is not None
                 data: npt.NDArray[np.float32] = samples[index]  # type: ignore[assignment]
@@ -314,7 +321,7 @@ class PlatformRecorder:
             "jobs_queued": level("jobs_queued"),
             "jobs_running": level("jobs_running"),
         }
-        if self._llm is not None and self.token_samples is not None:
+        if self._llm is not None:
             llm = self._llm_columns()
             gpu = columns["gpu_used"].reshape(rows, n).copy()
             busy = np.nan_to_num(llm.pop("gpu_busy"))

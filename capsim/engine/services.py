@@ -136,15 +136,17 @@ class ServiceBank:
         routing: Sequence[str],
         tick_s: float,
         horizon_s: float = float("inf"),
+        accelerators: Sequence[tuple[float, float | None]] | None = None,
     ) -> None:
         n = len(workloads)
         self.tick_s = tick_s
         self.cpu_limit_cores = np.array(cpu_limit_cores, dtype=np.float64).reshape(n)
         self.params = np.zeros((n, PARAM_FIELDS))
+        held = list(accelerators) if accelerators is not None else [(0.0, None)] * n
         for i, (w, limit, route) in enumerate(
             zip(workloads, self.cpu_limit_cores, routing, strict=True)
         ):
-            self.params[i] = w.model_params(limit, route, tick_s)
+            self.params[i] = w.model_params(limit, route, tick_s, *held[i])
         self.slots = np.array(
             [ring_length(w.timeout_s, tick_s, horizon_s) for w in workloads], dtype=np.int64
         ).reshape(n)

@@ -82,11 +82,19 @@ class VmSim(PlatformSim):
             for c, w in zip(self.configs, inputs.scenario.workloads, strict=True)
             if isinstance(w, ServiceWorkload)
         ]
-        super().__init__(name, inputs, rng, limits, routing)
+        self.accelerators = [
+            (
+                instance.gpu / c.per_vm,
+                None if instance.gpu_memory_bytes is None else instance.gpu_memory_bytes / 2**20,
+            )
+            for instance, c in zip(self.instances, self.configs, strict=True)
+        ]
+        accelerators = [
+            a for a, w in zip(self.accelerators, inputs.scenario.workloads, strict=True)
+            if isinstance(w, ServiceWorkload)
+        ]  # fmt: skip
+        super().__init__(name, inputs, rng, limits, routing, accelerators)
         self.vms: list[list[Vm]] = [[] for _ in self.workloads]
-        self.service_gpus = np.array(
-            [self.instances[w].gpu / self.per_vm[w] for w in self.services], dtype=np.float64
-        )
         self._batch_vms = 0  # VMs of batch workers, requested and not yet terminated
         self.machines = Machines(platform.billing_minimum_s)
         self.desired = np.zeros(len(self.workloads), dtype=np.int64)
@@ -268,6 +276,7 @@ class VmSim(PlatformSim):
                 workload,
                 instance.app_cpu_millicores / per_vm / 1000.0,
                 self.configs[w].routing,
+                self.accelerators[w],
             ),
             per_vm=per_vm,
             vcpu_millicores=instance.vcpu_millicores,

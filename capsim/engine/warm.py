@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from capsim.models.service import (
     P_CORES,
+    P_MU,
     P_SERVICE_S,
     ROUTING,
     service_params,
@@ -71,6 +72,7 @@ class ReplicaUsage:
     cpu_cores: float
     memory_mib: float
     queued: float = 0.0  # requests waiting in the replica (Little's law over the wait)
+    served_per_s: float = 0.0  # requests the replica serves per second
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,11 @@ class WarmSize:
 
 @dataclass(frozen=True)
 class ReplicaProfile:
-    """What one replica of a service needs and may use: CPU per request (ms), concurrency
-    slots, the CPU cap (cores), idle CPU (cores) and memory (MiB, fixed and per request
-    in the replica)."""
+    """What one replica of a service needs and may use: work per request (ms; CPU, or
+    GPU or LLM passes for services on GPUs), concurrency slots, the CPU cap (cores),
+    idle CPU (cores) and memory (MiB, fixed and per request in the replica). A GPU or
+    LLM service also states ``servers`` (the GPUs, or the batch, the work runs on) and
+    ``host_cpu_ms_per_request`` (its CPU use, apart from the work)."""
 
     cpu_ms_per_request: float
     concurrency: int
@@ -114,17 +118,28 @@ class ReplicaProfile:
     work_scv: float = 1.0  # squared coefficient of variation of a request's work
     arrival_scv: float = 1.0  # the arrivals' dispersion index
     queue_limit: float = math.inf  # requests a replica's queue holds
+    servers: float | None = None  # what the work runs on (None: the CPU cap's cores)
+    host_cpu_ms_per_request: float | None = None  # CPU per request apart from the work
 
     @classmethod
     def of(
-        cls, workload: ServiceWorkload, cpu_limit_cores: float, routing: str = "random"
+        cls,
+        workload: ServiceWorkload,
+        cpu_limit_cores: float,
+        routing: str = "random",
+        accelerator: tuple[float, float | None] = (0.0, None),
     ) -> ReplicaProfile:
         """The profile of ``workload``'s replicas under a CPU cap of ``cpu_limit_cores``,
-        behind ``routing``."""
+        behind ``routing``, holding ``accelerator`` = (GPUs, MiB of memory per GPU or
+        None) (:meth:`~capsim.scenario.ServiceWorkload.replica_shape`)."""
+        shape = workload.replica_shape(cpu_limit_cores, *accelerator)
+        host = None if shape.host_cpu_s is None else 1000.0 * shape.host_cpu_s
         return cls(
-            cpu_ms_per_request=workload.cpu_ms_per_request,
-            concurrency=workload.concurrency,
+            cpu_ms_per_request=1000.0 * shape.work_s,
+            concurrency=max(1, int(shape.slots)),
             cpu_limit_cores=cpu_limit_cores,
+            servers=None if host is None else shape.servers,
+            host_cpu_ms_per_request=host,
             idle_cpu_cores=workload.idle_cpu_millicores / 1000.0,
             memory_mib=workload.memory_mib,
             memory_mib_per_request=workload.memory_mib_per_request,
@@ -142,9 +157,9 @@ class ReplicaProfile:
             1.0,
             self.cpu_ms_per_request / 1000.0,
             float(self.concurrency),
-            self.cpu_limit_cores,
+            self.cpu_limit_cores if self.servers is None else self.servers,
             self.timeout_s,
-            self.idle_cpu_cores,
+            self.idle_cpu_cores if self.host_cpu_ms_per_request is None else 0.0,
             self.memory_mib,
             self.memory_mib_per_request,
             self.routing,
@@ -171,10 +186,15 @@ def replica_usage(arrival_rate: float, replicas: int, profile: ReplicaProfile) -
         (1.0 - p_fail) * (c_wait * wait + params[P_SERVICE_S]) + p_fail * stay_s
     )
     queued = per_replica * ((1.0 - p_fail) * c_wait * wait + p_fail * stay_s)
+    served = min(per_replica * (1.0 - p_fail), params[P_CORES] * params[P_MU])
+    if profile.host_cpu_ms_per_request is not None:  # the work ran on GPUs: host CPU
+        host = served * profile.host_cpu_ms_per_request / 1000.0 + profile.idle_cpu_cores
+        cpu = min(host, profile.cpu_limit_cores)
     return ReplicaUsage(
         cpu_cores=cpu,
         memory_mib=profile.memory_mib + profile.memory_mib_per_request * in_flight,
         queued=queued,
+        served_per_s=served,
     )
 
 
@@ -244,7 +264,8 @@ def settled_vm_count(
             warming_instances=0,
         ).desired
 
-    demand = arrival_rate * profile.cpu_ms_per_request
+    host_ms = profile.host_cpu_ms_per_request
+    demand = arrival_rate * (profile.cpu_ms_per_request if host_ms is None else host_ms)
     per_vm_at_target = vcpu_millicores * policy.target_pct / 100.0
     guess = min(
         max(math.ceil(demand / per_vm_at_target), policy.min_instances), policy.max_instances

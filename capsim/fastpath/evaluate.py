@@ -115,6 +115,11 @@ def _service(scenario: Scenario, platform: str) -> tuple[ServiceWorkload, Kubern
     services = [w for w in scenario.workloads if isinstance(w, ServiceWorkload)]
     if len(scenario.workloads) != 1 or len(services) != 1:
         raise FastPathError("the fast path simulates scenarios of exactly one service")
+    if services[0].accelerated:
+        raise FastPathError(
+            "the service's work runs on GPUs (gpu_ms_per_request or llm): the fast path "
+            "models CPU services, the engine's runs model it"
+        )
     return services[0], config
 
 

@@ -118,6 +118,9 @@ class NodePool(FrozenModel):
     vcpu_millicores: PositiveMillicores = Field(alias="vcpu")
     memory_bytes: PositiveBytes = Field(alias="memory")
     gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
+    gpu_memory_bytes: PositiveBytes | None = Field(default=None, alias="gpu_memory")
+    """Memory of each GPU (``24Gi`` for an L4): with a GPU service's memory per request it
+    bounds the requests a replica serves at once."""
     price_per_hour: Float = Field(ge=0, le=MAX_PRICE_PER_HOUR)
     spot_price_per_hour: Float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_HOUR)
     """The spot (preemptible) price, USD per hour: the summary then gives the bill had
@@ -366,6 +369,15 @@ class KubernetesPlatform(FrozenModel):
             )
         return self
 
+    def gpu_memory_mib_for(self, pod: PodTemplate) -> float | None:
+        """MiB of memory per GPU on the pools the pod may land on: the least of them
+        (conservative), None when one of them does not say."""
+        allowed, _ = self.pools_for(pod)
+        sizes = [p.gpu_memory_bytes for p in self.node_pools if p.name in allowed]
+        if not sizes or any(size is None for size in sizes):
+            return None
+        return min(size for size in sizes if size is not None) / 2**20
+
     def pools_for(self, pod: PodTemplate) -> tuple[frozenset[str], frozenset[str]]:
         """``(pools the pod may land on, those among them it would rather avoid)``:
         :func:`capsim.models.placement.eligible_pools` and ``preference_rank``."""
@@ -431,6 +443,9 @@ class VmInstance(FrozenModel):
     vcpu_millicores: PositiveMillicores = Field(alias="vcpu")
     memory_bytes: PositiveBytes = Field(alias="memory")
     gpu: Int = Field(default=0, ge=0, le=MAX_GPU)
+    gpu_memory_bytes: PositiveBytes | None = Field(default=None, alias="gpu_memory")
+    """Memory of each GPU (``24Gi`` for an L4): with a GPU service's memory per request it
+    bounds the requests a replica serves at once."""
     price_per_hour: Float = Field(ge=0, le=MAX_PRICE_PER_HOUR)
     spot_price_per_hour: Float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_HOUR)
     """The spot (preemptible) price, USD per hour: the summary then gives the bill had

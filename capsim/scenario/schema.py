@@ -236,6 +236,40 @@ def _mode_problem(
     return None
 
 
+def _check_gpu_services(scenario: Scenario, where: str) -> None:
+    """A service whose work runs on GPUs (``gpu_ms_per_request`` or ``llm``) has whole
+    GPUs on every platform (a pod's ``gpu``; a VM's GPUs for each app instance), and its
+    weights fit in them where the GPUs' memory is stated."""
+    for platform_name, platform in scenario.platforms.items():
+        for workload_name, config in platform.workloads.items():
+            workload = scenario.workload(workload_name)
+            if not isinstance(workload, ServiceWorkload) or not workload.accelerated:
+                continue
+            field = f"{where}: platforms.{platform_name}.workloads.{workload_name}"
+            if isinstance(config, KubernetesWorkload):
+                pod = pod_template(workload, config)
+                gpus = float(pod.gpu)
+                memory = platform.gpu_memory_mib_for(pod) if pod.gpu else None  # type: ignore[union-attr]
+                shown = f"{field}.pod.gpu"
+            else:
+                instance = platform.instance_for(workload_name)  # type: ignore[union-attr]
+                gpus = instance.gpu / config.per_vm
+                memory = (
+                    None if instance.gpu_memory_bytes is None else instance.gpu_memory_bytes / 2**20
+                )
+                shown = f"{field}: the instance's gpu"
+            if gpus < 1:
+                raise ScenarioError(
+                    f"{shown}: the service's work runs on GPUs (gpu_ms_per_request or llm): "
+                    f"each replica needs at least one whole GPU, got {gpus:g}"
+                )
+            if memory is not None and workload.gpu_memory_mib > gpus * memory:
+                raise ScenarioError(
+                    f"{field}: gpu_memory_mib {workload.gpu_memory_mib:g} does not fit in "
+                    f"{gpus:g} GPU(s) of {memory:g} MiB"
+                )
+
+
 def _workers_per_node(cpu_m: int, memory_b: int, gpu: int, request: PodTemplate) -> int:
     """How many pods with ``request`` fit on an empty node of the given allocatable size."""
     counts = [cpu_m // max(request.cpu_request_millicores, 1)]
@@ -500,6 +534,7 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
     scenario._source = where
     submit_counts = _check_loads(scenario, where)
     _check_modes(scenario, where)
+    _check_gpu_services(scenario, where)
     _check_hpa_manifests(scenario, where)
     _check_replicas(scenario, where)
     _check_fits(scenario, where)

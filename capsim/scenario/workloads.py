@@ -5,6 +5,8 @@ Numbers are bounded as :mod:`capsim.scenario.limits` lists (``cpu_ms_per_request
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -226,6 +228,19 @@ class Retries(FrozenModel):
         return self
 
 
+@dataclass(frozen=True)
+class ReplicaShape:
+    """What one replica serves with (:meth:`ServiceWorkload.replica_shape`): the mean
+    work of a request (s on one server), its slots, its servers (CPU cores, GPUs, or an
+    LLM's batch: the requests that progress at full speed at once) and, for GPU and LLM
+    services, the host CPU a request costs (s; None: the work is the CPU)."""
+
+    work_s: float
+    slots: float
+    servers: float
+    host_cpu_s: float | None
+
+
 class ServiceWorkload(FrozenModel):
     """A request-driven service: load, CPU per request and its shape, memory, concurrency,
     a queue limit per replica (``queue_limit``: requests waiting beyond the slots; a full
@@ -254,6 +269,18 @@ class ServiceWorkload(FrozenModel):
     ``cpu_ms_per_request`` the host CPU a request costs."""
     mean_tokens: tuple[float, float] | None = Field(default=None, exclude=True)
     """An LLM service's mean prompt and output tokens (set while the scenario loads)."""
+    gpu_ms_per_request: Float | None = Field(
+        default=None, ge=CPU_MS_PER_REQUEST_MIN, le=CPU_MS_PER_REQUEST_MAX
+    )
+    """A GPU service: GPU busy time per request (ms of one whole GPU, the work its shape
+    ``service_time`` describes). Its replicas serve on their GPUs (``concurrency`` slots
+    share them, processor sharing beyond one request per GPU) and
+    ``cpu_ms_per_request`` is then the host CPU a request costs."""
+    gpu_memory_mib: Float = Field(default=0.0, ge=0, le=MAX_MEMORY_MIB)
+    """A GPU service's GPU memory per replica whatever it serves (the model's weights)."""
+    gpu_memory_mib_per_request: Float = Field(default=0.0, ge=0, le=MAX_MEMORY_MIB)
+    """A GPU service's GPU memory per request in service (activations): with the GPUs'
+    memory it bounds the requests a replica serves at once (below ``concurrency``)."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> ServiceWorkload:
@@ -271,6 +298,14 @@ class ServiceWorkload(FrozenModel):
             for name in ("p95_ttft_ms", "p95_tpot_ms"):
                 if getattr(self.slo, name) is not None:
                     raise ValueError(f"slo.{name}: only for an LLM service (one with llm:)")
+        gpu_memory = self.gpu_memory_mib > 0 or self.gpu_memory_mib_per_request > 0
+        if gpu_memory and self.gpu_ms_per_request is None:
+            raise ValueError("gpu_memory_mib: only for a GPU service (one with gpu_ms_per_request)")
+        if self.gpu_ms_per_request is not None and self.llm is not None:
+            raise ValueError(
+                "gpu_ms_per_request: an LLM service's GPU work is its llm: passes, not a "
+                "time per request"
+            )
         if self.llm is not None and (self.llm.prompt_tokens is None) != (
             self.llm.output_tokens is None
         ):
@@ -278,6 +313,35 @@ class ServiceWorkload(FrozenModel):
                 "llm.prompt_tokens: give both prompt_tokens and output_tokens, or neither"
             )
         return self
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether the replicas serve on GPUs (``gpu_ms_per_request`` or ``llm``): the
+        work then runs on the GPUs and ``cpu_ms_per_request`` is host CPU."""
+        return self.gpu_ms_per_request is not None or self.llm is not None
+
+    def replica_shape(
+        self, cpu_limit_cores: float, gpus: float = 0.0, gpu_memory_mib: float | None = None
+    ) -> ReplicaShape:
+        """What one replica serves with: the service model's view of a replica under a
+        CPU cap of ``cpu_limit_cores`` holding ``gpus`` GPUs of ``gpu_memory_mib`` each
+        (None: not stated)."""
+        if self.llm is not None:
+            prompt, output = self.mean_tokens or (1.0, 1.0)
+            batch = self.llm.fitting_batch(prompt, output, self.concurrency)
+            return ReplicaShape(self.llm_request_s(), batch, batch, self.cpu_ms_per_request / 1e3)
+        if self.gpu_ms_per_request is not None:
+            slots = float(self.concurrency)
+            per_request = self.gpu_memory_mib_per_request
+            if gpu_memory_mib is not None and per_request > 0:
+                room = gpus * gpu_memory_mib - self.gpu_memory_mib
+                slots = max(1.0, min(slots, math.floor(room / per_request)))
+            return ReplicaShape(
+                self.gpu_ms_per_request / 1e3, slots, max(gpus, 1.0), self.cpu_ms_per_request / 1e3
+            )
+        return ReplicaShape(
+            self.cpu_ms_per_request / 1e3, float(self.concurrency), cpu_limit_cores, None
+        )
 
     def llm_request_s(self) -> float:
         """An LLM service's steady time per request (s) in a batch as full as its slots
@@ -293,29 +357,33 @@ class ServiceWorkload(FrozenModel):
         """Requests a replica's queue holds beyond its slots (``inf``: no limit)."""
         return float("inf") if self.queue_limit_requests is None else self.queue_limit_requests
 
-    def model_params(self, cpu_limit_cores: float, routing: str, tick_s: float) -> FloatArray:
+    def model_params(
+        self,
+        cpu_limit_cores: float,
+        routing: str,
+        tick_s: float,
+        gpus: float = 0.0,
+        gpu_memory_mib: float | None = None,
+    ) -> FloatArray:
         """The service model's constants (:func:`capsim.models.service.service_params`)
-        of this service's replicas under a CPU cap of ``cpu_limit_cores``, behind
-        ``routing`` (a :data:`capsim.models.service.ROUTING` name), in ticks of ``tick_s``."""
-        if self.llm is not None:  # c sequences progress together, each for the pass time
-            prompt, output = self.mean_tokens or (1.0, 1.0)
-            batch = self.llm.fitting_batch(prompt, output, self.concurrency)
-            return service_params(
-                tick_s, self.llm_request_s(), batch, batch, self.timeout_s,
-                self.idle_cpu_millicores / 1000.0, self.memory_mib, self.memory_mib_per_request,
-                ROUTING[routing], 1.0, self.arrivals.dispersion_index, self.queue_limit,
-            )  # fmt: skip
+        of this service's replicas (:meth:`replica_shape`), behind ``routing`` (a
+        :data:`capsim.models.service.ROUTING` name), in ticks of ``tick_s``. For a GPU
+        or LLM service the model's "cores" are the replica's servers and its CPU the work
+        they do (no idle CPU): the engine books the host CPU apart."""
+        shape = self.replica_shape(cpu_limit_cores, gpus, gpu_memory_mib)
+        idle = 0.0 if shape.host_cpu_s is not None else self.idle_cpu_millicores / 1000.0
+        scv = 1.0 if self.llm is not None else self.service_time.scv
         return service_params(
             tick_s,
-            self.cpu_ms_per_request / 1000.0,
-            float(self.concurrency),
-            cpu_limit_cores,
+            shape.work_s,
+            shape.slots,
+            shape.servers,
             self.timeout_s,
-            self.idle_cpu_millicores / 1000.0,
+            idle,
             self.memory_mib,
             self.memory_mib_per_request,
             ROUTING[routing],
-            self.service_time.scv,
+            scv,
             self.arrivals.dispersion_index,
             self.queue_limit,
         )

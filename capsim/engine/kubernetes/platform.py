@@ -89,9 +89,16 @@ class KubernetesSim(PlatformSim):
             for c, w in zip(self.configs, inputs.scenario.workloads, strict=True)
             if isinstance(w, ServiceWorkload)
         ]
-        super().__init__(name, inputs, rng, limits, routing)
+        self.accelerators = [
+            (float(t.gpu), platform.gpu_memory_mib_for(t) if t.gpu else None)
+            for t in self.templates
+        ]
+        accelerators = [
+            a for a, w in zip(self.accelerators, scenario.workloads, strict=True)
+            if w.kind == "service"
+        ]  # fmt: skip
+        super().__init__(name, inputs, rng, limits, routing, accelerators)
         self.names = [w.name for w in self.workloads]
-        self.service_gpus = np.array([float(self.templates[w].gpu) for w in self.services])
         requests = [pod_request(platform, t) for t in self.templates]
         self._request_cores = np.array([r.cpu_m / 1000.0 for r in requests])
         self._service_at = np.array(self.services, dtype=np.intp)
@@ -201,6 +208,7 @@ class KubernetesSim(PlatformSim):
             self.limit_cores,
             self.recorder,
             [c.routing for c in self.configs],
+            self.accelerators,
         )
         for w, replicas in warm.items():
             self.desired[w] = replicas
@@ -211,6 +219,7 @@ class KubernetesSim(PlatformSim):
             self.workloads,
             self.limit_cores,
             [c.routing for c in self.configs],
+            self.accelerators,
         )
         place_warm(self.cluster, self.platform, self.desired, self.names)
 

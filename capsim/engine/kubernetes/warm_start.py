@@ -58,11 +58,13 @@ def initial_hpa_replicas(
     cpu_limit_cores: Sequence[float],
     recorder: PlatformRecorder | None = None,
     routing: Sequence[str] | None = None,
+    accelerators: Sequence[tuple[float, float | None]] | None = None,
 ) -> dict[int, int]:
     """Workload index → replicas, for each workload an HPA scales: the size its HPA
     settles at for ``first_rates`` (requests/s per service); see :func:`settled_hpa_size`.
 
-    ``cpu_limit_cores`` is each workload's CPU cap per replica (by workload index). A size
+    ``cpu_limit_cores`` is each workload's CPU cap per replica (by workload index), and
+    ``accelerators`` its GPUs and their memory (MiB, None: not stated). A size
     that is no fixed point (the decisions cycle) is noted in ``recorder``'s decision log
     as a ``warm_start`` event at time 0.
     """
@@ -79,7 +81,10 @@ def initial_hpa_replicas(
             tolerance_down=float(controller.tol_down[h]),
             arrival_rate=float(first_rates[s]),
             profile=ReplicaProfile.of(
-                workload, cpu_limit_cores[w], "random" if routing is None else routing[w]
+                workload,
+                cpu_limit_cores[w],
+                "random" if routing is None else routing[w],
+                (0.0, None) if accelerators is None else accelerators[w],
             ),
         )
         out[w] = size.replicas
@@ -103,6 +108,7 @@ def warm_keda(
     workloads: Sequence[object],
     cpu_limit_cores: Sequence[float],
     routing: Sequence[str],
+    accelerators: Sequence[tuple[float, float | None]] | None = None,
 ) -> None:
     """KEDA at time 0, after the HPA's warm size: a ScaledObject inactive at the first
     tick's load (its triggers' steady values, :func:`steady_service_metrics`) has been
@@ -111,7 +117,12 @@ def warm_keda(
         workload = workloads[run.workload]
         assert isinstance(workload, ServiceWorkload)
         size = int(desired[run.workload])
-        profile = ReplicaProfile.of(workload, cpu_limit_cores[run.workload], routing[run.workload])
+        profile = ReplicaProfile.of(
+            workload,
+            cpu_limit_cores[run.workload],
+            routing[run.workload],
+            (0.0, None) if accelerators is None else accelerators[run.workload],
+        )
         steady = steady_service_metrics(float(first_rates[run.service]), size, profile)
         active = run.active({name: round(value * 1000.0) for name, value in steady.items()})
         step = keda_step(run.config, active, size, None, 0.0)
@@ -136,7 +147,11 @@ def steady_pods_metrics(
     usage = replica_usage(arrival_rate, replicas, counting)
     return {
         "requests_in_flight": usage.memory_mib,
-        "requests_per_second": usage.cpu_cores / (profile.cpu_ms_per_request / 1000.0),
+        "requests_per_second": (
+            usage.cpu_cores / (profile.cpu_ms_per_request / 1000.0)
+            if profile.host_cpu_ms_per_request is None
+            else usage.served_per_s  # (the CPU is not the work)
+        ),
     }
 
 
@@ -235,7 +250,10 @@ def settled_hpa_size(
                 proposals.append(replicas)
         return clamp(max(proposals)) if proposals else n
 
-    demand_cores = arrival_rate * profile.cpu_ms_per_request / 1000.0
+    host_ms = profile.host_cpu_ms_per_request
+    demand_cores = (
+        arrival_rate * (profile.cpu_ms_per_request if host_ms is None else host_ms) / 1000.0
+    )
     guess = 1
     for row in rows:
         if row.resource == "cpu":
