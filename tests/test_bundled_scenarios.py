@@ -287,15 +287,14 @@ def test_llm_bursty_gpu_utilization_misleads() -> None:
 
 
 def test_llm_bursty_point() -> None:
-    """The fixed fleet of eight meets the SLO; the autoscalers, waiting minutes for GPU
-    nodes and draining pods with 30 s of grace, miss TTFT windows; KEDA on the gateway
-    rate and the queue misses more of them than the HPA on requests in flight."""
+    """The fixed fleet of eight meets the SLO; the autoscalers, sized at the trace's
+    quiet first second and waiting minutes for GPU nodes while the load swells, miss TTFT
+    windows; KEDA, started at one replica on the gateway rate and the queue, misses more
+    of them and fails more requests than the HPA on requests in flight."""
     summary = platforms("llm-bursty")
     verdict = {name: workload("llm-bursty", name, "chat")["slo"] for name in summary}
     assert verdict["vm-fixed"]["met"] is True
     ttft = {name: v["ttft"]["compliance_pct"] for name, v in verdict.items()}
     assert ttft["keda-queue"] < ttft["hpa-in-flight"] < ttft["vm-fixed"]
-    # scale-down drains pods whose streams outlast the grace period: dropped requests
-    hpa = workload("llm-bursty", "hpa-in-flight", "chat")
-    fixed = workload("llm-bursty", "vm-fixed", "chat")
-    assert hpa["requests_dropped"] > 0 == fixed["requests_dropped"]
+    errors = {name: v["errors"]["error_rate"] for name, v in verdict.items()}
+    assert errors["vm-fixed"] <= errors["hpa-in-flight"] < errors["keda-queue"]

@@ -780,6 +780,10 @@ def test_properties_one_call(w: dict[str, Any]) -> None:
     assert (out.integrals[:, llm.INTEGRAL_RUNNING] <= w["max_batch"] * present + 1e-9).all()
     assert (out.integrals[:, llm.INTEGRAL_BUSY] <= present + 1e-9).all()
     assert out.in_system[-1] == llm.in_system(state)
+    limit = w["kw"]["queue_limit"]
+    if limit >= 0:  # at most queue_limit requests wait beyond a replica's batch slots
+        assert (state.q_len + state.n_running <= limit + w["max_batch"]).all()
+        assert (out.in_system <= w["replicas"] * (limit + w["max_batch"])).all()
     tokens = out.counts[:, llm.COUNT_TOKENS].sum()
     assert tokens <= w["output"].sum()
     _check_sample_invariants(w, out)
@@ -801,6 +805,9 @@ def test_properties_blocking_by_ticks_is_invisible(w: dict[str, Any]) -> None:
         blocked_state, out = _advance(blocked_state, **_block_inputs(w, lo, hi), **w["kw"])
         assert (blocked_state.kv_used <= w["kw"]["kv"]).all()
         assert (blocked_state.n_running <= w["max_batch"]).all()
+        if w["kw"]["queue_limit"] >= 0:
+            held = blocked_state.q_len + blocked_state.n_running
+            assert (held <= w["kw"]["queue_limit"] + w["max_batch"]).all()
         parts.append((lo, out))
     samples = np.concatenate([o.samples for _, o in parts])
     ticks = np.concatenate([o.sample_tick + lo for lo, o in parts])
