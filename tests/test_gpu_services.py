@@ -119,3 +119,46 @@ def test_a_gpu_service_needs_whole_gpus_and_room_for_its_weights(tmp_path: Path)
         plain = _scenario(gpu_memory_mib=100)
         del plain["workloads"][0]["gpu_ms_per_request"]
         parse_scenario(plain, where="s.yaml", base_dir=tmp_path)
+
+
+def _hpa_on(data: dict[str, Any], metric: str, average_value: str) -> dict[str, Any]:
+    config = data["platforms"]["k8s"]["workloads"]["vision"]
+    del config["replicas"]
+    config["hpa"] = {
+        "minReplicas": 1,
+        "maxReplicas": 10,
+        "metrics": [
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": metric},
+                    "target": {"type": "AverageValue", "averageValue": average_value},
+                },
+            }
+        ],
+    }
+    return data
+
+
+def test_an_hpa_on_gpu_utilization_settles_where_the_hpa_rule_says(tmp_path: Path) -> None:
+    """36 req/s × 40 ms = 1.44 GPUs busy; target 60 %: at 2 pods 72 % (ratio 1.2 →
+    ⌈2.4⌉ = 3), at 3 pods 48 % (ratio 0.8 → ⌈2.4⌉ = 3): the warm size is 3. After a step
+    to 60 req/s (2.4 GPUs busy) the HPA holds 4 pods at exactly 60 %."""
+    data = _hpa_on(_scenario(rate=36.0), "gpu_utilization", "60")
+    data["workloads"][0]["load"] = {"type": "step", "before": 36, "after": 60, "at": "30m"}
+    platform, frame = _summary(data, tmp_path)
+    rows = frame[frame["workload"] == "vision"].set_index("time_s")
+    assert rows["replicas_ready"].iloc[0] == 3
+    assert rows["gpu_busy_pct"].iloc[0] == pytest.approx(48.0, rel=1e-9)
+    assert rows["replicas_ready"].iloc[-1] == 4
+    assert rows["gpu_busy_pct"].iloc[-1] == pytest.approx(60.0, rel=1e-9)
+
+
+def test_gpu_and_kv_metrics_only_for_services_that_have_them(tmp_path: Path) -> None:
+    cpu_service = _hpa_on(_scenario(), "gpu_utilization", "60")
+    del cpu_service["workloads"][0]["gpu_ms_per_request"]
+    with pytest.raises(ScenarioError, match=r"hpa\.metrics\[0\]\.pods\.metric\.name: only a"):
+        parse_scenario(cpu_service, where="s.yaml", base_dir=tmp_path)
+    gpu_service = _hpa_on(_scenario(), "kv_cache_usage", "500m")
+    with pytest.raises(ScenarioError, match=r"only an LLM service \(one with llm:\) reports kv_cache_usage"):
+        parse_scenario(gpu_service, where="s.yaml", base_dir=tmp_path)

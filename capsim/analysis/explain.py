@@ -376,7 +376,7 @@ def explain_hpa(
     if unsimulated:
         notes.append(
             f"{' and '.join(unsimulated)} metrics are described but not simulated "
-            f"(Pods metrics are simulated when named {' or '.join(SIMULATED_POD_METRICS)}; "
+            f"(Pods metrics are simulated when named {', '.join(SIMULATED_POD_METRICS)}; "
             f"Object and External metrics when named {', '.join(SIMULATED_SERVICE_METRICS)}, "
             "an Object one on a service's Service or Deployment): capsim validate and run "
             "refuse the others"

@@ -29,7 +29,7 @@ from capsim.models.schedule import SAME_INSTANT_S, Periodic
 from capsim.models.service import O_CPU, O_SERVED
 from capsim.scenario import ServiceWorkload
 from capsim.scenario.inputs import Inputs
-from capsim.scenario.manifests import SIMULATED_SERVICE_METRICS
+from capsim.scenario.manifests import METRIC_COLUMNS, pod_metric_column
 
 __all__ = ["PlatformSim"]
 
@@ -100,8 +100,9 @@ class PlatformSim:
         self.cpu_rate = np.zeros(n)  # cores per replica during the current tick
         self.memory_mib = np.zeros(n)  # per replica during the current tick
         # per service: requests in flight per ready pod, requests/s served per ready pod,
-        # then the service-wide metrics (SIMULATED_SERVICE_METRICS, in order)
-        columns = 2 + len(SIMULATED_SERVICE_METRICS)
+        # the service-wide metrics (SIMULATED_SERVICE_METRICS, in order), then GPU
+        # utilization (%) and KV-cache usage (0-1) per pod (METRIC_COLUMNS)
+        columns = METRIC_COLUMNS
         self.pods_integral = np.zeros((n, columns))  # their integrals up to the current tick
         self.pods_rate = np.zeros((n, columns))  # their values during the current tick
         held = list(accelerators) if accelerators is not None else [(0.0, None)] * n
@@ -207,16 +208,21 @@ class PlatformSim:
             self.bank.warm(self.rates[0], ready.astype(np.float64))
             self.recorder.in_system_at_start = self.bank.in_system()
         out = self.bank.step(self.rates[first:last], ready.astype(np.float64))
+        accelerated: list[int] = []
+        levels = np.zeros((out.shape[0], out.shape[1], 4))
         if self._gpu_services:
-            self._book_gpu_work(first, out, ready)
+            self._book_gpu_work(out, ready, levels)
+            accelerated += self._gpu_services
         arrivals = self.rates[first:last]
         if isinstance(self.bank, ExactServiceBank):
             self.recorder.arrival_rates[first:last] = self.bank.arrived / tick_s
             arrivals = self.recorder.arrival_rates[first:last]
             if self.bank.llm:
-                self.recorder.gpu_ticks(
-                    first, self.bank.gpu_levels, self.service_gpus, self.bank.llm
-                )
+                levels[:, self.bank.llm] = self.bank.gpu_levels[:, self.bank.llm]
+                accelerated += self.bank.llm
+        if accelerated:
+            self.recorder.gpu_ticks(first, levels, self.service_gpus, accelerated)
+            self._fold_accelerator_metrics(levels, accelerated)
         # The integrals are folded tick by tick, I(k + 1) = I(k) + cpu(k) × tick_s, in
         # this order however the ticks are blocked: metric samples are then the same
         # floats for any block lengths (the fast path folds the same way).
@@ -230,12 +236,29 @@ class PlatformSim:
         self.recorder.ticks(first, out, ready, self.cpu_requested_cores(), capacity)
         self.next_tick = last
 
-    def _book_gpu_work(self, first: int, out: FloatArray, ready: IntArray) -> None:
+    def _fold_accelerator_metrics(self, levels: FloatArray, services: Sequence[int]) -> None:
+        """Fold the GPU utilization (%) and KV-cache usage (0-1) per pod of ``services``
+        over the block as :func:`~capsim.engine.folding.fold_integrals` folds the other
+        metrics (``levels``: ticks × services × (GPUs busy in replicas' worth, KV share,
+        tokens/s, replicas present)); a service without a KV cache reports 0."""
+        dt_s = self.inputs.tick_s
+        gpu, kv = pod_metric_column("gpu_utilization"), pod_metric_column("kv_cache_usage")
+        for s in services:
+            busy, present = levels[:, s, 0], levels[:, s, 3]
+            share = np.where(present > 0, busy / np.maximum(present, 1e-300), 0.0)
+            for column, values in ((gpu, 100.0 * share), (kv, np.nan_to_num(levels[:, s, 1]))):
+                x = self.pods_integral[s, column] + self.pods_rate[s, column] * dt_s
+                for t in range(values.shape[0] - 1):
+                    x = x + values[t] * dt_s
+                self.pods_integral[s, column] = x
+                self.pods_rate[s, column] = values[-1]
+
+    def _book_gpu_work(self, out: FloatArray, ready: IntArray, levels: FloatArray) -> None:
         """GPU services: the model's "CPU" is the work its GPUs did (GPUs busy per
-        replica); recorded as such, and replaced by the host CPU per replica (served per
-        second × ``cpu_ms_per_request`` + idle CPU, capped at the CPU limit)."""
+        replica); written to ``levels`` as GPUs busy, and replaced by the host CPU per
+        replica (served per second × ``cpu_ms_per_request`` + idle CPU, capped at the
+        CPU limit)."""
         tick_s = self.inputs.tick_s
-        levels = np.zeros((out.shape[0], out.shape[1], 4))
         for s in self._gpu_services:
             if ready[s] <= 0:
                 continue
@@ -248,7 +271,6 @@ class PlatformSim:
             levels[:, s, 1] = np.nan
             levels[:, s, 2] = np.nan
             levels[:, s, 3] = ready[s]
-        self.recorder.gpu_ticks(first, levels, self.service_gpus, self._gpu_services)
 
     def _loop(self) -> Generator[simpy.Event, Any, None]:
         """Controllers and record rows at their times; the ticks in between, in blocks.

@@ -120,6 +120,7 @@ class ReplicaProfile:
     queue_limit: float = math.inf  # requests a replica's queue holds
     servers: float | None = None  # what the work runs on (None: the CPU cap's cores)
     host_cpu_ms_per_request: float | None = None  # CPU per request apart from the work
+    kv_share_per_request: float | None = None  # LLM: a request's share of the KV cache
 
     @classmethod
     def of(
@@ -134,12 +135,17 @@ class ReplicaProfile:
         None) (:meth:`~capsim.scenario.ServiceWorkload.replica_shape`)."""
         shape = workload.replica_shape(cpu_limit_cores, *accelerator)
         host = None if shape.host_cpu_s is None else 1000.0 * shape.host_cpu_s
+        kv_share = None
+        if workload.llm is not None:
+            prompt, output = workload.mean_tokens or (1.0, 1.0)
+            kv_share = (prompt + output) / workload.llm.kv_cache_tokens
         return cls(
             cpu_ms_per_request=1000.0 * shape.work_s,
             concurrency=max(1, int(shape.slots)),
             cpu_limit_cores=cpu_limit_cores,
             servers=None if host is None else shape.servers,
             host_cpu_ms_per_request=host,
+            kv_share_per_request=kv_share,
             idle_cpu_cores=workload.idle_cpu_millicores / 1000.0,
             memory_mib=workload.memory_mib,
             memory_mib_per_request=workload.memory_mib_per_request,

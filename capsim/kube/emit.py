@@ -412,10 +412,26 @@ def _keda_notes(spec: ScaledObjectSpec) -> list[str]:
     return notes
 
 
+_POD_SERIES = {
+    "requests_in_flight": "the requests in the pod (in service and waiting; vLLM: "
+    "vllm:num_requests_running + vllm:num_requests_waiting)",
+    "requests_per_second": "rate(<requests served total>[1m]) of the pod",
+    "gpu_utilization": "DCGM_FI_DEV_GPU_UTIL of the pod's GPUs (NVIDIA's dcgm-exporter), in "
+    "percent",
+    "kv_cache_usage": "vllm:gpu_cache_usage_perc (vLLM's KV-cache use, 0 to 1)",
+}
+
+
 def _adapter_notes(hpa: HpaTemplate) -> list[str]:
-    """What a cluster needs to serve the Object and External metrics as simulated."""
+    """What a cluster needs to serve the Pods, Object and External metrics as simulated."""
     notes = []
     for index, metric in enumerate(hpa.metrics):
+        if metric.type == "Pods":
+            notes.append(
+                f"spec.metrics[{index}]: the Pods metric {metric.metric_name!r} must be served "
+                "per pod by a metrics adapter (prometheus-adapter) as simulated: "
+                f"{_POD_SERIES.get(metric.metric_name, 'the value')}, averaged over 1m"
+            )
         if metric.type in ("Object", "External"):
             notes.append(
                 f"spec.metrics[{index}]: the {metric.type} metric {metric.metric_name!r} must "

@@ -62,6 +62,8 @@ from capsim.scenario.parsing import load_yaml
 from capsim.scenario.parsing import validation_message as _validation_message
 
 __all__ = [
+    "ACCELERATOR_POD_METRICS",
+    "METRIC_COLUMNS",
     "SIMULATED_POD_METRICS",
     "SIMULATED_SERVICE_METRICS",
     "ContainerSpec",
@@ -77,8 +79,10 @@ __all__ = [
     "check_pods_metrics",
     "load_deployments",
     "load_hpas",
+    "pod_metric_column",
     "pods_metric_problem",
     "raw_objects",
+    "service_metric_column",
     "service_metric_problem",
 ]
 
@@ -618,10 +622,25 @@ def check_metric_targets(template: HpaTemplate, where: str, prefix: str = "spec"
             )
 
 
-SIMULATED_POD_METRICS: tuple[str, ...] = ("requests_in_flight", "requests_per_second")
+SIMULATED_POD_METRICS: tuple[str, ...] = (
+    "requests_in_flight",
+    "requests_per_second",
+    "gpu_utilization",
+    "kv_cache_usage",
+)
 """The ``Pods`` metrics capsim simulates, by ``pods.metric.name``: the requests in flight
-in a pod (in service plus queued), and the requests per second it served, each averaged
-over the metrics adapter's window (:mod:`capsim.engine.kubernetes.metrics`)."""
+in a pod (in service plus queued; vLLM's ``num_requests_running`` + ``_waiting``), the
+requests per second it served, and for services on GPUs the GPU utilization in percent
+of the pod's GPUs (DCGM's ``DCGM_FI_DEV_GPU_UTIL``: the share of time a kernel ran) and,
+for LLM services, the share of the KV cache in use from 0 to 1 (vLLM's
+``gpu_cache_usage_perc``), each averaged over the metrics adapter's window
+(:mod:`capsim.engine.kubernetes.metrics`)."""
+
+ACCELERATOR_POD_METRICS: dict[str, str] = {
+    "gpu_utilization": "a service whose work runs on GPUs (gpu_ms_per_request or llm)",
+    "kv_cache_usage": "an LLM service (one with llm:)",
+}
+"""The Pods metrics only some services have, and which."""
 
 
 def pods_metric_problem(metric: MetricSpec, path: str) -> str | None:
@@ -635,7 +654,7 @@ def pods_metric_problem(metric: MetricSpec, path: str) -> str | None:
     name = metric.pods.metric.name
     if name in SIMULATED_POD_METRICS:
         return None
-    accepted = " and ".join(SIMULATED_POD_METRICS)
+    accepted = ", ".join(SIMULATED_POD_METRICS)
     return (
         f"{path}.pods.metric.name: the Pods metrics capsim simulates are {accepted}, got {name!r}"
     )
@@ -654,6 +673,23 @@ served per second, and requests arriving per second (served, queued or refused),
 over the service's pods and averaged over the metrics adapter's window
 (:mod:`capsim.engine.kubernetes.metrics`), as a Prometheus query such as
 ``sum(rate(http_requests_total[1m]))`` gives them."""
+
+METRIC_COLUMNS = 8
+"""Columns of the platform's metric integrals, per service: requests in flight and
+requests/s per pod, the four service-wide metrics (:data:`SIMULATED_SERVICE_METRICS`),
+then GPU utilization (%) and KV-cache usage (0–1) per pod."""
+
+
+def pod_metric_column(name: str) -> int:
+    """The column of Pods metric ``name`` (:data:`SIMULATED_POD_METRICS`)."""
+    index = SIMULATED_POD_METRICS.index(name)
+    return index if index < 2 else 2 + len(SIMULATED_SERVICE_METRICS) + index - 2
+
+
+def service_metric_column(name: str) -> int:
+    """The column of service-wide metric ``name`` (:data:`SIMULATED_SERVICE_METRICS`)."""
+    return 2 + SIMULATED_SERVICE_METRICS.index(name)
+
 
 _DESCRIBED_KINDS = ("Service", "Deployment")
 

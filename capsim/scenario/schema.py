@@ -47,7 +47,12 @@ from capsim.scenario.keda import keda_hpa, trigger_rules
 from capsim.scenario.limits import MAX_PLATFORMS, MAX_REPLICAS, MAX_WORKLOADS, nesting_problem
 from capsim.scenario.llm import token_means
 from capsim.scenario.load import WorkloadError, check_load
-from capsim.scenario.manifests import ManifestError, check_metric_targets, load_hpas
+from capsim.scenario.manifests import (
+    ACCELERATOR_POD_METRICS,
+    ManifestError,
+    check_metric_targets,
+    load_hpas,
+)
 from capsim.scenario.parsing import load_yaml, validation_messages
 from capsim.scenario.platforms import (
     KubernetesPlatform,
@@ -399,6 +404,29 @@ def _check_hpa_manifests(scenario: Scenario, where: str) -> None:
                 except ManifestError as exc:
                     raise ScenarioError(f"{where}: {field}.hpa_manifest: {exc}") from None
             _check_keda(scenario, config, field, workload_name, where)
+            _check_accelerator_metrics(scenario, config, field, workload_name, where)
+
+
+def _check_accelerator_metrics(
+    scenario: Scenario, config: KubernetesWorkload, field: str, name: str, where: str
+) -> None:
+    """A Pods metric only some services have (GPU utilization, KV-cache usage) scales only
+    such a service."""
+    if not config.autoscaled or config.keda is not None or config.keda_manifest is not None:
+        return
+    workload = scenario.workload(name)
+    assert isinstance(workload, ServiceWorkload)
+    template = hpa_template(config, scenario.base_dir, name)
+    for index, metric in enumerate(template.metrics):
+        needs = ACCELERATOR_POD_METRICS.get(metric.metric_name) if metric.type == "Pods" else None
+        has = workload.llm is not None or (
+            metric.metric_name == "gpu_utilization" and workload.accelerated
+        )
+        if needs is not None and not has:
+            raise ScenarioError(
+                f"{where}: {field}.hpa.metrics[{index}].pods.metric.name: only {needs} "
+                f"reports {metric.metric_name}, got {metric.metric_name!r}"
+            )
 
 
 _SCALER_FIELDS = (

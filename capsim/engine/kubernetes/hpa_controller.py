@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim import hpa
-from capsim.engine.kubernetes.metrics import PodCounts, ResourceMetrics
+from capsim.engine.kubernetes.metrics import PodCounts, ResourceMetrics, pod_metric_column
 from capsim.engine.recorder import PlatformRecorder
 from capsim.hpa import batch_rows as hpa_rows
 from capsim.jit import COMPILED, compile_family
@@ -354,7 +354,7 @@ def _metric_kind(resource: str) -> int:
         return 0
     if resource == "memory":
         return 1
-    return 2 + SIMULATED_POD_METRICS.index(resource)
+    return 2 + pod_metric_column(resource)
 
 
 def has_hpa(config: KubernetesWorkload) -> bool:

@@ -53,9 +53,22 @@ from capsim.engine.kubernetes.pods import PodSet
 from capsim.hpa.calculator import cpu_unready_rule
 from capsim.models.schedule import SAME_INSTANT_S
 from capsim.scenario import MetricsPipeline
-from capsim.scenario.manifests import SIMULATED_POD_METRICS, SIMULATED_SERVICE_METRICS
+from capsim.scenario.manifests import (
+    METRIC_COLUMNS,
+    SIMULATED_POD_METRICS,
+    pod_metric_column,
+    service_metric_column,
+)
 
-__all__ = ["PODS_METRIC_WINDOW_S", "PodCounts", "ResourceMetrics"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "PODS_METRIC_WINDOW_S",
+    "PodCounts",
+    "ResourceMetrics",
+    "pod_metric_column",
+    "service_metric_column",
+]
+
 
 PODS_METRIC_WINDOW_S: Final = 60.0
 """The window a metrics adapter averages a Pods metric over (``[1m]``), in seconds;
@@ -90,7 +103,7 @@ class ResourceMetrics:
         self.pods_window_s = self.pods_window_scrapes * resolution
         # the Pods metrics' integrals at the last scrapes (a ring of the window's
         # scrapes + 1), and the first scrape's integrals and rates
-        n_metrics = len(SIMULATED_POD_METRICS) + len(SIMULATED_SERVICE_METRICS)
+        n_metrics = METRIC_COLUMNS
         self._pods_ring = np.zeros((self.pods_window_scrapes + 1, n_services, n_metrics))
         self._first_pods = np.zeros((2, n_services, n_metrics))
         self._first_scrape_s: float | None = None
@@ -143,21 +156,20 @@ class ResourceMetrics:
     def service_sample(self, service: int, name: str) -> int:
         """The latest service-wide sample of ``service`` for an Object or External
         metric (a name of :data:`SIMULATED_SERVICE_METRICS`), in milli-units."""
-        column = len(SIMULATED_POD_METRICS) + SIMULATED_SERVICE_METRICS.index(name)
-        return int(self.pods_milli[service, column])
+        return int(self.pods_milli[service, service_metric_column(name)])
 
     def sample(self, service: int, resource: str) -> int:
         """The latest per-pod sample of ``service``: milli-cores (``cpu``), milli-bytes
         (``memory``) or milli-units of a Pods metric (its name)."""
         if resource in SIMULATED_POD_METRICS:
-            return int(self.pods_milli[service, SIMULATED_POD_METRICS.index(resource)])
+            return int(self.pods_milli[service, pod_metric_column(resource)])
         values = self.cpu_milli if resource == "cpu" else self.memory_milli
         return int(values[service])
 
     def samples(self, services: IntArray, resource: str) -> IntArray:
         """:meth:`sample` of each of ``services`` for one ``resource``."""
         if resource in SIMULATED_POD_METRICS:
-            column: IntArray = self.pods_milli[services, SIMULATED_POD_METRICS.index(resource)]
+            column: IntArray = self.pods_milli[services, pod_metric_column(resource)]
             return column
         values = self.cpu_milli if resource == "cpu" else self.memory_milli
         picked: IntArray = values[services]

@@ -140,12 +140,26 @@ def steady_pods_metrics(
     per pod), by the steady state of :func:`capsim.engine.warm.replica_usage`: its memory
     counts the requests in a replica (at one MiB per request and none fixed), its CPU
     without idle CPU the work served (never capped: a replica serves at most its cores'
-    worth)."""
+    worth). ``gpu_utilization`` (%): a GPU service's work served over its GPUs (work
+    conservation); an LLM replica taken as busy in proportion to its requests in flight
+    up to one (it runs passes whenever it holds a sequence: an approximation of the warm
+    start only). ``kv_cache_usage`` (0-1): an LLM replica's running requests (in flight
+    up to its batch) times a mean request's tokens over the cache."""
     counting = dataclasses.replace(
         profile, memory_mib=0.0, memory_mib_per_request=1.0, idle_cpu_cores=0.0
     )
     usage = replica_usage(arrival_rate, replicas, counting)
+    in_flight = usage.memory_mib
+    gpu_pct = kv_share = 0.0
+    if profile.kv_share_per_request is not None:  # LLM: busy while a sequence runs
+        gpu_pct = 100.0 * min(1.0, in_flight)
+        kv_share = min(in_flight, profile.concurrency) * profile.kv_share_per_request
+    elif profile.servers is not None:  # GPU service: work conservation
+        work_s = profile.cpu_ms_per_request / 1000.0
+        gpu_pct = 100.0 * min(1.0, usage.served_per_s * work_s / profile.servers)
     return {
+        "gpu_utilization": gpu_pct,
+        "kv_cache_usage": min(kv_share, 1.0),
         "requests_in_flight": usage.memory_mib,
         "requests_per_second": (
             usage.cpu_cores / (profile.cpu_ms_per_request / 1000.0)
