@@ -237,6 +237,20 @@ def test_timeouts_abandonment_and_the_tie_rule() -> None:
     _assert_conserved(out)
 
 
+def test_an_arrival_at_a_pass_end_waits_for_the_next_pass() -> None:
+    """Simultaneous events: the iteration end comes before the arrival. A (t 0, 2
+    tokens) runs passes 0 → 0.125 → 0.25; B arrives exactly at 0.125, after A's next pass
+    has started without it: B joins at 0.25, first token at 0.375 (TTFT 0.25, not 0.125)."""
+    state, _ = _one_replica()
+    state, out = _advance(
+        state, [0.0, 1.0], [0.0, 0.125], [1, 1], [2, 1], base=0.125, per_seq=0.0, prefill=0.0
+    )
+    assert out.written == 2
+    assert out.samples[0].tolist() == [0.25, 0.125, 0.125]  # A
+    assert out.samples[1, :2].tolist() == [0.25, 0.25]  # B: done at 0.375
+    assert math.isnan(out.samples[1, llm.SAMPLE_TPOT])
+
+
 def test_drops_no_replica_and_too_long() -> None:
     """No routable replica: dropped; a request whose prompt + output exceeds the whole
     cache is dropped at arrival, one that exactly fills it runs."""
@@ -292,17 +306,6 @@ def test_queue_limit_counts_only_requests_beyond_the_free_slots() -> None:
     _assert_conserved(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (capsim/engine/llm.py, LlmService.advance: `grow_queues(self.state, room if "
-        "limit is None else min(room, limit) + 1)`): the core now lets a queue hold "
-        "queue_limit requests BEYOND the free batch slots (up to queue_limit + max_batch), "
-        "so a queue sized min(room, limit) + 1 overflows its ring buffer and silently "
-        "overwrites queued requests (the core's contract: the caller grows the queues to "
-        "hold every arrival)."
-    ),
-)
 def test_engine_sizes_the_queues_for_every_request_the_core_accepts(tmp_path: Path) -> None:
     """An LLM service of 64 slots with queue_limit 0: 40 requests arriving during the
     first pass all wait for it to end (none is beyond the free slots, so none is
@@ -311,16 +314,17 @@ def test_engine_sizes_the_queues_for_every_request_the_core_accepts(tmp_path: Pa
 
     (w,) = _parse(_scenario(queue_limit=0, concurrency=64), tmp_path).workloads
     times = np.linspace(0.0, 0.03, 40)  # the first pass (a 500-token prefill) lasts ~50 ms
-    seeds = tuple(np.random.SeedSequence(i) for i in range(3))
+    seeds = (np.random.SeedSequence(0), np.random.SeedSequence(1), np.random.SeedSequence(2))
     service = LlmService(
         w, "least_request", seeds, tmp_path, 600.0, lambda edges, rates: (times, None), 30.0, 0.0
-    )  # type: ignore[arg-type]
+    )
     service.set_replicas(1)
     result = service.advance(np.array([0.0, 0.04]), np.array([1000.0]), 0)
     state = service.state
     assert result["counts"][0, llm.COUNT_ARRIVED] == 40
     assert result["counts"][0, llm.COUNT_DROPPED_QUEUE_FULL] == 0
-    assert state.n_running[0] == 1 and state.q_len[0] == 39
+    assert state.n_running[0] == 1
+    assert state.q_len[0] == 39
     capacity = state.q_arrival_s.shape[1]
     assert state.q_len[0] <= capacity
     order = (state.q_head[0] + np.arange(state.q_len[0])) % capacity

@@ -162,7 +162,9 @@ class LlmService:
         n, m = times.size, rates.size
         limit = self.workload.queue_limit_requests
         room = int(self.state.q_len.max(initial=0)) + n
-        self.state = core.grow_queues(self.state, room if limit is None else min(room, limit) + 1)
+        # a replica queues at most queue_limit beyond its free slots (capsim.models.llm)
+        most = room if limit is None else min(room, limit + self.workload.concurrency)
+        self.state = core.grow_queues(self.state, most + 1)
         uniforms = max(self.choices, 1)
         route = self._route_rng.random((n, uniforms))
         counts = np.zeros((m, core.N_COUNTS), dtype=np.int64)
