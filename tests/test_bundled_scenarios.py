@@ -287,10 +287,11 @@ def test_llm_bursty_gpu_utilization_misleads() -> None:
 
 
 def test_llm_bursty_point() -> None:
-    """The fixed fleet of eight meets the SLO; the autoscalers, sized at the trace's
-    quiet first second and waiting minutes for GPU nodes while the load swells, miss TTFT
-    windows; KEDA, started at one replica on the gateway rate and the queue, misses more
-    of them and fails more requests than the HPA on requests in flight."""
+    """The fixed fleet of eight meets the SLO; the HPA, sized at the trace's quiet first
+    second and waiting minutes for GPU nodes while the load swells, misses TTFT windows;
+    KEDA on the requests waiting scales to zero whenever nothing waits and then holds
+    requests at the interceptor through a cold start of minutes: it misses more windows
+    and fails more requests than the HPA on requests in flight."""
     summary = platforms("llm-bursty")
     verdict = {name: workload("llm-bursty", name, "chat")["slo"] for name in summary}
     assert verdict["vm-fixed"]["met"] is True

@@ -82,7 +82,8 @@ def _advance(
     max_batch = state.run_arrival_s.shape[1]
     written = fn(
         state, max_batch, kv, base, per_seq, prefill, timeout, queue_limit, routing, choices,
-        edges, arrivals, prompt, output, route_u, counts, integrals, ins, samples, sample_tick,
+        edges, arrivals, arrivals, prompt, output, route_u, counts, integrals, ins, samples,
+        sample_tick,
     )  # fmt: skip
     return state, Out(
         int(written), samples[:written], sample_tick[:written], counts, integrals, ins

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capsim.engine.interceptor import HeldRequests, TickIndex
 from capsim.engine.llm import LlmService
 from capsim.engine.services import O_FAILED_FINALLY, RETRY_FIELDS
 from capsim.jit import compile_family, forget_stale_cache
@@ -80,6 +81,13 @@ MIN_WORK_CORE_S = 1e-9
 """Least work of a request (core-seconds)."""
 
 _CHUNK = 8192  # values drawn at once from a stream
+_HELD_INDEX = TickIndex(
+    arrived=rq.COUNT_ARRIVED,
+    abandoned=rq.COUNT_ABANDONED,
+    dropped=rq.COUNT_DROPPED_NO_REPLICA,
+    in_system=rq.INTEGRAL_IN_SYSTEM,
+    queued=rq.INTEGRAL_QUEUED,
+)
 
 _CORE_ROUTING = {
     "random": ("random", 2),
@@ -203,8 +211,11 @@ class _Service:
         params: rq.RequestParams,
         seeds: tuple[np.random.SeedSequence, np.random.SeedSequence, np.random.SeedSequence],
         base_dir: Path,
+        interceptor: tuple[float, int | None] | None = None,
     ) -> None:
         self.params = params
+        self.held = None if interceptor is None else HeldRequests(*interceptor, 1)
+        """Requests an interceptor holds while no replica is ready (None: refused)."""
         self.workload = workload
         self.state = rq.new_state(params, 4, start_s=-WARM_UP_S)
         self.joined: list[int] = []  # routable rows, in the order they joined
@@ -276,8 +287,14 @@ class _Service:
         """Run the ticks ``[edges[k], edges[k + 1]]`` at ``rates``; per-tick counts,
         integrals and requests in the system at the end, and the completions."""
         times, ends = self.arrivals(edges, rates)
+        sizes = self.work.take(times.size)
+        origins, dispatched, adjust = times, 0, None
+        if self.held is not None:
+            feed, adjust = self.held.block(edges, times, sizes[:, None], len(self.joined))
+            times, origins, dispatched = feed.times, feed.origins, feed.dispatched
+            sizes = np.ascontiguousarray(feed.payload[:, 0], dtype=np.float64)
+            ends = ends + dispatched if times.size else np.zeros_like(ends)
         n, m = times.size, rates.size
-        sizes = self.work.take(n)
         route = self.route.take(n * self.uniforms).reshape(n, self.uniforms)
         capacity = rq.in_system(self.state) + n
         response = np.empty(capacity)
@@ -293,7 +310,7 @@ class _Service:
         while True:
             status, tick, arrival, written = _compiled()(
                 self.state, p.cores, p.queue_limit_code, p.timeout_s, p.routing_code,
-                p.choices_code, edges, ends, times, sizes, route, tick, arrival, resume,
+                p.choices_code, edges, ends, times, origins, sizes, route, tick, arrival, resume,
                 response, response_tick, response_id, written, counts, integrals, in_system,
                 mark, scratch,
             )  # fmt: skip
@@ -303,6 +320,8 @@ class _Service:
                 raise RuntimeError(f"request core stopped with status {status}")
             self.state = rq.grow_queues(self.state, 2 * self.state.q_arrival_s.shape[1])
             resume = True
+        if adjust is not None:
+            HeldRequests.apply(adjust, dispatched, counts, integrals, in_system, _HELD_INDEX)
         self.responses.append(response[:written].astype(np.float32))
         self.response_ticks.append((response_tick[:written] + first_tick).astype(np.int32))
         return {"counts": counts, "integrals": integrals, "in_system": in_system}
@@ -341,7 +360,9 @@ class _Service:
         return arrived
 
     def in_system(self) -> int:
-        return rq.in_system(self.state)
+        """Requests in the replicas, and held by an interceptor."""
+        held = 0 if self.held is None else self.held.count
+        return rq.in_system(self.state) + held
 
     def completions(self) -> tuple[Float32Array, Int32Array]:
         """Every completion so far: response times (s) and their ticks."""
@@ -350,6 +371,9 @@ class _Service:
         return np.concatenate(self.responses), np.concatenate(self.response_ticks)
 
     def clear(self) -> None:
+        """Forget the completions so far, and what an interceptor holds (the warm-up's)."""
+        if self.held is not None:
+            self.held = HeldRequests(self.held.hold_s, self.held.max_pending, 1)
         self.responses.clear()
         self.response_ticks.clear()
 
@@ -371,18 +395,20 @@ class ExactServiceBank:
         base_dir: Path,
         duration_s: float = math.inf,
         accelerators: Sequence[tuple[float, float | None]] | None = None,
+        interceptors: Sequence[tuple[float, int | None] | None] | None = None,
     ) -> None:
         self.tick_s = tick_s
         self.workloads = list(workloads)
         self.cpu_limit_cores = np.array(cpu_limit_cores, dtype=np.float64).reshape(len(workloads))
         self._services: list[_Service | LlmService] = []
         held = list(accelerators) if accelerators is not None else [(0.0, None)] * len(workloads)
-        for w, limit, route, seed, accelerator in zip(
-            workloads, self.cpu_limit_cores, routing, seeds, held, strict=True
+        holding = list(interceptors) if interceptors is not None else [None] * len(workloads)
+        for w, limit, route, seed, accelerator, interceptor in zip(
+            workloads, self.cpu_limit_cores, routing, seeds, held, holding, strict=True
         ):
             # (an LLM service takes only its arrival process from the plain one)
             params = core_params(w, float(limit), "random" if w.llm else route, accelerator)
-            plain = _Service(w, params, seed, base_dir)
+            plain = _Service(w, params, seed, base_dir, None if w.llm else interceptor)
             if w.llm is None:
                 self._services.append(plain)
                 continue
@@ -396,6 +422,7 @@ class ExactServiceBank:
                     plain.arrivals,
                     TERMINATION_GRACE_S,
                     WARM_UP_S,
+                    interceptor,
                 )
             )
         self.llm = [s for s, w in enumerate(self.workloads) if w.llm is not None]

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capsim.engine.interceptor import HeldRequests, TickIndex
 from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import llm as core
 from capsim.models import service as sv
@@ -54,6 +55,15 @@ def llm_routing(routing: str) -> tuple[int, int] | None:
     """The core's routing code and choices for a platform's ``routing`` (None: the LLM
     model has no such routing: ``pooled``, one queue in front of every batch)."""
     return _ROUTING.get(routing)
+
+
+_HELD_INDEX = TickIndex(
+    arrived=core.COUNT_ARRIVED,
+    abandoned=core.COUNT_ABANDONED,
+    dropped=core.COUNT_DROPPED_NO_REPLICA,
+    in_system=core.INTEGRAL_IN_SYSTEM,
+    queued=core.INTEGRAL_QUEUED,
+)
 
 
 @functools.cache
@@ -94,6 +104,7 @@ class LlmService:
         arrivals: Any,
         grace_s: float,
         warm_up_s: float,
+        interceptor: tuple[float, int | None] | None = None,
     ) -> None:
         assert workload.llm is not None
         self.workload = workload
@@ -123,6 +134,8 @@ class LlmService:
         self._draw_output = (
             None if self.llm.output_tokens is None else _token_law(self.llm.output_tokens)
         )
+        self.held = None if interceptor is None else HeldRequests(*interceptor, 2)
+        """Requests an interceptor holds while no replica is ready (None: refused)."""
         self.samples: list[npt.NDArray[np.float32]] = []  # (n, 3): latency, TTFT, TPOT
         self.sample_ticks: list[npt.NDArray[np.int32]] = []
 
@@ -159,6 +172,13 @@ class LlmService:
         """Run the ticks ``[edges[k], edges[k + 1])``: per-tick counts, integrals and
         requests in the system at each end; completions kept with their ticks."""
         times, prompt, output = self._requests(edges, rates)
+        origins, dispatched, adjust = times, 0, None
+        if self.held is not None:
+            tokens = np.stack([prompt, output], axis=1)
+            feed, adjust = self.held.block(edges, times, tokens, len(self.joined))
+            times, origins, dispatched = feed.times, feed.origins, feed.dispatched
+            prompt = np.ascontiguousarray(feed.payload[:, 0], dtype=np.int64)
+            output = np.ascontiguousarray(feed.payload[:, 1], dtype=np.int64)
         n, m = times.size, rates.size
         limit = self.workload.queue_limit_requests
         room = int(self.state.q_len.max(initial=0)) + n
@@ -179,9 +199,11 @@ class LlmService:
             llm.decode_base_ms / 1000.0, llm.decode_ms_per_sequence / 1000.0,
             llm.prefill_ms_per_token / 1000.0, self.workload.timeout_s,
             -1 if limit is None else limit, self.routing, self.choices,
-            np.ascontiguousarray(edges), times, prompt, output, route, counts, integrals,
-            in_system, samples, sample_tick,
+            np.ascontiguousarray(edges), times, origins, prompt, output, route, counts,
+            integrals, in_system, samples, sample_tick,
         )  # fmt: skip
+        if adjust is not None:
+            HeldRequests.apply(adjust, dispatched, counts, integrals, in_system, _HELD_INDEX)
         self.samples.append(samples[:written].astype(np.float32))
         self.sample_ticks.append((sample_tick[:written] + first_tick).astype(np.int32))
         return {"counts": counts, "integrals": integrals, "in_system": in_system}
@@ -232,10 +254,14 @@ class LlmService:
         return out
 
     def in_system(self) -> int:
-        return core.in_system(self.state)
+        """Requests in the replicas, and held by an interceptor."""
+        held = 0 if self.held is None else self.held.count
+        return core.in_system(self.state) + held
 
     def clear(self) -> None:
-        """Forget the completions so far (the warm-up's)."""
+        """Forget the completions so far, and what an interceptor holds (the warm-up's)."""
+        if self.held is not None:
+            self.held = HeldRequests(self.held.hold_s, self.held.max_pending, 2)
         self.samples.clear()
         self.sample_ticks.clear()
 

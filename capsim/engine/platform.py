@@ -49,6 +49,7 @@ class PlatformSim:
         cpu_limit_cores: Sequence[float],
         routing: Sequence[str],
         accelerators: Sequence[tuple[float, float | None]] | None = None,
+        interceptors: Sequence[tuple[float, int | None] | None] | None = None,
     ) -> None:
         scenario = inputs.scenario
         self.name = name
@@ -69,6 +70,7 @@ class PlatformSim:
                 scenario.base_dir,
                 inputs.n_ticks * inputs.tick_s,
                 accelerators,
+                interceptors,
             )
         else:
             self.bank = ServiceBank(

@@ -377,6 +377,7 @@ def advance(
     choices: int,
     edges_s: FloatArray,
     arrival_s: FloatArray,
+    origin_s: FloatArray,
     prompt: IntArray,
     output: IntArray,
     route_u: FloatArray,
@@ -391,6 +392,9 @@ def advance(
     (:func:`grow_queues`). Arrivals are sorted within ``[edges_s[0], edges_s[-1])``.
     Per tick: ``counts`` and ``integrals`` are added to, ``tick_in_system`` set (at the
     tick's end); each completion's latency, TTFT and TPOT go to ``samples`` with its tick.
+    ``origin_s`` (≤ ``arrival_s``) is when each request was sent: its latencies and its
+    timeout count from there (a request an interceptor held reaches the service later;
+    the caller keeps ``origin + τ`` after ``arrival``); else it is ``arrival_s``.
     ``queue_limit < 0``: no limit. Returns the samples written."""
     rows = state.routable.shape[0]
     n_ticks = edges_s.shape[0] - 1
@@ -466,7 +470,7 @@ def advance(
                     counts[tick, COUNT_DROPPED_QUEUE_FULL] += 1
                 else:
                     at = (state.q_head[row] + state.q_len[row]) % qcap
-                    state.q_arrival_s[row, at] = arrival_s[i]
+                    state.q_arrival_s[row, at] = origin_s[i]
                     state.q_prompt[row, at] = prompt[i]
                     state.q_output[row, at] = output[i]
                     state.q_len[row] += 1

@@ -392,6 +392,7 @@ def advance_requests(
     routing: int,
     choices: int,
     arrival_s: npt.NDArray[np.float64],
+    origin_s: npt.NDArray[np.float64],
     size_core_s: npt.NDArray[np.float64],
     route_u: npt.NDArray[np.float64],
     until_s: float,
@@ -403,6 +404,10 @@ def advance_requests(
 
     Inputs: sorted ``arrival_s`` in ``[clock, until_s]`` with their ``size_core_s`` (> 0)
     and ``route_u`` (n, ≥ :attr:`RequestParams.uniforms_per_request`) uniforms in [0, 1).
+    ``origin_s`` (≤ ``arrival_s``) is when each request was sent: its response and its
+    timeout count from there (a request an interceptor held while no replica was ready
+    reaches the service later than it was sent; the caller keeps ``origin + τ`` after
+    ``arrival``). For every other request ``origin_s`` is ``arrival_s``.
     Each completion writes its response time and request id to ``response_s`` /
     ``response_id`` (in completion order); ``integrals`` (R + 1, N_INTEGRALS) is *added
     to* per row. Returns ``(status, arrivals consumed, responses written)``; on a
@@ -723,12 +728,12 @@ def advance_requests(
                 scalars[1] = scalars[1] % n_routable + 1
             touch(target, t_arrival)
             if free:
-                admit(target, t_arrival, size_core_s[i], rid)
+                admit(target, origin_s[i], size_core_s[i], rid)
                 rekey(target)
                 sift(target)
             else:
                 tail = (q_head[target] + q_len[target]) % capacity
-                q_arr[target, tail] = t_arrival
+                q_arr[target, tail] = origin_s[i]
                 q_size[target, tail] = size_core_s[i]
                 q_id[target, tail] = rid
                 q_len[target] += 1
@@ -755,6 +760,7 @@ def advance_ticks(
     edges_s: npt.NDArray[np.float64],
     ends: npt.NDArray[np.int64],
     arrival_s: npt.NDArray[np.float64],
+    origin_s: npt.NDArray[np.float64],
     size_core_s: npt.NDArray[np.float64],
     route_u: npt.NDArray[np.float64],
     first_tick: int,
@@ -779,7 +785,8 @@ def advance_ticks(
     stand), each tick's count increments go to ``tick_counts[k]``, its integrals summed
     over rows to ``tick_integrals[k]``, the requests in the system at its end to
     ``tick_in_system[k]``, and each completion's response and tick to ``response_s`` /
-    ``response_tick`` from position ``written``. Returns ``(status, tick, arrival,
+    ``response_tick`` from position ``written`` (``origin_s``: as
+    :func:`advance_requests` takes it). Returns ``(status, tick, arrival,
     written)``: on ``STATUS_DONE`` every tick is done; otherwise the tick and arrival to
     resume from (grow the queues, then call again with ``resume`` true).
     """
@@ -800,6 +807,7 @@ def advance_ticks(
             routing,
             choices,
             arrival_s[start:stop],
+            origin_s[start:stop],
             size_core_s[start:stop],
             route_u[start:stop],
             edges_s[k + 1],
@@ -835,6 +843,7 @@ Kernel = Callable[
         float,
         int,
         int,
+        npt.NDArray[np.float64],
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
@@ -925,6 +934,7 @@ def step(
             params.timeout_s,
             params.routing_code,
             params.choices_code,
+            arrival_s[done:],
             arrival_s[done:],
             size_core_s[done:],
             route_u[done:],

@@ -42,6 +42,7 @@ from capsim.scenario.limits import (
     MAX_NODES,
     MAX_PER_VM,
     MAX_PRICE_PER_HOUR,
+    MAX_QUEUE_LIMIT,
     MAX_REPLICAS,
 )
 from capsim.scenario.manifests import HpaTemplate, load_hpas
@@ -58,6 +59,7 @@ from capsim.scenario.workloads import BatchWorkload, ServiceWorkload
 
 __all__ = [
     "ClusterAutoscaler",
+    "Interceptor",
     "KubernetesPlatform",
     "KubernetesWorkload",
     "MetricsPipeline",
@@ -288,6 +290,16 @@ busy of two replicas drawn at random; ``join_shortest_queue`` picks the least bu
 the ideal bound."""
 
 
+class Interceptor(FrozenModel):
+    """An interceptor in front of a service: how long a request may wait for a ready
+    replica (``timeout``; default and at most the service's client timeout) and how many
+    it holds at once (``max_pending``, as the KEDA HTTP add-on's
+    ``coldStart.maxPendingRequests``; default no limit)."""
+
+    timeout_s: PositiveSeconds | None = Field(default=None, alias="timeout")
+    max_pending: Int | None = Field(default=None, ge=1, le=MAX_QUEUE_LIMIT)
+
+
 class KubernetesWorkload(FrozenModel):
     """How one workload runs on a Kubernetes platform: its pod, and (services) its scaling:
     an inline HPA spec, an HPA manifest path, or fixed replicas.
@@ -306,6 +318,10 @@ class KubernetesWorkload(FrozenModel):
     keda_manifest: RelativePath | None = None
     """A file holding a ``keda.sh/v1alpha1`` ScaledObject (the one whose
     ``scaleTargetRef`` names the workload, else the first)."""
+    interceptor: Interceptor | None = None
+    """Hold the requests sent while no replica is ready until one is (scale from zero:
+    the KEDA HTTP add-on's interceptor, Knative's activator) instead of refusing them
+    (:mod:`capsim.engine.interceptor`); for services simulated request by request."""
     keda_metrics: dict[str, str] = Field(default_factory=dict, max_length=64)
     """What each KEDA trigger measures among the simulated metrics (``queue_length``,
     ``requests_in_flight``, ``requests_per_second``, ``arrival_rate``), by the trigger's

@@ -135,6 +135,10 @@ DESCRIPTIONS: dict[str, str] = {
     "rounded to whole tokens, at least 1.",
     "TokenCount.mean": "Mean tokens per request.",
     "TokenCount.cv": "Coefficient of variation (standard deviation over mean).",
+    "Interceptor.timeout": "How long a request may wait for a ready replica before it "
+    "gives up (abandoned); default and at most the client's `timeout`.",
+    "Interceptor.max_pending": "Most requests held at once; one more is refused (default: "
+    "no limit).",
     # --- service time, arrivals, retries, SLO ----------------------------------------------
     "ServiceTime.distribution": "The shape: `exponential` (cv 1), `deterministic`, "
     "`lognormal` or `gamma` (with `cv`), or `empirical` (samples in `path`).",

@@ -241,6 +241,32 @@ def _mode_problem(
     return None
 
 
+def _check_interceptors(scenario: Scenario, where: str) -> None:
+    """An interceptor holds requests of a service simulated request by request, for at
+    most the client's timeout."""
+    for platform_name, platform in scenario.platforms.items():
+        if not isinstance(platform, KubernetesPlatform):
+            continue
+        for workload_name, config in platform.workloads.items():
+            if config.interceptor is None:
+                continue
+            field = f"{where}: platforms.{platform_name}.workloads.{workload_name}.interceptor"
+            workload = scenario.workload(workload_name)
+            if not isinstance(workload, ServiceWorkload):
+                raise ScenarioError(f"{field}: only a service has requests to hold")
+            if scenario.service_model != "exact":
+                raise ScenarioError(
+                    f"{field}: held requests are simulated one by one: set service_model: "
+                    "exact (LLM services always are)"
+                )
+            timeout = config.interceptor.timeout_s
+            if timeout is not None and timeout > workload.timeout_s:
+                raise ScenarioError(
+                    f"{field}.timeout: at most the client's timeout ({workload.timeout_s:g} s): "
+                    f"the client has gone by then, got {timeout:g} s"
+                )
+
+
 def _check_gpu_services(scenario: Scenario, where: str) -> None:
     """A service whose work runs on GPUs (``gpu_ms_per_request`` or ``llm``) has whole
     GPUs on every platform (a pod's ``gpu``; a VM's GPUs for each app instance), and its
@@ -268,9 +294,10 @@ def _check_gpu_services(scenario: Scenario, where: str) -> None:
                     f"{shown}: the service's work runs on GPUs (gpu_ms_per_request or llm): "
                     f"each replica needs at least one whole GPU, got {gpus:g}"
                 )
-            if memory is not None and workload.gpu_memory_mib > gpus * memory:
+            weights = workload.gpu_memory_mib or 0.0
+            if memory is not None and weights > gpus * memory:
                 raise ScenarioError(
-                    f"{field}: gpu_memory_mib {workload.gpu_memory_mib:g} does not fit in "
+                    f"{field}: gpu_memory_mib {weights:g} does not fit in "
                     f"{gpus:g} GPU(s) of {memory:g} MiB"
                 )
 
@@ -563,6 +590,7 @@ def parse_scenario(data: Any, *, where: str, base_dir: Path) -> Scenario:
     submit_counts = _check_loads(scenario, where)
     _check_modes(scenario, where)
     _check_gpu_services(scenario, where)
+    _check_interceptors(scenario, where)
     _check_hpa_manifests(scenario, where)
     _check_replicas(scenario, where)
     _check_fits(scenario, where)

@@ -276,9 +276,9 @@ class ServiceWorkload(FrozenModel):
     ``service_time`` describes). Its replicas serve on their GPUs (``concurrency`` slots
     share them, processor sharing beyond one request per GPU) and
     ``cpu_ms_per_request`` is then the host CPU a request costs."""
-    gpu_memory_mib: Float = Field(default=0.0, ge=0, le=MAX_MEMORY_MIB)
+    gpu_memory_mib: Float | None = Field(default=None, ge=0, le=MAX_MEMORY_MIB)
     """A GPU service's GPU memory per replica whatever it serves (the model's weights)."""
-    gpu_memory_mib_per_request: Float = Field(default=0.0, ge=0, le=MAX_MEMORY_MIB)
+    gpu_memory_mib_per_request: Float | None = Field(default=None, ge=0, le=MAX_MEMORY_MIB)
     """A GPU service's GPU memory per request in service (activations): with the GPUs'
     memory it bounds the requests a replica serves at once (below ``concurrency``)."""
 
@@ -298,7 +298,7 @@ class ServiceWorkload(FrozenModel):
             for name in ("p95_ttft_ms", "p95_tpot_ms"):
                 if getattr(self.slo, name) is not None:
                     raise ValueError(f"slo.{name}: only for an LLM service (one with llm:)")
-        gpu_memory = self.gpu_memory_mib > 0 or self.gpu_memory_mib_per_request > 0
+        gpu_memory = self.gpu_memory_mib is not None or self.gpu_memory_mib_per_request is not None
         if gpu_memory and self.gpu_ms_per_request is None:
             raise ValueError("gpu_memory_mib: only for a GPU service (one with gpu_ms_per_request)")
         if self.gpu_ms_per_request is not None and self.llm is not None:
@@ -332,9 +332,9 @@ class ServiceWorkload(FrozenModel):
             return ReplicaShape(self.llm_request_s(), batch, batch, self.cpu_ms_per_request / 1e3)
         if self.gpu_ms_per_request is not None:
             slots = float(self.concurrency)
-            per_request = self.gpu_memory_mib_per_request
+            per_request = self.gpu_memory_mib_per_request or 0.0
             if gpu_memory_mib is not None and per_request > 0:
-                room = gpus * gpu_memory_mib - self.gpu_memory_mib
+                room = gpus * gpu_memory_mib - (self.gpu_memory_mib or 0.0)
                 slots = max(1.0, min(slots, math.floor(room / per_request)))
             return ReplicaShape(
                 self.gpu_ms_per_request / 1e3, slots, max(gpus, 1.0), self.cpu_ms_per_request / 1e3

@@ -97,7 +97,14 @@ class KubernetesSim(PlatformSim):
             a for a, w in zip(self.accelerators, scenario.workloads, strict=True)
             if w.kind == "service"
         ]  # fmt: skip
-        super().__init__(name, inputs, rng, limits, routing, accelerators)
+        interceptors = [
+            None
+            if c.interceptor is None
+            else (c.interceptor.timeout_s or w.timeout_s, c.interceptor.max_pending)
+            for c, w in zip(self.configs, scenario.workloads, strict=True)
+            if isinstance(w, ServiceWorkload)
+        ]
+        super().__init__(name, inputs, rng, limits, routing, accelerators, interceptors)
         self.names = [w.name for w in self.workloads]
         requests = [pod_request(platform, t) for t in self.templates]
         self._request_cores = np.array([r.cpu_m / 1000.0 for r in requests])
