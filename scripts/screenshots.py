@@ -25,7 +25,7 @@ from capsim.cli.main import main  # noqa: E402
 
 EXAMPLES = ROOT / "capsim" / "data" / "examples" / "validate"
 NASA = ROOT / "capsim" / "data" / "scenarios" / "traces" / "nasa_http_1995-07_per_minute.csv"
-SWEEP = ROOT / "capsim" / "data" / "scenarios" / "ml-serving.yaml"
+SWEEP = ROOT / "capsim" / "data" / "scenarios" / "web-diurnal.yaml"
 OUT = ROOT / "reports" / "screenshots"
 
 

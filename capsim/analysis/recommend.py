@@ -1,11 +1,13 @@
 """``capsim recommend``: the cheapest HPA settings that hold the SLO on recorded load.
 
-Candidates vary the CPU target utilization and the scaling behavior (presets below) of
-the given HPA, and its bounds: with each target, the HPA's own ``minReplicas`` and
-``maxReplicas``, its ``minReplicas`` with the ``maxReplicas`` the trace's peak demand
-needs at that target, and both bounds from the demand (:func:`demand_bounds`); or only
-the ``maxReplicas`` values given (``--max-replicas``). They keep its metrics and scale
-target. Each candidate runs through the
+Candidates vary the target (the CPU target utilization or, for an HPA without one, the
+``averageValue`` or ``value`` of its first Pods, Object or External metric:
+:func:`tuned_target`) and the scaling behavior (presets below) of the given HPA, and its
+bounds: with each CPU target, the HPA's own ``minReplicas`` and ``maxReplicas``, its
+``minReplicas`` with the ``maxReplicas`` the trace's peak demand needs at that target,
+and both bounds from the demand (:func:`demand_bounds`); with a value target the HPA's
+own; or only the ``maxReplicas`` values given (``--max-replicas``). They keep its
+metrics and scale target. Each candidate runs through the
 engine exactly as ``capsim validate`` runs the current HPA (same scenario, same seed),
 in parallel (:func:`capsim.analysis.sweep.map_runs`), and is judged by the same rules.
 
@@ -75,7 +77,17 @@ from capsim.scenario.load.traces import Trace
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
 from capsim.scenario.portable import make_portable, run_portable
 
-__all__ = ["PRESETS", "Candidate", "Recommendation", "candidate_specs", "emit_hpa", "recommend"]
+__all__ = [
+    "PRESETS",
+    "Candidate",
+    "Recommendation",
+    "Tuned",
+    "candidate_specs",
+    "default_targets",
+    "emit_hpa",
+    "recommend",
+    "tuned_target",
+]
 
 PRESETS: dict[str, dict[str, Any] | None] = {
     "default": None,
@@ -103,11 +115,40 @@ MARGIN_BUDGET_PCT = 50.0
 
 
 @dataclass(frozen=True)
+class Tuned:
+    """The metric target ``recommend`` varies: the HPA's CPU ``Utilization`` target (%)
+    when it has one, else its first ``Pods``, ``Object`` or ``External`` metric's
+    ``averageValue`` or ``value`` (the metric's own units)."""
+
+    index: int  # in spec.metrics
+    name: str  # "cpu" or the metric's name
+    field: str  # "averageUtilization", "averageValue" or "value"
+    current: float
+
+    @property
+    def cpu(self) -> bool:
+        return self.field == "averageUtilization"
+
+    def text(self, value: float) -> str:
+        if self.cpu:
+            return f"CPU target {value:g} %"
+        return f"{self.name} {self.field} {value:g}"
+
+    def label(self, value: float) -> str:
+        return f"{value:g}%" if self.cpu else f"{self.name}={value:g}"
+
+
+CPU_TUNED = Tuned(-1, "cpu", "averageUtilization", math.nan)
+VALUE_STEPS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+"""A value target's default candidates: these multiples of the HPA's own."""
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One evaluated HPA: its settings, verdict, reasons and metrics."""
 
     label: str
-    target_pct: int
+    target: float  # the tuned metric's target: CPU % or the value (Tuned)
     preset: str
     spec: dict[str, Any]  # the HPA spec (camelCase), scaleTargetRef included
     cpu_request_m: int | None  # the pod's CPU request tried with it (None: the Deployment's)
@@ -115,6 +156,12 @@ class Candidate:
     reasons: tuple[str, ...]
     metrics: dict[str, float]
     evaluated: str = "engine"  # or "fast path": screened only, not confirmed
+    tuned: Tuned | None = None  # which target ``target`` sets (None: the CPU utilization)
+
+    @property
+    def target_text(self) -> str:
+        """The target in words: ``CPU target 70 %`` or ``requests_in_flight averageValue 12``."""
+        return (self.tuned or CPU_TUNED).text(self.target)
 
 
 @dataclass(frozen=True)
@@ -158,37 +205,77 @@ class Recommendation:
         )
 
 
-def _cpu_target(spec: dict[str, Any]) -> int:
-    for metric in spec.get("metrics", []):
+def _quantity_value(text: Any) -> float:
+    """A target as written in the spec (``"12"``, ``"500m"``, 3) as a number."""
+    from capsim.units import parse_quantity
+
+    return float(parse_quantity(str(text)))
+
+
+def tuned_target(spec: dict[str, Any]) -> Tuned:
+    """What ``recommend`` tunes in ``spec`` (camelCase): its CPU Utilization target, else
+    its first Pods, Object or External metric with an ``averageValue`` or ``value``."""
+    metrics = spec.get("metrics", [])
+    for index, metric in enumerate(metrics):
         resource = metric.get("resource", {})
         target = resource.get("target", {})
         if resource.get("name") == "cpu" and target.get("type") == "Utilization":
-            return int(target["averageUtilization"])
-    raise ValueError("the HPA has no CPU Utilization target to tune")
+            return Tuned(index, "cpu", "averageUtilization", float(target["averageUtilization"]))
+    for index, metric in enumerate(metrics):
+        kind = {"Pods": "pods", "Object": "object", "External": "external"}.get(metric.get("type"))
+        if kind is None:
+            continue
+        source = metric.get(kind, {})
+        target = source.get("target", {})
+        name = source.get("metric", {}).get("name", "")
+        for field in ("averageValue", "value"):
+            if target.get(field) is not None:
+                return Tuned(index, name, field, _quantity_value(target[field]))
+    raise ValueError(
+        "the HPA has no target to tune: a CPU Utilization target, or a Pods, Object or "
+        "External metric's averageValue or value"
+    )
 
 
-def _with(spec: dict[str, Any], target_pct: int, behavior: dict[str, Any] | None) -> dict[str, Any]:
+def _milli_text(value: float) -> str:
+    """A target value as a Kubernetes quantity: whole units, else milli-units."""
+    milli = round(value * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+
+
+def _with(
+    spec: dict[str, Any], tuned: Tuned, target: float, behavior: dict[str, Any] | None
+) -> dict[str, Any]:
     out = copy.deepcopy(spec)
-    for metric in out["metrics"]:
-        resource = metric.get("resource", {})
-        if resource.get("name") == "cpu" and resource.get("target", {}).get("type") == (
-            "Utilization"
-        ):
-            resource["target"]["averageUtilization"] = target_pct
+    metric = out["metrics"][tuned.index]
+    if tuned.cpu:
+        metric["resource"]["target"]["averageUtilization"] = int(target)
+    else:
+        kind = {"Pods": "pods", "Object": "object", "External": "external"}[metric["type"]]
+        metric[kind]["target"][tuned.field] = _milli_text(target)
     out.pop("behavior", None)
     if behavior is not None:
         out["behavior"] = copy.deepcopy(behavior)
     return out
 
 
+def default_targets(tuned: Tuned) -> list[float]:
+    """The targets tried when none are given: CPU 30, 35, …, 95 %; a value target
+    :data:`VALUE_STEPS` times the HPA's own (in milli-units, at least 1m)."""
+    if tuned.cpu:
+        return [float(t) for t in DEFAULT_TARGETS]
+    values = [max(round(tuned.current * step * 1000), 1) / 1000 for step in VALUE_STEPS]
+    return list(dict.fromkeys(values))
+
+
 def candidate_specs(
     spec: dict[str, Any],
-    targets: Sequence[int],
+    targets: Sequence[float],
     presets: Sequence[str],
     max_replicas: Sequence[int] = (),
     cpu_requests_m: Sequence[int] = (),
-    bounds: Callable[[int, int | None], Sequence[tuple[int, int]]] | None = None,
-) -> list[tuple[str, int, str, dict[str, Any], int | None]]:
+    bounds: Callable[[float, int | None], Sequence[tuple[int, int]]] | None = None,
+) -> list[tuple[str, float, str, dict[str, Any], int | None]]:
     """(label, target, preset, spec, CPU request) of every candidate, in order;
     ``max_replicas`` and ``cpu_requests_m`` (if given) are tried too: every target with
     every request, since the two decide the replica count together. ``bounds`` ((target,
@@ -197,9 +284,15 @@ def candidate_specs(
     unknown = [p for p in presets if p not in PRESETS and p != "current"]
     if unknown:
         raise ValueError(f"--presets: unknown {unknown}; choose from {[*PRESETS, 'current']}")
-    bad = [t for t in targets if not 1 <= t <= 100]
-    if bad:
-        raise ValueError(f"--targets: utilization targets must be 1–100 %, got {bad}")
+    tuned = tuned_target(spec)
+    if tuned.cpu:
+        bad = [t for t in targets if not (1 <= t <= 100 and t == int(t))]
+        if bad:
+            raise ValueError(f"--targets: utilization targets must be whole 1–100 %, got {bad}")
+    else:
+        bad = [t for t in targets if not (0 < t <= 1e9 and math.isfinite(t))]
+        if bad:
+            raise ValueError(f"--targets: {tuned.name} targets must be > 0, got {bad}")
     low = int(spec.get("minReplicas", 1))
     too_low = [m for m in max_replicas if m < max(low, 1)]
     if too_low:
@@ -216,9 +309,9 @@ def candidate_specs(
                 for target in targets:
                     pairs = [(low, ceiling)] if bounds is None else bounds(target, request)
                     for floor, top in pairs:
-                        candidate = _with(spec, target, behavior)
+                        candidate = _with(spec, tuned, target, behavior)
                         candidate["minReplicas"], candidate["maxReplicas"] = floor, top
-                        label = f"{target}% {preset}"
+                        label = f"{tuned.label(target)} {preset}"
                         if bounds is not None:
                             label += f" min {floor} max {top}"
                         elif max_replicas:
@@ -310,7 +403,7 @@ def _scenario_for(
 def recommend(
     inputs: ValidateInputs,
     *,
-    targets: Sequence[int] = DEFAULT_TARGETS,
+    targets: Sequence[float] | None = None,
     presets: Sequence[str] = ("default", "fast-up", "conservative-down"),
     max_replicas: Sequence[int] = (),
     workers: int | None = None,
@@ -329,19 +422,21 @@ def recommend(
     say = notify or (lambda _: None)
     hpa = select_hpa(inputs.hpa, inputs.deployment)
     spec = hpa.spec.model_dump(by_alias=True, exclude_none=True, mode="json")
-    _cpu_target(spec)
+    tuned = tuned_target(spec)
+    if targets is None:
+        targets = default_targets(tuned)
     base, assumptions = build_scenario(inputs, hpa)
     if cpu_requests_m and inputs.deployment is None:
         raise ValueError("--cpu-requests: give --deployment too (the pod to resize)")
-    specs: list[tuple[str, int, str, dict[str, Any], int | None]]
-    specs = [("current", _cpu_target(spec), "current", spec, None)]
+    specs: list[tuple[str, float, str, dict[str, Any], int | None]]
+    specs = [("current", tuned.current, "current", spec, None)]
     bounds = None
-    if search_bounds and not max_replicas:
+    if search_bounds and not max_replicas and tuned.cpu:  # (a value target: the HPA's bounds)
         peak, trough, pod_request = _demand_cores(base)
 
-        def bounds(target: int, request_m: int | None) -> list[tuple[int, int]]:
+        def bounds(target: float, request_m: int | None) -> list[tuple[int, int]]:
             request = pod_request if request_m is None else request_m / 1000.0
-            return demand_bounds(spec, target, peak, trough, request)
+            return demand_bounds(spec, int(target), peak, trough, request)
 
     specs += candidate_specs(spec, targets, presets, max_replicas, cpu_requests_m, bounds)
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
@@ -367,7 +462,7 @@ def recommend(
             connect_timeout_s=connect_timeout_s,
         )
         return {
-            i: Candidate(*specs[i], passed, tuple(reasons), metrics)
+            i: Candidate(*specs[i], passed, tuple(reasons), metrics, tuned=tuned)
             for i, (passed, reasons, metrics) in zip(indices, results, strict=True)
         }
 
@@ -459,7 +554,7 @@ def _fast_sweep(
 
 def _screen(
     base: dict[str, Any],
-    specs: Sequence[tuple[str, int, str, dict[str, Any], int | None]],
+    specs: Sequence[tuple[str, float, str, dict[str, Any], int | None]],
     inputs: ValidateInputs,
 ) -> list[Candidate] | None:
     """Every candidate through the fast path (None where it cannot model the HPA)."""
@@ -546,7 +641,8 @@ def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[st
     if chosen is None:
         return [
             f"no candidate holds the SLO with the margin (at most {margin:g} % of every SLO "
-            "error budget used): raise maxReplicas, lower the CPU per request, or relax the SLO"
+            "error budget used): raise maxReplicas, lower the work per request, or relax the "
+            "SLO"
         ]
     if chosen is current:
         return [
@@ -558,14 +654,14 @@ def _why(current: Candidate, chosen: Candidate | None, margin: float) -> list[st
     low, high = chosen.spec.get("minReplicas", 1), chosen.spec["maxReplicas"]
     bounds = f"minReplicas {low}, maxReplicas {high}"
     lines = [
-        f"recommended: CPU target {chosen.target_pct} % with {chosen.preset} behavior, {bounds}"
+        f"recommended: {chosen.target_text} with {chosen.preset} behavior, {bounds}"
         + (f", CPU request {chosen.cpu_request_m}m" if chosen.cpu_request_m else "")
         + f": PASS ({_budget(chosen)} of the SLO error budget used, "
         f"{chosen.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
     ]
     verdict = "PASS" if current.passed else "FAIL"
     lines.append(
-        f"current: CPU target {current.target_pct} %, minReplicas "
+        f"current: {current.target_text}, minReplicas "
         f"{current.spec.get('minReplicas', 1)}, maxReplicas {current.spec['maxReplicas']}: "
         f"{verdict} ({_budget(current)} of the SLO error budget used, "
         f"{current.metrics['direction_reversals_per_hour']:.1f} reversals per hour)"
@@ -631,7 +727,7 @@ def _emit_into(original: Path, deployment: Path | None, chosen: Candidate, out_d
         },
         "spec": chosen.spec,
     }
-    header = f"# capsim recommend: CPU target {chosen.target_pct} %, {chosen.preset} behavior\n"
+    header = f"# capsim recommend: {chosen.target_text}, {chosen.preset} behavior\n"
     write_durably(out_dir / "hpa.yaml", header + yaml.safe_dump(document, sort_keys=False))
     if deployment is not None:
         _emit_deployment(deployment, hpa.spec.scale_target_ref.name, chosen, out_dir)
@@ -692,7 +788,7 @@ def _write_request_patch(
     path = out_dir / "deployment-patch.yaml"
     header = (
         f"# capsim recommend: CPU request {chosen.cpu_request_m}m per pod, with the HPA's "
-        f"target {chosen.target_pct} %\n"
+        f"{chosen.target_text}\n"
         f"# kubectl patch deployment {name} --patch-file {path.name}\n"
     )
     write_durably(path, header + yaml.safe_dump(patch, sort_keys=False))

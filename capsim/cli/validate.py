@@ -5,6 +5,7 @@ FAIL and why (:mod:`capsim.analysis.validate`); the cheapest HPA settings that h
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,8 @@ def add_validate_parsers(commands: Any) -> None:
     recommend = commands.add_parser(
         "recommend",
         help="the cheapest HPA settings that hold the SLO on recorded load",
-        description="Try CPU targets × behavior presets (× --max-replicas, × --cpu-requests) "
+        description="Try targets (the CPU utilization, or a Pods, Object or External "
+        "metric's value) × behavior presets (× --max-replicas, × --cpu-requests) "
         "of HPA.yaml against the trace in two stages: every candidate is first screened by "
         "the batched fast path (all candidates in one compiled pass over the trace, which "
         "approximates start-up delays by their means and nodes as always having room); "
@@ -194,9 +196,11 @@ def add_validate_parsers(commands: Any) -> None:
     _add_validate_inputs(recommend, FORMATS)
     recommend.add_argument(
         "--targets",
-        default=",".join(str(t) for t in range(30, 100, 5)),
-        metavar="PCTS",
-        help="CPU target utilizations to try, comma-separated (default 30,35,...,95)",
+        default=None,
+        metavar="VALUES",
+        help="targets to try, comma-separated: CPU utilizations in percent (default "
+        "30,35,...,95); for an HPA without a CPU Utilization target, values of its first "
+        "Pods, Object or External metric (default 0.5, 0.75, 1, 1.25, 1.5 and 2 times its own)",
     )
     recommend.add_argument(
         "--presets",
@@ -350,6 +354,23 @@ def _numbers(text: str, flag: str) -> list[int]:
         ) from None
 
 
+def _decimals(text: str, flag: str) -> list[float]:
+    values: list[float] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError(
+                f"{flag}: expected numbers separated by commas, got {text!r}"
+            ) from None
+        if not math.isfinite(value):
+            raise InputError(f"{flag}: expected finite numbers, got {part.strip()!r}")
+        values.append(value)
+    return values
+
+
 def _recommendation_report(args: argparse.Namespace, outcome: Any) -> None:
     """The report of the recommended HPA's run (the current one's when none holds the
     SLO), headed by the recommendation and the Pareto front."""
@@ -394,7 +415,7 @@ def _recommend(args: argparse.Namespace) -> int:
         )
     outcome = recommend(
         _validate_inputs(args),
-        targets=_numbers(args.targets, "--targets"),
+        targets=None if args.targets is None else _decimals(args.targets, "--targets"),
         presets=[p.strip() for p in args.presets.split(",") if p.strip()],
         max_replicas=_numbers(args.max_replicas, "--max-replicas"),
         cpu_requests_m=_cpu_list(args.cpu_requests),
