@@ -179,3 +179,20 @@ def test_an_interceptor_needs_the_per_request_model_and_a_timeout_within_the_cli
     too_long = copy.deepcopy(_scenario({"timeout": "400s"}))
     with pytest.raises(ScenarioError, match=r"interceptor\.timeout: at most the client's timeout"):
         parse_scenario(too_long, where="s.yaml", base_dir=tmp_path)
+
+
+def test_deploy_emit_says_the_interceptor_is_needed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What was simulated needs an interceptor in the cluster: the emitted manifests say
+    so (capsim does not write the add-on's route)."""
+    from capsim.cli import main as cli
+
+    code = cli.main(
+        ["deploy", "emit", "llm-bursty", "--platform", "keda-queue", "--out", str(tmp_path / "m")]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert "simulated with an interceptor holding requests while no pod is ready" in said
+    assert "up to 120 s" in said

@@ -80,9 +80,7 @@ def test_a_value_target_is_recommended_through_the_engine(tmp_path: Path) -> Non
         assert outcome.chosen.passed
         cheapest = min(c.metrics["workload_cost_usd"] for c in passing)
         assert outcome.chosen.metrics["workload_cost_usd"] <= (
-            outcome.current.metrics["workload_cost_usd"]
-            if outcome.current.passed
-            else float("inf")
+            outcome.current.metrics["workload_cost_usd"] if outcome.current.passed else float("inf")
         )
         assert outcome.chosen.metrics["workload_cost_usd"] >= cheapest
     # fewer requests in flight per pod means more pods: the costs order by the target

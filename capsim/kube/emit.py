@@ -356,6 +356,16 @@ def _service_objects(
         notes.extend(hpa_notes)
         notes.extend(_adapter_notes(hpa))
         objects.append(_hpa(name, labels, spec, options.namespace))
+    if config.interceptor is not None:
+        held = config.interceptor
+        timeout = "the client's timeout" if held.timeout_s is None else f"{held.timeout_s:g} s"
+        pending = "no limit" if held.max_pending is None else str(held.max_pending)
+        notes.append(
+            "simulated with an interceptor holding requests while no pod is ready (up to "
+            f"{timeout}, {pending} at once): route the service's traffic through one (the "
+            "KEDA HTTP add-on's interceptor with an InterceptorRoute, or Knative's activator; "
+            "not written here), or requests at zero pods are refused"
+        )
     if options.ingress_host:
         objects.append(_ingress(name, labels, options.ingress_host, PORT_NAME, options.namespace))
     return objects, notes
