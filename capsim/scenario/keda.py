@@ -26,9 +26,10 @@ Followed from kedacore/keda at commit 8b4f083 (``apis/keda/v1alpha1/scaledobject
   A trigger is active when its value is *above* its activation threshold; cpu and memory
   triggers never activate (and a ScaledObject with only those is always active and needs
   ``minReplicaCount`` ≥ 1, as KEDA's webhook says).
+* ``fallback`` applies while the metrics source is unreachable (the workload's
+  ``metric_outages``; :mod:`capsim.models.keda`).
 * Not simulated, refused: ``advanced.scalingModifiers``. Accepted with no effect:
-  ``fallback`` (the simulated scalers never fail), ``useCachedMetrics`` (the values are
-  the scrapes'), ``authenticationRef``.
+  ``useCachedMetrics`` (the values are the scrapes'), ``authenticationRef``.
 """
 
 from __future__ import annotations
@@ -124,14 +125,18 @@ class KedaAdvanced(_Model):
 
 
 class KedaFallback(_Model):
-    """``fallback``: accepted, never applies (the simulated scalers never fail)."""
+    """``fallback``: what the HPA is given once a trigger's scaler has failed more than
+    ``failureThreshold`` times in a row (:mod:`capsim.models.keda`)."""
 
     failure_threshold: Int32 = Field(ge=0)
     """Consecutive scaler failures before the fallback."""
     replicas: Int32 = Field(ge=0)
     """The replicas of the fallback."""
-    behavior: str = "static"
-    """How the fallback replicas are chosen."""
+    behavior: Literal[
+        "static", "currentReplicas", "currentReplicasIfHigher", "currentReplicasIfLower"
+    ] = "static"
+    """How the fallback replicas are chosen: ``replicas``, the current count, or the higher
+    or lower of the two."""
 
 
 class ScaleTarget(_Model):

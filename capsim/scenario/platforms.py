@@ -300,6 +300,25 @@ class Interceptor(FrozenModel):
     max_pending: Int | None = Field(default=None, ge=1, le=MAX_QUEUE_LIMIT)
 
 
+class MetricOutage(FrozenModel):
+    """A time the metrics source behind Object and External metrics and KEDA's scalers
+    (Prometheus, a queue's API) is unreachable: from ``start`` to ``end`` (simulated
+    time). metrics-server (cpu, memory) is not affected."""
+
+    start_s: Seconds = Field(alias="start", ge=0)
+    end_s: Seconds = Field(alias="end", ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MetricOutage:
+        if self.end_s <= self.start_s:
+            raise ValueError(f"end: after start ({self.start_s:g} s), got {self.end_s:g} s")
+        return self
+
+    def covers(self, now: float) -> bool:
+        """Whether ``now`` is within ``[start, end)``."""
+        return self.start_s <= now < self.end_s
+
+
 class KubernetesWorkload(FrozenModel):
     """How one workload runs on a Kubernetes platform: its pod, and (services) its scaling:
     an inline HPA spec, an HPA manifest path, or fixed replicas.
@@ -318,6 +337,10 @@ class KubernetesWorkload(FrozenModel):
     keda_manifest: RelativePath | None = None
     """A file holding a ``keda.sh/v1alpha1`` ScaledObject (the one whose
     ``scaleTargetRef`` names the workload, else the first)."""
+    metric_outages: tuple[MetricOutage, ...] = Field(default=(), max_length=1000)
+    """Times the metrics source of Object/External metrics and KEDA's triggers is
+    unreachable: those metrics fail (the HPA does not scale down on a failed metric;
+    KEDA neither activates on it nor scales to zero, and applies its ``fallback``)."""
     interceptor: Interceptor | None = None
     """Hold the requests sent while no replica is ready until one is (scale from zero:
     the KEDA HTTP add-on's interceptor, Knative's activator) instead of refusing them

@@ -135,6 +135,8 @@ DESCRIPTIONS: dict[str, str] = {
     "rounded to whole tokens, at least 1.",
     "TokenCount.mean": "Mean tokens per request.",
     "TokenCount.cv": "Coefficient of variation (standard deviation over mean).",
+    "MetricOutage.start": "When the metrics source becomes unreachable (simulated time).",
+    "MetricOutage.end": "When it is reachable again (after `start`).",
     "Interceptor.timeout": "How long a request may wait for a ready replica before it "
     "gives up (abandoned); default and at most the client's `timeout`.",
     "Interceptor.max_pending": "Most requests held at once; one more is refused (default: "

@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim import hpa
+from capsim.engine.kubernetes.keda import MetricSource
 from capsim.engine.kubernetes.metrics import PodCounts, ResourceMetrics, pod_metric_column
 from capsim.engine.recorder import PlatformRecorder
 from capsim.hpa import batch_rows as hpa_rows
@@ -491,9 +492,11 @@ class HpaController:
         metrics: ResourceMetrics,
         scale_to: Callable[[int, int, float], None],
         recorder: PlatformRecorder,
+        source: MetricSource | None = None,
     ) -> None:
         self.desired = desired
         self.metrics = metrics
+        self._source = source  # outages of the metrics source, KEDA's fallback
         self._scale_to = scale_to
         self._recorder = recorder
         self._names = [w.name for w in workloads]
@@ -640,7 +643,7 @@ class HpaController:
         """Observe HPA ``h``'s metrics, propose, reconcile; the history moves on."""
         current = int(self.desired[self.workload_of[h]])
         readings = [
-            self._see_value(h, row, current)
+            self._see_value(h, row, current, now)
             if row.service_metric
             else self._see(h, row, current, now)
             for row in self.rows_of[h]
@@ -734,7 +737,7 @@ class HpaController:
         ok = np.ones((n_hpa, self._metrics_per_hpa), dtype=np.bool_)
         current = self.desired[self._hpa_workloads]
         seen = self._propose_grouped(current, now, proposals, ok)
-        values = self._value_readings(current)
+        values = self._value_readings(current, now)
         for index, value_seen in values.items():
             row, made = value_seen[0], value_seen[5]
             proposals[row.hpa, self._value_slots[index]] = 0 if made is None else made
@@ -789,7 +792,7 @@ class HpaController:
                 rows.counted[i] = 1
         values: dict[int, _Seen] = {}
         if self._value_rows:
-            values = self._value_readings(self.desired[self._hpa_workloads])
+            values = self._value_readings(self.desired[self._hpa_workloads], now)
             for value_seen in values.values():
                 row, offer = value_seen[0], value_seen[5]
                 slot = self.rows_of[row.hpa].index(row)
@@ -850,15 +853,24 @@ class HpaController:
         )
         return (row, ready, unready, missing, sample, replicas if ok else None)
 
-    def _see_value(self, h: int, row: MetricRow, current: int) -> _Seen:
+    def _see_value(self, h: int, row: MetricRow, current: int, now: float) -> _Seen:
         """An Object or External metric of HPA ``h`` observed (the measured service's
-        latest value) and the replicas it proposes (None: no pods to count), by
+        latest value) and the replicas it proposes (None: no pods to count, or the
+        metrics source unreachable without a fallback: :class:`MetricSource`), by
         :func:`capsim.hpa.value_replicas` or :func:`capsim.hpa.average_value_replicas`
         over the HPA's pods: Running and Ready ones, and all it has (``status.replicas``)."""
         w = self.services[row.service]
         pods = self.metrics.pods
         ready, existing = int(pods.ready[w]), int(pods.count[w])
         usage = self.metrics.service_sample(row.source, row.resource)
+        if self._source is not None:
+            slot = self.rows_of[h].index(row)
+            read = self._source.hpa_value(
+                w, slot, usage, row.target, row.value_target, current, ready, now
+            )
+            if read is None:
+                return (row, ready, existing - ready, 0, usage, None)
+            usage = read
         up, down = self._tolerances[h]
         tolerances = hpa.Tolerances(scale_down=down, scale_up=up)
         proposal: int | None
@@ -873,10 +885,10 @@ class HpaController:
             proposal, _ = hpa.average_value_replicas(existing, usage, row.target, tolerances)
         return (row, ready, existing - ready, 0, usage, proposal)
 
-    def _value_readings(self, current: IntArray) -> dict[int, _Seen]:
+    def _value_readings(self, current: IntArray, now: float) -> dict[int, _Seen]:
         """:meth:`_see_value` of every Object and External row (``current``: per HPA)."""
         return {
-            row.index: self._see_value(row.hpa, row, int(current[row.hpa]))
+            row.index: self._see_value(row.hpa, row, int(current[row.hpa]), now)
             for row in self._value_rows
         }
 

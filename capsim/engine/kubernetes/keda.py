@@ -11,6 +11,14 @@ threshold. The ScaledObject was created long before the run (its initial cooldow
 passed); the warm start sets the size of an inactive one to zero (or idle), and an active
 one was last active at time 0. Each change of size is a ``scale`` event with KEDA's
 reason; nothing is logged while KEDA leaves the size to the HPA.
+
+**Outages** (a workload's ``metric_outages``): :class:`MetricSource` says which reads of
+an Object or External metric, or of a KEDA trigger, fail; it keeps each trigger's count
+of failures in a row (the operator's polls and the HPA's queries both count, as KEDA's
+metrics server and operator both go through its fallback) and, past the ScaledObject's
+``fallback.failureThreshold``, gives the HPA the fallback metric instead
+(:func:`capsim.models.keda.fallback_metric_milli`). A ``fallback`` event marks when a
+ScaledObject starts and stops falling back.
 """
 
 from __future__ import annotations
@@ -24,10 +32,11 @@ import numpy.typing as npt
 from capsim.engine.kubernetes.metrics import ResourceMetrics
 from capsim.engine.recorder import PlatformRecorder
 from capsim.engine.schedule import PeriodicTask
-from capsim.models.keda import KedaConfig, keda_step
-from capsim.scenario.keda import ScaledObjectSpec, TriggerRule
+from capsim.models.keda import KedaConfig, fallback_metric_milli, fallback_replicas, keda_step
+from capsim.scenario.keda import KedaFallback, ScaledObjectSpec, TriggerRule
+from capsim.scenario.platforms import MetricOutage
 
-__all__ = ["KedaOperator", "ScaledObjectRun"]
+__all__ = ["KedaOperator", "MetricSource", "ScaledObjectRun"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -46,6 +55,9 @@ class ScaledObjectRun:
     config: KedaConfig
     rules: tuple[TriggerRule, ...]
     last_active_s: float | None = None
+    fallback: KedaFallback | None = None
+    failures: list[int] | None = None  # per trigger: failed reads in a row
+    falling_back: bool = False
 
     @classmethod
     def of(
@@ -63,16 +75,95 @@ class ScaledObjectRun:
             initial_cooldown_s=float(spec.initial_cooldown_period),
             created_s=CREATED_S,
         )
-        return cls(workload, service, name, float(spec.polling_interval), config, tuple(rules))
+        return cls(
+            workload, service, name, float(spec.polling_interval), config, tuple(rules),
+            fallback=spec.fallback, failures=[0] * len(rules),
+        )  # fmt: skip
 
-    def active(self, values: Mapping[str, int]) -> bool:
-        """Any trigger above its activation threshold (milli-units of ``values``); with only
-        cpu and memory triggers, always (they never activate, and KEDA counts the
-        ScaledObject active)."""
+    def active(self, values: Mapping[str, int], failing: frozenset[int] = frozenset()) -> bool:
+        """Any trigger above its activation threshold (milli-units of ``values``; a trigger
+        whose position is in ``failing`` is not active); with only cpu and memory
+        triggers, always (they never activate, and KEDA counts the ScaledObject active)."""
         scalers = [r for r in self.rules if r.activation_milli is not None]
         if not scalers:
             return True
-        return any(values[r.metric] > (r.activation_milli or 0) for r in scalers)
+        return any(
+            values[r.metric] > (r.activation_milli or 0)
+            for i, r in enumerate(self.rules)
+            if r.activation_milli is not None and i not in failing
+        )
+
+
+class MetricSource:
+    """Which reads of the metrics source fail, and KEDA's fallback (module docstring)."""
+
+    def __init__(
+        self,
+        outages: Mapping[int, Sequence[MetricOutage]],
+        runs: Sequence[ScaledObjectRun],
+        recorder: PlatformRecorder,
+    ) -> None:
+        self._outages = {w: tuple(o) for w, o in outages.items() if o}
+        self._runs = {run.workload: run for run in runs}
+        self._recorder = recorder
+
+    def down(self, workload: int, now: float) -> bool:
+        """Whether workload ``workload``'s metrics source is unreachable at ``now``."""
+        return any(o.covers(now) for o in self._outages.get(workload, ()))
+
+    def failing(self, run: ScaledObjectRun, now: float) -> frozenset[int]:
+        """The triggers of ``run`` whose scaler fails at a poll at ``now`` (cpu and memory
+        come from metrics-server: never); each counts the failure or its success."""
+        down = self.down(run.workload, now)
+        failed = frozenset(i for i, r in enumerate(run.rules) if down and not r.resource)
+        for i, r in enumerate(run.rules):
+            if not r.resource:
+                self._count(run, i, i in failed, now)
+        return failed
+
+    def hpa_value(
+        self, workload: int, slot: int, sample_milli: int, target_milli: int,
+        value_target: bool, current: int, ready: int, now: float,
+    ) -> int | None:  # fmt: skip
+        """What the HPA reads for the Object/External metric in ``slot`` of workload
+        ``workload``'s HPA: the sample, the fallback metric, or None (an error)."""
+        if workload not in self._outages:
+            return sample_milli
+        run = self._runs.get(workload)
+        down = self.down(workload, now)
+        if run is not None:
+            self._count(run, slot, down, now)
+        if not down:
+            return sample_milli
+        fallback = None if run is None else run.fallback
+        if run is None or fallback is None or run.failures is None:
+            return None
+        if run.failures[slot] <= fallback.failure_threshold:
+            return None
+        replicas = fallback_replicas(fallback.behavior, fallback.replicas, current)
+        return fallback_metric_milli(target_milli, replicas, value_target, ready)
+
+    def _count(self, run: ScaledObjectRun, slot: int, failed: bool, now: float) -> None:
+        """One read of trigger ``slot``: a failure counts (with a fallback set, as KEDA
+        counts), a success resets; the ScaledObject's fallback state follows."""
+        if run.fallback is None or run.failures is None:
+            return
+        run.failures[slot] = run.failures[slot] + 1 if failed else 0
+        now_falling = any(f > run.fallback.failure_threshold for f in run.failures)
+        if now_falling != run.falling_back:
+            run.falling_back = now_falling
+            reason = (
+                "KEDAScaledObjectFallbackActivated"
+                if now_falling
+                else "KEDAScaledObjectFallbackDeactivated"
+            )
+            detail = (
+                f"a trigger failed {run.fallback.failure_threshold + 1} times in a row: "
+                f"fallback ({run.fallback.behavior}, replicas {run.fallback.replicas})"
+                if now_falling
+                else "the triggers read again"
+            )
+            self._recorder.event(now, run.name, "fallback", None, None, reason, detail)
 
 
 class KedaOperator:
@@ -86,8 +177,10 @@ class KedaOperator:
         metrics: ResourceMetrics,
         scale_to: Callable[[int, int, float], None],
         recorder: PlatformRecorder,
+        source: MetricSource | None = None,
     ) -> None:
         self.runs = list(runs)
+        self.source = source
         self.desired = desired
         self.metrics = metrics
         self._scale_to = scale_to
@@ -110,7 +203,11 @@ class KedaOperator:
         def poll(now: float) -> None:
             current = int(self.desired[run.workload])
             seen = self._values(run)
-            step = keda_step(run.config, run.active(seen), current, run.last_active_s, now)
+            failing = frozenset() if self.source is None else self.source.failing(run, now)
+            step = keda_step(
+                run.config, run.active(seen, failing), current, run.last_active_s, now,
+                error=bool(failing),
+            )  # fmt: skip
             run.last_active_s = step.last_active_s
             if step.replicas is None or step.replicas == current:
                 return

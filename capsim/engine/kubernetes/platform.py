@@ -32,7 +32,7 @@ from capsim.engine.kubernetes.cluster import Cluster
 from capsim.engine.kubernetes.cluster_autoscaler import ClusterAutoscaler
 from capsim.engine.kubernetes.hpa_controller import HpaController, has_hpa
 from capsim.engine.kubernetes.jobs import JobPlacement
-from capsim.engine.kubernetes.keda import KedaOperator, ScaledObjectRun
+from capsim.engine.kubernetes.keda import KedaOperator, MetricSource, ScaledObjectRun
 from capsim.engine.kubernetes.metrics import ResourceMetrics
 from capsim.engine.kubernetes.warm_start import initial_hpa_replicas, place_warm, warm_keda
 from capsim.engine.platform import PlatformSim
@@ -125,6 +125,10 @@ class KubernetesSim(PlatformSim):
             config = self.configs[w]
             if not has_hpa(config):
                 self.desired[w] = config.replicas if config.replicas is not None else 1
+        runs = self._scaled_objects(scenario.base_dir)
+        self.source = MetricSource(
+            {w: self.configs[w].metric_outages for w in self.services}, runs, self.recorder
+        )
         self.hpas = HpaController(
             name,
             platform,
@@ -138,13 +142,15 @@ class KubernetesSim(PlatformSim):
             metrics=self.metrics,
             scale_to=self.cluster.scale_to,
             recorder=self.recorder,
+            source=self.source,
         )
         self.keda = KedaOperator(
-            self._scaled_objects(scenario.base_dir),
+            runs,
             desired=self.desired,
             metrics=self.metrics,
             scale_to=self.cluster.scale_to,
             recorder=self.recorder,
+            source=self.source,
         )
         self.autoscaler = ClusterAutoscaler(
             self.cluster, platform, self.placement.pending_requests, self.batch_jobs.batch
