@@ -439,7 +439,8 @@ def test_an_unknown_pods_metric_is_refused_in_one_line(
     assert err.startswith("capsim: error: ")
     assert (
         "platforms.k8s.workloads.web.hpa.metrics[0].pods.metric.name: the Pods metrics "
-        "capsim simulates are requests_in_flight and requests_per_second, got 'rps'"
+        "capsim simulates are requests_in_flight, requests_per_second, gpu_utilization, "
+        "kv_cache_usage, got 'rps'"
     ) in err
     assert not (tmp_path / "out").exists()
 

@@ -270,7 +270,7 @@ UNSIMULATED: list[tuple[str, str, str]] = [
     ("Pods metric", MAX5 + "  metrics:\n  - type: Pods\n    pods: {metric: {name: rps}, "
      "target: {type: AverageValue, averageValue: '10'}}\n",
      "spec.metrics[0].pods.metric.name: the Pods metrics capsim simulates are "
-     "requests_in_flight and requests_per_second, got 'rps'"),
+     "requests_in_flight, requests_per_second, gpu_utilization, kv_cache_usage, got 'rps'"),
     ("Object metric", MAX5 + "  metrics:\n" + OBJECT,
      "spec.metrics[0].object.describedObject.kind: capsim simulates metrics of a service's "
      "Service or Deployment, got 'Ingress'"),
