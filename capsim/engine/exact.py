@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from capsim.engine.interceptor import HeldRequests, TickIndex
 from capsim.engine.llm import LlmService
+from capsim.engine.measured import Measured, write_measured
 from capsim.engine.services import O_FAILED_FINALLY, RETRY_FIELDS
 from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import requests as rq
@@ -331,24 +332,25 @@ class _Service:
         (ticks × fields); returns the arrivals per tick."""
         counts, integrals = result["counts"], result["integrals"]
         w, p = self.workload, self.params
-        o[:, sv.O_SERVED] = counts[:, rq.COUNT_SERVED] + counts[:, rq.COUNT_TIMED_OUT]
-        o[:, sv.O_DROPPED] = (
+        gpu_ms = w.gpu_ms_per_request
+        mean_s = (w.cpu_ms_per_request if gpu_ms is None else gpu_ms) / 1000.0
+        dropped = (
             counts[:, rq.COUNT_DROPPED_NO_REPLICA]
             + counts[:, rq.COUNT_DROPPED_QUEUE_FULL]
             + counts[:, rq.COUNT_DROPPED_GRACE]
         )
-        o[:, sv.O_ABANDONED] = counts[:, rq.COUNT_ABANDONED]
-        gpu_ms = w.gpu_ms_per_request
-        mean_s = (w.cpu_ms_per_request if gpu_ms is None else gpu_ms) / 1000.0
-        o[:, sv.O_CAPACITY] = ready * min(p.slots, p.cores) / mean_s
-        o[:, sv.O_IN_FLIGHT] = integrals[:, rq.INTEGRAL_IN_SYSTEM] / dt
-        o[:, sv.O_QUEUED] = integrals[:, rq.INTEGRAL_QUEUED] / dt
-        o[:, sv.O_BUSY] = integrals[:, rq.INTEGRAL_BUSY] / dt
-        o[:, sv.O_IN_SYSTEM] = result["in_system"]
-        o[:, sv.O_MU] = 1.0 / mean_s
-        o[:, sv.O_MU2] = 1.0
-        o[:, sv.O_WAIT_RATE] = 1.0
-        o[:, sv.O_WAIT_LIMIT] = math.inf
+        measured = Measured(
+            served=counts[:, rq.COUNT_SERVED] + counts[:, rq.COUNT_TIMED_OUT],
+            dropped=dropped,
+            abandoned=counts[:, rq.COUNT_ABANDONED],
+            in_system_s=integrals[:, rq.INTEGRAL_IN_SYSTEM],
+            queued_s=integrals[:, rq.INTEGRAL_QUEUED],
+            busy_s=integrals[:, rq.INTEGRAL_BUSY],
+            in_system_end=result["in_system"],
+            mean_s=mean_s,
+            capacity=ready * min(p.slots, p.cores) / mean_s,
+        )
+        write_measured(o, measured, dt)
         if ready > 0:
             idle = 0.0 if gpu_ms is not None else w.idle_cpu_millicores / 1000.0  # (host: apart)
             cpu = integrals[:, rq.INTEGRAL_CPU] / dt / ready + idle

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from capsim.engine.interceptor import HeldRequests, TickIndex
+from capsim.engine.measured import Measured, write_measured
 from capsim.jit import compile_family, forget_stale_cache
 from capsim.models import llm as core
 from capsim.models import service as sv
@@ -213,23 +214,22 @@ class LlmService:
         ``o`` (ticks × fields); returns the arrivals per tick."""
         counts, integrals = result["counts"], result["integrals"]
         w = self.workload
-        o[:, sv.O_SERVED] = counts[:, core.COUNT_SERVED] + counts[:, core.COUNT_TIMED_OUT]
-        o[:, sv.O_DROPPED] = counts[
-            :, core.COUNT_DROPPED_NO_REPLICA : core.COUNT_DROPPED_GRACE + 1
-        ].sum(axis=1)
-        o[:, sv.O_ABANDONED] = counts[:, core.COUNT_ABANDONED]
         request_s = w.llm_request_s()
         prompt, output = w.mean_tokens or (1.0, 1.0)
         batch = self.llm.fitting_batch(prompt, output, w.concurrency)
-        o[:, sv.O_CAPACITY] = ready * batch / request_s
-        o[:, sv.O_IN_FLIGHT] = integrals[:, core.INTEGRAL_IN_SYSTEM] / dt
-        o[:, sv.O_QUEUED] = integrals[:, core.INTEGRAL_QUEUED] / dt
-        o[:, sv.O_BUSY] = integrals[:, core.INTEGRAL_RUNNING] / dt
-        o[:, sv.O_IN_SYSTEM] = result["in_system"]
-        o[:, sv.O_MU] = 1.0 / request_s
-        o[:, sv.O_MU2] = 1.0
-        o[:, sv.O_WAIT_RATE] = 1.0
-        o[:, sv.O_WAIT_LIMIT] = math.inf
+        drops = counts[:, core.COUNT_DROPPED_NO_REPLICA : core.COUNT_DROPPED_GRACE + 1]
+        measured = Measured(
+            served=counts[:, core.COUNT_SERVED] + counts[:, core.COUNT_TIMED_OUT],
+            dropped=drops.sum(axis=1),
+            abandoned=counts[:, core.COUNT_ABANDONED],
+            in_system_s=integrals[:, core.INTEGRAL_IN_SYSTEM],
+            queued_s=integrals[:, core.INTEGRAL_QUEUED],
+            busy_s=integrals[:, core.INTEGRAL_RUNNING],
+            in_system_end=result["in_system"],
+            mean_s=request_s,
+            capacity=ready * batch / request_s,
+        )
+        write_measured(o, measured, dt)
         if ready > 0:
             host = o[:, sv.O_SERVED] * w.cpu_ms_per_request / 1000.0 / dt / ready
             o[:, sv.O_CPU] = host + w.idle_cpu_millicores / 1000.0
