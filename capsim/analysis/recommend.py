@@ -73,9 +73,8 @@ from capsim.models.slo import ErrorObjective, LatencyObjective, SloVerdict
 from capsim.results.files import output_folder, write_durably
 from capsim.results.run_result import RunResult
 from capsim.scenario import Scenario, ServiceWorkload, parse_scenario
-from capsim.scenario.load.traces import Trace
 from capsim.scenario.manifests import HpaTemplate, load_deployments, raw_objects
-from capsim.scenario.portable import make_portable, run_portable
+from capsim.scenario.portable import Shipped, make_portable, run_portable
 
 __all__ = [
     "PRESETS",
@@ -351,7 +350,7 @@ def demand_bounds(
 
 def _evaluate(
     job: tuple[Scenario, dict[str, Any], list[str], dict[str, Any]],
-    traces: Mapping[str, Trace],
+    traces: Mapping[str, Shipped],
 ) -> Any:
     """Run one candidate's scenario and judge it (a top-level function for workers).
 
@@ -443,7 +442,7 @@ def recommend(
 
     def engine(indices: Sequence[int]) -> dict[int, Candidate]:
         say(f"running {len(indices)} HPA(s) through the engine")
-        traces: dict[str, Trace] = {}
+        traces: dict[str, Shipped] = {}
         jobs = []
         for i in indices:
             data = _scenario_for(base, specs[i][3], specs[i][4])

@@ -54,7 +54,7 @@ from capsim.scenario.base import ScenarioError
 
 if TYPE_CHECKING:
     from capsim.scenario import Scenario
-    from capsim.scenario.load.traces import Trace
+    from capsim.scenario.portable import Shipped
 
 __all__ = [
     "MAX_RUNS",
@@ -251,7 +251,7 @@ def _slo_columns(workload: str, verdict: SloVerdict) -> dict[str, float]:
     }
 
 
-def run_one(job: tuple[Scenario, int], traces: Mapping[str, Trace]) -> list[dict[str, Any]]:
+def run_one(job: tuple[Scenario, int], traces: Mapping[str, Shipped]) -> list[dict[str, Any]]:
     """Run one portable scenario (:func:`capsim.scenario.portable.make_portable`) with
     ``seed``, reading traces only from ``traces``; its flattened summary. A top-level
     function, so process pools and Dask workers can import it; it opens no file."""
@@ -294,7 +294,7 @@ def sweep(
     _check_grid(settings, seeds, source)
     jobs: list[tuple[Scenario, int]] = []
     labels = []
-    traces: dict[str, Trace] = {}
+    traces: dict[str, Shipped] = {}
     for combo in combinations(settings):
         data_set = data
         for key, value in combo.items():

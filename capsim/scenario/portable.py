@@ -30,17 +30,27 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from capsim.scenario.jobs import read_submit_times
-from capsim.scenario.load.specs import LoadSpec, ProductLoad, SumLoad, TraceLoad
+from capsim.scenario.load.requests import (
+    RequestTrace,
+    preloaded_requests,
+    read_requests,
+    request_key,
+)
+from capsim.scenario.load.specs import LoadSpec, ProductLoad, RequestsLoad, SumLoad, TraceLoad
 from capsim.scenario.load.traces import Trace, preloaded_traces, read_trace, trace_key
 from capsim.scenario.platforms import KubernetesPlatform, hpa_template
 from capsim.scenario.schema import Scenario
 from capsim.scenario.workloads import BatchWorkload, ServiceWorkload
 
-__all__ = ["make_portable", "run_portable"]
+__all__ = ["Shipped", "make_portable", "run_portable"]
+
+Shipped = Trace | RequestTrace
+"""A file's contents read at the edge and shipped with a run: a trace or a per-request
+trace."""
 
 
-def _trace_specs(spec: LoadSpec) -> Iterator[TraceLoad]:
-    if isinstance(spec, TraceLoad):
+def _trace_specs(spec: LoadSpec) -> Iterator[TraceLoad | RequestsLoad]:
+    if isinstance(spec, TraceLoad | RequestsLoad):
         yield spec
     elif isinstance(spec, SumLoad | ProductLoad):
         for part in spec.parts:
@@ -80,15 +90,20 @@ def _inline_hpa_manifests(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"platforms": platforms})
 
 
-def make_portable(scenario: Scenario) -> tuple[Scenario, dict[str, Trace]]:
+def make_portable(scenario: Scenario) -> tuple[Scenario, dict[str, Shipped]]:
     """The scenario with its arrival files and HPA manifests inline, and its traces read
     (module docs). Raises what reading them raises (``WorkloadError``, ``ValueError``,
     ``ManifestError``); a scenario that :func:`~capsim.scenario.parse_scenario` accepted
     has already been read once, so these only come from files changed since."""
-    traces: dict[str, Trace] = {}
+    traces: dict[str, Shipped] = {}
     for workload in scenario.workloads:
         if isinstance(workload, ServiceWorkload):
             for spec in _trace_specs(workload.load):
+                if isinstance(spec, RequestsLoad):
+                    key = request_key(spec, scenario.base_dir)
+                    if key not in traces:
+                        traces[key] = read_requests(spec, base_dir=scenario.base_dir)
+                    continue
                 key = trace_key(spec, scenario.base_dir)
                 if key not in traces:
                     traces[key] = read_trace(spec, base_dir=scenario.base_dir, where="")
@@ -96,8 +111,10 @@ def make_portable(scenario: Scenario) -> tuple[Scenario, dict[str, Trace]]:
 
 
 @contextmanager
-def run_portable(traces: Mapping[str, Trace]) -> Iterator[None]:
+def run_portable(traces: Mapping[str, Shipped]) -> Iterator[None]:
     """Within the block, runs read traces only from ``traces`` (from :func:`make_portable`)
     and open no trace file."""
-    with preloaded_traces(traces):
+    plain = {k: v for k, v in traces.items() if isinstance(v, Trace)}
+    requests = {k: v for k, v in traces.items() if isinstance(v, RequestTrace)}
+    with preloaded_traces(plain), preloaded_requests(requests):
         yield

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,9 +117,36 @@ def _read(path: Path, _mtime_ns: int, spec: RequestsLoad) -> RequestTrace:
     return RequestTrace(times, tokens[0], tokens[1], float(period))
 
 
+_PRELOADED: ContextVar[Mapping[str, RequestTrace] | None] = ContextVar(
+    "capsim_preloaded_requests", default=None
+)
+
+
+def request_key(spec: RequestsLoad, base_dir: Path) -> str:
+    """What identifies a read per-request trace: the folder and the spec."""
+    return f"requests\0{base_dir}\0{spec.model_dump_json()}"
+
+
+@contextmanager
+def preloaded_requests(traces: Mapping[str, RequestTrace]) -> Iterator[None]:
+    """Within the block, :func:`read_requests` returns ``traces[request_key(spec,
+    base_dir)]`` and opens no file (runs shipped to other machines)."""
+    token = _PRELOADED.set(traces)
+    try:
+        yield
+    finally:
+        _PRELOADED.reset(token)
+
+
 def read_requests(spec: RequestsLoad, *, base_dir: Path, where: str = "load") -> RequestTrace:
     """The requests of ``spec``'s file (read once per file version); errors name
     ``where``, the file, the row and the value."""
+    preloaded = _PRELOADED.get()
+    if preloaded is not None:
+        key = request_key(spec, base_dir)
+        if key not in preloaded:
+            raise LookupError(f"{spec.path}: this trace was not read at the edge and shipped")
+        return preloaded[key]
     path = base_dir / spec.path
     try:
         mtime = path.stat().st_mtime_ns
