@@ -21,6 +21,7 @@ request's send time as its origin.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,13 +128,13 @@ class HeldRequests:
         leaving = sorted(self.origins + self.hold_s)
         keep = np.zeros(times.size, dtype=bool)
         held, gone = self.count, 0
-        accepted: list[float] = []
+        accepted: deque[float] = deque()
         for i, t in enumerate(times):
             while gone < len(leaving) and leaving[gone] <= t:
                 gone += 1
                 held -= 1
             while accepted and accepted[0] + self.hold_s <= t:
-                accepted.pop(0)
+                accepted.popleft()
                 held -= 1
             if held < self.max_pending:
                 keep[i] = True

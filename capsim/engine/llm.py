@@ -36,7 +36,12 @@ from capsim.models import llm as core
 from capsim.models import service as sv
 from capsim.scenario import ServiceWorkload
 from capsim.scenario.llm import TokenCount
-from capsim.scenario.load.requests import read_requests, replay_requests
+from capsim.scenario.load.requests import (
+    RequestTrace,
+    check_span,
+    read_requests,
+    replay_window,
+)
 from capsim.scenario.load.specs import RequestsLoad
 
 __all__ = ["LlmService", "llm_routing"]
@@ -121,13 +126,15 @@ class LlmService:
         self._tokens_rng = tokens
         self._route_rng = route
         self._arrivals = arrivals  # the exact bank's arrival stream of this workload
-        self._replay: tuple[FloatArray, IntArray] | None = None
+        self._replay: RequestTrace | None = None
+        self._duration_s = duration_s
         self._prompt_col: IntArray | None = None
         self._output_col: IntArray | None = None
         load = workload.load
         if isinstance(load, RequestsLoad):
             trace = read_requests(load, base_dir=base_dir, where="load")
-            self._replay = replay_requests(trace, load, duration_s)
+            check_span(trace, load, duration_s)
+            self._replay = trace
             self._prompt_col, self._output_col = trace.prompt_tokens, trace.output_tokens
         self._draw_prompt = (
             None if self.llm.prompt_tokens is None else _token_law(self.llm.prompt_tokens)
@@ -154,9 +161,8 @@ class LlmService:
         """Arrival instants in ``[edges[0], edges[-1])`` and their prompt and output tokens."""
         rows: IntArray | None = None
         if self._replay is not None and edges[0] >= 0.0:
-            times_all, rows_all = self._replay
-            lo, hi = np.searchsorted(times_all, [edges[0], edges[-1]], side="left")
-            times, rows = times_all[lo:hi], rows_all[lo:hi]
+            end = min(float(edges[-1]), self._duration_s)
+            times, rows = replay_window(self._replay, float(edges[0]), end)
         else:
             times, _ = self._arrivals(edges, rates)
         n = times.size

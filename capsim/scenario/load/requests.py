@@ -29,7 +29,15 @@ import numpy.typing as npt
 from capsim.scenario.load.specs import RequestsLoad, WorkloadError
 from capsim.scenario.load.traces import read_csv_table, row_name
 
-__all__ = ["RequestTrace", "read_requests", "replay_requests", "request_rates"]
+__all__ = [
+    "RequestTrace",
+    "check_span",
+    "preloaded_requests",
+    "read_requests",
+    "replay_window",
+    "request_key",
+    "request_rates",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -158,23 +166,34 @@ def read_requests(spec: RequestsLoad, *, base_dir: Path, where: str = "load") ->
         raise WorkloadError(f"{where}: {exc}") from None
 
 
-def replay_requests(
+def check_span(
     trace: RequestTrace, spec: RequestsLoad, duration_s: float, where: str = "load"
-) -> tuple[FloatArray, IntArray]:
-    """The arrival instants within ``[0, duration_s)`` (looped when ``spec.loop``) and the
-    row of the file each one replays."""
+) -> None:
+    """Refuse a run longer than the trace unless it loops."""
     if duration_s > trace.period_s and not spec.loop:
         raise WorkloadError(
             f"{where}: the run lasts {duration_s:g} s, longer than the trace "
             f"({trace.period_s:g} s); set loop: true to repeat it"
         )
-    laps = max(1, math.ceil(duration_s / trace.period_s))
-    rows = np.tile(np.arange(trace.time_s.size, dtype=np.int64), laps)
-    times = (
-        np.arange(laps, dtype=np.float64)[:, None] * trace.period_s + trace.time_s[None, :]
-    ).ravel()
-    keep = times < duration_s
-    return times[keep], rows[keep]
+
+
+def replay_window(trace: RequestTrace, start_s: float, end_s: float) -> tuple[FloatArray, IntArray]:
+    """The arrival instants within ``[start_s, end_s)`` of the trace repeated every
+    ``period`` from 0 (lap ``k`` at ``k × period + time_s``), and the row of the file
+    each one replays; built lap by lap, so memory follows the window, not the run."""
+    period = trace.period_s
+    first, last = max(0, math.floor(start_s / period)), math.floor(end_s / period)
+    times: list[FloatArray] = []
+    rows: list[IntArray] = []
+    for lap in range(first, last + 1):
+        offset = lap * period
+        lo, hi = np.searchsorted(trace.time_s, [start_s - offset, end_s - offset], side="left")
+        if hi > lo:
+            times.append(offset + trace.time_s[lo:hi])
+            rows.append(np.arange(lo, hi, dtype=np.int64))
+    if not times:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.concatenate(times), np.concatenate(rows)
 
 
 def request_rates(
@@ -182,7 +201,14 @@ def request_rates(
 ) -> FloatArray:
     """Arrivals counted per tick over the tick's length (requests/s)."""
     trace = read_requests(spec, base_dir=base_dir, where=where)
-    times, _ = replay_requests(trace, spec, ticks * tick_s, where)
-    counts = np.bincount(np.minimum((times / tick_s).astype(np.int64), ticks - 1), minlength=ticks)
+    duration_s = ticks * tick_s
+    check_span(trace, spec, duration_s, where)
+    counts = np.zeros(ticks, dtype=np.int64)
+    laps = max(1, math.ceil(duration_s / trace.period_s))
+    for lap in range(laps):  # lap by lap: memory follows the trace, not the run
+        times = lap * trace.period_s + trace.time_s
+        times = times[times < duration_s]
+        index = np.minimum((times / tick_s).astype(np.int64), ticks - 1)
+        counts += np.bincount(index, minlength=ticks)
     rates: FloatArray = counts.astype(np.float64) / tick_s
     return rates
