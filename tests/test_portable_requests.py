@@ -29,3 +29,23 @@ def test_a_portable_run_replays_its_request_trace_without_the_file(tmp_path: Pat
     with run_portable(shipped):
         there = capsim.run(portable).summary
     assert there["platforms"] == here["platforms"]
+
+
+def test_a_looped_trace_is_replayed_lap_by_lap_in_any_window() -> None:
+    """Requests at 0.5 s and 1.5 s of a 2-s trace, looped: the window [1, 5) holds
+    1.5, 2.5, 3.5, 4.5 (rows 1, 0, 1, 0); windows cut anywhere give the same instants."""
+    import numpy as np
+
+    trace = request_traces.RequestTrace(np.array([0.5, 1.5]), None, None, 2.0)
+    times, rows = request_traces.replay_window(trace, 1.0, 5.0)
+    assert times.tolist() == [1.5, 2.5, 3.5, 4.5]
+    assert rows.tolist() == [1, 0, 1, 0]
+    pieces = [
+        request_traces.replay_window(trace, a, b)[0] for a, b in ((0, 0.5), (0.5, 3.7), (3.7, 9))
+    ]
+    whole = request_traces.replay_window(trace, 0.0, 9.0)[0]
+    assert (
+        np.concatenate(pieces).tolist()
+        == whole.tolist()
+        == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]
+    )
