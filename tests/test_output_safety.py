@@ -298,6 +298,15 @@ def test_a_signal_while_writing_keeps_the_old_report_and_no_staging(
     assert tree_digest(tmp_path) == before  # old report intact, no staging folder
 
 
+def _interrupted_before_python_started(code: int, stderr: str, signum: signal.Signals) -> bool:
+    """Whether the signal came while the interpreter itself was starting, before any of
+    capsim ran (so before its handlers): SIGTERM's default action (killed by the signal,
+    nothing written), or SIGINT in ``site``'s import (CPython's own fatal error)."""
+    if signum == signal.SIGTERM:
+        return code == -signal.SIGTERM and not stderr
+    return code == 1 and "init_import_site" in stderr and "KeyboardInterrupt" in stderr
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_at_any_moment_of_a_real_run(tmp_path: Path, signum: signal.Signals) -> None:
     """A real ``capsim run`` signalled at several moments: it finished (0) or stopped
@@ -326,10 +335,15 @@ def test_a_signal_at_any_moment_of_a_real_run(tmp_path: Path, signum: signal.Sig
         _, err = proc.communicate(timeout=120)
         text = err.decode()
         expected = 143 if signum == signal.SIGTERM else 130
-        assert proc.returncode in (0, expected), text
-        assert "Traceback" not in text
         assert [p.name for p in tmp_path.iterdir()] == ["report"]
         now = tree_digest(target)
+        if _interrupted_before_python_started(proc.returncode, text, signum):
+            # (a loaded machine may still be starting the interpreter: capsim never ran)
+            assert delay_s < 1.0, text
+            assert now == old
+            continue
+        assert proc.returncode in (0, expected), text
+        assert "Traceback" not in text
         assert now == old or REPORT_FILES - {"index.html"} <= set(now)
 
 

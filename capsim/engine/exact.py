@@ -425,6 +425,7 @@ class ExactServiceBank:
                     TERMINATION_GRACE_S,
                     WARM_UP_S,
                     interceptor,
+                    float(limit),
                 )
             )
         self.llm = [s for s, w in enumerate(self.workloads) if w.llm is not None]

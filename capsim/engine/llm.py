@@ -111,8 +111,10 @@ class LlmService:
         grace_s: float,
         warm_up_s: float,
         interceptor: tuple[float, int | None] | None = None,
+        cpu_limit_cores: float = math.inf,
     ) -> None:
         assert workload.llm is not None
+        self.cpu_limit_cores = cpu_limit_cores
         self.workload = workload
         self.llm = workload.llm
         code = llm_routing(routing)
@@ -238,7 +240,7 @@ class LlmService:
         write_measured(o, measured, dt)
         if ready > 0:
             host = o[:, sv.O_SERVED] * w.cpu_ms_per_request / 1000.0 / dt / ready
-            o[:, sv.O_CPU] = host + w.idle_cpu_millicores / 1000.0
+            o[:, sv.O_CPU] = np.minimum(host + w.idle_cpu_millicores / 1000.0, self.cpu_limit_cores)
             o[:, sv.O_MEMORY] = (
                 w.memory_mib + w.memory_mib_per_request * o[:, sv.O_IN_FLIGHT] / ready
             )
