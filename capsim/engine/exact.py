@@ -82,13 +82,7 @@ MIN_WORK_CORE_S = 1e-9
 """Least work of a request (core-seconds)."""
 
 _CHUNK = 8192  # values drawn at once from a stream
-_HELD_INDEX = TickIndex(
-    arrived=rq.COUNT_ARRIVED,
-    abandoned=rq.COUNT_ABANDONED,
-    dropped=rq.COUNT_DROPPED_NO_REPLICA,
-    in_system=rq.INTEGRAL_IN_SYSTEM,
-    queued=rq.INTEGRAL_QUEUED,
-)
+_HELD_INDEX = TickIndex.of(rq)
 
 _CORE_ROUTING = {
     "random": ("random", 2),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,17 @@ class TickIndex:
     dropped: int
     in_system: int  # integral column of requests in the system
     queued: int  # integral column of requests waiting
+
+    @classmethod
+    def of(cls, core: ModuleType) -> TickIndex:
+        """The columns of a per-request core module (its ``COUNT_*``/``INTEGRAL_*``)."""
+        return cls(
+            arrived=core.COUNT_ARRIVED,
+            abandoned=core.COUNT_ABANDONED,
+            dropped=core.COUNT_DROPPED_NO_REPLICA,
+            in_system=core.INTEGRAL_IN_SYSTEM,
+            queued=core.INTEGRAL_QUEUED,
+        )
 
 
 @dataclass(frozen=True)

@@ -63,13 +63,7 @@ def llm_routing(routing: str) -> tuple[int, int] | None:
     return _ROUTING.get(routing)
 
 
-_HELD_INDEX = TickIndex(
-    arrived=core.COUNT_ARRIVED,
-    abandoned=core.COUNT_ABANDONED,
-    dropped=core.COUNT_DROPPED_NO_REPLICA,
-    in_system=core.INTEGRAL_IN_SYSTEM,
-    queued=core.INTEGRAL_QUEUED,
-)
+_HELD_INDEX = TickIndex.of(core)
 
 
 @functools.cache

@@ -329,7 +329,8 @@ class ServiceWorkload(FrozenModel):
         if self.llm is not None:
             prompt, output = self.mean_tokens or (1.0, 1.0)
             batch = self.llm.fitting_batch(prompt, output, self.concurrency)
-            return ReplicaShape(self.llm_request_s(), batch, batch, self.cpu_ms_per_request / 1e3)
+            request_s = self.llm.request_s(batch, prompt, output)
+            return ReplicaShape(request_s, batch, batch, self.cpu_ms_per_request / 1e3)
         if self.gpu_ms_per_request is not None:
             slots = float(self.concurrency)
             per_request = self.gpu_memory_mib_per_request or 0.0

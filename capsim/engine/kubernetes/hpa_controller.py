@@ -863,7 +863,7 @@ class HpaController:
         pods = self.metrics.pods
         ready, existing = int(pods.ready[w]), int(pods.count[w])
         usage = self.metrics.service_sample(row.source, row.resource)
-        if self._source is not None:
+        if self._source is not None and self._source.affects(w):
             slot = self.rows_of[h].index(row)
             read = self._source.hpa_value(
                 w, slot, usage, row.target, row.value_target, current, ready, now

@@ -107,6 +107,10 @@ class MetricSource:
         self._runs = {run.workload: run for run in runs}
         self._recorder = recorder
 
+    def affects(self, workload: int) -> bool:
+        """Whether workload ``workload``'s metrics source ever goes down in the run."""
+        return workload in self._outages
+
     def down(self, workload: int, now: float) -> bool:
         """Whether workload ``workload``'s metrics source is unreachable at ``now``."""
         return any(o.covers(now) for o in self._outages.get(workload, ()))
@@ -127,7 +131,7 @@ class MetricSource:
     ) -> int | None:  # fmt: skip
         """What the HPA reads for the Object/External metric in ``slot`` of workload
         ``workload``'s HPA: the sample, the fallback metric, or None (an error)."""
-        if workload not in self._outages:
+        if not self.affects(workload):
             return sample_milli
         run = self._runs.get(workload)
         down = self.down(workload, now)
